@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# make-dev-certs.sh [--force] OUT_DIR [SERVICE...]
+#
+# Makes a development CA, a server certificate for localhost and one client
+# certificate per service (default: web-frontend billing order-fulfilment
+# marketing admin-cli), plus the CA's (empty) CRL in OUT_DIR/crl/HASH.r0.
+# Existing files are kept; --force regenerates everything.
+source "$(dirname "$0")/certlib.sh"
+
+force=0
+if [[ "${1:-}" == "--force" ]]; then force=1; shift; fi
+[[ $# -ge 1 ]] || die "usage: $0 [--force] OUT_DIR [SERVICE...]"
+out="$1"
+shift
+services=("$@")
+[[ ${#services[@]} -gt 0 ]] || \
+  services=(web-frontend billing order-fulfilment marketing admin-cli)
+for svc in "${services[@]}"; do
+  [[ "$svc" =~ ^[a-z][a-z0-9-]{0,62}$ ]] || die "invalid service name '$svc'"
+done
+
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+if [[ $force -eq 1 ]]; then
+  rm -rf "$out/ca-db" "$out/crl" "$out"/*.pem "$out"/*.key
+fi
+
+if [[ ! -f "$out/ca.pem" || ! -f "$out/ca.key" ]]; then
+  rm -rf "$out/ca-db" "$out/crl"
+  make_ca "$out" "CRM Dev CA"
+else
+  write_ca_config "$out"
+fi
+if [[ ! -f "$out/server.pem" || ! -f "$out/server.key" ]]; then
+  sign "$out" server localhost "DNS:localhost, IP:127.0.0.1, IP:::1" serverAuth
+fi
+for svc in "${services[@]}"; do
+  if [[ ! -f "$out/$svc.pem" || ! -f "$out/$svc.key" ]]; then
+    sign_client "$out" "$svc"
+  fi
+done
+write_crl "$out"
+echo "certificates in $out"

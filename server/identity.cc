@@ -1,0 +1,115 @@
+#include "server/identity.h"
+
+#include <cstdio>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace crm::server {
+namespace {
+
+std::string JsonString(absl::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+void LogRefusal(const char* reason, const std::vector<std::string>& sans,
+                const std::string& common_name) {
+  std::vector<std::string> quoted;
+  quoted.reserve(sans.size());
+  for (const std::string& san : sans) quoted.push_back(JsonString(san));
+  const std::string line = absl::StrCat(
+      "{\"time\":",
+      JsonString(absl::FormatTime(absl::RFC3339_full, absl::Now(),
+                                  absl::UTCTimeZone())),
+      ",\"level\":\"warning\",\"event\":\"caller_refused\",\"reason\":",
+      JsonString(reason), ",\"sans\":[", absl::StrJoin(quoted, ","),
+      "],\"common_name\":", JsonString(common_name), "}\n");
+  std::fputs(line.c_str(), stderr);
+}
+
+std::string FirstValue(const grpc::AuthContext& context, const char* name) {
+  std::vector<grpc::string_ref> values = context.FindPropertyValues(name);
+  return values.empty() ? std::string()
+                        : std::string(values[0].data(), values[0].size());
+}
+
+}  // namespace
+
+ServiceIdentityProcessor::ServiceIdentityProcessor(
+    std::shared_ptr<const auth::ServiceRegistry> registry)
+    : registry_(std::move(registry)) {}
+
+std::vector<std::string> PeerIdentities(const grpc::AuthContext& context) {
+  std::vector<std::string> identities;
+  for (const char* name : {"peer_uri", "peer_dns"}) {
+    for (const grpc::string_ref& value : context.FindPropertyValues(name)) {
+      identities.emplace_back(value.data(), value.size());
+    }
+  }
+  return identities;
+}
+
+grpc::Status ServiceIdentityProcessor::Process(
+    const InputMetadata& /*auth_metadata*/, grpc::AuthContext* context,
+    OutputMetadata* /*consumed_auth_metadata*/,
+    OutputMetadata* /*response_metadata*/) {
+  const std::vector<std::string> sans = PeerIdentities(*context);
+  const crm::internal::ServiceConfig* service = nullptr;
+  for (const std::string& san : sans) {
+    const crm::internal::ServiceConfig* match = registry_->FindByIdentity(san);
+    if (match == nullptr) continue;
+    if (service != nullptr && service != match) {
+      // One certificate naming two services: refuse rather than pick one.
+      LogRefusal("ambiguous_identity", sans,
+                 FirstValue(*context, "x509_common_name"));
+      return grpc::Status(
+          grpc::StatusCode::UNAUTHENTICATED,
+          absl::StrCat("client certificate identity [", absl::StrJoin(sans, ", "),
+                       "] matches more than one service ('", service->name(),
+                       "', '", match->name(), "')"));
+    }
+    service = match;
+  }
+  if (service == nullptr) {
+    LogRefusal(sans.empty() ? "no_certificate_identity" : "unregistered_identity",
+               sans, FirstValue(*context, "x509_common_name"));
+    return grpc::Status(
+        grpc::StatusCode::UNAUTHENTICATED,
+        absl::StrCat("client certificate identity [", absl::StrJoin(sans, ", "),
+                     "] is not a registered service"));
+  }
+  context->AddProperty(kServicePropertyName, service->name());
+  return grpc::Status::OK;
+}
+
+std::optional<std::string> CallerService(const grpc::ServerContext& context) {
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth == nullptr) return std::nullopt;
+  std::vector<grpc::string_ref> values =
+      auth->FindPropertyValues(kServicePropertyName);
+  if (values.size() != 1) return std::nullopt;
+  return std::string(values[0].data(), values[0].size());
+}
+
+}  // namespace crm::server

@@ -1,0 +1,67 @@
+// Caller (service) identity: which registered service is calling, as proven
+// by its mTLS client certificate.
+#ifndef CRM_SERVER_IDENTITY_H_
+#define CRM_SERVER_IDENTITY_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <grpcpp/security/auth_context.h>
+#include <grpcpp/security/auth_metadata_processor.h>
+#include <grpcpp/server_context.h>
+
+#include "auth/service_registry.h"
+
+namespace crm::server {
+
+// AuthContext property holding the caller's service name (no "services/"
+// prefix). Only ServiceIdentityProcessor sets it; clients cannot.
+inline constexpr char kServicePropertyName[] = "crm.service";
+
+// Runs for every call on the TLS port (including health checks and
+// reflection), after the TLS handshake and before any handler: maps the
+// client certificate's SANs to a registered service and records it in the
+// call's AuthContext as property "crm.service". A call whose certificate
+// matches no registered service (or, ambiguously, two different ones) is
+// refused with UNAUTHENTICATED before its handler runs, and one JSON line
+// is written to stderr.
+//
+// Immutable; safe for concurrent calls. Non-blocking (pure in-memory).
+class ServiceIdentityProcessor final : public grpc::AuthMetadataProcessor {
+ public:
+  explicit ServiceIdentityProcessor(
+      std::shared_ptr<const auth::ServiceRegistry> registry);
+
+  bool IsBlocking() const override { return false; }
+
+  grpc::Status Process(const InputMetadata& auth_metadata,
+                       grpc::AuthContext* context,
+                       OutputMetadata* consumed_auth_metadata,
+                       OutputMetadata* response_metadata) override;
+
+ private:
+  std::shared_ptr<const auth::ServiceRegistry> registry_;
+};
+
+// The identities a peer certificate presents, from the AuthContext.
+//
+// Checked with gRPC 1.51.1 (server/tls_test.cc, PeerPropertiesAreAsDocumented):
+// the TLS transport sets "x509_subject_alternative_name" once per SAN of
+// every type (URI, DNS, IP, e-mail), plus the typed "peer_uri" and
+// "peer_dns" (one value each per SAN), "peer_spiffe_id" (only when the
+// certificate has exactly one URI SAN that is a valid SPIFFE ID),
+// "x509_common_name", "x509_pem_cert" and "transport_security_type" = "ssl".
+// We use the typed peer_uri and peer_dns values: the registry holds URI and
+// DNS SANs only, so an IP or e-mail SAN can never be taken for one.
+std::vector<std::string> PeerIdentities(const grpc::AuthContext& context);
+
+// The calling service's name as established by ServiceIdentityProcessor, or
+// nullopt (no TLS, or no processor ran). Handlers must refuse the call on
+// nullopt (fail closed).
+std::optional<std::string> CallerService(const grpc::ServerContext& context);
+
+}  // namespace crm::server
+
+#endif  // CRM_SERVER_IDENTITY_H_

@@ -1,0 +1,176 @@
+#include "clients/cli.h"
+
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "clients/cli_session.h"
+#include "clients/descriptor_catalog.h"
+#include "clients/resource_commands.h"
+#include "clients/resource_requests.h"
+#include "crm/v1/diagnostics.pb.h"
+
+#include <google/protobuf/util/json_util.h>
+
+namespace crm::client {
+namespace {
+
+using Args = std::vector<std::string>;
+
+constexpr char kRpcErrorPayload[] = "type.crm.client/rpc-error";
+
+// A top-level command other than a collection. Adding a command (e.g. for
+// a new service) is one entry in kCommands; `call` already reaches any
+// method without one.
+struct Command {
+  const char* name;
+  const char* usage;
+  const char* summary;
+  absl::Status (*run)(CliSession& session, const Args& args);
+};
+
+absl::Status RunEcho(CliSession& s, const Args& args) {
+  auto method = FindMethod("crm.v1.DiagnosticsService/Echo");
+  if (!method.ok()) return method.status();
+  crm::v1::EchoRequest request;
+  request.set_payload(absl::StrJoin(args, " "));
+  crm::v1::EchoResponse reply;
+  if (auto st = s.Call(*method, request, &reply); !st.ok()) return st;
+  return s.PrintRecord(reply);
+}
+
+absl::Status RunCall(CliSession& s, const Args& args) {
+  if (args.empty() || args.size() > 2) {
+    return absl::InvalidArgumentError(
+        "call: usage: crmctl call SERVICE/METHOD ['{json request}']");
+  }
+  auto method = FindMethod(args[0]);
+  if (!method.ok()) return method.status();
+  auto request = NewMessage((*method)->input_type());
+  if (args.size() == 2) {
+    auto st = google::protobuf::util::JsonStringToMessage(args[1], request.get());
+    if (!st.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "call: the request is not a valid ", (*method)->input_type()->full_name(),
+          ": ", st.message().as_string()));
+    }
+  }
+  auto reply = NewMessage((*method)->output_type());
+  if (auto st = s.Call(*method, *request, reply.get()); !st.ok()) return st;
+  return s.PrintJson(*reply);
+}
+
+absl::Status RunHelp(CliSession& s, const Args& args) {
+  if (!args.empty()) {
+    auto r = FindResource(args[0]);
+    if (r.ok()) {
+      s.out() << ResourceHelp(*r);
+      return absl::OkStatus();
+    }
+  }
+  s.out() << UsageText();
+  return absl::OkStatus();
+}
+
+const Command kCommands[] = {
+    {"echo", "echo [TEXT]", "check connectivity and identity (DiagnosticsService)",
+     RunEcho},
+    {"call", "call SERVICE/METHOD ['{json}']",
+     "call any unary method with a JSON request; prints the JSON reply "
+     "(e.g. call crm.v1.AccountService/GetAccount '{\"name\":\"accounts/1\"}')",
+     RunCall},
+    {"help", "help [COLLECTION]", "this help, or a collection's verbs and fields",
+     RunHelp},
+};
+
+absl::Status Dispatch(CliSession& session, const Args& command) {
+  if (command.empty()) {
+    return absl::InvalidArgumentError("missing command; run 'crmctl --help'");
+  }
+  for (const Command& c : kCommands) {
+    if (command[0] == c.name) {
+      return c.run(session, Args(command.begin() + 1, command.end()));
+    }
+  }
+  auto resource = FindResource(command[0]);
+  if (!resource.ok()) {
+    std::vector<std::string> names;
+    for (const Command& c : kCommands) names.push_back(c.name);
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown command '", command[0], "'; commands: ",
+        absl::StrJoin(Collections(), ", "), ", ", absl::StrJoin(names, ", "),
+        " (run 'crmctl --help')"));
+  }
+  return RunResourceCommand(session, *resource,
+                            Args(command.begin() + 1, command.end()));
+}
+
+}  // namespace
+
+absl::Status RpcError(absl::Status status) {
+  if (!status.ok()) status.SetPayload(kRpcErrorPayload, absl::Cord("1"));
+  return status;
+}
+
+int ExitCode(const absl::Status& status) {
+  if (status.ok()) return kExitOk;
+  if (status.GetPayload(kRpcErrorPayload).has_value()) {
+    return kExitRpcBase + static_cast<int>(status.code());
+  }
+  return kExitUsage;
+}
+
+std::string UsageText() {
+  std::string out =
+      "usage: crmctl [global flags] <command> [arguments]\n\n"
+      "Records (NAME is COLLECTION/ID or just ID):\n"
+      "  crmctl COLLECTION get NAME\n"
+      "  crmctl COLLECTION list [--filter EXPR] [--order-by EXPR] "
+      "[--page-size N] [--page-token T] [--all]\n"
+      "  crmctl COLLECTION create FIELD=VALUE... | --json '{...}'\n"
+      "  crmctl COLLECTION update NAME FIELD=VALUE... [--json '{...}'] "
+      "[--etag E]   (FIELD= clears)\n"
+      "  crmctl COLLECTION delete NAME [--etag E]\n";
+  absl::StrAppend(&out, "Collections: ", absl::StrJoin(Collections(), ", "),
+                  " (crmctl help COLLECTION lists its fields)\n\nOther commands:\n");
+  for (const Command& c : kCommands) {
+    absl::StrAppend(&out, "  crmctl ", c.usage, "\n      ", c.summary, "\n");
+  }
+  absl::StrAppend(
+      &out, "\nGlobal flags (before the command):\n", GlobalFlagsHelp(),
+      "\nValues: strings as is; integers; decimals; true/false; enum names in "
+      "any case;\n  timestamps in RFC 3339 (2024-05-01T09:30:00Z).\n"
+      "\nExit codes: 0 success; 1 usage or local error (flags, fields, values, "
+      "certificate\n  files); 2 + gRPC status code when the server returns an "
+      "error (7 NOT_FOUND,\n  9 PERMISSION_DENIED, 12 ABORTED, 16 UNAVAILABLE, "
+      "18 UNAUTHENTICATED).\n"
+      "Errors are printed to stderr as: error: <CODE_NAME>: <message>\n");
+  return out;
+}
+
+int RunCli(const std::vector<std::string>& args, std::ostream& out,
+           std::ostream& err, const CliDeps& deps) {
+  absl::Status status;
+  auto line = ParseGlobalFlags(args, deps.env);
+  if (!line.ok()) {
+    status = line.status();
+  } else if (line->globals.help ||
+             (!line->command.empty() && line->command[0] == "--help")) {
+    out << UsageText();
+    return kExitOk;
+  } else {
+    CliSession session(line->globals, deps, out, err);
+    status = Dispatch(session, line->command);
+  }
+  if (status.ok()) return kExitOk;
+  err << "error: " << absl::StatusCodeToString(status.code()) << ": "
+      << status.message() << "\n";
+  return ExitCode(status);
+}
+
+int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+  return RunCli(args, out, err);
+}
+
+}  // namespace crm::client

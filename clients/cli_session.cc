@@ -1,0 +1,47 @@
+#include "clients/cli_session.h"
+
+#include "clients/generic_call.h"
+#include "clients/output_format.h"
+
+namespace crm::client {
+
+absl::StatusOr<CrmClient*> CliSession::Client() {
+  if (client_ == nullptr) {
+    absl::StatusOr<std::unique_ptr<CrmClient>> client =
+        deps_.connect ? deps_.connect(globals_)
+                      : CrmClient::Create(globals_.channel);
+    if (!client.ok()) return client.status();
+    client_ = *std::move(client);
+    client_->set_session_token(globals_.token);
+    client_->set_forwarded_for(globals_.forwarded_for);
+  }
+  return client_.get();
+}
+
+absl::Status CliSession::Call(const google::protobuf::MethodDescriptor* method,
+                              const google::protobuf::Message& request,
+                              google::protobuf::Message* response) {
+  auto client = Client();
+  if (!client.ok()) return client.status();
+  auto context = (*client)->NewContext();
+  grpc::Status s =
+      CallUnary((*client)->generic(), context.get(), method, request, response);
+  if (s.ok()) return absl::OkStatus();
+  return RpcError(absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                               s.error_message()));
+}
+
+absl::Status CliSession::PrintRecord(const google::protobuf::Message& message) {
+  if (globals_.output == OutputFormat::kJson) return PrintJson(message);
+  out_ << FormatRecord(message);
+  return absl::OkStatus();
+}
+
+absl::Status CliSession::PrintJson(const google::protobuf::Message& message) {
+  auto json = FormatJson(message);
+  if (!json.ok()) return json.status();
+  out_ << *json;
+  return absl::OkStatus();
+}
+
+}  // namespace crm::client

@@ -1,0 +1,54 @@
+// State of one crmctl invocation, shared by its command handlers.
+#ifndef CRM_CLIENTS_CLI_SESSION_H_
+#define CRM_CLIENTS_CLI_SESSION_H_
+
+#include <memory>
+#include <ostream>
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "clients/cli.h"
+#include "clients/cli_args.h"
+#include "clients/crm_client.h"
+
+namespace crm::client {
+
+// Not thread-safe; one per RunCli call.
+class CliSession {
+ public:
+  CliSession(const GlobalOptions& globals, const CliDeps& deps,
+             std::ostream& out, std::ostream& err)
+      : globals_(globals), deps_(deps), out_(out), err_(err) {}
+
+  const GlobalOptions& globals() const { return globals_; }
+  std::ostream& out() { return out_; }
+  std::ostream& err() { return err_; }
+
+  // Connects on first use (certificate files are read then).
+  absl::StatusOr<CrmClient*> Client();
+
+  // Calls `method` with a fresh context from the client; a server error is
+  // returned marked with RpcError.
+  absl::Status Call(const google::protobuf::MethodDescriptor* method,
+                    const google::protobuf::Message& request,
+                    google::protobuf::Message* response);
+
+  // Prints one message: FormatRecord or FormatJson by --output.
+  absl::Status PrintRecord(const google::protobuf::Message& message);
+  // Prints JSON regardless of --output.
+  absl::Status PrintJson(const google::protobuf::Message& message);
+
+ private:
+  const GlobalOptions& globals_;
+  const CliDeps& deps_;
+  std::ostream& out_;
+  std::ostream& err_;
+  std::unique_ptr<CrmClient> client_;
+};
+
+}  // namespace crm::client
+
+#endif  // CRM_CLIENTS_CLI_SESSION_H_

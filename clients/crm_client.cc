@@ -1,0 +1,60 @@
+#include "clients/crm_client.h"
+
+#include <utility>
+
+namespace crm::client {
+
+absl::StatusOr<std::unique_ptr<CrmClient>> CrmClient::Create(
+    const ChannelOptions& options) {
+  auto channel = CreateChannel(options);
+  if (!channel.ok()) return channel.status();
+  return std::make_unique<CrmClient>(*std::move(channel),
+                                     options.default_deadline);
+}
+
+CrmClient::CrmClient(std::shared_ptr<grpc::Channel> channel,
+                     absl::Duration default_deadline)
+    : channel_(std::move(channel)),
+      accounts_(crm::v1::AccountService::NewStub(channel_)),
+      contacts_(crm::v1::ContactService::NewStub(channel_)),
+      leads_(crm::v1::LeadService::NewStub(channel_)),
+      opportunities_(crm::v1::OpportunityService::NewStub(channel_)),
+      cases_(crm::v1::CaseService::NewStub(channel_)),
+      activities_(crm::v1::ActivityService::NewStub(channel_)),
+      diagnostics_(crm::v1::DiagnosticsService::NewStub(channel_)),
+      generic_(std::make_unique<grpc::GenericStub>(channel_)),
+      default_deadline_(default_deadline) {}
+
+std::unique_ptr<grpc::ClientContext> CrmClient::NewContext() const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (default_deadline_ > absl::ZeroDuration() &&
+      default_deadline_ != absl::InfiniteDuration()) {
+    context->set_deadline(
+        absl::ToChronoTime(absl::Now() + default_deadline_));
+  }
+  if (!session_token_.empty()) {
+    context->AddMetadata("authorization", "Bearer " + session_token_);
+  }
+  if (!forwarded_for_.empty()) {
+    context->AddMetadata("x-forwarded-for", forwarded_for_);
+  }
+  return context;
+}
+
+void CrmClient::set_session_token(std::string token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  session_token_ = std::move(token);
+}
+
+void CrmClient::set_forwarded_for(std::string address) {
+  std::lock_guard<std::mutex> lock(mu_);
+  forwarded_for_ = std::move(address);
+}
+
+void CrmClient::set_default_deadline(absl::Duration deadline) {
+  std::lock_guard<std::mutex> lock(mu_);
+  default_deadline_ = deadline;
+}
+
+}  // namespace crm::client

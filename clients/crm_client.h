@@ -1,0 +1,96 @@
+// CrmClient: one channel to the CRM server and typed stubs for its services.
+//
+// Example:
+//   auto client = CrmClient::Create({.target = "localhost:8443", ...});
+//   if (!client.ok()) return client.status();
+//   (*client)->set_session_token(token);
+//   auto ctx = (*client)->NewContext();
+//   crm::v1::Account account;
+//   grpc::Status s = (*client)->accounts().GetAccount(ctx.get(), req, &account);
+#ifndef CRM_CLIENTS_CRM_CLIENT_H_
+#define CRM_CLIENTS_CRM_CLIENT_H_
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+#include <grpcpp/generic/generic_stub.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "clients/channel.h"
+#include "crm/v1/crm_service.grpc.pb.h"
+#include "crm/v1/diagnostics.grpc.pb.h"
+
+namespace crm::client {
+
+// Thread-safety: the stubs and NewContext() may be used from any number of
+// threads at once (gRPC stubs are thread-safe). The setters may also be
+// called concurrently; a context made by NewContext() carries the values set
+// before it was made. Each ClientContext is for one call only.
+class CrmClient {
+ public:
+  // Connects (lazily) with CreateChannel; fails as CreateChannel does.
+  static absl::StatusOr<std::unique_ptr<CrmClient>> Create(
+      const ChannelOptions& options);
+
+  // Wraps an existing channel (e.g. an in-process test channel).
+  CrmClient(std::shared_ptr<grpc::Channel> channel,
+            absl::Duration default_deadline);
+
+  CrmClient(const CrmClient&) = delete;
+  CrmClient& operator=(const CrmClient&) = delete;
+
+  // Typed stubs, owned by this client and valid while it lives.
+  crm::v1::AccountService::Stub& accounts() const { return *accounts_; }
+  crm::v1::ContactService::Stub& contacts() const { return *contacts_; }
+  crm::v1::LeadService::Stub& leads() const { return *leads_; }
+  crm::v1::OpportunityService::Stub& opportunities() const {
+    return *opportunities_;
+  }
+  crm::v1::CaseService::Stub& cases() const { return *cases_; }
+  crm::v1::ActivityService::Stub& activities() const { return *activities_; }
+  crm::v1::DiagnosticsService::Stub& diagnostics() const {
+    return *diagnostics_;
+  }
+  // For calls by method name with serialized messages (see generic_call.h).
+  grpc::GenericStub& generic() const { return *generic_; }
+
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+
+  // A context for one call: deadline now + default deadline, metadata
+  // "authorization: Bearer <token>" if a session token is set, and
+  // "x-forwarded-for" if set. Never null.
+  std::unique_ptr<grpc::ClientContext> NewContext() const;
+
+  // The user session to act for; empty clears it (the call then acts as the
+  // mTLS service identity only).
+  void set_session_token(std::string token);
+  // The end user's address, forwarded in "x-forwarded-for". The server
+  // honours it only from a service registered as a trusted gateway; from any
+  // other caller it is ignored or refused. Empty clears it.
+  void set_forwarded_for(std::string address);
+  void set_default_deadline(absl::Duration deadline);
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<crm::v1::AccountService::Stub> accounts_;
+  std::unique_ptr<crm::v1::ContactService::Stub> contacts_;
+  std::unique_ptr<crm::v1::LeadService::Stub> leads_;
+  std::unique_ptr<crm::v1::OpportunityService::Stub> opportunities_;
+  std::unique_ptr<crm::v1::CaseService::Stub> cases_;
+  std::unique_ptr<crm::v1::ActivityService::Stub> activities_;
+  std::unique_ptr<crm::v1::DiagnosticsService::Stub> diagnostics_;
+  std::unique_ptr<grpc::GenericStub> generic_;
+
+  mutable std::mutex mu_;  // Guards the three fields below.
+  absl::Duration default_deadline_;
+  std::string session_token_;
+  std::string forwarded_for_;
+};
+
+}  // namespace crm::client
+
+#endif  // CRM_CLIENTS_CRM_CLIENT_H_

@@ -47,14 +47,16 @@ class ServiceIdentityProcessor final : public grpc::AuthMetadataProcessor {
 
 // The identities a peer certificate presents, from the AuthContext.
 //
-// Checked with gRPC 1.51.1 (server/tls_test.cc, PeerPropertiesAreAsDocumented):
-// the TLS transport sets "x509_subject_alternative_name" once per SAN of
-// every type (URI, DNS, IP, e-mail), plus the typed "peer_uri" and
-// "peer_dns" (one value each per SAN), "peer_spiffe_id" (only when the
-// certificate has exactly one URI SAN that is a valid SPIFFE ID),
-// "x509_common_name", "x509_pem_cert" and "transport_security_type" = "ssl".
-// We use the typed peer_uri and peer_dns values: the registry holds URI and
-// DNS SANs only, so an IP or e-mail SAN can never be taken for one.
+// Checked with gRPC 1.51.1 (server/tls_test.cc, PeerPropertiesAreAsDocumented)
+// for a client certificate with URI and DNS SANs, the TLS transport sets:
+// "x509_subject_alternative_name" once per SAN (URI and DNS alike, untyped),
+// the typed "peer_uri" and "peer_dns" (one value per SAN of that type),
+// "peer_spiffe_id" (the URI SAN when it is a SPIFFE ID), "x509_common_name",
+// "x509_subject", "x509_pem_cert", "x509_pem_cert_chain",
+// "transport_security_type" = "tls", "security_level" and
+// "ssl_session_reused". We return the typed peer_uri then peer_dns values:
+// the registry holds URI and DNS SANs only, so an IP or e-mail SAN can never
+// be taken for one.
 std::vector<std::string> PeerIdentities(const grpc::AuthContext& context);
 
 // The calling service's name as established by ServiceIdentityProcessor, or

@@ -50,12 +50,15 @@ absl::Status ValidateTlsConfig(const crm::internal::TlsConfig& tls);
 // CA changes or the server restarts. To make revocation take effect, the
 // credentials also install an ExternalCertificateVerifier that, after
 // OpenSSL's own checks pass, checks the peer certificate against the CRLs
-// currently in crl_directory. It re-reads the directory when a file's
-// name, size or mtime changes (checked at most once per refresh interval),
-// accepts only CRLs signed by the CA and not expired, and keeps the last
-// good set (logging an error) if a file cannot be parsed. Limitation: a
-// certificate taken back out of a CRL stays refused by OpenSSL's cached copy
-// until the SSL_CTX is rebuilt (cert rotation or restart).
+// currently in crl_directory (files HASH.rN). It re-reads the directory
+// when a file's name, size or mtime changes (checked at most once per
+// refresh interval, on the handshake path), uses only CRLs whose signature
+// verifies against a CA in ca_file (others are ignored with a warning), and
+// keeps the last good set, logging an error, if a file cannot be parsed. A
+// revoked client then fails the handshake (it sees UNAVAILABLE); connections
+// already established are not closed. Limitation: a certificate taken back
+// out of a CRL stays refused by OpenSSL's cached copy until the SSL_CTX is
+// rebuilt (server certificate or CA change, or restart).
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> BuildServerCredentials(
     const crm::internal::TlsConfig& tls,
     std::shared_ptr<grpc::AuthMetadataProcessor> processor);

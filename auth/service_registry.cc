@@ -26,10 +26,11 @@ absl::Status ValidateService(const ServiceConfig& service, int index) {
         where, ": invalid service name; names match [a-z][a-z0-9-]{0,62}"));
   }
   if (service.identities().empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, ": no identities; add the URI or DNS SAN of its client "
-               "certificate, e.g. \"spiffe://crm.local/svc/",
-        service.name(), "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat(where,
+                     ": no identities; add the URI or DNS SAN of its client "
+                     "certificate, e.g. \"spiffe://crm.local/svc/",
+                     service.name(), "\""));
   }
   for (const std::string& identity : service.identities()) {
     if (identity.empty() || HasWhitespace(identity)) {

@@ -44,7 +44,8 @@ class ServiceRegistry {
 
   // The service one of whose identities equals `san` exactly (URI SANs such
   // as "spiffe://crm.local/svc/billing", or DNS SANs), or nullptr.
-  const crm::internal::ServiceConfig* FindByIdentity(std::string_view san) const;
+  const crm::internal::ServiceConfig* FindByIdentity(
+      std::string_view san) const;
 
   // The service called `name` (without the "services/" prefix), or nullptr.
   const crm::internal::ServiceConfig* FindByName(std::string_view name) const;

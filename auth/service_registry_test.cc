@@ -98,52 +98,56 @@ TEST(ServiceRegistry, RejectsInvalidConfigs) {
     std::string config;
     std::string want_in_message;
   };
-  const Case cases[] = {
-      {"uppercase name", R"pb(services { name: "Billing" identities: "x" })pb",
-       "invalid service name"},
-      {"empty name", R"pb(services { identities: "x" })pb",
-       "invalid service name"},
-      {"leading digit", R"pb(services { name: "1svc" identities: "x" })pb",
-       "invalid service name"},
-      {"underscore", R"pb(services { name: "a_b" identities: "x" })pb",
-       "invalid service name"},
-      {"too long",
-       "services { name: \"" + std::string(64, 'a') + "\" identities: \"x\" }",
-       "invalid service name"},
-      {"no identities", R"pb(services { name: "billing" })pb",
-       "no identities"},
-      {"empty identity", R"pb(services { name: "billing" identities: "" })pb",
-       "empty or contains spaces"},
-      {"duplicate name",
-       R"pb(services { name: "billing" identities: "a" }
-            services { name: "billing" identities: "b" })pb",
-       "duplicate service name 'billing'"},
-      {"shared identity",
-       R"pb(services { name: "billing" identities: "a" }
-            services { name: "marketing" identities: "a" })pb",
-       "identity 'a' is already used by service 'billing'"},
-      {"grant without object",
-       R"pb(services {
-              name: "billing"
-              identities: "a"
-              grants { read: true }
-            })pb",
-       "grant has no object"},
-      {"bad country",
-       R"pb(services {
-              name: "billing"
-              identities: "a"
-              allowed_countries: "fr"
-            })pb",
-       "allowed_countries entry 'fr'"},
-      {"empty range",
-       R"pb(services {
-              name: "billing"
-              identities: "a"
-              allowed_ip_ranges: ""
-            })pb",
-       "allowed_ip_ranges"},
-  };
+  const Case cases[] =
+      {
+          {"uppercase name",
+           R"pb(services { name: "Billing" identities: "x" })pb",
+           "invalid service name"},
+          {"empty name", R"pb(services { identities: "x" })pb",
+           "invalid service name"},
+          {"leading digit", R"pb(services { name: "1svc" identities: "x" })pb",
+           "invalid service name"},
+          {"underscore", R"pb(services { name: "a_b" identities: "x" })pb",
+           "invalid service name"},
+          {"too long",
+           "services { name: \"" + std::string(64, 'a') +
+               "\" identities: \"x\" }",
+           "invalid service name"},
+          {"no identities", R"pb(services { name: "billing" })pb",
+           "no identities"},
+          {"empty identity",
+           R"pb(services { name: "billing" identities: "" })pb",
+           "empty or contains spaces"},
+          {"duplicate name",
+           R"pb(services { name: "billing" identities: "a" }
+                services { name: "billing" identities: "b" })pb",
+           "duplicate service name 'billing'"},
+          {"shared identity",
+           R"pb(services { name: "billing" identities: "a" }
+                services { name: "marketing" identities: "a" })pb",
+           "identity 'a' is already used by service 'billing'"},
+          {"grant without object",
+           R"pb(services {
+                  name: "billing"
+                  identities: "a"
+                  grants { read: true }
+                })pb",
+           "grant has no object"},
+          {"bad country",
+           R"pb(services {
+                  name: "billing"
+                  identities: "a"
+                  allowed_countries: "fr"
+                })pb",
+           "allowed_countries entry 'fr'"},
+          {"empty range",
+           R"pb(services {
+                  name: "billing"
+                  identities: "a"
+                  allowed_ip_ranges: ""
+                })pb",
+           "allowed_ip_ranges"},
+      };
   for (const Case& c : cases) {
     ServerConfig config = ParseConfig(c.config);
     absl::StatusOr<ServiceRegistry> registry =

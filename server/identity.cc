@@ -15,11 +15,21 @@ std::string JsonString(absl::string_view s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -85,15 +95,17 @@ grpc::Status ServiceIdentityProcessor::Process(
                  FirstValue(*context, "x509_common_name"));
       return grpc::Status(
           grpc::StatusCode::UNAUTHENTICATED,
-          absl::StrCat("client certificate identity [", absl::StrJoin(sans, ", "),
+          absl::StrCat("client certificate identity [",
+                       absl::StrJoin(sans, ", "),
                        "] matches more than one service ('", service->name(),
                        "', '", match->name(), "')"));
     }
     service = match;
   }
   if (service == nullptr) {
-    LogRefusal(sans.empty() ? "no_certificate_identity" : "unregistered_identity",
-               sans, FirstValue(*context, "x509_common_name"));
+    LogRefusal(
+        sans.empty() ? "no_certificate_identity" : "unregistered_identity",
+        sans, FirstValue(*context, "x509_common_name"));
     return grpc::Status(
         grpc::StatusCode::UNAUTHENTICATED,
         absl::StrCat("client certificate identity [", absl::StrJoin(sans, ", "),

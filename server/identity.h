@@ -3,14 +3,14 @@
 #ifndef CRM_SERVER_IDENTITY_H_
 #define CRM_SERVER_IDENTITY_H_
 
+#include <grpcpp/security/auth_context.h>
+#include <grpcpp/security/auth_metadata_processor.h>
+#include <grpcpp/server_context.h>
+
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <grpcpp/security/auth_context.h>
-#include <grpcpp/security/auth_metadata_processor.h>
-#include <grpcpp/server_context.h>
 
 #include "auth/service_registry.h"
 

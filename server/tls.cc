@@ -1,6 +1,13 @@
 #include "server/tls.h"
 
 #include <dirent.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_certificate_verifier.h>
+#include <grpcpp/security/tls_credentials_options.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -9,20 +16,12 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
-#include <set>
 #include <tuple>
 #include <utility>
 #include <vector>
-
-#include <grpcpp/security/tls_certificate_provider.h>
-#include <grpcpp/security/tls_certificate_verifier.h>
-#include <grpcpp/security/tls_credentials_options.h>
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -84,9 +83,9 @@ absl::StatusOr<X509Ptr> ParseFirstCert(const char* field,
   X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   ERR_clear_error();
   if (cert == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("tls.", field, ": '", path,
-                     "' holds no PEM certificate (-----BEGIN CERTIFICATE-----)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tls.", field, ": '", path,
+        "' holds no PEM certificate (-----BEGIN CERTIFICATE-----)"));
   }
   return cert;
 }
@@ -99,8 +98,8 @@ absl::Status CheckCrlDirectory(const TlsConfig& tls, X509* ca) {
         absl::StrCat("tls.crl_directory: '", dir, "' is not a directory"));
   }
   const std::string crl_path = absl::StrFormat(
-      "%s/%08lx.r0", dir, X509_NAME_hash_ex(X509_get_subject_name(ca), nullptr,
-                                            nullptr, nullptr));
+      "%s/%08lx.r0", dir,
+      X509_NAME_hash_ex(X509_get_subject_name(ca), nullptr, nullptr, nullptr));
   std::ifstream in(crl_path, std::ios::binary);
   if (!in) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -116,8 +115,8 @@ absl::Status CheckCrlDirectory(const TlsConfig& tls, X509* ca) {
   CrlPtr crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
   ERR_clear_error();
   if (crl == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "tls.crl_directory: '", crl_path, "' is not a PEM CRL"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("tls.crl_directory: '", crl_path, "' is not a PEM CRL"));
   }
   return absl::OkStatus();
 }
@@ -195,8 +194,9 @@ class CrlWatcher {
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                           "peer certificate cannot be parsed");
     }
-    const auto key = std::make_pair(NameDer(X509_get_issuer_name(cert.get())),
-                                    SerialHex(X509_get0_serialNumber(cert.get())));
+    const auto key =
+        std::make_pair(NameDer(X509_get_issuer_name(cert.get())),
+                       SerialHex(X509_get0_serialNumber(cert.get())));
     absl::MutexLock lock(&mu_);
     MaybeReloadLocked(/*force=*/false);
     if (revoked_.count(key) == 0) return grpc::Status::OK;
@@ -222,9 +222,9 @@ class CrlWatcher {
       if (!IsCrlFileName(name)) continue;
       struct stat st;
       if (stat((crl_directory_ + "/" + name).c_str(), &st) != 0) continue;
-      files.emplace_back(name, st.st_size,
-                         int64_t{st.st_mtim.tv_sec} * 1000000000 +
-                             st.st_mtim.tv_nsec);
+      files.emplace_back(
+          name, st.st_size,
+          int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec);
     }
     closedir(dir);
     std::sort(files.begin(), files.end());
@@ -253,7 +253,8 @@ class CrlWatcher {
     if (!ca_pem.ok()) return ca_pem.status();
     std::vector<X509Ptr> cas;
     BioPtr ca_bio = MemBio(*ca_pem);
-    while (X509* ca = PEM_read_bio_X509(ca_bio.get(), nullptr, nullptr, nullptr)) {
+    while (X509* ca =
+               PEM_read_bio_X509(ca_bio.get(), nullptr, nullptr, nullptr)) {
       cas.emplace_back(ca);
     }
     ERR_clear_error();
@@ -321,7 +322,8 @@ class CrlReloadingVerifier final
     return true;  // synchronous
   }
 
-  void Cancel(grpc::experimental::TlsCustomVerificationCheckRequest*) override {}
+  void Cancel(grpc::experimental::TlsCustomVerificationCheckRequest*) override {
+  }
 
  private:
   std::shared_ptr<CrlWatcher> watcher_;
@@ -337,7 +339,8 @@ absl::Status ValidateTlsConfig(const TlsConfig& tls) {
   absl::StatusOr<std::string> key_pem = ReadFile("key_file", tls.key_file());
   if (!key_pem.ok()) return key_pem.status();
 
-  absl::StatusOr<X509Ptr> ca = ParseFirstCert("ca_file", tls.ca_file(), *ca_pem);
+  absl::StatusOr<X509Ptr> ca =
+      ParseFirstCert("ca_file", tls.ca_file(), *ca_pem);
   if (!ca.ok()) return ca.status();
   absl::StatusOr<X509Ptr> cert =
       ParseFirstCert("cert_file", tls.cert_file(), *cert_pem);
@@ -347,16 +350,15 @@ absl::Status ValidateTlsConfig(const TlsConfig& tls) {
   KeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   ERR_clear_error();
   if (key == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "tls.key_file: '", tls.key_file(),
-        "' holds no unencrypted PEM private key"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("tls.key_file: '", tls.key_file(),
+                     "' holds no unencrypted PEM private key"));
   }
   if (X509_check_private_key(cert->get(), key.get()) != 1) {
     ERR_clear_error();
-    return absl::InvalidArgumentError(
-        absl::StrCat("tls.key_file: '", tls.key_file(),
-                     "' is not the private key of tls.cert_file '",
-                     tls.cert_file(), "'"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tls.key_file: '", tls.key_file(),
+        "' is not the private key of tls.cert_file '", tls.cert_file(), "'"));
   }
   if (!tls.crl_directory().empty()) {
     return CheckCrlDirectory(tls, ca->get());

@@ -4,10 +4,10 @@
 #ifndef CRM_SERVER_TLS_H_
 #define CRM_SERVER_TLS_H_
 
-#include <memory>
-
 #include <grpcpp/security/auth_metadata_processor.h>
 #include <grpcpp/security/server_credentials.h>
+
+#include <memory>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

@@ -2,19 +2,17 @@
 // 127.0.0.1 (port 0) with certificates generated per run.
 #include "server/tls.h"
 
+#include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
+
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <sys/stat.h>
-
-#include <cstdio>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/synchronization/mutex.h"
 #include "crm/v1/diagnostics.grpc.pb.h"
@@ -67,8 +65,8 @@ class EchoService final : public crm::v1::DiagnosticsService::Service {
 
 std::shared_ptr<const auth::ServiceRegistry> TestRegistry() {
   crm::internal::ServerConfig config;
-  for (const char* name :
-       {"web-frontend", "billing", "gateway", "admin-cli", "expired", "revoked"}) {
+  for (const char* name : {"web-frontend", "billing", "gateway", "admin-cli",
+                           "expired", "revoked"}) {
     auto* service = config.add_services();
     service->set_name(name);
     service->add_identities(TestCerts::Identity(name));
@@ -91,9 +89,9 @@ crm::internal::TlsConfig TlsConfigFor(const TestCerts& certs, bool with_crl) {
 
 class TestServer {
  public:
-  explicit TestServer(const crm::internal::TlsConfig& tls,
-                      std::shared_ptr<const auth::ServiceRegistry> registry =
-                          TestRegistry()) {
+  explicit TestServer(
+      const crm::internal::TlsConfig& tls,
+      std::shared_ptr<const auth::ServiceRegistry> registry = TestRegistry()) {
     auto credentials = BuildServerCredentials(
         tls, std::make_shared<ServiceIdentityProcessor>(std::move(registry)));
     EXPECT_TRUE(credentials.ok()) << credentials.status();
@@ -148,8 +146,8 @@ TEST(Tls, RegisteredClientIsServedWithItsServiceName) {
   for (const char* name : {"web-frontend", "billing", "gateway", "admin-cli"}) {
     crm::v1::EchoResponse response;
     grpc::Status status = server.Call(certs, name, &response);
-    ASSERT_TRUE(status.ok()) << name << ": " << status.error_code() << " "
-                             << status.error_message();
+    ASSERT_TRUE(status.ok())
+        << name << ": " << status.error_code() << " " << status.error_message();
     EXPECT_EQ(response.caller(), std::string("services/") + name);
     EXPECT_EQ(response.payload(), "ping");
   }
@@ -220,8 +218,7 @@ TEST(Tls, UnregisteredIdentityIsUnauthenticatedBeforeTheHandler) {
   grpc::Status status = server.Call(certs, "unregistered");
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED)
       << status.error_message();
-  EXPECT_NE(status.error_message().find(
-                "spiffe://crm.local/svc/unregistered"),
+  EXPECT_NE(status.error_message().find("spiffe://crm.local/svc/unregistered"),
             std::string::npos)
       << status.error_message();
   EXPECT_NE(status.error_message().find("is not a registered service"),
@@ -280,7 +277,8 @@ TEST(Tls, RevocationAfterStartAppliesToNewConnections) {
   ASSERT_TRUE(crm::testing::RevokeTestCert(*certs, "gateway").ok());
   // The refresh interval is 1 s; allow for a slow machine.
   grpc::Status status;
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  const auto give_up =
+      std::chrono::steady_clock::now() + std::chrono::seconds(15);
   do {
     status = server.Call(*certs, "gateway");
     if (!status.ok()) break;
@@ -315,14 +313,16 @@ TEST(Tls, BadConfigIsRefusedWithThePath) {
   const Case cases[] = {
       {"missing CA", [](auto& t, const std::string& p) { t.set_ca_file(p); },
        missing, absl::StatusCode::kFailedPrecondition},
-      {"missing cert", [](auto& t, const std::string& p) { t.set_cert_file(p); },
-       missing, absl::StatusCode::kFailedPrecondition},
+      {"missing cert",
+       [](auto& t, const std::string& p) { t.set_cert_file(p); }, missing,
+       absl::StatusCode::kFailedPrecondition},
       {"missing key", [](auto& t, const std::string& p) { t.set_key_file(p); },
        missing, absl::StatusCode::kFailedPrecondition},
       {"garbage CA", [](auto& t, const std::string& p) { t.set_ca_file(p); },
        garbage, absl::StatusCode::kInvalidArgument},
-      {"garbage cert", [](auto& t, const std::string& p) { t.set_cert_file(p); },
-       garbage, absl::StatusCode::kInvalidArgument},
+      {"garbage cert",
+       [](auto& t, const std::string& p) { t.set_cert_file(p); }, garbage,
+       absl::StatusCode::kInvalidArgument},
       {"garbage key", [](auto& t, const std::string& p) { t.set_key_file(p); },
        garbage, absl::StatusCode::kInvalidArgument},
       {"key of another cert",

@@ -57,8 +57,8 @@ absl::Status RunCertScript(std::string_view script,
   }
   const std::string log_dir = MakeTempDir("certlog");
   const std::string log = log_dir + "/out.txt";
-  std::string command =
-      absl::StrCat(ShellQuote(absl::StrCat(source, "/certs/", std::string(script))));
+  std::string command = absl::StrCat(
+      ShellQuote(absl::StrCat(source, "/certs/", std::string(script))));
   for (const std::string& arg : args) {
     absl::StrAppend(&command, " ", ShellQuote(arg));
   }
@@ -68,8 +68,8 @@ absl::Status RunCertScript(std::string_view script,
   output << std::ifstream(log).rdbuf();
   RemoveTempDir(log_dir);
   if (rc != 0) {
-    return absl::InternalError(absl::StrCat(command, " failed (status ", rc,
-                                            "): ", output.str()));
+    return absl::InternalError(
+        absl::StrCat(command, " failed (status ", rc, "): ", output.str()));
   }
   return absl::OkStatus();
 }
@@ -106,8 +106,8 @@ std::string SourceDir() {
 
 std::string MakeTempDir(std::string_view prefix) {
   const char* tmp = std::getenv("TMPDIR");
-  std::string pattern =
-      absl::StrCat(tmp && *tmp ? tmp : "/tmp", "/crm-", std::string(prefix), "-XXXXXX");
+  std::string pattern = absl::StrCat(tmp && *tmp ? tmp : "/tmp", "/crm-",
+                                     std::string(prefix), "-XXXXXX");
   if (mkdtemp(pattern.data()) == nullptr) {
     std::fprintf(stderr, "mkdtemp %s: %s\n", pattern.c_str(),
                  std::strerror(errno));

@@ -45,7 +45,7 @@ std::string MessageText(const Message& m) {
   if (type == "google.protobuf.Timestamp") {
     auto [s, n] = SecondsNanos(m);
     absl::Time t = absl::FromUnixSeconds(s) + absl::Nanoseconds(n);
-    return absl::FormatTime(absl::RFC3339_full, t, absl::UTCTimeZone());
+    return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", t, absl::UTCTimeZone());
   }
   if (type == "google.protobuf.Duration") {
     auto [s, n] = SecondsNanos(m);
@@ -187,8 +187,12 @@ std::string FormatList(const Descriptor* type,
     for (const Message* m : records) {
       std::vector<std::string> row;
       for (const auto* f : columns) {
-        std::string cell = FormatFieldValue(*m, f);
-        if (cell.size() > kMaxListCell) cell = cell.substr(0, kMaxListCell - 3) + "...";
+        std::string cell = IsEmptyField(*m, f) ? "" : FormatFieldValue(*m, f);
+        if (cell.size() > kMaxListCell) {
+          size_t cut = kMaxListCell - 3;
+          while (cut > 0 && (cell[cut] & 0xC0) == 0x80) --cut;  // UTF-8 start.
+          cell = cell.substr(0, cut) + "...";
+        }
         row.push_back(std::move(cell));
       }
       rows.push_back(std::move(row));

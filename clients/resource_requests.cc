@@ -144,9 +144,9 @@ absl::StatusOr<MessagePtr> BuildUpdateRequest(
   Message* resource = MutableResource(request.get(), r);
   std::vector<std::string> paths;
   if (!json.empty()) {
-    if (auto s = MergeJson(json, resource); !s.ok()) return s;
     auto json_paths = JsonMaskPaths(r.resource, json);
     if (!json_paths.ok()) return json_paths.status();
+    if (auto s = MergeJson(json, resource); !s.ok()) return s;
     paths = *json_paths;
   }
   auto assigned = ApplyAssignments(resource, assignments);

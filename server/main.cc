@@ -1,0 +1,119 @@
+// crm_server: serves the CRM over mutual TLS.
+//
+//   crm_server --config=FILE [--listen=HOST:PORT] [--database=CONN]
+//              [--port_file=PATH] [--log_level=info|debug] [--demo]
+//   crm_server migrate --config=FILE     apply migrations and exit
+//
+// SIGTERM/SIGINT: stop accepting calls, finish in-flight ones (up to
+// shutdown_grace_seconds), exit 0.
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "server/config.h"
+#include "server/demo_data.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "store/database.h"
+#include "store/migrations.h"
+
+ABSL_FLAG(std::string, config, "", "Server configuration file (text proto).");
+ABSL_FLAG(std::string, listen, "", "Overrides listen_address.");
+ABSL_FLAG(std::string, database, "", "Overrides database.");
+ABSL_FLAG(std::string, port_file, "", "Overrides port_file.");
+ABSL_FLAG(std::string, log_level, "", "Overrides log_level.");
+ABSL_FLAG(bool, demo, false,
+          "Load the demo organisation if the database holds no records.");
+
+namespace {
+
+int Fail(const absl::Status& status) {
+  crm::server::LogError("server.failed", {{"error", status.ToString()}});
+  fprintf(stderr, "crm_server: %s\n", std::string(status.message()).c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "crm_server [migrate] --config=FILE [--listen=...] [--database=...]");
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  bool migrate_only = false;
+  if (args.size() > 1) {
+    if (std::string(args[1]) == "migrate") {
+      migrate_only = true;
+    } else {
+      fprintf(stderr, "crm_server: unknown command '%s' (try --help)\n", args[1]);
+      return 2;
+    }
+  }
+  if (absl::GetFlag(FLAGS_config).empty()) {
+    fprintf(stderr, "crm_server: --config=FILE is required\n");
+    return 2;
+  }
+  auto config = crm::server::LoadConfigFile(absl::GetFlag(FLAGS_config));
+  if (!config.ok()) return Fail(config.status());
+  if (!absl::GetFlag(FLAGS_listen).empty()) {
+    config->set_listen_address(absl::GetFlag(FLAGS_listen));
+  }
+  if (!absl::GetFlag(FLAGS_database).empty()) {
+    config->set_database(absl::GetFlag(FLAGS_database));
+  }
+  if (!absl::GetFlag(FLAGS_port_file).empty()) {
+    config->set_port_file(absl::GetFlag(FLAGS_port_file));
+  }
+  if (!absl::GetFlag(FLAGS_log_level).empty()) {
+    config->set_log_level(absl::GetFlag(FLAGS_log_level));
+  }
+  if (absl::Status s = crm::server::FinalizeConfig(&*config); !s.ok()) {
+    return Fail(s);
+  }
+  crm::server::SetLogLevel(config->log_level() == "debug"
+                               ? crm::server::LogLevel::kDebug
+                               : crm::server::LogLevel::kInfo);
+
+  if (migrate_only) {
+    auto db = crm::store::Database::Open(config->database(), 1);
+    if (!db.ok()) return Fail(db.status());
+    if (absl::Status s = crm::store::Migrate(**db); !s.ok()) return Fail(s);
+    auto version = crm::store::CurrentSchemaVersion(**db);
+    if (!version.ok()) return Fail(version.status());
+    crm::server::LogInfo("migrate.done",
+                         {{"schema_version", absl::StrCat(*version)}});
+    return 0;
+  }
+
+  // Block the signals before gRPC starts its threads, then wait for them in
+  // one thread of our own.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto server = crm::server::CrmServer::Start(*config);
+  if (!server.ok()) return Fail(server.status());
+  if (absl::GetFlag(FLAGS_demo)) {
+    if (absl::Status s = crm::server::LoadDemoOrganisation((*server)->core());
+        !s.ok()) {
+      return Fail(s);
+    }
+  }
+
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    crm::server::LogInfo("server.signal", {{"signal", strsignal(sig)}});
+    (*server)->Shutdown(absl::Seconds(config->shutdown_grace_seconds()));
+  });
+  (*server)->Wait();
+  waiter.join();
+  crm::server::LogInfo("server.stopped");
+  return 0;
+}

@@ -1,0 +1,508 @@
+#include "server/record_handler.h"
+
+#include <openssl/rand.h>
+
+#include <optional>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/field_mask.pb.h"
+#include "model/record.h"
+#include "model/resource_name.h"
+#include "model/validation.h"
+#include "policy/evaluator.h"
+#include "query/checked_filter.h"
+#include "query/order_by.h"
+#include "server/log.h"
+#include "server/pagination.h"
+#include "server/request_context.h"
+#include "server/status_util.h"
+#include "store/record_store.h"
+
+namespace crm::server {
+namespace {
+
+using google::protobuf::Message;
+using model::FieldSchema;
+using model::ObjectSchema;
+using model::Record;
+using policy::Evaluator;
+using policy::Operation;
+
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 1000;
+// Attempts of an unconditional Update/Delete that keeps losing a race with
+// other writers (each attempt re-reads and re-checks the record).
+constexpr int kMaxWriteAttempts = 8;
+
+std::string StringField(const Message& m, const char* name) {
+  const auto* f = m.GetDescriptor()->FindFieldByName(name);
+  return f == nullptr ? std::string() : m.GetReflection()->GetString(m, f);
+}
+
+int32_t Int32Field(const Message& m, const char* name) {
+  const auto* f = m.GetDescriptor()->FindFieldByName(name);
+  return f == nullptr ? 0 : m.GetReflection()->GetInt32(m, f);
+}
+
+// The resource in a Create/Update request (field 1 by convention).
+const Message& ResourceOf(const Message& request) {
+  return request.GetReflection()->GetMessage(
+      request, request.GetDescriptor()->FindFieldByNumber(1));
+}
+
+std::string NewRecordId() {
+  unsigned char bytes[12];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) abort();  // no safe fallback
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
+}
+
+int FieldIndexOrDie(const ObjectSchema& schema, const char* name) {
+  int i = schema.FieldIndex(name);
+  if (i < 0) abort();  // ObjectSchema::FromDescriptor guarantees these
+  return i;
+}
+
+// Clears every field the principal may not read.
+void MaskUnreadable(const Evaluator& eval, const ObjectSchema& schema,
+                    Message* message) {
+  const auto* reflection = message->GetReflection();
+  for (const FieldSchema& field : schema.fields()) {
+    if (!eval.CanReadField(schema, field)) {
+      reflection->ClearField(message, field.descriptor);
+    }
+  }
+}
+
+class Request {
+ public:
+  Request(const ObjectSchema& schema, ServerCore* core, Evaluator eval)
+      : schema_(schema), core_(core), eval_(std::move(eval)) {}
+
+  absl::Status Get(const Message& request, Message* response);
+  absl::Status List(const Message& request, Message* response);
+  absl::Status Create(const Message& request, Message* response);
+  absl::Status Update(const Message& request, Message* response);
+  absl::Status Delete(const Message& request);
+
+ private:
+  absl::StatusOr<std::string> ParseName(const std::string& name) const {
+    auto parsed = model::ParseResourceName(name, {schema_.collection()}, "name");
+    if (!parsed.ok()) return parsed.status();
+    return parsed->id;
+  }
+  absl::Status CheckObject(Operation op) const {
+    return policy::ToStatus(eval_.CheckObject(schema_, op),
+                            policy::DenialKind::kObject);
+  }
+  // Refuses writing any of `fields` that the principal may not write.
+  absl::Status CheckFieldWrites(const std::vector<int>& fields,
+                                const Message& input, bool only_set) const;
+  // Every reference field among `fields` must name a record the principal
+  // can see (a hidden one is reported exactly like a missing one).
+  absl::Status CheckReferences(store::Session& session,
+                               const std::vector<int>& fields,
+                               const Message& input) const;
+  // Reads a record for a write and checks the principal may see it and
+  // perform `op` on it.
+  absl::StatusOr<Record> LoadForWrite(store::Session& session,
+                                      const std::string& id,
+                                      Operation op) const;
+  void Respond(const Record& record, Message* response) const {
+    model::RecordToMessage(schema_, record, response);
+    MaskUnreadable(eval_, schema_, response);
+  }
+
+  const ObjectSchema& schema_;
+  ServerCore* core_;
+  Evaluator eval_;
+};
+
+absl::Status Request::CheckFieldWrites(const std::vector<int>& fields,
+                                       const Message& input,
+                                       bool only_set) const {
+  for (int i : fields) {
+    const FieldSchema& field = schema_.fields()[i];
+    if (only_set) {
+      // On Create, writing a field means giving it a non-default value.
+      model::SqlValue v = model::FieldValue(field, input);
+      bool is_default =
+          (std::holds_alternative<std::string>(v) &&
+           (std::get<std::string>(v).empty() ||
+            (field.kind == model::FieldKind::kEnum &&
+             field.descriptor->enum_type()->value(0)->name() ==
+                 std::get<std::string>(v)))) ||
+          (std::holds_alternative<int64_t>(v) && std::get<int64_t>(v) == 0) ||
+          (std::holds_alternative<double>(v) && std::get<double>(v) == 0.0);
+      if (is_default) continue;
+    }
+    policy::Decision d = eval_.CheckFieldWrite(schema_, field);
+    if (!d.allowed) {
+      return policy::ToStatus(d, policy::DenialKind::kField);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Request::CheckReferences(store::Session& session,
+                                      const std::vector<int>& fields,
+                                      const Message& input) const {
+  for (int i : fields) {
+    const FieldSchema& field = schema_.fields()[i];
+    if (field.references.empty()) continue;
+    std::string value = std::get<std::string>(model::FieldValue(field, input));
+    if (value.empty()) continue;
+    auto name = model::ParseResourceName(value, field.references,
+                                         absl::StrCat(schema_.singular(), ".",
+                                                      field.name));
+    if (!name.ok()) return name.status();
+    const ObjectSchema* target =
+        model::SchemaRegistry::Default().Find(name->collection);
+    auto not_found = absl::NotFoundError(absl::StrCat(
+        schema_.singular(), ".", field.name, ": ", value, " not found"));
+    if (target == nullptr) return not_found;
+    auto record = core_->records->Get(session, *target, name->id);
+    if (!record.ok()) return record.status();
+    if (!record->has_value() ||
+        !eval_.CheckRecord(*target, Operation::kRead, **record).allowed) {
+      return not_found;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Record> Request::LoadForWrite(store::Session& session,
+                                             const std::string& id,
+                                             Operation op) const {
+  auto record = core_->records->Get(session, schema_, id);
+  if (!record.ok()) return record.status();
+  std::string name = schema_.ResourceName(id);
+  if (!record->has_value() ||
+      !eval_.CheckRecord(schema_, Operation::kRead, **record).allowed) {
+    return policy::RecordNotFound(name);
+  }
+  // Visible: a refusal to write it reveals nothing new.
+  policy::Decision d = eval_.CheckRecord(schema_, op, **record);
+  if (!d.allowed) return policy::ToStatus(d, policy::DenialKind::kObject);
+  return **std::move(record);
+}
+
+absl::Status Request::Get(const Message& request, Message* response) {
+  auto id = ParseName(StringField(request, "name"));
+  if (!id.ok()) return id.status();
+  if (absl::Status s = CheckObject(Operation::kRead); !s.ok()) return s;
+  std::optional<Record> record;
+  absl::Status s = core_->database->WithSession([&](store::Session& session) {
+    auto r = core_->records->Get(session, schema_, *id);
+    if (!r.ok()) return r.status();
+    record = *std::move(r);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (!record.has_value() ||
+      !eval_.CheckRecord(schema_, Operation::kRead, *record).allowed) {
+    return policy::RecordNotFound(schema_.ResourceName(*id));
+  }
+  Respond(*record, response);
+  return absl::OkStatus();
+}
+
+absl::Status Request::List(const Message& request, Message* response) {
+  int32_t page_size = Int32Field(request, "page_size");
+  if (page_size < 0 || page_size > kMaxPageSize) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_size: ", page_size, " is out of range; use 1-", kMaxPageSize,
+        " (0 means ", kDefaultPageSize, ")"));
+  }
+  if (page_size == 0) page_size = kDefaultPageSize;
+  if (absl::Status s = CheckObject(Operation::kRead); !s.ok()) return s;
+
+  // Unreadable fields may be neither filtered nor sorted on: either would
+  // reveal their values.
+  query::FieldAccess readable = [this](const FieldSchema& field) {
+    return eval_.CanReadField(schema_, field);
+  };
+  auto filter = query::ParseAndCheckFilter(StringField(request, "filter"),
+                                           schema_, readable);
+  if (!filter.ok()) return filter.status();
+  auto order = query::ParseOrderBy(StringField(request, "order_by"), schema_,
+                                   readable);
+  if (!order.ok()) return order.status();
+  auto normalized_filter =
+      query::NormalizeFilter(StringField(request, "filter"));
+  if (!normalized_filter.ok()) return normalized_filter.status();
+  std::string query_hash = query::PageTokenCodec::QueryHash(
+      schema_.collection(), *normalized_filter,
+      query::NormalizeOrderBy(*order));
+
+  model::SqlFragment where =
+      model::And(eval_.RecordFilter(schema_, Operation::kRead),
+                 query::ToSql(*filter));
+  std::string token_text = StringField(request, "page_token");
+  if (!token_text.empty()) {
+    auto token = core_->page_tokens->Decode(token_text, schema_.collection(),
+                                            query_hash);
+    if (!token.ok()) return token.status();
+    auto after = KeysetFromToken(*order, *token);
+    if (!after.ok()) return after.status();
+    where = model::And(where, *after);
+  }
+
+  std::vector<Record> records;
+  absl::Status s = core_->database->WithSession([&](store::Session& session) {
+    store::ListQuery q{where, *order, page_size + 1};
+    auto r = core_->records->List(session, schema_, q);
+    if (!r.ok()) return r.status();
+    records = *std::move(r);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+
+  const auto* reflection = response->GetReflection();
+  const auto* items = response->GetDescriptor()->FindFieldByNumber(1);
+  bool more = static_cast<int>(records.size()) > page_size;
+  if (more) records.resize(page_size);
+  for (const Record& record : records) {
+    // The SQL filter already applied record access; the point check is the
+    // second, independent line of defence (and must agree).
+    if (!eval_.CheckRecord(schema_, Operation::kRead, record).allowed) {
+      LogError("policy.disagreement", {{"collection", schema_.collection()},
+                                        {"id", record.id}});
+      return absl::InternalError("access check failed; the incident was logged");
+    }
+    Respond(record, reflection->AddMessage(response, items));
+  }
+  if (more) {
+    auto token = TokenAfter(schema_, *order, records.back(), query_hash);
+    reflection->SetString(response,
+                          response->GetDescriptor()->FindFieldByName(
+                              "next_page_token"),
+                          core_->page_tokens->Encode(token));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Request::Create(const Message& request, Message* response) {
+  if (absl::Status s = CheckObject(Operation::kCreate); !s.ok()) return s;
+  const Message& input = ResourceOf(request);
+  std::vector<int> fields = model::CreatableFields(schema_);
+  if (absl::Status s = CheckFieldWrites(fields, input, /*only_set=*/true);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = model::ValidateFields(schema_, input, fields); !s.ok()) {
+    return s;
+  }
+  Record record = model::RecordFromMessage(schema_, input);
+  // Output-only fields come from the server, never from the request.
+  std::unique_ptr<Message> blank(input.New());
+  for (size_t i = 0; i < schema_.fields().size(); ++i) {
+    if (schema_.fields()[i].output_only) {
+      record.values[i] = model::FieldValue(schema_.fields()[i], *blank);
+    }
+  }
+  int64_t now = absl::ToUnixMicros(core_->clock->Now());
+  record.id = NewRecordId();
+  record.version = 1;
+  record.values[FieldIndexOrDie(schema_, "create_time")] = now;
+  record.values[FieldIndexOrDie(schema_, "update_time")] = now;
+  record.values[FieldIndexOrDie(schema_, "owner")] =
+      eval_.principal().ResourceName();
+  record.values[FieldIndexOrDie(schema_, "source")] =
+      absl::StrCat("services/", eval_.principal().service);
+  policy::Decision d = eval_.CheckRecord(schema_, Operation::kCreate, record);
+  if (!d.allowed) return policy::ToStatus(d, policy::DenialKind::kObject);
+
+  absl::Status s = core_->database->InTransaction([&](store::Session& session) {
+    if (absl::Status r = CheckReferences(session, fields, input); !r.ok()) {
+      return r;
+    }
+    return core_->records->Insert(session, schema_, record);
+  });
+  if (!s.ok()) return s;
+  Respond(record, response);
+  return absl::OkStatus();
+}
+
+absl::Status Request::Update(const Message& request, Message* response) {
+  const Message& input = ResourceOf(request);
+  auto id = ParseName(StringField(input, "name"));
+  if (!id.ok()) return id.status();
+  const auto* mask_field = request.GetDescriptor()->FindFieldByName("update_mask");
+  google::protobuf::FieldMask mask;
+  mask.CopyFrom(request.GetReflection()->GetMessage(request, mask_field));
+  auto fields = model::ResolveUpdateMask(schema_, mask);
+  if (!fields.ok()) return fields.status();
+  std::optional<int64_t> expected;
+  if (std::string etag = StringField(input, "etag"); !etag.empty()) {
+    auto v = model::ParseEtag(etag);
+    if (!v.ok()) return v.status();
+    expected = *v;
+  }
+  if (absl::Status s = CheckObject(Operation::kEdit); !s.ok()) return s;
+  if (absl::Status s = CheckFieldWrites(*fields, input, /*only_set=*/false);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = model::ValidateFields(schema_, input, *fields); !s.ok()) {
+    return s;
+  }
+  std::vector<int> written = *fields;
+  written.push_back(FieldIndexOrDie(schema_, "update_time"));
+  written.push_back(FieldIndexOrDie(schema_, "source"));
+
+  Record updated;
+  for (int attempt = 0; attempt < kMaxWriteAttempts; ++attempt) {
+    bool lost_race = false;
+    absl::Status s =
+        core_->database->InTransaction([&](store::Session& session) {
+          auto current = LoadForWrite(session, *id, Operation::kEdit);
+          if (!current.ok()) return current.status();
+          if (expected.has_value() && *expected != current->version) {
+            return absl::AbortedError(absl::StrCat(
+                schema_.ResourceName(*id), " was changed since etag ",
+                model::EtagOf(*expected), " (current: ",
+                model::EtagOf(current->version),
+                "); read it again and retry"));
+          }
+          if (absl::Status r = CheckReferences(session, *fields, input);
+              !r.ok()) {
+            return r;
+          }
+          updated = *current;
+          for (int i : *fields) {
+            updated.values[i] = model::FieldValue(schema_.fields()[i], input);
+          }
+          updated.values[written[written.size() - 2]] =
+              absl::ToUnixMicros(core_->clock->Now());
+          updated.values[written.back()] =
+              absl::StrCat("services/", eval_.principal().service);
+          // The record after the change must still be one the principal may
+          // edit (criteria-based access can depend on the new values).
+          policy::Decision d =
+              eval_.CheckRecord(schema_, Operation::kEdit, updated);
+          if (!d.allowed) return policy::ToStatus(d, policy::DenialKind::kObject);
+          auto ok = core_->records->UpdateIfVersion(session, schema_, *id,
+                                                 current->version, written,
+                                                 updated);
+          if (!ok.ok()) return ok.status();
+          if (!*ok) {
+            lost_race = true;
+            return absl::AbortedError(absl::StrCat(
+                schema_.ResourceName(*id),
+                " was changed by another writer; read it again and retry"));
+          }
+          updated.version = current->version + 1;
+          return absl::OkStatus();
+        });
+    if (s.ok()) {
+      Respond(updated, response);
+      return absl::OkStatus();
+    }
+    if (!lost_race || expected.has_value()) return s;
+  }
+  return absl::AbortedError(absl::StrCat(
+      schema_.ResourceName(*id),
+      " is being changed by many writers at once; retry later"));
+}
+
+absl::Status Request::Delete(const Message& request) {
+  auto id = ParseName(StringField(request, "name"));
+  if (!id.ok()) return id.status();
+  std::optional<int64_t> expected;
+  if (std::string etag = StringField(request, "etag"); !etag.empty()) {
+    auto v = model::ParseEtag(etag);
+    if (!v.ok()) return v.status();
+    expected = *v;
+  }
+  if (absl::Status s = CheckObject(Operation::kDelete); !s.ok()) return s;
+  for (int attempt = 0; attempt < kMaxWriteAttempts; ++attempt) {
+    bool lost_race = false;
+    absl::Status s =
+        core_->database->InTransaction([&](store::Session& session) {
+          auto current = LoadForWrite(session, *id, Operation::kDelete);
+          if (!current.ok()) return current.status();
+          if (expected.has_value() && *expected != current->version) {
+            return absl::AbortedError(absl::StrCat(
+                schema_.ResourceName(*id), " was changed since etag ",
+                model::EtagOf(*expected), " (current: ",
+                model::EtagOf(current->version),
+                "); read it again and retry"));
+          }
+          auto ok = core_->records->DeleteIfVersion(session, schema_, *id,
+                                                 current->version);
+          if (!ok.ok()) return ok.status();
+          if (!*ok) {
+            lost_race = true;
+            return absl::AbortedError(absl::StrCat(
+                schema_.ResourceName(*id),
+                " was changed by another writer; read it again and retry"));
+          }
+          return absl::OkStatus();
+        });
+    if (s.ok() || !lost_race || expected.has_value()) return s;
+  }
+  return absl::AbortedError(absl::StrCat(
+      schema_.ResourceName(*id),
+      " is being changed by many writers at once; retry later"));
+}
+
+// Runs the shared prologue (who is calling, under which policy) and one
+// operation, logging refusals at debug level.
+template <typename Fn>
+grpc::Status Run(grpc::ServerContext* context, const ObjectSchema& schema,
+                 ServerCore* core, const char* method, Fn fn) {
+  absl::StatusOr<RequestContext> rc = AuthenticateRequest(*context);
+  if (!rc.ok()) return ToGrpcStatus(rc.status());
+  Request request(schema, core,
+                  Evaluator(core->policy->Current(), rc->principal));
+  absl::Status s = fn(request);
+  if (!s.ok() && LogEnabled(LogLevel::kDebug)) {
+    Log(LogLevel::kDebug, "request.refused",
+        {{"method", method},
+         {"collection", schema.collection()},
+         {"principal", rc->principal.ResourceName()},
+         {"status", s.ToString()}});
+  }
+  return ToGrpcStatus(s);
+}
+
+}  // namespace
+
+RecordHandler::RecordHandler(const ObjectSchema& schema, ServerCore* core)
+    : schema_(schema), core_(core) {}
+
+grpc::Status RecordHandler::Get(grpc::ServerContext* context,
+                                const Message& request, Message* response) {
+  return Run(context, schema_, core_, "Get",
+             [&](Request& r) { return r.Get(request, response); });
+}
+
+grpc::Status RecordHandler::List(grpc::ServerContext* context,
+                                 const Message& request, Message* response) {
+  return Run(context, schema_, core_, "List",
+             [&](Request& r) { return r.List(request, response); });
+}
+
+grpc::Status RecordHandler::Create(grpc::ServerContext* context,
+                                   const Message& request, Message* response) {
+  return Run(context, schema_, core_, "Create",
+             [&](Request& r) { return r.Create(request, response); });
+}
+
+grpc::Status RecordHandler::Update(grpc::ServerContext* context,
+                                   const Message& request, Message* response) {
+  return Run(context, schema_, core_, "Update",
+             [&](Request& r) { return r.Update(request, response); });
+}
+
+grpc::Status RecordHandler::Delete(grpc::ServerContext* context,
+                                   const Message& request) {
+  return Run(context, schema_, core_, "Delete",
+             [&](Request& r) { return r.Delete(request); });
+}
+
+}  // namespace crm::server

@@ -1,0 +1,139 @@
+#include "server/server.h"
+
+#include <openssl/rand.h>
+
+#include <fstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/server_builder.h"
+#include "model/object_schema.h"
+#include "server/diagnostics_service.h"
+#include "server/identity.h"
+#include "server/log.h"
+#include "server/resource_services.h"
+#include "server/tls.h"
+#include "store/migrations.h"
+
+namespace crm::server {
+namespace {
+
+constexpr size_t kMinSecretBytes = 32;
+
+absl::StatusOr<std::string> LoadPageTokenSecret(const std::string& path) {
+  if (path.empty()) {
+    std::string secret(kMinSecretBytes, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(secret.data()),
+                   static_cast<int>(secret.size())) != 1) {
+      return absl::InternalError("cannot generate a page token secret");
+    }
+    return secret;
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::string secret((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_token_secret_file ", path, " cannot be read"));
+  }
+  if (secret.size() < kMinSecretBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_token_secret_file ", path, " must hold at least ",
+        kMinSecretBytes, " bytes (e.g. head -c 48 /dev/urandom > FILE)"));
+  }
+  return secret;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
+    const crm::internal::ServerConfig& config, auth::Clock* clock) {
+  std::unique_ptr<CrmServer> server(new CrmServer());
+  server->config_ = config;
+  auto core = std::make_unique<ServerCore>();
+  core->config = config;
+  core->clock = clock != nullptr ? clock : auth::SystemClock();
+
+  // Storage: open, migrate, and refuse to run on a schema that does not
+  // match the binary.
+  auto db = store::Database::Open(config.database(),
+                                  static_cast<int>(config.database_pool_size()));
+  if (!db.ok()) return db.status();
+  core->database = *std::move(db);
+  core->records = std::make_unique<store::RecordStore>(core->database.get());
+  if (absl::Status s = store::Migrate(*core->database); !s.ok()) return s;
+  if (absl::Status s = store::VerifySchema(*core->database,
+                                           model::SchemaRegistry::Default());
+      !s.ok()) {
+    return s;
+  }
+
+  // Identity and policy: fail closed on anything invalid.
+  auto services = auth::ServiceRegistry::Create(config.services());
+  if (!services.ok()) return services.status();
+  core->services =
+      std::make_shared<const auth::ServiceRegistry>(*std::move(services));
+  auto snapshot = policy::PolicySnapshot::Build(
+      config.services(), model::SchemaRegistry::Default());
+  if (!snapshot.ok()) return snapshot.status();
+  core->policy = std::make_unique<policy::PolicyHolder>(*std::move(snapshot));
+
+  auto secret = LoadPageTokenSecret(config.page_token_secret_file());
+  if (!secret.ok()) return secret.status();
+  auto codec = query::PageTokenCodec::Create(*std::move(secret));
+  if (!codec.ok()) return codec.status();
+  core->page_tokens =
+      std::make_unique<query::PageTokenCodec>(*std::move(codec));
+
+  auto credentials = BuildServerCredentials(
+      config.tls(), std::make_shared<ServiceIdentityProcessor>(core->services));
+  if (!credentials.ok()) return credentials.status();
+
+  server->core_ = std::move(core);
+  server->services_ = MakeResourceServices(server->core_.get());
+  server->services_.push_back(std::make_unique<DiagnosticsServiceImpl>());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen_address(), *credentials,
+                           &server->port_);
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(config.limits().max_receive_message_bytes()));
+  for (auto& service : server->services_) builder.RegisterService(service.get());
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", config.listen_address(),
+        " (address in use or not available?)"));
+  }
+  server->server_->GetHealthCheckService()->SetServingStatus(true);
+  if (!config.port_file().empty()) {
+    std::string tmp = config.port_file() + ".tmp";
+    std::ofstream(tmp) << server->port_ << "\n";
+    std::rename(tmp.c_str(), config.port_file().c_str());
+  }
+  LogInfo("server.started",
+          {{"address", config.listen_address()},
+           {"port", absl::StrCat(server->port_)},
+           {"database", store::MaskConnection(config.database())}});
+  return server;
+}
+
+CrmServer::~CrmServer() { Shutdown(absl::ZeroDuration()); }
+
+void CrmServer::Shutdown(absl::Duration grace) {
+  if (server_ == nullptr || shut_down_.exchange(true)) return;
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  LogInfo("server.stopping", {{"grace", absl::FormatDuration(grace)}});
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    absl::ToChronoMicroseconds(grace));
+}
+
+void CrmServer::Wait() {
+  if (server_ != nullptr) server_->Wait();
+}
+
+}  // namespace crm::server

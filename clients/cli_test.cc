@@ -1,6 +1,7 @@
 // Pure tests of crmctl's parts: no server, no network.
 #include "clients/cli.h"
 
+#include <fstream>
 #include <sstream>
 
 #include <google/protobuf/util/json_util.h>
@@ -498,6 +499,26 @@ TEST(CreateChannel, NamesTheMissingFile) {
   auto unpaired = CreateChannel(options);
   EXPECT_THAT(std::string(unpaired.status().message()),
               HasSubstr("certificate and its key go together"));
+}
+
+TEST(CreateChannel, ChecksPemContents) {
+  const std::string dir = ::testing::TempDir();
+  auto write = [&dir](const std::string& name, const std::string& text) {
+    std::ofstream(dir + "/" + name) << text;
+    return dir + "/" + name;
+  };
+  ChannelOptions options;
+  options.target = "localhost:1";
+  options.ca_file = write("ca.pem", "-----BEGIN CERTIFICATE-----\nAA==\n");
+  options.cert_file = write("c.pem", "-----BEGIN CERTIFICATE-----\nAA==\n");
+  options.key_file = write("c.key", "-----BEGIN CERTIFICATE-----\nAA==\n");
+  auto wrong_key = CreateChannel(options);
+  ASSERT_FALSE(wrong_key.ok());
+  EXPECT_THAT(std::string(wrong_key.status().message()),
+              HasSubstr("--key: '" + options.key_file +
+                        "' is not a PEM file with a PRIVATE KEY"));
+  options.key_file = write("c.key", "-----BEGIN PRIVATE KEY-----\nAA==\n");
+  EXPECT_TRUE(CreateChannel(options).ok());  // Checked only; no connection yet.
 }
 
 // --- RunCli ---------------------------------------------------------------

@@ -82,8 +82,9 @@ absl::Status FinalizeConfig(crm::internal::ServerConfig* config) {
   if (auth->lockout_seconds() == 0) auth->set_lockout_seconds(900);
   auto* limits = config->mutable_limits();
   if (limits->max_receive_message_bytes() == 0) {
-    limits->set_max_receive_message_bytes(4 << 20);
+    limits->set_max_receive_message_bytes(16 << 20);
   }
+  if (limits->max_request_bytes() == 0) limits->set_max_request_bytes(1 << 20);
   if (config->shutdown_grace_seconds() == 0) config->set_shutdown_grace_seconds(10);
   if (config->log_level().empty()) config->set_log_level("info");
   if (config->log_level() != "info" && config->log_level() != "debug") {

@@ -454,9 +454,17 @@ absl::Status Request::Delete(const Message& request) {
 // operation, logging refusals at debug level.
 template <typename Fn>
 grpc::Status Run(grpc::ServerContext* context, const ObjectSchema& schema,
-                 ServerCore* core, const char* method, Fn fn) {
+                 ServerCore* core, const char* method, const Message& message,
+                 Fn fn) {
   absl::StatusOr<RequestContext> rc = AuthenticateRequest(*context);
   if (!rc.ok()) return ToGrpcStatus(rc.status());
+  size_t size = message.ByteSizeLong();
+  if (size > core->config.limits().max_request_bytes()) {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+        "request is ", size, " bytes; the limit is ",
+        core->config.limits().max_request_bytes(),
+        " (see FieldBehavior.max_length in resources.proto for field limits)")));
+  }
   Request request(schema, core,
                   Evaluator(core->policy->Current(), rc->principal));
   absl::Status s = fn(request);
@@ -477,31 +485,31 @@ RecordHandler::RecordHandler(const ObjectSchema& schema, ServerCore* core)
 
 grpc::Status RecordHandler::Get(grpc::ServerContext* context,
                                 const Message& request, Message* response) {
-  return Run(context, schema_, core_, "Get",
+  return Run(context, schema_, core_, "Get", request,
              [&](Request& r) { return r.Get(request, response); });
 }
 
 grpc::Status RecordHandler::List(grpc::ServerContext* context,
                                  const Message& request, Message* response) {
-  return Run(context, schema_, core_, "List",
+  return Run(context, schema_, core_, "List", request,
              [&](Request& r) { return r.List(request, response); });
 }
 
 grpc::Status RecordHandler::Create(grpc::ServerContext* context,
                                    const Message& request, Message* response) {
-  return Run(context, schema_, core_, "Create",
+  return Run(context, schema_, core_, "Create", request,
              [&](Request& r) { return r.Create(request, response); });
 }
 
 grpc::Status RecordHandler::Update(grpc::ServerContext* context,
                                    const Message& request, Message* response) {
-  return Run(context, schema_, core_, "Update",
+  return Run(context, schema_, core_, "Update", request,
              [&](Request& r) { return r.Update(request, response); });
 }
 
 grpc::Status RecordHandler::Delete(grpc::ServerContext* context,
                                    const Message& request) {
-  return Run(context, schema_, core_, "Delete",
+  return Run(context, schema_, core_, "Delete", request,
              [&](Request& r) { return r.Delete(request); });
 }
 

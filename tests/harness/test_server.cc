@@ -1,0 +1,109 @@
+#include "tests/harness/test_server.h"
+
+#include "absl/strings/str_cat.h"
+#include "server/config.h"
+
+namespace crm::testing {
+namespace {
+
+void AddService(crm::internal::ServerConfig& config, const std::string& name,
+                bool all_objects, bool gateway = false) {
+  auto* s = config.add_services();
+  s->set_name(name);
+  s->add_identities(TestCerts::Identity(name));
+  s->set_trusted_gateway(gateway);
+  if (all_objects) {
+    auto* g = s->add_grants();
+    g->set_object("*");
+    g->set_read(true);
+    g->set_create(true);
+    g->set_edit(true);
+    g->set_delete_(true);
+  }
+}
+
+}  // namespace
+
+crm::internal::ServerConfig BaseTestConfig(const TestCerts& certs,
+                                           const std::string& database) {
+  crm::internal::ServerConfig config;
+  config.set_listen_address("127.0.0.1:0");
+  config.set_database(database);
+  config.set_database_pool_size(4);
+  config.mutable_tls()->set_ca_file(certs.ca);
+  config.mutable_tls()->set_cert_file(certs.server_cert);
+  config.mutable_tls()->set_key_file(certs.server_key);
+  config.mutable_tls()->set_crl_directory(certs.crl_dir);
+  config.mutable_tls()->set_refresh_interval_seconds(1);
+  config.set_shutdown_grace_seconds(2);
+  AddService(config, "admin-cli", true);
+  AddService(config, "web-frontend", true, /*gateway=*/true);
+  AddService(config, "gateway", false, /*gateway=*/true);
+  AddService(config, "expired", true);
+  AddService(config, "revoked", true);
+  auto* billing = config.add_services();
+  billing->set_name("billing");
+  billing->add_identities(TestCerts::Identity("billing"));
+  auto* g = billing->add_grants();
+  g->set_object("accounts");
+  g->set_read(true);
+  g = billing->add_grants();
+  g->set_object("opportunities");
+  g->set_read(true);
+  g->set_edit(true);
+  return config;
+}
+
+absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(
+    TestServerOptions options) {
+  std::unique_ptr<TestServer> ts(new TestServer());
+  ts->certs_ = options.certs != nullptr ? options.certs : &SharedTestCerts();
+  auto db = TestDatabase::Create(options.backend);
+  if (!db.ok()) return db.status();
+  ts->db_ = *std::move(db);
+  crm::internal::ServerConfig config =
+      BaseTestConfig(*ts->certs_, ts->db_->connection());
+  if (options.customize) options.customize(config);
+  if (absl::Status s = server::FinalizeConfig(&config); !s.ok()) return s;
+  auto server = server::CrmServer::Start(config, options.clock);
+  if (!server.ok()) return server.status();
+  ts->server_ = *std::move(server);
+  return ts;
+}
+
+TestServer::~TestServer() {
+  if (server_ != nullptr) {
+    server_->Shutdown(absl::Seconds(1));
+    server_->Wait();
+  }
+}
+
+std::string TestServer::target() const {
+  return absl::StrCat("localhost:", server_->port());
+}
+
+std::unique_ptr<client::CrmClient> TestServer::Client(
+    absl::string_view service) const {
+  return ClientWithFiles(certs_->ca, certs_->ClientCert(std::string(service)),
+                         certs_->ClientKey(std::string(service)));
+}
+
+std::unique_ptr<client::CrmClient> TestServer::ClientWithFiles(
+    const std::string& ca, const std::string& cert,
+    const std::string& key) const {
+  client::ChannelOptions options;
+  options.target = target();
+  options.ca_file = ca;
+  options.cert_file = cert;
+  options.key_file = key;
+  options.default_deadline = absl::Seconds(10);
+  auto c = client::CrmClient::Create(options);
+  if (!c.ok()) {
+    fprintf(stderr, "TestServer: cannot create client: %s\n",
+            c.status().ToString().c_str());
+    abort();
+  }
+  return *std::move(c);
+}
+
+}  // namespace crm::testing

@@ -6,8 +6,9 @@
 // expired clears the count at the next failure (a fresh start); failures
 // while locked are counted but do not extend the lock. A
 // successful login or an admin unlock clears everything. While locked, the
-// login path must refuse before checking the password (and say the same as
-// for a wrong password, so a lock does not reveal that the user exists).
+// login path must refuse even a correct password, spending the same
+// verification time (BurnVerifyTime) and giving the same answer as for a
+// wrong password, so a lock reveals neither the user nor the password.
 #ifndef CRM_AUTH_LOCKOUT_H_
 #define CRM_AUTH_LOCKOUT_H_
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared shell functions for the certificate scripts (sourced, not run).
 #
 # Layout of an output directory OUT:

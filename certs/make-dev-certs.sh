@@ -5,6 +5,7 @@
 # certificate per service (default: web-frontend billing order-fulfilment
 # marketing admin-cli), plus the CA's (empty) CRL in OUT_DIR/crl/HASH.r0.
 # Existing files are kept; --force regenerates everything.
+# shellcheck source=certs/certlib.sh
 source "$(dirname "$0")/certlib.sh"
 
 force=0

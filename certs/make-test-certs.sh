@@ -8,6 +8,7 @@
 #   other-ca.pem, foreign.pem/.key   a client signed by another CA
 #   expired.pem/.key       validity entirely in the past
 #   revoked.pem/.key       revoked; the CRL in OUT_DIR/crl lists it
+# shellcheck source=certs/certlib.sh
 source "$(dirname "$0")/certlib.sh"
 [[ $# -eq 1 ]] || die "usage: $0 OUT_DIR"
 here="$(cd "$(dirname "$0")" && pwd)"

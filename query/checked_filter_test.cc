@@ -168,6 +168,47 @@ TEST(CheckFilter, UnknownAndUnreadableFieldsGiveTheSameMessage) {
   EXPECT_EQ(Sql("label = 'x'", Widgets(), no_secrets), "\"label\" = ? | 'x'");
 }
 
+// The examples in docs/filter-language.md, kept honest.
+TEST(CheckFilter, DocumentationExamples) {
+  const Case ok[] = {
+      {Accounts(), "industry = \"Retail\"", ""},
+      {Accounts(), "employee_count >= 100 AND billing_country = \"DE\"", ""},
+      {Accounts(),
+       "update_time >= \"2024-01-01T00:00:00Z\" AND (industry = \"Retail\" "
+       "OR NOT billing_country = \"DE\")",
+       ""},
+      {Opportunities(), "stage = CLOSED_WON OR stage = 'CLOSED_LOST'", ""},
+      {Accounts(), "annual_revenue > 1e6", ""},
+      {Accounts(), "display_name = 'O\\'Brien & Sons'", ""},
+  };
+  for (const Case& c : ok) {
+    EXPECT_FALSE(absl::StartsWith(Sql(c.filter, c.schema), "ERROR"))
+        << c.filter << ": " << Sql(c.filter, c.schema);
+  }
+  const Case errors[] = {
+      {Accounts(), "(industry = \"x\"",
+       "ERROR: filter: expected ')' to close the '(' at offset 0 at offset 15"},
+      {Accounts(), "industry = 'x')",
+       "ERROR: filter: unmatched ')' at offset 14"},
+      {Accounts(), "industry = 'x",
+       "ERROR: filter: unterminated string (missing closing ') at offset 11"},
+      {Accounts(), "colour = \"red\"",
+       "ERROR: filter: field 'colour' is unknown or not readable at offset 0; "
+       "see the API documentation for the filterable fields"},
+  };
+  for (const Case& c : errors) {
+    EXPECT_EQ(Sql(c.filter, c.schema), c.expected) << c.filter;
+  }
+  FieldAccess no_sensitive = [](const model::FieldSchema& f) {
+    return !f.sensitive;
+  };
+  EXPECT_EQ(Sql("personal_phone = '1'",
+                *model::SchemaRegistry::Default().Find("contacts"),
+                no_sensitive),
+            "ERROR: filter: field 'personal_phone' is unknown or not readable "
+            "at offset 0; see the API documentation for the filterable fields");
+}
+
 TEST(ToSql, QualifiesColumnsWithAnAlias) {
   absl::StatusOr<CheckedFilter> f =
       ParseAndCheckFilter("industry = 'x' AND employee_count < 1.5", Accounts(),

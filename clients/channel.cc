@@ -1,14 +1,14 @@
 #include "clients/channel.h"
 
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
-
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-#include <grpcpp/support/channel_arguments.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -28,16 +28,16 @@ absl::StatusOr<std::string> ReadPem(const std::string& path,
   if (!in) {
     std::string why = std::strerror(errno);
     return absl::InvalidArgumentError(absl::StrCat(
-        flag, ": cannot read '", path, "': ", why,
-        " (set it with ", flag, " or the matching CRM_* variable)"));
+        flag, ": cannot read '", path, "': ", why, " (set it with ", flag,
+        " or the matching CRM_* variable)"));
   }
   std::stringstream buffer;
   buffer << in.rdbuf();
   std::string pem = buffer.str();
   if (!absl::StrContains(pem, "-----BEGIN") ||
       !absl::StrContains(pem, marker)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        flag, ": '", path, "' is not a PEM file with a ", marker));
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": '", path, "' is not a PEM file with a ", marker));
   }
   return pem;
 }
@@ -82,7 +82,8 @@ std::vector<std::string> IdempotentMethodNames() {
       const auto* method = service->method(i);
       if (method->client_streaming()) continue;  // Cannot be replayed.
       if (IsIdempotentMethodName(method->name())) {
-        names.push_back(absl::StrCat(service->full_name(), "/", method->name()));
+        names.push_back(
+            absl::StrCat(service->full_name(), "/", method->name()));
       }
     }
   }

@@ -2,11 +2,11 @@
 #ifndef CRM_CLIENTS_CHANNEL_H_
 #define CRM_CLIENTS_CHANNEL_H_
 
+#include <grpcpp/channel.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/channel.h>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"

@@ -1,5 +1,7 @@
 #include "clients/cli.h"
 
+#include <google/protobuf/util/json_util.h>
+
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -8,8 +10,6 @@
 #include "clients/resource_commands.h"
 #include "clients/resource_requests.h"
 #include "crm/v1/diagnostics.pb.h"
-
-#include <google/protobuf/util/json_util.h>
 
 namespace crm::client {
 namespace {
@@ -47,11 +47,13 @@ absl::Status RunCall(CliSession& s, const Args& args) {
   if (!method.ok()) return method.status();
   auto request = NewMessage((*method)->input_type());
   if (args.size() == 2) {
-    auto st = google::protobuf::util::JsonStringToMessage(args[1], request.get());
+    auto st =
+        google::protobuf::util::JsonStringToMessage(args[1], request.get());
     if (!st.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "call: the request is not a valid ", (*method)->input_type()->full_name(),
-          ": ", st.message().as_string()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("call: the request is not a valid ",
+                       (*method)->input_type()->full_name(), ": ",
+                       st.message().as_string()));
     }
   }
   auto reply = NewMessage((*method)->output_type());
@@ -72,14 +74,14 @@ absl::Status RunHelp(CliSession& s, const Args& args) {
 }
 
 const Command kCommands[] = {
-    {"echo", "echo [TEXT]", "check connectivity and identity (DiagnosticsService)",
-     RunEcho},
+    {"echo", "echo [TEXT]",
+     "check connectivity and identity (DiagnosticsService)", RunEcho},
     {"call", "call SERVICE/METHOD ['{json}']",
      "call any unary method with a JSON request; prints the JSON reply "
      "(e.g. call crm.v1.AccountService/GetAccount '{\"name\":\"accounts/1\"}')",
      RunCall},
-    {"help", "help [COLLECTION]", "this help, or a collection's verbs and fields",
-     RunHelp},
+    {"help", "help [COLLECTION]",
+     "this help, or a collection's verbs and fields", RunHelp},
 };
 
 absl::Status Dispatch(CliSession& session, const Args& command) {
@@ -95,10 +97,10 @@ absl::Status Dispatch(CliSession& session, const Args& command) {
   if (!resource.ok()) {
     std::vector<std::string> names;
     for (const Command& c : kCommands) names.push_back(c.name);
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown command '", command[0], "'; commands: ",
-        absl::StrJoin(Collections(), ", "), ", ", absl::StrJoin(names, ", "),
-        " (run 'crmctl --help')"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown command '", command[0],
+                     "'; commands: ", absl::StrJoin(Collections(), ", "), ", ",
+                     absl::StrJoin(names, ", "), " (run 'crmctl --help')"));
   }
   return RunResourceCommand(session, *resource,
                             Args(command.begin() + 1, command.end()));
@@ -130,8 +132,9 @@ std::string UsageText() {
       "  crmctl COLLECTION update NAME FIELD=VALUE... [--json '{...}'] "
       "[--etag E]   (FIELD= clears)\n"
       "  crmctl COLLECTION delete NAME [--etag E]\n";
-  absl::StrAppend(&out, "Collections: ", absl::StrJoin(Collections(), ", "),
-                  " (crmctl help COLLECTION lists its fields)\n\nOther commands:\n");
+  absl::StrAppend(
+      &out, "Collections: ", absl::StrJoin(Collections(), ", "),
+      " (crmctl help COLLECTION lists its fields)\n\nOther commands:\n");
   for (const Command& c : kCommands) {
     absl::StrAppend(&out, "  crmctl ", c.usage, "\n      ", c.summary, "\n");
   }

@@ -36,7 +36,8 @@ struct CliDeps {
   // Makes the client for the parsed global options. The default is
   // CrmClient::Create(options.channel). RunCli then applies the token and
   // forwarded-for options to whatever client this returns.
-  std::function<absl::StatusOr<std::unique_ptr<CrmClient>>(const GlobalOptions&)>
+  std::function<absl::StatusOr<std::unique_ptr<CrmClient>>(
+      const GlobalOptions&)>
       connect;
 };
 

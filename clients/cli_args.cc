@@ -60,7 +60,8 @@ const GlobalFlag kGlobalFlags[] = {
        o->channel.cert_file = v;
        return absl::OkStatus();
      }},
-    {"key", "client private key PEM (env CRM_KEY; default certs/out/admin-cli.key)",
+    {"key",
+     "client private key PEM (env CRM_KEY; default certs/out/admin-cli.key)",
      [](const std::string& v, GlobalOptions* o) {
        o->channel.key_file = v;
        return absl::OkStatus();
@@ -94,7 +95,8 @@ const GlobalFlag* FindGlobalFlag(absl::string_view name) {
 
 std::string GlobalFlagNames() {
   std::vector<std::string> names;
-  for (const GlobalFlag& f : kGlobalFlags) names.push_back(absl::StrCat("--", f.name));
+  for (const GlobalFlag& f : kGlobalFlags)
+    names.push_back(absl::StrCat("--", f.name));
   names.push_back("--help");
   return absl::StrJoin(names, ", ");
 }
@@ -138,8 +140,8 @@ EnvLookup ProcessEnv() {
   };
 }
 
-absl::StatusOr<CommandLine> ParseGlobalFlags(const std::vector<std::string>& args,
-                                             const EnvLookup& env) {
+absl::StatusOr<CommandLine> ParseGlobalFlags(
+    const std::vector<std::string>& args, const EnvLookup& env) {
   CommandLine line;
   line.globals = Defaults(env);
   size_t i = 0;
@@ -164,9 +166,11 @@ absl::StatusOr<CommandLine> ParseGlobalFlags(const std::vector<std::string>& arg
     }
     const GlobalFlag* flag = FindGlobalFlag(name);
     if (flag == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown global flag '--", name, "' (global flags go before the "
-          "command): ", GlobalFlagNames()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown global flag '--", name,
+                       "' (global flags go before the "
+                       "command): ",
+                       GlobalFlagNames()));
     }
     if (!value.has_value()) {
       if (i + 1 >= args.size()) {
@@ -181,9 +185,9 @@ absl::StatusOr<CommandLine> ParseGlobalFlags(const std::vector<std::string>& arg
   return line;
 }
 
-absl::StatusOr<CommandArgs> ParseCommandArgs(const std::vector<std::string>& args,
-                                             const std::vector<FlagSpec>& specs,
-                                             absl::string_view command) {
+absl::StatusOr<CommandArgs> ParseCommandArgs(
+    const std::vector<std::string>& args, const std::vector<FlagSpec>& specs,
+    absl::string_view command) {
   auto flag_names = [&specs] {
     if (specs.empty()) return std::string("(none)");
     std::vector<std::string> names;
@@ -194,7 +198,8 @@ absl::StatusOr<CommandArgs> ParseCommandArgs(const std::vector<std::string>& arg
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--") {
-      out.positional.insert(out.positional.end(), args.begin() + i + 1, args.end());
+      out.positional.insert(out.positional.end(), args.begin() + i + 1,
+                            args.end());
       break;
     }
     std::string name;

@@ -22,7 +22,7 @@ struct GlobalOptions {
   std::string token;          // --token / CRM_TOKEN
   std::string forwarded_for;  // --forwarded-for
   OutputFormat output = OutputFormat::kTable;
-  bool help = false;          // --help / -h
+  bool help = false;  // --help / -h
 };
 
 // Looks up an environment variable; nullopt if unset.
@@ -43,8 +43,8 @@ struct CommandLine {
 // CRM_CERT / CRM_KEY else certs/out/ca.pem, certs/out/admin-cli.pem,
 // certs/out/admin-cli.key; --token from CRM_TOKEN. INVALID_ARGUMENT for an
 // unknown flag, a missing or bad value.
-absl::StatusOr<CommandLine> ParseGlobalFlags(const std::vector<std::string>& args,
-                                             const EnvLookup& env);
+absl::StatusOr<CommandLine> ParseGlobalFlags(
+    const std::vector<std::string>& args, const EnvLookup& env);
 
 // One flag a command accepts.
 struct FlagSpec {
@@ -67,9 +67,9 @@ struct CommandArgs {
 // order ("--" makes the rest positional). INVALID_ARGUMENT, naming
 // `command` and its flags, for an unknown or repeated flag or a missing
 // value.
-absl::StatusOr<CommandArgs> ParseCommandArgs(const std::vector<std::string>& args,
-                                             const std::vector<FlagSpec>& specs,
-                                             absl::string_view command);
+absl::StatusOr<CommandArgs> ParseCommandArgs(
+    const std::vector<std::string>& args, const std::vector<FlagSpec>& specs,
+    absl::string_view command);
 
 // The global flags' help text.
 std::string GlobalFlagsHelp();

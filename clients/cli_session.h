@@ -2,11 +2,11 @@
 #ifndef CRM_CLIENTS_CLI_SESSION_H_
 #define CRM_CLIENTS_CLI_SESSION_H_
 
-#include <memory>
-#include <ostream>
-
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
+
+#include <memory>
+#include <ostream>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

@@ -1,12 +1,12 @@
 // Pure tests of crmctl's parts: no server, no network.
 #include "clients/cli.h"
 
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/wrappers.pb.h>
+
 #include <fstream>
 #include <sstream>
-
-#include <google/protobuf/util/json_util.h>
-#include <google/protobuf/struct.pb.h>
-#include <google/protobuf/wrappers.pb.h>
 
 #include "absl/strings/match.h"
 #include "clients/channel.h"
@@ -49,13 +49,15 @@ TEST(ParseGlobalFlags, DefaultsWithoutEnvironment) {
 }
 
 TEST(ParseGlobalFlags, EnvironmentThenFlagsOverride) {
-  auto env = FakeEnv({{"CRM_TARGET", "env:1"}, {"CRM_CA", "env-ca.pem"},
-                      {"CRM_CERT", "env.pem"}, {"CRM_KEY", "env.key"},
+  auto env = FakeEnv({{"CRM_TARGET", "env:1"},
+                      {"CRM_CA", "env-ca.pem"},
+                      {"CRM_CERT", "env.pem"},
+                      {"CRM_KEY", "env.key"},
                       {"CRM_TOKEN", "envtoken"}});
-  auto line = ParseGlobalFlags({"--target", "flag:2", "--key=flag.key",
-                                "--output", "json", "--deadline=2.5",
-                                "--forwarded-for", "203.0.113.7", "echo", "hi"},
-                               env);
+  auto line = ParseGlobalFlags(
+      {"--target", "flag:2", "--key=flag.key", "--output", "json",
+       "--deadline=2.5", "--forwarded-for", "203.0.113.7", "echo", "hi"},
+      env);
   ASSERT_TRUE(line.ok()) << line.status();
   EXPECT_EQ(line->globals.channel.target, "flag:2");
   EXPECT_EQ(line->globals.channel.ca_file, "env-ca.pem");
@@ -69,7 +71,8 @@ TEST(ParseGlobalFlags, EnvironmentThenFlagsOverride) {
 }
 
 TEST(ParseGlobalFlags, FlagsAfterCommandBelongToCommand) {
-  auto line = ParseGlobalFlags({"accounts", "list", "--target", "x"}, FakeEnv({}));
+  auto line =
+      ParseGlobalFlags({"accounts", "list", "--target", "x"}, FakeEnv({}));
   ASSERT_TRUE(line.ok());
   EXPECT_EQ(line->globals.channel.target, "localhost:8443");
   EXPECT_THAT(line->command, ElementsAre("accounts", "list", "--target", "x"));
@@ -116,7 +119,8 @@ TEST(ParseCommandArgs, FlagsAndPositionalsInAnyOrder) {
 }
 
 TEST(ParseCommandArgs, EqualsFormAndDoubleDash) {
-  auto a = ParseCommandArgs({"--filter=--odd", "--", "--all"}, kListFlags, "cmd");
+  auto a =
+      ParseCommandArgs({"--filter=--odd", "--", "--all"}, kListFlags, "cmd");
   ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_EQ(a->Get("filter"), "--odd");
   EXPECT_FALSE(a->Has("all"));
@@ -149,9 +153,14 @@ const google::protobuf::FieldDescriptor* Field(
 
 TEST(SetFieldFromText, EachType) {
   crm::v1::Account account;
-  ASSERT_TRUE(SetFieldFromText(&account, Field(account, "display_name"), "Acme Ltd").ok());
-  ASSERT_TRUE(SetFieldFromText(&account, Field(account, "employee_count"), "120").ok());
-  ASSERT_TRUE(SetFieldFromText(&account, Field(account, "annual_revenue"), "1.5e6").ok());
+  ASSERT_TRUE(
+      SetFieldFromText(&account, Field(account, "display_name"), "Acme Ltd")
+          .ok());
+  ASSERT_TRUE(
+      SetFieldFromText(&account, Field(account, "employee_count"), "120").ok());
+  ASSERT_TRUE(
+      SetFieldFromText(&account, Field(account, "annual_revenue"), "1.5e6")
+          .ok());
   EXPECT_EQ(account.display_name(), "Acme Ltd");
   EXPECT_EQ(account.employee_count(), 120);
   EXPECT_DOUBLE_EQ(account.annual_revenue(), 1.5e6);
@@ -172,7 +181,8 @@ TEST(SetFieldFromText, EachType) {
 
   crm::v1::Opportunity opp;
   ASSERT_TRUE(SetFieldFromText(&opp, Field(opp, "close_time"),
-                               "2024-05-01T09:30:00.25+02:00").ok());
+                               "2024-05-01T09:30:00.25+02:00")
+                  .ok());
   EXPECT_EQ(opp.close_time().seconds(), 1714548600);
   EXPECT_EQ(opp.close_time().nanos(), 250000000);
 }
@@ -182,7 +192,8 @@ TEST(SetFieldFromText, EmptyClears) {
   account.set_industry("Retail");
   account.set_employee_count(5);
   ASSERT_TRUE(SetFieldFromText(&account, Field(account, "industry"), "").ok());
-  ASSERT_TRUE(SetFieldFromText(&account, Field(account, "employee_count"), "").ok());
+  ASSERT_TRUE(
+      SetFieldFromText(&account, Field(account, "employee_count"), "").ok());
   EXPECT_EQ(account.industry(), "");
   EXPECT_EQ(account.employee_count(), 0);
 }
@@ -198,7 +209,8 @@ TEST(SetFieldFromText, BadValuesNameFieldAndExpectation) {
     google::protobuf::Message* message;
     std::string field, text, expected;
   } cases[] = {
-      {&account, "employee_count", "12x", "field 'employee_count' expects an integer (int64), got '12x'"},
+      {&account, "employee_count", "12x",
+       "field 'employee_count' expects an integer (int64), got '12x'"},
       {&account, "employee_count", "1.5", "expects an integer"},
       {&i32, "value", "3000000000", "expects an integer (int32)"},
       {&u32, "value", "-1", "expects an integer (uint32)"},
@@ -206,15 +218,19 @@ TEST(SetFieldFromText, BadValuesNameFieldAndExpectation) {
       {&account, "annual_revenue", "inf", "expects a finite number"},
       {&b, "value", "maybe", "expects true or false"},
       {&lead, "status", "HOT",
-       "field 'status': 'HOT' is not a Status; valid values: STATUS_UNSPECIFIED, "
+       "field 'status': 'HOT' is not a Status; valid values: "
+       "STATUS_UNSPECIFIED, "
        "NEW, WORKING, QUALIFIED, UNQUALIFIED, CONVERTED"},
       {&activity, "occur_time", "yesterday", "expects an RFC 3339 time"},
-      {&activity, "occur_time", "2024-13-01T00:00:00Z", "expects an RFC 3339 time"},
+      {&activity, "occur_time", "2024-13-01T00:00:00Z",
+       "expects an RFC 3339 time"},
       {&activity, "occur_time", "2024-05-01 10:00", "expects an RFC 3339 time"},
   };
   for (const Case& c : cases) {
-    absl::Status s = SetFieldFromText(c.message, Field(*c.message, c.field), c.text);
-    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.field << "=" << c.text;
+    absl::Status s =
+        SetFieldFromText(c.message, Field(*c.message, c.field), c.text);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument)
+        << c.field << "=" << c.text;
     EXPECT_THAT(std::string(s.message()), HasSubstr(c.expected))
         << c.field << "=" << c.text;
   }
@@ -253,12 +269,15 @@ TEST(ApplyAssignments, MaskPathsInOrderWithoutDuplicates) {
 
 TEST(ApplyAssignments, Errors) {
   crm::v1::Account account;
-  EXPECT_THAT(std::string(ApplyAssignments(&account, {"phone"}).status().message()),
-              HasSubstr("expected field=value, got 'phone'"));
-  EXPECT_THAT(std::string(ApplyAssignments(&account, {"=x"}).status().message()),
-              HasSubstr("expected field=value"));
-  EXPECT_THAT(std::string(ApplyAssignments(&account, {"nope=1"}).status().message()),
-              HasSubstr("unknown field 'nope'"));
+  EXPECT_THAT(
+      std::string(ApplyAssignments(&account, {"phone"}).status().message()),
+      HasSubstr("expected field=value, got 'phone'"));
+  EXPECT_THAT(
+      std::string(ApplyAssignments(&account, {"=x"}).status().message()),
+      HasSubstr("expected field=value"));
+  EXPECT_THAT(
+      std::string(ApplyAssignments(&account, {"nope=1"}).status().message()),
+      HasSubstr("unknown field 'nope'"));
 }
 
 // --- Requests -------------------------------------------------------------
@@ -286,7 +305,8 @@ TEST(FindResource, EveryCollectionHasItsStandardMethods) {
   EXPECT_EQ(Resource("opportunities").list->name(), "ListOpportunities");
   auto missing = FindResource("widgets");
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("accounts, activities"));
+  EXPECT_THAT(std::string(missing.status().message()),
+              HasSubstr("accounts, activities"));
 }
 
 TEST(FindMethod, FullShortAndUnknown) {
@@ -314,9 +334,9 @@ TEST(ResourceName, AcceptsIdOrNameInCollection) {
 }
 
 TEST(BuildUpdateRequest, MaskIsAssignedFieldsAndEtagIsConditional) {
-  auto request = BuildUpdateRequest(Resource("cases"), "c9",
-                                    {"priority=high", "origin=", "subject=Broken"},
-                                    "", "etag-1");
+  auto request = BuildUpdateRequest(
+      Resource("cases"), "c9", {"priority=high", "origin=", "subject=Broken"},
+      "", "etag-1");
   ASSERT_TRUE(request.ok()) << request.status();
   crm::v1::UpdateCaseRequest typed;
   typed.CopyFrom(**request);
@@ -324,7 +344,8 @@ TEST(BuildUpdateRequest, MaskIsAssignedFieldsAndEtagIsConditional) {
   EXPECT_EQ(typed.case_().etag(), "etag-1");
   EXPECT_EQ(typed.case_().priority(), crm::v1::Case::HIGH);
   EXPECT_EQ(typed.case_().subject(), "Broken");
-  EXPECT_THAT(typed.update_mask().paths(), ElementsAre("priority", "origin", "subject"));
+  EXPECT_THAT(typed.update_mask().paths(),
+              ElementsAre("priority", "origin", "subject"));
 }
 
 TEST(BuildUpdateRequest, JsonKeysJoinTheMask) {
@@ -341,24 +362,30 @@ TEST(BuildUpdateRequest, JsonKeysJoinTheMask) {
 }
 
 TEST(BuildUpdateRequest, Errors) {
-  EXPECT_THAT(std::string(BuildUpdateRequest(Resource("accounts"), "a1", {}, "", "")
-                              .status().message()),
-              HasSubstr("name the fields to change"));
+  EXPECT_THAT(
+      std::string(BuildUpdateRequest(Resource("accounts"), "a1", {}, "", "")
+                      .status()
+                      .message()),
+      HasSubstr("name the fields to change"));
   EXPECT_THAT(std::string(BuildUpdateRequest(Resource("accounts"), "a1",
                                              {"name=accounts/2"}, "", "")
-                              .status().message()),
+                              .status()
+                              .message()),
               HasSubstr("output-only"));
   EXPECT_THAT(std::string(BuildUpdateRequest(Resource("accounts"), "a1", {},
                                              R"({"colour": 1})", "")
-                              .status().message()),
+                              .status()
+                              .message()),
               HasSubstr("unknown field 'colour'"));
-  EXPECT_FALSE(BuildUpdateRequest(Resource("accounts"), "leads/1", {"phone=1"}, "", "").ok());
+  EXPECT_FALSE(
+      BuildUpdateRequest(Resource("accounts"), "leads/1", {"phone=1"}, "", "")
+          .ok());
 }
 
 TEST(BuildCreateRequest, JsonThenAssignments) {
-  auto request = BuildCreateRequest(Resource("activities"),
-                                    {"kind=call", "occur_time=2024-01-02T03:04:05Z"},
-                                    R"({"subject": "Intro", "kind": "EMAIL"})");
+  auto request = BuildCreateRequest(
+      Resource("activities"), {"kind=call", "occur_time=2024-01-02T03:04:05Z"},
+      R"({"subject": "Intro", "kind": "EMAIL"})");
   ASSERT_TRUE(request.ok()) << request.status();
   crm::v1::CreateActivityRequest typed;
   typed.CopyFrom(**request);
@@ -367,7 +394,8 @@ TEST(BuildCreateRequest, JsonThenAssignments) {
   EXPECT_EQ(typed.activity().occur_time().seconds(), 1704164645);
   EXPECT_FALSE(BuildCreateRequest(Resource("activities"), {}, "").ok());
   EXPECT_THAT(std::string(BuildCreateRequest(Resource("activities"), {}, "{bad")
-                              .status().message()),
+                              .status()
+                              .message()),
               HasSubstr("--json: not a valid Activity"));
 }
 
@@ -427,15 +455,21 @@ TEST(FormatList, ColumnsAndNextPageToken) {
   crm::v1::Opportunity b;
   b.set_name("opportunities/o2");
   b.set_display_name(std::string(60, 'x'));
-  std::string table = FormatList(crm::v1::Opportunity::descriptor(), {&a, &b}, "next1");
-  EXPECT_EQ(table,
-            "name              display_name                                      "
-            "stage        amount  close_time            description         owner\n"
-            "opportunities/o1  Big deal                                          "
-            "NEGOTIATION  2500.5  2024-01-02T03:04:05Z  line one\\nline two  users/u1\n"
-            "opportunities/o2  " + std::string(45, 'x') + "...\n"
-            "next_page_token: next1\n");
-  EXPECT_EQ(FormatList(crm::v1::Opportunity::descriptor(), {}, ""), "(no records)\n");
+  std::string table =
+      FormatList(crm::v1::Opportunity::descriptor(), {&a, &b}, "next1");
+  EXPECT_EQ(
+      table,
+      "name              display_name                                      "
+      "stage        amount  close_time            description         owner\n"
+      "opportunities/o1  Big deal                                          "
+      "NEGOTIATION  2500.5  2024-01-02T03:04:05Z  line one\\nline two  "
+      "users/u1\n"
+      "opportunities/o2  " +
+          std::string(45, 'x') +
+          "...\n"
+          "next_page_token: next1\n");
+  EXPECT_EQ(FormatList(crm::v1::Opportunity::descriptor(), {}, ""),
+            "(no records)\n");
 }
 
 TEST(ListColumns, PrefersFilledFieldsThenOwner) {
@@ -467,7 +501,8 @@ TEST(IdempotentMethodNames, ReadMethodsOnlyFromEveryService) {
   EXPECT_TRUE(has("crm.v1.ActivityService/ListActivities"));
   EXPECT_TRUE(has("crm.v1.DiagnosticsService/Echo"));
   for (const std::string& n : names) {
-    EXPECT_FALSE(absl::StrContains(n, "/Create") || absl::StrContains(n, "/Update") ||
+    EXPECT_FALSE(absl::StrContains(n, "/Create") ||
+                 absl::StrContains(n, "/Update") ||
                  absl::StrContains(n, "/Delete"))
         << n;
   }
@@ -475,14 +510,17 @@ TEST(IdempotentMethodNames, ReadMethodsOnlyFromEveryService) {
 }
 
 TEST(RetryServiceConfigJson, RetriesUnavailableForGivenMethods) {
-  std::string json = RetryServiceConfigJson({"crm.v1.A/GetX", "crm.v1.A/ListX"}, 9);
+  std::string json =
+      RetryServiceConfigJson({"crm.v1.A/GetX", "crm.v1.A/ListX"}, 9);
   EXPECT_THAT(json, HasSubstr(R"({"service": "crm.v1.A", "method": "GetX"})"));
   EXPECT_THAT(json, HasSubstr(R"("maxAttempts": 5)"));
   EXPECT_THAT(json, HasSubstr(R"("retryableStatusCodes": ["UNAVAILABLE"])"));
   // Valid JSON.
   google::protobuf::Struct parsed;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &parsed).ok()) << json;
-  EXPECT_EQ(RetryServiceConfigJson({"crm.v1.A/GetX"}, 1), R"({"methodConfig": []})");
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &parsed).ok())
+      << json;
+  EXPECT_EQ(RetryServiceConfigJson({"crm.v1.A/GetX"}, 1),
+            R"({"methodConfig": []})");
 }
 
 TEST(CreateChannel, NamesTheMissingFile) {
@@ -523,7 +561,8 @@ TEST(CreateChannel, ChecksPemContents) {
 
 // --- RunCli ---------------------------------------------------------------
 
-int RunCapture(const std::vector<std::string>& args, std::string* out, std::string* err) {
+int RunCapture(const std::vector<std::string>& args, std::string* out,
+               std::string* err) {
   std::ostringstream o, e;
   CliDeps deps;
   deps.env = FakeEnv({});
@@ -545,12 +584,17 @@ TEST(RunCli, HelpAndUsageErrors) {
     std::string err;
   } cases[] = {
       {{}, "error: INVALID_ARGUMENT: missing command"},
-      {{"widgets", "list"}, "error: INVALID_ARGUMENT: unknown command 'widgets'"},
-      {{"accounts", "frob"}, "unknown verb 'frob' for accounts; verbs: get, list"},
-      {{"accounts", "get"}, "accounts get: wrong arguments; usage: crmctl accounts get NAME"},
-      {{"accounts", "list", "--page-size", "0"}, "--page-size '0' is not a positive"},
+      {{"widgets", "list"},
+       "error: INVALID_ARGUMENT: unknown command 'widgets'"},
+      {{"accounts", "frob"},
+       "unknown verb 'frob' for accounts; verbs: get, list"},
+      {{"accounts", "get"},
+       "accounts get: wrong arguments; usage: crmctl accounts get NAME"},
+      {{"accounts", "list", "--page-size", "0"},
+       "--page-size '0' is not a positive"},
       {{"accounts", "create", "colour=red"}, "unknown field 'colour'"},
-      {{"leads", "update", "l1", "status=hot"}, "valid values: STATUS_UNSPECIFIED"},
+      {{"leads", "update", "l1", "status=hot"},
+       "valid values: STATUS_UNSPECIFIED"},
       {{"call", "Nope/X", "{}"}, "error: NOT_FOUND: unknown service 'Nope'"},
       // Local checks come before connecting: certificate files are read last.
       {{"accounts", "get", "1"}, "--ca: cannot read 'certs/out/ca.pem'"},

@@ -30,8 +30,7 @@ std::unique_ptr<grpc::ClientContext> CrmClient::NewContext() const {
   std::lock_guard<std::mutex> lock(mu_);
   if (default_deadline_ > absl::ZeroDuration() &&
       default_deadline_ != absl::InfiniteDuration()) {
-    context->set_deadline(
-        absl::ToChronoTime(absl::Now() + default_deadline_));
+    context->set_deadline(absl::ToChronoTime(absl::Now() + default_deadline_));
   }
   if (!session_token_.empty()) {
     context->AddMetadata("authorization", "Bearer " + session_token_);

@@ -6,17 +6,18 @@
 //   (*client)->set_session_token(token);
 //   auto ctx = (*client)->NewContext();
 //   crm::v1::Account account;
-//   grpc::Status s = (*client)->accounts().GetAccount(ctx.get(), req, &account);
+//   grpc::Status s = (*client)->accounts().GetAccount(ctx.get(), req,
+//   &account);
 #ifndef CRM_CLIENTS_CRM_CLIENT_H_
 #define CRM_CLIENTS_CRM_CLIENT_H_
-
-#include <memory>
-#include <mutex>
-#include <string>
 
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/generic/generic_stub.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"

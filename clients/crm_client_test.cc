@@ -3,17 +3,16 @@
 // (metadata, deadline, method path, request fields) and the exit codes.
 #include "clients/crm_client.h"
 
-#include <sstream>
-
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
-
-#include "absl/strings/str_cat.h"
 #include <grpcpp/support/channel_arguments.h>
 
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
 #include "clients/channel.h"
 #include "clients/cli.h"
 #include "gmock/gmock.h"
@@ -26,21 +25,22 @@ using ::testing::HasSubstr;
 
 std::string Metadata(grpc::ServerContext* context, const std::string& key) {
   auto range = context->client_metadata().equal_range(key);
-  return range.first == range.second
-             ? "-"
-             : std::string(range.first->second.data(), range.first->second.size());
+  return range.first == range.second ? "-"
+                                     : std::string(range.first->second.data(),
+                                                   range.first->second.size());
 }
 
 // Echo reports the request metadata it saw in `caller`.
 class EchoService final : public crm::v1::DiagnosticsService::Service {
-  grpc::Status Echo(grpc::ServerContext* context, const crm::v1::EchoRequest* request,
+  grpc::Status Echo(grpc::ServerContext* context,
+                    const crm::v1::EchoRequest* request,
                     crm::v1::EchoResponse* reply) override {
     reply->set_payload(request->payload());
     bool has_deadline = context->deadline() < std::chrono::system_clock::now() +
                                                   std::chrono::hours(1);
-    reply->set_caller(absl::StrCat("auth=", Metadata(context, "authorization"),
-                                   " xff=", Metadata(context, "x-forwarded-for"),
-                                   " deadline=", has_deadline));
+    reply->set_caller(absl::StrCat(
+        "auth=", Metadata(context, "authorization"), " xff=",
+        Metadata(context, "x-forwarded-for"), " deadline=", has_deadline));
     return grpc::Status::OK;
   }
 };
@@ -50,16 +50,19 @@ class AccountsService final : public crm::v1::AccountService::Service {
   crm::v1::UpdateAccountRequest last_update;
 
  private:
-  grpc::Status GetAccount(grpc::ServerContext*, const crm::v1::GetAccountRequest* request,
+  grpc::Status GetAccount(grpc::ServerContext*,
+                          const crm::v1::GetAccountRequest* request,
                           crm::v1::Account* reply) override {
     if (request->name() != "accounts/a1") {
-      return grpc::Status(grpc::StatusCode::NOT_FOUND, request->name() + " not found");
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          request->name() + " not found");
     }
     reply->set_name("accounts/a1");
     reply->set_display_name("Acme");
     return grpc::Status::OK;
   }
-  grpc::Status ListAccounts(grpc::ServerContext*, const crm::v1::ListAccountsRequest* request,
+  grpc::Status ListAccounts(grpc::ServerContext*,
+                            const crm::v1::ListAccountsRequest* request,
                             crm::v1::ListAccountsResponse* reply) override {
     // Two pages: "" -> a1 (+ token "p2"), "p2" -> a2.
     auto* a = reply->add_accounts();
@@ -72,7 +75,8 @@ class AccountsService final : public crm::v1::AccountService::Service {
     a->set_industry(request->filter());
     return grpc::Status::OK;
   }
-  grpc::Status UpdateAccount(grpc::ServerContext*, const crm::v1::UpdateAccountRequest* request,
+  grpc::Status UpdateAccount(grpc::ServerContext*,
+                             const crm::v1::UpdateAccountRequest* request,
                              crm::v1::Account* reply) override {
     last_update = *request;
     *reply = request->account();
@@ -84,7 +88,8 @@ class ClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
     grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port_);
     builder.RegisterService(&echo_);
     builder.RegisterService(&accounts_);
     server_ = builder.BuildAndStart();
@@ -99,12 +104,12 @@ class ClientTest : public ::testing::Test {
         absl::Seconds(5));
   }
 
-  int Run(const std::vector<std::string>& args, std::string* out, std::string* err) {
+  int Run(const std::vector<std::string>& args, std::string* out,
+          std::string* err) {
     CliDeps deps;
     deps.env = [](const std::string&) { return std::nullopt; };
-    deps.connect = [this](const GlobalOptions&) -> absl::StatusOr<std::unique_ptr<CrmClient>> {
-      return NewClient();
-    };
+    deps.connect = [this](const GlobalOptions&)
+        -> absl::StatusOr<std::unique_ptr<CrmClient>> { return NewClient(); };
     std::ostringstream o, e;
     int code = RunCli(args, o, e, deps);
     *out = o.str();
@@ -129,7 +134,8 @@ TEST_F(ClientTest, NewContextSendsTokenForwardedForAndDeadline) {
   client->set_session_token("tok123");
   client->set_forwarded_for("203.0.113.9");
   auto with_session = client->NewContext();
-  ASSERT_TRUE(client->diagnostics().Echo(with_session.get(), request, &reply).ok());
+  ASSERT_TRUE(
+      client->diagnostics().Echo(with_session.get(), request, &reply).ok());
   EXPECT_EQ(reply.caller(), "auth=Bearer tok123 xff=203.0.113.9 deadline=1");
 }
 
@@ -138,8 +144,9 @@ TEST_F(ClientTest, RetryServiceConfigIsAccepted) {
   grpc::ChannelArguments args;
   std::string config = RetryServiceConfigJson(IdempotentMethodNames(), 3);
   args.SetServiceConfigJSON(config);
-  auto channel = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port_),
-                                           grpc::InsecureChannelCredentials(), args);
+  auto channel =
+      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port_),
+                                grpc::InsecureChannelCredentials(), args);
   CrmClient client(channel, absl::Seconds(5));
   crm::v1::EchoRequest request;
   crm::v1::EchoResponse reply;
@@ -151,14 +158,19 @@ TEST_F(ClientTest, RetryServiceConfigIsAccepted) {
 
 TEST_F(ClientTest, CliEchoAndGet) {
   std::string out, err;
-  ASSERT_EQ(Run({"--token", "t1", "echo", "hello", "world"}, &out, &err), 0) << err;
+  ASSERT_EQ(Run({"--token", "t1", "echo", "hello", "world"}, &out, &err), 0)
+      << err;
   EXPECT_THAT(out, HasSubstr("payload  hello world"));
   EXPECT_THAT(out, HasSubstr("auth=Bearer t1"));
 
   ASSERT_EQ(Run({"accounts", "get", "a1"}, &out, &err), 0) << err;
-  EXPECT_EQ(out, "FIELD         VALUE\nname          accounts/a1\ndisplay_name  Acme\n");
+  EXPECT_EQ(
+      out,
+      "FIELD         VALUE\nname          accounts/a1\ndisplay_name  Acme\n");
 
-  ASSERT_EQ(Run({"--output", "json", "accounts", "get", "accounts/a1"}, &out, &err), 0);
+  ASSERT_EQ(
+      Run({"--output", "json", "accounts", "get", "accounts/a1"}, &out, &err),
+      0);
   EXPECT_THAT(out, HasSubstr("\"display_name\": \"Acme\""));
 }
 
@@ -181,8 +193,11 @@ TEST_F(ClientTest, CliListPagesAndAll) {
 
 TEST_F(ClientTest, CliUpdateSendsMaskAndEtag) {
   std::string out, err;
-  ASSERT_EQ(Run({"accounts", "update", "a1", "phone=+1 555", "industry=", "--etag", "e7"},
-                &out, &err), 0) << err;
+  ASSERT_EQ(Run({"accounts", "update", "a1", "phone=+1 555",
+                 "industry=", "--etag", "e7"},
+                &out, &err),
+            0)
+      << err;
   EXPECT_EQ(accounts_.last_update.account().name(), "accounts/a1");
   EXPECT_EQ(accounts_.last_update.account().etag(), "e7");
   EXPECT_EQ(accounts_.last_update.account().phone(), "+1 555");
@@ -192,8 +207,11 @@ TEST_F(ClientTest, CliUpdateSendsMaskAndEtag) {
 
 TEST_F(ClientTest, CliGenericCall) {
   std::string out, err;
-  ASSERT_EQ(Run({"call", "crm.v1.AccountService/GetAccount", R"({"name":"accounts/a1"})"},
-                &out, &err), 0) << err;
+  ASSERT_EQ(Run({"call", "crm.v1.AccountService/GetAccount",
+                 R"({"name":"accounts/a1"})"},
+                &out, &err),
+            0)
+      << err;
   EXPECT_THAT(out, HasSubstr("\"display_name\": \"Acme\""));
   EXPECT_EQ(Run({"call", "AccountService/DeleteAccount", "{}"}, &out, &err),
             kExitRpcBase + 12);  // UNIMPLEMENTED by this test server.

@@ -1,8 +1,8 @@
 #include "clients/descriptor_catalog.h"
 
-#include <algorithm>
-
 #include <google/protobuf/descriptor_database.h>
+
+#include <algorithm>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -62,9 +62,8 @@ const std::vector<const ServiceDescriptor*>& CrmServices() {
         out->push_back(file->service(i));
       }
     }
-    std::sort(out->begin(), out->end(), [](auto* a, auto* b) {
-      return a->full_name() < b->full_name();
-    });
+    std::sort(out->begin(), out->end(),
+              [](auto* a, auto* b) { return a->full_name() < b->full_name(); });
     return out;
   }();
   return *services;
@@ -149,12 +148,13 @@ absl::StatusOr<ResourceMethods> FindResource(absl::string_view collection) {
     }
     return r;  // A resource with no service yet: every method is null.
   }
-  return absl::NotFoundError(
-      absl::StrCat("unknown collection '", collection,
-                   "'; known collections: ", absl::StrJoin(Collections(), ", ")));
+  return absl::NotFoundError(absl::StrCat(
+      "unknown collection '", collection,
+      "'; known collections: ", absl::StrJoin(Collections(), ", ")));
 }
 
-absl::StatusOr<const MethodDescriptor*> FindMethod(absl::string_view full_name) {
+absl::StatusOr<const MethodDescriptor*> FindMethod(
+    absl::string_view full_name) {
   absl::string_view name = full_name;
   absl::ConsumePrefix(&name, "/");
   size_t slash = name.find('/');

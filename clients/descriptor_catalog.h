@@ -7,10 +7,10 @@
 #ifndef CRM_CLIENTS_DESCRIPTOR_CATALOG_H_
 #define CRM_CLIENTS_DESCRIPTOR_CATALOG_H_
 
+#include <google/protobuf/descriptor.h>
+
 #include <string>
 #include <vector>
-
-#include <google/protobuf/descriptor.h>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -49,8 +49,9 @@ absl::StatusOr<ResourceMethods> FindResource(absl::string_view collection);
 std::vector<std::string> Collections();
 
 // Resolves "crm.v1.AccountService/GetAccount" (also with a leading '/', or
-// with the package omitted for services in crm.v1: "AccountService/GetAccount").
-// NOT_FOUND names the known services, or the service's methods.
+// with the package omitted for services in crm.v1:
+// "AccountService/GetAccount"). NOT_FOUND names the known services, or the
+// service's methods.
 absl::StatusOr<const google::protobuf::MethodDescriptor*> FindMethod(
     absl::string_view full_name);
 

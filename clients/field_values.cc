@@ -1,11 +1,11 @@
 #include "clients/field_values.h"
 
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
 #include <cmath>
 #include <cstdint>
 #include <set>
-
-#include <google/protobuf/struct.pb.h>
-#include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -30,14 +30,14 @@ bool IsOutputOnly(const FieldDescriptor* f) {
 
 absl::Status BadValue(const FieldDescriptor* f, absl::string_view expected,
                       absl::string_view text) {
-  return absl::InvalidArgumentError(absl::StrCat("field '", f->name(),
-                                                 "' expects ", expected,
-                                                 ", got '", text, "'"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "field '", f->name(), "' expects ", expected, ", got '", text, "'"));
 }
 
 std::string EnumNames(const EnumDescriptor* e) {
   std::vector<std::string> names;
-  for (int i = 0; i < e->value_count(); ++i) names.push_back(e->value(i)->name());
+  for (int i = 0; i < e->value_count(); ++i)
+    names.push_back(e->value(i)->name());
   return absl::StrJoin(names, ", ");
 }
 
@@ -57,13 +57,13 @@ absl::Status SetMessage(Message* message, const FieldDescriptor* f,
     absl::Time t;
     std::string error;
     if (!absl::ParseTime(absl::RFC3339_full, text, &t, &error)) {
-      return BadValue(f, "an RFC 3339 time such as 2024-05-01T09:30:00Z",
-                      text);
+      return BadValue(f, "an RFC 3339 time such as 2024-05-01T09:30:00Z", text);
     }
     absl::Duration since_epoch = t - absl::UnixEpoch();
-    int64_t seconds = absl::ToInt64Seconds(absl::Floor(since_epoch, absl::Seconds(1)));
-    int32_t nanos = static_cast<int32_t>(absl::ToInt64Nanoseconds(
-        since_epoch - absl::Seconds(seconds)));
+    int64_t seconds =
+        absl::ToInt64Seconds(absl::Floor(since_epoch, absl::Seconds(1)));
+    int32_t nanos = static_cast<int32_t>(
+        absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(seconds)));
     Message* m = f->is_repeated() ? r->AddMessage(message, f)
                                   : r->MutableMessage(message, f);
     SetSecondsNanos(m, seconds, nanos);
@@ -103,8 +103,8 @@ absl::Status SetEnum(Message* message, const FieldDescriptor* f,
     }
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("field '", f->name(), "': '", text, "' is not a ",
-                   e->name(), "; valid values: ", EnumNames(e)));
+      absl::StrCat("field '", f->name(), "': '", text, "' is not a ", e->name(),
+                   "; valid values: ", EnumNames(e)));
 }
 
 template <typename T>
@@ -195,14 +195,16 @@ absl::StatusOr<const FieldDescriptor*> FindSettableField(
   const FieldDescriptor* f = descriptor->FindFieldByName(std::string(name));
   if (f == nullptr) f = descriptor->FindFieldByCamelcaseName(std::string(name));
   if (f == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown field '", name, "' for ", descriptor->name(),
-        "; settable fields: ", SettableFieldNames(descriptor)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown field '", name, "' for ", descriptor->name(),
+                     "; settable fields: ", SettableFieldNames(descriptor)));
   }
   if (access == FieldAccess::kWritable && IsOutputOnly(f)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "field '", f->name(), "' is output-only (set by the server); settable "
-        "fields: ", SettableFieldNames(descriptor)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("field '", f->name(),
+                     "' is output-only (set by the server); settable "
+                     "fields: ",
+                     SettableFieldNames(descriptor)));
   }
   return f;
 }
@@ -247,8 +249,8 @@ absl::StatusOr<std::vector<std::string>> JsonMaskPaths(
   auto parsed = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece(json.data(), json.size()), &object);
   if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--json is not a JSON object: ", parsed.message().as_string()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--json is not a JSON object: ", parsed.message().as_string()));
   }
   std::vector<std::string> paths;
   for (const auto& [key, value] : object.fields()) {
@@ -256,10 +258,11 @@ absl::StatusOr<std::vector<std::string>> JsonMaskPaths(
     if (!field.ok()) return field.status();
     paths.push_back((*field)->name());
   }
-  std::sort(paths.begin(), paths.end(), [descriptor](const auto& a, const auto& b) {
-    return descriptor->FindFieldByName(a)->index() <
-           descriptor->FindFieldByName(b)->index();
-  });
+  std::sort(paths.begin(), paths.end(),
+            [descriptor](const auto& a, const auto& b) {
+              return descriptor->FindFieldByName(a)->index() <
+                     descriptor->FindFieldByName(b)->index();
+            });
   return paths;
 }
 

@@ -14,11 +14,11 @@
 #ifndef CRM_CLIENTS_FIELD_VALUES_H_
 #define CRM_CLIENTS_FIELD_VALUES_H_
 
-#include <string>
-#include <vector>
-
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
+
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

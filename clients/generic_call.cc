@@ -1,11 +1,11 @@
 #include "clients/generic_call.h"
 
-#include <string>
-#include <vector>
-
 #include <grpcpp/completion_queue.h>
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/slice.h>
+
+#include <string>
+#include <vector>
 
 #include "clients/descriptor_catalog.h"
 
@@ -58,9 +58,9 @@ grpc::Status CallUnary(grpc::GenericStub& stub, grpc::ClientContext* context,
     reply.append(reinterpret_cast<const char*>(s.begin()), s.size());
   }
   if (!response->ParseFromString(reply)) {
-    return grpc::Status(grpc::StatusCode::INTERNAL,
-                        "cannot parse the reply as " +
-                            method->output_type()->full_name());
+    return grpc::Status(
+        grpc::StatusCode::INTERNAL,
+        "cannot parse the reply as " + method->output_type()->full_name());
   }
   return grpc::Status::OK;
 }

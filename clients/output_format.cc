@@ -1,9 +1,9 @@
 #include "clients/output_format.h"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <algorithm>
 #include <set>
-
-#include <google/protobuf/util/json_util.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
@@ -69,17 +69,23 @@ std::string ElementText(const Message& m, const FieldDescriptor* f, int i) {
       return f->type() == FieldDescriptor::TYPE_BYTES ? absl::CHexEscape(s) : s;
     }
     case FieldDescriptor::CPPTYPE_INT32:
-      return absl::StrCat(rep ? r->GetRepeatedInt32(m, f, i) : r->GetInt32(m, f));
+      return absl::StrCat(rep ? r->GetRepeatedInt32(m, f, i)
+                              : r->GetInt32(m, f));
     case FieldDescriptor::CPPTYPE_INT64:
-      return absl::StrCat(rep ? r->GetRepeatedInt64(m, f, i) : r->GetInt64(m, f));
+      return absl::StrCat(rep ? r->GetRepeatedInt64(m, f, i)
+                              : r->GetInt64(m, f));
     case FieldDescriptor::CPPTYPE_UINT32:
-      return absl::StrCat(rep ? r->GetRepeatedUInt32(m, f, i) : r->GetUInt32(m, f));
+      return absl::StrCat(rep ? r->GetRepeatedUInt32(m, f, i)
+                              : r->GetUInt32(m, f));
     case FieldDescriptor::CPPTYPE_UINT64:
-      return absl::StrCat(rep ? r->GetRepeatedUInt64(m, f, i) : r->GetUInt64(m, f));
+      return absl::StrCat(rep ? r->GetRepeatedUInt64(m, f, i)
+                              : r->GetUInt64(m, f));
     case FieldDescriptor::CPPTYPE_DOUBLE:
-      return absl::StrCat(rep ? r->GetRepeatedDouble(m, f, i) : r->GetDouble(m, f));
+      return absl::StrCat(rep ? r->GetRepeatedDouble(m, f, i)
+                              : r->GetDouble(m, f));
     case FieldDescriptor::CPPTYPE_FLOAT:
-      return absl::StrCat(rep ? r->GetRepeatedFloat(m, f, i) : r->GetFloat(m, f));
+      return absl::StrCat(rep ? r->GetRepeatedFloat(m, f, i)
+                              : r->GetFloat(m, f));
     case FieldDescriptor::CPPTYPE_BOOL:
       return (rep ? r->GetRepeatedBool(m, f, i) : r->GetBool(m, f)) ? "true"
                                                                     : "false";
@@ -128,7 +134,8 @@ std::string FormatTable(const std::vector<std::string>& header,
     for (size_t i = 0; i < widths.size(); ++i) {
       const std::string cell = i < row.size() ? row[i] : "";
       line += cell;
-      if (i + 1 < widths.size()) line += std::string(widths[i] - cell.size() + 2, ' ');
+      if (i + 1 < widths.size())
+        line += std::string(widths[i] - cell.size() + 2, ' ');
     }
     line.erase(line.find_last_not_of(' ') + 1);
     absl::StrAppend(&out, line, "\n");
@@ -157,8 +164,9 @@ std::vector<const FieldDescriptor*> ListColumns(
   for (int i = 0; i < type->field_count(); ++i) {
     const FieldDescriptor* f = type->field(i);
     if (IsStandardField(f->name())) continue;
-    bool any = std::any_of(records.begin(), records.end(),
-                           [f](const Message* m) { return !IsEmptyField(*m, f); });
+    bool any =
+        std::any_of(records.begin(), records.end(),
+                    [f](const Message* m) { return !IsEmptyField(*m, f); });
     (any ? filled : empty).push_back(f);
   }
   filled.insert(filled.end(), empty.begin(), empty.end());
@@ -169,7 +177,8 @@ std::vector<const FieldDescriptor*> ListColumns(
   std::vector<const FieldDescriptor*> columns;
   if (const auto* name = type->FindFieldByName("name")) columns.push_back(name);
   columns.insert(columns.end(), filled.begin(), filled.end());
-  if (const auto* owner = type->FindFieldByName("owner")) columns.push_back(owner);
+  if (const auto* owner = type->FindFieldByName("owner"))
+    columns.push_back(owner);
   return columns;
 }
 
@@ -210,10 +219,11 @@ absl::StatusOr<std::string> FormatJson(const Message& message) {
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
   options.add_whitespace = true;
-  auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
+  auto status =
+      google::protobuf::util::MessageToJsonString(message, &json, options);
   if (!status.ok()) {
-    return absl::InternalError(absl::StrCat("cannot print JSON: ",
-                                            status.message().as_string()));
+    return absl::InternalError(
+        absl::StrCat("cannot print JSON: ", status.message().as_string()));
   }
   if (json.empty() || json.back() != '\n') json += '\n';
   return json;

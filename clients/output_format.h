@@ -2,11 +2,11 @@
 #ifndef CRM_CLIENTS_OUTPUT_FORMAT_H_
 #define CRM_CLIENTS_OUTPUT_FORMAT_H_
 
-#include <string>
-#include <vector>
-
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
+
+#include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -42,13 +42,15 @@ std::vector<const google::protobuf::FieldDescriptor*> ListColumns(
 // Records as a table with ListColumns (values cut to 48 characters), then
 // "next_page_token: T" if `next_page_token` is not empty. With no records,
 // "(no records)".
-std::string FormatList(const google::protobuf::Descriptor* type,
-                       const std::vector<const google::protobuf::Message*>& records,
-                       const std::string& next_page_token);
+std::string FormatList(
+    const google::protobuf::Descriptor* type,
+    const std::vector<const google::protobuf::Message*>& records,
+    const std::string& next_page_token);
 
 // Indented JSON with proto field names (MessageToJsonString with
 // preserve_proto_field_names), ending with a newline.
-absl::StatusOr<std::string> FormatJson(const google::protobuf::Message& message);
+absl::StatusOr<std::string> FormatJson(
+    const google::protobuf::Message& message);
 
 }  // namespace crm::client
 

@@ -31,7 +31,8 @@ absl::Status PrintReply(CliSession& s, const Message& reply) {
   return s.PrintRecord(reply);
 }
 
-absl::Status Get(CliSession& s, const ResourceMethods& r, const CommandArgs& a) {
+absl::Status Get(CliSession& s, const ResourceMethods& r,
+                 const CommandArgs& a) {
   auto request = BuildGetRequest(r, a.positional[0]);
   if (!request.ok()) return request.status();
   auto reply = NewMessage(r.get->output_type());
@@ -39,13 +40,16 @@ absl::Status Get(CliSession& s, const ResourceMethods& r, const CommandArgs& a) 
   return PrintReply(s, *reply);
 }
 
-absl::Status List(CliSession& s, const ResourceMethods& r, const CommandArgs& a) {
-  ListOptions options{a.Get("filter"), a.Get("order-by"), 0, a.Get("page-token")};
+absl::Status List(CliSession& s, const ResourceMethods& r,
+                  const CommandArgs& a) {
+  ListOptions options{a.Get("filter"), a.Get("order-by"), 0,
+                      a.Get("page-token")};
   if (a.Has("page-size") &&
       (!absl::SimpleAtoi(a.Get("page-size"), &options.page_size) ||
        options.page_size < 1)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "list: --page-size '", a.Get("page-size"), "' is not a positive integer"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("list: --page-size '", a.Get("page-size"),
+                     "' is not a positive integer"));
   }
   const bool all = a.Has("all");
   const FieldDescriptor* records = ListRecordsField(r);
@@ -57,11 +61,13 @@ absl::Status List(CliSession& s, const ResourceMethods& r, const CommandArgs& a)
     auto page = NewMessage(r.list->output_type());
     if (auto st = s.Call(r.list, **request, page.get()); !st.ok()) return st;
     combined->MergeFrom(*page);  // Appends records; token is the last page's.
-    std::string next = token ? page->GetReflection()->GetString(*page, token) : "";
+    std::string next =
+        token ? page->GetReflection()->GetString(*page, token) : "";
     if (!all || next.empty()) break;
     options.page_token = next;
   }
-  if (all && token) combined->GetReflection()->ClearField(combined.get(), token);
+  if (all && token)
+    combined->GetReflection()->ClearField(combined.get(), token);
   if (s.globals().output == OutputFormat::kJson) return s.PrintJson(*combined);
   std::vector<const Message*> rows;
   const auto* reflection = combined->GetReflection();
@@ -73,7 +79,8 @@ absl::Status List(CliSession& s, const ResourceMethods& r, const CommandArgs& a)
   return absl::OkStatus();
 }
 
-absl::Status Create(CliSession& s, const ResourceMethods& r, const CommandArgs& a) {
+absl::Status Create(CliSession& s, const ResourceMethods& r,
+                    const CommandArgs& a) {
   auto request = BuildCreateRequest(r, a.positional, a.Get("json"));
   if (!request.ok()) return request.status();
   auto reply = NewMessage(r.create->output_type());
@@ -81,7 +88,8 @@ absl::Status Create(CliSession& s, const ResourceMethods& r, const CommandArgs& 
   return PrintReply(s, *reply);
 }
 
-absl::Status Update(CliSession& s, const ResourceMethods& r, const CommandArgs& a) {
+absl::Status Update(CliSession& s, const ResourceMethods& r,
+                    const CommandArgs& a) {
   Args assignments(a.positional.begin() + 1, a.positional.end());
   auto request = BuildUpdateRequest(r, a.positional[0], assignments,
                                     a.Get("json"), a.Get("etag"));
@@ -91,7 +99,8 @@ absl::Status Update(CliSession& s, const ResourceMethods& r, const CommandArgs& 
   return PrintReply(s, *reply);
 }
 
-absl::Status Delete(CliSession& s, const ResourceMethods& r, const CommandArgs& a) {
+absl::Status Delete(CliSession& s, const ResourceMethods& r,
+                    const CommandArgs& a) {
   auto request = BuildDeleteRequest(r, a.positional[0], a.Get("etag"));
   if (!request.ok()) return request.status();
   auto reply = NewMessage(r.remove->output_type());
@@ -107,24 +116,36 @@ const std::vector<Verb>& Verbs() {
       {"list",
        "list [--filter EXPR] [--order-by EXPR] [--page-size N] "
        "[--page-token T] [--all]",
-       {{"filter", true}, {"order-by", true}, {"page-size", true},
-        {"page-token", true}, {"all", false}},
-       0, 0, List},
-      {"create", "create FIELD=VALUE... | create --json '{...}'",
-       {{"json", true}}, 0, SIZE_MAX, Create},
+       {{"filter", true},
+        {"order-by", true},
+        {"page-size", true},
+        {"page-token", true},
+        {"all", false}},
+       0,
+       0,
+       List},
+      {"create",
+       "create FIELD=VALUE... | create --json '{...}'",
+       {{"json", true}},
+       0,
+       SIZE_MAX,
+       Create},
       {"update",
        "update NAME FIELD=VALUE... [--json '{...}'] [--etag E]   "
        "(FIELD= clears; update_mask = the fields given)",
-       {{"json", true}, {"etag", true}}, 1, SIZE_MAX, Update},
+       {{"json", true}, {"etag", true}},
+       1,
+       SIZE_MAX,
+       Update},
       {"delete", "delete NAME [--etag E]", {{"etag", true}}, 1, 1, Delete},
   };
   return *kVerbs;
 }
 
 std::string FieldLine(const FieldDescriptor* f) {
-  std::string type = f->message_type()   ? f->message_type()->full_name()
-                     : f->enum_type()    ? f->enum_type()->name()
-                                         : f->type_name();
+  std::string type = f->message_type() ? f->message_type()->full_name()
+                     : f->enum_type()  ? f->enum_type()->name()
+                                       : f->type_name();
   if (f->is_repeated()) type = "repeated " + type;
   const auto& behavior = f->options().GetExtension(crm::v1::field);
   std::vector<std::string> notes;
@@ -134,11 +155,13 @@ std::string FieldLine(const FieldDescriptor* f) {
   if (behavior.sensitive()) notes.push_back("sensitive");
   if (const auto* e = f->enum_type()) {
     std::vector<std::string> values;
-    for (int i = 0; i < e->value_count(); ++i) values.push_back(e->value(i)->name());
+    for (int i = 0; i < e->value_count(); ++i)
+      values.push_back(e->value(i)->name());
     notes.push_back(absl::StrCat("one of ", absl::StrJoin(values, "|")));
   }
   return absl::StrCat("  ", f->name(), " (", type, ")",
-                      notes.empty() ? "" : ": ", absl::StrJoin(notes, ", "), "\n");
+                      notes.empty() ? "" : ": ", absl::StrJoin(notes, ", "),
+                      "\n");
 }
 
 }  // namespace
@@ -167,13 +190,14 @@ absl::Status RunResourceCommand(CliSession& session, const ResourceMethods& r,
   for (const Verb& v : Verbs()) {
     if (args[0] != v.name) continue;
     const std::string command = absl::StrCat(r.collection, " ", v.name);
-    auto parsed = ParseCommandArgs(Args(args.begin() + 1, args.end()), v.flags,
-                                   command);
+    auto parsed =
+        ParseCommandArgs(Args(args.begin() + 1, args.end()), v.flags, command);
     if (!parsed.ok()) return parsed.status();
     const size_t n = parsed->positional.size();
     if (n < v.min_positional || n > v.max_positional) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          command, ": wrong arguments; usage: crmctl ", r.collection, " ", v.usage));
+      return absl::InvalidArgumentError(
+          absl::StrCat(command, ": wrong arguments; usage: crmctl ",
+                       r.collection, " ", v.usage));
     }
     return v.run(session, r, *parsed);
   }

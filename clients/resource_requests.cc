@@ -1,9 +1,9 @@
 #include "clients/resource_requests.h"
 
-#include <algorithm>
-
 #include <google/protobuf/dynamic_message.h>
 #include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -19,8 +19,8 @@ using google::protobuf::Message;
 using MessagePtr = std::unique_ptr<Message>;
 
 absl::Status Missing(const ResourceMethods& r, absl::string_view verb) {
-  return absl::UnimplementedError(absl::StrCat(
-      "the ", r.collection, " service has no ", verb, " method"));
+  return absl::UnimplementedError(
+      absl::StrCat("the ", r.collection, " service has no ", verb, " method"));
 }
 
 // Sets string field `field_name` of `m`; INVALID_ARGUMENT naming `flag` if
@@ -30,8 +30,8 @@ absl::Status SetString(Message* m, const std::string& field_name,
   if (value.empty()) return absl::OkStatus();
   const FieldDescriptor* f = m->GetDescriptor()->FindFieldByName(field_name);
   if (f == nullptr || f->cpp_type() != FieldDescriptor::CPPTYPE_STRING) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        m->GetDescriptor()->name(), " does not support ", flag));
+    return absl::InvalidArgumentError(
+        absl::StrCat(m->GetDescriptor()->name(), " does not support ", flag));
   }
   m->GetReflection()->SetString(m, f, value);
   return absl::OkStatus();
@@ -56,13 +56,14 @@ Message* MutableResource(Message* request, const ResourceMethods& r) {
   return request->GetReflection()->MutableMessage(request, f);
 }
 
-absl::StatusOr<MessagePtr> NameRequest(const ResourceMethods& r,
-                                       const google::protobuf::MethodDescriptor* m,
-                                       absl::string_view name) {
+absl::StatusOr<MessagePtr> NameRequest(
+    const ResourceMethods& r, const google::protobuf::MethodDescriptor* m,
+    absl::string_view name) {
   auto full = ResourceName(r.collection, name);
   if (!full.ok()) return full.status();
   MessagePtr request = NewMessage(m->input_type());
-  if (auto s = SetString(request.get(), "name", *full, "a name"); !s.ok()) return s;
+  if (auto s = SetString(request.get(), "name", *full, "a name"); !s.ok())
+    return s;
   return request;
 }
 
@@ -102,9 +103,14 @@ absl::StatusOr<MessagePtr> BuildListRequest(const ResourceMethods& r,
   if (r.list == nullptr) return Missing(r, "List");
   MessagePtr request = NewMessage(r.list->input_type());
   Message* m = request.get();
-  if (auto s = SetString(m, "filter", options.filter, "--filter"); !s.ok()) return s;
-  if (auto s = SetString(m, "order_by", options.order_by, "--order-by"); !s.ok()) return s;
-  if (auto s = SetString(m, "page_token", options.page_token, "--page-token"); !s.ok()) return s;
+  if (auto s = SetString(m, "filter", options.filter, "--filter"); !s.ok())
+    return s;
+  if (auto s = SetString(m, "order_by", options.order_by, "--order-by");
+      !s.ok())
+    return s;
+  if (auto s = SetString(m, "page_token", options.page_token, "--page-token");
+      !s.ok())
+    return s;
   if (options.page_size != 0) {
     const FieldDescriptor* f = m->GetDescriptor()->FindFieldByName("page_size");
     if (f == nullptr || f->cpp_type() != FieldDescriptor::CPPTYPE_INT32) {
@@ -152,7 +158,8 @@ absl::StatusOr<MessagePtr> BuildUpdateRequest(
   auto assigned = ApplyAssignments(resource, assignments);
   if (!assigned.ok()) return assigned.status();
   for (const std::string& p : *assigned) {
-    if (std::find(paths.begin(), paths.end(), p) == paths.end()) paths.push_back(p);
+    if (std::find(paths.begin(), paths.end(), p) == paths.end())
+      paths.push_back(p);
   }
   paths.erase(std::remove_if(paths.begin(), paths.end(),
                              [](const std::string& p) {
@@ -162,10 +169,13 @@ absl::StatusOr<MessagePtr> BuildUpdateRequest(
   if (paths.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "update: name the fields to change as field=value (field= clears); "
-        "settable fields: ", SettableFieldNames(r.resource)));
+        "settable fields: ",
+        SettableFieldNames(r.resource)));
   }
   if (auto s = SetString(resource, "name", *full, "a name"); !s.ok()) return s;
-  if (auto s = SetString(resource, "etag", std::string(etag), "--etag"); !s.ok()) return s;
+  if (auto s = SetString(resource, "etag", std::string(etag), "--etag");
+      !s.ok())
+    return s;
 
   const FieldDescriptor* mask_field = nullptr;
   const Descriptor* in = request->GetDescriptor();
@@ -176,10 +186,13 @@ absl::StatusOr<MessagePtr> BuildUpdateRequest(
     }
   }
   if (mask_field == nullptr) {
-    return absl::InternalError(absl::StrCat(in->full_name(), " has no FieldMask"));
+    return absl::InternalError(
+        absl::StrCat(in->full_name(), " has no FieldMask"));
   }
-  Message* mask = request->GetReflection()->MutableMessage(request.get(), mask_field);
-  const FieldDescriptor* mask_paths = mask->GetDescriptor()->FindFieldByName("paths");
+  Message* mask =
+      request->GetReflection()->MutableMessage(request.get(), mask_field);
+  const FieldDescriptor* mask_paths =
+      mask->GetDescriptor()->FindFieldByName("paths");
   for (const std::string& p : paths) {
     mask->GetReflection()->AddString(mask, mask_paths, p);
   }

@@ -3,13 +3,13 @@
 #ifndef CRM_CLIENTS_RESOURCE_REQUESTS_H_
 #define CRM_CLIENTS_RESOURCE_REQUESTS_H_
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <google/protobuf/descriptor.h>
-#include <google/protobuf/message.h>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -61,8 +61,10 @@ absl::StatusOr<std::unique_ptr<google::protobuf::Message>> BuildDeleteRequest(
 
 // The repeated resource field of a List response and its next_page_token
 // field (null if absent).
-const google::protobuf::FieldDescriptor* ListRecordsField(const ResourceMethods& r);
-const google::protobuf::FieldDescriptor* NextPageTokenField(const ResourceMethods& r);
+const google::protobuf::FieldDescriptor* ListRecordsField(
+    const ResourceMethods& r);
+const google::protobuf::FieldDescriptor* NextPageTokenField(
+    const ResourceMethods& r);
 
 }  // namespace crm::client
 

@@ -1,0 +1,386 @@
+#include "store/migrations.h"
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "store/statement.h"
+
+namespace crm::store {
+namespace {
+
+// Key of the PostgreSQL advisory lock that serialises migrations ("crm mig").
+constexpr int64_t kMigrationLockKey = 0x63726d206d6967;
+
+// Migration 1: the six resource tables, per model/object_schema.h.
+// Enum columns default to the enum's zero value name, like proto3.
+constexpr char kMigration1[] = R"sql(
+CREATE TABLE accounts (
+  id {text} PRIMARY KEY,
+  version BIGINT NOT NULL,
+  create_time BIGINT NOT NULL DEFAULT 0,
+  update_time BIGINT NOT NULL DEFAULT 0,
+  owner {text} NOT NULL DEFAULT '',
+  source {text} NOT NULL DEFAULT '',
+  display_name {text} NOT NULL DEFAULT '',
+  industry {text} NOT NULL DEFAULT '',
+  website {text} NOT NULL DEFAULT '',
+  phone {text} NOT NULL DEFAULT '',
+  billing_city {text} NOT NULL DEFAULT '',
+  billing_country {text} NOT NULL DEFAULT '',
+  employee_count BIGINT NOT NULL DEFAULT 0,
+  annual_revenue DOUBLE PRECISION NOT NULL DEFAULT 0,
+  description {text} NOT NULL DEFAULT ''
+);
+CREATE INDEX accounts_create_time_idx ON accounts (create_time, id);
+CREATE INDEX accounts_update_time_idx ON accounts (update_time, id);
+CREATE INDEX accounts_owner_idx ON accounts (owner);
+
+CREATE TABLE contacts (
+  id {text} PRIMARY KEY,
+  version BIGINT NOT NULL,
+  create_time BIGINT NOT NULL DEFAULT 0,
+  update_time BIGINT NOT NULL DEFAULT 0,
+  owner {text} NOT NULL DEFAULT '',
+  source {text} NOT NULL DEFAULT '',
+  first_name {text} NOT NULL DEFAULT '',
+  last_name {text} NOT NULL DEFAULT '',
+  email {text} NOT NULL DEFAULT '',
+  phone {text} NOT NULL DEFAULT '',
+  title {text} NOT NULL DEFAULT '',
+  account {text} NOT NULL DEFAULT '',
+  mailing_city {text} NOT NULL DEFAULT '',
+  mailing_country {text} NOT NULL DEFAULT '',
+  personal_phone {text} NOT NULL DEFAULT '',
+  description {text} NOT NULL DEFAULT ''
+);
+CREATE INDEX contacts_create_time_idx ON contacts (create_time, id);
+CREATE INDEX contacts_update_time_idx ON contacts (update_time, id);
+CREATE INDEX contacts_owner_idx ON contacts (owner);
+CREATE INDEX contacts_account_idx ON contacts (account);
+
+CREATE TABLE leads (
+  id {text} PRIMARY KEY,
+  version BIGINT NOT NULL,
+  create_time BIGINT NOT NULL DEFAULT 0,
+  update_time BIGINT NOT NULL DEFAULT 0,
+  owner {text} NOT NULL DEFAULT '',
+  source {text} NOT NULL DEFAULT '',
+  first_name {text} NOT NULL DEFAULT '',
+  last_name {text} NOT NULL DEFAULT '',
+  company {text} NOT NULL DEFAULT '',
+  email {text} NOT NULL DEFAULT '',
+  phone {text} NOT NULL DEFAULT '',
+  status {text} NOT NULL DEFAULT 'STATUS_UNSPECIFIED',
+  lead_source {text} NOT NULL DEFAULT '',
+  country {text} NOT NULL DEFAULT '',
+  description {text} NOT NULL DEFAULT ''
+);
+CREATE INDEX leads_create_time_idx ON leads (create_time, id);
+CREATE INDEX leads_update_time_idx ON leads (update_time, id);
+CREATE INDEX leads_owner_idx ON leads (owner);
+
+CREATE TABLE opportunities (
+  id {text} PRIMARY KEY,
+  version BIGINT NOT NULL,
+  create_time BIGINT NOT NULL DEFAULT 0,
+  update_time BIGINT NOT NULL DEFAULT 0,
+  owner {text} NOT NULL DEFAULT '',
+  source {text} NOT NULL DEFAULT '',
+  display_name {text} NOT NULL DEFAULT '',
+  account {text} NOT NULL DEFAULT '',
+  stage {text} NOT NULL DEFAULT 'STAGE_UNSPECIFIED',
+  amount DOUBLE PRECISION NOT NULL DEFAULT 0,
+  currency_code {text} NOT NULL DEFAULT '',
+  probability BIGINT NOT NULL DEFAULT 0,
+  close_time BIGINT NOT NULL DEFAULT 0,
+  description {text} NOT NULL DEFAULT ''
+);
+CREATE INDEX opportunities_create_time_idx ON opportunities (create_time, id);
+CREATE INDEX opportunities_update_time_idx ON opportunities (update_time, id);
+CREATE INDEX opportunities_owner_idx ON opportunities (owner);
+CREATE INDEX opportunities_account_idx ON opportunities (account);
+
+CREATE TABLE cases (
+  id {text} PRIMARY KEY,
+  version BIGINT NOT NULL,
+  create_time BIGINT NOT NULL DEFAULT 0,
+  update_time BIGINT NOT NULL DEFAULT 0,
+  owner {text} NOT NULL DEFAULT '',
+  source {text} NOT NULL DEFAULT '',
+  subject {text} NOT NULL DEFAULT '',
+  account {text} NOT NULL DEFAULT '',
+  contact {text} NOT NULL DEFAULT '',
+  status {text} NOT NULL DEFAULT 'STATUS_UNSPECIFIED',
+  priority {text} NOT NULL DEFAULT 'PRIORITY_UNSPECIFIED',
+  origin {text} NOT NULL DEFAULT '',
+  description {text} NOT NULL DEFAULT ''
+);
+CREATE INDEX cases_create_time_idx ON cases (create_time, id);
+CREATE INDEX cases_update_time_idx ON cases (update_time, id);
+CREATE INDEX cases_owner_idx ON cases (owner);
+CREATE INDEX cases_account_idx ON cases (account);
+CREATE INDEX cases_contact_idx ON cases (contact);
+
+CREATE TABLE activities (
+  id {text} PRIMARY KEY,
+  version BIGINT NOT NULL,
+  create_time BIGINT NOT NULL DEFAULT 0,
+  update_time BIGINT NOT NULL DEFAULT 0,
+  owner {text} NOT NULL DEFAULT '',
+  source {text} NOT NULL DEFAULT '',
+  kind {text} NOT NULL DEFAULT 'KIND_UNSPECIFIED',
+  subject {text} NOT NULL DEFAULT '',
+  regarding {text} NOT NULL DEFAULT '',
+  direction {text} NOT NULL DEFAULT 'DIRECTION_UNSPECIFIED',
+  occur_time BIGINT NOT NULL DEFAULT 0,
+  duration_seconds BIGINT NOT NULL DEFAULT 0,
+  description {text} NOT NULL DEFAULT ''
+);
+CREATE INDEX activities_create_time_idx ON activities (create_time, id);
+CREATE INDEX activities_update_time_idx ON activities (update_time, id);
+CREATE INDEX activities_owner_idx ON activities (owner);
+CREATE INDEX activities_regarding_idx ON activities (regarding)
+)sql";
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+absl::Status RunStatements(Session& session,
+                           const std::vector<std::string>& statements,
+                           absl::string_view operation) {
+  for (const std::string& sql : statements) {
+    absl::StatusOr<int64_t> r = Execute(session, {sql, {}}, operation);
+    if (!r.ok()) return r.status();
+  }
+  return absl::OkStatus();
+}
+
+// Takes the migration lock (PostgreSQL) and creates schema_migrations.
+absl::Status Prepare(Session& session) {
+  std::vector<std::string> statements;
+  if (DialectOf(session) == Dialect::kPostgres) {
+    statements.push_back(
+        absl::StrCat("SELECT pg_advisory_xact_lock(", kMigrationLockKey, ")"));
+  }
+  statements.push_back(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY "
+      "KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)");
+  return RunStatements(session, statements, "preparing schema migrations");
+}
+
+absl::StatusOr<int> ReadVersion(Session& session) {
+  absl::StatusOr<int64_t> v =
+      QueryInt(session, {"SELECT MAX(version) FROM schema_migrations", {}},
+               "reading the schema version");
+  if (!v.ok()) return v.status();
+  return static_cast<int>(*v);
+}
+
+int NewestKnownVersion() {
+  const auto& all = AllMigrations();
+  return all.empty() ? 0 : all.back().version;
+}
+
+absl::Status CheckNotNewer(int current) {
+  if (current > NewestKnownVersion()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "database schema version ", current,
+        " is newer than this binary supports (", NewestKnownVersion(),
+        "); run a newer crm server build against this database"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const std::vector<Migration>& AllMigrations() {
+  static const auto* migrations = new std::vector<Migration>{
+      {1, "resource tables: accounts, contacts, leads, opportunities, cases, "
+          "activities", kMigration1, "", ""},
+  };
+  return *migrations;
+}
+
+std::vector<std::string> MigrationStatements(const Migration& migration,
+                                             Dialect dialect) {
+  const std::string text_type =
+      dialect == Dialect::kPostgres ? "TEXT COLLATE \"C\"" : "TEXT";
+  std::vector<std::string> out;
+  for (const std::string* part :
+       {&migration.sql_common, dialect == Dialect::kPostgres
+                                   ? &migration.sql_postgres
+                                   : &migration.sql_sqlite}) {
+    std::string expanded =
+        absl::StrReplaceAll(*part, {{"{text}", text_type}});
+    for (absl::string_view piece : absl::StrSplit(expanded, ';')) {
+      piece = absl::StripAsciiWhitespace(piece);
+      if (!piece.empty()) out.emplace_back(piece);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<int> CurrentSchemaVersion(Database& db) {
+  int version = 0;
+  absl::Status s = db.InTransaction([&](Session& session) {
+    absl::Status p = Prepare(session);
+    if (!p.ok()) return p;
+    absl::StatusOr<int> v = ReadVersion(session);
+    if (!v.ok()) return v.status();
+    version = *v;
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return version;
+}
+
+absl::Status Migrate(Database& db) {
+  absl::StatusOr<int> current = CurrentSchemaVersion(db);
+  if (!current.ok()) return current.status();
+  absl::Status s = CheckNotNewer(*current);
+  if (!s.ok()) return s;
+  for (const Migration& migration : AllMigrations()) {
+    if (migration.version <= *current) continue;
+    s = db.InTransaction([&](Session& session) {
+      absl::Status p = Prepare(session);
+      if (!p.ok()) return p;
+      // Re-read under the lock: another process may have applied it.
+      absl::StatusOr<int> v = ReadVersion(session);
+      if (!v.ok()) return v.status();
+      if (*v >= migration.version) return CheckNotNewer(*v);
+      const std::string operation =
+          absl::StrCat("applying schema migration ", migration.version, " (",
+                       migration.description, ")");
+      p = RunStatements(
+          session, MigrationStatements(migration, DialectOf(session)),
+          operation);
+      if (!p.ok()) return p;
+      absl::StatusOr<int64_t> r = Execute(
+          session,
+          {"INSERT INTO schema_migrations (version, description, applied_at) "
+           "VALUES (?, ?, ?)",
+           {int64_t{migration.version}, migration.description, NowMicros()}},
+          operation);
+      return r.status();
+    });
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// Column name -> (lower-case type, collation) as the database reports them.
+struct ColumnInfo {
+  std::string type;
+  std::string collation;
+};
+
+absl::StatusOr<std::map<std::string, ColumnInfo>> TableColumns(
+    Session& session, const std::string& table) {
+  model::SqlFragment q;
+  if (DialectOf(session) == Dialect::kPostgres) {
+    q = {"SELECT column_name::text, data_type::text, "
+         "COALESCE(collation_name::text, '') FROM information_schema.columns "
+         "WHERE table_schema = current_schema() AND table_name = ?",
+         {table}};
+  } else {
+    q = {"SELECT name, type, '' FROM pragma_table_info(?)", {table}};
+  }
+  absl::StatusOr<std::vector<Row>> rows =
+      Query(session, q, absl::StrCat("reading the columns of ", table));
+  if (!rows.ok()) return rows.status();
+  std::map<std::string, ColumnInfo> out;
+  for (const Row& row : *rows) {
+    auto text = [&](size_t i) {
+      const auto* s = i < row.size() ? std::get_if<std::string>(&row[i])
+                                     : nullptr;
+      return s != nullptr ? absl::AsciiStrToLower(*s) : std::string();
+    };
+    out[text(0)] = {text(1), text(2)};
+  }
+  return out;
+}
+
+std::string ExpectedType(model::FieldKind kind) {
+  switch (kind) {
+    case model::FieldKind::kString:
+    case model::FieldKind::kEnum:
+      return "text";
+    case model::FieldKind::kInt64:
+    case model::FieldKind::kBool:
+    case model::FieldKind::kTimestamp:
+      return "bigint";
+    case model::FieldKind::kDouble:
+      return "double precision";
+  }
+  return "";
+}
+
+absl::Status CheckColumn(const std::map<std::string, ColumnInfo>& columns,
+                         const std::string& table, const std::string& name,
+                         const std::string& type, Dialect dialect) {
+  auto it = columns.find(name);
+  if (it == columns.end()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "database schema mismatch: table '", table, "' has no column '", name,
+        "' (", type, "); the binary's resources.proto has a field the "
+        "migrations do not create - add a migration"));
+  }
+  if (it->second.type != type) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "database schema mismatch: column '", table, ".", name, "' is ",
+        it->second.type, " but the mapping needs ", type));
+  }
+  if (dialect == Dialect::kPostgres && type == "text" &&
+      it->second.collation != "c") {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "database schema mismatch: column '", table, ".", name,
+        "' must use COLLATE \"C\" (byte order), has '", it->second.collation,
+        "'"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status VerifySchema(Database& db,
+                          const model::SchemaRegistry& registry) {
+  return db.WithSession([&](Session& session) -> absl::Status {
+    for (const model::ObjectSchema* schema : registry.All()) {
+      const std::string& table = schema->collection();
+      absl::StatusOr<std::map<std::string, ColumnInfo>> columns =
+          TableColumns(session, table);
+      if (!columns.ok()) return columns.status();
+      if (columns->empty()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "database schema mismatch: table '", table,
+            "' does not exist; run the migrations"));
+      }
+      absl::Status s =
+          CheckColumn(*columns, table, "id", "text", DialectOf(session));
+      if (s.ok()) {
+        s = CheckColumn(*columns, table, "version", "bigint",
+                        DialectOf(session));
+      }
+      for (const model::FieldSchema& field : schema->fields()) {
+        if (!s.ok()) break;
+        s = CheckColumn(*columns, table, field.name, ExpectedType(field.kind),
+                        DialectOf(session));
+      }
+      if (!s.ok()) return s;
+    }
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace crm::store

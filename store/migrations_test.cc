@@ -1,0 +1,123 @@
+#include "store/migrations.h"
+
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+#include "model/object_schema.h"
+#include "store/statement.h"
+#include "store/store_test_fixture.h"
+
+namespace crm::store {
+namespace {
+
+class MigrationsTest : public BackendTest {
+ protected:
+  absl::Status Run(const std::string& sql) {
+    return db_->WithSession([&](Session& session) {
+      return Execute(session, {sql, {}}, "test statement").status();
+    });
+  }
+};
+
+TEST(Migrations, VersionsAscendFromOne) {
+  int want = 1;
+  for (const Migration& m : AllMigrations()) {
+    EXPECT_EQ(m.version, want++) << m.description;
+  }
+}
+
+TEST(Migrations, TextColumnsUseByteOrderOnPostgres) {
+  const Migration& first = AllMigrations().front();
+  auto pg = MigrationStatements(first, Dialect::kPostgres);
+  auto lite = MigrationStatements(first, Dialect::kSqlite);
+  ASSERT_EQ(pg.size(), lite.size());
+  ASSERT_FALSE(pg.empty());
+  EXPECT_TRUE(absl::StrContains(pg[0], "id TEXT COLLATE \"C\" PRIMARY KEY"))
+      << pg[0];
+  EXPECT_FALSE(absl::StrContains(lite[0], "COLLATE")) << lite[0];
+  EXPECT_FALSE(absl::StrContains(lite[0], "{text}")) << lite[0];
+}
+
+TEST_P(MigrationsTest, EmptyDatabaseHasVersionZero) {
+  auto v = CurrentSchemaVersion(*db_);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(*v, 0);
+}
+
+TEST_P(MigrationsTest, MigrateThenVerifyMatchesTheProtos) {
+  MigrateOrFail();
+  absl::Status s = VerifySchema(*db_, model::SchemaRegistry::Default());
+  EXPECT_TRUE(s.ok()) << s;
+  auto v = CurrentSchemaVersion(*db_);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(*v, AllMigrations().back().version);
+}
+
+TEST_P(MigrationsTest, MigrateIsIdempotent) {
+  MigrateOrFail();
+  MigrateOrFail();
+  int64_t rows = -1;
+  absl::Status s = db_->WithSession([&](Session& session) {
+    auto n = QueryInt(session, {"SELECT COUNT(*) FROM schema_migrations", {}},
+                      "counting");
+    if (n.ok()) rows = *n;
+    return n.status();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(rows, static_cast<int64_t>(AllMigrations().size()));
+}
+
+TEST_P(MigrationsTest, RefusesANewerSchema) {
+  MigrateOrFail();
+  ASSERT_TRUE(Run("INSERT INTO schema_migrations (version, description, "
+                  "applied_at) VALUES (999, 'from the future', 0)")
+                  .ok());
+  absl::Status s = Migrate(*db_);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "999")) << s;
+}
+
+TEST_P(MigrationsTest, VerifyNamesAMissingColumn) {
+  MigrateOrFail();
+  ASSERT_TRUE(Run("ALTER TABLE leads DROP COLUMN lead_source").ok());
+  absl::Status s = VerifySchema(*db_, model::SchemaRegistry::Default());
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "'leads'")) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "'lead_source'")) << s;
+}
+
+TEST_P(MigrationsTest, VerifyNamesAMistypedColumn) {
+  MigrateOrFail();
+  ASSERT_TRUE(Run("ALTER TABLE cases DROP COLUMN origin").ok());
+  ASSERT_TRUE(Run("ALTER TABLE cases ADD COLUMN origin BIGINT").ok());
+  absl::Status s = VerifySchema(*db_, model::SchemaRegistry::Default());
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "cases.origin")) << s;
+}
+
+TEST_P(MigrationsTest, VerifyFailsOnAnEmptyDatabase) {
+  absl::Status s = VerifySchema(*db_, model::SchemaRegistry::Default());
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "does not exist")) << s;
+}
+
+TEST_P(MigrationsTest, ConcurrentMigrationsAgree) {
+  // Two "replicas" on the same database migrating at once.
+  auto other = Database::Open(test_db_->connection(), 1);
+  ASSERT_TRUE(other.ok()) << other.status();
+  absl::Status a, b;
+  std::thread t([&] { a = Migrate(**other); });
+  b = Migrate(*db_);
+  t.join();
+  EXPECT_TRUE(a.ok()) << a;
+  EXPECT_TRUE(b.ok()) << b;
+  EXPECT_TRUE(VerifySchema(*db_, model::SchemaRegistry::Default()).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, MigrationsTest,
+                         ::testing::ValuesIn(testing::AllBackends()),
+                         BackendParamName);
+
+}  // namespace
+}  // namespace crm::store

@@ -1,0 +1,356 @@
+#include "store/record_store.h"
+
+#include <set>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "store/statement.h"
+
+namespace crm::store {
+namespace {
+
+using model::FieldKind;
+using model::FieldSchema;
+using model::ObjectSchema;
+using model::Record;
+using model::SqlFragment;
+using model::SqlValue;
+
+bool IsText(FieldKind kind) {
+  return kind == FieldKind::kString || kind == FieldKind::kEnum;
+}
+bool IsInteger(FieldKind kind) {
+  return kind == FieldKind::kInt64 || kind == FieldKind::kBool ||
+         kind == FieldKind::kTimestamp;
+}
+
+// A value to write into `field`'s column, or INVALID_ARGUMENT.
+absl::StatusOr<SqlValue> ValueToWrite(const ObjectSchema& schema,
+                                      const FieldSchema& field,
+                                      const SqlValue& value) {
+  if (IsText(field.kind) && std::holds_alternative<std::string>(value)) {
+    return value;
+  }
+  if (IsInteger(field.kind) && std::holds_alternative<int64_t>(value)) {
+    return value;
+  }
+  if (field.kind == FieldKind::kDouble) {
+    if (std::holds_alternative<double>(value)) return value;
+    if (const auto* i = std::get_if<int64_t>(&value)) {
+      return static_cast<double>(*i);
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "record store: value ", model::DebugString(value).substr(0, 40),
+      " does not fit ", schema.collection(), ".", field.name));
+}
+
+// A value read from `field`'s column, normalised to the mapped type (SQLite
+// may hand back a column in another storage class).
+SqlValue ValueRead(const FieldSchema& field, SqlValue value) {
+  if (IsText(field.kind)) {
+    if (const auto* i = std::get_if<int64_t>(&value)) return absl::StrCat(*i);
+    if (const auto* d = std::get_if<double>(&value)) return absl::StrCat(*d);
+    if (std::holds_alternative<std::monostate>(value)) return std::string();
+    return value;
+  }
+  if (field.kind == FieldKind::kDouble) {
+    if (const auto* i = std::get_if<int64_t>(&value)) {
+      return static_cast<double>(*i);
+    }
+    if (const auto* s = std::get_if<std::string>(&value)) {
+      double d = 0;
+      return absl::SimpleAtod(*s, &d) ? d : 0.0;
+    }
+    if (std::holds_alternative<std::monostate>(value)) return 0.0;
+    return value;
+  }
+  if (const auto* d = std::get_if<double>(&value)) {
+    return static_cast<int64_t>(*d);
+  }
+  if (const auto* s = std::get_if<std::string>(&value)) {
+    int64_t i = 0;
+    return absl::SimpleAtoi(*s, &i) ? i : int64_t{0};
+  }
+  if (std::holds_alternative<std::monostate>(value)) return int64_t{0};
+  return value;
+}
+
+std::string Table(const ObjectSchema& schema) {
+  return model::QuoteIdentifier(schema.collection());
+}
+
+std::string SelectColumns(const ObjectSchema& schema) {
+  std::string out = "\"id\", \"version\"";
+  for (const FieldSchema& field : schema.fields()) {
+    absl::StrAppend(&out, ", ", model::QuoteIdentifier(field.name));
+  }
+  return out;
+}
+
+absl::StatusOr<Record> RecordFromRow(const ObjectSchema& schema, Row row) {
+  const size_t n = schema.fields().size();
+  const auto* id = row.size() == n + 2 ? std::get_if<std::string>(&row[0])
+                                       : nullptr;
+  const auto* version = row.size() == n + 2 ? std::get_if<int64_t>(&row[1])
+                                            : nullptr;
+  if (id == nullptr || version == nullptr) {
+    return absl::InternalError(absl::StrCat(
+        "record store: unexpected row shape reading ", schema.collection(),
+        "; is the database schema up to date?"));
+  }
+  Record record;
+  record.id = *id;
+  record.version = *version;
+  record.values.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    record.values.push_back(
+        ValueRead(schema.fields()[i], std::move(row[i + 2])));
+  }
+  return record;
+}
+
+bool IsOrderColumn(const ObjectSchema& schema, const std::string& column) {
+  return column == "id" || column == "version" ||
+         schema.FieldIndex(column) >= 0;
+}
+
+// Runs `fn(session)` on a leased autocommit session and returns its result.
+template <typename T, typename Fn>
+absl::StatusOr<T> Standalone(Database* db, Fn fn) {
+  absl::StatusOr<T> result = absl::InternalError("not run");
+  absl::Status s = db->WithSession([&](Session& session) {
+    result = fn(session);
+    return result.status();
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<Record>> RecordStore::Get(
+    Session& session, const ObjectSchema& schema, const std::string& id) {
+  SqlFragment q{absl::StrCat("SELECT ", SelectColumns(schema), " FROM ",
+                             Table(schema), " WHERE \"id\" = ?"),
+                {id}};
+  absl::StatusOr<std::vector<Row>> rows =
+      Query(session, q, absl::StrCat("reading ", schema.collection()));
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::optional<Record>();
+  absl::StatusOr<Record> record = RecordFromRow(schema, std::move(rows->at(0)));
+  if (!record.ok()) return record.status();
+  return std::optional<Record>(*std::move(record));
+}
+
+absl::StatusOr<bool> RecordStore::Exists(Session& session,
+                                         const ObjectSchema& schema,
+                                         const std::string& id) {
+  absl::StatusOr<int64_t> n = QueryInt(
+      session,
+      {absl::StrCat("SELECT COUNT(*) FROM ", Table(schema),
+                    " WHERE \"id\" = ?"),
+       {id}},
+      absl::StrCat("checking a reference to ", schema.collection()));
+  if (!n.ok()) return n.status();
+  return *n > 0;
+}
+
+absl::Status RecordStore::Insert(Session& session, const ObjectSchema& schema,
+                                 const Record& record) {
+  if (record.version != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "record store: a new ", schema.singular(), " must have version 1, got ",
+        record.version));
+  }
+  if (record.id.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "record store: a new ", schema.singular(), " needs an id"));
+  }
+  const auto& fields = schema.fields();
+  if (record.values.size() != fields.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "record store: ", schema.singular(), " record has ",
+        record.values.size(), " values, the schema has ", fields.size(),
+        " fields"));
+  }
+  SqlFragment stmt;
+  stmt.params.reserve(fields.size() + 2);
+  stmt.params.push_back(record.id);
+  stmt.params.push_back(record.version);
+  std::string placeholders = "?, ?";
+  for (size_t i = 0; i < fields.size(); ++i) {
+    absl::StatusOr<SqlValue> v =
+        ValueToWrite(schema, fields[i], record.values[i]);
+    if (!v.ok()) return v.status();
+    stmt.params.push_back(*std::move(v));
+    placeholders += ", ?";
+  }
+  stmt.sql = absl::StrCat("INSERT INTO ", Table(schema), " (",
+                          SelectColumns(schema), ") VALUES (", placeholders,
+                          ")");
+  absl::StatusOr<int64_t> n =
+      Execute(session, stmt, absl::StrCat("creating ", schema.singular()));
+  if (absl::IsAlreadyExists(n.status())) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(schema.ResourceName(record.id), " already exists"));
+  }
+  return n.status();
+}
+
+absl::StatusOr<bool> RecordStore::UpdateIfVersion(
+    Session& session, const ObjectSchema& schema, const std::string& id,
+    int64_t expected_version, const std::vector<int>& field_indexes,
+    const Record& new_values) {
+  const auto& fields = schema.fields();
+  SqlFragment stmt;
+  stmt.sql = absl::StrCat("UPDATE ", Table(schema), " SET ");
+  std::set<int> seen;
+  for (int index : field_indexes) {
+    if (index < 0 || static_cast<size_t>(index) >= fields.size() ||
+        static_cast<size_t>(index) >= new_values.values.size() ||
+        !seen.insert(index).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "record store: bad or repeated field index ", index, " updating a ",
+          schema.singular()));
+    }
+    absl::StatusOr<SqlValue> v =
+        ValueToWrite(schema, fields[index], new_values.values[index]);
+    if (!v.ok()) return v.status();
+    absl::StrAppend(&stmt.sql, model::QuoteIdentifier(fields[index].name),
+                    " = ?, ");
+    stmt.params.push_back(*std::move(v));
+  }
+  stmt.Append("\"version\" = \"version\" + 1 WHERE \"id\" = ? AND "
+              "\"version\" = ?",
+              {id, expected_version});
+  absl::StatusOr<int64_t> n =
+      Execute(session, stmt, absl::StrCat("updating ", schema.singular()));
+  if (!n.ok()) return n.status();
+  return *n > 0;
+}
+
+absl::StatusOr<bool> RecordStore::DeleteIfVersion(Session& session,
+                                                  const ObjectSchema& schema,
+                                                  const std::string& id,
+                                                  int64_t expected_version) {
+  absl::StatusOr<int64_t> n = Execute(
+      session,
+      {absl::StrCat("DELETE FROM ", Table(schema),
+                    " WHERE \"id\" = ? AND \"version\" = ?"),
+       {id, expected_version}},
+      absl::StrCat("deleting ", schema.singular()));
+  if (!n.ok()) return n.status();
+  return *n > 0;
+}
+
+absl::StatusOr<std::vector<Record>> RecordStore::List(
+    Session& session, const ObjectSchema& schema, const ListQuery& query) {
+  if (query.limit <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "record store: list limit must be positive, got ", query.limit));
+  }
+  SqlFragment q;
+  q.Append(absl::StrCat("SELECT ", SelectColumns(schema), " FROM ",
+                        Table(schema)));
+  if (!query.where.empty()) {
+    q.Append(" WHERE (");
+    q.Append(query.where);
+    q.Append(")");
+  }
+  std::vector<std::string> terms;
+  bool last_is_id = false;
+  bool descending = false;
+  for (const model::OrderTerm& term : query.order) {
+    if (!IsOrderColumn(schema, term.column)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "record store: cannot order ", schema.collection(), " by '",
+          term.column, "'"));
+    }
+    terms.push_back(absl::StrCat(model::QuoteIdentifier(term.column),
+                                 term.descending ? " DESC" : " ASC"));
+    last_is_id = term.column == "id";
+    descending = term.descending;
+  }
+  if (!last_is_id) {
+    terms.push_back(absl::StrCat("\"id\"", descending ? " DESC" : " ASC"));
+  }
+  q.Append(absl::StrCat(" ORDER BY ", absl::StrJoin(terms, ", "), " LIMIT ?"),
+           {int64_t{query.limit}});
+  absl::StatusOr<std::vector<Row>> rows =
+      Query(session, q, absl::StrCat("listing ", schema.collection()));
+  if (!rows.ok()) return rows.status();
+  std::vector<Record> records;
+  records.reserve(rows->size());
+  for (Row& row : *rows) {
+    absl::StatusOr<Record> record = RecordFromRow(schema, std::move(row));
+    if (!record.ok()) return record.status();
+    records.push_back(*std::move(record));
+  }
+  return records;
+}
+
+absl::StatusOr<int64_t> RecordStore::Count(Session& session,
+                                           const ObjectSchema& schema,
+                                           const SqlFragment& where) {
+  SqlFragment q;
+  q.Append(absl::StrCat("SELECT COUNT(*) FROM ", Table(schema)));
+  if (!where.empty()) {
+    q.Append(" WHERE (");
+    q.Append(where);
+    q.Append(")");
+  }
+  return QueryInt(session, q, absl::StrCat("counting ", schema.collection()));
+}
+
+absl::StatusOr<std::optional<Record>> RecordStore::Get(
+    const ObjectSchema& schema, const std::string& id) {
+  return Standalone<std::optional<Record>>(
+      db_, [&](Session& s) { return Get(s, schema, id); });
+}
+
+absl::StatusOr<bool> RecordStore::Exists(const ObjectSchema& schema,
+                                         const std::string& id) {
+  return Standalone<bool>(db_,
+                          [&](Session& s) { return Exists(s, schema, id); });
+}
+
+absl::Status RecordStore::Insert(const ObjectSchema& schema,
+                                 const Record& record) {
+  return db_->WithSession(
+      [&](Session& s) { return Insert(s, schema, record); });
+}
+
+absl::StatusOr<bool> RecordStore::UpdateIfVersion(
+    const ObjectSchema& schema, const std::string& id,
+    int64_t expected_version, const std::vector<int>& field_indexes,
+    const Record& new_values) {
+  return Standalone<bool>(db_, [&](Session& s) {
+    return UpdateIfVersion(s, schema, id, expected_version, field_indexes,
+                           new_values);
+  });
+}
+
+absl::StatusOr<bool> RecordStore::DeleteIfVersion(const ObjectSchema& schema,
+                                                  const std::string& id,
+                                                  int64_t expected_version) {
+  return Standalone<bool>(db_, [&](Session& s) {
+    return DeleteIfVersion(s, schema, id, expected_version);
+  });
+}
+
+absl::StatusOr<std::vector<Record>> RecordStore::List(
+    const ObjectSchema& schema, const ListQuery& query) {
+  return Standalone<std::vector<Record>>(
+      db_, [&](Session& s) { return List(s, schema, query); });
+}
+
+absl::StatusOr<int64_t> RecordStore::Count(const ObjectSchema& schema,
+                                           const SqlFragment& where) {
+  return Standalone<int64_t>(
+      db_, [&](Session& s) { return Count(s, schema, where); });
+}
+
+}  // namespace crm::store

@@ -1,0 +1,129 @@
+// The one generic record path: reads and writes records of any resource type
+// (model::ObjectSchema) in the table named by its collection, with the
+// column mapping of model/object_schema.h. There is no per-resource code.
+//
+// Every operation exists twice:
+//   - taking a Session& (from Database::InTransaction or WithSession), so the
+//     server can read, check and write in one transaction, e.g.
+//       db.InTransaction([&](store::Session& s) {
+//         auto rec = records.Get(s, schema, id);  ... check ...
+//         auto ok = records.UpdateIfVersion(s, schema, id, rec->version, ...);
+//       });
+//   - standalone, leasing a connection for one autocommit statement.
+//
+// Every value is a bound parameter; identifiers are schema column names,
+// quoted with model::QuoteIdentifier. Statuses: see store/statement.h
+// (UNAVAILABLE, ABORTED for transient conflicts, INTERNAL, with messages
+// that never contain values), plus the ones listed per method.
+//
+// Thread-safety: RecordStore is stateless apart from the Database pointer;
+// share it freely. Sessions follow database.h's rules.
+#ifndef CRM_STORE_RECORD_STORE_H_
+#define CRM_STORE_RECORD_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "model/object_schema.h"
+#include "model/record.h"
+#include "model/sql.h"
+#include "store/database.h"
+
+namespace crm::store {
+
+// A page of records.
+//
+// Ordering contract (shared with the query module's keyset predicate):
+//   ORDER BY <order[0]>, ..., <order[n-1]>, "id" <direction of order[n-1]>
+// i.e. the id tie-break always follows the direction of the LAST order term
+// (ascending when `order` is empty). If the last term is "id" itself no
+// tie-break is added. Order columns must be "id", "version" or a stored
+// field of the schema.
+struct ListQuery {
+  model::SqlFragment where;  // empty: every record
+  std::vector<model::OrderTerm> order;
+  int limit = 0;  // must be > 0
+};
+
+class RecordStore {
+ public:
+  // `db` is not owned and must outlive the store.
+  explicit RecordStore(Database* db) : db_(db) {}
+
+  // The record with `id`, or nullopt.
+  absl::StatusOr<std::optional<model::Record>> Get(
+      Session& session, const model::ObjectSchema& schema,
+      const std::string& id);
+
+  // Whether a record with `id` exists (for reference checks).
+  absl::StatusOr<bool> Exists(Session& session,
+                              const model::ObjectSchema& schema,
+                              const std::string& id);
+
+  // Inserts a new record. record.version must be 1 and record.values aligned
+  // with schema.fields() with the mapped types (INVALID_ARGUMENT otherwise).
+  // A record with the same id: ALREADY_EXISTS.
+  absl::Status Insert(Session& session, const model::ObjectSchema& schema,
+                      const model::Record& record);
+
+  // UPDATE t SET <named columns> = new_values.values[i], version = version+1
+  // WHERE id = ? AND version = ?. Only the columns in `field_indexes`
+  // (indexes into schema.fields()) change. Returns false, changing nothing,
+  // if no record has that id and version (stale version, or deleted).
+  // INVALID_ARGUMENT for a bad index or value type.
+  absl::StatusOr<bool> UpdateIfVersion(Session& session,
+                                       const model::ObjectSchema& schema,
+                                       const std::string& id,
+                                       int64_t expected_version,
+                                       const std::vector<int>& field_indexes,
+                                       const model::Record& new_values);
+
+  // DELETE ... WHERE id = ? AND version = ?; false if nothing matched.
+  absl::StatusOr<bool> DeleteIfVersion(Session& session,
+                                       const model::ObjectSchema& schema,
+                                       const std::string& id,
+                                       int64_t expected_version);
+
+  // SELECT id, version, <columns> FROM t WHERE <where> ORDER BY ... LIMIT ?
+  // (see ListQuery for the order). INVALID_ARGUMENT for an unknown order
+  // column or limit <= 0.
+  absl::StatusOr<std::vector<model::Record>> List(
+      Session& session, const model::ObjectSchema& schema,
+      const ListQuery& query);
+
+  // SELECT COUNT(*) FROM t WHERE <where>.
+  absl::StatusOr<int64_t> Count(Session& session,
+                                const model::ObjectSchema& schema,
+                                const model::SqlFragment& where);
+
+  // Standalone forms: each leases a connection and runs in autocommit mode.
+  absl::StatusOr<std::optional<model::Record>> Get(
+      const model::ObjectSchema& schema, const std::string& id);
+  absl::StatusOr<bool> Exists(const model::ObjectSchema& schema,
+                              const std::string& id);
+  absl::Status Insert(const model::ObjectSchema& schema,
+                      const model::Record& record);
+  absl::StatusOr<bool> UpdateIfVersion(const model::ObjectSchema& schema,
+                                       const std::string& id,
+                                       int64_t expected_version,
+                                       const std::vector<int>& field_indexes,
+                                       const model::Record& new_values);
+  absl::StatusOr<bool> DeleteIfVersion(const model::ObjectSchema& schema,
+                                       const std::string& id,
+                                       int64_t expected_version);
+  absl::StatusOr<std::vector<model::Record>> List(
+      const model::ObjectSchema& schema, const ListQuery& query);
+  absl::StatusOr<int64_t> Count(const model::ObjectSchema& schema,
+                                const model::SqlFragment& where);
+
+ private:
+  Database* db_;
+};
+
+}  // namespace crm::store
+
+#endif  // CRM_STORE_RECORD_STORE_H_

@@ -1,0 +1,336 @@
+#include "store/record_store.h"
+
+#include <atomic>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/message.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "model/object_schema.h"
+#include "model/record.h"
+#include "store/store_test_fixture.h"
+
+namespace crm::store {
+namespace {
+
+using model::FieldKind;
+using model::FieldSchema;
+using model::ObjectSchema;
+using model::Record;
+using model::SqlValue;
+
+// A string of exactly `n` code points mixing 1- to 4-byte UTF-8 sequences.
+std::string UnicodeString(size_t n) {
+  static const char* const kPieces[] = {"a", "é", "漢", "🙂", "'", "\"", "?"};
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += kPieces[i % 7];
+  return out;
+}
+
+// A value for every field, exercising each kind's edges; `variant` varies it.
+SqlValue EdgeValue(const FieldSchema& field, int variant) {
+  switch (field.kind) {
+    case FieldKind::kString:
+      return variant == 0 ? UnicodeString(field.max_length)
+                          : absl::StrCat("v", variant, "-", field.name);
+    case FieldKind::kInt64:
+      return variant == 0 ? std::numeric_limits<int64_t>::max()
+                          : std::numeric_limits<int64_t>::min() + variant;
+    case FieldKind::kDouble:
+      return variant == 0 ? 1.0 / 3.0 : -2.5e300 * variant;
+    case FieldKind::kBool:
+      return int64_t{variant % 2 == 0 ? 1 : 0};
+    case FieldKind::kEnum: {
+      const auto* e = field.descriptor->enum_type();
+      return e->value(e->value_count() - 1 - variant % e->value_count())
+          ->name();
+    }
+    case FieldKind::kTimestamp:
+      return variant == 0 ? int64_t{1700000000123456}
+                          : int64_t{-86400000001} * variant;
+  }
+  return std::monostate{};
+}
+
+std::unique_ptr<google::protobuf::Message> NewMessage(
+    const ObjectSchema& schema) {
+  return std::unique_ptr<google::protobuf::Message>(
+      google::protobuf::MessageFactory::generated_factory()
+          ->GetPrototype(schema.descriptor())
+          ->New());
+}
+
+// A message of the schema's type with every stored field set.
+std::unique_ptr<google::protobuf::Message> FilledMessage(
+    const ObjectSchema& schema, int variant) {
+  auto message = NewMessage(schema);
+  for (const FieldSchema& field : schema.fields()) {
+    model::SetFieldValue(field, EdgeValue(field, variant), message.get());
+  }
+  return message;
+}
+
+class RecordStoreTest : public BackendTest {
+ protected:
+  void SetUp() override {
+    BackendTest::SetUp();
+    if (HasFatalFailure()) return;
+    MigrateOrFail();
+    store_ = std::make_unique<RecordStore>(db_.get());
+  }
+
+  const ObjectSchema& Schema(const std::string& collection) {
+    const ObjectSchema* schema =
+        model::SchemaRegistry::Default().Find(collection);
+    EXPECT_NE(schema, nullptr) << collection;
+    return *schema;
+  }
+
+  // An account with the given fields; the rest default.
+  Record Account(const std::string& id, const std::string& display_name,
+                 int64_t employee_count, int64_t create_time) {
+    const ObjectSchema& schema = Schema("accounts");
+    Record r;
+    r.id = id;
+    r.version = 1;
+    for (const FieldSchema& f : schema.fields()) {
+      r.values.push_back(model::FieldValue(f, *NewMessage(schema)));
+    }
+    r.values[schema.FieldIndex("display_name")] = display_name;
+    r.values[schema.FieldIndex("employee_count")] = employee_count;
+    r.values[schema.FieldIndex("create_time")] = create_time;
+    return r;
+  }
+
+  std::vector<std::string> Ids(const std::vector<Record>& records) {
+    std::vector<std::string> out;
+    for (const Record& r : records) out.push_back(r.id);
+    return out;
+  }
+
+  std::unique_ptr<RecordStore> store_;
+};
+
+TEST_P(RecordStoreTest, RoundTripsEveryResourceTypeExactly) {
+  for (const ObjectSchema* schema : model::SchemaRegistry::Default().All()) {
+    for (int variant = 0; variant < 3; ++variant) {
+      SCOPED_TRACE(absl::StrCat(schema->collection(), " variant ", variant));
+      auto original = FilledMessage(*schema, variant);
+      Record record = model::RecordFromMessage(*schema, *original);
+      record.id = absl::StrCat("id-", variant, "-ü");
+      record.version = 1;
+      ASSERT_TRUE(store_->Insert(*schema, record).ok());
+
+      auto got = store_->Get(*schema, record.id);
+      ASSERT_TRUE(got.ok()) << got.status();
+      ASSERT_TRUE(got->has_value());
+      EXPECT_EQ((*got)->id, record.id);
+      EXPECT_EQ((*got)->version, 1);
+      ASSERT_EQ((*got)->values.size(), record.values.size());
+      for (size_t i = 0; i < record.values.size(); ++i) {
+        EXPECT_EQ((*got)->values[i], record.values[i])
+            << schema->fields()[i].name << ": got "
+            << model::DebugString((*got)->values[i]).substr(0, 80)
+            << " want " << model::DebugString(record.values[i]).substr(0, 80);
+      }
+      auto back = NewMessage(*schema);
+      model::RecordToMessage(*schema, **got, back.get());
+      model::RecordToMessage(*schema, record, original.get());  // name, etag
+      std::string diff;
+      google::protobuf::util::MessageDifferencer differencer;
+      differencer.ReportDifferencesToString(&diff);
+      EXPECT_TRUE(differencer.Compare(*original, *back)) << diff;
+    }
+  }
+}
+
+TEST_P(RecordStoreTest, GetMissingIsEmptyAndExistsAgrees) {
+  const ObjectSchema& accounts = Schema("accounts");
+  auto got = store_->Get(accounts, "nope");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_FALSE(got->has_value());
+  ASSERT_TRUE(store_->Insert(accounts, Account("a1", "A", 1, 1)).ok());
+  EXPECT_EQ(store_->Exists(accounts, "a1").value_or(false), true);
+  EXPECT_EQ(store_->Exists(accounts, "a2").value_or(true), false);
+}
+
+TEST_P(RecordStoreTest, InsertValidatesAndRejectsDuplicates) {
+  const ObjectSchema& accounts = Schema("accounts");
+  Record r = Account("dup", "A", 1, 1);
+  ASSERT_TRUE(store_->Insert(accounts, r).ok());
+  absl::Status s = store_->Insert(accounts, r);
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
+  EXPECT_EQ(s.message(), "accounts/dup already exists");
+
+  Record bad_version = Account("b1", "A", 1, 1);
+  bad_version.version = 2;
+  EXPECT_EQ(store_->Insert(accounts, bad_version).code(),
+            absl::StatusCode::kInvalidArgument);
+  Record bad_type = Account("b2", "A", 1, 1);
+  bad_type.values[accounts.FieldIndex("employee_count")] = std::string("x");
+  EXPECT_EQ(store_->Insert(accounts, bad_type).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(RecordStoreTest, UpdateIfVersionChangesOnlyNamedColumns) {
+  const ObjectSchema& accounts = Schema("accounts");
+  ASSERT_TRUE(store_->Insert(accounts, Account("a1", "Old", 5, 100)).ok());
+  Record change = Account("a1", "New", 99, 777);
+  const int name_index = accounts.FieldIndex("display_name");
+  auto updated = store_->UpdateIfVersion(accounts, "a1", 1, {name_index},
+                                         change);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_TRUE(*updated);
+  auto got = store_->Get(accounts, "a1");
+  ASSERT_TRUE(got.ok() && got->has_value()) << got.status();
+  EXPECT_EQ((*got)->version, 2);
+  EXPECT_EQ((*got)->values[name_index], SqlValue(std::string("New")));
+  EXPECT_EQ((*got)->values[accounts.FieldIndex("employee_count")],
+            SqlValue(int64_t{5}));
+  EXPECT_EQ((*got)->values[accounts.FieldIndex("create_time")],
+            SqlValue(int64_t{100}));
+}
+
+TEST_P(RecordStoreTest, StaleVersionChangesNothing) {
+  const ObjectSchema& accounts = Schema("accounts");
+  ASSERT_TRUE(store_->Insert(accounts, Account("a1", "Old", 5, 100)).ok());
+  Record change = Account("a1", "New", 99, 777);
+  std::vector<int> all;
+  for (size_t i = 0; i < accounts.fields().size(); ++i) all.push_back(i);
+  auto updated = store_->UpdateIfVersion(accounts, "a1", 7, all, change);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_FALSE(*updated);
+  auto missing = store_->UpdateIfVersion(accounts, "zz", 1, all, change);
+  ASSERT_TRUE(missing.ok()) << missing.status();
+  EXPECT_FALSE(*missing);
+  auto got = store_->Get(accounts, "a1");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->version, 1);
+  EXPECT_EQ((*got)->values, Account("a1", "Old", 5, 100).values);
+
+  EXPECT_EQ(store_->UpdateIfVersion(accounts, "a1", 1, {-1}, change)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(RecordStoreTest, DeleteIfVersion) {
+  const ObjectSchema& accounts = Schema("accounts");
+  ASSERT_TRUE(store_->Insert(accounts, Account("a1", "A", 1, 1)).ok());
+  EXPECT_EQ(store_->DeleteIfVersion(accounts, "a1", 2).value_or(true), false);
+  EXPECT_EQ(store_->DeleteIfVersion(accounts, "a1", 1).value_or(false), true);
+  EXPECT_EQ(store_->Exists(accounts, "a1").value_or(true), false);
+  EXPECT_EQ(store_->DeleteIfVersion(accounts, "a1", 1).value_or(true), false);
+}
+
+TEST_P(RecordStoreTest, ListFiltersOrdersAndLimits) {
+  const ObjectSchema& accounts = Schema("accounts");
+  // a0..a9: employee_count i % 3, create_time 10 * (i % 5).
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(store_
+                    ->Insert(accounts, Account(absl::StrCat("a", i),
+                                               absl::StrCat("n", i), i % 3,
+                                               10 * (i % 5)))
+                    .ok());
+  }
+  ListQuery q;
+  // a1 (10), a4 (40), a7 (20)
+  q.where.Append("\"employee_count\" = ?", {int64_t{1}});
+  q.order = {{"create_time", true}};
+  q.limit = 2;
+  auto page = store_->List(accounts, q);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(Ids(*page), (std::vector<std::string>{"a4", "a7"}));
+
+  // Ties on create_time are broken by id in the last term's direction.
+  q.where = {};
+  q.limit = 4;
+  auto ties = store_->List(accounts, q);
+  ASSERT_TRUE(ties.ok()) << ties.status();
+  EXPECT_EQ(Ids(*ties), (std::vector<std::string>{"a9", "a4", "a8", "a3"}));
+  q.order = {{"create_time", false}};
+  auto asc = store_->List(accounts, q);
+  ASSERT_TRUE(asc.ok()) << asc.status();
+  EXPECT_EQ(Ids(*asc), (std::vector<std::string>{"a0", "a5", "a1", "a6"}));
+
+  // Byte order for text on both backends ("B" < "a" < "é").
+  ASSERT_TRUE(store_->Insert(accounts, Account("x1", "é", 7, 0)).ok());
+  ASSERT_TRUE(store_->Insert(accounts, Account("x2", "B", 7, 0)).ok());
+  ASSERT_TRUE(store_->Insert(accounts, Account("x3", "a", 7, 0)).ok());
+  q.where = {"\"employee_count\" = ?", {int64_t{7}}};
+  q.order = {{"display_name", false}};
+  auto bytes = store_->List(accounts, q);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  EXPECT_EQ(Ids(*bytes), (std::vector<std::string>{"x2", "x3", "x1"}));
+
+  q.order = {{"no_such_column", false}};
+  EXPECT_EQ(store_->List(accounts, q).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  q.order = {};
+  q.limit = 0;
+  EXPECT_EQ(store_->List(accounts, q).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  auto count = store_->Count(accounts, {"\"employee_count\" = ?", {int64_t{0}}});
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, 4);  // a0 a3 a6 a9
+  EXPECT_EQ(store_->Count(accounts, {}).value_or(-1), 13);
+}
+
+// Read-modify-write with retry on version conflict: no update may be lost.
+TEST_P(RecordStoreTest, ConcurrentIncrementsLoseNoUpdate) {
+  const ObjectSchema& accounts = Schema("accounts");
+  ASSERT_TRUE(store_->Insert(accounts, Account("ctr", "Counter", 0, 0)).ok());
+  const int index = accounts.FieldIndex("employee_count");
+  constexpr int kThreads = 8;
+  constexpr int kIncrements = 25;
+  std::atomic<int> failures{0};
+  std::atomic<int> conflicts{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kIncrements; ++i) {
+        for (;;) {
+          bool applied = false;
+          absl::Status s = db_->InTransaction([&](Session& session) {
+            auto rec = store_->Get(session, accounts, "ctr");
+            if (!rec.ok()) return rec.status();
+            if (!rec->has_value()) return absl::NotFoundError("ctr");
+            Record next = **rec;
+            next.values[index] = std::get<int64_t>(next.values[index]) + 1;
+            auto ok = store_->UpdateIfVersion(session, accounts, "ctr",
+                                              next.version, {index}, next);
+            if (!ok.ok()) return ok.status();
+            applied = *ok;
+            return absl::OkStatus();
+          });
+          if (!s.ok()) {
+            ++failures;
+            return;
+          }
+          if (applied) break;
+          ++conflicts;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto got = store_->Get(accounts, "ctr");
+  ASSERT_TRUE(got.ok() && got->has_value()) << got.status();
+  EXPECT_EQ((*got)->values[index], SqlValue(int64_t{kThreads * kIncrements}))
+      << conflicts.load() << " version conflicts were retried";
+  EXPECT_EQ((*got)->version, 1 + kThreads * kIncrements);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, RecordStoreTest,
+                         ::testing::ValuesIn(testing::AllBackends()),
+                         BackendParamName);
+
+}  // namespace
+}  // namespace crm::store

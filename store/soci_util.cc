@@ -1,0 +1,193 @@
+#include "store/soci_util.h"
+
+#include <cstdint>
+#include <ctime>
+#include <iostream>
+#include <limits>
+#include <mutex>
+
+// soci-sqlite3.h includes sqlite3.h (inside namespace sqlite_api), which
+// defines the SQLITE_* result codes used below; including <sqlite3.h>
+// directly as well would break that header.
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "soci/postgresql/soci-postgresql.h"
+#include "soci/sqlite3/soci-sqlite3.h"
+
+namespace crm::store {
+
+std::string RewritePlaceholders(absl::string_view sql, size_t* count) {
+  std::string out;
+  out.reserve(sql.size() + 16);
+  size_t n = 0;
+  char quote = 0;  // inside '...' or "..." when non-zero
+  for (char c : sql) {
+    if (quote != 0) {
+      if (c == quote) quote = 0;
+      out.push_back(c);
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+      out.push_back(c);
+    } else if (c == '?') {
+      absl::StrAppend(&out, ":p", n++);
+    } else {
+      out.push_back(c);
+    }
+  }
+  *count = n;
+  return out;
+}
+
+BoundParams::BoundParams(const std::vector<model::SqlValue>& values)
+    : slots_(values.size()) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    Slot& slot = slots_[i];
+    slot.name = absl::StrCat("p", i);
+    slot.kind = static_cast<int>(values[i].index());
+    if (const auto* v = std::get_if<int64_t>(&values[i])) {
+      slot.integer = *v;
+    } else if (const auto* d = std::get_if<double>(&values[i])) {
+      slot.real = *d;
+    } else if (const auto* s = std::get_if<std::string>(&values[i])) {
+      slot.text = *s;
+    } else {
+      slot.indicator = soci::i_null;
+    }
+  }
+}
+
+void BoundParams::BindTo(soci::details::prepare_temp_type& prep) {
+  for (Slot& slot : slots_) {
+    switch (slot.kind) {
+      case 1:
+        prep, soci::use(slot.integer, slot.indicator, slot.name);
+        break;
+      case 2:
+        prep, soci::use(slot.real, slot.indicator, slot.name);
+        break;
+      default:  // text, or NULL (bound as a NULL string)
+        prep, soci::use(slot.text, slot.indicator, slot.name);
+        break;
+    }
+  }
+}
+
+absl::StatusOr<model::SqlValue> RowValue(const soci::row& row, size_t i) {
+  if (row.get_indicator(i) == soci::i_null) return std::monostate{};
+  const soci::column_properties& props = row.get_properties(i);
+  switch (props.get_data_type()) {
+    case soci::dt_string:
+    case soci::dt_xml:
+      return row.get<std::string>(i);
+    case soci::dt_integer:
+      return static_cast<int64_t>(row.get<int>(i));
+    case soci::dt_long_long:
+      return static_cast<int64_t>(row.get<long long>(i));
+    case soci::dt_unsigned_long_long: {
+      unsigned long long v = row.get<unsigned long long>(i);
+      if (v > static_cast<unsigned long long>(
+                  std::numeric_limits<int64_t>::max())) {
+        return absl::InternalError(absl::StrCat(
+            "column '", props.get_name(), "' holds an unsigned value beyond "
+            "the 64-bit signed range"));
+      }
+      return static_cast<int64_t>(v);
+    }
+    case soci::dt_double:
+      return row.get<double>(i);
+    case soci::dt_date:
+    case soci::dt_blob:
+      break;
+  }
+  return absl::InternalError(absl::StrCat(
+      "column '", props.get_name(),
+      "' has a type the store does not read (date or blob); the schema uses "
+      "only TEXT, BIGINT and DOUBLE PRECISION"));
+}
+
+namespace {
+
+bool IsConnectionSqlState(const std::string& state) {
+  return absl::StartsWith(state, "08") || state == "57P01" ||
+         state == "57P02" || state == "57P03" || state == "53300";
+}
+
+}  // namespace
+
+ErrorClass Classify(const std::exception& e) {
+  if (const auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&e)) {
+    const std::string state = pg->sqlstate();
+    if (state == "40001" || state == "40P01") return ErrorClass::kRetryable;
+    if (state == "23505") return ErrorClass::kUniqueViolation;
+    if (IsConnectionSqlState(state) ||
+        pg->get_error_category() == soci::soci_error::connection_error) {
+      return ErrorClass::kUnavailable;
+    }
+    return ErrorClass::kOther;
+  }
+  if (const auto* lite = dynamic_cast<const soci::sqlite3_soci_error*>(&e)) {
+    switch (lite->result() & 0xff) {
+      case SQLITE_BUSY:
+      case SQLITE_LOCKED:
+        return ErrorClass::kRetryable;
+      case SQLITE_CONSTRAINT:
+        return absl::StrContains(lite->what(), "UNIQUE") ||
+                       absl::StrContains(lite->what(), "PRIMARY KEY")
+                   ? ErrorClass::kUniqueViolation
+                   : ErrorClass::kOther;
+      case SQLITE_CANTOPEN:
+      case SQLITE_IOERR:
+      case SQLITE_FULL:
+      case SQLITE_READONLY:
+        return ErrorClass::kUnavailable;
+      default:
+        return ErrorClass::kOther;
+    }
+  }
+  if (const auto* soci_e = dynamic_cast<const soci::soci_error*>(&e)) {
+    if (soci_e->get_error_category() == soci::soci_error::connection_error) {
+      return ErrorClass::kUnavailable;
+    }
+  }
+  return ErrorClass::kOther;
+}
+
+void LogStoreError(absl::string_view message) {
+  static std::mutex* mu = new std::mutex;
+  std::lock_guard<std::mutex> lock(*mu);
+  std::cerr << "crm store: " << message << std::endl;
+}
+
+absl::Status ToStatus(Session* session, absl::string_view operation,
+                      absl::string_view sql, const std::exception& e) {
+  const auto* soci_e = dynamic_cast<const soci::soci_error*>(&e);
+  // get_error_message() omits SOCI's context, which can quote values.
+  const std::string detail =
+      soci_e != nullptr ? soci_e->get_error_message() : std::string(e.what());
+  const ErrorClass cls = Classify(e);
+  LogStoreError(absl::StrCat(operation, " failed: ", detail,
+                             sql.empty() ? "" : " [sql: ", sql,
+                             sql.empty() ? "" : "]"));
+  switch (cls) {
+    case ErrorClass::kUnavailable:
+      if (session != nullptr) session->MarkBroken();
+      return absl::UnavailableError(absl::StrCat(
+          "database unavailable while ", operation,
+          "; retry later (details in the server log)"));
+    case ErrorClass::kRetryable:
+      if (session != nullptr) session->MarkRetryable();
+      return absl::AbortedError(absl::StrCat(
+          "database busy or transaction conflict while ", operation,
+          "; retry the request"));
+    case ErrorClass::kUniqueViolation:
+      return absl::AlreadyExistsError(absl::StrCat(
+          "a record with the same key already exists (", operation, ")"));
+    case ErrorClass::kOther:
+      break;
+  }
+  return absl::InternalError(absl::StrCat(
+      "database error while ", operation, " (details in the server log)"));
+}
+
+}  // namespace crm::store

@@ -1,0 +1,46 @@
+// Running parameterised SQL (model::SqlFragment, '?' placeholders) on a
+// Session, without SOCI in the caller. Used by the record store and the
+// migrations, and available to other store-level code.
+//
+// `operation` names what is being done ("reading accounts") for the status
+// message; the driver's detail is logged, never returned (see soci_util.h).
+// Failures: INTERNAL if the placeholder count does not match the
+// parameters (a programming error), otherwise as ToStatus.
+#ifndef CRM_STORE_STATEMENT_H_
+#define CRM_STORE_STATEMENT_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "model/sql.h"
+#include "store/database.h"
+
+namespace crm::store {
+
+using Row = std::vector<model::SqlValue>;
+
+// The SQL dialect of the session's database.
+Dialect DialectOf(const Session& session);
+
+// Runs a statement that returns no rows; returns the number of rows it
+// changed (0 for DDL).
+absl::StatusOr<int64_t> Execute(Session& session,
+                                const model::SqlFragment& statement,
+                                absl::string_view operation);
+
+// Runs a query and returns every row (columns in select order).
+absl::StatusOr<std::vector<Row>> Query(Session& session,
+                                       const model::SqlFragment& query,
+                                       absl::string_view operation);
+
+// Runs a query returning one integer (e.g. COUNT(*)); 0 when it returns no
+// row or NULL.
+absl::StatusOr<int64_t> QueryInt(Session& session,
+                                 const model::SqlFragment& query,
+                                 absl::string_view operation);
+
+}  // namespace crm::store
+
+#endif  // CRM_STORE_STATEMENT_H_

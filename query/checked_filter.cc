@@ -58,8 +58,7 @@ absl::StatusOr<int64_t> TimestampMicros(const FilterLiteral& lit,
   }
   const int64_t micros = absl::ToUnixMicros(t);
   if (absl::FromUnixMicros(micros) != t) {
-    return Error("timestamp has more precision than microseconds",
-                 lit.offset);
+    return Error("timestamp has more precision than microseconds", lit.offset);
   }
   return micros;
 }
@@ -94,8 +93,8 @@ absl::Status ConvertLiteral(const FieldSchema& field, const FilterExpr& expr,
     case FieldKind::kString:
       if (lit.kind != Lit::kString) {
         return Error(absl::StrCat("field '", name,
-                                  "' is a string; quote the value, e.g. ",
-                                  name, " = \"", lit.text, "\""),
+                                  "' is a string; quote the value, e.g. ", name,
+                                  " = \"", lit.text, "\""),
                      lit.offset);
       }
       out->value = lit.text;

@@ -50,7 +50,7 @@ struct CheckedComparison {
 
 struct CheckedNode {
   FilterExpr::Kind kind = FilterExpr::Kind::kComparison;
-  CheckedComparison comparison;      // kComparison
+  CheckedComparison comparison;       // kComparison
   std::vector<CheckedNode> children;  // kAnd, kOr (2+), kNot (1)
 };
 

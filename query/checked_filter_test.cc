@@ -29,11 +29,11 @@ std::string Sql(absl::string_view filter, const model::ObjectSchema& schema,
       ParseAndCheckFilter(filter, schema, access);
   if (!checked.ok()) return absl::StrCat("ERROR: ", checked.status().message());
   model::SqlFragment sql = ToSql(*checked);
-  return absl::StrCat(sql.sql, " | ",
-                      absl::StrJoin(sql.params, ", ",
-                                    [](std::string* out, const SqlValue& v) {
-                                      out->append(model::DebugString(v));
-                                    }));
+  return absl::StrCat(
+      sql.sql, " | ",
+      absl::StrJoin(sql.params, ", ", [](std::string* out, const SqlValue& v) {
+        out->append(model::DebugString(v));
+      }));
 }
 
 struct Case {
@@ -141,15 +141,15 @@ TEST(CheckFilter, RefusesTypeErrors) {
 }
 
 TEST(CheckFilter, UnknownAndUnreadableFieldsGiveTheSameMessage) {
-  const std::string unknown =
-      Sql("nonexistent = 'x'", Accounts(), AllFields());
+  const std::string unknown = Sql("nonexistent = 'x'", Accounts(), AllFields());
   EXPECT_EQ(unknown,
             "ERROR: filter: field 'nonexistent' is unknown or not readable at "
             "offset 0; see the API documentation for the filterable fields");
   // name, etag and id are not stored fields.
-  for (const char* f : {"name = 'x'", "etag = 'x'", "id = 'x'",
-                        "version = 1"}) {
-    EXPECT_TRUE(absl::StrContains(Sql(f, Accounts()), "is unknown or not readable"))
+  for (const char* f :
+       {"name = 'x'", "etag = 'x'", "id = 'x'", "version = 1"}) {
+    EXPECT_TRUE(
+        absl::StrContains(Sql(f, Accounts()), "is unknown or not readable"))
         << f;
   }
   // A field the policy hides reads exactly like a missing one.
@@ -202,17 +202,16 @@ TEST(CheckFilter, DocumentationExamples) {
   FieldAccess no_sensitive = [](const model::FieldSchema& f) {
     return !f.sensitive;
   };
-  EXPECT_EQ(Sql("personal_phone = '1'",
-                *model::SchemaRegistry::Default().Find("contacts"),
-                no_sensitive),
-            "ERROR: filter: field 'personal_phone' is unknown or not readable "
-            "at offset 0; see the API documentation for the filterable fields");
+  EXPECT_EQ(
+      Sql("personal_phone = '1'",
+          *model::SchemaRegistry::Default().Find("contacts"), no_sensitive),
+      "ERROR: filter: field 'personal_phone' is unknown or not readable "
+      "at offset 0; see the API documentation for the filterable fields");
 }
 
 TEST(ToSql, QualifiesColumnsWithAnAlias) {
-  absl::StatusOr<CheckedFilter> f =
-      ParseAndCheckFilter("industry = 'x' AND employee_count < 1.5", Accounts(),
-                          AllFields());
+  absl::StatusOr<CheckedFilter> f = ParseAndCheckFilter(
+      "industry = 'x' AND employee_count < 1.5", Accounts(), AllFields());
   ASSERT_TRUE(f.ok()) << f.status();
   EXPECT_EQ(ToSql(*f, "a").sql,
             "(\"a\".\"industry\" = ?) AND (CAST(\"a\".\"employee_count\" AS "
@@ -226,9 +225,16 @@ TEST(Matches, EvaluatesInMemory) {
   // create_time, update_time, owner, source.
   model::Record r;
   r.id = "w1";
-  r.values = {int64_t{0},  int64_t{0}, std::string("u"), std::string("s"),
-              int64_t{1},  int64_t{7}, 2.5,              std::string("Äpfel"),
-              std::string("RED"), int64_t{1704067200000000},
+  r.values = {int64_t{0},
+              int64_t{0},
+              std::string("u"),
+              std::string("s"),
+              int64_t{1},
+              int64_t{7},
+              2.5,
+              std::string("Äpfel"),
+              std::string("RED"),
+              int64_t{1704067200000000},
               std::string("hush")};
   ASSERT_EQ(r.values.size(), w.fields().size());
   struct MatchCase {
@@ -252,7 +258,8 @@ TEST(Matches, EvaluatesInMemory) {
       {"NOT (flag = true AND label = 'x')", true},
   };
   for (const MatchCase& c : cases) {
-    absl::StatusOr<CheckedFilter> f = ParseAndCheckFilter(c.filter, w, AllFields());
+    absl::StatusOr<CheckedFilter> f =
+        ParseAndCheckFilter(c.filter, w, AllFields());
     ASSERT_TRUE(f.ok()) << c.filter << ": " << f.status();
     EXPECT_EQ(Matches(*f, r), c.expected) << c.filter;
   }
@@ -261,7 +268,8 @@ TEST(Matches, EvaluatesInMemory) {
   model::Record broken = r;
   broken.values[5] = std::monostate();  // count
   for (const char* filter : {"count = 7", "NOT count = 7", "count != 7"}) {
-    absl::StatusOr<CheckedFilter> f = ParseAndCheckFilter(filter, w, AllFields());
+    absl::StatusOr<CheckedFilter> f =
+        ParseAndCheckFilter(filter, w, AllFields());
     ASSERT_TRUE(f.ok());
     EXPECT_FALSE(Matches(*f, broken)) << filter;
   }

@@ -93,8 +93,8 @@ class Lexer {
       t.text = std::string(text_.substr(start, pos_ - start));
       return t;
     }
-    if (IsDigit(c) || (c == '-' && pos_ + 1 < text_.size() &&
-                       IsDigit(text_[pos_ + 1]))) {
+    if (IsDigit(c) ||
+        (c == '-' && pos_ + 1 < text_.size() && IsDigit(text_[pos_ + 1]))) {
       return Number();
     }
     if (c == '"' || c == '\'') return String();
@@ -112,7 +112,8 @@ class Lexer {
         return t;
       }
     }
-    if (c == '!') return Error("'!' must be followed by '=' (use NOT to negate)", pos_);
+    if (c == '!')
+      return Error("'!' must be followed by '=' (use NOT to negate)", pos_);
     if (static_cast<unsigned char>(c) < 0x20 ||
         static_cast<unsigned char>(c) >= 0x7F) {
       return Error("unexpected character outside a string", pos_);
@@ -146,7 +147,8 @@ class Lexer {
       }
       while (pos_ < text_.size() && IsDigit(text_[pos_])) ++pos_;
     }
-    if (pos_ < text_.size() && (IsIdentChar(text_[pos_]) || text_[pos_] == '.')) {
+    if (pos_ < text_.size() &&
+        (IsIdentChar(text_[pos_]) || text_[pos_] == '.')) {
       return Error("malformed number", start);
     }
     t.text = std::string(text_.substr(start, pos_ - start));
@@ -175,12 +177,24 @@ class Lexer {
         }
         char e = text_[pos_ + 1];
         switch (e) {
-          case '\\': t.text.push_back('\\'); break;
-          case '"': t.text.push_back('"'); break;
-          case '\'': t.text.push_back('\''); break;
-          case 'n': t.text.push_back('\n'); break;
-          case 'r': t.text.push_back('\r'); break;
-          case 't': t.text.push_back('\t'); break;
+          case '\\':
+            t.text.push_back('\\');
+            break;
+          case '"':
+            t.text.push_back('"');
+            break;
+          case '\'':
+            t.text.push_back('\'');
+            break;
+          case 'n':
+            t.text.push_back('\n');
+            break;
+          case 'r':
+            t.text.push_back('\r');
+            break;
+          case 't':
+            t.text.push_back('\t');
+            break;
           default:
             return Error(
                 "unknown escape in string (use \\\\ \\\" \\' \\n \\r or \\t)",
@@ -326,9 +340,9 @@ class Parser {
                                     "' instead of '", close.text, "'"),
                        close.offset);
         }
-        return Error(absl::StrCat("expected ')' to close the '(' at offset ",
-                                  t.offset),
-                     close.offset);
+        return Error(
+            absl::StrCat("expected ')' to close the '(' at offset ", t.offset),
+            close.offset);
       }
       Take();
       --depth_;
@@ -348,9 +362,9 @@ class Parser {
   absl::StatusOr<ExprPtr> ParseComparison() {
     const Token& field = Take();
     if (++comparisons_ > kMaxFilterComparisons) {
-      return Error(absl::StrCat("more than ", kMaxFilterComparisons,
-                                " comparisons"),
-                   field.offset);
+      return Error(
+          absl::StrCat("more than ", kMaxFilterComparisons, " comparisons"),
+          field.offset);
     }
     const Token& op = Peek();
     if (op.kind != Token::Kind::kOp) {
@@ -438,12 +452,23 @@ std::string QuoteString(absl::string_view s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default: out.push_back(c);
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   out.push_back('"');
@@ -477,10 +502,10 @@ void Format(const FilterExpr& expr, std::string* out) {
         const FilterExpr& child = *expr.children[i];
         // An OR inside an AND needs parentheses; nothing else does (chains
         // of the same operator are flattened by the parser).
-        FormatOperand(child,
-                      child.kind == FilterExpr::Kind::kOr ||
-                          child.kind == expr.kind,
-                      out);
+        FormatOperand(
+            child,
+            child.kind == FilterExpr::Kind::kOr || child.kind == expr.kind,
+            out);
       }
       return;
     }
@@ -500,12 +525,18 @@ void Format(const FilterExpr& expr, std::string* out) {
 
 absl::string_view CompareOpText(CompareOp op) {
   switch (op) {
-    case CompareOp::kEq: return "=";
-    case CompareOp::kNe: return "!=";
-    case CompareOp::kLt: return "<";
-    case CompareOp::kLe: return "<=";
-    case CompareOp::kGt: return ">";
-    case CompareOp::kGe: return ">=";
+    case CompareOp::kEq:
+      return "=";
+    case CompareOp::kNe:
+      return "!=";
+    case CompareOp::kLt:
+      return "<";
+    case CompareOp::kLe:
+      return "<=";
+    case CompareOp::kGt:
+      return ">";
+    case CompareOp::kGe:
+      return ">=";
   }
   return "?";
 }
@@ -513,9 +544,9 @@ absl::string_view CompareOpText(CompareOp op) {
 absl::StatusOr<std::unique_ptr<const FilterExpr>> ParseFilter(
     absl::string_view text) {
   if (text.size() > kMaxFilterBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("filter: longer than ", kMaxFilterBytes, " bytes (",
-                     text.size(), " bytes)"));
+    return absl::InvalidArgumentError(absl::StrCat("filter: longer than ",
+                                                   kMaxFilterBytes, " bytes (",
+                                                   text.size(), " bytes)"));
   }
   absl::StatusOr<std::vector<Token>> tokens = Lexer(text).Run();
   if (!tokens.ok()) return tokens.status();

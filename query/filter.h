@@ -46,10 +46,10 @@ struct FilterLiteral {
   enum class Kind { kString, kInteger, kDecimal, kBool, kIdentifier };
   Kind kind = Kind::kString;
   std::string text;  // decoded string, identifier, or the number as written
-  int64_t int_value = 0;     // kInteger
-  double double_value = 0;   // kInteger and kDecimal
-  bool bool_value = false;   // kBool
-  size_t offset = 0;         // byte offset of the literal in the filter
+  int64_t int_value = 0;    // kInteger
+  double double_value = 0;  // kInteger and kDecimal
+  bool bool_value = false;  // kBool
+  size_t offset = 0;        // byte offset of the literal in the filter
 };
 
 struct FilterExpr {

@@ -33,33 +33,49 @@ using model::SqlValue;
 
 const std::vector<std::string>& TrickyStrings() {
   static const auto* v = new std::vector<std::string>{
-      "", " ", "a", "A", "b", "B", "ab", "abc", "abc ", "ABC", "Abc",
-      "ä", "Ä", "z", "Z", "Zürich", "zurich", "日本", "😀", "O'Brien",
-      "quote\"d", "back\\slash", "tab\there", "line\nbreak", "~", "DE", "de"};
+      "",   " ",       "a",        "A",           "b",         "B",
+      "ab", "abc",     "abc ",     "ABC",         "Abc",       "ä",
+      "Ä",  "z",       "Z",        "Zürich",      "zurich",    "日本",
+      "😀",  "O'Brien", "quote\"d", "back\\slash", "tab\there", "line\nbreak",
+      "~",  "DE",      "de"};
   return *v;
 }
 
 const std::vector<int64_t>& TrickyInts() {
-  static const auto* v = new std::vector<int64_t>{
-      0, 1, -1, 2, 42, -42, 1000, std::numeric_limits<int64_t>::min(),
-      std::numeric_limits<int64_t>::max(), (int64_t{1} << 53) + 1,
-      int64_t{1} << 53, -((int64_t{1} << 53) + 1)};
+  static const auto* v =
+      new std::vector<int64_t>{0,
+                               1,
+                               -1,
+                               2,
+                               42,
+                               -42,
+                               1000,
+                               std::numeric_limits<int64_t>::min(),
+                               std::numeric_limits<int64_t>::max(),
+                               (int64_t{1} << 53) + 1,
+                               int64_t{1} << 53,
+                               -((int64_t{1} << 53) + 1)};
   return *v;
 }
 
 const std::vector<double>& TrickyDoubles() {
   static const auto* v = new std::vector<double>{
-      0.0, -0.0, 1.5, -2.25, 3.0, 1e15, -1e15, 123456.75, 1e300, -1e-300,
-      0.1, 9007199254740993.0};
+      0.0,   -0.0,      1.5,   -2.25,   3.0, 1e15,
+      -1e15, 123456.75, 1e300, -1e-300, 0.1, 9007199254740993.0};
   return *v;
 }
 
 const std::vector<int64_t>& TrickyTimestamps() {
   static const auto* v = new std::vector<int64_t>{
-      0, -1, 1, 1704067200000000, 1704067200000001, 1704067199999999,
-      -62135596800000000,   // 0001-01-01T00:00:00Z
-      253402300799999999,   // 9999-12-31T23:59:59.999999Z
-      951782400000000,      // 2000-02-29T00:00:00Z
+      0,
+      -1,
+      1,
+      1704067200000000,
+      1704067200000001,
+      1704067199999999,
+      -62135596800000000,  // 0001-01-01T00:00:00Z
+      253402300799999999,  // 9999-12-31T23:59:59.999999Z
+      951782400000000,     // 2000-02-29T00:00:00Z
   };
   return *v;
 }
@@ -80,12 +96,18 @@ std::vector<std::string> EnumNames(const model::FieldSchema& f) {
 
 SqlValue RandomValue(const model::FieldSchema& f, std::mt19937_64& rng) {
   switch (f.kind) {
-    case FieldKind::kString: return Pick(TrickyStrings(), rng);
-    case FieldKind::kInt64: return Pick(TrickyInts(), rng);
-    case FieldKind::kDouble: return Pick(TrickyDoubles(), rng);
-    case FieldKind::kBool: return int64_t(rng() % 2);
-    case FieldKind::kEnum: return Pick(EnumNames(f), rng);
-    case FieldKind::kTimestamp: return Pick(TrickyTimestamps(), rng);
+    case FieldKind::kString:
+      return Pick(TrickyStrings(), rng);
+    case FieldKind::kInt64:
+      return Pick(TrickyInts(), rng);
+    case FieldKind::kDouble:
+      return Pick(TrickyDoubles(), rng);
+    case FieldKind::kBool:
+      return int64_t(rng() % 2);
+    case FieldKind::kEnum:
+      return Pick(EnumNames(f), rng);
+    case FieldKind::kTimestamp:
+      return Pick(TrickyTimestamps(), rng);
   }
   return std::monostate();
 }
@@ -119,8 +141,8 @@ std::string RandomLiteral(const model::FieldSchema& f, std::mt19937_64& rng) {
       return Quote(Pick(TrickyStrings(), rng), rng);
     case FieldKind::kInt64:
       if (rng() % 3 == 0) {  // decimal against an integer column
-        const double ds[] = {2.5, -0.5, 41.99, 9007199254740992.0, 1e19,
-                             -1e19, 0.0};
+        const double ds[] = {2.5,  -0.5,  41.99, 9007199254740992.0,
+                             1e19, -1e19, 0.0};
         return DoubleLiteral(ds[rng() % 7]);
       }
       return absl::StrCat(Pick(TrickyInts(), rng));
@@ -136,10 +158,10 @@ std::string RandomLiteral(const model::FieldSchema& f, std::mt19937_64& rng) {
     case FieldKind::kTimestamp: {
       int64_t micros = Pick(TrickyTimestamps(), rng);
       if (rng() % 4 == 0 && micros > -62135596800000000) micros -= 1;
-      return Quote(absl::FormatTime(absl::RFC3339_full,
-                                    absl::FromUnixMicros(micros),
-                                    absl::UTCTimeZone()),
-                   rng);
+      return Quote(
+          absl::FormatTime(absl::RFC3339_full, absl::FromUnixMicros(micros),
+                           absl::UTCTimeZone()),
+          rng);
     }
   }
   return "";
@@ -156,7 +178,8 @@ std::string RandomFilter(const model::ObjectSchema& schema, int depth,
     const char* op = ops[rng() % (equality_only ? 2 : 6)];
     return absl::StrCat(f.name, " ", op, " ", RandomLiteral(f, rng));
   }
-  if (choice == 2) return absl::StrCat("NOT (", RandomFilter(schema, depth + 1, rng), ")");
+  if (choice == 2)
+    return absl::StrCat("NOT (", RandomFilter(schema, depth + 1, rng), ")");
   return absl::StrCat("(", RandomFilter(schema, depth + 1, rng),
                       choice == 3 ? ") AND (" : ") OR (",
                       RandomFilter(schema, depth + 1, rng), ")");
@@ -215,7 +238,8 @@ class Table {
     for (size_t i = 0; i < f.params.size(); ++i) Bind(stmt, i + 1, f.params[i]);
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-      out.push_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
+      out.push_back(
+          reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
     }
     EXPECT_EQ(rc, SQLITE_DONE) << sqlite3_errmsg(db_) << " in " << f.sql;
     sqlite3_finalize(stmt);
@@ -256,7 +280,8 @@ std::vector<Record> GenerateRecords(const model::ObjectSchema& schema, int n,
     // Ids of varying length so byte order differs from numeric order.
     r.id = absl::StrCat("r", rng() % 1000, "_", i);
     r.version = 1;
-    for (const auto& f : schema.fields()) r.values.push_back(RandomValue(f, rng));
+    for (const auto& f : schema.fields())
+      r.values.push_back(RandomValue(f, rng));
     records.push_back(std::move(r));
   }
   return records;
@@ -293,7 +318,8 @@ TEST_P(Agreement, ToSqlSelectsExactlyWhatMatchesAccepts) {
       if (Matches(*filter, r)) from_memory.push_back(r.id);
     }
     std::sort(from_memory.begin(), from_memory.end());
-    ASSERT_EQ(from_sql, from_memory) << "filter: " << text << "\nSQL: " << sql.sql;
+    ASSERT_EQ(from_sql, from_memory)
+        << "filter: " << text << "\nSQL: " << sql.sql;
     if (!from_sql.empty() && from_sql.size() < records.size()) ++non_trivial;
   }
   // The generator must produce filters that actually discriminate.
@@ -305,7 +331,8 @@ std::vector<SqlValue> Key(const model::ObjectSchema& schema,
                           const std::vector<model::OrderTerm>& order,
                           const Record& r) {
   std::vector<SqlValue> key;
-  for (const auto& t : order) key.push_back(r.values[schema.FieldIndex(t.column)]);
+  for (const auto& t : order)
+    key.push_back(r.values[schema.FieldIndex(t.column)]);
   return key;
 }
 
@@ -354,8 +381,9 @@ TEST_P(Agreement, KeysetPagesMatchTheSortOrder) {
       if (last) {
         page.Append(" WHERE ");
         page.Append(KeysetAfter(order, Key(schema, order, *last), last->id));
-        size_t last_pos = std::find(expected.begin(), expected.end(), last->id) -
-                          expected.begin();
+        size_t last_pos =
+            std::find(expected.begin(), expected.end(), last->id) -
+            expected.begin();
         for (size_t i = 0; i < sorted.size(); ++i) {
           ASSERT_EQ(AfterKey(order, Key(schema, order, *last), last->id,
                              Key(schema, order, sorted[i]), sorted[i].id),

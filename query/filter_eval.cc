@@ -28,9 +28,9 @@ void AppendSql(const CheckedNode& node, absl::string_view alias,
   switch (node.kind) {
     case FilterExpr::Kind::kComparison: {
       const CheckedComparison& cmp = node.comparison;
-      out->Append(absl::StrCat(Column(cmp, alias), " ", CompareOpText(cmp.op),
-                               " ?"),
-                  {cmp.value});
+      out->Append(
+          absl::StrCat(Column(cmp, alias), " ", CompareOpText(cmp.op), " ?"),
+          {cmp.value});
       return;
     }
     case FilterExpr::Kind::kAnd:
@@ -69,12 +69,18 @@ Truth Compare(const CheckedComparison& cmp, const model::Record& record) {
   std::optional<int> c = CompareSqlValues(column, cmp.value);
   if (!c) return std::nullopt;
   switch (cmp.op) {
-    case CompareOp::kEq: return *c == 0;
-    case CompareOp::kNe: return *c != 0;
-    case CompareOp::kLt: return *c < 0;
-    case CompareOp::kLe: return *c <= 0;
-    case CompareOp::kGt: return *c > 0;
-    case CompareOp::kGe: return *c >= 0;
+    case CompareOp::kEq:
+      return *c == 0;
+    case CompareOp::kNe:
+      return *c != 0;
+    case CompareOp::kLt:
+      return *c < 0;
+    case CompareOp::kLe:
+      return *c <= 0;
+    case CompareOp::kGt:
+      return *c > 0;
+    case CompareOp::kGe:
+      return *c >= 0;
   }
   return std::nullopt;
 }

@@ -14,8 +14,7 @@ namespace {
 std::string Canonical(absl::string_view text) {
   absl::StatusOr<std::unique_ptr<const FilterExpr>> expr = ParseFilter(text);
   if (!expr.ok()) {
-    EXPECT_EQ(expr.status().code(), absl::StatusCode::kInvalidArgument)
-        << text;
+    EXPECT_EQ(expr.status().code(), absl::StatusCode::kInvalidArgument) << text;
     return absl::StrCat("ERROR: ", expr.status().message());
   }
   if (*expr == nullptr) return "<empty>";
@@ -71,18 +70,22 @@ TEST(ParseFilter, AcceptsAndCanonicalises) {
 
 TEST(ParseFilter, RejectsWithOffsets) {
   const Case cases[] = {
-      {"display_name =", "ERROR: filter: expected a literal after '=' at offset 14"},
+      {"display_name =",
+       "ERROR: filter: expected a literal after '=' at offset 14"},
       {"display_name = AND",
        "ERROR: filter: expected a literal after '=' (AND is a keyword) at "
        "offset 15"},
       {"a = (1)", "ERROR: filter: expected a literal after '=' at offset 4"},
-      {"a", "ERROR: filter: expected an operator (=, !=, <, <=, >, >=) after "
-            "'a' at offset 1"},
-      {"a 1", "ERROR: filter: expected an operator (=, !=, <, <=, >, >=) after "
-              "'a' at offset 2"},
+      {"a",
+       "ERROR: filter: expected an operator (=, !=, <, <=, >, >=) after "
+       "'a' at offset 1"},
+      {"a 1",
+       "ERROR: filter: expected an operator (=, !=, <, <=, >, >=) after "
+       "'a' at offset 2"},
       {"a == 1", "ERROR: filter: expected a literal after '=' at offset 3"},
-      {"a ! 1", "ERROR: filter: '!' must be followed by '=' (use NOT to "
-                "negate) at offset 2"},
+      {"a ! 1",
+       "ERROR: filter: '!' must be followed by '=' (use NOT to "
+       "negate) at offset 2"},
       {"a = 1 b = 2",
        "ERROR: filter: expected AND, OR or the end of the filter at offset 6"},
       {"a = 1 and b = 2",
@@ -94,38 +97,50 @@ TEST(ParseFilter, RejectsWithOffsets) {
       {"(a = 1 or b = 2)",
        "ERROR: filter: keywords are uppercase: write 'OR' instead of 'or' at "
        "offset 7"},
-      {"a = 1 AND", "ERROR: filter: expected a field name, NOT or '(' (the "
-                    "filter ends here) at offset 9"},
-      {"AND a = 1", "ERROR: filter: expected a field name, NOT or '(' at offset 0"},
+      {"a = 1 AND",
+       "ERROR: filter: expected a field name, NOT or '(' (the "
+       "filter ends here) at offset 9"},
+      {"AND a = 1",
+       "ERROR: filter: expected a field name, NOT or '(' at offset 0"},
       {"= 1", "ERROR: filter: expected a field name, NOT or '(' at offset 0"},
-      {"(a = 1", "ERROR: filter: expected ')' to close the '(' at offset 0 at "
-                 "offset 6"},
+      {"(a = 1",
+       "ERROR: filter: expected ')' to close the '(' at offset 0 at "
+       "offset 6"},
       {"a = 1)", "ERROR: filter: unmatched ')' at offset 5"},
       {"()", "ERROR: filter: expected a field name, NOT or '(' at offset 1"},
-      {"a = 'abc", "ERROR: filter: unterminated string (missing closing ') at "
-                   "offset 4"},
-      {"a = \"abc\\", "ERROR: filter: unterminated string (ends with a "
-                      "backslash) at offset 4"},
-      {"a = \"a\\qb\"", "ERROR: filter: unknown escape in string (use \\\\ \\\" "
-                        "\\' \\n \\r or \\t) at offset 6"},
+      {"a = 'abc",
+       "ERROR: filter: unterminated string (missing closing ') at "
+       "offset 4"},
+      {"a = \"abc\\",
+       "ERROR: filter: unterminated string (ends with a "
+       "backslash) at offset 4"},
+      {"a = \"a\\qb\"",
+       "ERROR: filter: unknown escape in string (use \\\\ \\\" "
+       "\\' \\n \\r or \\t) at offset 6"},
       {"a = \"\xff\"", "ERROR: filter: string is not valid UTF-8 at offset 5"},
-      {"a = \"\xc0\xaf\"", "ERROR: filter: string is not valid UTF-8 at offset 5"},
-      {"a = \"\xed\xa0\x80\"", "ERROR: filter: string is not valid UTF-8 at offset 5"},
-      {"a = 1.", "ERROR: filter: malformed number: expected a digit after '.' "
-                 "at offset 6"},
+      {"a = \"\xc0\xaf\"",
+       "ERROR: filter: string is not valid UTF-8 at offset 5"},
+      {"a = \"\xed\xa0\x80\"",
+       "ERROR: filter: string is not valid UTF-8 at offset 5"},
+      {"a = 1.",
+       "ERROR: filter: malformed number: expected a digit after '.' "
+       "at offset 6"},
       {"a = 1.2.3", "ERROR: filter: malformed number at offset 4"},
       {"a = 12abc", "ERROR: filter: malformed number at offset 4"},
-      {"a = 1e", "ERROR: filter: malformed number: expected a digit in the "
-                 "exponent at offset 6"},
+      {"a = 1e",
+       "ERROR: filter: malformed number: expected a digit in the "
+       "exponent at offset 6"},
       {"a = 9223372036854775808",
        "ERROR: filter: integer out of range (64-bit) at offset 4"},
       {"a = 1e999", "ERROR: filter: number out of range at offset 4"},
       {"a = -", "ERROR: filter: unexpected character '-' at offset 4"},
-      {"a = 1 # comment", "ERROR: filter: unexpected character '#' at offset 6"},
+      {"a = 1 # comment",
+       "ERROR: filter: unexpected character '#' at offset 6"},
       {"a.b = 1", "ERROR: filter: unexpected character '.' at offset 1"},
       {"a = 1 &&", "ERROR: filter: unexpected character '&' at offset 6"},
-      {"a = ü", "ERROR: filter: unexpected character outside a string at "
-                "offset 4"},
+      {"a = ü",
+       "ERROR: filter: unexpected character outside a string at "
+       "offset 4"},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(Canonical(c.text), c.expected) << "filter: " << c.text;

@@ -45,8 +45,9 @@ model::SqlFragment KeysetAfter(const std::vector<model::OrderTerm>& order,
     if (k > 0) out.Append(" OR ");
     out.Append("(");
     for (size_t i = 0; i < k; ++i) {
-      out.Append(absl::StrCat(Column(order[i].column, table_alias), " = ? AND "),
-                 {last_values[i]});
+      out.Append(
+          absl::StrCat(Column(order[i].column, table_alias), " = ? AND "),
+          {last_values[i]});
     }
     if (k < order.size()) {
       out.Append(absl::StrCat(Column(order[k].column, table_alias),

@@ -13,11 +13,11 @@ using model::OrderTerm;
 using model::SqlValue;
 
 std::string Render(const model::SqlFragment& f) {
-  return absl::StrCat(f.sql, " | ",
-                      absl::StrJoin(f.params, ", ",
-                                    [](std::string* out, const SqlValue& v) {
-                                      out->append(model::DebugString(v));
-                                    }));
+  return absl::StrCat(
+      f.sql, " | ",
+      absl::StrJoin(f.params, ", ", [](std::string* out, const SqlValue& v) {
+        out->append(model::DebugString(v));
+      }));
 }
 
 TEST(KeysetAfter, ExpandsToOrOfAnds) {
@@ -60,12 +60,12 @@ TEST(AfterKey, Table) {
   const Case cases[] = {
       {{int64_t{6}, std::string("a")}, "a", true},
       {{int64_t{4}, std::string("z")}, "z", false},
-      {{int64_t{5}, std::string("a")}, "a", true},   // b desc: "a" after "m"
+      {{int64_t{5}, std::string("a")}, "a", true},  // b desc: "a" after "m"
       {{int64_t{5}, std::string("z")}, "z", false},
       {{int64_t{5}, std::string("m")}, "j", true},   // id desc (last term)
       {{int64_t{5}, std::string("m")}, "k", false},  // the last row itself
       {{int64_t{5}, std::string("m")}, "l", false},
-      {{5.5, std::string("m")}, "a", true},           // int vs double
+      {{5.5, std::string("m")}, "a", true},  // int vs double
   };
   for (const Case& c : cases) {
     EXPECT_EQ(AfterKey(order, last, "k", c.row, c.id), c.after)

@@ -55,8 +55,8 @@ absl::StatusOr<std::vector<model::OrderTerm>> ParseOrderBy(
       if (words[1] == "desc" || words[1] == "DESC") {
         term.descending = true;
       } else if (words[1] != "asc" && words[1] != "ASC") {
-        return Error(absl::StrCat("expected 'asc' or 'desc' after '",
-                                  words[0], "', got '", words[1], "'"));
+        return Error(absl::StrCat("expected 'asc' or 'desc' after '", words[0],
+                                  "', got '", words[1], "'"));
       }
     }
     if (!Allowed(schema.FindField(words[0]), can_sort)) {
@@ -66,8 +66,8 @@ absl::StatusOr<std::vector<model::OrderTerm>> ParseOrderBy(
       return Error(absl::StrCat("field '", words[0], "' appears twice"));
     }
     if (terms.size() == kMaxOrderByTerms) {
-      return Error(absl::StrCat("at most ", kMaxOrderByTerms,
-                                " fields may be given"));
+      return Error(
+          absl::StrCat("at most ", kMaxOrderByTerms, " fields may be given"));
     }
     term.column = std::string(words[0]);
     terms.push_back(std::move(term));
@@ -76,10 +76,10 @@ absl::StatusOr<std::vector<model::OrderTerm>> ParseOrderBy(
 }
 
 std::string NormalizeOrderBy(const std::vector<model::OrderTerm>& terms) {
-  return absl::StrJoin(terms, ",", [](std::string* out,
-                                      const model::OrderTerm& t) {
-    absl::StrAppend(out, t.column, t.descending ? " desc" : " asc");
-  });
+  return absl::StrJoin(
+      terms, ",", [](std::string* out, const model::OrderTerm& t) {
+        absl::StrAppend(out, t.column, t.descending ? " desc" : " asc");
+      });
 }
 
 }  // namespace crm::query

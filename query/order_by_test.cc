@@ -31,14 +31,14 @@ TEST(ParseOrderBy, Table) {
       {"", "create_time asc"},
       {"   ", "create_time asc"},
       {"display_name", "display_name asc"},
-      {"update_time desc, display_name",
-       "update_time desc,display_name asc"},
+      {"update_time desc, display_name", "update_time desc,display_name asc"},
       {"  update_time   DESC ,display_name ASC ",
        "update_time desc,display_name asc"},
       {"employee_count desc,annual_revenue,industry asc,billing_city desc",
        "employee_count desc,annual_revenue asc,industry asc,billing_city desc"},
-      {"a,b,c,d,e", "ERROR: order_by: field 'a' is unknown or not readable; "
-                    "see the API documentation for the sortable fields"},
+      {"a,b,c,d,e",
+       "ERROR: order_by: field 'a' is unknown or not readable; "
+       "see the API documentation for the sortable fields"},
       {"employee_count,annual_revenue,industry,billing_city,phone",
        "ERROR: order_by: at most 4 fields may be given"},
       {"display_name, display_name desc",
@@ -49,17 +49,22 @@ TEST(ParseOrderBy, Table) {
       {"display_name desc x",
        "ERROR: order_by: expected 'field' or 'field desc', got 'display_name "
        "desc x'"},
-      {"display_name,", "ERROR: order_by: empty term (two commas, or a comma "
-                        "at either end)"},
-      {",display_name", "ERROR: order_by: empty term (two commas, or a comma "
-                        "at either end)"},
-      {"name", "ERROR: order_by: field 'name' is unknown or not readable; see "
-               "the API documentation for the sortable fields"},
-      {"id desc", "ERROR: order_by: field 'id' is unknown or not readable; see "
-                  "the API documentation for the sortable fields"},
-      {"Display_Name", "ERROR: order_by: field 'Display_Name' is unknown or "
-                       "not readable; see the API documentation for the "
-                       "sortable fields"},
+      {"display_name,",
+       "ERROR: order_by: empty term (two commas, or a comma "
+       "at either end)"},
+      {",display_name",
+       "ERROR: order_by: empty term (two commas, or a comma "
+       "at either end)"},
+      {"name",
+       "ERROR: order_by: field 'name' is unknown or not readable; see "
+       "the API documentation for the sortable fields"},
+      {"id desc",
+       "ERROR: order_by: field 'id' is unknown or not readable; see "
+       "the API documentation for the sortable fields"},
+      {"Display_Name",
+       "ERROR: order_by: field 'Display_Name' is unknown or "
+       "not readable; see the API documentation for the "
+       "sortable fields"},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(Parse(c.text, Accounts()), c.expected) << "order_by: " << c.text;

@@ -1,13 +1,13 @@
 #include "query/page_token.h"
 
-#include <cstdio>
-#include <cstdlib>
-#include <utility>
-
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
@@ -18,9 +18,7 @@ namespace {
 
 constexpr size_t kMacBytes = 32;
 
-absl::Status Invalid() {
-  return absl::InvalidArgumentError(kInvalidPageToken);
-}
+absl::Status Invalid() { return absl::InvalidArgumentError(kInvalidPageToken); }
 
 bool ConstantTimeEqual(absl::string_view a, absl::string_view b) {
   return a.size() == b.size() &&
@@ -44,7 +42,8 @@ absl::StatusOr<PageTokenCodec> PageTokenCodec::Create(std::string secret) {
   return PageTokenCodec(std::move(secret));
 }
 
-PageTokenCodec::PageTokenCodec(std::string secret) : secret_(std::move(secret)) {
+PageTokenCodec::PageTokenCodec(std::string secret)
+    : secret_(std::move(secret)) {
   if (secret_.size() < kMinPageTokenSecretBytes) {
     fprintf(stderr, "fatal: page token secret shorter than %zu bytes\n",
             kMinPageTokenSecretBytes);
@@ -65,7 +64,8 @@ std::string PageTokenCodec::Mac(absl::string_view payload) const {
   return std::string(reinterpret_cast<const char*>(mac), mac_len);
 }
 
-std::string PageTokenCodec::Encode(const crm::internal::PageToken& token) const {
+std::string PageTokenCodec::Encode(
+    const crm::internal::PageToken& token) const {
   std::string payload;
   token.SerializeToString(&payload);
   std::string signed_bytes = payload;
@@ -95,7 +95,8 @@ absl::StatusOr<crm::internal::PageToken> PageTokenCodec::Decode(
     return Invalid();
   }
   crm::internal::PageToken decoded;
-  if (!decoded.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+  if (!decoded.ParseFromArray(payload.data(),
+                              static_cast<int>(payload.size()))) {
     return Invalid();
   }
   if (decoded.collection() != expected_collection ||

@@ -34,9 +34,10 @@ TEST(PageTokenCodec, RoundTrip) {
   ASSERT_EQ(hash.size(), 32u);
   const crm::internal::PageToken token = SampleToken(hash);
   const std::string text = codec.Encode(token);
-  EXPECT_EQ(text.find_first_not_of(
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
-            std::string::npos)
+  EXPECT_EQ(
+      text.find_first_not_of(
+          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+      std::string::npos)
       << text;
   absl::StatusOr<crm::internal::PageToken> decoded =
       codec.Decode(text, "accounts", hash);
@@ -85,9 +86,10 @@ TEST(PageTokenCodec, RefusesOtherQueriesCollectionsAndSecrets) {
   PageTokenCodec codec(kSecret);
   const std::string hash = PageTokenCodec::QueryHash("accounts", "a = 1", "");
   const std::string text = codec.Encode(SampleToken(hash));
-  ExpectInvalid(codec.Decode(text, "accounts",
-                             PageTokenCodec::QueryHash("accounts", "a = 2", "")),
-                "other filter");
+  ExpectInvalid(
+      codec.Decode(text, "accounts",
+                   PageTokenCodec::QueryHash("accounts", "a = 2", "")),
+      "other filter");
   ExpectInvalid(
       codec.Decode(text, "accounts",
                    PageTokenCodec::QueryHash("accounts", "a = 1", "x asc")),

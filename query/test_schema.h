@@ -33,10 +33,12 @@ inline const model::ObjectSchema& WidgetSchema() {
     file.add_dependency("google/protobuf/timestamp.proto");
     auto* msg = file.add_message_type();
     msg->set_name("Widget");
-    msg->mutable_options()->MutableExtension(crm::v1::resource)->set_collection(
-        "widgets");
-    msg->mutable_options()->MutableExtension(crm::v1::resource)->set_singular(
-        "widget");
+    msg->mutable_options()
+        ->MutableExtension(crm::v1::resource)
+        ->set_collection("widgets");
+    msg->mutable_options()
+        ->MutableExtension(crm::v1::resource)
+        ->set_singular("widget");
     auto* color = msg->add_enum_type();
     color->set_name("Color");
     const char* colors[] = {"COLOR_UNSPECIFIED", "RED", "GREEN", "BLUE"};

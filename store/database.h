@@ -78,6 +78,9 @@ class Database {
   // of fn, or COMMIT. A status fn returns for its own reasons (e.g. a stale
   // version, NOT_FOUND) is never retried. `fn` may therefore run more than
   // once: it must not have side effects outside the session.
+  //
+  // After a statement fails inside the transaction, return its error: on
+  // PostgreSQL the transaction accepts no further statements.
   absl::Status InTransaction(const std::function<absl::Status(Session&)>& fn);
 
  private:

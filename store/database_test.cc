@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,6 +56,35 @@ TEST(Database, SqliteCreatesParentDirectory) {
   auto db = Database::Open(connection, 2);
   ASSERT_TRUE(db.ok()) << db.status();
   EXPECT_EQ((*db)->dialect(), Dialect::kSqlite);
+}
+
+TEST(Database, SqliteConnectionsAreConfigured) {
+  auto test_db = testing::TestDatabase::Create(Backend::kSqlite);
+  ASSERT_TRUE(test_db.ok()) << test_db.status();
+  auto db = Database::Open((*test_db)->connection(), 3);
+  ASSERT_TRUE(db.ok()) << db.status();
+  // Lease every pooled connection at once by nesting is not allowed, so check
+  // a few sequential leases (the pool hands out each connection in turn).
+  for (int i = 0; i < 3; ++i) {
+    absl::Status s = (*db)->WithSession([](Session& session) -> absl::Status {
+      auto rows = Query(session, {"PRAGMA journal_mode", {}}, "pragma");
+      if (!rows.ok()) return rows.status();
+      EXPECT_EQ(*rows, (std::vector<Row>{{std::string("wal")}}));
+      EXPECT_EQ(QueryInt(session, {"PRAGMA busy_timeout", {}}, "pragma")
+                    .value_or(0),
+                10000);
+      EXPECT_EQ(QueryInt(session, {"PRAGMA foreign_keys", {}}, "pragma")
+                    .value_or(0),
+                1);
+      EXPECT_EQ(QueryInt(session, {"PRAGMA synchronous", {}}, "pragma")
+                    .value_or(0),
+                1);  // NORMAL
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(s.ok()) << s;
+  }
+  EXPECT_TRUE(std::filesystem::exists(
+      (*test_db)->connection().substr(std::string("sqlite:").size())));
 }
 
 TEST(MaskConnection, HidesPasswords) {

@@ -12,18 +12,18 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "auth/service_registry.h"
 
 namespace crm::server {
 
 // AuthContext property holding the caller's service name (no "services/"
 // prefix). Only ServiceIdentityProcessor sets it; clients cannot.
-inline constexpr char kServicePropertyName[] = "crm.service";
-
 // Runs for every call on the TLS port (including health checks and
 // reflection), after the TLS handshake and before any handler: maps the
-// client certificate's SANs to a registered service and records it in the
-// call's AuthContext as property "crm.service". A call whose certificate
+// client certificate's SANs to a registered service. It does not write to
+// the AuthContext, which gRPC shares between all calls of a connection;
+// handlers resolve the service again with CallerService. A call whose certificate
 // matches no registered service (or, ambiguously, two different ones) is
 // refused with UNAUTHENTICATED before its handler runs, and one JSON line
 // is written to stderr.
@@ -59,10 +59,15 @@ class ServiceIdentityProcessor final : public grpc::AuthMetadataProcessor {
 // be taken for one.
 std::vector<std::string> PeerIdentities(const grpc::AuthContext& context);
 
-// The calling service's name as established by ServiceIdentityProcessor, or
-// nullopt (no TLS, or no processor ran). Handlers must refuse the call on
-// nullopt (fail closed).
-std::optional<std::string> CallerService(const grpc::ServerContext& context);
+// The registered service a certificate's identities name: UNAUTHENTICATED
+// (and one JSON log line) if none or more than one. Read-only.
+absl::StatusOr<const crm::internal::ServiceConfig*> ResolveService(
+    const grpc::AuthContext& context, const auth::ServiceRegistry& registry);
+
+// The calling service's name, or nullopt (no TLS peer, or no registered
+// identity). Handlers must refuse the call on nullopt (fail closed).
+std::optional<std::string> CallerService(const grpc::ServerContext& context,
+                                         const auth::ServiceRegistry& registry);
 
 }  // namespace crm::server
 

@@ -456,7 +456,7 @@ template <typename Fn>
 grpc::Status Run(grpc::ServerContext* context, const ObjectSchema& schema,
                  ServerCore* core, const char* method, const Message& message,
                  Fn fn) {
-  absl::StatusOr<RequestContext> rc = AuthenticateRequest(*context);
+  absl::StatusOr<RequestContext> rc = AuthenticateRequest(*context, *core->services);
   if (!rc.ok()) return ToGrpcStatus(rc.status());
   size_t size = message.ByteSizeLong();
   if (size > core->config.limits().max_request_bytes()) {

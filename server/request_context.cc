@@ -6,8 +6,8 @@
 namespace crm::server {
 
 absl::StatusOr<RequestContext> AuthenticateRequest(
-    const grpc::ServerContext& context) {
-  std::optional<std::string> service = CallerService(context);
+    const grpc::ServerContext& context, const auth::ServiceRegistry& services) {
+  std::optional<std::string> service = CallerService(context, services);
   if (!service.has_value() || service->empty()) {
     return absl::UnauthenticatedError(
         "the caller has no registered service identity");

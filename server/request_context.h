@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "auth/service_registry.h"
 #include "grpcpp/server_context.h"
 #include "policy/principal.h"
 
@@ -21,7 +22,7 @@ struct RequestContext {
 // identity processor normally refuses those before any handler runs; this is
 // the fail-closed second check).
 absl::StatusOr<RequestContext> AuthenticateRequest(
-    const grpc::ServerContext& context);
+    const grpc::ServerContext& context, const auth::ServiceRegistry& services);
 
 }  // namespace crm::server
 

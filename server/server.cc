@@ -93,7 +93,7 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
 
   server->core_ = std::move(core);
   server->services_ = MakeResourceServices(server->core_.get());
-  server->services_.push_back(std::make_unique<DiagnosticsServiceImpl>());
+  server->services_.push_back(std::make_unique<DiagnosticsServiceImpl>(server->core_->services));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -41,7 +41,7 @@ class EchoService final : public crm::v1::DiagnosticsService::Service {
                                  std::string(value.data(), value.size()));
       }
     }
-    std::optional<std::string> caller = CallerService(*context);
+    std::optional<std::string> caller = CallerService(*context, *registry_);
     if (!caller.has_value()) {
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                           "no caller service identity");
@@ -51,6 +51,9 @@ class EchoService final : public crm::v1::DiagnosticsService::Service {
     return grpc::Status::OK;
   }
 
+  void set_registry(std::shared_ptr<const auth::ServiceRegistry> registry) {
+    registry_ = std::move(registry);
+  }
   int calls() const { return calls_.load(); }
   std::multimap<std::string, std::string> last_properties() {
     absl::MutexLock lock(&mu_);
@@ -59,6 +62,7 @@ class EchoService final : public crm::v1::DiagnosticsService::Service {
 
  private:
   std::atomic<int> calls_{0};
+  std::shared_ptr<const auth::ServiceRegistry> registry_;
   absl::Mutex mu_;
   std::multimap<std::string, std::string> last_properties_ ABSL_GUARDED_BY(mu_);
 };
@@ -92,6 +96,7 @@ class TestServer {
   explicit TestServer(
       const crm::internal::TlsConfig& tls,
       std::shared_ptr<const auth::ServiceRegistry> registry = TestRegistry()) {
+    echo_.set_registry(registry);
     auto credentials = BuildServerCredentials(
         tls, std::make_shared<ServiceIdentityProcessor>(std::move(registry)));
     EXPECT_TRUE(credentials.ok()) << credentials.status();
@@ -173,7 +178,9 @@ TEST(Tls, PeerPropertiesAreAsDocumented) {
   EXPECT_EQ(values("x509_pem_cert").size(), 1u);
   EXPECT_EQ(values("peer_uri"), V{"spiffe://crm.local/svc/billing"});
   EXPECT_EQ(values("peer_dns"), V{"billing.svc.crm.local"});
-  EXPECT_EQ(values(kServicePropertyName), V{"billing"});
+  // The processor must not add properties: gRPC shares this context
+  // between every call of the connection.
+  EXPECT_TRUE(values("crm.service").empty());
   EXPECT_EQ(values("transport_security_type"), V{"tls"});
 }
 

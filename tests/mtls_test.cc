@@ -53,6 +53,18 @@ TEST_F(MtlsTest, RegisteredServiceIsServedAndIdentified) {
   EXPECT_EQ(resp.caller(), "services/billing");
 }
 
+TEST_F(MtlsTest, ManyCallsOnOneConnectionKeepTheirIdentity) {
+  auto client = server_->Client("web-frontend");
+  for (int i = 0; i < 50; ++i) {
+    crm::v1::EchoRequest req;
+    crm::v1::EchoResponse resp;
+    auto ctx = client->NewContext();
+    grpc::Status s = client->diagnostics().Echo(ctx.get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << "call " << i << ": " << s.error_message();
+    EXPECT_EQ(resp.caller(), "services/web-frontend");
+  }
+}
+
 TEST_F(MtlsTest, RefusedClientsAreNotServed) {
   const TestCerts& certs = server_->certs();
   struct Case {

@@ -1,61 +1,19 @@
 #include "server/identity.h"
 
-#include <cstdio>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
+#include "server/log.h"
 
 namespace crm::server {
 namespace {
 
-std::string JsonString(absl::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
 void LogRefusal(const char* reason, const std::vector<std::string>& sans,
                 const std::string& common_name) {
-  std::vector<std::string> quoted;
-  quoted.reserve(sans.size());
-  for (const std::string& san : sans) quoted.push_back(JsonString(san));
-  const std::string line = absl::StrCat(
-      "{\"time\":",
-      JsonString(absl::FormatTime(absl::RFC3339_full, absl::Now(),
-                                  absl::UTCTimeZone())),
-      ",\"level\":\"warning\",\"event\":\"caller_refused\",\"reason\":",
-      JsonString(reason), ",\"sans\":[", absl::StrJoin(quoted, ","),
-      "],\"common_name\":", JsonString(common_name), "}\n");
-  std::fputs(line.c_str(), stderr);
+  LogWarning("caller_refused", {{"reason", reason},
+                                {"sans", absl::StrJoin(sans, ",")},
+                                {"common_name", common_name}});
 }
 
 std::string FirstValue(const grpc::AuthContext& context, const char* name) {

@@ -111,6 +111,15 @@ class Request {
   absl::StatusOr<Record> LoadForWrite(store::Session& session,
                                       const std::string& id,
                                       Operation op) const;
+  // ABORTED if the client's etag (if any) is not the current version.
+  absl::Status CheckEtag(const std::string& id, std::optional<int64_t> expected,
+                         int64_t current) const {
+    if (!expected.has_value() || *expected == current) return absl::OkStatus();
+    return absl::AbortedError(absl::StrCat(
+        schema_.ResourceName(id), " was changed since etag ",
+        model::EtagOf(*expected), " (current: ", model::EtagOf(current),
+        "); read it again and retry"));
+  }
   void Respond(const Record& record, Message* response) const {
     model::RecordToMessage(schema_, record, response);
     MaskUnreadable(eval_, schema_, response);
@@ -361,12 +370,9 @@ absl::Status Request::Update(const Message& request, Message* response) {
         core_->database->InTransaction([&](store::Session& session) {
           auto current = LoadForWrite(session, *id, Operation::kEdit);
           if (!current.ok()) return current.status();
-          if (expected.has_value() && *expected != current->version) {
-            return absl::AbortedError(absl::StrCat(
-                schema_.ResourceName(*id), " was changed since etag ",
-                model::EtagOf(*expected), " (current: ",
-                model::EtagOf(current->version),
-                "); read it again and retry"));
+          if (absl::Status e = CheckEtag(*id, expected, current->version);
+              !e.ok()) {
+            return e;
           }
           if (absl::Status r = CheckReferences(session, *fields, input);
               !r.ok()) {
@@ -425,12 +431,9 @@ absl::Status Request::Delete(const Message& request) {
         core_->database->InTransaction([&](store::Session& session) {
           auto current = LoadForWrite(session, *id, Operation::kDelete);
           if (!current.ok()) return current.status();
-          if (expected.has_value() && *expected != current->version) {
-            return absl::AbortedError(absl::StrCat(
-                schema_.ResourceName(*id), " was changed since etag ",
-                model::EtagOf(*expected), " (current: ",
-                model::EtagOf(current->version),
-                "); read it again and retry"));
+          if (absl::Status e = CheckEtag(*id, expected, current->version);
+              !e.ok()) {
+            return e;
           }
           auto ok = core_->records->DeleteIfVersion(session, schema_, *id,
                                                  current->version);
@@ -456,7 +459,7 @@ template <typename Fn>
 grpc::Status Run(grpc::ServerContext* context, const ObjectSchema& schema,
                  ServerCore* core, const char* method, const Message& message,
                  Fn fn) {
-  absl::StatusOr<RequestContext> rc = AuthenticateRequest(*context, *core->services);
+  absl::StatusOr<RequestContext> rc = AuthenticateRequest(*context, *core);
   if (!rc.ok()) return ToGrpcStatus(rc.status());
   size_t size = message.ByteSizeLong();
   if (size > core->config.limits().max_request_bytes()) {

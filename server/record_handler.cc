@@ -471,12 +471,17 @@ grpc::Status Run(grpc::ServerContext* context, const ObjectSchema& schema,
   Request request(schema, core,
                   Evaluator(core->policy->Current(), rc->principal));
   absl::Status s = fn(request);
-  if (!s.ok() && LogEnabled(LogLevel::kDebug)) {
-    Log(LogLevel::kDebug, "request.refused",
+  // Refusals and failures at info, successes at debug: one structured line
+  // per call that a person may need to explain.
+  LogLevel level = s.ok() ? LogLevel::kDebug : LogLevel::kInfo;
+  if (LogEnabled(level)) {
+    Log(level, s.ok() ? "request.ok" : "request.refused",
         {{"method", method},
          {"collection", schema.collection()},
          {"principal", rc->principal.ResourceName()},
-         {"status", s.ToString()}});
+         {"peer", rc->peer},
+         {"code", absl::StatusCodeToString(s.code())},
+         {"message", std::string(s.message())}});
   }
   return ToGrpcStatus(s);
 }

@@ -53,11 +53,8 @@ absl::Status FinalizeConfig(crm::internal::ServerConfig* config) {
   if (config->listen_address().empty()) {
     config->set_listen_address("127.0.0.1:8443");
   }
-  if (config->database().empty()) {
-    return absl::InvalidArgumentError(
-        "config: database is required, e.g. \"sqlite:var/crm.db\" or "
-        "\"postgresql:host=/var/run/postgresql dbname=crm\"");
-  }
+  // The embedded default: SQLite in the working directory.
+  if (config->database().empty()) config->set_database("sqlite:var/crm.db");
   if (config->database_pool_size() == 0) config->set_database_pool_size(8);
   auto* tls = config->mutable_tls();
   if (tls->ca_file().empty() || tls->cert_file().empty() ||

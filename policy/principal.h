@@ -21,9 +21,13 @@ struct Principal {
   }
 };
 
-enum class Operation { kRead, kCreate, kEdit, kDelete };
+// What is being done to an object or record. The object permission and the
+// record access level each operation needs are listed in
+// proto/crm/v1/policy.proto ("Who may do what to a record").
+enum class Operation { kRead, kCreate, kEdit, kDelete, kShare, kTransfer };
 
-const char* OperationName(Operation op);  // "read", "create", "edit", "delete"
+// "read", "create", "edit", "delete", "share", "transfer".
+const char* OperationName(Operation op);
 
 }  // namespace crm::policy
 

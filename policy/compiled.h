@@ -1,0 +1,174 @@
+// The compiled form of a PolicyState: plain, immutable data indexed by dense
+// integers, built once by PolicySnapshot::Build and read (without locks) by
+// the Evaluator. Nothing here is part of the public API; see snapshot.h and
+// evaluator.h. The rules these structures implement are written once, in
+// proto/crm/v1/policy.proto.
+#ifndef CRM_POLICY_COMPILED_H_
+#define CRM_POLICY_COMPILED_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "crm/v1/policy.pb.h"
+#include "model/object_schema.h"
+#include "policy/principal.h"
+#include "query/checked_filter.h"
+
+namespace crm::policy {
+
+// Record access levels, ordered: levels combine by maximum.
+enum class Level : uint8_t { kNone = 0, kRead = 1, kReadWrite = 2, kFull = 3 };
+
+// "none", "read", "read-write", "full".
+const char* LevelName(Level level);
+
+// The record access level `op` needs (kNone for create: object-level only).
+Level RequiredLevel(Operation op);
+
+struct ObjectPermissions {
+  bool read = false;
+  bool create = false;
+  bool edit = false;
+  bool remove = false;
+  bool view_all = false;
+  bool modify_all = false;
+
+  // The object permission `op` needs (share: read; transfer: edit).
+  bool Allows(Operation op) const;
+  // Applies the implications of policy.proto (edit/delete/view_all imply
+  // read; modify_all implies everything).
+  void Normalize();
+  ObjectPermissions Intersect(const ObjectPermissions& other) const;
+  void Merge(const ObjectPermissions& other);
+};
+
+// Explicit field grants held for one field (the union over permission sets).
+struct FieldGrant {
+  bool mentioned = false;  // some held FieldPermission names this field
+  bool read = false;       // read or edit granted
+  bool edit = false;
+};
+
+// The union of a combination of permission sets (shared by every principal
+// holding exactly that combination).
+struct PermissionBundle {
+  std::vector<ObjectPermissions> objects;       // [object]
+  std::vector<std::vector<FieldGrant>> fields;  // [object][field index]
+  uint32_t system = 0;                          // bit (1 << SystemPermission)
+
+  bool HasSystem(crm::v1::SystemPermission p) const {
+    return (system >> static_cast<int>(p)) & 1u;
+  }
+};
+
+struct GranteeRef {
+  enum class Kind : uint8_t { kUser, kRole, kRoleAndSubordinates, kGroup };
+  Kind kind = Kind::kUser;
+  int index = -1;  // into users, roles or groups
+};
+
+struct CompiledRole {
+  std::string name;  // "roles/{id}"
+  int parent = -1;
+  int tin = 0;   // Euler tour interval: r is at or below a iff
+  int tout = 0;  // a.tin <= r.tin && r.tout <= a.tout
+  std::vector<int> users;     // users holding exactly this role
+  std::vector<int> children;  // roles directly below
+};
+
+struct CompiledGroup {
+  std::string name;               // "groups/{id}"
+  std::vector<uint64_t> members;  // bitset over users (transitive)
+  bool Contains(int user) const {
+    return (members[user >> 6] >> (user & 63)) & 1u;
+  }
+};
+
+struct CompiledSharingRule {
+  std::string name;  // "sharingRules/{id}"
+  int object = -1;
+  bool criteria_based = false;
+  GranteeRef owned_by;             // owner-based
+  query::CheckedFilter criteria;   // criteria-based
+  GranteeRef shared_with;
+  Level level = Level::kRead;
+};
+
+struct CompiledRestriction {
+  std::string name;  // "restrictionRules/{id}"
+  int object = -1;
+  GranteeRef applies_to;
+  query::CheckedFilter criteria;
+};
+
+struct ObjectPolicy {
+  const model::ObjectSchema* schema = nullptr;
+  int owner_field = -1;    // index of "owner" in schema->fields(), or -1
+  int account_field = -1;  // index of "account" (a reference to accounts)
+  crm::v1::OrgWideDefault::Access access = crm::v1::OrgWideDefault::PRIVATE;
+  bool hierarchy = false;  // grant_access_using_hierarchies
+  bool controlled_by_parent() const {
+    return access == crm::v1::OrgWideDefault::CONTROLLED_BY_PARENT;
+  }
+  Level public_level() const;  // from PUBLIC_READ / PUBLIC_READ_WRITE
+};
+
+struct CompiledUser {
+  std::string id;
+  std::string resource_name;  // "users/{id}"
+  int role = -1;
+  bool active = false;
+  const PermissionBundle* permissions = nullptr;
+  std::vector<int> groups;  // every group containing the user (transitive)
+  // Strings a record_shares.grantee must equal to reach this user.
+  std::vector<std::string> grantee_keys;
+  // [object] -> indexes of sharing rules whose shared_with contains the user.
+  std::vector<std::vector<int>> sharing_rules;
+  // [object] -> indexes of restriction rules that apply to the user.
+  std::vector<std::vector<int>> restrictions;
+};
+
+struct CompiledService {
+  ObjectPermissions Scope(int object) const { return scope[object]; }
+  std::vector<ObjectPermissions> scope;  // [object]: config grants + sets
+  const PermissionBundle* permissions = nullptr;  // sets assigned to it
+};
+
+// Everything a snapshot holds.
+struct CompiledPolicy {
+  int64_t version = 0;
+  std::vector<ObjectPolicy> objects;
+  absl::flat_hash_map<std::string, int> object_index;  // collection -> object
+  int accounts = -1;                                   // object index
+  std::vector<CompiledUser> users;
+  absl::flat_hash_map<std::string, int> user_index;   // id -> user
+  absl::flat_hash_map<std::string, int> owner_index;  // "users/{id}" -> user
+  std::vector<CompiledRole> roles;
+  std::vector<CompiledGroup> groups;
+  // Every grantee key ("users/u1", "roles/r1", "roleAndSubordinates/r1",
+  // "groups/g1") -> what it names.
+  absl::flat_hash_map<std::string, GranteeRef> grantees;
+  std::vector<CompiledSharingRule> sharing_rules;
+  std::vector<CompiledRestriction> restrictions;
+  absl::flat_hash_map<std::string, CompiledService> services;
+  std::vector<std::unique_ptr<PermissionBundle>> bundles;  // owned here
+  PermissionBundle empty_bundle;
+
+  // Does grantee `g` contain user `user`? (O(1))
+  bool Contains(const GranteeRef& g, int user) const;
+  // Is role `above` strictly above role `below`?
+  bool RoleAbove(int above, int below) const;
+  // The object index of `collection`, or -1.
+  int ObjectIndex(absl::string_view collection) const;
+  // Appends the users of `g` to `out` (may repeat users).
+  void AppendUsers(const GranteeRef& g, std::vector<int>* out) const;
+  // The grantee's key (see grantee.h).
+  std::string GranteeName(const GranteeRef& g) const;
+};
+
+}  // namespace crm::policy
+
+#endif  // CRM_POLICY_COMPILED_H_

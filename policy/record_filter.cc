@@ -1,0 +1,223 @@
+// Evaluator::RecordFilter: record access compiled into SQL. The shapes and
+// when each is chosen are described in policy/README.md.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
+#include "policy/evaluator.h"
+
+namespace crm::policy {
+namespace {
+
+using model::QuoteIdentifier;
+using model::SqlFragment;
+
+SqlFragment Text(absl::string_view sql) {
+  SqlFragment f;
+  f.Append(sql);
+  return f;
+}
+
+bool IsFalse(const SqlFragment& f) { return f.sql == "1 = 0"; }
+
+// "(a) OR (b) OR ..."; an empty term is TRUE (so the whole is empty), a
+// "1 = 0" term is dropped; no terms is "1 = 0".
+SqlFragment AnyOf(const std::vector<SqlFragment>& terms) {
+  std::vector<const SqlFragment*> kept;
+  for (const SqlFragment& t : terms) {
+    if (t.empty()) return {};
+    if (!IsFalse(t)) kept.push_back(&t);
+  }
+  if (kept.empty()) return Text("1 = 0");
+  if (kept.size() == 1) return *kept[0];
+  SqlFragment out;
+  for (size_t i = 0; i < kept.size(); ++i) {
+    out.Append(i == 0 ? "(" : " OR (");
+    out.Append(*kept[i]);
+    out.Append(")");
+  }
+  return out;
+}
+
+// "col IN (?, ?, ...)" over `values`.
+SqlFragment InList(absl::string_view column,
+                   const std::vector<const std::string*>& values) {
+  SqlFragment f;
+  f.Append(absl::StrCat(QuoteIdentifier(column), " IN ("));
+  for (size_t i = 0; i < values.size(); ++i) {
+    f.Append(i == 0 ? "?" : ", ?", {*values[i]});
+  }
+  f.Append(")");
+  return f;
+}
+
+}  // namespace
+
+std::vector<int> Evaluator::OwnerSet(int object, Level needed) const {
+  const ObjectPolicy& obj = policy_->objects[object];
+  std::vector<int> owners = {user_index_};
+  if ((obj.hierarchy || obj.controlled_by_parent()) && user_->role >= 0) {
+    for (int child : policy_->roles[user_->role].children) {
+      policy_->AppendUsers({GranteeRef::Kind::kRoleAndSubordinates, child},
+                           &owners);
+    }
+  }
+  if (!obj.controlled_by_parent()) {
+    for (int r : user_->sharing_rules[object]) {
+      const CompiledSharingRule& rule = policy_->sharing_rules[r];
+      if (!rule.criteria_based && rule.level >= needed) {
+        policy_->AppendUsers(rule.owned_by, &owners);
+      }
+    }
+  }
+  std::sort(owners.begin(), owners.end());
+  owners.erase(std::unique(owners.begin(), owners.end()), owners.end());
+  return owners;
+}
+
+SqlFragment Evaluator::OwnAccessSql(int object, Level needed,
+                                    const SqlShape& shape,
+                                    PlanInfo* plan) const {
+  const ObjectPolicy& obj = policy_->objects[object];
+  const std::string& table = obj.schema->collection();
+  if (!obj.controlled_by_parent() && obj.public_level() >= needed) {
+    if (plan) absl::StrAppend(&plan->explanation, table, ": org-default; ");
+    return {};
+  }
+  std::vector<SqlFragment> criteria;
+  if (!obj.controlled_by_parent()) {
+    for (int r : user_->sharing_rules[object]) {
+      const CompiledSharingRule& rule = policy_->sharing_rules[r];
+      if (rule.criteria_based && rule.level >= needed) {
+        criteria.push_back(query::ToSql(rule.criteria));
+      }
+    }
+  }
+  std::vector<const std::string*> owners;
+  if (obj.owner_field >= 0) {
+    for (int u : OwnerSet(object, needed)) {
+      owners.push_back(&policy_->users[u].resource_name);
+    }
+  }
+  // Manual shares give READ or READ_WRITE, never owner-level access.
+  SqlFragment shares;
+  if (needed <= Level::kReadWrite) {
+    std::vector<const std::string*> keys;
+    for (const std::string& k : user_->grantee_keys) keys.push_back(&k);
+    shares.Append(
+        "SELECT \"record_id\" FROM \"record_shares\" WHERE \"object\" = ? AND ",
+        {table});
+    shares.Append(InList("grantee", keys));
+    if (needed == Level::kReadWrite) {
+      shares.Append(" AND \"access\" >= ?", {int64_t{crm::v1::READ_WRITE}});
+    }
+    if (plan) plan->share_keys += keys.size();
+  }
+  if (plan) {
+    plan->owners += owners.size();
+    plan->criteria_rules += criteria.size();
+  }
+  bool drive = criteria.empty() &&
+               (shape.form == SqlShape::Form::kDrive ||
+                (shape.form == SqlShape::Form::kAuto &&
+                 owners.size() <= shape.drive_max_owners));
+  if (drive) {
+    // Driven from the few owners and shares: a semi-join on the primary key.
+    SqlFragment f;
+    f.Append("\"id\" IN (");
+    if (!owners.empty()) {
+      f.Append(absl::StrCat("SELECT \"id\" FROM ", QuoteIdentifier(table),
+                            " WHERE "));
+      f.Append(InList("owner", owners));
+      if (!shares.empty()) f.Append(" UNION ");
+    }
+    f.Append(shares);
+    f.Append(")");
+    if (owners.empty() && shares.empty()) f = Text("1 = 0");
+    if (plan) {
+      absl::StrAppend(&plan->explanation, table, ": drive from ",
+                      owners.size(), " owners and ", plan->share_keys,
+                      " share keys; ");
+    }
+    return f;
+  }
+  std::vector<SqlFragment> terms;
+  if (!owners.empty()) terms.push_back(InList("owner", owners));
+  if (!shares.empty()) {
+    SqlFragment s;
+    s.Append("\"id\" IN (");
+    s.Append(shares);
+    s.Append(")");
+    terms.push_back(std::move(s));
+  }
+  for (SqlFragment& c : criteria) terms.push_back(std::move(c));
+  if (plan) {
+    absl::StrAppend(&plan->explanation, table, ": scan with ", owners.size(),
+                    " owners, shares, ", criteria.size(), " criteria rules; ");
+  }
+  return AnyOf(terms);
+}
+
+SqlFragment Evaluator::AccessSql(int object, Level needed,
+                                 const SqlShape& shape, PlanInfo* plan) const {
+  const ObjectPolicy& obj = policy_->objects[object];
+  std::string rule;
+  if (ViewAll(object, needed, &rule)) {
+    if (plan) absl::StrAppend(&plan->explanation, rule, "; ");
+    return {};
+  }
+  SqlFragment access;
+  if (obj.controlled_by_parent()) {
+    const std::string account = QuoteIdentifier(
+        obj.schema->fields()[obj.account_field].name);
+    SqlFragment parent = AccessSql(policy_->accounts, needed, shape, plan);
+    SqlFragment via;
+    via.Append(absl::StrCat("(", account, " <> '' AND ", account,
+                            " IN (SELECT 'accounts/' || \"id\" FROM "
+                            "\"accounts\""));
+    if (!parent.empty()) {
+      via.Append(" WHERE ");
+      via.Append(parent);
+    }
+    via.Append("))");
+    SqlFragment fallback;
+    fallback.Append(absl::StrCat("(", account, " = '' AND ("));
+    fallback.Append(OwnAccessSql(object, needed, shape, plan));
+    fallback.Append("))");
+    access = AnyOf({via, fallback});
+  } else {
+    access = OwnAccessSql(object, needed, shape, plan);
+  }
+  if (IsFalse(access)) return access;
+  for (int r : user_->restrictions[object]) {
+    access = model::And(access, query::ToSql(policy_->restrictions[r].criteria));
+    if (plan) plan->restriction_rules++;
+  }
+  return access;
+}
+
+SqlFragment Evaluator::RecordFilter(const model::ObjectSchema& schema,
+                                    Operation op, const SqlShape& shape,
+                                    PlanInfo* plan) const {
+  PlanInfo local;
+  if (plan == nullptr) plan = &local;
+  *plan = PlanInfo();
+  if (!CheckObject(schema, op).allowed) {
+    plan->shape = "none";
+    return Text("1 = 0");
+  }
+  if (!principal_.acting_for_user() || op == Operation::kCreate) {
+    plan->shape = "service-scope";
+    return {};
+  }
+  const int object = policy_->ObjectIndex(schema.collection());
+  SqlFragment f = AccessSql(object, RequiredLevel(op), shape, plan);
+  plan->shape = f.empty()                                ? "all"
+                : IsFalse(f)                             ? "none"
+                : absl::StrContains(plan->explanation, "scan") ? "scan"
+                                                         : "drive";
+  return f;
+}
+
+}  // namespace crm::policy

@@ -13,7 +13,7 @@ cat <<MSG
 
 The CRM server is starting on localhost:8443 (mTLS). In another terminal:
   build/clients/crmctl accounts list
-  build/clients/crmctl contacts get contacts/ada --output json
+  build/clients/crmctl --output json contacts get contacts/ada
   build/clients/crmctl echo hello
 (crmctl uses certs/out/admin-cli.pem by default; see README.md.)
 

@@ -1,0 +1,752 @@
+#!/usr/bin/python3
+"""An outside client: Python grpcio against the real crm_server binary.
+
+Uses nothing from this repository but the .proto files, the certificate
+scripts and the server binary, as any third-party integration would:
+
+  1. generates Python stubs from proto/ (system protoc + grpc_python_plugin)
+     and from /usr/share/grpc-proto (health, reflection),
+  2. generates test certificates with certs/make-test-certs.sh,
+  3. writes a server config and starts crm_server on 127.0.0.1, port 0,
+  4. does CRUD, List (filter, order_by, paging), error statuses, mTLS
+     refusals, health, reflection over mTLS with grpcio,
+  5. sends SIGTERM under load and checks a clean, graceful exit.
+
+Usage (ctest runs it with /usr/bin/python3, which has Debian's grpcio):
+  external_client_test.py --server BUILD/server/crm_server \
+      [--source-dir REPO] [--database sqlite|postgresql]
+With --database postgresql, a fresh database is created in the cluster named
+by $CRM_TEST_PG_DIR/conninfo (tests/pg/pg_cluster.sh) and dropped afterwards.
+Prints "N passed, M failed" last; exits non-zero on any failure.
+"""
+
+import argparse
+import concurrent.futures
+import glob
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import uuid
+
+import grpc
+
+ARGS = None     # parsed command line
+ENV = None      # the running environment (class Environment)
+PB = {}         # generated modules by short name
+
+GRACE_SECONDS = 5
+
+
+def parse_args(argv):
+    here = os.path.dirname(os.path.abspath(__file__))
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--server", default=os.environ.get("CRM_SERVER_BIN"),
+                   help="path to the crm_server binary")
+    p.add_argument("--source-dir",
+                   default=os.path.normpath(os.path.join(here, "..", "..")))
+    p.add_argument("--database", choices=["sqlite", "postgresql"],
+                   default="sqlite")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the temp dir (for debugging)")
+    args, rest = p.parse_known_args(argv)
+    if not args.server:
+        p.error("--server (or CRM_SERVER_BIN) is required")
+    args.server = os.path.abspath(args.server)
+    args.source_dir = os.path.abspath(args.source_dir)
+    return args, rest
+
+
+def run(cmd, **kw):
+    """Runs cmd; raises with its output on failure."""
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, **kw)
+    if r.returncode != 0:
+        raise RuntimeError("command failed (%d): %s\n%s"
+                           % (r.returncode, " ".join(cmd), r.stdout))
+    return r.stdout
+
+
+def generate_stubs(src, out):
+    """Python stubs from proto/ and from Debian's grpc-proto."""
+    protos = sorted(os.path.relpath(p, os.path.join(src, "proto"))
+                    for p in glob.glob(os.path.join(src, "proto/crm/v1/*.proto")))
+    plugin = "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin"
+    os.makedirs(out, exist_ok=True)
+    run(["protoc", "-I", os.path.join(src, "proto"), "-I", "/usr/include",
+         "--python_out", out, "--grpc_python_out", out, plugin] + protos)
+    # grpc.health.v1 / grpc.reflection.v1alpha would be generated as a Python
+    # package "grpc", shadowing grpcio itself: copy the files to another
+    # directory (the proto package, hence the wire names, stay the same).
+    third = os.path.join(out, "protos")
+    os.makedirs(os.path.join(third, "ext"))
+    shutil.copy("/usr/share/grpc-proto/grpc/health/v1/health.proto",
+                os.path.join(third, "ext", "health.proto"))
+    shutil.copy("/usr/share/grpc-proto/grpc/reflection/v1alpha/reflection.proto",
+                os.path.join(third, "ext", "reflection.proto"))
+    run(["protoc", "-I", third, "--python_out", out, "--grpc_python_out", out,
+         plugin, "ext/health.proto", "ext/reflection.proto"])
+    sys.path.insert(0, out)
+    import importlib
+    for short, mod in [
+            ("resources", "crm.v1.resources_pb2"),
+            ("service", "crm.v1.crm_service_pb2"),
+            ("service_grpc", "crm.v1.crm_service_pb2_grpc"),
+            ("diag", "crm.v1.diagnostics_pb2"),
+            ("diag_grpc", "crm.v1.diagnostics_pb2_grpc"),
+            ("health", "ext.health_pb2"),
+            ("health_grpc", "ext.health_pb2_grpc"),
+            ("refl", "ext.reflection_pb2"),
+            ("refl_grpc", "ext.reflection_pb2_grpc")]:
+        PB[short] = importlib.import_module(mod)
+
+
+def parse_conninfo(text):
+    """'postgresql:host=/x port=1 user=u dbname=d' -> dict."""
+    body = text.strip()
+    if body.startswith("postgresql:"):
+        body = body[len("postgresql:"):]
+    return dict(kv.split("=", 1) for kv in body.split())
+
+
+class Environment:
+    """Temp dir, certificates, database, config and the server process."""
+
+    def __init__(self, args):
+        self.args = args
+        self.dir = tempfile.mkdtemp(prefix="crm-e2e-py-")
+        self.proc = None
+        self.pg = None
+        self.log_path = os.path.join(self.dir, "server.log")
+
+    def setup(self):
+        src = self.args.source_dir
+        generate_stubs(src, os.path.join(self.dir, "stubs"))
+        self.certs = os.path.join(self.dir, "certs")
+        run([os.path.join(src, "certs/make-test-certs.sh"), self.certs])
+        self.database = self.make_database()
+        self.config_path = os.path.join(self.dir, "server.textproto")
+        with open(self.config_path, "w") as f:
+            f.write(self.config_text())
+        self.start_server()
+
+    def make_database(self):
+        if self.args.database == "sqlite":
+            return "sqlite:" + os.path.join(self.dir, "crm.db")
+        pg_dir = os.environ.get("CRM_TEST_PG_DIR")
+        if not pg_dir:
+            raise RuntimeError("--database postgresql needs CRM_TEST_PG_DIR "
+                               "(start one with tests/pg/pg_cluster.sh)")
+        with open(os.path.join(pg_dir, "conninfo")) as f:
+            info = parse_conninfo(f.read())
+        name = "e2e_py_" + uuid.uuid4().hex[:12]
+        self.pg = dict(info, dbname=name)
+        run(["createdb", "-h", info["host"], "-p", info["port"],
+             "-U", info.get("user", "postgres"), name])
+        return "postgresql:" + " ".join(
+            "%s=%s" % (k, v) for k, v in self.pg.items())
+
+    def config_text(self):
+        c = self.certs
+        return """
+listen_address: "127.0.0.1:0"
+database: "%(db)s"
+database_pool_size: 4
+shutdown_grace_seconds: %(grace)d
+tls {
+  ca_file: "%(c)s/ca.pem"
+  cert_file: "%(c)s/server.pem"
+  key_file: "%(c)s/server.key"
+  crl_directory: "%(c)s/crl"
+  refresh_interval_seconds: 1
+}
+services {
+  name: "admin-cli"
+  identities: "spiffe://crm.local/svc/admin-cli"
+  grants { object: "*" read: true create: true edit: true delete: true }
+}
+services {
+  name: "billing"
+  identities: "spiffe://crm.local/svc/billing"
+  grants { object: "accounts" read: true }
+}
+""" % {"db": self.database, "c": c, "grace": GRACE_SECONDS}
+
+    def start_server(self):
+        port_file = os.path.join(self.dir, "port")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [self.args.server, "--config=" + self.config_path,
+             "--port_file=" + port_file],
+            stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("crm_server exited with %d:\n%s"
+                                   % (self.proc.returncode, self.server_log()))
+            if os.path.exists(port_file):
+                with open(port_file) as f:
+                    text = f.read().strip()
+                if text:
+                    self.port = int(text)
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("crm_server did not write its port file in 30 s:\n"
+                           + self.server_log())
+
+    def server_log(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read()[-4000:]
+        except OSError:
+            return "(no log)"
+
+    def target(self):
+        return "127.0.0.1:%d" % self.port
+
+    def channel(self, identity="admin-cli", ca="ca.pem", with_cert=True):
+        """A fresh mTLS channel (own subchannel pool: no connection reuse)."""
+        def read(name):
+            with open(os.path.join(self.certs, name), "rb") as f:
+                return f.read()
+        if with_cert:
+            creds = grpc.ssl_channel_credentials(
+                root_certificates=read(ca),
+                private_key=read(identity + ".key"),
+                certificate_chain=read(identity + ".pem"))
+        else:
+            creds = grpc.ssl_channel_credentials(root_certificates=read(ca))
+        return grpc.secure_channel(
+            self.target(), creds,
+            options=[("grpc.use_local_subchannel_pool", 1)])
+
+    def teardown(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.pg is not None:
+            subprocess.run(["dropdb", "--if-exists", "-h", self.pg["host"],
+                            "-p", self.pg["port"],
+                            "-U", self.pg.get("user", "postgres"),
+                            self.pg["dbname"]],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not self.args.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        else:
+            print("kept", self.dir)
+
+
+DEADLINE = 10  # seconds per call
+
+
+def code_of(fn, *a, **kw):
+    """The status code of a call that is expected to fail, and its details."""
+    try:
+        fn(*a, timeout=DEADLINE, **kw)
+    except grpc.RpcError as e:
+        return e.code(), e.details()
+    return grpc.StatusCode.OK, ""
+
+
+class CrmTestCase(unittest.TestCase):
+    def setUp(self):
+        self.channel = ENV.channel()
+        self.accounts = PB["service_grpc"].AccountServiceStub(self.channel)
+        self.contacts = PB["service_grpc"].ContactServiceStub(self.channel)
+
+    def tearDown(self):
+        self.channel.close()
+
+    def create_account(self, display_name, **fields):
+        pb = PB["resources"]
+        req = PB["service"].CreateAccountRequest(
+            account=pb.Account(display_name=display_name, **fields))
+        return self.accounts.CreateAccount(req, timeout=DEADLINE)
+
+    def list_all(self, filter="", order_by="", page_size=0):
+        svc = PB["service"]
+        out, token, pages = [], "", 0
+        while True:
+            resp = self.accounts.ListAccounts(
+                svc.ListAccountsRequest(filter=filter, order_by=order_by,
+                                        page_size=page_size, page_token=token),
+                timeout=DEADLINE)
+            out.extend(resp.accounts)
+            pages += 1
+            token = resp.next_page_token
+            if not token:
+                return out, pages
+            self.assertLess(pages, 1000, "paging does not terminate")
+
+
+class AccountCrudTest(CrmTestCase):
+    def test_create_get_update_delete(self):
+        svc = PB["service"]
+        created = self.create_account("Py Ltd", industry="Retail",
+                                      employee_count=12, billing_country="GB")
+        self.assertRegex(created.name, r"^accounts/[^/]+$")
+        self.assertTrue(created.etag)
+        self.assertEqual(created.owner, "services/admin-cli")
+        self.assertEqual(created.source, "services/admin-cli")
+        self.assertGreater(created.create_time.seconds, 0)
+
+        got = self.accounts.GetAccount(svc.GetAccountRequest(name=created.name),
+                                       timeout=DEADLINE)
+        self.assertEqual(got, created)
+
+        # Update two fields with a FieldMask and the current etag; the field
+        # not named keeps its value, the one named but unset is cleared.
+        upd = PB["resources"].Account(name=created.name, etag=created.etag,
+                                      phone="+44 1", employee_count=0)
+        req = svc.UpdateAccountRequest(account=upd)
+        req.update_mask.paths.extend(["phone", "employee_count"])
+        updated = self.accounts.UpdateAccount(req, timeout=DEADLINE)
+        self.assertEqual(updated.phone, "+44 1")
+        self.assertEqual(updated.employee_count, 0)
+        self.assertEqual(updated.industry, "Retail")
+        self.assertNotEqual(updated.etag, created.etag)
+        self.assertGreaterEqual(
+            updated.update_time.ToNanoseconds(),
+            created.update_time.ToNanoseconds())
+
+        # A stale etag: ABORTED, nothing changes.
+        stale = svc.UpdateAccountRequest(account=PB["resources"].Account(
+            name=created.name, etag=created.etag, phone="+44 2"))
+        stale.update_mask.paths.append("phone")
+        code, details = code_of(self.accounts.UpdateAccount, stale)
+        self.assertEqual(code, grpc.StatusCode.ABORTED, details)
+        code, _ = code_of(self.accounts.DeleteAccount,
+                          svc.DeleteAccountRequest(name=created.name,
+                                                   etag=created.etag))
+        self.assertEqual(code, grpc.StatusCode.ABORTED)
+        again = self.accounts.GetAccount(svc.GetAccountRequest(name=created.name),
+                                         timeout=DEADLINE)
+        self.assertEqual(again.phone, "+44 1")
+        self.assertEqual(again.etag, updated.etag)
+
+        # Delete with the current etag; then it is gone.
+        self.accounts.DeleteAccount(
+            svc.DeleteAccountRequest(name=created.name, etag=updated.etag),
+            timeout=DEADLINE)
+        code, _ = code_of(self.accounts.GetAccount,
+                          svc.GetAccountRequest(name=created.name))
+        self.assertEqual(code, grpc.StatusCode.NOT_FOUND)
+        code, _ = code_of(self.accounts.DeleteAccount,
+                          svc.DeleteAccountRequest(name=created.name))
+        self.assertEqual(code, grpc.StatusCode.NOT_FOUND)
+
+    def test_output_only_fields_are_ignored_on_create(self):
+        created = self.create_account("Ignored Ltd", owner="users/evil",
+                                      etag="v999", source="services/evil")
+        self.assertEqual(created.owner, "services/admin-cli")
+        self.assertEqual(created.source, "services/admin-cli")
+        self.assertNotEqual(created.etag, "v999")
+
+    def test_not_found(self):
+        svc = PB["service"]
+        code, details = code_of(self.accounts.GetAccount,
+                                svc.GetAccountRequest(name="accounts/nope"))
+        self.assertEqual(code, grpc.StatusCode.NOT_FOUND, details)
+
+    def test_invalid_arguments(self):
+        svc, pb = PB["service"], PB["resources"]
+        bad_mask = svc.UpdateAccountRequest(
+            account=pb.Account(name=self.create_account("Mask Ltd").name))
+        bad_mask.update_mask.paths.append("no_such_field")
+        out_only = svc.UpdateAccountRequest(
+            account=pb.Account(name=bad_mask.account.name))
+        out_only.update_mask.paths.append("owner")
+        cases = [
+            ("malformed name", self.accounts.GetAccount,
+             svc.GetAccountRequest(name="contacts/x/y")),
+            ("empty name", self.accounts.GetAccount, svc.GetAccountRequest()),
+            ("missing required field", self.accounts.CreateAccount,
+             svc.CreateAccountRequest(account=pb.Account(industry="x"))),
+            ("over-long field", self.accounts.CreateAccount,
+             svc.CreateAccountRequest(account=pb.Account(
+                 display_name="x", billing_country="GBR"))),
+            ("unknown mask field", self.accounts.UpdateAccount, bad_mask),
+            ("output-only mask field", self.accounts.UpdateAccount, out_only),
+            ("bad filter", self.accounts.ListAccounts,
+             svc.ListAccountsRequest(filter="display_name = ")),
+            ("unknown filter field", self.accounts.ListAccounts,
+             svc.ListAccountsRequest(filter='nope = "x"')),
+            ("over-long filter", self.accounts.ListAccounts,
+             svc.ListAccountsRequest(filter='display_name = "%s"' % ("x" * 3000))),
+            ("bad order_by", self.accounts.ListAccounts,
+             svc.ListAccountsRequest(order_by="nope desc")),
+            ("page_size too large", self.accounts.ListAccounts,
+             svc.ListAccountsRequest(page_size=100000)),
+            ("garbage page token", self.accounts.ListAccounts,
+             svc.ListAccountsRequest(page_token="not-a-token")),
+        ]
+        for label, method, req in cases:
+            with self.subTest(label):
+                code, details = code_of(method, req)
+                self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT,
+                                 "%s: %s" % (label, details))
+                self.assertTrue(details, "%s: empty error message" % label)
+
+
+class ListTest(CrmTestCase):
+    @classmethod
+    def setUpClass(cls):
+        # A batch with a unique industry, so other tests' records don't count.
+        cls.tag = "Py-" + uuid.uuid4().hex[:8]
+        channel = ENV.channel()
+        stub = PB["service_grpc"].AccountServiceStub(channel)
+        for i in range(23):
+            stub.CreateAccount(PB["service"].CreateAccountRequest(
+                account=PB["resources"].Account(
+                    display_name="List %02d" % i, industry=cls.tag,
+                    employee_count=i * 10)), timeout=DEADLINE)
+        channel.close()
+
+    def test_filter_and_order(self):
+        got, _ = self.list_all(
+            filter='industry = "%s" AND employee_count >= 100' % self.tag,
+            order_by="employee_count desc")
+        self.assertEqual([a.employee_count for a in got],
+                         list(range(220, 90, -10)))
+        got, _ = self.list_all(
+            filter='industry = "%s" AND (display_name = "List 01" OR '
+                   'NOT employee_count > 20)' % self.tag,
+            order_by="display_name")
+        self.assertEqual([a.display_name for a in got],
+                         ["List 00", "List 01", "List 02"])
+
+    def test_paging_with_tokens(self):
+        f = 'industry = "%s"' % self.tag
+        got, pages = self.list_all(filter=f, order_by="display_name",
+                                   page_size=5)
+        self.assertEqual(pages, 5)
+        self.assertEqual([a.display_name for a in got],
+                         ["List %02d" % i for i in range(23)])
+
+    def test_token_is_stable_under_inserts(self):
+        svc = PB["service"]
+        f = 'industry = "%s"' % self.tag
+        first = self.accounts.ListAccounts(
+            svc.ListAccountsRequest(filter=f, order_by="display_name",
+                                    page_size=10), timeout=DEADLINE)
+        # Inserted before the cursor (sorts first) and after it (sorts last).
+        a = self.create_account("List !", industry=self.tag + "x")
+        try:
+            rest, token = [], first.next_page_token
+            while token:
+                resp = self.accounts.ListAccounts(
+                    svc.ListAccountsRequest(filter=f, order_by="display_name",
+                                            page_size=10, page_token=token),
+                    timeout=DEADLINE)
+                rest.extend(resp.accounts)
+                token = resp.next_page_token
+            names = [x.display_name for x in list(first.accounts) + rest]
+            self.assertEqual(names, ["List %02d" % i for i in range(23)])
+        finally:
+            self.accounts.DeleteAccount(svc.DeleteAccountRequest(name=a.name),
+                                        timeout=DEADLINE)
+
+    def test_token_bound_to_filter(self):
+        svc = PB["service"]
+        f = 'industry = "%s"' % self.tag
+        first = self.accounts.ListAccounts(
+            svc.ListAccountsRequest(filter=f, page_size=5), timeout=DEADLINE)
+        self.assertTrue(first.next_page_token)
+        for label, req in [
+                ("other filter", svc.ListAccountsRequest(
+                    filter=f + " AND employee_count > 1", page_size=5,
+                    page_token=first.next_page_token)),
+                ("other order_by", svc.ListAccountsRequest(
+                    filter=f, order_by="display_name", page_size=5,
+                    page_token=first.next_page_token)),
+                ("tampered", svc.ListAccountsRequest(
+                    filter=f, page_size=5,
+                    page_token=first.next_page_token[:-2] + (
+                        "AA" if not first.next_page_token.endswith("AA")
+                        else "BB")))]:
+            with self.subTest(label):
+                code, details = code_of(self.accounts.ListAccounts, req)
+                self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT,
+                                 "%s: %s" % (label, details))
+
+
+class ContactTest(CrmTestCase):
+    def test_contact_referencing_account(self):
+        svc, pb = PB["service"], PB["resources"]
+        account = self.create_account("Contact Holder Ltd")
+        contact = self.contacts.CreateContact(svc.CreateContactRequest(
+            contact=pb.Contact(first_name="Ada", last_name="Lovelace",
+                               email="ada@example.org", account=account.name)),
+            timeout=DEADLINE)
+        self.assertRegex(contact.name, r"^contacts/[^/]+$")
+        self.assertEqual(contact.account, account.name)
+        got = self.contacts.GetContact(svc.GetContactRequest(name=contact.name),
+                                       timeout=DEADLINE)
+        self.assertEqual(got.last_name, "Lovelace")
+        listed = self.contacts.ListContacts(svc.ListContactsRequest(
+            filter='account = "%s"' % account.name), timeout=DEADLINE)
+        self.assertEqual([c.name for c in listed.contacts], [contact.name])
+
+        upd = svc.UpdateContactRequest(contact=pb.Contact(
+            name=contact.name, etag=contact.etag, title="Countess"))
+        upd.update_mask.paths.append("title")
+        updated = self.contacts.UpdateContact(upd, timeout=DEADLINE)
+        self.assertEqual(updated.title, "Countess")
+        self.assertEqual(updated.account, account.name)
+
+        self.contacts.DeleteContact(
+            svc.DeleteContactRequest(name=contact.name, etag=updated.etag),
+            timeout=DEADLINE)
+        code, _ = code_of(self.contacts.GetContact,
+                          svc.GetContactRequest(name=contact.name))
+        self.assertEqual(code, grpc.StatusCode.NOT_FOUND)
+
+    def test_bad_references(self):
+        svc, pb = PB["service"], PB["resources"]
+        for label, ref in [("malformed", "not a name"),
+                           ("wrong collection", "contacts/abc")]:
+            with self.subTest(label):
+                code, details = code_of(
+                    self.contacts.CreateContact,
+                    svc.CreateContactRequest(contact=pb.Contact(
+                        last_name="X", account=ref)))
+                self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT,
+                                 "%s: %s" % (label, details))
+        # A well-formed name of a record that does not exist is refused too
+        # (existence is checked at write time); nothing is written.
+        tag = "Ghost-" + uuid.uuid4().hex[:8]
+        code, details = code_of(
+            self.contacts.CreateContact,
+            svc.CreateContactRequest(contact=pb.Contact(
+                last_name=tag, account="accounts/does-not-exist")))
+        self.assertIn(code, (grpc.StatusCode.INVALID_ARGUMENT,
+                             grpc.StatusCode.FAILED_PRECONDITION,
+                             grpc.StatusCode.NOT_FOUND), details)
+        listed = self.contacts.ListContacts(svc.ListContactsRequest(
+            filter='last_name = "%s"' % tag), timeout=DEADLINE)
+        self.assertEqual(len(listed.contacts), 0)
+
+
+class TransportTest(unittest.TestCase):
+    def echo(self, channel):
+        stub = PB["diag_grpc"].DiagnosticsServiceStub(channel)
+        return stub.Echo(PB["diag"].EchoRequest(payload=b"hi"),
+                         timeout=DEADLINE)
+
+    def test_echo_names_the_caller(self):
+        with ENV.channel("billing") as ch:
+            resp = self.echo(ch)
+        self.assertEqual(resp.payload, b"hi")
+        self.assertEqual(resp.caller, "services/billing")
+
+    def test_no_client_certificate_is_refused(self):
+        with ENV.channel(with_cert=False) as ch:
+            stub = PB["service_grpc"].AccountServiceStub(ch)
+            code, details = code_of(stub.ListAccounts,
+                                    PB["service"].ListAccountsRequest())
+        self.assertEqual(code, grpc.StatusCode.UNAVAILABLE, details)
+
+    def test_certificate_from_another_ca_is_refused(self):
+        with ENV.channel("foreign") as ch:
+            stub = PB["service_grpc"].AccountServiceStub(ch)
+            code, details = code_of(stub.ListAccounts,
+                                    PB["service"].ListAccountsRequest())
+        self.assertEqual(code, grpc.StatusCode.UNAVAILABLE, details)
+
+    def test_expired_certificate_is_refused(self):
+        with ENV.channel("expired") as ch:
+            code, details = code_of(self.echo_call(ch))
+        self.assertEqual(code, grpc.StatusCode.UNAVAILABLE, details)
+
+    def echo_call(self, ch):
+        stub = PB["diag_grpc"].DiagnosticsServiceStub(ch)
+        return lambda timeout: stub.Echo(PB["diag"].EchoRequest(),
+                                         timeout=timeout)
+
+    def test_unregistered_identity_is_unauthenticated(self):
+        with ENV.channel("unregistered") as ch:
+            stub = PB["service_grpc"].AccountServiceStub(ch)
+            code, details = code_of(stub.ListAccounts,
+                                    PB["service"].ListAccountsRequest())
+            self.assertEqual(code, grpc.StatusCode.UNAUTHENTICATED, details)
+            code, details = code_of(self.echo_call(ch))
+            self.assertEqual(code, grpc.StatusCode.UNAUTHENTICATED, details)
+
+    def test_grant_limits_a_registered_service(self):
+        with ENV.channel("billing") as ch:
+            stub = PB["service_grpc"].AccountServiceStub(ch)
+            code, details = code_of(stub.CreateAccount,
+                                    PB["service"].CreateAccountRequest(
+                                        account=PB["resources"].Account(
+                                            display_name="Nope")))
+            self.assertEqual(code, grpc.StatusCode.PERMISSION_DENIED, details)
+            stub.ListAccounts(PB["service"].ListAccountsRequest(),
+                              timeout=DEADLINE)
+
+    def test_health_serving(self):
+        with ENV.channel() as ch:
+            stub = PB["health_grpc"].HealthStub(ch)
+            resp = stub.Check(PB["health"].HealthCheckRequest(service=""),
+                              timeout=DEADLINE)
+        self.assertEqual(resp.status, PB["health"].HealthCheckResponse.SERVING)
+
+    def test_reflection_lists_services(self):
+        with ENV.channel() as ch:
+            stub = PB["refl_grpc"].ServerReflectionStub(ch)
+            reqs = iter([
+                PB["refl"].ServerReflectionRequest(list_services=""),
+                PB["refl"].ServerReflectionRequest(
+                    file_containing_symbol="crm.v1.AccountService")])
+            responses = list(stub.ServerReflectionInfo(reqs, timeout=DEADLINE))
+        names = {s.name for s in
+                 responses[0].list_services_response.service}
+        for want in ["crm.v1.AccountService", "crm.v1.ContactService",
+                     "crm.v1.LeadService", "crm.v1.OpportunityService",
+                     "crm.v1.CaseService", "crm.v1.ActivityService",
+                     "grpc.health.v1.Health"]:
+            self.assertIn(want, names)
+        files = responses[1].file_descriptor_response.file_descriptor_proto
+        self.assertTrue(files, "no descriptor for crm.v1.AccountService")
+        from google.protobuf import descriptor_pb2
+        fd = descriptor_pb2.FileDescriptorProto.FromString(files[0])
+        self.assertEqual(fd.name, "crm/v1/crm_service.proto")
+
+
+class ZShutdownTest(unittest.TestCase):
+    """Runs last: SIGTERM with calls in flight."""
+
+    # A call sent this long before SIGTERM has certainly reached the server.
+    MARGIN = 0.05
+
+    def test_sigterm_finishes_in_flight_calls(self):
+        svc, pb = PB["service"], PB["resources"]
+        channel = ENV.channel()
+        stub = PB["service_grpc"].AccountServiceStub(channel)
+        # Enough rows that a List of 1000 takes a while.
+        tag = "Load-" + uuid.uuid4().hex[:8]
+        futures = [stub.CreateAccount.future(svc.CreateAccountRequest(
+            account=pb.Account(display_name="Load %04d" % i, industry=tag,
+                               description="d" * 2000)), timeout=60)
+                   for i in range(1000)]
+        for f in futures:
+            f.result()
+
+        results = []  # (start, end, code, details)
+        lock = threading.Lock()
+        stop = threading.Event()
+
+        def worker():
+            while not stop.is_set():
+                start = time.time()
+                try:
+                    stub.ListAccounts(svc.ListAccountsRequest(
+                        page_size=1000, filter='industry = "%s"' % tag,
+                        order_by="display_name desc"), timeout=30)
+                    code, details = grpc.StatusCode.OK, ""
+                except grpc.RpcError as e:
+                    code, details = e.code(), e.details()
+                with lock:
+                    results.append((start, time.time(), code, details))
+                if code != grpc.StatusCode.OK:
+                    return
+
+        threads = [threading.Thread(target=worker) for _ in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        signalled_at = time.time()
+        ENV.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = ENV.proc.wait(timeout=GRACE_SECONDS + 10)
+        except subprocess.TimeoutExpired:
+            rc = None
+        elapsed = time.time() - signalled_at
+        stop.set()
+        for t in threads:
+            t.join(timeout=40)
+        channel.close()
+
+        def describe(r):
+            return "%s started %+.3fs ended %+.3fs (relative to SIGTERM) %s" % (
+                r[2], r[0] - signalled_at, r[1] - signalled_at, r[3])
+        report = "\n".join(describe(r) for r in results
+                           if r[1] > signalled_at - 1)
+        self.assertEqual(rc, 0, "crm_server exit status after SIGTERM "
+                         "(None: still running):\n" + ENV.server_log())
+        self.assertLess(elapsed, GRACE_SECONDS + 5)
+        self.assertIn("server.stopped", ENV.server_log())
+        # In flight at SIGTERM (sent before it, answered after it): every one
+        # completed OK.
+        in_flight = [r for r in results
+                     if r[0] < signalled_at - self.MARGIN and r[1] > signalled_at]
+        self.assertTrue(in_flight, "no call was in flight at SIGTERM:\n" + report)
+        self.assertEqual([describe(r) for r in in_flight
+                          if r[2] != grpc.StatusCode.OK], [],
+                         "in-flight calls that did not complete:\n" + report)
+        # Every call sent before the signal completed; later ones were
+        # refused (UNAVAILABLE), or CANCELLED by gRPC when they reached the
+        # server after shutdown began (not retried by clients: see report).
+        early = [r for r in results if r[0] < signalled_at - self.MARGIN]
+        self.assertTrue(all(r[2] == grpc.StatusCode.OK for r in early), report)
+        late_codes = {r[2] for r in results if r[0] >= signalled_at - self.MARGIN}
+        self.assertLessEqual(
+            late_codes, {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE,
+                         grpc.StatusCode.CANCELLED}, report)
+        if os.environ.get("CRM_E2E_VERBOSE"):
+            print(report)
+
+
+class CountingResult(unittest.TextTestResult):
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.passed = 0
+        self.failed_subtests = 0
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self.passed += 1
+
+    def addSubTest(self, test, subtest, outcome):
+        super().addSubTest(test, subtest, outcome)
+        if outcome is not None:
+            self.failed_subtests += 1
+
+
+def main():
+    global ARGS, ENV
+    ARGS, rest = parse_args(sys.argv[1:])
+    ENV = Environment(ARGS)
+    loader = unittest.TestLoader()
+    suite = unittest.TestSuite()
+    for cls in [AccountCrudTest, ListTest, ContactTest, TransportTest,
+                ZShutdownTest]:
+        names = loader.getTestCaseNames(cls)
+        if rest:  # optional test name filters, e.g. test_paging
+            names = [n for n in names if any(r in n for r in rest)]
+        suite.addTests(cls(n) for n in names)
+    try:
+        try:
+            ENV.setup()
+        except Exception as e:  # noqa: BLE001 - report any setup failure
+            print("setup failed: %s" % e)
+            print("0 passed, 1 failed")
+            return 1
+        runner = unittest.TextTestRunner(verbosity=2, resultclass=CountingResult,
+                                         stream=sys.stdout)
+        result = runner.run(suite)
+    finally:
+        ENV.teardown()
+    failed = len(result.failures) + len(result.errors)
+    # A test with failing subtests is counted once, as failed.
+    print("%d passed, %d failed" % (result.passed, failed))
+    return 0 if failed == 0 and result.testsRun > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

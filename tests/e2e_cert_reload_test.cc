@@ -259,5 +259,42 @@ TEST_F(CertReloadTest, RotationToANewCaSwitchesTrustBothWays) {
       << r.status.error_message();
 }
 
+// The same rotation with the files replaced in the other order, with a
+// handshake and more than the refresh interval in between: the new CA's CRL
+// first (while the old CA is still configured), then the CA and the server
+// certificate. Revocation must hold once the new CA is in place.
+TEST_F(CertReloadTest, RevocationHoldsWhenTheCrlIsRotatedBeforeTheCa) {
+  TestCerts old_set = MakeCerts("old");
+  TestCerts new_set = MakeCerts("new");
+  StartServer(old_set);
+  ASSERT_FALSE(HasFailure());
+  ASSERT_EQ(CrlFileName(new_set), crl_name_);
+
+  CopyFile(new_set.crl_dir + "/" + crl_name_, live_ + "/crl/" + crl_name_);
+  absl::SleepFor(absl::Milliseconds(1500));
+  // A handshake makes the CRL watcher rescan. Its result does not matter:
+  // while the old CA is paired with the new CA's CRL, OpenSSL's own CRL
+  // check finds no valid CRL for the old CA and refuses every client (the
+  // files are meant to be swapped together).
+  EchoResult r = Echo(old_set, old_set);
+  absl::SleepFor(absl::Milliseconds(1500));
+  CopyFile(new_set.ca, live_ + "/ca.pem");
+  CopyFile(new_set.server_key, live_ + "/server.key");
+  CopyFile(new_set.server_cert, live_ + "/server.pem");
+
+  EXPECT_TRUE(WaitFor([&] {
+    r = Echo(new_set, new_set);
+    return r.status.ok();
+  })) << r.status.error_message();
+  absl::SleepFor(absl::Milliseconds(1500));
+  for (int i = 0; i < 3; ++i) {
+    r = Echo(new_set, new_set, "revoked");
+    EXPECT_FALSE(r.status.ok())
+        << "attempt " << i
+        << ": a certificate revoked by the new CA's CRL was accepted after a "
+           "CRL-then-CA rotation";
+  }
+}
+
 }  // namespace
 }  // namespace crm::testing

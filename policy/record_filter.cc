@@ -213,10 +213,17 @@ SqlFragment Evaluator::RecordFilter(const model::ObjectSchema& schema,
   }
   const int object = policy_->ObjectIndex(schema.collection());
   SqlFragment f = AccessSql(object, RequiredLevel(op), shape, plan);
-  plan->shape = f.empty()                                ? "all"
-                : IsFalse(f)                             ? "none"
-                : absl::StrContains(plan->explanation, "scan") ? "scan"
-                                                         : "drive";
+  if (f.empty()) {
+    plan->shape = "all";
+  } else if (IsFalse(f)) {
+    plan->shape = "none";
+  } else if (absl::StrContains(plan->explanation, "scan")) {
+    plan->shape = "scan";
+  } else if (absl::StrContains(plan->explanation, "drive")) {
+    plan->shape = "drive";
+  } else {
+    plan->shape = "restricted";  // a public default narrowed by restrictions
+  }
   return f;
 }
 

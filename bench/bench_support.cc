@@ -1,0 +1,149 @@
+#include "bench/bench_support.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "model/object_schema.h"
+#include "model/record.h"
+#include "store/record_store.h"
+
+namespace crm::bench {
+namespace {
+
+constexpr int kSeedBatch = 1000;
+
+const std::vector<std::string>& Countries() {
+  static const auto* countries =
+      new std::vector<std::string>{"DE", "FR", "US", "GB", "JP", "BR", "IN"};
+  return *countries;
+}
+
+}  // namespace
+
+const std::vector<std::string>& Industries() {
+  static const auto* industries = new std::vector<std::string>{
+      "Retail",  "Banking", "Energy",    "Software", "Health",
+      "Telecom", "Media",   "Transport", "Farming",  "Insurance"};
+  return *industries;
+}
+
+crm::v1::Account SeedAccount(int i) {
+  crm::v1::Account a;
+  a.set_display_name(absl::StrCat("Account ", i));
+  a.set_industry(Industries()[i % Industries().size()]);
+  a.set_website(absl::StrCat("https://account-", i, ".example.com"));
+  a.set_phone(absl::StrCat("+49 30 ", 1000000 + i));
+  a.set_billing_city(absl::StrCat("City ", i % 97));
+  a.set_billing_country(Countries()[i % Countries().size()]);
+  a.set_employee_count(10 + (i * 37) % 5000);
+  a.set_annual_revenue(1000.0 * ((i * 7919) % 100000));
+  a.set_description(absl::StrCat(
+      "Seeded benchmark account number ", i,
+      ". A typical short description of the customer's business, its "
+      "history with us, and the people to talk to."));
+  return a;
+}
+
+absl::StatusOr<std::unique_ptr<SeededServer>> SeededServer::Start(
+    testing::Backend backend, int accounts) {
+  auto ts = testing::TestServer::Start({.backend = backend});
+  if (!ts.ok()) return ts.status();
+  std::unique_ptr<SeededServer> out(new SeededServer());
+  out->server_ = *std::move(ts);
+  server::ServerCore& core = out->server_->server().core();
+  const model::ObjectSchema* schema =
+      model::SchemaRegistry::Default().Find("accounts");
+  const int create_time = schema->FieldIndex("create_time");
+  const int update_time = schema->FieldIndex("update_time");
+  const int owner = schema->FieldIndex("owner");
+  const int source = schema->FieldIndex("source");
+  const int64_t start = absl::ToUnixMicros(absl::Now()) -
+                        int64_t{accounts} * 1000000;  // 1 s apart, in the past
+  out->names_.reserve(accounts);
+  for (int first = 0; first < accounts; first += kSeedBatch) {
+    const int last = std::min(accounts, first + kSeedBatch);
+    std::vector<model::Record> batch;
+    for (int i = first; i < last; ++i) {
+      model::Record r = model::RecordFromMessage(*schema, SeedAccount(i));
+      r.id = absl::StrCat("bench", i);
+      r.version = 1;
+      r.values[create_time] = start + int64_t{i} * 1000000;
+      r.values[update_time] = start + int64_t{i} * 1000000;
+      r.values[owner] = std::string("services/admin-cli");
+      r.values[source] = std::string("services/admin-cli");
+      batch.push_back(std::move(r));
+    }
+    absl::Status s = core.database->InTransaction([&](store::Session& session) {
+      for (const model::Record& r : batch) {
+        if (absl::Status s = core.records->Insert(session, *schema, r);
+            !s.ok()) {
+          return s;
+        }
+      }
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    for (const model::Record& r : batch) {
+      out->names_.push_back(schema->ResourceName(r.id));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> SeedThroughApi(
+    client::CrmClient& client, int count) {
+  std::vector<std::string> names;
+  names.reserve(count);
+  for (int i = 0; i < count; ++i) {
+    crm::v1::CreateAccountRequest req;
+    *req.mutable_account() = SeedAccount(i);
+    crm::v1::Account created;
+    auto ctx = client.NewContext();
+    grpc::Status s = client.accounts().CreateAccount(ctx.get(), req, &created);
+    if (!s.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("seeding account ", i, " through CreateAccount: ",
+                       s.error_message(), " (code ", s.error_code(), ")"));
+    }
+    names.push_back(created.name());
+  }
+  return names;
+}
+
+void LatencySamples::Append(const LatencySamples& other) {
+  ns_.insert(ns_.end(), other.ns_.begin(), other.ns_.end());
+  sorted_ = false;
+}
+
+int64_t LatencySamples::Quantile(double q) {
+  if (ns_.empty()) return 0;
+  if (!sorted_) {
+    std::sort(ns_.begin(), ns_.end());
+    sorted_ = true;
+  }
+  q = std::clamp(q, 0.0, 1.0);
+  size_t rank = static_cast<size_t>(q * static_cast<double>(ns_.size()));
+  if (rank >= ns_.size()) rank = ns_.size() - 1;
+  return ns_[rank];
+}
+
+int64_t LatencySamples::Max() { return Quantile(1.0); }
+
+int EnvInt(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  int out = 0;
+  if (v == nullptr || !absl::SimpleAtoi(v, &out)) return fallback;
+  return out;
+}
+
+int64_t NowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace crm::bench

@@ -1,0 +1,463 @@
+// crm_load: a bounded gRPC load generator for the CRM server (loopback only).
+//
+// Keeps --inflight calls outstanding, spread over --channels separate mTLS
+// connections, using gRPC's callback API, for --duration seconds per phase
+// (after --warmup seconds that are not counted). Each round runs every
+// method in --methods once, in order, so Echo and Get are measured in the
+// same run on the same server build, alternately (drift on a shared machine
+// hits both). Prints, per phase: calls/s, latency p50/p90/p99/max, errors,
+// and process CPU per call; then the median calls/s of each method over the
+// rounds and the ratio Get/Echo.
+//
+// Methods: echo (DiagnosticsService.Echo: mTLS + identity only, the
+// unprotected baseline), get (AccountService.GetAccount of a random seeded
+// account: identity + policy + point read + field masking), list
+// (ListAccounts, page of 50, optional --filter).
+//
+// Without --target an in-process server is started (TestServer: real mTLS
+// with per-run certificates, a fresh SQLite database, or PostgreSQL with
+// --backend=postgres and CRM_TEST_PG_DIR) and --accounts accounts are seeded
+// directly. With --target=localhost:PORT --ca --cert --key, an external
+// server is loaded instead and --accounts accounts are first CREATED through
+// the API (they stay in that server's database).
+//
+// Example: crm_load --methods=echo,get --channels=2 --inflight=32
+//          --duration=5 --rounds=3
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "bench/bench_support.h"
+
+namespace crm::bench {
+namespace {
+
+constexpr int kMaxChannels = 64;
+constexpr int kMaxInflight = 1024;
+constexpr int kMaxDurationSeconds = 60;
+constexpr int kMaxRounds = 10;
+constexpr int64_t kMaxCallsPerPhase = 20'000'000;
+constexpr int kCallDeadlineSeconds = 10;
+
+enum class Method { kEcho, kGet, kList };
+
+const char* MethodName(Method m) {
+  switch (m) {
+    case Method::kEcho:
+      return "echo";
+    case Method::kGet:
+      return "get";
+    case Method::kList:
+      return "list";
+  }
+  return "?";
+}
+
+struct Flags {
+  std::vector<Method> methods = {Method::kEcho, Method::kGet};
+  int channels = 2;
+  int inflight = 32;
+  int duration = 5;  // seconds per phase
+  int warmup = 1;    // seconds per phase, not counted
+  int rounds = 3;
+  int accounts = 10000;
+  std::string filter;  // for list
+  std::string backend = "sqlite";
+  std::string target, ca, cert, key;
+};
+
+int Usage(const std::string& error) {
+  fprintf(stderr,
+          "crm_load: %s\n"
+          "usage: crm_load [--methods=echo,get,list] [--channels=C<=%d]\n"
+          "  [--inflight=K<=%d] [--duration=S<=%d] [--warmup=S] "
+          "[--rounds=R<=%d]\n"
+          "  [--accounts=N] [--filter=EXPR] [--backend=sqlite|postgres]\n"
+          "  [--target=localhost:PORT --ca=FILE --cert=FILE --key=FILE]\n",
+          error.c_str(), kMaxChannels, kMaxInflight, kMaxDurationSeconds,
+          kMaxRounds);
+  return 2;
+}
+
+bool IsLoopback(const std::string& target) {
+  std::string host = target.substr(0, target.rfind(':'));
+  return host == "localhost" || host == "[::1]" ||
+         host.rfind("127.", 0) == 0 || host == "ipv4:127.0.0.1";
+}
+
+// Parses argv into `flags`; returns an error message, empty on success.
+std::string ParseFlags(int argc, char** argv, Flags* flags) {
+  std::map<std::string, int*> ints = {
+      {"channels", &flags->channels}, {"inflight", &flags->inflight},
+      {"duration", &flags->duration}, {"warmup", &flags->warmup},
+      {"rounds", &flags->rounds},     {"accounts", &flags->accounts}};
+  std::map<std::string, std::string*> strings = {
+      {"filter", &flags->filter}, {"backend", &flags->backend},
+      {"target", &flags->target}, {"ca", &flags->ca},
+      {"cert", &flags->cert},     {"key", &flags->key}};
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    size_t eq = arg.find('=');
+    if (arg.rfind("--", 0) != 0 || eq == std::string::npos) {
+      return absl::StrCat("expected --name=value, got '", arg, "'");
+    }
+    std::string name = arg.substr(2, eq - 2), value = arg.substr(eq + 1);
+    if (name == "methods") {
+      flags->methods.clear();
+      for (absl::string_view m : absl::StrSplit(value, ',')) {
+        if (m == "echo") {
+          flags->methods.push_back(Method::kEcho);
+        } else if (m == "get") {
+          flags->methods.push_back(Method::kGet);
+        } else if (m == "list") {
+          flags->methods.push_back(Method::kList);
+        } else {
+          return absl::StrCat("--methods: unknown method '", m,
+                              "'; use echo, get, list");
+        }
+      }
+    } else if (auto it = ints.find(name); it != ints.end()) {
+      if (!absl::SimpleAtoi(value, it->second) || *it->second < 0) {
+        return absl::StrCat("--", name, ": expected a number >= 0, got '",
+                            value, "'");
+      }
+    } else if (auto sit = strings.find(name); sit != strings.end()) {
+      *sit->second = value;
+    } else {
+      return absl::StrCat("unknown flag --", name);
+    }
+  }
+  if (flags->channels < 1 || flags->channels > kMaxChannels ||
+      flags->inflight < 1 || flags->inflight > kMaxInflight ||
+      flags->duration < 1 || flags->duration > kMaxDurationSeconds ||
+      flags->warmup > kMaxDurationSeconds || flags->rounds < 1 ||
+      flags->rounds > kMaxRounds || flags->methods.empty()) {
+    return "a bound is out of range";
+  }
+  if (!flags->target.empty()) {
+    if (!IsLoopback(flags->target)) {
+      return absl::StrCat("--target ", flags->target,
+                          " is not a loopback address; crm_load only loads "
+                          "localhost / 127.0.0.0/8 / [::1]");
+    }
+    if (flags->ca.empty() || flags->cert.empty() || flags->key.empty()) {
+      return "--target needs --ca, --cert and --key";
+    }
+  }
+  if (flags->backend != "sqlite" && flags->backend != "postgres") {
+    return "--backend: use sqlite or postgres";
+  }
+  return "";
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    fprintf(stderr, "crm_load: cannot read %s\n", path.c_str());
+    exit(2);
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// One mTLS connection per channel: a channel argument unique to the channel
+// and a local subchannel pool stop gRPC from sharing one TCP connection.
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target,
+                                           const std::string& ca,
+                                           const std::string& cert,
+                                           const std::string& key, int index) {
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = ReadFile(ca);
+  tls.pem_cert_chain = ReadFile(cert);
+  tls.pem_private_key = ReadFile(key);
+  grpc::ChannelArguments args;
+  args.SetInt("crm.load.channel", index);
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(target, grpc::SslCredentials(tls), args);
+}
+
+struct Stubs {
+  std::unique_ptr<crm::v1::DiagnosticsService::Stub> diagnostics;
+  std::unique_ptr<crm::v1::AccountService::Stub> accounts;
+};
+
+// One phase: `lanes` chains of sequential calls of one method.
+struct Phase {
+  Method method;
+  int64_t measure_start_ns = 0;  // calls started earlier are warm-up
+  int64_t end_ns = 0;            // no call starts after this
+  std::atomic<int64_t> issued{0};
+  std::mutex mu;
+  std::condition_variable done_cv;
+  int active_lanes = 0;
+};
+
+// A chain of calls: each completion starts the next call, so a lane has at
+// most one call in flight and its fields need no lock.
+class Lane {
+ public:
+  Lane(Stubs* stubs, const std::vector<std::string>* names,
+       const std::string& filter, int seed)
+      : stubs_(stubs), names_(names), rng_(seed) {
+    echo_req_.set_payload(std::string(32, 'x'));
+    list_req_.set_page_size(50);
+    list_req_.set_filter(filter);
+  }
+
+  void Run(Phase* phase) {
+    phase_ = phase;
+    samples_ = LatencySamples();
+    samples_.Reserve(1 << 15);
+    errors_ = 0;
+    Next();
+  }
+
+  LatencySamples& samples() { return samples_; }
+  int64_t errors() const { return errors_; }
+  const std::string& first_error() const { return first_error_; }
+
+ private:
+  void Next() {
+    int64_t now = NowNanos();
+    if (now >= phase_->end_ns ||
+        phase_->issued.fetch_add(1) >= kMaxCallsPerPhase) {
+      std::lock_guard<std::mutex> lock(phase_->mu);
+      if (--phase_->active_lanes == 0) phase_->done_cv.notify_all();
+      return;
+    }
+    ctx_ = std::make_unique<grpc::ClientContext>();
+    ctx_->set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(kCallDeadlineSeconds));
+    start_ns_ = now;
+    auto done = [this](grpc::Status s) { Done(std::move(s)); };
+    switch (phase_->method) {
+      case Method::kEcho:
+        stubs_->diagnostics->async()->Echo(ctx_.get(), &echo_req_, &echo_resp_,
+                                           done);
+        break;
+      case Method::kGet: {
+        std::uniform_int_distribution<size_t> pick(0, names_->size() - 1);
+        get_req_.set_name((*names_)[pick(rng_)]);
+        stubs_->accounts->async()->GetAccount(ctx_.get(), &get_req_, &account_,
+                                              done);
+        break;
+      }
+      case Method::kList:
+        stubs_->accounts->async()->ListAccounts(ctx_.get(), &list_req_,
+                                                &list_resp_, done);
+        break;
+    }
+  }
+
+  void Done(grpc::Status s) {
+    if (start_ns_ >= phase_->measure_start_ns) {
+      samples_.Add(NowNanos() - start_ns_);
+      if (!s.ok()) {
+        if (errors_++ == 0 && first_error_.empty()) {
+          first_error_ = absl::StrCat("code ", s.error_code(), ": ",
+                                      s.error_message());
+        }
+      }
+    }
+    Next();
+  }
+
+  Stubs* stubs_;
+  const std::vector<std::string>* names_;
+  std::mt19937 rng_;
+  Phase* phase_ = nullptr;
+  std::unique_ptr<grpc::ClientContext> ctx_;
+  int64_t start_ns_ = 0;
+  crm::v1::EchoRequest echo_req_;
+  crm::v1::EchoResponse echo_resp_;
+  crm::v1::GetAccountRequest get_req_;
+  crm::v1::Account account_;
+  crm::v1::ListAccountsRequest list_req_;
+  crm::v1::ListAccountsResponse list_resp_;
+  LatencySamples samples_;
+  int64_t errors_ = 0;
+  std::string first_error_;
+};
+
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec +
+         (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+struct PhaseResult {
+  double calls_per_second = 0;
+};
+
+PhaseResult RunPhase(Method method, const Flags& flags,
+                     std::vector<std::unique_ptr<Lane>>& lanes, int round) {
+  Phase phase;
+  phase.method = method;
+  const int64_t now = NowNanos();
+  phase.measure_start_ns = now + int64_t{flags.warmup} * 1'000'000'000;
+  phase.end_ns = phase.measure_start_ns + int64_t{flags.duration} * 1'000'000'000;
+  phase.active_lanes = static_cast<int>(lanes.size());
+  for (auto& lane : lanes) lane->Run(&phase);
+  // Process CPU is sampled from the end of the warm-up.
+  while (NowNanos() < phase.measure_start_ns) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const double cpu_start = ProcessCpuSeconds();
+  {
+    std::unique_lock<std::mutex> lock(phase.mu);
+    phase.done_cv.wait(lock, [&] { return phase.active_lanes == 0; });
+  }
+  const double elapsed = (NowNanos() - phase.measure_start_ns) / 1e9;
+  const double cpu = ProcessCpuSeconds() - cpu_start;
+
+  LatencySamples all;
+  int64_t errors = 0;
+  std::string first_error;
+  for (auto& lane : lanes) {
+    all.Append(lane->samples());
+    errors += lane->errors();
+    if (first_error.empty()) first_error = lane->first_error();
+  }
+  PhaseResult r;
+  const double calls = static_cast<double>(all.size());
+  r.calls_per_second = calls / elapsed;
+  printf(
+      "round %d  %-4s  calls %8.0f  calls/s %8.0f  p50 %7.1f us  p90 %7.1f us"
+      "  p99 %7.1f us  max %8.1f us  errors %lld  cpu/call %5.1f us\n",
+      round, MethodName(method), calls, r.calls_per_second,
+      all.Quantile(0.50) / 1e3, all.Quantile(0.90) / 1e3,
+      all.Quantile(0.99) / 1e3, all.Max() / 1e3,
+      static_cast<long long>(errors), calls > 0 ? cpu / calls * 1e6 : 0.0);
+  if (!first_error.empty()) printf("        first error: %s\n", first_error.c_str());
+  fflush(stdout);
+  return r;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  if (v.empty()) return 0;
+  return v.size() % 2 == 1 ? v[v.size() / 2]
+                           : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+int Main(int argc, char** argv) {
+  Flags flags;
+  if (std::string error = ParseFlags(argc, argv, &flags); !error.empty()) {
+    return Usage(error);
+  }
+  std::unique_ptr<SeededServer> local;
+  std::vector<std::string> names;
+  std::string target = flags.target, ca = flags.ca, cert = flags.cert,
+              key = flags.key;
+  if (target.empty()) {
+    testing::Backend backend = flags.backend == "postgres"
+                                   ? testing::Backend::kPostgres
+                                   : testing::Backend::kSqlite;
+    fprintf(stderr, "crm_load: in-process %s server, seeding %d accounts\n",
+            flags.backend.c_str(), flags.accounts);
+    auto server = SeededServer::Start(backend, flags.accounts);
+    if (!server.ok()) {
+      fprintf(stderr, "crm_load: %s\n", server.status().ToString().c_str());
+      return 1;
+    }
+    local = *std::move(server);
+    names = local->account_names();
+    target = local->server().target();
+    const testing::TestCerts& certs = local->server().certs();
+    ca = certs.ca;
+    cert = certs.ClientCert("admin-cli");
+    key = certs.ClientKey("admin-cli");
+  } else {
+    client::ChannelOptions options;
+    options.target = target;
+    options.ca_file = ca;
+    options.cert_file = cert;
+    options.key_file = key;
+    auto client = client::CrmClient::Create(options);
+    if (!client.ok()) {
+      fprintf(stderr, "crm_load: %s\n", client.status().ToString().c_str());
+      return 1;
+    }
+    fprintf(stderr, "crm_load: creating %d accounts on %s through the API\n",
+            flags.accounts, target.c_str());
+    auto seeded = SeedThroughApi(**client, flags.accounts);
+    if (!seeded.ok()) {
+      fprintf(stderr, "crm_load: %s\n", seeded.status().ToString().c_str());
+      return 1;
+    }
+    names = *std::move(seeded);
+  }
+  if (names.empty()) {
+    bool needs_names = false;
+    for (Method m : flags.methods) needs_names |= m == Method::kGet;
+    if (needs_names) return Usage("get needs --accounts >= 1");
+  }
+
+  std::vector<std::unique_ptr<Stubs>> stubs;
+  for (int i = 0; i < flags.channels; ++i) {
+    auto channel = MakeChannel(target, ca, cert, key, i);
+    if (!channel->WaitForConnected(std::chrono::system_clock::now() +
+                                   std::chrono::seconds(10))) {
+      fprintf(stderr, "crm_load: cannot connect to %s\n", target.c_str());
+      return 1;
+    }
+    auto s = std::make_unique<Stubs>();
+    s->diagnostics = crm::v1::DiagnosticsService::NewStub(channel);
+    s->accounts = crm::v1::AccountService::NewStub(channel);
+    stubs.push_back(std::move(s));
+  }
+  std::vector<std::unique_ptr<Lane>> lanes;
+  for (int i = 0; i < flags.inflight; ++i) {
+    lanes.push_back(std::make_unique<Lane>(stubs[i % flags.channels].get(),
+                                           &names, flags.filter, 7 + i));
+  }
+
+  printf("crm_load: target %s, %d channel(s), %d calls in flight, %d s per "
+         "phase after %d s warm-up, %d round(s), %zu accounts%s\n",
+         target.c_str(), flags.channels, flags.inflight, flags.duration,
+         flags.warmup, flags.rounds, names.size(),
+         local != nullptr ? " (in-process server: client and server share "
+                            "the CPU)"
+                          : "");
+  std::map<Method, std::vector<double>> rates;
+  for (int round = 1; round <= flags.rounds; ++round) {
+    for (Method m : flags.methods) {
+      rates[m].push_back(RunPhase(m, flags, lanes, round).calls_per_second);
+    }
+  }
+  printf("median calls/s over %d round(s):", flags.rounds);
+  for (const auto& [m, v] : rates) printf("  %s %.0f", MethodName(m), Median(v));
+  printf("\n");
+  if (rates.count(Method::kEcho) && rates.count(Method::kGet)) {
+    const double echo = Median(rates[Method::kEcho]);
+    const double get = Median(rates[Method::kGet]);
+    printf("ratio get/echo: %.2f (target >= 0.80)\n", echo > 0 ? get / echo : 0);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace crm::bench
+
+int main(int argc, char** argv) { return crm::bench::Main(argc, argv); }

@@ -5,6 +5,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "clients/auth_commands.h"
 #include "clients/cli_session.h"
 #include "clients/descriptor_catalog.h"
 #include "clients/resource_commands.h"
@@ -80,6 +81,17 @@ const Command kCommands[] = {
      "call any unary method with a JSON request; prints the JSON reply "
      "(e.g. call crm.v1.AccountService/GetAccount '{\"name\":\"accounts/1\"}')",
      RunCall},
+    {"login", "login USERNAME [--password-stdin]",
+     "log a person in through this service; prints export CRM_TOKEN=... "
+     "(eval \"$(crmctl login bob)\")",
+     RunLogin},
+    {"logout", "logout", "end the session of --token / CRM_TOKEN", RunLogout},
+    {"whoami", "whoami",
+     "who is acting: service, user, profile, client address, permissions",
+     RunWhoAmI},
+    {"users", "users unlock|revoke-sessions USER",
+     "admin: unlock a user or end all their sessions (needs manage_users)",
+     RunUsers},
     {"help", "help [COLLECTION]",
      "this help, or a collection's verbs and fields", RunHelp},
 };

@@ -14,6 +14,7 @@
 #define CRM_CLIENTS_CLI_H_
 
 #include <functional>
+#include <istream>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -39,6 +40,13 @@ struct CliDeps {
   std::function<absl::StatusOr<std::unique_ptr<CrmClient>>(
       const GlobalOptions&)>
       connect;
+  // Where `login --password-stdin` reads the password (one line); null:
+  // std::cin.
+  std::istream* in = nullptr;
+  // Prompts for a password without echo (when stdin is a terminal). The
+  // default uses the terminal on file descriptor 0.
+  std::function<absl::StatusOr<std::string>(const std::string& prompt)>
+      read_password;
 };
 
 // Runs one crmctl invocation in-process. `args` excludes the program name.

@@ -24,6 +24,7 @@ class CliSession {
       : globals_(globals), deps_(deps), out_(out), err_(err) {}
 
   const GlobalOptions& globals() const { return globals_; }
+  const CliDeps& deps() const { return deps_; }
   std::ostream& out() { return out_; }
   std::ostream& err() { return err_; }
 

@@ -500,13 +500,15 @@ TEST(IdempotentMethodNames, ReadMethodsOnlyFromEveryService) {
   EXPECT_TRUE(has("crm.v1.AccountService/GetAccount"));
   EXPECT_TRUE(has("crm.v1.ActivityService/ListActivities"));
   EXPECT_TRUE(has("crm.v1.DiagnosticsService/Echo"));
+  EXPECT_TRUE(has("crm.v1.AuthService/WhoAmI"));
   for (const std::string& n : names) {
     EXPECT_FALSE(absl::StrContains(n, "/Create") ||
                  absl::StrContains(n, "/Update") ||
                  absl::StrContains(n, "/Delete"))
         << n;
   }
-  EXPECT_EQ(names.size(), 6u * 2 + 1);
+  // Get and List of six resources, Echo, WhoAmI.
+  EXPECT_EQ(names.size(), 6u * 2 + 2);
 }
 
 TEST(RetryServiceConfigJson, RetriesUnavailableForGivenMethods) {

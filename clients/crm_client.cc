@@ -22,6 +22,7 @@ CrmClient::CrmClient(std::shared_ptr<grpc::Channel> channel,
       cases_(crm::v1::CaseService::NewStub(channel_)),
       activities_(crm::v1::ActivityService::NewStub(channel_)),
       diagnostics_(crm::v1::DiagnosticsService::NewStub(channel_)),
+      auth_(crm::v1::AuthService::NewStub(channel_)),
       generic_(std::make_unique<grpc::GenericStub>(channel_)),
       default_deadline_(default_deadline) {}
 

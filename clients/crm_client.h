@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "clients/channel.h"
+#include "crm/v1/auth_service.grpc.pb.h"
 #include "crm/v1/crm_service.grpc.pb.h"
 #include "crm/v1/diagnostics.grpc.pb.h"
 
@@ -56,6 +57,7 @@ class CrmClient {
   crm::v1::DiagnosticsService::Stub& diagnostics() const {
     return *diagnostics_;
   }
+  crm::v1::AuthService::Stub& auth() const { return *auth_; }
   // For calls by method name with serialized messages (see generic_call.h).
   grpc::GenericStub& generic() const { return *generic_; }
 
@@ -84,6 +86,7 @@ class CrmClient {
   std::unique_ptr<crm::v1::CaseService::Stub> cases_;
   std::unique_ptr<crm::v1::ActivityService::Stub> activities_;
   std::unique_ptr<crm::v1::DiagnosticsService::Stub> diagnostics_;
+  std::unique_ptr<crm::v1::AuthService::Stub> auth_;
   std::unique_ptr<grpc::GenericStub> generic_;
 
   mutable std::mutex mu_;  // Guards the three fields below.

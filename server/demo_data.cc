@@ -2,9 +2,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "auth/authenticator.h"
+#include "auth/profile_restrictions.h"
 #include "crm/v1/resources.pb.h"
 #include "model/record.h"
 #include "server/log.h"
+#include "server/request_context.h"
+#include "store/identity_store.h"
 
 namespace crm::server {
 namespace {
@@ -26,9 +30,57 @@ absl::Status Put(ServerCore& core, store::Session& session,
   return core.records->Insert(session, *schema, record);
 }
 
+// Profiles and users of the demo organisation, loaded unless the database
+// already has the System Administrator profile. Demo passwords (documented
+// in the README): alice/alice-demo-pw, bob/bob-demo-pw, carol/carol-demo-pw.
+absl::Status LoadDemoIdentities(ServerCore& core) {
+  store::IdentityStore& store = core.authn->identities();
+  auto existing = store.FindUserByUsername("alice");
+  if (!existing.ok()) return existing.status();
+  if (existing->has_value()) return absl::OkStatus();
+  store::ProfileRow admin;
+  admin.id = "admin";
+  admin.name = "System Administrator";
+  admin.system_permissions =
+      "view_all_data,modify_all_data,manage_users,manage_policy,view_audit,"
+      "export";
+  store::ProfileRow sales;
+  sales.id = "sales-rep";
+  sales.name = "Sales Rep";
+  sales.allowed_ip_ranges = "127.0.0.0/8\n::1/128";
+  sales.login_hours = "mon-sun 00:00-24:00";
+  sales.login_time_zone = "Europe/London";
+  store::ProfileRow contractor;
+  contractor.id = "contractor";
+  contractor.name = "Contractor";
+  contractor.allowed_ip_ranges = "10.0.0.0/8";
+  contractor.login_hours = "mon-fri 09:00-17:00";
+  contractor.login_time_zone = "Europe/London";
+  for (const store::ProfileRow* p : {&admin, &sales, &contractor}) {
+    if (absl::Status s = auth::ValidateProfile(*p); !s.ok()) return s;
+    if (absl::Status s = store.CreateProfile(*p); !s.ok()) return s;
+  }
+  const auth::NewUser users[] = {
+      {"alice", "alice", "Alice Admin", "alice-demo-pw", "admin",
+       "Europe/London", true},
+      {"bob", "bob", "Bob Seller", "bob-demo-pw", "sales-rep", "Europe/London",
+       true},
+      {"carol", "carol", "Carol Contractor", "carol-demo-pw", "contractor",
+       "Europe/Paris", true},
+  };
+  for (const auth::NewUser& u : users) {
+    absl::Status s = auth::CreateUserWithPassword(
+        store, u, core.authn->settings().hash_params, core.clock->Now());
+    if (!s.ok()) return s;
+  }
+  LogInfo("demo.identities_loaded", {{"users", "alice, bob, carol"}});
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status LoadDemoOrganisation(ServerCore& core) {
+  if (absl::Status s = LoadDemoIdentities(core); !s.ok()) return s;
   const model::ObjectSchema* accounts =
       model::SchemaRegistry::Default().Find("accounts");
   int64_t existing = 0;

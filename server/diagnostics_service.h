@@ -5,23 +5,22 @@
 
 #include <memory>
 
-#include "auth/service_registry.h"
 #include "crm/v1/diagnostics.grpc.pb.h"
+#include "server/record_handler.h"
 
 namespace crm::server {
 
 class DiagnosticsServiceImpl final : public crm::v1::DiagnosticsService::Service {
  public:
-  explicit DiagnosticsServiceImpl(
-      std::shared_ptr<const auth::ServiceRegistry> services)
-      : services_(std::move(services)) {}
+  // `core` must outlive the service.
+  explicit DiagnosticsServiceImpl(const ServerCore* core) : core_(core) {}
 
   grpc::Status Echo(grpc::ServerContext* context,
                     const crm::v1::EchoRequest* request,
                     crm::v1::EchoResponse* response) override;
 
  private:
-  std::shared_ptr<const auth::ServiceRegistry> services_;
+  const ServerCore* core_;
 };
 
 }  // namespace crm::server

@@ -33,6 +33,8 @@
 
 namespace crm::server {
 
+class RequestAuthenticator;  // server/request_context.h
+
 // State shared by every handler; owned by CrmServer.
 struct ServerCore {
   crm::internal::ServerConfig config;
@@ -42,6 +44,8 @@ struct ServerCore {
   std::shared_ptr<const auth::ServiceRegistry> services;
   std::unique_ptr<policy::PolicyHolder> policy;
   std::unique_ptr<query::PageTokenCodec> page_tokens;
+  // Sessions and login restrictions (AuthenticateRequest).
+  std::shared_ptr<const RequestAuthenticator> authn;
 };
 
 class RecordHandler {

@@ -1,28 +1,109 @@
-// Step two of the request path: who is calling. Turns the transport facts
-// (the mTLS identity established by ServiceIdentityProcessor, the peer
-// address) into the principal that the policy evaluates.
+// Step two of the request path: who is calling, for whom, from where.
+// Turns the transport facts (the mTLS identity, the peer address, the
+// metadata) into the principal that the policy evaluates, and enforces the
+// login restrictions of the service and of the user's profile on every
+// call. The rules are documented in proto/crm/v1/auth_service.proto.
 #ifndef CRM_SERVER_REQUEST_CONTEXT_H_
 #define CRM_SERVER_REQUEST_CONTEXT_H_
 
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "auth/authenticator.h"
+#include "auth/clock.h"
+#include "auth/geoip.h"
+#include "auth/ip_address.h"
+#include "auth/login_restrictions.h"
 #include "auth/service_registry.h"
+#include "auth/session_manager.h"
+#include "auth/system_permissions.h"
+#include "crm/internal/server_config.pb.h"
 #include "grpcpp/server_context.h"
 #include "policy/principal.h"
+#include "server/record_handler.h"
+#include "store/database.h"
+#include "store/identity_store.h"
 
 namespace crm::server {
+
+// Metadata names (lower case, as gRPC delivers them).
+inline constexpr char kAuthorizationHeader[] = "authorization";
+inline constexpr char kForwardedForHeader[] = "x-forwarded-for";
 
 struct RequestContext {
   policy::Principal principal;
   std::string peer;  // gRPC peer string, for logs
+  const crm::internal::ServiceConfig* service = nullptr;  // never null if OK
+  // The address the restrictions were checked against.
+  auth::IpAddress client_address;
+  // Set iff the call carried a valid session token.
+  std::optional<auth::AuthenticatedUser> user;
+  // The service's system permissions, intersected with the user's profile's
+  // when acting for a user.
+  auth::PermissionSet system_permissions;
 };
 
-// UNAUTHENTICATED if the call carries no registered service identity (the
-// identity processor normally refuses those before any handler runs; this is
-// the fail-closed second check).
+// Everything the request path needs to authenticate calls, built once at
+// start-up. Immutable afterwards; safe for concurrent calls.
+class RequestAuthenticator {
+ public:
+  // Parses every service's restrictions and system permissions and opens
+  // the GeoIP database (AuthConfig.geoip_database) if configured.
+  // INVALID_ARGUMENT naming the bad service entry; NOT_FOUND or
+  // FAILED_PRECONDITION for an unusable GeoIP database. `registry`, `db`
+  // and `clock` must outlive the result.
+  static absl::StatusOr<std::unique_ptr<RequestAuthenticator>> Create(
+      const crm::internal::ServerConfig& config,
+      const auth::ServiceRegistry* registry, store::Database* db,
+      auth::Clock* clock);
+
+  // See AuthenticateRequest.
+  absl::StatusOr<RequestContext> Authenticate(
+      const grpc::ServerContext& context) const;
+
+  const auth::Authenticator& authenticator() const { return *authenticator_; }
+  const auth::SessionManager& sessions() const { return *sessions_; }
+  store::IdentityStore& identities() const { return *identities_; }
+  const auth::AuthSettings& settings() const { return settings_; }
+
+ private:
+  struct ServiceAuth {
+    auth::LoginRestrictions restrictions;
+    auth::PermissionSet permissions;
+  };
+
+  RequestAuthenticator() = default;
+
+  absl::StatusOr<auth::IpAddress> ClientAddress(
+      const grpc::ServerContext& context,
+      const crm::internal::ServiceConfig& service) const;
+
+  const auth::ServiceRegistry* registry_ = nullptr;
+  auth::Clock* clock_ = nullptr;
+  auth::AuthSettings settings_;
+  std::unique_ptr<auth::CountryResolver> geo_;
+  std::unique_ptr<store::IdentityStore> identities_;
+  std::unique_ptr<auth::Authenticator> authenticator_;
+  std::unique_ptr<auth::SessionManager> sessions_;
+  std::map<std::string, ServiceAuth, std::less<>> by_service_;
+};
+
+// Authenticates one call, in order:
+//   1. the registered service of the mTLS identity (UNAUTHENTICATED if none);
+//   2. the client address: the TLS peer's, or for a trusted gateway the
+//      first address of "x-forwarded-for" (INVALID_ARGUMENT if it is not an
+//      IP address); the header from another service is ignored and logged;
+//   3. the service's own login restrictions (PERMISSION_DENIED naming the
+//      rule);
+//   4. if "authorization: Bearer <token>" is present, the session (see
+//      auth::SessionManager::Validate): UNAUTHENTICATED "session token is
+//      invalid or expired", or PERMISSION_DENIED for a profile restriction.
+// Without a token, no storage is touched.
 absl::StatusOr<RequestContext> AuthenticateRequest(
-    const grpc::ServerContext& context, const auth::ServiceRegistry& services);
+    const grpc::ServerContext& context, const ServerCore& core);
 
 }  // namespace crm::server
 

@@ -10,9 +10,11 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
 #include "model/object_schema.h"
+#include "server/auth_service.h"
 #include "server/diagnostics_service.h"
 #include "server/identity.h"
 #include "server/log.h"
+#include "server/request_context.h"
 #include "server/resource_services.h"
 #include "server/tls.h"
 #include "store/migrations.h"
@@ -75,6 +77,10 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
   if (!services.ok()) return services.status();
   core->services =
       std::make_shared<const auth::ServiceRegistry>(*std::move(services));
+  auto authn = RequestAuthenticator::Create(config, core->services.get(),
+                                            core->database.get(), core->clock);
+  if (!authn.ok()) return authn.status();
+  core->authn = *std::move(authn);
   auto snapshot = policy::PolicySnapshot::Build(
       config.services(), model::SchemaRegistry::Default());
   if (!snapshot.ok()) return snapshot.status();
@@ -93,7 +99,10 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
 
   server->core_ = std::move(core);
   server->services_ = MakeResourceServices(server->core_.get());
-  server->services_.push_back(std::make_unique<DiagnosticsServiceImpl>(server->core_->services));
+  server->services_.push_back(
+      std::make_unique<DiagnosticsServiceImpl>(server->core_.get()));
+  server->services_.push_back(
+      std::make_unique<AuthServiceImpl>(server->core_.get()));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -148,6 +148,52 @@ CREATE INDEX activities_owner_idx ON activities (owner);
 CREATE INDEX activities_regarding_idx ON activities (regarding)
 )sql";
 
+// Migration 2: identities (issue 3). Profiles carry the login restrictions
+// and system permissions of their users; users hold the password hash and
+// lock state; sessions hold only the SHA-256 of each bearer token. Times are
+// Unix microseconds; users.locked_until 0 means "not locked". List-valued
+// columns are plain text (see store/identity_store.h for their formats).
+constexpr char kMigration2[] = R"sql(
+CREATE TABLE profiles (
+  id {text} PRIMARY KEY,
+  name {text} NOT NULL UNIQUE,
+  allowed_ip_ranges {text} NOT NULL DEFAULT '',
+  allowed_countries {text} NOT NULL DEFAULT '',
+  login_hours {text} NOT NULL DEFAULT '',
+  login_time_zone {text} NOT NULL DEFAULT '',
+  system_permissions {text} NOT NULL DEFAULT '',
+  version BIGINT NOT NULL
+);
+
+CREATE TABLE users (
+  id {text} PRIMARY KEY,
+  username {text} NOT NULL UNIQUE,
+  display_name {text} NOT NULL DEFAULT '',
+  active BIGINT NOT NULL DEFAULT 1,
+  profile_id {text} NOT NULL REFERENCES profiles (id),
+  role_id {text} NOT NULL DEFAULT '',
+  time_zone {text} NOT NULL DEFAULT '',
+  password_hash {text} NOT NULL DEFAULT '',
+  failed_logins BIGINT NOT NULL DEFAULT 0,
+  locked_until BIGINT NOT NULL DEFAULT 0,
+  version BIGINT NOT NULL,
+  create_time BIGINT NOT NULL DEFAULT 0,
+  update_time BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX users_profile_id_idx ON users (profile_id);
+
+CREATE TABLE sessions (
+  token_hash {text} PRIMARY KEY,
+  user_id {text} NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  service {text} NOT NULL,
+  create_time BIGINT NOT NULL,
+  last_seen BIGINT NOT NULL,
+  expire_time BIGINT NOT NULL,
+  revoked BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX sessions_user_id_idx ON sessions (user_id)
+)sql";
+
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -206,6 +252,7 @@ const std::vector<Migration>& AllMigrations() {
   static const auto* migrations = new std::vector<Migration>{
       {1, "resource tables: accounts, contacts, leads, opportunities, cases, "
           "activities", kMigration1, "", ""},
+      {2, "identities: profiles, users, sessions", kMigration2, "", ""},
   };
   return *migrations;
 }

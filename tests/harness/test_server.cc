@@ -37,6 +37,12 @@ crm::internal::ServerConfig BaseTestConfig(const TestCerts& certs,
   config.mutable_tls()->set_refresh_interval_seconds(1);
   config.set_shutdown_grace_seconds(2);
   AddService(config, "admin-cli", true);
+  config.mutable_services(config.services_size() - 1)
+      ->add_system_permissions("manage_users");
+  // Cheap Argon2id costs: tests hash and verify many passwords.
+  config.mutable_auth()->set_password_hash_t_cost(1);
+  config.mutable_auth()->set_password_hash_memory_kib(64);
+  config.mutable_auth()->set_password_hash_parallelism(1);
   AddService(config, "web-frontend", true, /*gateway=*/true);
   AddService(config, "gateway", false, /*gateway=*/true);
   AddService(config, "expired", true);

@@ -5,7 +5,8 @@
 //
 // Registered services in the base config (certificates from
 // certs/make-test-certs.sh):
-//   admin-cli     every object, every operation
+//   admin-cli     every object, every operation; system permission
+//                 manage_users
 //   web-frontend  every object, every operation; trusted gateway
 //   billing       accounts: read; opportunities: read, edit
 //   gateway       trusted gateway, no grants

@@ -1,0 +1,28 @@
+// The auth settings the login and session code uses, derived once from
+// AuthConfig (proto/crm/internal/server_config.proto). Plain values.
+#ifndef CRM_AUTH_AUTH_SETTINGS_H_
+#define CRM_AUTH_AUTH_SETTINGS_H_
+
+#include "absl/time/time.h"
+#include "auth/lockout.h"
+#include "auth/password_hasher.h"
+#include "crm/internal/server_config.pb.h"
+
+namespace crm::auth {
+
+struct AuthSettings {
+  absl::Duration session_idle = absl::Minutes(30);
+  absl::Duration session_absolute = absl::Hours(12);
+  LockoutPolicy lockout;
+  PasswordHashParams hash_params;
+  // last_seen is written at most this often per session.
+  absl::Duration touch_interval = absl::Minutes(1);
+};
+
+// Zero fields in `config` take the defaults above (the same defaults
+// FinalizeConfig writes).
+AuthSettings AuthSettingsFromConfig(const crm::internal::AuthConfig& config);
+
+}  // namespace crm::auth
+
+#endif  // CRM_AUTH_AUTH_SETTINGS_H_

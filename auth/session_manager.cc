@@ -1,0 +1,95 @@
+#include "auth/session_manager.h"
+
+#include <limits>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "auth/profile_restrictions.h"
+#include "auth/session_token.h"
+
+namespace crm::auth {
+namespace {
+
+absl::Status BadToken() {
+  return absl::UnauthenticatedError(std::string(kBadTokenMessage));
+}
+
+}  // namespace
+
+AuthenticatedUser UserFromRow(const store::UserWithProfile& row,
+                              const PermissionSet& permissions) {
+  AuthenticatedUser u;
+  u.user_id = row.user.id;
+  u.username = row.user.username;
+  u.display_name = row.user.display_name;
+  u.profile_id = row.profile.id;
+  u.profile_name = row.profile.name;
+  u.time_zone = row.user.time_zone;
+  u.system_permissions = permissions;
+  return u;
+}
+
+bool IsUserLocked(const store::UserRow& user, absl::Time now) {
+  if (user.locked_until == 0) return false;
+  if (user.locked_until == std::numeric_limits<int64_t>::max()) return true;
+  return now < absl::FromUnixMicros(user.locked_until);
+}
+
+absl::StatusOr<AuthenticatedUser> SessionManager::Validate(
+    absl::string_view token, absl::string_view service,
+    const IpAddress& address) const {
+  if (!LooksLikeToken({token.data(), token.size()})) return BadToken();
+  std::string hash = HashToken({token.data(), token.size()});
+  auto found = store_->FindSession(hash);
+  if (!found.ok()) return found.status();
+  if (!found->has_value()) return BadToken();
+  const store::SessionWithUser& row = **found;
+  const absl::Time now = clock_->Now();
+  const absl::Time last_seen = absl::FromUnixMicros(row.session.last_seen);
+  if (row.session.revoked || row.session.service != service ||
+      now >= absl::FromUnixMicros(row.session.expire_time) ||
+      now >= last_seen + settings_.session_idle || !row.user.user.active ||
+      IsUserLocked(row.user.user, now)) {
+    return BadToken();
+  }
+  auto restrictions =
+      ProfileRestrictions(row.user.profile, row.user.user.time_zone);
+  auto permissions = ProfilePermissions(row.user.profile);
+  if (!restrictions.ok() || !permissions.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the stored profile of this user is invalid, so the call is refused: ",
+        (!restrictions.ok() ? restrictions.status() : permissions.status())
+            .message()));
+  }
+  if (absl::Status s = restrictions->Check({address, now}, geo_); !s.ok()) {
+    return s;
+  }
+  if (now - last_seen >= settings_.touch_interval) {
+    const int64_t now_us = absl::ToUnixMicros(now);
+    const int64_t older_than =
+        absl::ToUnixMicros(now - settings_.touch_interval) + 1;
+    if (absl::Status s = store_->TouchSession(hash, now_us, older_than);
+        !s.ok()) {
+      return s;
+    }
+  }
+  AuthenticatedUser user = UserFromRow(row.user, *permissions);
+  user.session_expire_time = absl::FromUnixMicros(row.session.expire_time);
+  user.token_hash = std::move(hash);
+  return user;
+}
+
+absl::Status SessionManager::Logout(absl::string_view token_hash) const {
+  auto ended = store_->RevokeSession(token_hash);
+  if (!ended.ok()) return ended.status();
+  if (!*ended) return BadToken();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> SessionManager::RevokeUserSessions(
+    absl::string_view user_id) const {
+  return store_->RevokeUserSessions(user_id,
+                                    absl::ToUnixMicros(clock_->Now()));
+}
+
+}  // namespace crm::auth

@@ -1,0 +1,180 @@
+#include "server/auth_service.h"
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "auth/authenticator.h"
+#include "server/log.h"
+#include "server/request_context.h"
+#include "server/status_util.h"
+
+namespace crm::server {
+namespace {
+
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t micros = absl::ToUnixMicros(t);
+  out->set_seconds(micros / 1000000);
+  out->set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+}
+
+void FillUser(const auth::AuthenticatedUser& user, crm::v1::User* out) {
+  out->set_name(absl::StrCat("users/", user.user_id));
+  out->set_username(user.username);
+  out->set_display_name(user.display_name);
+  out->set_profile(absl::StrCat("profiles/", user.profile_id));
+  out->set_profile_display_name(user.profile_name);
+  out->set_time_zone(user.time_zone);
+}
+
+std::string Who(const RequestContext& rc) {
+  return rc.user.has_value()
+             ? absl::StrCat("services/", rc.principal.service, " acting for ",
+                            rc.principal.ResourceName())
+             : rc.principal.ResourceName();
+}
+
+absl::Status RequireManageUsers(const RequestContext& rc,
+                                absl::string_view method) {
+  if (rc.system_permissions.count(std::string(auth::kManageUsers)) > 0) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      method, " needs the system permission 'manage_users', which ", Who(rc),
+      " does not have",
+      rc.user.has_value()
+          ? " (a user needs it in their profile, and the service in its "
+            "system_permissions)"
+          : " (ServiceConfig.system_permissions)"));
+}
+
+// The user named by "users/{id}" or by username. NOT_FOUND naming it.
+absl::StatusOr<store::UserWithProfile> FindTarget(const ServerCore& core,
+                                                  const std::string& name,
+                                                  const std::string& username) {
+  if (name.empty() == username.empty()) {
+    return absl::InvalidArgumentError(
+        "set exactly one of user (\"users/{id}\") and username");
+  }
+  store::IdentityStore& store = core.authn->identities();
+  absl::StatusOr<std::optional<store::UserWithProfile>> found;
+  std::string label;
+  if (!name.empty()) {
+    absl::string_view id = name;
+    if (!absl::ConsumePrefix(&id, "users/") || id.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "user: '", name, "' is not a user name; expected \"users/{id}\""));
+    }
+    found = store.FindUserById(id);
+    label = name;
+  } else {
+    found = store.FindUserByUsername(auth::NormalizeUsername(username));
+    label = absl::StrCat("user '", username, "'");
+  }
+  if (!found.ok()) return found.status();
+  if (!found->has_value()) {
+    return absl::NotFoundError(absl::StrCat(label, " not found"));
+  }
+  return **std::move(found);
+}
+
+}  // namespace
+
+grpc::Status AuthServiceImpl::Login(grpc::ServerContext* context,
+                                    const crm::v1::LoginRequest* request,
+                                    crm::v1::LoginResponse* response) {
+  auto rc = AuthenticateRequest(*context, *core_);
+  if (!rc.ok()) return ToGrpcStatus(rc.status());
+  auto result = core_->authn->authenticator().Login(
+      request->username(), request->password(), rc->principal.service,
+      rc->client_address);
+  LogInfo("auth.login",
+          {{"service", rc->principal.service},
+           {"username", request->username()},
+           {"client_address", rc->client_address.ToString()},
+           {"result", result.ok() ? "ok" : result.status().ToString()}});
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  response->set_session_token(result->token);
+  SetTimestamp(result->expire_time, response->mutable_expire_time());
+  FillUser(result->user, response->mutable_user());
+  return grpc::Status::OK;
+}
+
+grpc::Status AuthServiceImpl::Logout(grpc::ServerContext* context,
+                                     const crm::v1::LogoutRequest* /*request*/,
+                                     google::protobuf::Empty* /*response*/) {
+  auto rc = AuthenticateRequest(*context, *core_);
+  if (!rc.ok()) return ToGrpcStatus(rc.status());
+  if (!rc->user.has_value()) {
+    return ToGrpcStatus(absl::UnauthenticatedError(
+        "Logout needs the session to end: send its token as "
+        "'authorization: Bearer <token>'"));
+  }
+  absl::Status s = core_->authn->sessions().Logout(rc->user->token_hash);
+  LogInfo("auth.logout", {{"service", rc->principal.service},
+                          {"user", rc->principal.ResourceName()},
+                          {"result", s.ok() ? "ok" : s.ToString()}});
+  return ToGrpcStatus(s);
+}
+
+grpc::Status AuthServiceImpl::WhoAmI(grpc::ServerContext* context,
+                                     const crm::v1::WhoAmIRequest* /*request*/,
+                                     crm::v1::WhoAmIResponse* response) {
+  auto rc = AuthenticateRequest(*context, *core_);
+  if (!rc.ok()) return ToGrpcStatus(rc.status());
+  response->set_service(absl::StrCat("services/", rc->principal.service));
+  response->set_acting_for_user(rc->user.has_value());
+  response->set_client_address(rc->client_address.ToString());
+  if (rc->user.has_value()) {
+    FillUser(*rc->user, response->mutable_user());
+    SetTimestamp(rc->user->session_expire_time,
+                 response->mutable_session_expire_time());
+  }
+  for (const std::string& p : rc->system_permissions) {
+    response->add_system_permissions(p);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AuthServiceImpl::RevokeUserSessions(
+    grpc::ServerContext* context,
+    const crm::v1::RevokeUserSessionsRequest* request,
+    crm::v1::RevokeUserSessionsResponse* response) {
+  auto rc = AuthenticateRequest(*context, *core_);
+  if (!rc.ok()) return ToGrpcStatus(rc.status());
+  if (absl::Status s = RequireManageUsers(*rc, "RevokeUserSessions");
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  auto target = FindTarget(*core_, request->user(), request->username());
+  if (!target.ok()) return ToGrpcStatus(target.status());
+  auto n = core_->authn->sessions().RevokeUserSessions(target->user.id);
+  if (!n.ok()) return ToGrpcStatus(n.status());
+  LogInfo("auth.sessions_revoked", {{"by", Who(*rc)},
+                                    {"user", "users/" + target->user.id},
+                                    {"count", absl::StrCat(*n)}});
+  response->set_revoked_count(*n);
+  return grpc::Status::OK;
+}
+
+grpc::Status AuthServiceImpl::UnlockUser(
+    grpc::ServerContext* context, const crm::v1::UnlockUserRequest* request,
+    google::protobuf::Empty* /*response*/) {
+  auto rc = AuthenticateRequest(*context, *core_);
+  if (!rc.ok()) return ToGrpcStatus(rc.status());
+  if (absl::Status s = RequireManageUsers(*rc, "UnlockUser"); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  auto target = FindTarget(*core_, request->user(), request->username());
+  if (!target.ok()) return ToGrpcStatus(target.status());
+  absl::Status s = core_->authn->authenticator().Unlock(target->user.id);
+  LogInfo("auth.user_unlocked", {{"by", Who(*rc)},
+                                 {"user", "users/" + target->user.id},
+                                 {"result", s.ok() ? "ok" : s.ToString()}});
+  return ToGrpcStatus(s);
+}
+
+}  // namespace crm::server

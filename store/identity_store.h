@@ -1,0 +1,132 @@
+// Storage of identities (migration 2): profiles, users and sessions. Plain
+// rows in, plain rows out; the meaning of the columns (lockout, expiry,
+// restrictions) is auth/'s business. Every statement is parameterised.
+//
+// Column formats:
+//   profiles.allowed_ip_ranges   CIDR ranges separated by newlines
+//   profiles.allowed_countries   ISO 3166-1 alpha-2 codes separated by commas
+//   profiles.login_hours         a LoginHours spec (auth/login_hours.h)
+//   profiles.login_time_zone     IANA zone of login_hours ("" = the user's)
+//   profiles.system_permissions  names separated by commas
+//                                (auth/system_permissions.h)
+//   times                        Unix microseconds; users.locked_until 0 means
+//                                not locked, INT64_MAX locked until unlocked
+//
+// Thread-safety: IdentityStore is immutable after construction and safe to
+// use from any number of threads (each call leases its own connection).
+// Failures are the Database's (UNAVAILABLE, INTERNAL; details logged).
+#ifndef CRM_STORE_IDENTITY_STORE_H_
+#define CRM_STORE_IDENTITY_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "store/database.h"
+
+namespace crm::store {
+
+struct ProfileRow {
+  std::string id;
+  std::string name;  // unique, e.g. "Sales Rep"
+  std::string allowed_ip_ranges;
+  std::string allowed_countries;
+  std::string login_hours;
+  std::string login_time_zone;
+  std::string system_permissions;
+  int64_t version = 1;
+};
+
+struct UserRow {
+  std::string id;
+  std::string username;  // unique
+  std::string display_name;
+  bool active = true;
+  std::string profile_id;
+  std::string role_id;
+  std::string time_zone;
+  std::string password_hash;  // PHC string (auth/password_hasher.h)
+  int64_t failed_logins = 0;
+  int64_t locked_until = 0;
+  int64_t version = 1;
+  int64_t create_time = 0;
+  int64_t update_time = 0;
+};
+
+struct SessionRow {
+  std::string token_hash;  // auth::HashToken of the bearer token
+  std::string user_id;
+  std::string service;  // the service that created it
+  int64_t create_time = 0;
+  int64_t last_seen = 0;
+  int64_t expire_time = 0;  // absolute expiry
+  bool revoked = false;
+};
+
+struct UserWithProfile {
+  UserRow user;
+  ProfileRow profile;
+};
+
+struct SessionWithUser {
+  SessionRow session;
+  UserWithProfile user;
+};
+
+class IdentityStore {
+ public:
+  // `db` must be migrated to version 2 or later and outlive the store.
+  explicit IdentityStore(Database* db) : db_(db) {}
+
+  // Inserts a row. ALREADY_EXISTS if the id or the unique name is taken;
+  // for a user, FAILED_PRECONDITION-like database errors if the profile
+  // does not exist (the foreign key refuses it).
+  absl::Status CreateProfile(const ProfileRow& profile);
+  absl::Status CreateUser(const UserRow& user);
+
+  // The user with its profile, or nullopt if there is none.
+  absl::StatusOr<std::optional<UserWithProfile>> FindUserByUsername(
+      absl::string_view username);
+  absl::StatusOr<std::optional<UserWithProfile>> FindUserById(
+      absl::string_view id);
+
+  // Sets the lock state if the user's version is still `expected_version`
+  // (and bumps the version). False if the row changed meanwhile (re-read
+  // and retry) or is gone.
+  absl::StatusOr<bool> UpdateLockState(absl::string_view user_id,
+                                       int64_t expected_version,
+                                       int64_t failed_logins,
+                                       int64_t locked_until, int64_t now);
+
+  // Clears the failed-login count and the lock. False if no such user.
+  absl::StatusOr<bool> UnlockUser(absl::string_view user_id, int64_t now);
+
+  absl::Status InsertSession(const SessionRow& session);
+
+  // The session with its user and profile (one query), or nullopt.
+  absl::StatusOr<std::optional<SessionWithUser>> FindSession(
+      absl::string_view token_hash);
+
+  // Sets last_seen to `now` if it is older than `older_than` (so that
+  // concurrent requests write at most once).
+  absl::Status TouchSession(absl::string_view token_hash, int64_t now,
+                            int64_t older_than);
+
+  // Marks one session revoked. False if it did not exist or was revoked.
+  absl::StatusOr<bool> RevokeSession(absl::string_view token_hash);
+
+  // Marks every unrevoked session of the user that has not yet reached its
+  // absolute expiry (`now`) revoked; returns how many.
+  absl::StatusOr<int64_t> RevokeUserSessions(absl::string_view user_id,
+                                             int64_t now);
+
+ private:
+  Database* db_;
+};
+
+}  // namespace crm::store
+
+#endif  // CRM_STORE_IDENTITY_STORE_H_

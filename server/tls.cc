@@ -212,6 +212,8 @@ class CrlWatcher {
 
  private:
   using Fingerprint = std::vector<std::tuple<std::string, off_t, int64_t>>;
+  // Not a valid CRL file name, so it cannot collide with one.
+  static constexpr char kCaFileEntry[] = "<ca_file>";
 
   Fingerprint Scan() const {
     Fingerprint files;
@@ -227,6 +229,14 @@ class CrlWatcher {
           int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec);
     }
     closedir(dir);
+    // The CA file is part of the fingerprint too: a CRL skipped because its
+    // CA was not trusted yet must be picked up once the CA rotates in.
+    struct stat ca_st;
+    if (stat(ca_file_.c_str(), &ca_st) == 0) {
+      files.emplace_back(
+          kCaFileEntry, ca_st.st_size,
+          int64_t{ca_st.st_mtim.tv_sec} * 1000000000 + ca_st.st_mtim.tv_nsec);
+    }
     std::sort(files.begin(), files.end());
     return files;
   }
@@ -260,6 +270,7 @@ class CrlWatcher {
     ERR_clear_error();
     RevokedSet revoked;
     for (const auto& file : files) {
+      if (std::get<0>(file) == kCaFileEntry) continue;
       const std::string path = crl_directory_ + "/" + std::get<0>(file);
       absl::StatusOr<std::string> pem = ReadFile("crl_directory", path);
       if (!pem.ok()) return pem.status();

@@ -9,6 +9,7 @@ scripts/install-deps.sh
 scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 certs/make-dev-certs.sh certs/out
 mkdir -p var/dev
+[ -f var/dev/geoip-demo.mmdb ] || perl tests/testdata/make-test-geoip.pl var/dev/geoip-demo.mmdb
 cat <<MSG
 
 The CRM server is starting on localhost:8443 (mTLS). In another terminal:

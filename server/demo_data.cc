@@ -56,7 +56,13 @@ absl::Status LoadDemoIdentities(ServerCore& core) {
   contractor.allowed_ip_ranges = "10.0.0.0/8";
   contractor.login_hours = "mon-fri 09:00-17:00";
   contractor.login_time_zone = "Europe/London";
-  for (const store::ProfileRow* p : {&admin, &sales, &contractor}) {
+  // Only France: with the demo GeoIP database (scripts/dev.sh) 127.0.0.1 is
+  // in Germany and 127.2.x.x in France.
+  store::ProfileRow partner;
+  partner.id = "eu-partner";
+  partner.name = "EU Partner";
+  partner.allowed_countries = "FR";
+  for (const store::ProfileRow* p : {&admin, &sales, &contractor, &partner}) {
     if (absl::Status s = auth::ValidateProfile(*p); !s.ok()) return s;
     if (absl::Status s = store.CreateProfile(*p); !s.ok()) return s;
   }
@@ -67,13 +73,15 @@ absl::Status LoadDemoIdentities(ServerCore& core) {
        true},
       {"carol", "carol", "Carol Contractor", "carol-demo-pw", "contractor",
        "Europe/Paris", true},
+      {"dave", "dave", "Dave Partner", "dave-demo-pw", "eu-partner",
+       "Europe/Paris", true},
   };
   for (const auth::NewUser& u : users) {
     absl::Status s = auth::CreateUserWithPassword(
         store, u, core.authn->settings().hash_params, core.clock->Now());
     if (!s.ok()) return s;
   }
-  LogInfo("demo.identities_loaded", {{"users", "alice, bob, carol"}});
+  LogInfo("demo.identities_loaded", {{"users", "alice, bob, carol, dave"}});
   return absl::OkStatus();
 }
 

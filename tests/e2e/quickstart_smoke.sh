@@ -70,6 +70,7 @@ else
   fail "certs/out/admin-cli.key mode is $(stat -c %a certs/out/admin-cli.key)"
 fi
 mkdir -p var/dev
+perl "$src/tests/testdata/make-test-geoip.pl" var/dev/geoip-demo.mmdb
 
 # start_server LOG: crm_server as dev.sh runs it, plus port 0 and a port file.
 start_server() {

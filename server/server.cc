@@ -15,8 +15,11 @@
 #include "server/diagnostics_service.h"
 #include "server/identity.h"
 #include "server/log.h"
+#include "server/policy_admin_service.h"
+#include "server/policy_loader.h"
 #include "server/request_context.h"
 #include "server/resource_services.h"
+#include "server/sharing_service.h"
 #include "server/tls.h"
 #include "store/migrations.h"
 
@@ -86,6 +89,14 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
       config.services(), model::SchemaRegistry::Default());
   if (!snapshot.ok()) return snapshot.status();
   core->policy = std::make_unique<policy::PolicyHolder>(*std::move(snapshot));
+  // The stored policy (migration 3) replaces it before the first call; the
+  // server refuses to start if it does not compile. Changes made through
+  // other servers are picked up by polling policy_version (policy_loader.h).
+  auto policy_loader = std::make_shared<PolicyLoader>(
+      core->database.get(), &core->config, &model::SchemaRegistry::Default(),
+      core->policy.get());
+  if (absl::Status s = policy_loader->Reload(); !s.ok()) return s;
+  policy_loader->StartRefresh(absl::Seconds(1));
 
   auto secret = LoadPageTokenSecret(config.page_token_secret_file());
   if (!secret.ok()) return secret.status();
@@ -112,6 +123,10 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
                            &server->port_);
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(config.limits().max_receive_message_bytes()));
+  server->services_.push_back(std::make_unique<PolicyAdminServiceImpl>(
+      server->core_.get(), std::move(policy_loader)));
+  server->services_.push_back(
+      std::make_unique<SharingServiceImpl>(server->core_.get()));
   for (auto& service : server->services_) builder.RegisterService(service.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {

@@ -194,6 +194,56 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_user_id_idx ON sessions (user_id)
 )sql";
 
+// Migration 3: where policy lives (issue 4). policy_objects holds every
+// stored policy object (kind = the first name segment, e.g. "roles"; body =
+// the serialized crm.v1 message of that kind, see store/policy_store.h);
+// policy_version has one row (id 1) whose version is bumped in the same
+// transaction as every policy write, so servers sharing the database notice
+// a change with one cheap read. record_shares holds manual shares of single
+// records; grantee is "users/{id}", "roles/{id}", "roleAndSubordinates/{id}"
+// or "groups/{id}"; access 1 = READ, 2 = READ_WRITE.
+constexpr char kMigration3[] = R"sql(
+CREATE TABLE policy_version (
+  id INTEGER PRIMARY KEY,
+  version BIGINT NOT NULL
+);
+INSERT INTO policy_version (id, version) VALUES (1, 1);
+
+CREATE TABLE record_shares (
+  id {text} PRIMARY KEY,
+  object {text} NOT NULL,
+  record_id {text} NOT NULL,
+  grantee {text} NOT NULL,
+  access BIGINT NOT NULL,
+  created_by {text} NOT NULL DEFAULT '',
+  create_time BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX record_shares_record_idx ON record_shares (object, record_id);
+CREATE INDEX record_shares_grantee_idx
+  ON record_shares (object, grantee, record_id)
+)sql";
+// policy_objects differs only in the binary type of body: BYTEA / BLOB.
+constexpr char kMigration3Postgres[] = R"sql(
+CREATE TABLE policy_objects (
+  kind {text} NOT NULL,
+  id {text} NOT NULL,
+  version BIGINT NOT NULL,
+  body BYTEA NOT NULL,
+  update_time BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (kind, id)
+)
+)sql";
+constexpr char kMigration3Sqlite[] = R"sql(
+CREATE TABLE policy_objects (
+  kind {text} NOT NULL,
+  id {text} NOT NULL,
+  version BIGINT NOT NULL,
+  body BLOB NOT NULL,
+  update_time BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (kind, id)
+)
+)sql";
+
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -253,6 +303,8 @@ const std::vector<Migration>& AllMigrations() {
       {1, "resource tables: accounts, contacts, leads, opportunities, cases, "
           "activities", kMigration1, "", ""},
       {2, "identities: profiles, users, sessions", kMigration2, "", ""},
+      {3, "policy: policy_objects, policy_version, record_shares",
+       kMigration3, kMigration3Postgres, kMigration3Sqlite},
   };
   return *migrations;
 }

@@ -1,0 +1,70 @@
+// PolicyAdminService (crm/v1/admin_service.proto): generic CRUD over the
+// stored policy objects, validated by compiling the would-be policy in the
+// write's transaction, and installed (PolicyLoader::Install) right after the
+// commit so the very next request sees it.
+//
+// Thread-safety: immutable after construction; serves concurrent calls.
+#ifndef CRM_SERVER_POLICY_ADMIN_SERVICE_H_
+#define CRM_SERVER_POLICY_ADMIN_SERVICE_H_
+
+#include <memory>
+
+#include "crm/internal/policy_state.pb.h"
+#include "crm/internal/server_config.pb.h"
+#include "crm/v1/admin_service.grpc.pb.h"
+#include "policy/principal.h"
+#include "server/policy_loader.h"
+#include "server/record_handler.h"
+
+namespace crm::server {
+
+// Whether `principal` holds system permission `p` (see admin_service.proto,
+// "Who may call"): a service acting as itself through its config
+// (ServiceConfig.system_permissions, lower-case names) or permission sets
+// assigned to "services/{name}"; a user through their profile's permissions
+// or permission sets assigned to them or their profile, AND the service as
+// well. An inactive or unknown user holds nothing.
+bool HoldsSystemPermission(const crm::internal::PolicyState& state,
+                           const crm::internal::ServerConfig& config,
+                           const policy::Principal& principal,
+                           crm::v1::SystemPermission p);
+
+class PolicyAdminServiceImpl final
+    : public crm::v1::PolicyAdminService::Service {
+ public:
+  // `core` must outlive the service; the loader is shared with the server
+  // (its refresh thread stops when the last owner lets go).
+  PolicyAdminServiceImpl(ServerCore* core,
+                         std::shared_ptr<PolicyLoader> loader)
+      : core_(core), loader_(std::move(loader)) {}
+
+  grpc::Status CreatePolicyObject(
+      grpc::ServerContext* context,
+      const crm::v1::CreatePolicyObjectRequest* request,
+      crm::v1::PolicyObject* response) override;
+  grpc::Status GetPolicyObject(grpc::ServerContext* context,
+                               const crm::v1::GetPolicyObjectRequest* request,
+                               crm::v1::PolicyObject* response) override;
+  grpc::Status ListPolicyObjects(
+      grpc::ServerContext* context,
+      const crm::v1::ListPolicyObjectsRequest* request,
+      crm::v1::ListPolicyObjectsResponse* response) override;
+  grpc::Status UpdatePolicyObject(
+      grpc::ServerContext* context,
+      const crm::v1::UpdatePolicyObjectRequest* request,
+      crm::v1::PolicyObject* response) override;
+  grpc::Status DeletePolicyObject(
+      grpc::ServerContext* context,
+      const crm::v1::DeletePolicyObjectRequest* request,
+      google::protobuf::Empty* response) override;
+
+  PolicyLoader& loader() { return *loader_; }
+
+ private:
+  ServerCore* core_;
+  std::shared_ptr<PolicyLoader> loader_;
+};
+
+}  // namespace crm::server
+
+#endif  // CRM_SERVER_POLICY_ADMIN_SERVICE_H_

@@ -1,0 +1,109 @@
+#include "server/policy_loader.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/log.h"
+
+namespace crm::server {
+
+PolicyLoader::PolicyLoader(store::Database* db,
+                           const crm::internal::ServerConfig* config,
+                           const model::SchemaRegistry* schemas,
+                           policy::PolicyHolder* holder)
+    : db_(db),
+      config_(config),
+      schemas_(schemas),
+      holder_(holder),
+      store_(db) {}
+
+PolicyLoader::~PolicyLoader() { Stop(); }
+
+absl::StatusOr<std::shared_ptr<const policy::PolicySnapshot>>
+PolicyLoader::Compile(const crm::internal::PolicyState& state) const {
+  return policy::PolicySnapshot::Build(state, config_->services(), *schemas_);
+}
+
+absl::Status PolicyLoader::Reload() {
+  auto state = store_.LoadState();
+  if (!state.ok()) return state.status();
+  auto snapshot = Compile(*state);
+  if (!snapshot.ok()) {
+    return absl::Status(
+        snapshot.status().code(),
+        absl::StrCat("the stored access policy (version ", state->version(),
+                     ") does not compile: ", snapshot.status().message()));
+  }
+  Install(*std::move(snapshot), *std::move(state));
+  return absl::OkStatus();
+}
+
+void PolicyLoader::Install(
+    std::shared_ptr<const policy::PolicySnapshot> snapshot,
+    crm::internal::PolicyState state) {
+  absl::MutexLock lock(&mu_);
+  if (state.version() <= version_) return;
+  version_ = state.version();
+  state_ = std::make_shared<const crm::internal::PolicyState>(std::move(state));
+  holder_->Replace(std::move(snapshot));
+  LogInfo("policy.installed", {{"version", absl::StrCat(version_)}});
+}
+
+std::shared_ptr<const crm::internal::PolicyState> PolicyLoader::CurrentState()
+    const {
+  absl::MutexLock lock(&mu_);
+  return state_;
+}
+
+int64_t PolicyLoader::version() const {
+  absl::MutexLock lock(&mu_);
+  return version_;
+}
+
+absl::StatusOr<bool> PolicyLoader::RefreshOnce() {
+  auto stored = store_.PolicyVersion();
+  if (!stored.ok()) return stored.status();
+  if (*stored == version()) return false;
+  if (absl::Status s = Reload(); !s.ok()) return s;
+  return true;
+}
+
+void PolicyLoader::StartRefresh(absl::Duration interval) {
+  absl::MutexLock lock(&mu_);
+  if (refresher_.joinable() || stopping_) return;
+  refresher_ = std::thread([this, interval] { RefreshLoop(interval); });
+}
+
+void PolicyLoader::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (refresher_.joinable()) refresher_.join();
+}
+
+void PolicyLoader::RefreshLoop(absl::Duration interval) {
+  int64_t failed_version = -1;
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), interval);
+      if (stopping_) return;
+    }
+    auto refreshed = RefreshOnce();
+    if (!refreshed.ok()) {
+      // Keep the last good snapshot; log each failing version once.
+      auto stored = store_.PolicyVersion();
+      int64_t v = stored.ok() ? *stored : -2;
+      if (v != failed_version) {
+        LogError("policy.refresh_failed",
+                 {{"status", refreshed.status().ToString()},
+                  {"stored_version", absl::StrCat(v)},
+                  {"installed_version", absl::StrCat(version())}});
+        failed_version = v;
+      }
+    }
+  }
+}
+
+}  // namespace crm::server

@@ -1,0 +1,107 @@
+#include "server/record_access.h"
+
+#include <utility>
+
+#include "model/resource_name.h"
+#include "policy/decision.h"
+
+namespace crm::server {
+namespace {
+
+std::vector<policy::ShareFact> ToFacts(
+    const std::vector<store::ShareRow>& shares) {
+  std::vector<policy::ShareFact> out;
+  out.reserve(shares.size());
+  for (const store::ShareRow& s : shares) {
+    policy::ShareFact f;
+    f.grantee = s.grantee;
+    f.level = s.access == store::kShareReadWrite ? crm::v1::READ_WRITE
+                                                 : crm::v1::READ;
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+// The id of the account named by the record's "account" field, if any.
+std::optional<std::string> ParentId(const model::ObjectSchema& schema,
+                                    const model::Record& record) {
+  int i = schema.FieldIndex("account");
+  if (i < 0 || i >= static_cast<int>(record.values.size())) return std::nullopt;
+  const auto* value = std::get_if<std::string>(&record.values[i]);
+  if (value == nullptr || value->empty()) return std::nullopt;
+  auto name = model::ParseResourceName(*value, {std::string("accounts")},
+                                       "account");
+  if (!name.ok()) return std::nullopt;
+  return name->id;
+}
+
+}  // namespace
+
+policy::RecordFacts LoadedRecord::Facts() const {
+  policy::RecordFacts facts;
+  facts.record = &record;
+  facts.shares = ToFacts(shares);
+  if (parent.has_value()) {
+    facts.parent = &*parent;
+    facts.parent_shares = ToFacts(parent_shares);
+  }
+  return facts;
+}
+
+absl::StatusOr<std::optional<LoadedRecord>> LoadRecord(
+    store::Session& session, ServerCore& core, const policy::Evaluator& eval,
+    const model::ObjectSchema& schema, const std::string& id) {
+  auto record = core.records->Get(session, schema, id);
+  if (!record.ok()) return record.status();
+  if (!record->has_value()) return std::nullopt;
+  store::PolicyStore policies(core.database.get());
+  LoadedRecord loaded;
+  loaded.record = **std::move(record);
+  auto shares = policies.SharesFor(session, schema.collection(), id);
+  if (!shares.ok()) return shares.status();
+  loaded.shares = *std::move(shares);
+  if (eval.NeedsParent(schema)) {
+    const model::ObjectSchema* accounts =
+        model::SchemaRegistry::Default().Find("accounts");
+    std::optional<std::string> parent_id = ParentId(schema, loaded.record);
+    if (accounts != nullptr && parent_id.has_value()) {
+      auto parent = core.records->Get(session, *accounts, *parent_id);
+      if (!parent.ok()) return parent.status();
+      if (parent->has_value()) {
+        loaded.parent = **std::move(parent);
+        auto parent_shares =
+            policies.SharesFor(session, accounts->collection(), *parent_id);
+        if (!parent_shares.ok()) return parent_shares.status();
+        loaded.parent_shares = *std::move(parent_shares);
+      }
+    }
+  }
+  return loaded;
+}
+
+policy::Decision CheckLoaded(const policy::Evaluator& eval,
+                             const model::ObjectSchema& schema,
+                             policy::Operation op, const LoadedRecord& loaded) {
+  return eval.CheckRecord(schema, op, loaded.Facts());
+}
+
+absl::StatusOr<LoadedRecord> LoadRecordFor(store::Session& session,
+                                           ServerCore& core,
+                                           const policy::Evaluator& eval,
+                                           const model::ObjectSchema& schema,
+                                           const std::string& id,
+                                           policy::Operation op) {
+  auto loaded = LoadRecord(session, core, eval, schema, id);
+  if (!loaded.ok()) return loaded.status();
+  if (!loaded->has_value() ||
+      !CheckLoaded(eval, schema, policy::Operation::kRead, **loaded).allowed) {
+    return policy::RecordNotFound(schema.ResourceName(id));
+  }
+  if (op != policy::Operation::kRead) {
+    policy::Decision d = CheckLoaded(eval, schema, op, **loaded);
+    if (!d.allowed) return policy::ToStatus(d, policy::DenialKind::kObject);
+  }
+  return **std::move(loaded);
+}
+
+}  // namespace crm::server

@@ -1,0 +1,202 @@
+#include "store/policy_store.h"
+
+#include <limits>
+
+#include "crm/v1/policy.pb.h"
+#include "gtest/gtest.h"
+#include "store/statement.h"
+#include "store/store_test_fixture.h"
+
+namespace crm::store {
+namespace {
+
+class PolicyStoreTest : public BackendTest {
+ protected:
+  void SetUp() override {
+    BackendTest::SetUp();
+    if (HasFatalFailure()) return;
+    MigrateOrFail();
+    store_ = std::make_unique<PolicyStore>(db_.get());
+  }
+
+  // Runs `fn` in a transaction and fails the test on error.
+  void Tx(const std::function<absl::Status(Session&)>& fn) {
+    absl::Status s = db_->InTransaction(fn);
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  std::unique_ptr<PolicyStore> store_;
+};
+
+TEST_P(PolicyStoreTest, ObjectRoundTripKeepsBinaryBodies) {
+  crm::v1::Group group;
+  group.set_display_name("EMEA");
+  group.add_members()->set_user("");  // serializes a NUL length byte
+  group.add_members()->set_role("roles/vp");
+  PolicyObjectRow row{"groups", "emea", 1, group.SerializeAsString(), 42};
+  ASSERT_NE(row.body.find('\0'), std::string::npos);
+  Tx([&](Session& s) { return store_->InsertObject(s, row); });
+
+  Tx([&](Session& s) -> absl::Status {
+    EXPECT_EQ(store_->InsertObject(s, row).code(),
+              absl::StatusCode::kAlreadyExists);
+    auto got = store_->GetObject(s, "groups", "emea");
+    if (!got.ok()) return got.status();
+    EXPECT_TRUE(got->has_value());
+    if (!got->has_value()) return absl::OkStatus();
+    EXPECT_EQ((*got)->body, row.body);
+    EXPECT_EQ((*got)->version, 1);
+    EXPECT_EQ((*got)->update_time, 42);
+
+    auto stale = store_->UpdateObjectIfVersion(s, "groups", "emea", 7, "x", 1);
+    EXPECT_TRUE(stale.ok() && !*stale);
+    auto ok = store_->UpdateObjectIfVersion(s, "groups", "emea", 1, "", 50);
+    EXPECT_TRUE(ok.ok() && *ok);
+    got = store_->GetObject(s, "groups", "emea");
+    EXPECT_TRUE(got.ok() && got->has_value() && (*got)->version == 2 &&
+                (*got)->body.empty());
+    auto missing = store_->GetObject(s, "roles", "emea");
+    EXPECT_TRUE(missing.ok() && !missing->has_value());
+    return absl::OkStatus();
+  });
+}
+
+TEST_P(PolicyStoreTest, ListPagesInIdOrderPerKind) {
+  Tx([&](Session& s) -> absl::Status {
+    for (const char* id : {"c", "a", "b"}) {
+      crm::v1::Role role;
+      role.set_display_name(id);
+      absl::Status st = store_->InsertObject(
+          s, {"roles", id, 1, role.SerializeAsString(), 0});
+      if (!st.ok()) return st;
+    }
+    return store_->InsertObject(s, {"groups", "g", 1, "", 0});
+  });
+  Tx([&](Session& s) -> absl::Status {
+    auto page = store_->ListObjects(s, "roles", "", 2);
+    if (!page.ok()) return page.status();
+    EXPECT_EQ(page->size(), 2u);
+    if (page->size() == 2) {
+      EXPECT_EQ((*page)[0].id, "a");
+      EXPECT_EQ((*page)[1].id, "b");
+    }
+    page = store_->ListObjects(s, "roles", "b", 2);
+    EXPECT_TRUE(page.ok() && page->size() == 1 && (*page)[0].id == "c");
+    auto deleted = store_->DeleteObjectIfVersion(s, "roles", "a", 2);
+    EXPECT_TRUE(deleted.ok() && !*deleted);
+    deleted = store_->DeleteObjectIfVersion(s, "roles", "a", 1);
+    EXPECT_TRUE(deleted.ok() && *deleted);
+    return absl::OkStatus();
+  });
+}
+
+TEST_P(PolicyStoreTest, LoadStateParsesObjectsUsersAndVersion) {
+  Tx([&](Session& s) -> absl::Status {
+    crm::v1::Role ceo;
+    ceo.set_display_name("CEO");
+    absl::Status st =
+        store_->InsertObject(s, {"roles", "ceo", 3, ceo.SerializeAsString(), 0});
+    if (!st.ok()) return st;
+    crm::v1::OrgWideDefault owd;
+    owd.set_internal_access(crm::v1::OrgWideDefault::PUBLIC_READ);
+    st = store_->InsertObject(
+        s, {"orgWideDefaults", "accounts", 1, owd.SerializeAsString(), 0});
+    if (!st.ok()) return st;
+    auto r = Execute(s,
+                     {"INSERT INTO profiles (id, name, system_permissions, "
+                      "version) VALUES ('admin', 'Admin', "
+                      "'manage_policy, view_all_data', 1)",
+                      {}},
+                     "test");
+    if (!r.ok()) return r.status();
+    r = Execute(s,
+                {"INSERT INTO users (id, username, profile_id, role_id, "
+                 "active, version) VALUES ('u1', 'ann', 'admin', 'ceo', 1, 1)",
+                 {}},
+                "test");
+    return r.status();
+  });
+  int64_t before = 0;
+  Tx([&](Session& s) -> absl::Status {
+    auto v = store_->PolicyVersion(s);
+    if (!v.ok()) return v.status();
+    before = *v;
+    EXPECT_EQ(before, 1);
+    auto bumped = store_->BumpPolicyVersion(s);
+    if (!bumped.ok()) return bumped.status();
+    EXPECT_EQ(*bumped, before + 1);
+    return absl::OkStatus();
+  });
+
+  auto state = store_->LoadState();
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(state->version(), before + 1);
+  ASSERT_EQ(state->roles_size(), 1);
+  EXPECT_EQ(state->roles(0).name(), "roles/ceo");
+  EXPECT_EQ(state->roles(0).display_name(), "CEO");
+  EXPECT_EQ(state->roles(0).etag(), "v3");
+  ASSERT_EQ(state->defaults_size(), 1);
+  EXPECT_EQ(state->defaults(0).object(), "accounts");
+  EXPECT_EQ(state->defaults(0).internal_access(),
+            crm::v1::OrgWideDefault::PUBLIC_READ);
+  ASSERT_EQ(state->users_size(), 1);
+  const auto& user = state->users(0);
+  EXPECT_EQ(user.id(), "u1");
+  EXPECT_EQ(user.role(), "roles/ceo");
+  EXPECT_EQ(user.profile(), "profiles/admin");
+  EXPECT_TRUE(user.active());
+  ASSERT_EQ(user.profile_system_permissions_size(), 2);
+  EXPECT_EQ(user.profile_system_permissions(0), crm::v1::MANAGE_POLICY);
+  EXPECT_EQ(user.profile_system_permissions(1), crm::v1::VIEW_ALL_DATA);
+}
+
+TEST_P(PolicyStoreTest, SharesCrud) {
+  Tx([&](Session& s) -> absl::Status {
+    for (int i = 0; i < 3; ++i) {
+      absl::Status st = store_->InsertShare(
+          s, {absl::StrCat("s", i), "accounts", "a1",
+              absl::StrCat("users/u", i), kShareRead, "users/owner", 100 + i});
+      if (!st.ok()) return st;
+    }
+    EXPECT_EQ(store_
+                  ->InsertShare(s, {"s0", "accounts", "a2", "users/u9", 1, "",
+                                    0})
+                  .code(),
+              absl::StatusCode::kAlreadyExists);
+    return store_->InsertShare(
+        s, {"other", "contacts", "a1", "groups/g", kShareReadWrite, "", 0});
+  });
+  Tx([&](Session& s) -> absl::Status {
+    auto all = store_->SharesFor(s, "accounts", "a1");
+    if (!all.ok()) return all.status();
+    EXPECT_EQ(all->size(), 3u);
+    auto page = store_->ListShares(s, "accounts", "a1",
+                                   std::numeric_limits<int64_t>::min(), "", 2);
+    EXPECT_TRUE(page.ok() && page->size() == 2);
+    page = store_->ListShares(s, "accounts", "a1", 101, "s1", 2);
+    EXPECT_TRUE(page.ok() && page->size() == 1 && (*page)[0].id == "s2");
+    auto found = store_->FindShareByGrantee(s, "accounts", "a1", "users/u1");
+    EXPECT_TRUE(found.ok() && found->has_value() && (*found)->id == "s1");
+    auto updated = store_->UpdateShareAccess(s, "s1", kShareReadWrite);
+    EXPECT_TRUE(updated.ok() && *updated);
+    auto got = store_->GetShare(s, "accounts", "a1", "s1");
+    EXPECT_TRUE(got.ok() && got->has_value() &&
+                (*got)->access == kShareReadWrite);
+    auto wrong_record = store_->GetShare(s, "accounts", "a2", "s1");
+    EXPECT_TRUE(wrong_record.ok() && !wrong_record->has_value());
+    auto count = store_->CountSharesWithGrantee(s, {"users/u0", "groups/g"});
+    EXPECT_TRUE(count.ok() && *count == 2);
+    auto deleted = store_->DeleteShare(s, "accounts", "a1", "s0");
+    EXPECT_TRUE(deleted.ok() && *deleted);
+    auto removed = store_->DeleteSharesOf(s, "accounts", "a1");
+    EXPECT_TRUE(removed.ok() && *removed == 2);
+    return absl::OkStatus();
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, PolicyStoreTest,
+                         ::testing::ValuesIn(testing::AllBackends()),
+                         BackendParamName);
+
+}  // namespace
+}  // namespace crm::store

@@ -107,6 +107,19 @@ Level ObjectPolicy::public_level() const {
   }
 }
 
+void PermissionBundle::Finish(const std::vector<ObjectPolicy>& objects) {
+  effective.assign(objects.size(), {});
+  for (size_t o = 0; o < objects.size(); ++o) {
+    const auto& schema_fields = objects[o].schema->fields();
+    effective[o].resize(schema_fields.size());
+    for (size_t f = 0; f < schema_fields.size(); ++f) {
+      FieldGrant g = fields[o][f];
+      if (!g.mentioned && !schema_fields[f].sensitive) g.read = g.edit = true;
+      effective[o][f] = (g.read ? kFieldRead : 0) | (g.edit ? kFieldEdit : 0);
+    }
+  }
+}
+
 bool CompiledPolicy::RoleAbove(int above, int below) const {
   if (above < 0 || below < 0 || above == below) return false;
   const CompiledRole& a = roles[above];
@@ -133,6 +146,13 @@ bool CompiledPolicy::Contains(const GranteeRef& g, int user) const {
 int CompiledPolicy::ObjectIndex(absl::string_view collection) const {
   auto it = object_index.find(collection);
   return it == object_index.end() ? -1 : it->second;
+}
+
+int CompiledPolicy::ObjectOf(const model::ObjectSchema& schema) const {
+  for (size_t i = 0; i < objects.size(); ++i) {
+    if (objects[i].schema == &schema) return static_cast<int>(i);
+  }
+  return ObjectIndex(schema.collection());
 }
 
 void CompiledPolicy::AppendUsers(const GranteeRef& g,

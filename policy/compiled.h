@@ -52,12 +52,22 @@ struct FieldGrant {
   bool edit = false;
 };
 
+struct ObjectPolicy;
+
 // The union of a combination of permission sets (shared by every principal
 // holding exactly that combination).
 struct PermissionBundle {
   std::vector<ObjectPermissions> objects;       // [object]
   std::vector<std::vector<FieldGrant>> fields;  // [object][field index]
+  // [object][field index]: kFieldRead | kFieldEdit after the defaults of
+  // policy.proto (no grant held: non-sensitive fields read and edit).
+  std::vector<std::vector<uint8_t>> effective;
   uint32_t system = 0;                          // bit (1 << SystemPermission)
+
+  static constexpr uint8_t kFieldRead = 1;
+  static constexpr uint8_t kFieldEdit = 2;
+  // Fills `effective` from `fields` and the schemas.
+  void Finish(const std::vector<ObjectPolicy>& objects);
 
   bool HasSystem(crm::v1::SystemPermission p) const {
     return (system >> static_cast<int>(p)) & 1u;
@@ -163,6 +173,8 @@ struct CompiledPolicy {
   bool RoleAbove(int above, int below) const;
   // The object index of `collection`, or -1.
   int ObjectIndex(absl::string_view collection) const;
+  // The object index of `schema` (by pointer, else by collection), or -1.
+  int ObjectOf(const model::ObjectSchema& schema) const;
   // Appends the users of `g` to `out` (may repeat users).
   void AppendUsers(const GranteeRef& g, std::vector<int>* out) const;
   // The grantee's key (see grantee.h).

@@ -33,7 +33,22 @@ Level ShareLevel(crm::v1::AccessLevel level) {
   }
 }
 
+// The index of `field` in schema.fields() (by address when it is one of
+// them), or -1.
+int FieldOf(const model::ObjectSchema& schema,
+            const model::FieldSchema& field) {
+  const auto& fields = schema.fields();
+  if (!fields.empty() && &field >= &fields.front() && &field <= &fields.back()) {
+    return static_cast<int>(&field - &fields.front());
+  }
+  return schema.FieldIndex(field.name);
+}
+
 }  // namespace
+
+int Evaluator::ObjectOf(const model::ObjectSchema& schema) const {
+  return policy_ == nullptr ? -1 : policy_->ObjectOf(schema);
+}
 
 Evaluator::Evaluator(std::shared_ptr<const PolicySnapshot> snapshot,
                      Principal principal)
@@ -60,12 +75,12 @@ ObjectPermissions Evaluator::Permissions(int object) const {
 
 Decision Evaluator::CheckObject(const model::ObjectSchema& schema,
                                 Operation op) const {
-  const std::string object_rule =
-      absl::StrCat(schema.collection(), ":", OperationName(op));
   if (policy_ == nullptr) {
     return Decision::Deny("no-policy", "no access policy is loaded");
   }
-  int object = policy_->ObjectIndex(schema.collection());
+  const std::string object_rule =
+      absl::StrCat(schema.collection(), ":", OperationName(op));
+  int object = ObjectOf(schema);
   if (service_ == nullptr || object < 0) {
     return Decision::Deny(absl::StrCat("unknown-service:", principal_.service),
                           absl::StrCat("service ", principal_.service,
@@ -195,13 +210,13 @@ Evaluator::Grant Evaluator::RecordAccess(
 
 Decision Evaluator::CheckRecord(const model::ObjectSchema& schema,
                                 Operation op, const RecordFacts& facts) const {
-  Decision d = CheckObject(schema, op);
+  const int object = ObjectOf(schema);
   // A service acting as itself is an integration user: its object grant
   // covers every record. Create is decided by the object permission.
-  if (!d.allowed || !principal_.acting_for_user() || op == Operation::kCreate) {
-    return d;
+  if (object < 0 || !principal_.acting_for_user() ||
+      op == Operation::kCreate || !Permissions(object).Allows(op)) {
+    return CheckObject(schema, op);
   }
-  const int object = policy_->ObjectIndex(schema.collection());
   const ObjectPolicy& obj = policy_->objects[object];
   const Level needed = RequiredLevel(op);
   const model::Record& record = *facts.record;
@@ -246,41 +261,38 @@ Decision Evaluator::CheckRecord(const model::ObjectSchema& schema,
 
 bool Evaluator::NeedsParent(const model::ObjectSchema& schema) const {
   if (policy_ == nullptr || !principal_.acting_for_user()) return false;
-  int object = policy_->ObjectIndex(schema.collection());
+  int object = ObjectOf(schema);
   return object >= 0 && policy_->objects[object].controlled_by_parent();
 }
 
-FieldGrant Evaluator::FieldAccess(int object, int field) const {
-  const model::FieldSchema& schema =
-      policy_->objects[object].schema->fields()[field];
-  auto effective = [&](const PermissionBundle* b) {
-    FieldGrant g = b->fields[object][field];
-    if (!g.mentioned && !schema.sensitive) g.read = g.edit = true;
-    return g;
-  };
-  if (service_ == nullptr) return {};
-  FieldGrant g = effective(service_->permissions);
-  if (!principal_.acting_for_user()) return g;
-  if (user_ == nullptr) return {};
-  FieldGrant u = effective(user_->permissions);
-  return {true, g.read && u.read, g.edit && u.edit};
+uint8_t Evaluator::FieldBits(int object, int field) const {
+  if (service_ == nullptr) return 0;
+  uint8_t bits = service_->permissions->effective[object][field];
+  if (!principal_.acting_for_user()) return bits;
+  if (user_ == nullptr) return 0;
+  return bits & user_->permissions->effective[object][field];
 }
 
 bool Evaluator::CanReadField(const model::ObjectSchema& schema,
                              const model::FieldSchema& field) const {
-  if (policy_ == nullptr) return false;
-  int object = policy_->ObjectIndex(schema.collection());
-  int index = schema.FieldIndex(field.name);
+  int object = ObjectOf(schema);
+  int index = FieldOf(schema, field);
   if (object < 0 || index < 0 || !Permissions(object).read) return false;
-  return FieldAccess(object, index).read;
+  return FieldBits(object, index) & PermissionBundle::kFieldRead;
+}
+
+bool Evaluator::CanWriteField(const model::ObjectSchema& schema,
+                              const model::FieldSchema& field) const {
+  int object = ObjectOf(schema);
+  int index = FieldOf(schema, field);
+  return object >= 0 && index >= 0 &&
+         (FieldBits(object, index) & PermissionBundle::kFieldEdit);
 }
 
 Decision Evaluator::CheckFieldWrite(const model::ObjectSchema& schema,
                                     const model::FieldSchema& field) const {
-  int object = policy_ == nullptr ? -1 : policy_->ObjectIndex(schema.collection());
-  int index = schema.FieldIndex(field.name);
   const std::string what = absl::StrCat(schema.collection(), ".", field.name);
-  if (object >= 0 && index >= 0 && FieldAccess(object, index).edit) {
+  if (CanWriteField(schema, field)) {
     return Decision::Allow(absl::StrCat("field-edit:", what));
   }
   return Decision::Deny(

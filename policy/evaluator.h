@@ -110,18 +110,23 @@ class Evaluator {
                     const model::FieldSchema& field) const;
   Decision CheckFieldWrite(const model::ObjectSchema& schema,
                            const model::FieldSchema& field) const;
+  // CheckFieldWrite(...).allowed without building the Decision.
+  bool CanWriteField(const model::ObjectSchema& schema,
+                     const model::FieldSchema& field) const;
 
  private:
   struct Grant;  // a record access level and the grant that gave it
 
   ObjectPermissions Permissions(int object) const;
+  int ObjectOf(const model::ObjectSchema& schema) const;
   bool ViewAll(int object, Level needed, std::string* rule) const;
   Grant RecordAccess(int object, Level needed, const model::Record& record,
                      const std::vector<ShareFact>& shares) const;
   Grant OwnAccess(int object, Level needed, const model::Record& record,
                   const std::vector<ShareFact>& shares) const;
   const char* FailedRestriction(int object, const model::Record& record) const;
-  FieldGrant FieldAccess(int object, int field) const;
+  // PermissionBundle::kFieldRead | kFieldEdit for the principal.
+  uint8_t FieldBits(int object, int field) const;
   model::SqlFragment AccessSql(int object, Level needed, const SqlShape& shape,
                                PlanInfo* plan) const;
   model::SqlFragment OwnAccessSql(int object, Level needed,

@@ -211,7 +211,7 @@ SqlFragment Evaluator::RecordFilter(const model::ObjectSchema& schema,
     plan->shape = "service-scope";
     return {};
   }
-  const int object = policy_->ObjectIndex(schema.collection());
+  const int object = ObjectOf(schema);
   SqlFragment f = AccessSql(object, RequiredLevel(op), shape, plan);
   if (f.empty()) {
     plan->shape = "all";

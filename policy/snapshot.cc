@@ -112,6 +112,7 @@ void Compiler::CompileObjects() {
   for (size_t i = 0; i < p_.objects.size(); ++i) {
     p_.empty_bundle.fields[i].resize(p_.objects[i].schema->fields().size());
   }
+  p_.empty_bundle.Finish(p_.objects);
 }
 
 absl::StatusOr<int> Compiler::Object(absl::string_view collection,
@@ -405,6 +406,7 @@ const PermissionBundle* Compiler::Bundle(std::vector<int> sets,
       }
     }
   }
+  b->Finish(p_.objects);
   const PermissionBundle* raw = b.get();
   p_.bundles.push_back(std::move(b));
   bundle_by_key_[key] = raw;

@@ -141,6 +141,30 @@ run_documented() {  # FILE
 run_documented README.md
 run_documented scripts/dev.sh
 
+# The README's login walk-through (passwords piped instead of typed).
+login() {  # USER PASSWORD [crmctl global flags...]
+  local user=$1 pw=$2
+  shift 2
+  echo "$pw" | "$crmctl" "$@" login "$user" --password-stdin 2>&1
+}
+rc=0; out=$(login bob bob-demo-pw) || rc=$?
+check "bob logs in (exit $rc)" "export CRM_TOKEN=" "$out"
+token=$(sed -n 's/^export CRM_TOKEN=//p' <<<"$out" | tr -d "'\"")
+out=$(CRM_TOKEN=$token ctl whoami) || fail "whoami as bob: exit $?"
+check "whoami names bob" "bob" "$out"
+CRM_TOKEN=$token ctl logout >/dev/null && ok "bob logs out" || fail "logout failed"
+rc=0; out=$(CRM_TOKEN=$token ctl whoami) || rc=$?
+[[ $rc -ne 0 ]] && ok "the token is dead after logout" || fail "token still works after logout"
+rc=0; out=$(login carol carol-demo-pw) || rc=$?
+[[ $rc -ne 0 ]] && check "carol refused by the IP rule" "ip_ranges" "$out" \
+  || fail "carol logged in from 127.0.0.1"
+rc=0; out=$(login dave dave-demo-pw) || rc=$?
+[[ $rc -ne 0 ]] && check "dave refused by the country rule" "countries" "$out" \
+  || fail "dave logged in from Germany"
+rc=0; out=$(login dave dave-demo-pw --forwarded-for 127.2.0.9) || rc=$?
+[[ $rc -eq 0 ]] && ok "dave logs in from a French address" \
+  || fail "dave from FR: exit $rc: $out"
+
 out=$(ctl echo hello) || fail "crmctl echo hello: exit $?"
 check "echo hello" "hello" "$out"
 check "echo names the caller" "services/admin-cli" "$out"

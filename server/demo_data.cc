@@ -7,6 +7,7 @@
 #include "crm/v1/resources.pb.h"
 #include "model/record.h"
 #include "server/log.h"
+#include "store/policy_store.h"
 #include "server/request_context.h"
 #include "store/identity_store.h"
 
@@ -81,6 +82,13 @@ absl::Status LoadDemoIdentities(ServerCore& core) {
         store, u, core.authn->settings().hash_params, core.clock->Now());
     if (!s.ok()) return s;
   }
+  // Users are part of the compiled policy: bump its version so every server
+  // (this one included) reloads it within its refresh interval.
+  store::PolicyStore policy_store(core.database.get());
+  absl::Status bumped = core.database->InTransaction([&](store::Session& s) {
+    return policy_store.BumpPolicyVersion(s).status();
+  });
+  if (!bumped.ok()) return bumped;
   LogInfo("demo.identities_loaded", {{"users", "alice, bob, carol, dave"}});
   return absl::OkStatus();
 }

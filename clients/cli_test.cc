@@ -557,7 +557,8 @@ TEST(CreateChannel, ChecksPemContents) {
   EXPECT_THAT(std::string(wrong_key.status().message()),
               HasSubstr("--key: '" + options.key_file +
                         "' is not a PEM file with a PRIVATE KEY"));
-  options.key_file = write("c.key", "-----BEGIN PRIVATE" " KEY-----\nAA==\n"  // not a key: a PEM marker only);
+  // Not a key: only a PEM marker (split so no file in the repo looks like one).
+  options.key_file = write("c.key", "-----BEGIN PRIVATE" " KEY-----\nAA==\n");
   EXPECT_TRUE(CreateChannel(options).ok());  // Checked only; no connection yet.
 }
 

@@ -6,7 +6,6 @@
 //
 // SIGTERM/SIGINT: stop accepting calls, finish in-flight ones (up to
 // shutdown_grace_seconds), exit 0.
-#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -118,9 +117,7 @@ int main(int argc, char** argv) {
     int sig = 0;
     sigwait(&signals, &sig);
     crm::server::LogInfo("server.signal", {{"signal", strsignal(sig)}});
-    absl::Duration grace = absl::Seconds(config->shutdown_grace_seconds());
-    (*server)->Drain(std::min(grace / 4, absl::Milliseconds(500)));
-    (*server)->Shutdown(grace);
+    (*server)->Shutdown(absl::Seconds(config->shutdown_grace_seconds()));
   });
   (*server)->Wait();
   waiter.join();

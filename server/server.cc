@@ -6,7 +6,6 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
@@ -148,13 +147,6 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
 }
 
 CrmServer::~CrmServer() { Shutdown(absl::ZeroDuration()); }
-
-void CrmServer::Drain(absl::Duration pause) {
-  if (server_ == nullptr || shut_down_) return;
-  server_->GetHealthCheckService()->SetServingStatus(false);
-  LogInfo("server.draining", {{"pause", absl::FormatDuration(pause)}});
-  absl::SleepFor(pause);
-}
 
 void CrmServer::Shutdown(absl::Duration grace) {
   if (server_ == nullptr || shut_down_.exchange(true)) return;

@@ -36,11 +36,6 @@ class CrmServer {
   // The port actually bound (useful with port 0).
   int port() const { return port_; }
 
-  // Reports NOT_SERVING to health checks and keeps serving for `pause`, so
-  // load balancers stop sending new calls before Shutdown refuses them
-  // (calls that reach a shut-down server fail with CANCELLED).
-  void Drain(absl::Duration pause);
-
   // Stops accepting calls, lets in-flight calls finish for up to `grace`,
   // then cancels the rest. Idempotent.
   void Shutdown(absl::Duration grace);

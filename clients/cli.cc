@@ -1,13 +1,12 @@
 #include "clients/cli.h"
 
-#include <google/protobuf/util/json_util.h>
-
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "clients/auth_commands.h"
 #include "clients/cli_session.h"
 #include "clients/descriptor_catalog.h"
+#include "clients/policy_commands.h"
 #include "clients/resource_commands.h"
 #include "clients/resource_requests.h"
 #include "crm/v1/diagnostics.pb.h"
@@ -30,12 +29,13 @@ struct Command {
 };
 
 absl::Status RunEcho(CliSession& s, const Args& args) {
-  auto method = FindMethod("crm.v1.DiagnosticsService/Echo");
-  if (!method.ok()) return method.status();
   crm::v1::EchoRequest request;
   request.set_payload(absl::StrJoin(args, " "));
   crm::v1::EchoResponse reply;
-  if (auto st = s.Call(*method, request, &reply); !st.ok()) return st;
+  if (auto st = s.Call("crm.v1.DiagnosticsService/Echo", request, &reply);
+      !st.ok()) {
+    return st;
+  }
   return s.PrintRecord(reply);
 }
 
@@ -48,13 +48,9 @@ absl::Status RunCall(CliSession& s, const Args& args) {
   if (!method.ok()) return method.status();
   auto request = NewMessage((*method)->input_type());
   if (args.size() == 2) {
-    auto st =
-        google::protobuf::util::JsonStringToMessage(args[1], request.get());
-    if (!st.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("call: the request is not a valid ",
-                       (*method)->input_type()->full_name(), ": ",
-                       st.message().as_string()));
+    if (auto st = ParseJsonInto("call: the request", args[1], request.get());
+        !st.ok()) {
+      return st;
     }
   }
   auto reply = NewMessage((*method)->output_type());
@@ -92,6 +88,22 @@ const Command kCommands[] = {
     {"users", "users unlock|revoke-sessions USER",
      "admin: unlock a user or end all their sessions (needs manage_users)",
      RunUsers},
+    {"policy",
+     "policy list KIND | get NAME | create KIND ID JSON|@FILE | "
+     "update NAME JSON|@FILE [--etag E] | delete NAME [--etag E]",
+     "admin: the access policy (needs manage_policy); KIND: permissionSets, "
+     "orgWideDefaults, roles, groups, sharingRules, restrictionRules; JSON is "
+     "the object itself, update replaces it whole",
+     RunPolicy},
+    {"share", "share RECORD GRANTEE [read|read_write]",
+     "share a record (e.g. accounts/acme) with users/ID, roles/ID, "
+     "roleAndSubordinates/ID or groups/ID; default read",
+     RunShare},
+    {"unshare", "unshare SHARE",
+     "remove a manual share (a name that `shares` prints)", RunUnshare},
+    {"shares", "shares RECORD", "list a record's manual shares", RunShares},
+    {"transfer", "transfer RECORD NEW_OWNER [--etag E]",
+     "make a user (users/ID or ID) the owner of a record", RunTransfer},
     {"help", "help [COLLECTION]",
      "this help, or a collection's verbs and fields", RunHelp},
 };

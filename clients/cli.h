@@ -4,6 +4,8 @@
 //   crmctl [global flags] <collection> get|list|create|update|delete ...
 //   crmctl [global flags] echo [TEXT]
 //   crmctl [global flags] call SERVICE/METHOD [JSON]
+//   crmctl [global flags] policy|share|unshare|shares|transfer ...
+//       (policy_commands.h)
 //
 // Exit codes: 0 success; 1 usage or local error (bad flag, field, value or
 // certificate file); 2 + the gRPC status code when the server answered with

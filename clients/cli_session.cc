@@ -1,5 +1,6 @@
 #include "clients/cli_session.h"
 
+#include "clients/descriptor_catalog.h"
 #include "clients/generic_call.h"
 #include "clients/output_format.h"
 
@@ -29,6 +30,14 @@ absl::Status CliSession::Call(const google::protobuf::MethodDescriptor* method,
   if (s.ok()) return absl::OkStatus();
   return RpcError(absl::Status(static_cast<absl::StatusCode>(s.error_code()),
                                s.error_message()));
+}
+
+absl::Status CliSession::Call(absl::string_view method,
+                              const google::protobuf::Message& request,
+                              google::protobuf::Message* response) {
+  auto found = FindMethod(method);
+  if (!found.ok()) return found.status();
+  return Call(*found, request, response);
 }
 
 absl::Status CliSession::PrintRecord(const google::protobuf::Message& message) {

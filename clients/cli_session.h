@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "clients/cli.h"
 #include "clients/cli_args.h"
 #include "clients/crm_client.h"
@@ -34,6 +35,12 @@ class CliSession {
   // Calls `method` with a fresh context from the client; a server error is
   // returned marked with RpcError.
   absl::Status Call(const google::protobuf::MethodDescriptor* method,
+                    const google::protobuf::Message& request,
+                    google::protobuf::Message* response);
+
+  // The same for a method named as FindMethod accepts, e.g.
+  // "crm.v1.SharingService/ShareRecord".
+  absl::Status Call(absl::string_view method,
                     const google::protobuf::Message& request,
                     google::protobuf::Message* response);
 

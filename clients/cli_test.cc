@@ -507,8 +507,11 @@ TEST(IdempotentMethodNames, ReadMethodsOnlyFromEveryService) {
                  absl::StrContains(n, "/Delete"))
         << n;
   }
-  // Get and List of six resources, Echo, WhoAmI.
-  EXPECT_EQ(names.size(), 6u * 2 + 2);
+  EXPECT_TRUE(has("crm.v1.PolicyAdminService/ListPolicyObjects"));
+  EXPECT_TRUE(has("crm.v1.SharingService/ListRecordShares"));
+  // Get and List of six resources, Echo, WhoAmI; GetPolicyObject,
+  // ListPolicyObjects, ListRecordShares.
+  EXPECT_EQ(names.size(), 6u * 2 + 2 + 3);
 }
 
 TEST(RetryServiceConfigJson, RetriesUnavailableForGivenMethods) {

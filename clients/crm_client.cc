@@ -23,6 +23,8 @@ CrmClient::CrmClient(std::shared_ptr<grpc::Channel> channel,
       activities_(crm::v1::ActivityService::NewStub(channel_)),
       diagnostics_(crm::v1::DiagnosticsService::NewStub(channel_)),
       auth_(crm::v1::AuthService::NewStub(channel_)),
+      policy_admin_(crm::v1::PolicyAdminService::NewStub(channel_)),
+      sharing_(crm::v1::SharingService::NewStub(channel_)),
       generic_(std::make_unique<grpc::GenericStub>(channel_)),
       default_deadline_(default_deadline) {}
 

@@ -22,9 +22,11 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "clients/channel.h"
+#include "crm/v1/admin_service.grpc.pb.h"
 #include "crm/v1/auth_service.grpc.pb.h"
 #include "crm/v1/crm_service.grpc.pb.h"
 #include "crm/v1/diagnostics.grpc.pb.h"
+#include "crm/v1/sharing_service.grpc.pb.h"
 
 namespace crm::client {
 
@@ -58,6 +60,10 @@ class CrmClient {
     return *diagnostics_;
   }
   crm::v1::AuthService::Stub& auth() const { return *auth_; }
+  crm::v1::PolicyAdminService::Stub& policy_admin() const {
+    return *policy_admin_;
+  }
+  crm::v1::SharingService::Stub& sharing() const { return *sharing_; }
   // For calls by method name with serialized messages (see generic_call.h).
   grpc::GenericStub& generic() const { return *generic_; }
 
@@ -87,6 +93,8 @@ class CrmClient {
   std::unique_ptr<crm::v1::ActivityService::Stub> activities_;
   std::unique_ptr<crm::v1::DiagnosticsService::Stub> diagnostics_;
   std::unique_ptr<crm::v1::AuthService::Stub> auth_;
+  std::unique_ptr<crm::v1::PolicyAdminService::Stub> policy_admin_;
+  std::unique_ptr<crm::v1::SharingService::Stub> sharing_;
   std::unique_ptr<grpc::GenericStub> generic_;
 
   mutable std::mutex mu_;  // Guards the three fields below.

@@ -39,14 +39,7 @@ absl::Status SetString(Message* m, const std::string& field_name,
 
 absl::Status MergeJson(absl::string_view json, Message* resource) {
   if (json.empty()) return absl::OkStatus();
-  auto status = google::protobuf::util::JsonStringToMessage(
-      google::protobuf::StringPiece(json.data(), json.size()), resource);
-  if (!status.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--json: not a valid ", resource->GetDescriptor()->name(),
-                     ": ", status.message().as_string()));
-  }
-  return absl::OkStatus();
+  return ParseJsonInto("--json", json, resource);
 }
 
 // The resource field of a Create/Update request, mutable.
@@ -68,6 +61,18 @@ absl::StatusOr<MessagePtr> NameRequest(
 }
 
 }  // namespace
+
+absl::Status ParseJsonInto(absl::string_view what, absl::string_view json,
+                           Message* message) {
+  auto status = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), message);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": not a valid ", message->GetDescriptor()->name(),
+                     ": ", status.message().as_string()));
+  }
+  return absl::OkStatus();
+}
 
 MessagePtr NewMessage(const Descriptor* type) {
   static auto* const factory = [] {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "clients/descriptor_catalog.h"
@@ -21,6 +22,11 @@ namespace crm::client {
 // Never null for a type from the generated pool. Thread-safe.
 std::unique_ptr<google::protobuf::Message> NewMessage(
     const google::protobuf::Descriptor* type);
+
+// Parses JSON (proto3 mapping; field names in either form) into `message`.
+// INVALID_ARGUMENT "<what>: not a valid <Type>: <parser detail>".
+absl::Status ParseJsonInto(absl::string_view what, absl::string_view json,
+                           google::protobuf::Message* message);
 
 // "abc" -> "accounts/abc"; "accounts/abc" unchanged. INVALID_ARGUMENT if
 // empty or a name in another collection.

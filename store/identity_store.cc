@@ -1,9 +1,12 @@
 #include "store/identity_store.h"
 
+#include <functional>
 #include <utility>
 #include <variant>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "store/policy_store.h"
 #include "store/statement.h"
 
 namespace crm::store {
@@ -85,36 +88,267 @@ SessionRow SessionFrom(const Row& row, size_t at) {
 
 }  // namespace
 
-absl::Status IdentityStore::CreateProfile(const ProfileRow& p) {
-  return db_->WithSession([&](Session& session) {
-    return Execute(session,
-                   {"INSERT INTO profiles (id, name, allowed_ip_ranges, "
-                    "allowed_countries, login_hours, login_time_zone, "
-                    "system_permissions, version) VALUES (?, ?, ?, ?, ?, ?, "
-                    "?, ?)",
-                    {p.id, p.name, p.allowed_ip_ranges, p.allowed_countries,
-                     p.login_hours, p.login_time_zone, p.system_permissions,
-                     p.version}},
-                   "creating profile '" + p.name + "'")
-        .status();
+namespace {
+
+// Runs `write` in one transaction that bumps the policy version first (see
+// the file comment of identity_store.h).
+absl::Status InPolicyTransaction(
+    Database* db, const std::function<absl::Status(Session&)>& write) {
+  PolicyStore policy(db);
+  return db->InTransaction([&](Session& session) -> absl::Status {
+    auto version = policy.BumpPolicyVersion(session);
+    if (!version.ok()) return version.status();
+    return write(session);
   });
 }
 
+// The same for a conditional write reporting whether it applied; a write
+// that did not apply rolls back (the bump too).
+absl::StatusOr<bool> InPolicyTransactionIf(
+    Database* db, const std::function<absl::StatusOr<bool>(Session&)>& write) {
+  bool not_applied = false;
+  absl::Status s = InPolicyTransaction(db, [&](Session& session) {
+    auto done = write(session);
+    if (!done.ok()) return done.status();
+    not_applied = !*done;
+    return not_applied ? absl::AbortedError("not applied; rolled back")
+                       : absl::OkStatus();
+  });
+  if (not_applied) return false;
+  if (!s.ok()) return s;
+  return true;
+}
+
+absl::StatusOr<bool> Changed(absl::StatusOr<int64_t> n) {
+  if (!n.ok()) return n.status();
+  return *n > 0;
+}
+
+}  // namespace
+
+absl::Status IdentityStore::CreateProfile(const ProfileRow& p) {
+  return InPolicyTransaction(
+      db_, [&](Session& session) { return CreateProfile(session, p); });
+}
+
 absl::Status IdentityStore::CreateUser(const UserRow& u) {
-  return db_->WithSession([&](Session& session) {
-    return Execute(
-               session,
-               {"INSERT INTO users (id, username, display_name, active, "
-                "profile_id, role_id, time_zone, password_hash, "
-                "failed_logins, locked_until, version, create_time, "
-                "update_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                {u.id, u.username, u.display_name, int64_t{u.active ? 1 : 0},
-                 u.profile_id, u.role_id, u.time_zone, u.password_hash,
-                 u.failed_logins, u.locked_until, u.version, u.create_time,
-                 u.update_time}},
-               "creating user '" + u.username + "'")
+  return InPolicyTransaction(
+      db_, [&](Session& session) { return CreateUser(session, u); });
+}
+
+absl::Status IdentityStore::CreateProfile(Session& session,
+                                          const ProfileRow& p) {
+  return Execute(session,
+                 {"INSERT INTO profiles (id, name, allowed_ip_ranges, "
+                  "allowed_countries, login_hours, login_time_zone, "
+                  "system_permissions, version) VALUES (?, ?, ?, ?, ?, ?, "
+                  "?, ?)",
+                  {p.id, p.name, p.allowed_ip_ranges, p.allowed_countries,
+                   p.login_hours, p.login_time_zone, p.system_permissions,
+                   p.version}},
+                 "creating profile '" + p.name + "'")
+      .status();
+}
+
+absl::Status IdentityStore::CreateUser(Session& session, const UserRow& u) {
+  return Execute(
+             session,
+             {"INSERT INTO users (id, username, display_name, active, "
+              "profile_id, role_id, time_zone, password_hash, "
+              "failed_logins, locked_until, version, create_time, "
+              "update_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              {u.id, u.username, u.display_name, int64_t{u.active ? 1 : 0},
+               u.profile_id, u.role_id, u.time_zone, u.password_hash,
+               u.failed_logins, u.locked_until, u.version, u.create_time,
+               u.update_time}},
+             "creating user '" + u.username + "'")
+      .status();
+}
+
+absl::StatusOr<bool> IdentityStore::UpdateUser(const UserRow& u,
+                                               int64_t expected_version) {
+  return InPolicyTransactionIf(db_, [&](Session& session) {
+    return UpdateUser(session, u, expected_version);
+  });
+}
+
+absl::StatusOr<bool> IdentityStore::UpdateUser(Session& session,
+                                               const UserRow& u,
+                                               int64_t expected_version) {
+  return Changed(Execute(
+      session,
+      {"UPDATE users SET display_name = ?, active = ?, profile_id = ?, "
+       "role_id = ?, time_zone = ?, update_time = ?, version = ? "
+       "WHERE id = ? AND version = ?",
+       {u.display_name, int64_t{u.active ? 1 : 0}, u.profile_id, u.role_id,
+        u.time_zone, u.update_time, expected_version + 1, u.id,
+        expected_version}},
+      "updating user '" + u.id + "'"));
+}
+
+absl::StatusOr<bool> IdentityStore::DeleteUser(absl::string_view user_id,
+                                               int64_t expected_version) {
+  return InPolicyTransactionIf(db_, [&](Session& session) {
+    return DeleteUser(session, user_id, expected_version);
+  });
+}
+
+absl::StatusOr<bool> IdentityStore::DeleteUser(Session& session,
+                                               absl::string_view user_id,
+                                               int64_t expected_version) {
+  return Changed(
+      Execute(session,
+              {"DELETE FROM users WHERE id = ? AND version = ?",
+               {std::string(user_id), expected_version}},
+              absl::StrCat("deleting user '", user_id, "'")));
+}
+
+absl::StatusOr<bool> IdentityStore::UpdateProfile(const ProfileRow& p,
+                                                  int64_t expected_version) {
+  return InPolicyTransactionIf(db_, [&](Session& session) {
+    return UpdateProfile(session, p, expected_version);
+  });
+}
+
+absl::StatusOr<bool> IdentityStore::UpdateProfile(Session& session,
+                                                  const ProfileRow& p,
+                                                  int64_t expected_version) {
+  return Changed(Execute(
+      session,
+      {"UPDATE profiles SET name = ?, allowed_ip_ranges = ?, "
+       "allowed_countries = ?, login_hours = ?, login_time_zone = ?, "
+       "system_permissions = ?, version = ? WHERE id = ? AND version = ?",
+       {p.name, p.allowed_ip_ranges, p.allowed_countries, p.login_hours,
+        p.login_time_zone, p.system_permissions, expected_version + 1, p.id,
+        expected_version}},
+      "updating profile '" + p.id + "'"));
+}
+
+absl::StatusOr<bool> IdentityStore::DeleteProfile(absl::string_view profile_id,
+                                                  int64_t expected_version) {
+  return InPolicyTransactionIf(db_, [&](Session& session) {
+    return DeleteProfile(session, profile_id, expected_version);
+  });
+}
+
+absl::StatusOr<bool> IdentityStore::DeleteProfile(Session& session,
+                                                  absl::string_view profile_id,
+                                                  int64_t expected_version) {
+  return Changed(
+      Execute(session,
+              {"DELETE FROM profiles WHERE id = ? AND version = ?",
+               {std::string(profile_id), expected_version}},
+              absl::StrCat("deleting profile '", profile_id, "'")));
+}
+
+absl::StatusOr<bool> IdentityStore::SetPasswordHash(
+    absl::string_view user_id, int64_t expected_version,
+    const std::string& password_hash, bool revoke_sessions, int64_t now) {
+  bool applied = false;
+  absl::Status s = db_->InTransaction([&](Session& session) -> absl::Status {
+    auto n = Execute(session,
+                     {"UPDATE users SET password_hash = ?, version = version "
+                      "+ 1, update_time = ? WHERE id = ? AND (? < 0 OR "
+                      "version = ?)",
+                      {password_hash, now, std::string(user_id),
+                       expected_version, expected_version}},
+                     "setting a password");
+    if (!n.ok()) return n.status();
+    applied = *n > 0;
+    if (!applied || !revoke_sessions) return absl::OkStatus();
+    return Execute(session,
+                   {"UPDATE sessions SET revoked = 1 WHERE user_id = ? AND "
+                    "revoked = 0",
+                    {std::string(user_id)}},
+                   "revoking a user's sessions")
         .status();
   });
+  if (!s.ok()) return s;
+  return applied;
+}
+
+absl::StatusOr<std::vector<UserWithProfile>> IdentityStore::ListUsers(
+    absl::string_view after_username, int limit) {
+  std::vector<UserWithProfile> out;
+  absl::Status s = db_->WithSession([&](Session& session) -> absl::Status {
+    auto rows = Query(
+        session,
+        {absl::StrCat("SELECT ", kUserColumns, ", ", kProfileColumns,
+                      " FROM users u JOIN profiles p ON p.id = u.profile_id "
+                      "WHERE u.username > ? ORDER BY u.username LIMIT ?"),
+         {std::string(after_username), int64_t{limit}}},
+        "listing users");
+    if (!rows.ok()) return rows.status();
+    for (const Row& row : *rows) {
+      out.push_back(
+          UserWithProfile{UserFrom(row, 0), ProfileFrom(row, kUserColumnCount)});
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<ProfileRow>> IdentityStore::ListProfiles(
+    absl::string_view after_id, int limit) {
+  std::vector<ProfileRow> out;
+  absl::Status s = db_->WithSession([&](Session& session) -> absl::Status {
+    auto rows = Query(session,
+                      {absl::StrCat("SELECT ", kProfileColumns,
+                                    " FROM profiles p WHERE p.id > ? "
+                                    "ORDER BY p.id LIMIT ?"),
+                       {std::string(after_id), int64_t{limit}}},
+                      "listing profiles");
+    if (!rows.ok()) return rows.status();
+    for (const Row& row : *rows) out.push_back(ProfileFrom(row, 0));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::optional<ProfileRow>> IdentityStore::FindProfileById(
+    absl::string_view id) {
+  std::optional<ProfileRow> out;
+  absl::Status s = db_->WithSession([&](Session& session) -> absl::Status {
+    auto found = FindProfileById(session, id);
+    if (!found.ok()) return found.status();
+    out = *std::move(found);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::optional<ProfileRow>> IdentityStore::FindProfileById(
+    Session& session, absl::string_view id) {
+  auto rows = Query(session,
+                    {absl::StrCat("SELECT ", kProfileColumns,
+                                  " FROM profiles p WHERE p.id = ?"),
+                     {std::string(id)}},
+                    "reading a profile");
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::nullopt;
+  return ProfileFrom(rows->front(), 0);
+}
+
+absl::StatusOr<IdentityStore::ProfileUsers> IdentityStore::UsersWithProfile(
+    Session& session, absl::string_view profile_id, int limit) {
+  ProfileUsers out;
+  auto total = QueryInt(session,
+                        {"SELECT COUNT(*) FROM users WHERE profile_id = ?",
+                         {std::string(profile_id)}},
+                        "counting a profile's users");
+  if (!total.ok()) return total.status();
+  out.total = *total;
+  auto rows = Query(session,
+                    {"SELECT id FROM users WHERE profile_id = ? ORDER BY id "
+                     "LIMIT ?",
+                     {std::string(profile_id), int64_t{limit}}},
+                    "reading a profile's users");
+  if (!rows.ok()) return rows.status();
+  for (const Row& row : *rows) out.user_ids.push_back(Text(row, 0));
+  return out;
 }
 
 namespace {

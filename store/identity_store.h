@@ -12,15 +12,26 @@
 //   times                        Unix microseconds; users.locked_until 0 means
 //                                not locked, INT64_MAX locked until unlocked
 //
+// Users and profiles are input of the compiled access policy (a user's role,
+// profile and active flag; a profile's system permissions). Every write of
+// them therefore bumps the policy version (PolicyStore::BumpPolicyVersion)
+// FIRST in its transaction, so that every server recompiles. Methods taking
+// a Session run inside the caller's transaction and do NOT bump: the caller
+// must have bumped first (server/policy_write.h does); the methods without
+// a Session open their own transaction and bump. Lock state, passwords and
+// sessions are not policy input and bump nothing.
+//
 // Thread-safety: IdentityStore is immutable after construction and safe to
 // use from any number of threads (each call leases its own connection).
-// Failures are the Database's (UNAVAILABLE, INTERNAL; details logged).
+// Failures are the Database's (UNAVAILABLE, ABORTED for transient
+// conflicts, INTERNAL; details logged) plus those listed per method.
 #ifndef CRM_STORE_IDENTITY_STORE_H_
 #define CRM_STORE_IDENTITY_STORE_H_
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -81,11 +92,85 @@ class IdentityStore {
   // `db` must be migrated to version 2 or later and outlive the store.
   explicit IdentityStore(Database* db) : db_(db) {}
 
-  // Inserts a row. ALREADY_EXISTS if the id or the unique name is taken;
-  // for a user, FAILED_PRECONDITION-like database errors if the profile
-  // does not exist (the foreign key refuses it).
+  // --- Profiles and users (policy input; see the file comment) ----------
+
+  // Inserts a row. ALREADY_EXISTS if the id or the unique name (profile
+  // name, username) is taken; for a user, a database error if the profile
+  // does not exist (the foreign key refuses it; check first).
   absl::Status CreateProfile(const ProfileRow& profile);
   absl::Status CreateUser(const UserRow& user);
+  absl::Status CreateProfile(Session& session, const ProfileRow& profile);
+  absl::Status CreateUser(Session& session, const UserRow& user);
+
+  // Replaces display_name, active, profile_id, role_id, time_zone and
+  // update_time of user `user.id` and sets version = expected_version + 1,
+  // if the row still has expected_version. False (nothing changed) if it
+  // does not (stale, or gone). username, password and lock state are kept.
+  absl::StatusOr<bool> UpdateUser(const UserRow& user,
+                                  int64_t expected_version);
+  absl::StatusOr<bool> UpdateUser(Session& session, const UserRow& user,
+                                  int64_t expected_version);
+
+  // Deletes the user (and, by the foreign key, their sessions) if its
+  // version is expected_version; false otherwise.
+  absl::StatusOr<bool> DeleteUser(absl::string_view user_id,
+                                  int64_t expected_version);
+  absl::StatusOr<bool> DeleteUser(Session& session, absl::string_view user_id,
+                                  int64_t expected_version);
+
+  // Replaces every column but id of profile `profile.id` and sets version =
+  // expected_version + 1 if the row still has expected_version; false
+  // otherwise. ALREADY_EXISTS if the new name is another profile's.
+  absl::StatusOr<bool> UpdateProfile(const ProfileRow& profile,
+                                     int64_t expected_version);
+  absl::StatusOr<bool> UpdateProfile(Session& session,
+                                     const ProfileRow& profile,
+                                     int64_t expected_version);
+
+  // Deletes the profile if its version is expected_version; false
+  // otherwise. A database error if users still reference it (the foreign
+  // key refuses it; check with UsersWithProfile first).
+  absl::StatusOr<bool> DeleteProfile(absl::string_view profile_id,
+                                     int64_t expected_version);
+  absl::StatusOr<bool> DeleteProfile(Session& session,
+                                     absl::string_view profile_id,
+                                     int64_t expected_version);
+
+  // Sets the password hash (not policy input: no version bump of the
+  // policy) if the user's version is expected_version (any version if
+  // negative), bumping the user's version; with `revoke_sessions`, also
+  // revokes every open session of the user, in the same transaction. False
+  // if no such user or the version is stale.
+  absl::StatusOr<bool> SetPasswordHash(absl::string_view user_id,
+                                       int64_t expected_version,
+                                       const std::string& password_hash,
+                                       bool revoke_sessions, int64_t now);
+
+  // --- Reads --------------------------------------------------------------
+
+  // Users with username > after_username, in username order, at most
+  // `limit`, each with its profile.
+  absl::StatusOr<std::vector<UserWithProfile>> ListUsers(
+      absl::string_view after_username, int limit);
+
+  // Profiles with id > after_id, in id order, at most `limit`.
+  absl::StatusOr<std::vector<ProfileRow>> ListProfiles(
+      absl::string_view after_id, int limit);
+
+  absl::StatusOr<std::optional<ProfileRow>> FindProfileById(
+      absl::string_view id);
+  absl::StatusOr<std::optional<ProfileRow>> FindProfileById(
+      Session& session, absl::string_view id);
+
+  // The ids of at most `limit` users whose profile is `profile_id` (in id
+  // order), and how many there are in all.
+  struct ProfileUsers {
+    std::vector<std::string> user_ids;
+    int64_t total = 0;
+  };
+  absl::StatusOr<ProfileUsers> UsersWithProfile(Session& session,
+                                                absl::string_view profile_id,
+                                                int limit);
 
   // The user with its profile, or nullopt if there is none.
   absl::StatusOr<std::optional<UserWithProfile>> FindUserByUsername(

@@ -244,6 +244,12 @@ CREATE TABLE policy_objects (
 )
 )sql";
 
+// Migration 4: record filters (policy/record_filter.cc) send a manager's
+// big owner set as the roles it covers, joined to users by role_id.
+constexpr char kMigration4[] = R"sql(
+CREATE INDEX users_role_id_idx ON users (role_id)
+)sql";
+
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -305,6 +311,7 @@ const std::vector<Migration>& AllMigrations() {
       {2, "identities: profiles, users, sessions", kMigration2, "", ""},
       {3, "policy: policy_objects, policy_version, record_shares",
        kMigration3, kMigration3Postgres, kMigration3Sqlite},
+      {4, "record filters: users by role", kMigration4, "", ""},
   };
   return *migrations;
 }

@@ -102,6 +102,25 @@ TEST_P(MigrationsTest, VerifyFailsOnAnEmptyDatabase) {
   EXPECT_TRUE(absl::StrContains(s.message(), "does not exist")) << s;
 }
 
+// Migration 4: record filters join users by role_id (policy/record_filter.cc).
+TEST_P(MigrationsTest, UsersAreIndexedByRole) {
+  MigrateOrFail();
+  const std::string sql =
+      GetParam() == testing::Backend::kPostgres
+          ? "SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'users' AND "
+            "indexname = 'users_role_id_idx' AND indexdef LIKE '%(role_id)'"
+          : "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND "
+            "tbl_name = 'users' AND name = 'users_role_id_idx' AND "
+            "sql LIKE '%(role_id)'";
+  absl::StatusOr<int64_t> n = -1;
+  ASSERT_TRUE(db_->WithSession([&](Session& session) {
+                   n = QueryInt(session, {sql, {}}, "test query");
+                   return n.status();
+                 }).ok())
+      << n.status();
+  EXPECT_EQ(*n, 1);
+}
+
 TEST_P(MigrationsTest, ConcurrentMigrationsAgree) {
   // Two "replicas" on the same database migrating at once.
   auto other = Database::Open(test_db_->connection(), 1);

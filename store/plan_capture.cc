@@ -1,0 +1,72 @@
+#include "store/plan_capture.h"
+
+#include <libpq-fe.h>
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "soci/postgresql/soci-postgresql.h"
+#include "store/soci_util.h"
+#include "store/statement.h"
+
+namespace crm::store {
+
+struct PlanCapture::State {
+  PGconn* conn = nullptr;
+  PQnoticeProcessor previous = nullptr;  // libpq's default (its arg is unused)
+  std::vector<std::string> plans;
+};
+
+namespace {
+
+void CollectNotice(void* arg, const char* message) {
+  auto* plans = static_cast<std::vector<std::string>*>(arg);
+  absl::string_view text(message);
+  // "NOTICE:  duration: 1.234 ms  plan:\n..." (auto_explain's format).
+  if (absl::StrContains(text, "plan:")) plans->emplace_back(text);
+}
+
+absl::Status Run(Session& session, const char* sql) {
+  return Execute(session, {sql, {}}, "setting up plan capture").status();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PlanCapture>> PlanCapture::Start(
+    Session& session) {
+  auto* backend = dynamic_cast<soci::postgresql_session_backend*>(
+      session.sql().get_backend());
+  if (DialectOf(session) != Dialect::kPostgres || backend == nullptr) {
+    return absl::FailedPreconditionError(
+        "plan capture needs PostgreSQL (auto_explain)");
+  }
+  for (const char* sql :
+       {"LOAD 'auto_explain'", "SET auto_explain.log_min_duration = 0",
+        "SET auto_explain.log_analyze = on",
+        "SET auto_explain.log_buffers = on",
+        "SET auto_explain.log_level = 'notice'"}) {
+    if (absl::Status s = Run(session, sql); !s.ok()) return s;
+  }
+  auto state = std::make_unique<State>();
+  state->conn = backend->conn_;
+  state->previous =
+      PQsetNoticeProcessor(state->conn, CollectNotice, &state->plans);
+  return std::unique_ptr<PlanCapture>(
+      new PlanCapture(session, std::move(state)));
+}
+
+PlanCapture::PlanCapture(Session& session, std::unique_ptr<State> state)
+    : session_(session), state_(std::move(state)) {}
+
+std::vector<std::string> PlanCapture::Finish() {
+  if (finished_) return {};
+  finished_ = true;
+  // Turn auto_explain off first: this SET must not be captured either way.
+  (void)Run(session_, "SET auto_explain.log_min_duration = -1");
+  PQsetNoticeProcessor(state_->conn, state_->previous, nullptr);
+  return std::move(state_->plans);
+}
+
+PlanCapture::~PlanCapture() { (void)Finish(); }
+
+}  // namespace crm::store

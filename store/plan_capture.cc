@@ -34,12 +34,14 @@ absl::Status Run(Session& session, const char* sql) {
 
 absl::StatusOr<std::unique_ptr<PlanCapture>> PlanCapture::Start(
     Session& session) {
-  auto* backend = dynamic_cast<soci::postgresql_session_backend*>(
-      session.sql().get_backend());
-  if (DialectOf(session) != Dialect::kPostgres || backend == nullptr) {
+  if (DialectOf(session) != Dialect::kPostgres) {
     return absl::FailedPreconditionError(
         "plan capture needs PostgreSQL (auto_explain)");
   }
+  // static_cast: libsoci hides the backends' typeinfo (no dynamic_cast);
+  // the dialect says which backend this is.
+  auto* backend = static_cast<soci::postgresql_session_backend*>(
+      session.sql().get_backend());
   for (const char* sql :
        {"LOAD 'auto_explain'", "SET auto_explain.log_min_duration = 0",
         "SET auto_explain.log_analyze = on",

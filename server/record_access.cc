@@ -93,13 +93,15 @@ absl::StatusOr<LoadedRecord> LoadRecordFor(store::Session& session,
                                            policy::Operation op) {
   auto loaded = LoadRecord(session, core, eval, schema, id);
   if (!loaded.ok()) return loaded.status();
-  if (!loaded->has_value() ||
-      !CheckLoaded(eval, schema, policy::Operation::kRead, **loaded).allowed) {
+  if (!loaded->has_value()) return policy::RecordNotFound(schema.ResourceName(id));
+  const policy::RecordFacts facts = (*loaded)->Facts();
+  if (!eval.AllowsRecord(schema, policy::Operation::kRead, facts)) {
     return policy::RecordNotFound(schema.ResourceName(id));
   }
-  if (op != policy::Operation::kRead) {
-    policy::Decision d = CheckLoaded(eval, schema, op, **loaded);
-    if (!d.allowed) return policy::ToStatus(d, policy::DenialKind::kObject);
+  // The reason is only built for a refusal.
+  if (op != policy::Operation::kRead && !eval.AllowsRecord(schema, op, facts)) {
+    return policy::ToStatus(eval.CheckRecord(schema, op, facts),
+                            policy::DenialKind::kObject);
   }
   return **std::move(loaded);
 }

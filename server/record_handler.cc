@@ -81,9 +81,11 @@ int FieldIndexOrDie(const ObjectSchema& schema, const char* name) {
 void MaskUnreadable(const Evaluator& eval, const ObjectSchema& schema,
                     Message* message) {
   const auto* reflection = message->GetReflection();
-  for (const FieldSchema& field : schema.fields()) {
-    if (!eval.CanReadField(schema, field)) {
-      reflection->ClearField(message, field.descriptor);
+  const policy::FieldAccess access = eval.Fields(schema);
+  const auto& fields = schema.fields();
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (!access.CanRead(static_cast<int>(i))) {
+      reflection->ClearField(message, fields[i].descriptor);
     }
   }
 }
@@ -106,6 +108,8 @@ class Request {
     return parsed->id;
   }
   absl::Status CheckObject(Operation op) const {
+    // The reason is only built for a refusal.
+    if (eval_.AllowsObject(schema_, op)) return absl::OkStatus();
     return policy::ToStatus(eval_.CheckObject(schema_, op),
                             policy::DenialKind::kObject);
   }
@@ -187,7 +191,7 @@ absl::Status Request::CheckReferences(store::Session& session,
     auto loaded = LoadRecord(session, *core_, eval_, *target, name->id);
     if (!loaded.ok()) return loaded.status();
     if (!loaded->has_value() ||
-        !CheckLoaded(eval_, *target, Operation::kRead, **loaded).allowed) {
+        !eval_.AllowsRecord(*target, Operation::kRead, (*loaded)->Facts())) {
       return not_found;
     }
   }
@@ -215,7 +219,7 @@ absl::Status Request::Get(const Message& request, Message* response) {
   });
   if (!s.ok()) return s;
   if (!loaded.has_value() ||
-      !CheckLoaded(eval_, schema_, Operation::kRead, *loaded).allowed) {
+      !eval_.AllowsRecord(schema_, Operation::kRead, loaded->Facts())) {
     return policy::RecordNotFound(schema_.ResourceName(*id));
   }
   Respond(loaded->record, response);

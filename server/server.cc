@@ -20,10 +20,31 @@
 #include "server/resource_services.h"
 #include "server/sharing_service.h"
 #include "server/tls.h"
+#include "server/user_admin_service.h"
 #include "store/migrations.h"
 
 namespace crm::server {
 namespace {
+
+// gRPC's sync server keeps between MIN_POLLERS and MAX_POLLERS threads
+// polling for calls: a poller that picks up a call starts a new thread if
+// none is left polling, and a thread that finishes a call exits if MAX_POLLERS
+// are already polling. With the defaults (1 and 2) a handler that blocks on
+// the database (tens of microseconds; a round trip on PostgreSQL) makes the
+// server create and destroy a thread every ~10 calls under load (thread
+// creation, stack mmap/munmap and TLB shoot-downs: see bench/README.md).
+// Keeping up to 64 idle threads (their stacks are reserved, not touched) lets
+// the pool settle at the load's concurrency instead. CQ_TIMEOUT_MSEC keeps
+// its default (10 s).
+constexpr int kMinPollers = 2;
+constexpr int kMaxPollers = 64;
+
+void ConfigureSyncServerThreads(grpc::ServerBuilder& builder) {
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS,
+                              kMinPollers);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
+                              kMaxPollers);
+}
 
 constexpr size_t kMinSecretBytes = 32;
 
@@ -122,6 +143,9 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
                            &server->port_);
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(config.limits().max_receive_message_bytes()));
+  ConfigureSyncServerThreads(builder);
+  server->services_.push_back(
+      std::make_unique<UserAdminServiceImpl>(server->core_.get(), policy_loader));
   server->services_.push_back(std::make_unique<PolicyAdminServiceImpl>(
       server->core_.get(), std::move(policy_loader)));
   server->services_.push_back(

@@ -34,6 +34,7 @@ class Lease {
   }
   bool ok() const { return leased_; }
   soci::session& session() { return pool_.at(pos_); }
+  size_t position() const { return pos_; }
 
  private:
   soci::connection_pool& pool_;
@@ -50,8 +51,10 @@ absl::Status PoolExhausted() {
 
 // A PostgreSQL connection that failed is re-established before it goes back
 // to the pool, so one outage does not poison the pool for ever.
+// Its cached statements belong to the old connection and go first.
 void RepairIfBroken(Session& session) {
   if (!session.broken()) return;
+  if (session.statements() != nullptr) session.statements()->Clear();
   try {
     session.sql().reconnect();
   } catch (const std::exception& e) {
@@ -142,7 +145,12 @@ std::string MaskConnection(absl::string_view connection) {
 
 Database::Database(Dialect dialect, int pool_size,
                    std::unique_ptr<soci::connection_pool> pool)
-    : dialect_(dialect), pool_size_(pool_size), pool_(std::move(pool)) {}
+    : dialect_(dialect), pool_size_(pool_size), pool_(std::move(pool)) {
+  statements_.reserve(pool_size);
+  for (int i = 0; i < pool_size; ++i) {
+    statements_.push_back(std::make_unique<StatementCache>());
+  }
+}
 
 Database::~Database() = default;
 
@@ -217,7 +225,8 @@ absl::Status Database::WithSession(
     const std::function<absl::Status(Session&)>& fn) {
   Lease lease(*pool_);
   if (!lease.ok()) return PoolExhausted();
-  Session session(lease.session(), dialect_, /*in_transaction=*/false);
+  Session session(lease.session(), dialect_, /*in_transaction=*/false,
+                  statements_[lease.position()].get());
   absl::Status status = RunGuarded(fn, session);
   RepairIfBroken(session);
   return status;
@@ -228,7 +237,8 @@ absl::Status Database::TransactionOnce(
   *retryable = false;
   Lease lease(*pool_);
   if (!lease.ok()) return PoolExhausted();
-  Session session(lease.session(), dialect_, /*in_transaction=*/true);
+  Session session(lease.session(), dialect_, /*in_transaction=*/true,
+                  statements_[lease.position()].get());
   const char* begin =
       dialect_ == Dialect::kSqlite ? "BEGIN IMMEDIATE" : "BEGIN";
   try {

@@ -8,12 +8,17 @@
 // Thread-safety: Database is thread-safe. A Session belongs to the one
 // callback it was handed to and must not escape it or be shared between
 // threads.
+//
+// Each pooled connection keeps the statements the store prepares with
+// Reuse::kCached (store/statement.h) for the next lease of that connection;
+// the rules are StatementCache's (store/soci_util.h).
 #ifndef CRM_STORE_DATABASE_H_
 #define CRM_STORE_DATABASE_H_
 
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -33,6 +38,8 @@ absl::string_view DialectName(Dialect dialect);
 // A leased connection, possibly inside a transaction. Defined in
 // store/soci_util.h (store-internal).
 class Session;
+// The prepared statements kept on one connection (store/soci_util.h).
+class StatementCache;
 
 class Database {
  public:
@@ -95,6 +102,9 @@ class Database {
   const Dialect dialect_;
   const int pool_size_;
   std::unique_ptr<soci::connection_pool> pool_;
+  // One per connection of pool_, same index; declared after pool_ so that
+  // the statements are destroyed before their connections.
+  std::vector<std::unique_ptr<StatementCache>> statements_;
 };
 
 // `connection` with any password replaced by "***" (for logs and messages).

@@ -87,10 +87,10 @@ ShareRow ShareFromRow(const Row& row) {
   return s;
 }
 
-absl::StatusOr<std::vector<ShareRow>> QueryShares(Session& session,
-                                                  const SqlFragment& q,
-                                                  absl::string_view op) {
-  auto rows = Query(session, q, op);
+absl::StatusOr<std::vector<ShareRow>> QueryShares(
+    Session& session, const SqlFragment& q, absl::string_view op,
+    Reuse reuse = Reuse::kOnce) {
+  auto rows = Query(session, q, op, reuse);
   if (!rows.ok()) return rows.status();
   std::vector<ShareRow> out;
   out.reserve(rows->size());
@@ -431,13 +431,14 @@ absl::StatusOr<int64_t> PolicyStore::DeleteSharesOf(
 
 absl::StatusOr<std::vector<ShareRow>> PolicyStore::SharesFor(
     Session& session, absl::string_view object, absl::string_view record_id) {
-  return QueryShares(
-      session,
-      {absl::StrCat("SELECT ", kShareColumns,
-                    " FROM record_shares WHERE object = ? AND record_id = ? "
-                    "ORDER BY create_time, id"),
-       {std::string(object), std::string(record_id)}},
-      "reading the shares of a record");
+  // On every point decision: a fixed text, kept prepared.
+  static const std::string* const kSql = new std::string(absl::StrCat(
+      "SELECT ", kShareColumns,
+      " FROM record_shares WHERE object = ? AND record_id = ? "
+      "ORDER BY create_time, id"));
+  return QueryShares(session,
+                     {*kSql, {std::string(object), std::string(record_id)}},
+                     "reading the shares of a record", Reuse::kCached);
 }
 
 absl::StatusOr<std::vector<ShareRow>> PolicyStore::ListShares(

@@ -1,6 +1,9 @@
 #include "store/record_store.h"
 
+#include <memory>
+#include <mutex>
 #include <set>
+#include <shared_mutex>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -131,13 +134,57 @@ absl::StatusOr<T> Standalone(Database* db, Fn fn) {
 
 }  // namespace
 
+struct RecordStore::SchemaSql {
+  explicit SchemaSql(const ObjectSchema& schema)
+      : get(absl::StrCat("SELECT ", SelectColumns(schema), " FROM ",
+                         Table(schema), " WHERE \"id\" = ?")),
+        exists(absl::StrCat("SELECT COUNT(*) FROM ", Table(schema),
+                            " WHERE \"id\" = ?")),
+        remove(absl::StrCat("DELETE FROM ", Table(schema),
+                            " WHERE \"id\" = ? AND \"version\" = ?")),
+        reading(absl::StrCat("reading ", schema.collection())),
+        checking(absl::StrCat("checking a reference to ",
+                              schema.collection())),
+        creating(absl::StrCat("creating ", schema.singular())),
+        deleting(absl::StrCat("deleting ", schema.singular())) {
+    std::string placeholders = "?, ?";
+    for (size_t i = 0; i < schema.fields().size(); ++i) placeholders += ", ?";
+    insert = absl::StrCat("INSERT INTO ", Table(schema), " (",
+                          SelectColumns(schema), ") VALUES (", placeholders,
+                          ")");
+  }
+
+  const std::string get;
+  const std::string exists;
+  const std::string remove;
+  std::string insert;
+  // Operation names for status messages.
+  const std::string reading;
+  const std::string checking;
+  const std::string creating;
+  const std::string deleting;
+};
+
+RecordStore::RecordStore(Database* db) : db_(db) {}
+RecordStore::~RecordStore() = default;
+
+const RecordStore::SchemaSql& RecordStore::SqlFor(const ObjectSchema& schema) {
+  {
+    std::shared_lock<std::shared_mutex> read(mu_);
+    auto it = sql_.find(&schema);
+    if (it != sql_.end()) return *it->second;
+  }
+  std::unique_lock<std::shared_mutex> write(mu_);
+  std::unique_ptr<SchemaSql>& sql = sql_[&schema];
+  if (sql == nullptr) sql = std::make_unique<SchemaSql>(schema);
+  return *sql;
+}
+
 absl::StatusOr<std::optional<Record>> RecordStore::Get(
     Session& session, const ObjectSchema& schema, const std::string& id) {
-  SqlFragment q{absl::StrCat("SELECT ", SelectColumns(schema), " FROM ",
-                             Table(schema), " WHERE \"id\" = ?"),
-                {id}};
+  const SchemaSql& sql = SqlFor(schema);
   absl::StatusOr<std::vector<Row>> rows =
-      Query(session, q, absl::StrCat("reading ", schema.collection()));
+      Query(session, {sql.get, {id}}, sql.reading, Reuse::kCached);
   if (!rows.ok()) return rows.status();
   if (rows->empty()) return std::optional<Record>();
   absl::StatusOr<Record> record = RecordFromRow(schema, std::move(rows->at(0)));
@@ -148,12 +195,9 @@ absl::StatusOr<std::optional<Record>> RecordStore::Get(
 absl::StatusOr<bool> RecordStore::Exists(Session& session,
                                          const ObjectSchema& schema,
                                          const std::string& id) {
-  absl::StatusOr<int64_t> n = QueryInt(
-      session,
-      {absl::StrCat("SELECT COUNT(*) FROM ", Table(schema),
-                    " WHERE \"id\" = ?"),
-       {id}},
-      absl::StrCat("checking a reference to ", schema.collection()));
+  const SchemaSql& sql = SqlFor(schema);
+  absl::StatusOr<int64_t> n =
+      QueryInt(session, {sql.exists, {id}}, sql.checking, Reuse::kCached);
   if (!n.ok()) return n.status();
   return *n > 0;
 }
@@ -176,23 +220,20 @@ absl::Status RecordStore::Insert(Session& session, const ObjectSchema& schema,
         record.values.size(), " values, the schema has ", fields.size(),
         " fields"));
   }
+  const SchemaSql& sql = SqlFor(schema);
   SqlFragment stmt;
+  stmt.sql = sql.insert;
   stmt.params.reserve(fields.size() + 2);
   stmt.params.push_back(record.id);
   stmt.params.push_back(record.version);
-  std::string placeholders = "?, ?";
   for (size_t i = 0; i < fields.size(); ++i) {
     absl::StatusOr<SqlValue> v =
         ValueToWrite(schema, fields[i], record.values[i]);
     if (!v.ok()) return v.status();
     stmt.params.push_back(*std::move(v));
-    placeholders += ", ?";
   }
-  stmt.sql = absl::StrCat("INSERT INTO ", Table(schema), " (",
-                          SelectColumns(schema), ") VALUES (", placeholders,
-                          ")");
   absl::StatusOr<int64_t> n =
-      Execute(session, stmt, absl::StrCat("creating ", schema.singular()));
+      Execute(session, stmt, sql.creating, Reuse::kCached);
   if (absl::IsAlreadyExists(n.status())) {
     return absl::AlreadyExistsError(
         absl::StrCat(schema.ResourceName(record.id), " already exists"));
@@ -236,12 +277,10 @@ absl::StatusOr<bool> RecordStore::DeleteIfVersion(Session& session,
                                                   const ObjectSchema& schema,
                                                   const std::string& id,
                                                   int64_t expected_version) {
-  absl::StatusOr<int64_t> n = Execute(
-      session,
-      {absl::StrCat("DELETE FROM ", Table(schema),
-                    " WHERE \"id\" = ? AND \"version\" = ?"),
-       {id, expected_version}},
-      absl::StrCat("deleting ", schema.singular()));
+  const SchemaSql& sql = SqlFor(schema);
+  absl::StatusOr<int64_t> n =
+      Execute(session, {sql.remove, {id, expected_version}}, sql.deleting,
+              Reuse::kCached);
   if (!n.ok()) return n.status();
   return *n > 0;
 }

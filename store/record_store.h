@@ -16,14 +16,22 @@
 // (UNAVAILABLE, ABORTED for transient conflicts, INTERNAL, with messages
 // that never contain values), plus the ones listed per method.
 //
-// Thread-safety: RecordStore is stateless apart from the Database pointer;
-// share it freely. Sessions follow database.h's rules.
+// Point reads and writes (Get, Exists, Insert, DeleteIfVersion) use texts
+// built once per schema and keep their statements prepared on each pooled
+// connection (store/statement.h, Reuse::kCached).
+//
+// Thread-safety: RecordStore is thread-safe (the per-schema texts are built
+// under a mutex, once); share it freely. Schemas passed to it must outlive
+// it (the SchemaRegistry's do). Sessions follow database.h's rules.
 #ifndef CRM_STORE_RECORD_STORE_H_
 #define CRM_STORE_RECORD_STORE_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -52,7 +60,8 @@ struct ListQuery {
 class RecordStore {
  public:
   // `db` is not owned and must outlive the store.
-  explicit RecordStore(Database* db) : db_(db) {}
+  explicit RecordStore(Database* db);
+  ~RecordStore();
 
   // The record with `id`, or nullopt.
   absl::StatusOr<std::optional<model::Record>> Get(
@@ -121,7 +130,15 @@ class RecordStore {
                                 const model::SqlFragment& where);
 
  private:
+  struct SchemaSql;  // the fixed statement texts of one schema
+
+  // The texts for `schema`, built on first use.
+  const SchemaSql& SqlFor(const model::ObjectSchema& schema);
+
   Database* db_;
+  std::shared_mutex mu_;  // guards sql_
+  std::unordered_map<const model::ObjectSchema*, std::unique_ptr<SchemaSql>>
+      sql_;
 };
 
 }  // namespace crm::store

@@ -42,19 +42,53 @@ std::string RewritePlaceholders(absl::string_view sql, size_t* count) {
 BoundParams::BoundParams(const std::vector<model::SqlValue>& values)
     : slots_(values.size()) {
   for (size_t i = 0; i < values.size(); ++i) {
-    Slot& slot = slots_[i];
-    slot.name = absl::StrCat("p", i);
-    slot.kind = static_cast<int>(values[i].index());
-    if (const auto* v = std::get_if<int64_t>(&values[i])) {
-      slot.integer = *v;
-    } else if (const auto* d = std::get_if<double>(&values[i])) {
-      slot.real = *d;
-    } else if (const auto* s = std::get_if<std::string>(&values[i])) {
-      slot.text = *s;
-    } else {
-      slot.indicator = soci::i_null;
-    }
+    slots_[i].name = absl::StrCat("p", i);
+    slots_[i].kind = static_cast<int>(values[i].index());
+    Fill(values[i], slots_[i]);
   }
+}
+
+void BoundParams::Fill(const model::SqlValue& value, Slot& slot) {
+  slot.indicator = soci::i_ok;
+  if (const auto* v = std::get_if<int64_t>(&value)) {
+    slot.integer = *v;
+  } else if (const auto* d = std::get_if<double>(&value)) {
+    slot.real = *d;
+  } else if (const auto* s = std::get_if<std::string>(&value)) {
+    slot.text.assign(*s);
+  } else {
+    slot.text.clear();
+    slot.indicator = soci::i_null;
+  }
+}
+
+bool BoundParams::Assign(const std::vector<model::SqlValue>& values) {
+  if (values.size() != slots_.size()) return false;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (static_cast<int>(values[i].index()) != slots_[i].kind) return false;
+  }
+  for (size_t i = 0; i < values.size(); ++i) Fill(values[i], slots_[i]);
+  return true;
+}
+
+void BoundParams::AppendKinds(const std::vector<model::SqlValue>& values,
+                              std::string* out) {
+  for (const model::SqlValue& v : values) {
+    out->push_back(static_cast<char>('0' + v.index()));
+  }
+}
+
+CachedStatement* StatementCache::Find(const std::string& key) {
+  auto it = entries_.find(key);
+  return it == entries_.end() ? nullptr : it->second.get();
+}
+
+CachedStatement* StatementCache::Insert(
+    std::string key, std::unique_ptr<CachedStatement> statement) {
+  if (entries_.size() >= kMaxEntries) entries_.clear();
+  CachedStatement* raw = statement.get();
+  entries_[std::move(key)] = std::move(statement);
+  return raw;
 }
 
 void BoundParams::BindTo(soci::details::prepare_temp_type& prep) {

@@ -3,8 +3,12 @@
 #ifndef CRM_STORE_SOCI_UTIL_H_
 #define CRM_STORE_SOCI_UTIL_H_
 
+#include <cstddef>
 #include <exception>
+#include <memory>
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -16,15 +20,23 @@
 
 namespace crm::store {
 
+class StatementCache;
+
 // A leased connection. Created only by Database; lives for one callback.
 class Session {
  public:
-  Session(soci::session& sql, Dialect dialect, bool in_transaction)
-      : sql_(sql), dialect_(dialect), in_transaction_(in_transaction) {}
+  // `statements` is the connection's statement cache (nullptr: none).
+  Session(soci::session& sql, Dialect dialect, bool in_transaction,
+          StatementCache* statements = nullptr)
+      : sql_(sql),
+        dialect_(dialect),
+        in_transaction_(in_transaction),
+        statements_(statements) {}
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
   soci::session& sql() { return sql_; }
+  StatementCache* statements() { return statements_; }
   Dialect dialect() const { return dialect_; }
   bool in_transaction() const { return in_transaction_; }
 
@@ -39,6 +51,7 @@ class Session {
   soci::session& sql_;
   const Dialect dialect_;
   const bool in_transaction_;
+  StatementCache* const statements_;
   bool retryable_ = false;
   bool broken_ = false;
 };
@@ -59,6 +72,17 @@ class BoundParams {
   // Adds soci::use(...) for every value, named p0, p1, ... in order.
   void BindTo(soci::details::prepare_temp_type& prep);
 
+  // Replaces the values in place (the bound references stay valid), for
+  // executing a prepared statement again. `values` must have the same size
+  // and the same alternative at every position (see Kinds); returns false,
+  // changing nothing, otherwise.
+  bool Assign(const std::vector<model::SqlValue>& values);
+
+  // One character per value naming its SqlValue alternative ('0'-'3'): what
+  // a statement bound from `values` is specialised for.
+  static void AppendKinds(const std::vector<model::SqlValue>& values,
+                          std::string* out);
+
  private:
   struct Slot {
     long long integer = 0;
@@ -68,7 +92,84 @@ class BoundParams {
     std::string name;
     int kind = 0;  // index of the SqlValue alternative
   };
+  static void Fill(const model::SqlValue& value, Slot& slot);
+
   std::vector<Slot> slots_;
+};
+
+// What a cached statement hands back.
+enum class ResultShape : char {
+  kNone = 'n',     // Execute: rows changed
+  kRows = 'r',     // Query: every row, through a soci::row
+  kInteger = 'i',  // QueryInt: one integer
+};
+
+// A statement prepared once on one connection and executed again with new
+// parameter values: SOCI holds references to `params`' slots and to the
+// result buffers, so all of them live (at fixed addresses) as long as the
+// statement.
+struct CachedStatement {
+  explicit CachedStatement(const std::vector<model::SqlValue>& values)
+      : params(values) {}
+  BoundParams params;
+  soci::row row;                              // ResultShape::kRows
+  long long integer = 0;                      // ResultShape::kInteger
+  soci::indicator indicator = soci::i_ok;     // ResultShape::kInteger
+  std::optional<soci::statement> statement;   // prepared, bound
+};
+
+// The prepared statements of ONE pooled connection, keyed by their SQL text
+// (with '?' placeholders), the kinds of their parameters and their result
+// shape. Used through statement.h's Reuse::kCached.
+//
+// Lifetime rules:
+//   - One cache per connection of the pool, owned by the Database and used
+//     only by the session holding that connection's lease: no locking.
+//   - Entries are prepared on first use and kept until: the statement fails
+//     (the entry is evicted in case the statement itself is at fault;
+//     except inside a PostgreSQL transaction, where the failure aborted the
+//     transaction so DEALLOCATE could not run, and the statement stays
+//     valid), the connection is
+//     repaired after a failure (Clear before reconnect: the old statements
+//     belong to the dead connection), the cache reaches kMaxEntries
+//     (Clear: cheap insurance against unbounded texts), or the Database
+//     closes (the caches go before the connections).
+//   - Only texts fixed per schema are cached (the record store's point
+//     reads and writes, the shares of a record); never DDL, never texts
+//     that embed a filter or a variable list of columns.
+//   - Transactions: a prepared statement belongs to the connection, not to
+//     a transaction. SQLite statements are reset after every use (so none
+//     keeps a read snapshot open across transactions or leases);
+//     PostgreSQL's named prepared statements survive COMMIT and ROLLBACK. An
+//     entry is added only once PREPARE succeeded, so a statement whose
+//     PREPARE failed in an aborted PostgreSQL transaction is never cached.
+//   - Schema changes: SQLite transparently re-prepares a statement after a
+//     schema change and PostgreSQL re-plans it; both keep working as long
+//     as the result columns keep their types, which holds for the store's
+//     explicit column lists (a new field changes the text, hence the key).
+//     Migrations run at start-up, before any statement is cached; one that
+//     changed a column's type at run time would make PostgreSQL fail the
+//     cached statement once ("cached plan must not change result type"),
+//     which evicts it.
+class StatementCache {
+ public:
+  static constexpr size_t kMaxEntries = 256;
+
+  StatementCache() = default;
+  StatementCache(const StatementCache&) = delete;
+  StatementCache& operator=(const StatementCache&) = delete;
+
+  // nullptr if `key` is not cached.
+  CachedStatement* Find(const std::string& key);
+  // Adds a prepared statement (clearing the cache first if it is full).
+  CachedStatement* Insert(std::string key,
+                          std::unique_ptr<CachedStatement> statement);
+  void Evict(const std::string& key) { entries_.erase(key); }
+  void Clear() { entries_.clear(); }
+  size_t size() const { return entries_.size(); }
+
+ private:
+  std::unordered_map<std::string, std::unique_ptr<CachedStatement>> entries_;
 };
 
 // Column `i` of `row` as a SqlValue, whatever type the backend reported

@@ -6,6 +6,14 @@
 // message; the driver's detail is logged, never returned (see soci_util.h).
 // Failures: INTERNAL if the placeholder count does not match the
 // parameters (a programming error), otherwise as ToStatus.
+//
+// Reuse::kCached keeps the prepared statement on the session's pooled
+// connection and executes it again, with the new parameter values, the next
+// time the same text (and parameter kinds) runs there: no re-parse and
+// re-plan on SQLite, one round trip instead of three (PREPARE, EXECUTE,
+// DEALLOCATE) on PostgreSQL. Use it only for texts fixed per schema, never
+// for DDL or texts built from a request's filter; the lifetime rules are
+// StatementCache's (soci_util.h).
 #ifndef CRM_STORE_STATEMENT_H_
 #define CRM_STORE_STATEMENT_H_
 
@@ -21,6 +29,9 @@ namespace crm::store {
 
 using Row = std::vector<model::SqlValue>;
 
+// Whether a statement stays prepared on its connection (see above).
+enum class Reuse { kOnce, kCached };
+
 // The SQL dialect of the session's database.
 Dialect DialectOf(const Session& session);
 
@@ -28,18 +39,21 @@ Dialect DialectOf(const Session& session);
 // changed (0 for DDL).
 absl::StatusOr<int64_t> Execute(Session& session,
                                 const model::SqlFragment& statement,
-                                absl::string_view operation);
+                                absl::string_view operation,
+                                Reuse reuse = Reuse::kOnce);
 
 // Runs a query and returns every row (columns in select order).
 absl::StatusOr<std::vector<Row>> Query(Session& session,
                                        const model::SqlFragment& query,
-                                       absl::string_view operation);
+                                       absl::string_view operation,
+                                       Reuse reuse = Reuse::kOnce);
 
 // Runs a query returning one integer (e.g. COUNT(*)); 0 when it returns no
 // row or NULL.
 absl::StatusOr<int64_t> QueryInt(Session& session,
                                  const model::SqlFragment& query,
-                                 absl::string_view operation);
+                                 absl::string_view operation,
+                                 Reuse reuse = Reuse::kOnce);
 
 }  // namespace crm::store
 

@@ -1,8 +1,11 @@
 #include "policy/evaluator.h"
 
+#include <algorithm>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace crm::policy {
 
@@ -44,6 +47,23 @@ int FieldOf(const model::ObjectSchema& schema,
   return schema.FieldIndex(field.name);
 }
 
+// Whether `account` ("accounts/{id}") names `parent` (without building the
+// name).
+bool NamesAccount(const std::string& account, const model::Record* parent) {
+  constexpr absl::string_view kPrefix = "accounts/";
+  return parent != nullptr && absl::StartsWith(account, kPrefix) &&
+         absl::string_view(account).substr(kPrefix.size()) == parent->id;
+}
+
+// The record access a service acting as itself has on every record of an
+// object, from its object permissions (see policy.proto, Resolutions).
+Level ServiceRecordLevel(const ObjectPermissions& scope) {
+  if (scope.remove || scope.modify_all) return Level::kFull;
+  if (scope.edit) return Level::kReadWrite;
+  if (scope.read) return Level::kRead;
+  return Level::kNone;
+}
+
 }  // namespace
 
 int Evaluator::ObjectOf(const model::ObjectSchema& schema) const {
@@ -75,29 +95,44 @@ ObjectPermissions Evaluator::Permissions(int object) const {
 
 Decision Evaluator::CheckObject(const model::ObjectSchema& schema,
                                 Operation op) const {
+  return ObjectDecision(schema, op, /*explain=*/true);
+}
+
+bool Evaluator::AllowsObject(const model::ObjectSchema& schema,
+                             Operation op) const {
+  return ObjectDecision(schema, op, /*explain=*/false).allowed;
+}
+
+Decision Evaluator::ObjectDecision(const model::ObjectSchema& schema,
+                                   Operation op, bool explain) const {
   if (policy_ == nullptr) {
-    return Decision::Deny("no-policy", "no access policy is loaded");
+    return explain ? Decision::Deny("no-policy", "no access policy is loaded")
+                   : Decision{};
   }
-  const std::string object_rule =
-      absl::StrCat(schema.collection(), ":", OperationName(op));
-  int object = ObjectOf(schema);
+  const int object = ObjectOf(schema);
+  const char* op_name = OperationName(op);
   if (service_ == nullptr || object < 0) {
+    if (!explain) return Decision{};
     return Decision::Deny(absl::StrCat("unknown-service:", principal_.service),
                           absl::StrCat("service ", principal_.service,
                                        " is not registered"));
   }
   if (!principal_.acting_for_user()) {
     if (!service_->scope[object].Allows(op)) {
+      if (!explain) return Decision{};
       return Decision::Deny(
-          absl::StrCat("no-grant:", object_rule),
+          absl::StrCat("no-grant:", schema.collection(), ":", op_name),
           absl::StrCat("service ", principal_.service,
-                       " has no permission to ", OperationName(op), " ",
+                       " has no permission to ", op_name, " ",
                        schema.collection()));
     }
-    return Decision::Allow(
-        absl::StrCat("service-grant:", principal_.service, ":", object_rule));
+    if (!explain) return Decision{true};
+    return Decision::Allow(absl::StrCat("service-grant:", principal_.service,
+                                        ":", schema.collection(), ":",
+                                        op_name));
   }
   if (user_ == nullptr || !user_->active) {
+    if (!explain) return Decision{};
     return Decision::Deny(
         absl::StrCat(user_ == nullptr ? "unknown-user:" : "inactive-user:",
                      principal_.user_id),
@@ -105,42 +140,56 @@ Decision Evaluator::CheckObject(const model::ObjectSchema& schema,
                      user_ == nullptr ? " is unknown" : " is not active"));
   }
   if (!user_->permissions->objects[object].Allows(op)) {
+    if (!explain) return Decision{};
     return Decision::Deny(
-        absl::StrCat("no-grant:", object_rule),
+        absl::StrCat("no-grant:", schema.collection(), ":", op_name),
         absl::StrCat("user ", principal_.user_id, " has no permission to ",
-                     OperationName(op), " ", schema.collection()));
+                     op_name, " ", schema.collection()));
   }
   if (!service_->scope[object].Allows(op)) {
+    if (!explain) return Decision{};
     return Decision::Deny(
-        absl::StrCat("service-scope:", principal_.service, ":", object_rule),
-        absl::StrCat("service ", principal_.service, " may not ",
-                     OperationName(op), " ", schema.collection(),
-                     " (acting for user ", principal_.user_id, ")"));
+        absl::StrCat("service-scope:", principal_.service, ":",
+                     schema.collection(), ":", op_name),
+        absl::StrCat("service ", principal_.service, " may not ", op_name,
+                     " ", schema.collection(), " (acting for user ",
+                     principal_.user_id, ")"));
   }
-  return Decision::Allow(absl::StrCat("object-permission:", object_rule));
+  if (!explain) return Decision{true};
+  return Decision::Allow(
+      absl::StrCat("object-permission:", schema.collection(), ":", op_name));
 }
 
-bool Evaluator::ViewAll(int object, Level needed, std::string* rule) const {
+bool Evaluator::ViewAll(int object, Level needed, bool explain,
+                        std::string* rule) const {
   const PermissionBundle& b = *user_->permissions;
   const ObjectPermissions& p = b.objects[object];
-  const std::string& collection = policy_->objects[object].schema->collection();
+  const char* kind = nullptr;  // "modify-all" / "view-all" on the object
+  const char* system = nullptr;
   if (p.modify_all) {
-    *rule = absl::StrCat("modify-all:", collection);
+    kind = "modify-all:";
   } else if (b.HasSystem(crm::v1::MODIFY_ALL_DATA)) {
-    *rule = "system:MODIFY_ALL_DATA";
+    system = "system:MODIFY_ALL_DATA";
   } else if (needed <= Level::kRead && p.view_all) {
-    *rule = absl::StrCat("view-all:", collection);
+    kind = "view-all:";
   } else if (needed <= Level::kRead && b.HasSystem(crm::v1::VIEW_ALL_DATA)) {
-    *rule = "system:VIEW_ALL_DATA";
+    system = "system:VIEW_ALL_DATA";
   } else {
     return false;
+  }
+  if (explain) {
+    *rule = system != nullptr
+                ? std::string(system)
+                : absl::StrCat(kind,
+                               policy_->objects[object].schema->collection());
   }
   return true;
 }
 
-Evaluator::Grant Evaluator::OwnAccess(
-    int object, Level needed, const model::Record& record,
-    const std::vector<ShareFact>& shares) const {
+Evaluator::Grant Evaluator::OwnAccess(int object, Level needed,
+                                      const model::Record& record,
+                                      const std::vector<ShareFact>& shares,
+                                      bool explain) const {
   const ObjectPolicy& obj = policy_->objects[object];
   const bool by_parent = obj.controlled_by_parent();  // the no-account case
   int owner = -1;
@@ -148,17 +197,28 @@ Evaluator::Grant Evaluator::OwnAccess(
     auto it = policy_->owner_index.find(*o);
     if (it != policy_->owner_index.end()) owner = it->second;
   }
-  if (owner >= 0 && owner == user_index_) return {Level::kFull, "owner"};
+  Grant g;
+  if (owner >= 0 && owner == user_index_) {
+    g.level = Level::kFull;
+    if (explain) g.rule = "owner";
+    return g;
+  }
   if ((obj.hierarchy || by_parent) && owner >= 0 &&
       policy_->RoleAbove(user_->role, policy_->users[owner].role)) {
-    return {Level::kFull,
-            absl::StrCat("hierarchy:via ",
-                         policy_->roles[policy_->users[owner].role].name)};
+    g.level = Level::kFull;
+    if (explain) {
+      g.rule = absl::StrCat("hierarchy:via ",
+                            policy_->roles[policy_->users[owner].role].name);
+    }
+    return g;
   }
   if (!by_parent && obj.public_level() >= needed) {
-    return {obj.public_level(),
-            absl::StrCat("org-default:",
-                         crm::v1::OrgWideDefault::Access_Name(obj.access))};
+    g.level = obj.public_level();
+    if (explain) {
+      g.rule = absl::StrCat("org-default:",
+                            crm::v1::OrgWideDefault::Access_Name(obj.access));
+    }
+    return g;
   }
   if (!by_parent) {
     for (int r : user_->sharing_rules[object]) {
@@ -167,7 +227,11 @@ Evaluator::Grant Evaluator::OwnAccess(
       bool applies = rule.criteria_based
                          ? query::Matches(rule.criteria, record)
                          : owner >= 0 && policy_->Contains(rule.owned_by, owner);
-      if (applies) return {rule.level, absl::StrCat("sharing-rule:", rule.name)};
+      if (applies) {
+        g.level = rule.level;
+        if (explain) g.rule = absl::StrCat("sharing-rule:", rule.name);
+        return g;
+      }
     }
   }
   for (const ShareFact& share : shares) {
@@ -176,10 +240,13 @@ Evaluator::Grant Evaluator::OwnAccess(
     auto it = policy_->grantees.find(share.grantee);
     if (it != policy_->grantees.end() &&
         policy_->Contains(it->second, user_index_)) {
-      return {level, absl::StrCat("share:", share.grantee)};
+      g.level = level;
+      if (explain) g.rule = absl::StrCat("share:", share.grantee);
+      return g;
     }
   }
-  return {Level::kNone, "no-access"};
+  if (explain) g.rule = "no-access";
+  return g;
 }
 
 const char* Evaluator::FailedRestriction(int object,
@@ -191,64 +258,101 @@ const char* Evaluator::FailedRestriction(int object,
   return nullptr;
 }
 
-Evaluator::Grant Evaluator::RecordAccess(
-    int object, Level needed, const model::Record& record,
-    const std::vector<ShareFact>& shares) const {
+Evaluator::Grant Evaluator::RecordAccess(int object, Level needed,
+                                         const model::Record& record,
+                                         const std::vector<ShareFact>& shares,
+                                         bool explain) const {
   // Only the no-account case reaches here for objects controlled by parent.
   Grant g;
-  if (ViewAll(object, needed, &g.rule)) {
+  if (ViewAll(object, needed, explain, &g.rule)) {
     g.level = Level::kFull;
     return g;
   }
-  g = OwnAccess(object, needed, record, shares);
+  g = OwnAccess(object, needed, record, shares, explain);
   if (g.level < needed) return g;
   if (const char* r = FailedRestriction(object, record)) {
-    return {Level::kNone, absl::StrCat("restriction-rule:", r)};
+    g.level = Level::kNone;
+    if (explain) g.rule = absl::StrCat("restriction-rule:", r);
   }
   return g;
 }
 
 Decision Evaluator::CheckRecord(const model::ObjectSchema& schema,
                                 Operation op, const RecordFacts& facts) const {
+  return RecordDecision(schema, op, facts, /*explain=*/true);
+}
+
+bool Evaluator::AllowsRecord(const model::ObjectSchema& schema, Operation op,
+                             const RecordFacts& facts) const {
+  return RecordDecision(schema, op, facts, /*explain=*/false).allowed;
+}
+
+Decision Evaluator::ServiceRecordDecision(const model::ObjectSchema& schema,
+                                          int object, Operation op,
+                                          bool explain) const {
+  const Level level = ServiceRecordLevel(service_->scope[object]);
+  const Level needed = RequiredLevel(op);
+  if (level >= needed) {
+    return ObjectDecision(schema, op, explain);
+  }
+  if (!explain) return Decision{};
+  return Decision::Deny(
+      absl::StrCat("service-access:", LevelName(level)),
+      absl::StrCat("service ", principal_.service, " has ", LevelName(level),
+                   " access to ", schema.collection(), " records; ",
+                   OperationName(op), " needs ", LevelName(needed),
+                   " (the delete or modify_all permission on ",
+                   schema.collection(), ")"));
+}
+
+Decision Evaluator::RecordDecision(const model::ObjectSchema& schema,
+                                   Operation op, const RecordFacts& facts,
+                                   bool explain) const {
   const int object = ObjectOf(schema);
-  // A service acting as itself is an integration user: its object grant
-  // covers every record. Create is decided by the object permission.
-  if (object < 0 || !principal_.acting_for_user() ||
-      op == Operation::kCreate || !Permissions(object).Allows(op)) {
-    return CheckObject(schema, op);
+  // Create is decided by the object permission.
+  if (object < 0 || op == Operation::kCreate ||
+      !Permissions(object).Allows(op)) {
+    return ObjectDecision(schema, op, explain);
+  }
+  // A service acting as itself is an integration user: it reaches every
+  // record, with the access its object permissions give.
+  if (!principal_.acting_for_user()) {
+    return ServiceRecordDecision(schema, object, op, explain);
   }
   const ObjectPolicy& obj = policy_->objects[object];
   const Level needed = RequiredLevel(op);
   const model::Record& record = *facts.record;
   Grant g;
   const std::string* account = StringValue(record, obj.account_field);
-  if (ViewAll(object, needed, &g.rule)) {
-    return Decision::Allow(std::move(g.rule));
+  if (ViewAll(object, needed, explain, &g.rule)) {
+    return explain ? Decision::Allow(std::move(g.rule)) : Decision{true};
   }
   if (obj.controlled_by_parent() && account != nullptr && !account->empty()) {
-    if (facts.parent == nullptr ||
-        *account != absl::StrCat("accounts/", facts.parent->id)) {
-      g.rule = absl::StrCat("parent-missing:", *account);
+    if (!NamesAccount(*account, facts.parent)) {
+      if (explain) g.rule = absl::StrCat("parent-missing:", *account);
     } else {
       g = RecordAccess(policy_->accounts, needed, *facts.parent,
-                       facts.parent_shares);
-      g.rule = absl::StrCat("parent:", *account, " -> ", g.rule);
+                       facts.parent_shares, explain);
+      if (explain) g.rule = absl::StrCat("parent:", *account, " -> ", g.rule);
     }
   } else {
-    g = OwnAccess(object, needed, record, facts.shares);
+    g = OwnAccess(object, needed, record, facts.shares, explain);
   }
   if (g.level >= needed) {
     if (const char* r = FailedRestriction(object, record)) {
-      g = {Level::kNone, absl::StrCat("restriction-rule:", r)};
+      g.level = Level::kNone;
+      if (explain) g.rule = absl::StrCat("restriction-rule:", r);
     }
   }
   if (g.level < needed) {
+    if (!explain) return Decision{};
     return Decision::Deny(
-        g.rule, absl::StrCat("user ", principal_.user_id, " has no ",
-                             OperationName(op), " access to ",
-                             schema.ResourceName(record.id)));
+        std::move(g.rule),
+        absl::StrCat("user ", principal_.user_id, " has no ",
+                     OperationName(op), " access to ",
+                     schema.ResourceName(record.id)));
   }
-  return Decision::Allow(std::move(g.rule));
+  return explain ? Decision::Allow(std::move(g.rule)) : Decision{true};
 }
 
 Decision Evaluator::CheckRecord(const model::ObjectSchema& schema,
@@ -265,28 +369,44 @@ bool Evaluator::NeedsParent(const model::ObjectSchema& schema) const {
   return object >= 0 && policy_->objects[object].controlled_by_parent();
 }
 
-uint8_t Evaluator::FieldBits(int object, int field) const {
-  if (service_ == nullptr) return 0;
-  uint8_t bits = service_->permissions->effective[object][field];
-  if (!principal_.acting_for_user()) return bits;
-  if (user_ == nullptr) return 0;
-  return bits & user_->permissions->effective[object][field];
+int FieldAccess::IndexOf(const model::FieldSchema& field) const {
+  if (schema_ == nullptr) return -1;
+  return FieldOf(*schema_, field);
+}
+
+FieldAccess Evaluator::Fields(const model::ObjectSchema& schema) const {
+  return FieldsFor(schema, /*with_read=*/true);
+}
+
+FieldAccess Evaluator::FieldsFor(const model::ObjectSchema& schema,
+                                 bool with_read) const {
+  FieldAccess access;
+  const int object = ObjectOf(schema);
+  if (object < 0 || service_ == nullptr) return access;
+  const std::vector<uint8_t>& service_bits =
+      service_->permissions->effective[object];
+  access.schema_ = &schema;
+  access.service_ = service_bits.data();
+  access.size_ = static_cast<int>(service_bits.size());
+  if (principal_.acting_for_user()) {
+    if (user_ == nullptr) return FieldAccess();
+    const std::vector<uint8_t>& user_bits =
+        user_->permissions->effective[object];
+    access.user_ = user_bits.data();
+    access.size_ = std::min(access.size_, static_cast<int>(user_bits.size()));
+  }
+  access.object_read_ = with_read && Permissions(object).read;
+  return access;
 }
 
 bool Evaluator::CanReadField(const model::ObjectSchema& schema,
                              const model::FieldSchema& field) const {
-  int object = ObjectOf(schema);
-  int index = FieldOf(schema, field);
-  if (object < 0 || index < 0 || !Permissions(object).read) return false;
-  return FieldBits(object, index) & PermissionBundle::kFieldRead;
+  return Fields(schema).CanRead(field);
 }
 
 bool Evaluator::CanWriteField(const model::ObjectSchema& schema,
                               const model::FieldSchema& field) const {
-  int object = ObjectOf(schema);
-  int index = FieldOf(schema, field);
-  return object >= 0 && index >= 0 &&
-         (FieldBits(object, index) & PermissionBundle::kFieldEdit);
+  return FieldsFor(schema, /*with_read=*/false).CanWrite(field);
 }
 
 Decision Evaluator::CheckFieldWrite(const model::ObjectSchema& schema,

@@ -12,6 +12,7 @@
 #define CRM_POLICY_EVALUATOR_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,6 +61,11 @@ struct SqlShape {
   // kAuto drives from the sets when the owner set has at most this many
   // users.
   size_t drive_max_owners = 64;
+  // Owner sets of at least this many users are sent as the roles whose
+  // users they all include (a subquery on the users table, which holds the
+  // user -> role assignment the snapshot was built from) plus the other
+  // users, instead of one parameter per user.
+  size_t role_join_min_owners = 512;
 };
 
 // What RecordFilter chose, for tests, logs and benchmarks.
@@ -72,6 +78,46 @@ struct PlanInfo {
   std::string explanation;
 };
 
+// The principal's field permissions on one object type, resolved once per
+// request so that masking a response or checking a record's fields costs a
+// few loads per field, with no allocation. Same answers as
+// Evaluator::CanReadField / CanWriteField. Valid while the Evaluator (and
+// its snapshot) that made it lives.
+class FieldAccess {
+ public:
+  FieldAccess() = default;  // nothing readable or writable
+
+  // By index into schema.fields(); false for an index out of range.
+  bool CanRead(int field) const {
+    return object_read_ && (Bits(field) & kRead) != 0;
+  }
+  bool CanWrite(int field) const { return (Bits(field) & kEdit) != 0; }
+  // By field: one of schema.fields() (by address), else looked up by name.
+  bool CanRead(const model::FieldSchema& field) const {
+    return CanRead(IndexOf(field));
+  }
+  bool CanWrite(const model::FieldSchema& field) const {
+    return CanWrite(IndexOf(field));
+  }
+
+ private:
+  friend class Evaluator;
+  static constexpr uint8_t kRead = 1;  // PermissionBundle::kFieldRead
+  static constexpr uint8_t kEdit = 2;  // PermissionBundle::kFieldEdit
+
+  uint8_t Bits(int field) const {
+    if (field < 0 || field >= size_) return 0;
+    return user_ == nullptr ? service_[field] : service_[field] & user_[field];
+  }
+  int IndexOf(const model::FieldSchema& field) const;
+
+  const model::ObjectSchema* schema_ = nullptr;
+  int size_ = 0;                     // 0: nothing (unknown object, no grant)
+  const uint8_t* service_ = nullptr;  // the service's effective field bits
+  const uint8_t* user_ = nullptr;     // the user's, when acting for one
+  bool object_read_ = false;          // the object permission "read"
+};
+
 class Evaluator {
  public:
   Evaluator(std::shared_ptr<const PolicySnapshot> snapshot, Principal principal);
@@ -80,6 +126,8 @@ class Evaluator {
 
   // May the principal perform `op` on this object type at all?
   Decision CheckObject(const model::ObjectSchema& schema, Operation op) const;
+  // CheckObject(...).allowed without building the Decision's strings.
+  bool AllowsObject(const model::ObjectSchema& schema, Operation op) const;
 
   // May the principal perform `op` on this record? Includes CheckObject.
   // Decision::rule names the grant that allowed ("owner",
@@ -91,6 +139,11 @@ class Evaluator {
   // The record with no manual shares (and no parent).
   Decision CheckRecord(const model::ObjectSchema& schema, Operation op,
                        const model::Record& record) const;
+  // CheckRecord(...).allowed, the same decision without building the rule
+  // and reason strings (for the request path, where a refusal to read is
+  // NOT_FOUND whatever the reason).
+  bool AllowsRecord(const model::ObjectSchema& schema, Operation op,
+                    const RecordFacts& facts) const;
 
   // Whether CheckRecord on this object needs RecordFacts::parent (the object
   // is controlled by its account) for this principal.
@@ -113,20 +166,33 @@ class Evaluator {
   // CheckFieldWrite(...).allowed without building the Decision.
   bool CanWriteField(const model::ObjectSchema& schema,
                      const model::FieldSchema& field) const;
+  // Every field's permissions on `schema` at once (see FieldAccess).
+  FieldAccess Fields(const model::ObjectSchema& schema) const;
 
  private:
   struct Grant;  // a record access level and the grant that gave it
 
+  // The functions below take `explain`: when false they decide the same
+  // way but leave every rule and reason string empty (no allocation).
   ObjectPermissions Permissions(int object) const;
   int ObjectOf(const model::ObjectSchema& schema) const;
-  bool ViewAll(int object, Level needed, std::string* rule) const;
+  Decision ObjectDecision(const model::ObjectSchema& schema, Operation op,
+                          bool explain) const;
+  Decision RecordDecision(const model::ObjectSchema& schema, Operation op,
+                          const RecordFacts& facts, bool explain) const;
+  // A service acting as itself: its record access from its scope.
+  Decision ServiceRecordDecision(const model::ObjectSchema& schema, int object,
+                                 Operation op, bool explain) const;
+  bool ViewAll(int object, Level needed, bool explain, std::string* rule) const;
+  // Fields(); without `with_read`, CanRead is always false (CanWriteField
+  // does not need the object permission).
+  FieldAccess FieldsFor(const model::ObjectSchema& schema,
+                        bool with_read) const;
   Grant RecordAccess(int object, Level needed, const model::Record& record,
-                     const std::vector<ShareFact>& shares) const;
+                     const std::vector<ShareFact>& shares, bool explain) const;
   Grant OwnAccess(int object, Level needed, const model::Record& record,
-                  const std::vector<ShareFact>& shares) const;
+                  const std::vector<ShareFact>& shares, bool explain) const;
   const char* FailedRestriction(int object, const model::Record& record) const;
-  // PermissionBundle::kFieldRead | kFieldEdit for the principal.
-  uint8_t FieldBits(int object, int field) const;
   model::SqlFragment AccessSql(int object, Level needed, const SqlShape& shape,
                                PlanInfo* plan) const;
   model::SqlFragment OwnAccessSql(int object, Level needed,

@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "policy/policy_test_org.h"
 
@@ -115,6 +117,15 @@ TEST(Evaluator, DecisionTable) {
       {"service as itself, no grant", "", "readonly", "accounts",
        Operation::kEdit, {{"owner", "users/alice"}}, {}, false, {}, false,
        "no-grant:accounts:edit"},
+      {"service as itself: read only, so READ access: no share", "",
+       "readonly", "accounts", Operation::kShare, {{"owner", "users/alice"}},
+       {}, false, {}, false, "service-access:read"},
+      {"service as itself: delete gives FULL access: share", "", "web",
+       "accounts", Operation::kShare, {{"owner", "users/alice"}}, {}, false,
+       {}, true, "service-grant:web:accounts:share"},
+      {"service as itself: delete gives FULL access: transfer", "", "web",
+       "accounts", Operation::kTransfer, {{"owner", "users/alice"}}, {}, false,
+       {}, true, "service-grant:web:accounts:transfer"},
       {"unknown service", "", "nobody", "accounts", Operation::kRead,
        {{"owner", "users/alice"}}, {}, false, {}, false,
        "unknown-service:nobody"},
@@ -169,6 +180,61 @@ TEST(Evaluator, DecisionTable) {
     Decision d = eval.CheckRecord(Schema(c.object), c.op, facts);
     EXPECT_EQ(d.allowed, c.allowed) << c.what << ": " << d.rule;
     EXPECT_EQ(d.rule, c.rule) << c.what;
+    EXPECT_EQ(eval.AllowsRecord(Schema(c.object), c.op, facts), c.allowed)
+        << c.what;
+  }
+}
+
+// A service acting as itself gets record access from its object
+// permissions: read -> READ, edit -> READ_WRITE, delete (or modify_all, from
+// a permission set) -> FULL.
+TEST(Evaluator, ServiceAsItselfRecordAccessFollowsObjectPermissions) {
+  auto services = testing::TestServices();
+  auto* editor = services.Add();
+  editor->set_name("editor");
+  auto* g = editor->add_grants();
+  g->set_object("accounts");
+  g->set_read(true);
+  g->set_edit(true);
+  auto* admin = services.Add();
+  admin->set_name("admin");
+  auto* a = admin->add_grants();
+  a->set_object("accounts");
+  a->set_read(true);
+  a->set_edit(true);
+  a->set_delete_(true);
+  auto snapshot = PolicySnapshot::Build(testing::TestState(), services,
+                                        model::SchemaRegistry::Default());
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  const model::Record record =
+      MakeRecord("accounts", "r1", {{"owner", "users/alice"}});
+  struct {
+    std::string service;
+    Operation op;
+    bool allowed;
+    std::string rule;
+  } cases[] = {
+      {"readonly", Operation::kRead, true,
+       "service-grant:readonly:accounts:read"},
+      {"readonly", Operation::kShare, false, "service-access:read"},
+      {"editor", Operation::kEdit, true, "service-grant:editor:accounts:edit"},
+      {"editor", Operation::kShare, false, "service-access:read-write"},
+      {"editor", Operation::kTransfer, false, "service-access:read-write"},
+      {"editor", Operation::kDelete, false, "no-grant:accounts:delete"},
+      {"admin", Operation::kShare, true, "service-grant:admin:accounts:share"},
+      {"admin", Operation::kTransfer, true,
+       "service-grant:admin:accounts:transfer"},
+      {"admin", Operation::kDelete, true, "service-grant:admin:accounts:delete"},
+  };
+  for (const auto& c : cases) {
+    Evaluator eval(*snapshot, Principal{c.service, ""});
+    Decision d = eval.CheckRecord(Schema("accounts"), c.op, record);
+    EXPECT_EQ(d.allowed, c.allowed) << c.service << " " << OperationName(c.op);
+    EXPECT_EQ(d.rule, c.rule) << c.service << " " << OperationName(c.op);
+    if (!d.allowed && absl::StartsWith(d.rule, "service-access:")) {
+      EXPECT_THAT(d.reason, ::testing::HasSubstr("service " + c.service))
+          << d.reason;
+    }
   }
 }
 
@@ -218,6 +284,10 @@ TEST(Evaluator, FieldPermissions) {
     const model::FieldSchema& field = *schema.FindField(c.field);
     EXPECT_EQ(eval.CanReadField(schema, field), c.readable)
         << c.user << "@" << c.service << " read " << c.object << "." << c.field;
+    const FieldAccess access = eval.Fields(schema);
+    const int index = schema.FieldIndex(c.field);
+    EXPECT_EQ(access.CanRead(index), c.readable) << c.user << " " << c.field;
+    EXPECT_EQ(access.CanWrite(index), c.writable) << c.user << " " << c.field;
     Decision w = eval.CheckFieldWrite(schema, field);
     EXPECT_EQ(w.allowed, c.writable)
         << c.user << "@" << c.service << " write " << c.object << "."
@@ -253,6 +323,9 @@ TEST(Evaluator, ObjectPermissionIntersectsUserAndService) {
   for (const auto& c : cases) {
     Evaluator eval(snapshot, Principal{c.service, c.user});
     EXPECT_EQ(eval.CheckObject(Schema(c.object), c.op).allowed, c.allowed)
+        << c.user << "@" << c.service << " " << OperationName(c.op) << " "
+        << c.object;
+    EXPECT_EQ(eval.AllowsObject(Schema(c.object), c.op), c.allowed)
         << c.user << "@" << c.service << " " << OperationName(c.op) << " "
         << c.object;
   }

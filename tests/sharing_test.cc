@@ -289,6 +289,43 @@ TEST_P(SharingTest, ServicesNeedTheObjectPermission) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// A service acting as itself has READ access to the records of an object it
+// may only read: it sees the record, so refusing to share, unshare or list
+// its shares is PERMISSION_DENIED (not NOT_FOUND); those need FULL (delete
+// or modify_all on the object).
+TEST_P(SharingTest, ReadOnlyServiceCannotShareOrUnshare) {
+  crm::v1::Account account = CreateAccount("alice");
+  crm::v1::RecordShare share;
+  ASSERT_TRUE(
+      Share(As("alice"), account.name(), "users/bob", crm::v1::READ, &share)
+          .ok());
+  auto billing = server_->Client("billing");
+  // billing may read accounts: the record is visible to it ...
+  auto accounts = crm::v1::AccountService::NewStub(billing->channel());
+  crm::v1::GetAccountRequest get;
+  get.set_name(account.name());
+  crm::v1::Account seen;
+  auto ctx = billing->NewContext();
+  ASSERT_TRUE(accounts->GetAccount(ctx.get(), get, &seen).ok());
+  // ... but it has only READ access, and sharing (like listing the shares,
+  // Operation::kShare) needs FULL.
+  crm::v1::ListRecordSharesResponse list;
+  grpc::Status s = ListShares(*billing, account.name(), &list);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Text(s);
+  s = Share(*billing, account.name(), "users/carol", crm::v1::READ);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Text(s);
+  EXPECT_THAT(s.error_message(), HasSubstr("service billing"));
+  s = Unshare(*billing, share.name());
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Text(s);
+  // Nothing changed: bob still has his share, carol none.
+  ASSERT_TRUE(ListShares(As("alice"), account.name(), &list).ok());
+  ASSERT_EQ(list.shares_size(), 1);
+  EXPECT_EQ(list.shares(0).grantee().user(), "users/bob");
+  // The admin service (every permission, acting as itself) may share.
+  EXPECT_TRUE(
+      Share(*admin_, account.name(), "users/carol", crm::v1::READ).ok());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, SharingTest,
                          ::testing::ValuesIn(AllBackends()),
                          [](const auto& info) { return BackendName(info.param); });

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "clients/cli_args.h"
 #include "clients/descriptor_catalog.h"
 #include "clients/output_format.h"
@@ -334,6 +335,43 @@ absl::StatusOr<crm::v1::AccessLevel> ParseAccess(const std::string& arg) {
       "share: access '", arg, "' is not valid; use read or read_write"));
 }
 
+// A grantee as `share` takes it: users/ID, roles/ID, roleAndSubordinates/ID
+// or groups/ID.
+std::string GranteeText(const crm::v1::Grantee& g) {
+  switch (g.kind_case()) {
+    case crm::v1::Grantee::kUser:
+      return g.user();
+    case crm::v1::Grantee::kRole:
+      return g.role();
+    case crm::v1::Grantee::kRoleAndSubordinates: {
+      absl::string_view id = g.role_and_subordinates();
+      absl::ConsumePrefix(&id, "roles/");
+      return absl::StrCat("roleAndSubordinates/", id);
+    }
+    case crm::v1::Grantee::kGroup:
+      return g.group();
+    case crm::v1::Grantee::KIND_NOT_SET:
+      break;
+  }
+  return "";
+}
+
+// Shares as a table with their full names (for `unshare`), unlike
+// FormatList, which cuts long cells.
+std::string SharesTable(const crm::v1::ListRecordSharesResponse& all) {
+  if (all.shares().empty()) return "(no shares)\n";
+  const auto* d = crm::v1::RecordShare::descriptor();
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& share : all.shares()) {
+    rows.push_back({share.name(), GranteeText(share.grantee()),
+                    FormatFieldValue(share, d->FindFieldByName("access")),
+                    share.created_by(),
+                    FormatFieldValue(share, d->FindFieldByName("create_time"))});
+  }
+  return FormatTable({"name", "grantee", "access", "created_by", "create_time"},
+                     rows);
+}
+
 }  // namespace
 
 absl::Status RunPolicy(CliSession& s, const Args& args) {
@@ -413,9 +451,9 @@ absl::Status RunShares(CliSession& s, const Args& args) {
       !st.ok()) {
     return st;
   }
-  std::vector<const Message*> rows;
-  for (const auto& share : all.shares()) rows.push_back(&share);
-  return PrintList(s, all, crm::v1::RecordShare::descriptor(), rows);
+  if (s.globals().output == OutputFormat::kJson) return s.PrintJson(all);
+  s.out() << SharesTable(all);
+  return absl::OkStatus();
 }
 
 absl::Status RunTransfer(CliSession& s, const Args& args) {

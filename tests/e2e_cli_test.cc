@@ -2,11 +2,15 @@
 // in-process through RunCli (with the default connect, pointed at the test
 // server through the CRM_* environment), and the built crmctl executable as
 // a subprocess. Covers CRUD on accounts and contacts in table and JSON
-// output, the documented exit codes and error lines, echo and --help.
+// output, the documented exit codes and error lines, echo and --help; the
+// policy and sharing commands (crmctl policy/share/unshare/shares/transfer)
+// against the real PolicyAdminService and SharingService.
 #include <sys/wait.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
+#include <fstream>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -19,10 +23,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "clients/cli.h"
+#include "crm/v1/admin_service.pb.h"
 #include "crm/v1/resources.pb.h"
+#include "crm/v1/sharing_service.pb.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "tests/harness/test_identities.h"
 #include "tests/harness/test_server.h"
 
 namespace crm::testing {
@@ -53,8 +60,12 @@ M ParseJson(const std::string& json) {
 
 class CliE2eTest : public ::testing::TestWithParam<Backend> {
  protected:
-  void SetUp() override {
-    auto server = TestServer::Start({.backend = GetParam()});
+  void SetUp() override { StartServer(nullptr); }
+
+  void StartServer(
+      std::function<void(crm::internal::ServerConfig&)> customize) {
+    auto server = TestServer::Start(
+        {.backend = GetParam(), .customize = std::move(customize)});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     env_ = {{"CRM_TARGET", server_->target()},
@@ -63,11 +74,13 @@ class CliE2eTest : public ::testing::TestWithParam<Backend> {
             {"CRM_KEY", server_->certs().ClientKey("admin-cli")}};
   }
 
-  // crmctl ARGS in-process, with the CRM_* variables of env_ and the real
-  // (default) connect.
-  CliResult Run(const std::vector<std::string>& args) const {
+  // crmctl ARGS in-process, with the CRM_* variables of env_ (and CRM_TOKEN
+  // = `token` if not empty) and the real (default) connect.
+  CliResult Run(const std::vector<std::string>& args,
+                const std::string& token = "") const {
     client::CliDeps deps;
-    const auto env = env_;
+    auto env = env_;
+    if (!token.empty()) env["CRM_TOKEN"] = token;
     deps.env = [env](const std::string& name) -> std::optional<std::string> {
       auto it = env.find(name);
       if (it == env.end()) return std::nullopt;
@@ -290,6 +303,260 @@ TEST_P(CliE2eTest, EchoAndHelp) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CliE2eTest,
+                         ::testing::ValuesIn(AllBackends()),
+                         [](const auto& info) {
+                           return BackendName(info.param);
+                         });
+
+// The policy and sharing commands. admin-cli may manage the policy; alice
+// and bob are users of profile "rep" who may work on accounts (private, no
+// hierarchy); their own tokens are passed as CRM_TOKEN.
+class PolicyCliE2eTest : public CliE2eTest {
+ protected:
+  void SetUp() override {
+    StartServer([](crm::internal::ServerConfig& config) {
+      for (auto& service : *config.mutable_services()) {
+        if (service.name() == "admin-cli") {
+          service.add_system_permissions("manage_policy");
+        }
+      }
+    });
+    if (HasFatalFailure()) return;
+    store::ProfileRow rep;
+    rep.id = "rep";
+    rep.name = "Rep";
+    ASSERT_TRUE(AddProfile(*server_, rep).ok());
+    for (const char* user : {"alice", "bob"}) {
+      ASSERT_TRUE(AddUser(*server_, user, "pw", "rep").ok());
+    }
+    // Written after the users: a policy write recompiles them too.
+    for (const std::vector<std::string>& create :
+         std::vector<std::vector<std::string>>{
+             {"roles", "manager", R"({"display_name": "Manager"})"},
+             {"roles", "rep", R"({"parent": "roles/manager"})"},
+             {"orgWideDefaults", "accounts",
+              R"({"internal_access": "PRIVATE"})"},
+             {"permissionSets", "reps",
+              R"({"object_permissions": [{"object": "accounts", "read": true,
+                  "create": true, "edit": true, "delete": true}],
+                  "assignees": ["profiles/rep"]})"}}) {
+      std::vector<std::string> args = {"policy", "create"};
+      args.insert(args.end(), create.begin(), create.end());
+      CliResult r = Run(args);
+      ASSERT_EQ(r.code, 0) << r.Describe();
+    }
+    for (const char* user : {"alice", "bob"}) {
+      auto client = server_->Client("admin-cli");
+      auto token = LoginToken(*client, user, "pw");
+      ASSERT_TRUE(token.ok()) << token.status();
+      tokens_[user] = *token;
+    }
+  }
+
+  CliResult As(const std::string& user, const std::vector<std::string>& args) {
+    return Run(args, tokens_.at(user));
+  }
+
+  std::map<std::string, std::string> tokens_;
+};
+
+TEST_P(PolicyCliE2eTest, PolicyObjectLifecycle) {
+  CliResult r = Run({"policy", "create", "roles", "vp",
+                     R"({"display_name": "VP"})"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_THAT(r.out, AllOf(HasSubstr("roles/vp"), HasSubstr("VP"),
+                           HasSubstr("v1")));
+
+  r = Run({"policy", "list", "roles"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_THAT(r.out, AllOf(HasSubstr("roles/manager"), HasSubstr("roles/rep"),
+                           HasSubstr("roles/vp")));
+  r = Run({"--output", "json", "policy", "list", "roles"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  auto listed = ParseJson<crm::v1::ListPolicyObjectsResponse>(r.out);
+  ASSERT_EQ(listed.objects_size(), 3) << r.out;
+  EXPECT_EQ(listed.objects(1).role().parent(), "roles/manager");
+
+  // update replaces the object; an etag in the JSON or --etag makes it
+  // conditional.
+  r = Run({"policy", "update", "roles/vp",
+           R"({"display_name": "Vice President"})"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_THAT(r.out, AllOf(HasSubstr("Vice President"), HasSubstr("v2")));
+  r = Run({"policy", "update", "roles/vp", R"({"display_name": "X"})",
+           "--etag", "v1"});
+  EXPECT_EQ(r.code, 2 + 10) << r.Describe();  // ABORTED
+  EXPECT_THAT(r.err, HasSubstr("read it again"));
+
+  // get --output json | edit | update @FILE: the etag read makes it
+  // conditional.
+  r = Run({"--output", "json", "policy", "get", "roles/vp"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  auto role = ParseJson<crm::v1::Role>(r.out);
+  EXPECT_EQ(role.etag(), "v2");
+  role.set_parent("roles/manager");
+  std::string json;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(role, &json).ok());
+  const std::string file = MakeTempDir("policy-cli") + "/vp.json";
+  std::ofstream(file) << json;
+  r = Run({"policy", "update", "roles/vp", "@" + file});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_THAT(r.out, AllOf(HasSubstr("roles/manager"), HasSubstr("v3")));
+  r = Run({"policy", "update", "roles/vp", "@" + file});
+  EXPECT_EQ(r.code, 2 + 10) << r.Describe();  // its etag is v2: stale
+
+  // An org-wide default is named by its object.
+  r = Run({"policy", "update", "orgWideDefaults/accounts",
+           R"({"internal_access": "PUBLIC_READ"})"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  r = Run({"policy", "get", "orgWideDefaults/accounts"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_THAT(r.out, AllOf(HasSubstr("accounts"), HasSubstr("PUBLIC_READ")));
+
+  r = Run({"policy", "delete", "roles/manager"});
+  EXPECT_EQ(r.code, 2 + 9) << r.Describe();  // FAILED_PRECONDITION
+  EXPECT_THAT(r.err, HasSubstr("roles/rep"));
+  r = Run({"policy", "delete", "roles/vp"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_EQ(r.out, "deleted roles/vp\n");
+  r = Run({"policy", "get", "roles/vp"});
+  EXPECT_EQ(r.code, 2 + 5) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr("roles/vp not found"));
+}
+
+TEST_P(PolicyCliE2eTest, ShareSharesUnshareTransfer) {
+  CliResult r = As("alice", {"--output", "json", "accounts", "create",
+                             "display_name=Acme"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  auto account = ParseJson<crm::v1::Account>(r.out);
+  const std::string& a = account.name();
+  ASSERT_EQ(account.owner(), "users/alice");
+  EXPECT_EQ(As("bob", {"accounts", "get", a}).code, 2 + 5);
+
+  r = As("alice", {"share", a, "users/bob"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_THAT(r.out, AllOf(HasSubstr(a + "/shares/"), HasSubstr("READ"),
+                           HasSubstr("users/alice")));
+  EXPECT_EQ(As("bob", {"accounts", "get", a}).code, 0);
+  r = As("bob", {"accounts", "update", a, "industry=Retail"});
+  EXPECT_EQ(r.code, 2 + 7) << r.Describe();  // read only
+
+  // Sharing again with the same grantee changes the level of that share.
+  r = As("alice", {"--output", "json", "share", a, "users/bob", "read_write"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  auto share = ParseJson<crm::v1::RecordShare>(r.out);
+  EXPECT_EQ(share.access(), crm::v1::READ_WRITE);
+  r = As("bob", {"accounts", "update", a, "industry=Retail"});
+  EXPECT_EQ(r.code, 0) << r.Describe();
+
+  r = As("alice", {"shares", a});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_THAT(r.out, AllOf(HasSubstr(share.name()), HasSubstr("users/bob"),
+                           HasSubstr("READ_WRITE")));
+  r = As("alice", {"--output", "json", "shares", a});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_EQ(ParseJson<crm::v1::ListRecordSharesResponse>(r.out).shares_size(),
+            1);
+  r = As("bob", {"shares", a});  // a share gives no right to list shares
+  EXPECT_EQ(r.code, 2 + 7) << r.Describe();
+
+  r = As("alice", {"unshare", share.name()});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_EQ(r.out, "unshared " + share.name() + "\n");
+  EXPECT_EQ(As("bob", {"accounts", "get", a}).code, 2 + 5);
+  r = As("alice", {"shares", a});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_EQ(r.out, "(no shares)\n");
+
+  r = As("alice", {"transfer", a, "bob"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("users/bob"));
+  r = As("bob", {"--output", "json", "accounts", "get", a});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_EQ(ParseJson<crm::v1::Account>(r.out).owner(), "users/bob");
+  EXPECT_EQ(As("alice", {"accounts", "get", a}).code, 2 + 5);
+}
+
+TEST_P(PolicyCliE2eTest, BadInputIsRefusedWithAClearMessage) {
+  CliResult created = As("alice", {"--output", "json", "accounts", "create",
+                                   "display_name=Acme"});
+  ASSERT_EQ(created.code, 0) << created.Describe();
+  const std::string a = ParseJson<crm::v1::Account>(created.out).name();
+  struct Case {
+    std::string user;  // "" = admin-cli itself
+    std::vector<std::string> args;
+    int code;
+    std::string err;  // expected substring of stderr
+  };
+  const std::vector<Case> cases = {
+      // Local: exit 1, nothing sent.
+      {"", {"policy"}, 1, "usage: crmctl policy list KIND"},
+      {"", {"policy", "explode"}, 1, "unknown verb 'explode'"},
+      {"", {"policy", "list"}, 1, "policy list: wrong arguments"},
+      {"",
+       {"policy", "list", "widgets"},
+       1,
+       "'widgets' is not a policy kind; use one of permissionSets, "
+       "orgWideDefaults, roles, groups, sharingRules, restrictionRules"},
+      {"", {"policy", "get", "vp"}, 1, "use KIND/ID"},
+      {"",
+       {"policy", "create", "roles", "x", "{bad"},
+       1,
+       "policy create: the JSON: not a valid Role"},
+      {"",
+       {"policy", "create", "roles", "x", "@/nonexistent/role.json"},
+       1,
+       "cannot read '/nonexistent/role.json'"},
+      {"",
+       {"policy", "update", "roles/rep", R"({"name": "roles/manager"})"},
+       1,
+       "the JSON's name is 'roles/manager' but the command names roles/rep"},
+      {"", {"share", "acme", "users/bob"}, 1, "use COLLECTION/ID"},
+      {"", {"share", a, "bob"}, 1, "grantee 'bob' is not valid"},
+      {"",
+       {"share", a, "users/bob", "write"},
+       1,
+       "access 'write' is not valid; use read or read_write"},
+      {"", {"unshare", a}, 1, "is not a share name"},
+      {"", {"transfer", a}, 1, "transfer: wrong arguments"},
+      // The server's answers: exit 2 + code.
+      {"",
+       {"policy", "create", "sharingRules", "r",
+        R"({"object": "accounts", "criteria": "nope = 1",
+            "shared_with": {"role": "roles/rep"}, "access": "READ"})"},
+       2 + 3,
+       "nope"},
+      {"", {"policy", "get", "roles/nope"}, 2 + 5, "roles/nope not found"},
+      {"bob", {"policy", "list", "roles"}, 2 + 7, "manage_policy is required"},
+      {"alice", {"share", "accounts/missing", "users/bob"}, 2 + 5,
+       "accounts/missing not found"},
+      {"bob", {"share", a, "users/bob"}, 2 + 5, "not found"},
+      {"alice", {"share", a, "users/nobody"}, 2 + 3, "users/nobody"},
+      {"alice", {"transfer", a, "nobody"}, 2 + 3, "users/nobody"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(absl::StrJoin(c.args, " "));
+    CliResult r = c.user.empty() ? Run(c.args) : As(c.user, c.args);
+    EXPECT_EQ(r.code, c.code) << r.Describe();
+    EXPECT_THAT(r.err, AllOf(StartsWith("error: "), HasSubstr(c.err)))
+        << r.Describe();
+    EXPECT_EQ(r.out, "") << r.Describe();
+  }
+  // Nothing was written: no sharing rule, no share, the owner unchanged.
+  CliResult r = Run({"--output", "json", "policy", "list", "sharingRules"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_EQ(ParseJson<crm::v1::ListPolicyObjectsResponse>(r.out).objects_size(),
+            0);
+  r = As("alice", {"--output", "json", "shares", a});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_EQ(ParseJson<crm::v1::ListRecordSharesResponse>(r.out).shares_size(),
+            0);
+  r = As("alice", {"--output", "json", "accounts", "get", a});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_EQ(ParseJson<crm::v1::Account>(r.out).owner(), "users/alice");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, PolicyCliE2eTest,
                          ::testing::ValuesIn(AllBackends()),
                          [](const auto& info) {
                            return BackendName(info.param);

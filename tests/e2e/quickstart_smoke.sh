@@ -115,11 +115,11 @@ for _ in $(seq 1 100); do
 done
 
 out=$(ctl accounts list) || fail "crmctl accounts list: exit $?"
-for want in "Acme Ltd" "Globex Corporation" "Initech" "Umbrella Pharma" "Soylent Foods"; do
+for want in "Acme Ltd" "Globex Corporation" "Initech" "Umbrella Pharma" "Soylent Foods" "Duff Stores"; do
   check "accounts list shows $want" "$want" "$out"
 done
 rows=$(ctl --output json accounts list --page-size 1000 | grep -c '"name": *"accounts/' || true)
-[[ "$rows" == 5 ]] && ok "5 demo accounts" || fail "expected 5 demo accounts, got $rows"
+[[ "$rows" == 6 ]] && ok "6 demo accounts" || fail "expected 6 demo accounts, got $rows"
 
 out=$(ctl --output json contacts get contacts/ada) \
   || fail "crmctl --output json contacts get contacts/ada: exit $?"

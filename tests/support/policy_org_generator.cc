@@ -199,6 +199,10 @@ class Generator {
                            : r < 9 ? OrgWideDefault::PUBLIC_READ
                                    : OrgWideDefault::PUBLIC_READ_WRITE);
     a->set_grant_access_using_hierarchies(Chance(0.7));
+    if (size_.private_accounts) {
+      a->set_internal_access(OrgWideDefault::PRIVATE);
+      a->set_grant_access_using_hierarchies(true);
+    }
     auto* c = org_.state.add_defaults();
     c->set_object("contacts");
     contacts_by_parent_ = Chance(0.75);
@@ -380,6 +384,12 @@ OrgSize BenchOrgSize() {
   s.accounts = 0;
   s.contacts = 0;
   s.shares = 0;
+  return s;
+}
+
+OrgSize ListBenchOrgSize() {
+  OrgSize s = BenchOrgSize();
+  s.private_accounts = true;
   return s;
 }
 

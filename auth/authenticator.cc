@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "auth/account_rules.h"
 #include "auth/lockout.h"
 #include "auth/login_hours.h"
 #include "auth/password_hasher.h"
@@ -37,17 +38,6 @@ int64_t LockedUntilMicros(absl::Time t) {
   if (t == absl::InfinitePast()) return 0;
   if (t == absl::InfiniteFuture()) return std::numeric_limits<int64_t>::max();
   return absl::ToUnixMicros(t);
-}
-
-bool ValidUsername(absl::string_view name) {
-  if (name.empty() || name.size() > 128) return false;
-  for (size_t i = 0; i < name.size(); ++i) {
-    char c = name[i];
-    bool ok = absl::ascii_islower(c) || absl::ascii_isdigit(c) ||
-              (i > 0 && (c == '.' || c == '_' || c == '@' || c == '-'));
-    if (!ok) return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -149,19 +139,14 @@ absl::Status CreateUserWithPassword(store::IdentityStore& store,
                                     const NewUser& user,
                                     const PasswordHashParams& params,
                                     absl::Time now) {
+  if (absl::Status s = ValidateUsername(user.username); !s.ok()) return s;
   std::string username = NormalizeUsername(user.username);
-  if (!ValidUsername(username)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "username '", user.username,
-        "' is not valid: use 1-128 characters a-z, 0-9, '.', '_', '@', '-', "
-        "starting with a letter or digit"));
-  }
   if (user.id.empty()) {
     return absl::InvalidArgumentError("a user needs an id");
   }
-  if (!user.time_zone.empty()) {
-    auto zone = LoginHours::Parse("", Sv(user.time_zone));
-    if (!zone.ok()) return zone.status();
+  if (absl::Status s = ValidateTimeZone(user.time_zone, "time_zone");
+      !s.ok()) {
+    return s;
   }
   auto hash = HashPassword(Sv(user.password), params);
   if (!hash.ok()) return hash.status();

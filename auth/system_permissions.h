@@ -4,6 +4,9 @@
 // .system_permissions). When a service acts for a user, the effective set is
 // the intersection: a service's scope limits what a user can do through it.
 //
+// Names are the lower-case names of the crm.v1.SystemPermission values
+// (policy.proto); ToName/FromName are the one mapping between the two.
+//
 // Pure functions; thread-safe.
 #ifndef CRM_AUTH_SYSTEM_PERMISSIONS_H_
 #define CRM_AUTH_SYSTEM_PERMISSIONS_H_
@@ -14,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "crm/v1/policy.pb.h"
 
 namespace crm::auth {
 
@@ -23,11 +27,23 @@ inline constexpr absl::string_view kManageUsers = "manage_users";
 inline constexpr absl::string_view kManagePolicy = "manage_policy";
 inline constexpr absl::string_view kViewAudit = "view_audit";
 inline constexpr absl::string_view kExport = "export";
+inline constexpr absl::string_view kPrivacyOperations = "privacy_operations";
 
 using PermissionSet = std::set<std::string>;
 
-// True for the six names above.
+// True for the names above.
 bool IsSystemPermission(absl::string_view name);
+
+// The name of `p` ("manage_users" for MANAGE_USERS). INVALID_ARGUMENT for
+// SYSTEM_PERMISSION_UNSPECIFIED or a value this build does not know.
+absl::StatusOr<std::string> SystemPermissionName(crm::v1::SystemPermission p);
+
+// The value named `name`; INVALID_ARGUMENT listing the known names.
+absl::StatusOr<crm::v1::SystemPermission> SystemPermissionFromName(
+    absl::string_view name);
+
+// "view_all_data, manage_users, ..." (for messages).
+std::string KnownSystemPermissions();
 
 // Parses a comma-separated list (whitespace around names ignored, empty
 // entries skipped). INVALID_ARGUMENT naming `owner_label` and the unknown

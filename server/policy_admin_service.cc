@@ -1,11 +1,8 @@
 #include "server/policy_admin_service.h"
 
-#include <functional>
 #include <string>
 #include <vector>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -24,10 +21,6 @@ namespace {
 using crm::internal::PolicyState;
 using crm::v1::PolicyObject;
 using google::protobuf::Message;
-
-constexpr int kDefaultPageSize = 100;
-constexpr int kMaxPageSize = 1000;
-constexpr size_t kMaxReferrersShown = 10;
 
 // One kind of policy object: its name prefix, its case in PolicyObject and
 // its list in PolicyState. OrgWideDefaults are keyed by their object field;
@@ -174,110 +167,14 @@ absl::StatusOr<PolicyObject> FromRow(const KindInfo& kind,
   return object;
 }
 
-// --- Who may call --------------------------------------------------------
-
-bool SetGrants(const crm::v1::PermissionSet& set, crm::v1::SystemPermission p) {
-  for (int held : set.system_permissions()) {
-    if (held == p) return true;
-  }
-  return false;
-}
-
-bool AssignedSetsGrant(const PolicyState& state, const std::string& assignee,
-                       crm::v1::SystemPermission p) {
-  for (const auto& set : state.permission_sets()) {
-    if (!SetGrants(set, p)) continue;
-    for (const auto& a : set.assignees()) {
-      if (a == assignee) return true;
-    }
-  }
-  return false;
-}
-
-// --- Referrers of a role or group ----------------------------------------
-
-bool Names(const crm::v1::Grantee& g, const std::string& name) {
-  return g.user() == name || g.role() == name ||
-         g.role_and_subordinates() == name || g.group() == name;
-}
-
-std::vector<std::string> Referrers(const PolicyState& state,
-                                   const std::string& name) {
-  std::vector<std::string> out;
-  for (const auto& role : state.roles()) {
-    if (role.parent() == name) out.push_back(role.name() + " (parent)");
-  }
-  for (const auto& user : state.users()) {
-    if (user.role() == name) out.push_back("users/" + user.id() + " (role)");
-  }
-  for (const auto& group : state.groups()) {
-    for (const auto& member : group.members()) {
-      if (Names(member, name)) {
-        out.push_back(group.name() + " (member)");
-        break;
-      }
-    }
-  }
-  for (const auto& rule : state.sharing_rules()) {
-    if (Names(rule.shared_with(), name) ||
-        (rule.has_owned_by() && Names(rule.owned_by(), name))) {
-      out.push_back(rule.name());
-    }
-  }
-  for (const auto& rule : state.restriction_rules()) {
-    if (Names(rule.applies_to(), name)) out.push_back(rule.name());
-  }
-  return out;
-}
-
-}  // namespace
-
-bool HoldsSystemPermission(const PolicyState& state,
-                           const crm::internal::ServerConfig& config,
-                           const policy::Principal& principal,
-                           crm::v1::SystemPermission p) {
-  const std::string lower =
-      absl::AsciiStrToLower(crm::v1::SystemPermission_Name(p));
-  bool service_holds =
-      AssignedSetsGrant(state, absl::StrCat("services/", principal.service), p);
-  for (const auto& service : config.services()) {
-    if (service.name() != principal.service) continue;
-    for (const auto& held : service.system_permissions()) {
-      if (absl::AsciiStrToLower(held) == lower) service_holds = true;
-    }
-  }
-  if (!service_holds) return false;
-  if (!principal.acting_for_user()) return true;
-  for (const auto& user : state.users()) {
-    if (user.id() != principal.user_id) continue;
-    if (!user.active()) return false;
-    for (int held : user.profile_system_permissions()) {
-      if (held == p) return true;
-    }
-    return AssignedSetsGrant(state, "users/" + user.id(), p) ||
-           (!user.profile().empty() &&
-            AssignedSetsGrant(state, user.profile(), p));
-  }
-  return false;
-}
-
-namespace {
-
 // The shared prologue of every method: who is calling, and may they manage
 // policy.
 template <typename Fn>
 grpc::Status Run(grpc::ServerContext* context, ServerCore* core,
                  PolicyLoader& loader, const char* method, Fn fn) {
-  auto rc = AuthenticateRequest(*context, *core);
+  auto rc = AuthorizeAdminCall(*context, *core, loader, crm::v1::MANAGE_POLICY,
+                               absl::StrCat("PolicyAdminService.", method));
   if (!rc.ok()) return ToGrpcStatus(rc.status());
-  auto state = loader.CurrentState();
-  if (state == nullptr ||
-      !HoldsSystemPermission(*state, core->config, rc->principal,
-                             crm::v1::MANAGE_POLICY)) {
-    return ToGrpcStatus(absl::PermissionDeniedError(absl::StrCat(
-        "manage_policy is required to call PolicyAdminService.", method,
-        "; ", rc->principal.ResourceName(), " does not hold it")));
-  }
   absl::Status s = fn(rc->principal);
   if (s.ok()) {
     if (absl::StartsWith(method, "Create") ||
@@ -289,51 +186,6 @@ grpc::Status Run(grpc::ServerContext* context, ServerCore* core,
     }
   }
   return ToGrpcStatus(s);
-}
-
-// One policy write in one transaction: bump the version first (serialising
-// policy writers), load the current state, apply `change` to the state and
-// the store, compile the result; installed after the commit.
-absl::Status WritePolicy(
-    ServerCore* core, PolicyLoader& loader,
-    const std::function<absl::Status(store::Session&, store::PolicyStore&,
-                                     PolicyState&)>& change) {
-  store::PolicyStore store(core->database.get());
-  std::shared_ptr<const policy::PolicySnapshot> snapshot;
-  PolicyState committed;
-  absl::Status s = core->database->InTransaction(
-      [&](store::Session& session) -> absl::Status {
-        auto version = store.BumpPolicyVersion(session);
-        if (!version.ok()) return version.status();
-        auto state = store.LoadState(session);
-        if (!state.ok()) return state.status();
-        if (absl::Status c = change(session, store, *state); !c.ok()) return c;
-        auto compiled = loader.Compile(*state);
-        if (!compiled.ok()) {
-          return absl::InvalidArgumentError(compiled.status().message());
-        }
-        snapshot = *std::move(compiled);
-        committed = *std::move(state);
-        return absl::OkStatus();
-      });
-  if (!s.ok()) return s;
-  loader.Install(std::move(snapshot), std::move(committed));
-  return absl::OkStatus();
-}
-
-absl::StatusOr<int64_t> ParseOptionalEtag(const std::string& etag) {
-  if (etag.empty()) return -1;
-  return model::ParseEtag(etag);
-}
-
-absl::Status CheckEtag(const std::string& name, int64_t expected,
-                       int64_t current) {
-  if (expected >= 0 && expected != current) {
-    return absl::AbortedError(absl::StrCat(
-        name, " was changed since etag ", model::EtagOf(expected),
-        " (current: ", model::EtagOf(current), "); read it again and retry"));
-  }
-  return absl::OkStatus();
 }
 
 // The id a Create request names, checked against the object's own key.
@@ -449,46 +301,31 @@ grpc::Status PolicyAdminServiceImpl::ListPolicyObjects(
           "kind: '", request->kind(), "' is not a policy kind; use one of ",
           KindList()));
     }
-    int page_size = request->page_size();
-    if (page_size < 0 || page_size > kMaxPageSize) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("page_size: ", page_size, " is out of range; use 1-",
-                       kMaxPageSize, " (0 means ", kDefaultPageSize, ")"));
-    }
-    if (page_size == 0) page_size = kDefaultPageSize;
-    std::string after;
-    if (!request->page_token().empty()) {
-      std::string raw;
-      absl::string_view rest;
-      if (!absl::WebSafeBase64Unescape(request->page_token(), &raw) ||
-          !absl::StartsWith(raw, absl::StrCat(kind->kind, "/"))) {
-        return absl::InvalidArgumentError(
-            "page_token: not a token from ListPolicyObjects for this kind; "
-            "start again without it");
-      }
-      rest = raw;
-      rest.remove_prefix(kind->kind.size() + 1);
-      after = std::string(rest);
-    }
+    auto page_size = PageSize(request->page_size());
+    if (!page_size.ok()) return page_size.status();
+    auto after = DecodePageToken(request->page_token(), kind->kind,
+                                 "ListPolicyObjects");
+    if (!after.ok()) return after.status();
     store::PolicyStore store(core_->database.get());
     std::vector<store::PolicyObjectRow> rows;
     absl::Status s = core_->database->WithSession([&](store::Session& session) {
-      auto page = store.ListObjects(session, kind->kind, after, page_size + 1);
+      auto page =
+          store.ListObjects(session, kind->kind, *after, *page_size + 1);
       if (!page.ok()) return page.status();
       rows = *std::move(page);
       return absl::OkStatus();
     });
     if (!s.ok()) return s;
-    bool more = static_cast<int>(rows.size()) > page_size;
-    if (more) rows.resize(page_size);
+    bool more = static_cast<int>(rows.size()) > *page_size;
+    if (more) rows.resize(*page_size);
     for (const auto& row : rows) {
       auto object = FromRow(*kind, row);
       if (!object.ok()) return object.status();
       *response->add_objects() = *std::move(object);
     }
     if (more) {
-      response->set_next_page_token(absl::WebSafeBase64Escape(
-          absl::StrCat(kind->kind, "/", rows.back().id)));
+      response->set_next_page_token(
+          EncodePageToken(kind->kind, rows.back().id));
     }
     return absl::OkStatus();
   });
@@ -554,10 +391,7 @@ grpc::Status PolicyAdminServiceImpl::UpdatePolicyObject(
                                                 version,
                                                 body->SerializeAsString(), now);
           if (!ok.ok()) return ok.status();
-          if (!*ok) {
-            return absl::AbortedError(absl::StrCat(
-                name, " was changed by another writer; read it again"));
-          }
+          if (!*ok) return ChangedMeanwhile(name);
           return absl::OkStatus();
         });
     if (!s.ok()) return s;
@@ -595,7 +429,7 @@ grpc::Status PolicyAdminServiceImpl::DeletePolicyObject(
           }
           if (kind.kind == store::kRolesKind ||
               kind.kind == store::kGroupsKind) {
-            std::vector<std::string> referrers = Referrers(state, name);
+            std::vector<std::string> referrers = PolicyReferrers(state, name);
             std::vector<std::string> keys = {name};
             if (kind.kind == store::kRolesKind) {
               keys.push_back(absl::StrCat("roleAndSubordinates/", id));
@@ -605,26 +439,16 @@ grpc::Status PolicyAdminServiceImpl::DeletePolicyObject(
             if (*shares > 0) {
               referrers.push_back(absl::StrCat(*shares, " record share(s)"));
             }
-            if (!referrers.empty()) {
-              size_t total = referrers.size();
-              if (total > kMaxReferrersShown) {
-                referrers.resize(kMaxReferrersShown);
-                referrers.push_back(
-                    absl::StrCat("and ", total - kMaxReferrersShown, " more"));
-              }
-              return absl::FailedPreconditionError(absl::StrCat(
-                  name, " is still referenced by ",
-                  absl::StrJoin(referrers, ", "), "; change them first"));
+            if (absl::Status r = RefuseIfReferenced(name, std::move(referrers));
+                !r.ok()) {
+              return r;
             }
           }
           RemoveFromState(kind, id, &state);
           auto ok = store.DeleteObjectIfVersion(session, kind.kind, id,
                                                 (*current)->version);
           if (!ok.ok()) return ok.status();
-          if (!*ok) {
-            return absl::AbortedError(absl::StrCat(
-                name, " was changed by another writer; read it again"));
-          }
+          if (!*ok) return ChangedMeanwhile(name);
           return absl::OkStatus();
         });
   });

@@ -13,21 +13,11 @@
 #include "crm/internal/server_config.pb.h"
 #include "crm/v1/admin_service.grpc.pb.h"
 #include "policy/principal.h"
+#include "server/admin_support.h"
 #include "server/policy_loader.h"
 #include "server/record_handler.h"
 
 namespace crm::server {
-
-// Whether `principal` holds system permission `p` (see admin_service.proto,
-// "Who may call"): a service acting as itself through its config
-// (ServiceConfig.system_permissions, lower-case names) or permission sets
-// assigned to "services/{name}"; a user through their profile's permissions
-// or permission sets assigned to them or their profile, AND the service as
-// well. An inactive or unknown user holds nothing.
-bool HoldsSystemPermission(const crm::internal::PolicyState& state,
-                           const crm::internal::ServerConfig& config,
-                           const policy::Principal& principal,
-                           crm::v1::SystemPermission p);
 
 class PolicyAdminServiceImpl final
     : public crm::v1::PolicyAdminService::Service {

@@ -1,0 +1,259 @@
+#include "server/admin_support.h"
+
+#include <memory>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "auth/system_permissions.h"
+#include "model/record.h"
+
+namespace crm::server {
+namespace {
+
+using crm::internal::PolicyState;
+
+constexpr size_t kMaxReferrersShown = 10;
+
+bool SetGrants(const crm::v1::PermissionSet& set, crm::v1::SystemPermission p) {
+  for (int held : set.system_permissions()) {
+    if (held == p) return true;
+  }
+  return false;
+}
+
+bool AssignedSetsGrant(const PolicyState& state, const std::string& assignee,
+                       crm::v1::SystemPermission p) {
+  for (const auto& set : state.permission_sets()) {
+    if (!SetGrants(set, p)) continue;
+    for (const auto& a : set.assignees()) {
+      if (a == assignee) return true;
+    }
+  }
+  return false;
+}
+
+bool Names(const crm::v1::Grantee& g, const std::string& name) {
+  return g.user() == name || g.role() == name ||
+         g.role_and_subordinates() == name || g.group() == name;
+}
+
+std::string PermissionName(crm::v1::SystemPermission p) {
+  auto name = auth::SystemPermissionName(p);
+  return name.ok() ? *name : crm::v1::SystemPermission_Name(p);
+}
+
+}  // namespace
+
+bool HoldsSystemPermission(const PolicyState& state,
+                           const crm::internal::ServerConfig& config,
+                           const policy::Principal& principal,
+                           crm::v1::SystemPermission p) {
+  const std::string name = PermissionName(p);
+  bool service_holds =
+      AssignedSetsGrant(state, absl::StrCat("services/", principal.service), p);
+  for (const auto& service : config.services()) {
+    if (service.name() != principal.service) continue;
+    for (const auto& held : service.system_permissions()) {
+      if (absl::AsciiStrToLower(held) == name) service_holds = true;
+    }
+  }
+  if (!service_holds) return false;
+  if (!principal.acting_for_user()) return true;
+  for (const auto& user : state.users()) {
+    if (user.id() != principal.user_id) continue;
+    if (!user.active()) return false;
+    for (int held : user.profile_system_permissions()) {
+      if (held == p) return true;
+    }
+    return AssignedSetsGrant(state, "users/" + user.id(), p) ||
+           (!user.profile().empty() &&
+            AssignedSetsGrant(state, user.profile(), p));
+  }
+  return false;
+}
+
+absl::StatusOr<RequestContext> AuthorizeAdminCall(
+    const grpc::ServerContext& context, const ServerCore& core,
+    const PolicyLoader& loader, crm::v1::SystemPermission p,
+    absl::string_view rpc) {
+  auto rc = AuthenticateRequest(context, core);
+  if (!rc.ok()) return rc.status();
+  auto state = loader.CurrentState();
+  if (state == nullptr ||
+      !HoldsSystemPermission(*state, core.config, rc->principal, p)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        PermissionName(p), " is required to call ", rpc, "; ",
+        rc->principal.ResourceName(), " does not hold it",
+        rc->principal.acting_for_user()
+            ? " (a user needs it through their profile or a permission set, "
+              "and the calling service as well)"
+            : " (ServiceConfig.system_permissions or a permission set "
+              "assigned to the service)"));
+  }
+  return rc;
+}
+
+namespace {
+
+// The common body of WritePolicy and WritePolicyRows: one transaction that
+// bumps the version first, then runs `apply`, which leaves the would-be
+// state in `state`; compiled, committed, installed.
+absl::Status CommitPolicy(
+    ServerCore* core, PolicyLoader& loader,
+    const std::function<absl::Status(store::Session&, store::PolicyStore&,
+                                     PolicyState&)>& apply) {
+  store::PolicyStore store(core->database.get());
+  std::shared_ptr<const policy::PolicySnapshot> snapshot;
+  PolicyState committed;
+  absl::Status s = core->database->InTransaction(
+      [&](store::Session& session) -> absl::Status {
+        auto version = store.BumpPolicyVersion(session);
+        if (!version.ok()) return version.status();
+        PolicyState state;
+        if (absl::Status a = apply(session, store, state); !a.ok()) return a;
+        auto compiled = loader.Compile(state);
+        if (!compiled.ok()) {
+          return absl::InvalidArgumentError(compiled.status().message());
+        }
+        snapshot = *std::move(compiled);
+        committed = std::move(state);
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
+  loader.Install(std::move(snapshot), std::move(committed));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status WritePolicy(ServerCore* core, PolicyLoader& loader,
+                         const PolicyChange& change) {
+  return CommitPolicy(
+      core, loader,
+      [&](store::Session& session, store::PolicyStore& store,
+          PolicyState& state) -> absl::Status {
+        auto loaded = store.LoadState(session);
+        if (!loaded.ok()) return loaded.status();
+        state = *std::move(loaded);
+        return change(session, store, state);
+      });
+}
+
+absl::Status WritePolicyRows(ServerCore* core, PolicyLoader& loader,
+                             const RowsChange& write, const StateCheck& check) {
+  return CommitPolicy(
+      core, loader,
+      [&](store::Session& session, store::PolicyStore& store,
+          PolicyState& state) -> absl::Status {
+        if (absl::Status w = write(session); !w.ok()) return w;
+        auto loaded = store.LoadState(session);
+        if (!loaded.ok()) return loaded.status();
+        state = *std::move(loaded);
+        return check ? check(state) : absl::OkStatus();
+      });
+}
+
+absl::StatusOr<int64_t> ParseOptionalEtag(const std::string& etag) {
+  if (etag.empty()) return -1;
+  return model::ParseEtag(etag);
+}
+
+absl::Status CheckEtag(const std::string& name, int64_t expected,
+                       int64_t current) {
+  if (expected >= 0 && expected != current) {
+    return absl::AbortedError(absl::StrCat(
+        name, " was changed since etag ", model::EtagOf(expected),
+        " (current: ", model::EtagOf(current), "); read it again and retry"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ChangedMeanwhile(const std::string& name) {
+  return absl::AbortedError(
+      absl::StrCat(name, " was changed by another writer; read it again"));
+}
+
+std::vector<std::string> PolicyReferrers(const PolicyState& state,
+                                         const std::string& name) {
+  std::vector<std::string> out;
+  for (const auto& role : state.roles()) {
+    if (role.parent() == name) out.push_back(role.name() + " (parent)");
+  }
+  for (const auto& user : state.users()) {
+    if (user.role() == name) out.push_back("users/" + user.id() + " (role)");
+  }
+  for (const auto& group : state.groups()) {
+    for (const auto& member : group.members()) {
+      if (Names(member, name)) {
+        out.push_back(group.name() + " (member)");
+        break;
+      }
+    }
+  }
+  for (const auto& rule : state.sharing_rules()) {
+    if (Names(rule.shared_with(), name) ||
+        (rule.has_owned_by() && Names(rule.owned_by(), name))) {
+      out.push_back(rule.name());
+    }
+  }
+  for (const auto& rule : state.restriction_rules()) {
+    if (Names(rule.applies_to(), name)) out.push_back(rule.name());
+  }
+  for (const auto& set : state.permission_sets()) {
+    for (const auto& assignee : set.assignees()) {
+      if (assignee == name) {
+        out.push_back(set.name() + " (assignee)");
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+absl::Status RefuseIfReferenced(const std::string& name,
+                                std::vector<std::string> referrers) {
+  if (referrers.empty()) return absl::OkStatus();
+  size_t total = referrers.size();
+  if (total > kMaxReferrersShown) {
+    referrers.resize(kMaxReferrersShown);
+    referrers.push_back(
+        absl::StrCat("and ", total - kMaxReferrersShown, " more"));
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat(name, " is still referenced by ",
+                   absl::StrJoin(referrers, ", "), "; change them first"));
+}
+
+absl::StatusOr<int> PageSize(int requested) {
+  if (requested < 0 || requested > kMaxPageSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: ", requested, " is out of range; use 1-",
+                     kMaxPageSize, " (0 means ", kDefaultPageSize, ")"));
+  }
+  return requested == 0 ? kDefaultPageSize : requested;
+}
+
+std::string EncodePageToken(absl::string_view list, absl::string_view key) {
+  return absl::WebSafeBase64Escape(absl::StrCat(list, "/", key));
+}
+
+absl::StatusOr<std::string> DecodePageToken(const std::string& token,
+                                            absl::string_view list,
+                                            absl::string_view rpc) {
+  if (token.empty()) return std::string();
+  std::string raw;
+  const std::string prefix = absl::StrCat(list, "/");
+  if (!absl::WebSafeBase64Unescape(token, &raw) ||
+      !absl::StartsWith(raw, prefix)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_token: not a token from ", rpc,
+        (list.empty() ? "" : " for this list"), "; start again without it"));
+  }
+  return raw.substr(prefix.size());
+}
+
+}  // namespace crm::server

@@ -1,0 +1,118 @@
+// What the admin services (PolicyAdminService, UserAdminService) share:
+// who may call (system permissions held through config, profiles and
+// permission sets), the one way to write the policy's input (bump the
+// policy version first, validate by compiling the result in the same
+// transaction, install after the commit), etags, referrer lists and simple
+// key-ordered paging.
+//
+// Thread-safety: free functions; safe for concurrent calls.
+#ifndef CRM_SERVER_ADMIN_SUPPORT_H_
+#define CRM_SERVER_ADMIN_SUPPORT_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "crm/internal/policy_state.pb.h"
+#include "crm/internal/server_config.pb.h"
+#include "crm/v1/policy.pb.h"
+#include "grpcpp/server_context.h"
+#include "policy/principal.h"
+#include "server/policy_loader.h"
+#include "server/record_handler.h"
+#include "server/request_context.h"
+#include "store/database.h"
+#include "store/policy_store.h"
+
+namespace crm::server {
+
+// Whether `principal` holds system permission `p` (see admin_service.proto,
+// "Who may call"): a service acting as itself through its config
+// (ServiceConfig.system_permissions, lower-case names) or permission sets
+// assigned to "services/{name}"; a user through their profile's permissions
+// or permission sets assigned to them or their profile, AND the service as
+// well. An inactive or unknown user holds nothing.
+bool HoldsSystemPermission(const crm::internal::PolicyState& state,
+                           const crm::internal::ServerConfig& config,
+                           const policy::Principal& principal,
+                           crm::v1::SystemPermission p);
+
+// Authenticates the call and checks that the caller holds `p` in the
+// installed policy. PERMISSION_DENIED "{permission} is required to call
+// {rpc}; {who} does not hold it" otherwise. `rpc` is e.g.
+// "UserAdminService.CreateUser".
+absl::StatusOr<RequestContext> AuthorizeAdminCall(
+    const grpc::ServerContext& context, const ServerCore& core,
+    const PolicyLoader& loader, crm::v1::SystemPermission p,
+    absl::string_view rpc);
+
+// A change of policy objects: applied to `state` (the committed policy,
+// loaded after the version bump) and to the store, on `session`.
+using PolicyChange = std::function<absl::Status(
+    store::Session&, store::PolicyStore&, crm::internal::PolicyState&)>;
+
+// One policy write in one transaction: bump the policy version first
+// (serialising policy writers), load the state, apply `change`, compile the
+// result (INVALID_ARGUMENT with the compiler's message if it does not);
+// installed on this server after the commit. Nothing is written on failure.
+absl::Status WritePolicy(ServerCore* core, PolicyLoader& loader,
+                         const PolicyChange& change);
+
+// A change of rows the state is loaded from (users, profiles): `write`
+// changes them on `session`; `check` (may be null) then inspects the state
+// loaded after the write and may refuse it.
+using RowsChange = std::function<absl::Status(store::Session&)>;
+using StateCheck =
+    std::function<absl::Status(const crm::internal::PolicyState&)>;
+
+// As WritePolicy, for a RowsChange: bump first, `write`, load the state,
+// `check`, compile, commit, install.
+absl::Status WritePolicyRows(ServerCore* core, PolicyLoader& loader,
+                             const RowsChange& write, const StateCheck& check);
+
+// -1 for an empty etag (unconditional), else its version (INVALID_ARGUMENT
+// for a malformed one).
+absl::StatusOr<int64_t> ParseOptionalEtag(const std::string& etag);
+
+// ABORTED "{name} was changed since etag ..." if `expected` (>= 0) is not
+// `current`.
+absl::Status CheckEtag(const std::string& name, int64_t expected,
+                       int64_t current);
+
+// ABORTED "{name} was changed by another writer; read it again".
+absl::Status ChangedMeanwhile(const std::string& name);
+
+// The policy objects that name `name` ("roles/x", "groups/x", "users/x",
+// "profiles/x"): child roles, users of a role, group members, sharing and
+// restriction rule grantees, permission set assignees; each as "{object}"
+// or "{object} ({how})".
+std::vector<std::string> PolicyReferrers(
+    const crm::internal::PolicyState& state, const std::string& name);
+
+// OK if `referrers` is empty, else FAILED_PRECONDITION "{name} is still
+// referenced by A, B, ... and N more; change them first".
+absl::Status RefuseIfReferenced(const std::string& name,
+                                std::vector<std::string> referrers);
+
+// Page size of a List request: 1..kMaxPageSize, 0 meaning kDefaultPageSize;
+// INVALID_ARGUMENT otherwise.
+inline constexpr int kDefaultPageSize = 100;
+inline constexpr int kMaxPageSize = 1000;
+absl::StatusOr<int> PageSize(int requested);
+
+// Page tokens of key-ordered lists: the last key of the page, tagged with
+// `list` (e.g. "roles", "users") so a token of one list is refused by
+// another. DecodePageToken gives "" for an empty token; INVALID_ARGUMENT
+// naming `rpc` for a token it did not issue.
+std::string EncodePageToken(absl::string_view list, absl::string_view key);
+absl::StatusOr<std::string> DecodePageToken(const std::string& token,
+                                            absl::string_view list,
+                                            absl::string_view rpc);
+
+}  // namespace crm::server
+
+#endif  // CRM_SERVER_ADMIN_SUPPORT_H_

@@ -272,11 +272,10 @@ absl::Status SetRole(store::Session& session, const std::string& user,
       .status();
 }
 
-// Writes the demo policy into an empty policy (and the roles of the demo
-// users), compiled before commit; bumps the policy version if anything
-// changed (including `new_users`).
-absl::Status LoadDemoPolicy(ServerCore& core,
-                            const std::vector<std::string>& new_users) {
+// Writes the demo policy (and the roles of the demo users) into a database
+// with no permission set, as one policy write: the version is bumped first
+// and the result compiled before commit.
+absl::Status LoadDemoPolicy(ServerCore& core) {
   store::PolicyStore store(core.database.get());
   bool loaded = false;
   int64_t version = 0;
@@ -284,24 +283,21 @@ absl::Status LoadDemoPolicy(ServerCore& core,
       [&](store::Session& session) -> absl::Status {
         auto empty = PolicyIsEmpty(session, store);
         if (!empty.ok()) return empty.status();
-        if (!*empty && new_users.empty()) return absl::OkStatus();
+        if (!*empty) return absl::OkStatus();
         auto bumped = store.BumpPolicyVersion(session);
         if (!bumped.ok()) return bumped.status();
         version = *bumped;
-        if (*empty) {
-          int64_t now = absl::ToUnixMicros(core.clock->Now());
-          for (const auto& row : DemoPolicyObjects(core, now)) {
-            if (absl::Status i = store.InsertObject(session, row); !i.ok()) {
-              return i;
-            }
+        int64_t now = absl::ToUnixMicros(core.clock->Now());
+        for (const auto& row : DemoPolicyObjects(core, now)) {
+          if (absl::Status i = store.InsertObject(session, row); !i.ok()) {
+            return i;
           }
-          for (const DemoUser& u : DemoUsers()) {
-            if (*u.role == '\0') continue;
-            if (absl::Status r = SetRole(session, u.user.id, u.role); !r.ok()) {
-              return r;
-            }
+        }
+        for (const DemoUser& u : DemoUsers()) {
+          if (*u.role == '\0') continue;
+          if (absl::Status r = SetRole(session, u.user.id, u.role); !r.ok()) {
+            return r;
           }
-          loaded = true;
         }
         auto state = store.LoadState(session);
         if (!state.ok()) return state.status();
@@ -312,12 +308,13 @@ absl::Status LoadDemoPolicy(ServerCore& core,
               "the demo access policy does not compile: ",
               compiled.status().message()));
         }
+        loaded = true;
         return absl::OkStatus();
       });
   if (!s.ok()) return s;
   if (loaded) {
     LogInfo("demo.policy_loaded", {{"version", absl::StrCat(version)}});
-  } else if (!new_users.empty()) {
+  } else {
     LogInfo("demo.policy_skipped",
             {{"reason", "the database already holds permission sets"}});
   }
@@ -488,7 +485,7 @@ absl::Status LoadDemoOrganisation(ServerCore& core) {
     LogInfo("demo.identities_loaded",
             {{"users", absl::StrJoin(new_users, ", ")}});
   }
-  if (absl::Status s = LoadDemoPolicy(core, new_users); !s.ok()) return s;
+  if (absl::Status s = LoadDemoPolicy(core); !s.ok()) return s;
   return LoadDemoRecords(core);
 }
 

@@ -25,9 +25,10 @@
 // as is); the policy only into a database with no permission set; the
 // records only into a database with no accounts (never mixed into real
 // data). The policy (with the users' roles) is validated by compiling it as
-// the server will (policy::PolicySnapshot::Build) before it commits; the
-// policy version is bumped once, so every server (this one included, within
-// its refresh interval) recompiles the policy with the new users and rules.
+// the server will (policy::PolicySnapshot::Build) before it commits. The
+// policy write (like each user and profile write, see identity_store.h)
+// bumps the policy version, so every server (this one included, within its
+// refresh interval) recompiles the policy with the new users and rules.
 #ifndef CRM_SERVER_DEMO_DATA_H_
 #define CRM_SERVER_DEMO_DATA_H_
 

@@ -59,8 +59,10 @@ struct SqlShape {
   };
   Form form = Form::kAuto;
   // kAuto drives from the sets when the owner set has at most this many
-  // users.
-  size_t drive_max_owners = 64;
+  // users (about 1,600 owned records at 100 per user: above that,
+  // PostgreSQL joins the driven ids back by hashing the whole table, and
+  // walking the sort index is faster; bench/list_bench.cc).
+  size_t drive_max_owners = 16;
   // Owner sets of at least this many users are sent as the roles whose
   // users they all include (a subquery on the users table, which holds the
   // user -> role assignment the snapshot was built from) plus the other
@@ -148,6 +150,12 @@ class Evaluator {
   // Whether CheckRecord on this object needs RecordFacts::parent (the object
   // is controlled by its account) for this principal.
   bool NeedsParent(const model::ObjectSchema& schema) const;
+  // Whether CheckRecord needs RecordFacts::shares (and parent_shares): only
+  // when acting for a user; a service acting as itself is decided by its
+  // object permissions alone.
+  bool NeedsShares() const {
+    return policy_ != nullptr && principal_.acting_for_user();
+  }
 
   // The records `op` is allowed on, as a parameterised SQL predicate over
   // the object's table (unqualified columns; portable to SQLite and

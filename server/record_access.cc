@@ -57,9 +57,11 @@ absl::StatusOr<std::optional<LoadedRecord>> LoadRecord(
   store::PolicyStore policies(core.database.get());
   LoadedRecord loaded;
   loaded.record = **std::move(record);
-  auto shares = policies.SharesFor(session, schema.collection(), id);
-  if (!shares.ok()) return shares.status();
-  loaded.shares = *std::move(shares);
+  if (eval.NeedsShares()) {
+    auto shares = policies.SharesFor(session, schema.collection(), id);
+    if (!shares.ok()) return shares.status();
+    loaded.shares = *std::move(shares);
+  }
   if (eval.NeedsParent(schema)) {
     const model::ObjectSchema* accounts =
         model::SchemaRegistry::Default().Find("accounts");

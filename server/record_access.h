@@ -31,6 +31,8 @@ namespace crm::server {
 
 struct LoadedRecord {
   model::Record record;
+  // Only loaded when the evaluator needs them (Evaluator::NeedsShares: not
+  // for a service acting as itself); empty otherwise.
   std::vector<store::ShareRow> shares;
   // Only loaded when the evaluator needs it (Evaluator::NeedsParent): the
   // account named by the record's "account" field, if it exists.

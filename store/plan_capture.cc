@@ -14,6 +14,7 @@ namespace crm::store {
 struct PlanCapture::State {
   PGconn* conn = nullptr;
   PQnoticeProcessor previous = nullptr;  // libpq's default (its arg is unused)
+  std::string client_min_messages;       // the session's, restored by Finish
   std::vector<std::string> plans;
 };
 
@@ -42,8 +43,18 @@ absl::StatusOr<std::unique_ptr<PlanCapture>> PlanCapture::Start(
   // the dialect says which backend this is.
   auto* backend = static_cast<soci::postgresql_session_backend*>(
       session.sql().get_backend());
+  auto level = Query(session,
+                     {"SELECT current_setting('client_min_messages')", {}},
+                     "setting up plan capture");
+  if (!level.ok()) return level.status();
+  const std::string* previous_level =
+      level->size() == 1 && level->at(0).size() == 1
+          ? std::get_if<std::string>(&level->at(0)[0])
+          : nullptr;
+  // The store's connections only pass warnings (store/database.cc); the
+  // plans come as notices.
   for (const char* sql :
-       {"LOAD 'auto_explain'", "SET auto_explain.log_min_duration = 0",
+       {"SET client_min_messages = notice", "LOAD 'auto_explain'", "SET auto_explain.log_min_duration = 0",
         "SET auto_explain.log_analyze = on",
         "SET auto_explain.log_buffers = on",
         "SET auto_explain.log_level = 'notice'"}) {
@@ -51,6 +62,7 @@ absl::StatusOr<std::unique_ptr<PlanCapture>> PlanCapture::Start(
   }
   auto state = std::make_unique<State>();
   state->conn = backend->conn_;
+  state->client_min_messages = previous_level ? *previous_level : "warning";
   state->previous =
       PQsetNoticeProcessor(state->conn, CollectNotice, &state->plans);
   return std::unique_ptr<PlanCapture>(
@@ -65,6 +77,10 @@ std::vector<std::string> PlanCapture::Finish() {
   finished_ = true;
   // Turn auto_explain off first: this SET must not be captured either way.
   (void)Run(session_, "SET auto_explain.log_min_duration = -1");
+  (void)Query(session_,
+              {"SELECT set_config('client_min_messages', ?, false)",
+               {state_->client_min_messages}},
+              "ending plan capture");
   PQsetNoticeProcessor(state_->conn, state_->previous, nullptr);
   return std::move(state_->plans);
 }

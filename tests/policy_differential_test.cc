@@ -18,6 +18,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "gtest/gtest.h"
 #include "model/object_schema.h"
 #include "policy/evaluator.h"
@@ -304,6 +305,22 @@ absl::Status Load(store::Database& db, const GeneratedOrg& org) {
         return st;
       }
     }
+    // The users table holds the user -> role assignment that record filters
+    // join on for big owner sets (SqlShape::role_join_min_owners).
+    auto profile = store::Execute(
+        s, {"INSERT INTO profiles (id, name, version) VALUES ('pd', 'pd', 1)", {}},
+        "inserting a profile");
+    if (!profile.ok()) return profile.status();
+    for (const auto& u : org.state.users()) {
+      std::string role(absl::StripPrefix(u.role(), "roles/"));
+      auto st = store::Execute(
+          s,
+          {"INSERT INTO users (id, username, profile_id, role_id, version) "
+           "VALUES (?, ?, 'pd', ?, 1)",
+           {u.id(), u.id(), role}},
+          "inserting a user");
+      if (!st.ok()) return st.status();
+    }
     for (const auto& sh : org.shares) {
       auto st = store::Execute(
           s,
@@ -346,8 +363,12 @@ TEST_P(PolicyDifferentialTest, PointDecisionSqlFilterAndReferenceAgree) {
   for (const auto& a : org.accounts) accounts["accounts/" + a.id] = &a;
 
   const policy::SqlShape shapes[] = {
-      {}, {policy::SqlShape::Form::kScan}, {policy::SqlShape::Form::kDrive}};
+      {},
+      {policy::SqlShape::Form::kScan},
+      {policy::SqlShape::Form::kDrive},
+      {policy::SqlShape::Form::kScan, 64, /*role_join_min_owners=*/1}};
   int64_t pairs = 0, allowed = 0, failures = 0;
+  int rotation = 0;
   std::map<std::string, int> plans;
   for (const auto& user : org.state.users()) {
     policy::Evaluator eval(*snapshot, policy::Principal{"app", user.id()});
@@ -357,7 +378,7 @@ TEST_P(PolicyDifferentialTest, PointDecisionSqlFilterAndReferenceAgree) {
                                                               : org.contacts;
       const int account_field = schema.FieldIndex("account");
       for (Operation op : {Operation::kRead, Operation::kEdit, Operation::kDelete}) {
-        const int shape_index = pairs % 3;  // rotate through the SQL shapes
+        const int shape_index = rotation++ % 4;  // rotate through the shapes
         policy::PlanInfo plan;
         model::SqlFragment where =
             eval.RecordFilter(schema, op, shapes[shape_index], &plan);

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "clients/cli_args.h"
 #include "clients/output_format.h"
+#include "clients/user_commands.h"
 #include "crm/v1/auth_service.pb.h"
 
 namespace crm::client {
@@ -30,22 +31,6 @@ std::string FormatTime(const google::protobuf::Timestamp& t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", time, absl::UTCTimeZone());
 }
 
-absl::StatusOr<std::string> ReadPassword(CliSession& s, bool from_stdin,
-                                         const std::string& username) {
-  std::string password;
-  if (from_stdin) {
-    std::istream& in = s.deps().in != nullptr ? *s.deps().in : std::cin;
-    if (!std::getline(in, password) && password.empty()) {
-      return absl::InvalidArgumentError(
-          "login: --password-stdin: no password on stdin");
-    }
-    if (!password.empty() && password.back() == '\r') password.pop_back();
-    return password;
-  }
-  const std::string prompt = absl::StrCat("Password for ", username, ": ");
-  if (s.deps().read_password) return s.deps().read_password(prompt);
-  return ReadPasswordFromTerminal(prompt);
-}
 
 // "users/x" -> user field; anything else is a username.
 template <typename Request>
@@ -58,6 +43,23 @@ void SetTarget(const std::string& arg, Request* request) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> ReadPassword(CliSession& s, bool from_stdin,
+                                         const std::string& username) {
+  std::string password;
+  if (from_stdin) {
+    std::istream& in = s.deps().in != nullptr ? *s.deps().in : std::cin;
+    if (!std::getline(in, password) && password.empty()) {
+      return absl::InvalidArgumentError(
+          "--password-stdin: no password on stdin");
+    }
+    if (!password.empty() && password.back() == '\r') password.pop_back();
+    return password;
+  }
+  const std::string prompt = absl::StrCat("Password for ", username, ": ");
+  if (s.deps().read_password) return s.deps().read_password(prompt);
+  return ReadPasswordFromTerminal(prompt);
+}
 
 absl::StatusOr<std::string> ReadPasswordFromTerminal(
     const std::string& prompt) {
@@ -170,10 +172,10 @@ absl::Status RunWhoAmI(CliSession& s, const std::vector<std::string>& args) {
 }
 
 absl::Status RunUsers(CliSession& s, const std::vector<std::string>& args) {
-  constexpr char kUsage[] =
-      "users: usage: crmctl users unlock USER | crmctl users revoke-sessions "
-      "USER (USER: a username or users/{id})";
-  if (args.size() != 2) return absl::InvalidArgumentError(kUsage);
+  if (args.size() != 2 ||
+      (args[0] != "unlock" && args[0] != "revoke-sessions")) {
+    return RunUserAdmin(s, args);
+  }
   auto client = s.Client();
   if (!client.ok()) return client.status();
   auto context = (*client)->NewContext();
@@ -202,7 +204,7 @@ absl::Status RunUsers(CliSession& s, const std::vector<std::string>& args) {
             << args[1] << "\n";
     return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(kUsage);
+  return RunUserAdmin(s, args);
 }
 
 }  // namespace crm::client

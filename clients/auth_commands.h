@@ -10,6 +10,7 @@
 //   crmctl whoami          the service, user, client address, permissions
 //   crmctl users unlock USER            (USER: users/{id} or a username)
 //   crmctl users revoke-sessions USER
+//   (the other `users` verbs are user_commands.h's)
 #ifndef CRM_CLIENTS_AUTH_COMMANDS_H_
 #define CRM_CLIENTS_AUTH_COMMANDS_H_
 
@@ -26,7 +27,14 @@ absl::Status RunLogout(CliSession& session,
                        const std::vector<std::string>& args);
 absl::Status RunWhoAmI(CliSession& session,
                        const std::vector<std::string>& args);
+// unlock and revoke-sessions; any other verb goes to RunUserAdmin.
 absl::Status RunUsers(CliSession& session, const std::vector<std::string>& args);
+
+// The password for `username`: one line from stdin (CliDeps::in) if
+// `from_stdin`, else a prompt without echo (CliDeps::read_password or the
+// terminal).
+absl::StatusOr<std::string> ReadPassword(CliSession& session, bool from_stdin,
+                                         const std::string& username);
 
 // Reads a password from the terminal on fd 0 without echo, after writing
 // `prompt` to stderr. FAILED_PRECONDITION if stdin is not a terminal.

@@ -9,6 +9,7 @@
 #include "clients/policy_commands.h"
 #include "clients/resource_commands.h"
 #include "clients/resource_requests.h"
+#include "clients/user_commands.h"
 #include "crm/v1/diagnostics.pb.h"
 
 namespace crm::client {
@@ -85,9 +86,16 @@ const Command kCommands[] = {
     {"whoami", "whoami",
      "who is acting: service, user, profile, client address, permissions",
      RunWhoAmI},
-    {"users", "users unlock|revoke-sessions USER",
-     "admin: unlock a user or end all their sessions (needs manage_users)",
+    {"users",
+     "users list | get USER | create ID FIELD=VALUE... [--password-stdin] | "
+     "update USER FIELD=VALUE... [--etag E] | set-password USER "
+     "[--password-stdin] [--keep-sessions] | unlock USER | revoke-sessions "
+     "USER",
+     "admin (needs manage_users): users, their profile, role and password; "
+     "unlock a user or end all their sessions",
      RunUsers},
+    {"profiles", "profiles list | get PROFILE",
+     "admin (needs manage_users): the profiles", RunProfiles},
     {"policy",
      "policy list KIND | get NAME | create KIND ID JSON|@FILE | "
      "update NAME JSON|@FILE [--etag E] | delete NAME [--etag E]",

@@ -57,6 +57,24 @@ class CliSession {
   std::unique_ptr<CrmClient> client_;
 };
 
+// Calls a List method (by name, as CliSession::Call) until the last page,
+// appending every page to `all` (whose next_page_token ends up empty).
+// Request and Response are generated messages with page_token and
+// next_page_token.
+template <typename Request, typename Response>
+absl::Status ListAll(CliSession& s, absl::string_view method, Request request,
+                     Response* all) {
+  for (;;) {
+    Response page;
+    if (auto st = s.Call(method, request, &page); !st.ok()) return st;
+    all->MergeFrom(page);
+    if (page.next_page_token().empty()) break;
+    request.set_page_token(page.next_page_token());
+  }
+  all->clear_next_page_token();
+  return absl::OkStatus();
+}
+
 }  // namespace crm::client
 
 #endif  // CRM_CLIENTS_CLI_SESSION_H_

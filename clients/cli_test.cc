@@ -509,9 +509,11 @@ TEST(IdempotentMethodNames, ReadMethodsOnlyFromEveryService) {
   }
   EXPECT_TRUE(has("crm.v1.PolicyAdminService/ListPolicyObjects"));
   EXPECT_TRUE(has("crm.v1.SharingService/ListRecordShares"));
+  EXPECT_TRUE(has("crm.v1.UserAdminService/ListUsers"));
   // Get and List of six resources, Echo, WhoAmI; GetPolicyObject,
-  // ListPolicyObjects, ListRecordShares.
-  EXPECT_EQ(names.size(), 6u * 2 + 2 + 3);
+  // ListPolicyObjects, ListRecordShares; GetUser, ListUsers, GetProfile,
+  // ListProfiles.
+  EXPECT_EQ(names.size(), 6u * 2 + 2 + 3 + 4);
 }
 
 TEST(RetryServiceConfigJson, RetriesUnavailableForGivenMethods) {

@@ -25,6 +25,7 @@ CrmClient::CrmClient(std::shared_ptr<grpc::Channel> channel,
       auth_(crm::v1::AuthService::NewStub(channel_)),
       policy_admin_(crm::v1::PolicyAdminService::NewStub(channel_)),
       sharing_(crm::v1::SharingService::NewStub(channel_)),
+      user_admin_(crm::v1::UserAdminService::NewStub(channel_)),
       generic_(std::make_unique<grpc::GenericStub>(channel_)),
       default_deadline_(default_deadline) {}
 

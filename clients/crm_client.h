@@ -27,6 +27,7 @@
 #include "crm/v1/crm_service.grpc.pb.h"
 #include "crm/v1/diagnostics.grpc.pb.h"
 #include "crm/v1/sharing_service.grpc.pb.h"
+#include "crm/v1/user_admin_service.grpc.pb.h"
 
 namespace crm::client {
 
@@ -64,6 +65,7 @@ class CrmClient {
     return *policy_admin_;
   }
   crm::v1::SharingService::Stub& sharing() const { return *sharing_; }
+  crm::v1::UserAdminService::Stub& user_admin() const { return *user_admin_; }
   // For calls by method name with serialized messages (see generic_call.h).
   grpc::GenericStub& generic() const { return *generic_; }
 
@@ -95,6 +97,7 @@ class CrmClient {
   std::unique_ptr<crm::v1::AuthService::Stub> auth_;
   std::unique_ptr<crm::v1::PolicyAdminService::Stub> policy_admin_;
   std::unique_ptr<crm::v1::SharingService::Stub> sharing_;
+  std::unique_ptr<crm::v1::UserAdminService::Stub> user_admin_;
   std::unique_ptr<grpc::GenericStub> generic_;
 
   mutable std::mutex mu_;  // Guards the three fields below.

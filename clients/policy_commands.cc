@@ -139,21 +139,6 @@ absl::StatusOr<CommandArgs> Parse(const Args& args,
   return parsed;
 }
 
-// Calls a List method until the last page, appending every page to `all`.
-template <typename Request, typename Response>
-absl::Status ListAll(CliSession& s, const std::string& method, Request request,
-                     Response* all) {
-  for (;;) {
-    Response page;
-    if (auto st = s.Call(method, request, &page); !st.ok()) return st;
-    all->MergeFrom(page);
-    if (page.next_page_token().empty()) break;
-    request.set_page_token(page.next_page_token());
-  }
-  all->clear_next_page_token();
-  return absl::OkStatus();
-}
-
 // Prints messages of one type as a list table, or `all` as JSON.
 absl::Status PrintList(CliSession& s, const Message& all,
                        const google::protobuf::Descriptor* type,

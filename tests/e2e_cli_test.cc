@@ -76,9 +76,13 @@ class CliE2eTest : public ::testing::TestWithParam<Backend> {
 
   // crmctl ARGS in-process, with the CRM_* variables of env_ (and CRM_TOKEN
   // = `token` if not empty) and the real (default) connect.
+  // `input` is what --password-stdin reads.
   CliResult Run(const std::vector<std::string>& args,
-                const std::string& token = "") const {
+                const std::string& token = "",
+                const std::string& input = "") const {
     client::CliDeps deps;
+    std::istringstream in(input);
+    deps.in = &in;
     auto env = env_;
     if (!token.empty()) env["CRM_TOKEN"] = token;
     deps.env = [env](const std::string& name) -> std::optional<std::string> {
@@ -554,6 +558,67 @@ TEST_P(PolicyCliE2eTest, BadInputIsRefusedWithAClearMessage) {
   r = As("alice", {"--output", "json", "accounts", "get", a});
   ASSERT_EQ(r.code, 0) << r.Describe();
   EXPECT_EQ(ParseJson<crm::v1::Account>(r.out).owner(), "users/alice");
+}
+
+TEST_P(PolicyCliE2eTest, UsersAndProfiles) {
+  CliResult r = Run({"profiles", "list"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_THAT(r.out, AllOf(HasSubstr("profiles/rep"), HasSubstr("Rep")));
+  r = Run({"profiles", "get", "rep"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("profiles/rep"));
+
+  r = Run({"users", "create", "carol", "profile=rep", "display_name=Carol C",
+           "--password-stdin"},
+          "", "tangerine-sky-41\n");
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_THAT(r.out, AllOf(HasSubstr("users/carol"), HasSubstr("profiles/rep"),
+                           HasSubstr("Carol C")));
+  EXPECT_THAT(r.out, Not(HasSubstr("tangerine-sky-41")));
+  auto client = server_->Client("admin-cli");
+  EXPECT_TRUE(LoginToken(*client, "carol", "tangerine-sky-41").ok());
+
+  r = Run({"--output", "json", "users", "update", "carol", "role=rep"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  auto carol = ParseJson<crm::v1::User>(r.out);
+  EXPECT_EQ(carol.role(), "roles/rep");
+  EXPECT_EQ(carol.display_name(), "Carol C");  // not in the mask: kept
+  EXPECT_TRUE(carol.active());
+
+  r = Run({"users", "list"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_THAT(r.out, AllOf(HasSubstr("users/alice"), HasSubstr("users/bob"),
+                           HasSubstr("users/carol")));
+  r = Run({"users", "get", "users/carol"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("roles/rep"));
+
+  r = Run({"users", "set-password", "carol", "--password-stdin"}, "",
+          "tangerine-sky-42\n");
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_EQ(r.out, "password set for users/carol; their sessions ended\n");
+  EXPECT_FALSE(LoginToken(*client, "carol", "tangerine-sky-41").ok());
+  EXPECT_TRUE(LoginToken(*client, "carol", "tangerine-sky-42").ok());
+
+  // Bad input: locally (exit 1) and from the server.
+  r = Run({"users", "create", "dan", "--password-stdin"}, "", "x\n");
+  EXPECT_EQ(r.code, 1) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr("profile=ID is required"));
+  r = Run({"users", "create", "dan", "shoe_size=9"});
+  EXPECT_EQ(r.code, 1) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr("shoe_size"));
+  r = Run({"users", "explode"});
+  EXPECT_EQ(r.code, 1) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr("users: unknown verb 'explode'"));
+  r = Run({"users", "create", "dan", "profile=rep", "--password-stdin"}, "",
+          "short\n");
+  EXPECT_EQ(r.code, 2 + 3) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr("12"));
+  r = Run({"users", "get", "nobody"});
+  EXPECT_EQ(r.code, 2 + 5) << r.Describe();
+  r = As("bob", {"users", "list"});
+  EXPECT_EQ(r.code, 2 + 7) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr("manage_users"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, PolicyCliE2eTest,

@@ -1,0 +1,222 @@
+#include "clients/user_commands.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "clients/auth_commands.h"
+#include "clients/cli_args.h"
+#include "clients/field_values.h"
+#include "clients/output_format.h"
+#include "crm/v1/user_admin_service.pb.h"
+
+namespace crm::client {
+namespace {
+
+using Args = std::vector<std::string>;
+using google::protobuf::Message;
+
+constexpr char kService[] = "crm.v1.UserAdminService/";
+constexpr char kUsersUsage[] =
+    "users list | users get USER | users create ID FIELD=VALUE... "
+    "[--password-stdin] | users update USER FIELD=VALUE... [--etag E] | "
+    "users set-password USER [--password-stdin] [--keep-sessions] [--etag E] "
+    "| users unlock USER | users revoke-sessions USER";
+constexpr char kProfilesUsage[] = "profiles list | profiles get PROFILE";
+
+std::string Method(const char* name) { return absl::StrCat(kService, name); }
+
+// "bob" -> "users/bob"; "users/bob" unchanged (likewise profiles, roles).
+std::string Named(absl::string_view collection, const std::string& arg) {
+  const std::string prefix = absl::StrCat(collection, "/");
+  if (arg.empty() || absl::StartsWith(arg, prefix)) return arg;
+  return prefix + arg;
+}
+
+absl::StatusOr<CommandArgs> Parse(const Args& args,
+                                  const std::vector<FlagSpec>& flags,
+                                  absl::string_view command, size_t min,
+                                  size_t max, absl::string_view usage) {
+  auto parsed = ParseCommandArgs(args, flags, command);
+  if (!parsed.ok()) return parsed.status();
+  if (parsed->positional.size() < min || parsed->positional.size() > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(command, ": wrong arguments; usage: crmctl ", usage));
+  }
+  return parsed;
+}
+
+// Applies FIELD=VALUE assignments to `user`, with profile and role taking
+// bare ids too. Returns the assigned fields (the update mask).
+absl::StatusOr<std::vector<std::string>> AssignUserFields(
+    const Args& assignments, crm::v1::User* user) {
+  auto paths = ApplyAssignments(user, assignments);
+  if (!paths.ok()) return paths.status();
+  user->set_profile(Named("profiles", user->profile()));
+  user->set_role(Named("roles", user->role()));
+  return paths;
+}
+
+absl::Status UsersList(CliSession& s, const Args& args) {
+  auto a = Parse(args, {}, "users list", 0, 0, "users list");
+  if (!a.ok()) return a.status();
+  crm::v1::ListUsersResponse all;
+  if (auto st = ListAll(s, Method("ListUsers"), crm::v1::ListUsersRequest(),
+                        &all);
+      !st.ok()) {
+    return st;
+  }
+  if (s.globals().output == OutputFormat::kJson) return s.PrintJson(all);
+  std::vector<const Message*> rows;
+  for (const auto& user : all.users()) rows.push_back(&user);
+  s.out() << FormatList(crm::v1::User::descriptor(), rows, "");
+  return absl::OkStatus();
+}
+
+absl::Status UsersGet(CliSession& s, const Args& args) {
+  auto a = Parse(args, {}, "users get", 1, 1, "users get USER");
+  if (!a.ok()) return a.status();
+  crm::v1::GetUserRequest request;
+  request.set_name(Named("users", a->positional[0]));
+  crm::v1::User reply;
+  if (auto st = s.Call(Method("GetUser"), request, &reply); !st.ok()) {
+    return st;
+  }
+  return s.PrintRecord(reply);
+}
+
+absl::Status UsersCreate(CliSession& s, const Args& args) {
+  constexpr char kUsage[] =
+      "users create ID FIELD=VALUE... [--password-stdin] (FIELD: username, "
+      "display_name, profile, role, time_zone, active)";
+  auto a = Parse(args, {{"password-stdin", false}}, "users create", 1,
+                 SIZE_MAX, kUsage);
+  if (!a.ok()) return a.status();
+  crm::v1::CreateUserRequest request;
+  request.set_user_id(a->positional[0]);
+  crm::v1::User* user = request.mutable_user();
+  user->set_active(true);
+  auto assigned = AssignUserFields(
+      Args(a->positional.begin() + 1, a->positional.end()), user);
+  if (!assigned.ok()) return assigned.status();
+  if (user->username().empty()) user->set_username(a->positional[0]);
+  if (user->profile().empty()) {
+    return absl::InvalidArgumentError(
+        "users create: profile=ID is required (crmctl profiles list)");
+  }
+  auto password = ReadPassword(s, a->Has("password-stdin"), user->username());
+  if (!password.ok()) return password.status();
+  request.set_password(*password);
+  crm::v1::User reply;
+  if (auto st = s.Call(Method("CreateUser"), request, &reply); !st.ok()) {
+    return st;
+  }
+  return s.PrintRecord(reply);
+}
+
+absl::Status UsersUpdate(CliSession& s, const Args& args) {
+  constexpr char kUsage[] = "users update USER FIELD=VALUE... [--etag E]";
+  auto a = Parse(args, {{"etag", true}}, "users update", 2, SIZE_MAX, kUsage);
+  if (!a.ok()) return a.status();
+  crm::v1::UpdateUserRequest request;
+  crm::v1::User* user = request.mutable_user();
+  auto paths = AssignUserFields(
+      Args(a->positional.begin() + 1, a->positional.end()), user);
+  if (!paths.ok()) return paths.status();
+  user->set_name(Named("users", a->positional[0]));
+  user->set_etag(a->Get("etag"));
+  for (const std::string& path : *paths) {
+    request.mutable_update_mask()->add_paths(path);
+  }
+  crm::v1::User reply;
+  if (auto st = s.Call(Method("UpdateUser"), request, &reply); !st.ok()) {
+    return st;
+  }
+  return s.PrintRecord(reply);
+}
+
+absl::Status UsersSetPassword(CliSession& s, const Args& args) {
+  auto a = Parse(args,
+                 {{"password-stdin", false},
+                  {"keep-sessions", false},
+                  {"etag", true}},
+                 "users set-password", 1, 1,
+                 "users set-password USER [--password-stdin] "
+                 "[--keep-sessions] [--etag E]");
+  if (!a.ok()) return a.status();
+  crm::v1::SetUserPasswordRequest request;
+  request.set_name(Named("users", a->positional[0]));
+  request.set_etag(a->Get("etag"));
+  request.set_keep_sessions(a->Has("keep-sessions"));
+  auto password = ReadPassword(s, a->Has("password-stdin"), request.name());
+  if (!password.ok()) return password.status();
+  request.set_password(*password);
+  google::protobuf::Empty reply;
+  if (auto st = s.Call(Method("SetUserPassword"), request, &reply); !st.ok()) {
+    return st;
+  }
+  s.out() << "password set for " << request.name()
+          << (request.keep_sessions() ? "" : "; their sessions ended") << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status ProfilesList(CliSession& s, const Args& args) {
+  auto a = Parse(args, {}, "profiles list", 0, 0, "profiles list");
+  if (!a.ok()) return a.status();
+  crm::v1::ListProfilesResponse all;
+  if (auto st = ListAll(s, Method("ListProfiles"),
+                        crm::v1::ListProfilesRequest(), &all);
+      !st.ok()) {
+    return st;
+  }
+  if (s.globals().output == OutputFormat::kJson) return s.PrintJson(all);
+  std::vector<const Message*> rows;
+  for (const auto& profile : all.profiles()) rows.push_back(&profile);
+  s.out() << FormatList(crm::v1::Profile::descriptor(), rows, "");
+  return absl::OkStatus();
+}
+
+absl::Status ProfilesGet(CliSession& s, const Args& args) {
+  auto a = Parse(args, {}, "profiles get", 1, 1, "profiles get PROFILE");
+  if (!a.ok()) return a.status();
+  crm::v1::GetProfileRequest request;
+  request.set_name(Named("profiles", a->positional[0]));
+  crm::v1::Profile reply;
+  if (auto st = s.Call(Method("GetProfile"), request, &reply); !st.ok()) {
+    return st;
+  }
+  return s.PrintRecord(reply);
+}
+
+struct Verb {
+  const char* name;
+  absl::Status (*run)(CliSession&, const Args&);
+};
+
+absl::Status Dispatch(CliSession& s, const Args& args, const char* command,
+                      const char* usage, std::initializer_list<Verb> verbs) {
+  if (args.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("usage: crmctl ", usage));
+  }
+  for (const Verb& v : verbs) {
+    if (args[0] == v.name) return v.run(s, Args(args.begin() + 1, args.end()));
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      command, ": unknown verb '", args[0], "'; usage: crmctl ", usage));
+}
+
+}  // namespace
+
+absl::Status RunUserAdmin(CliSession& s, const Args& args) {
+  return Dispatch(s, args, "users", kUsersUsage,
+                  {{"list", UsersList},
+                   {"get", UsersGet},
+                   {"create", UsersCreate},
+                   {"update", UsersUpdate},
+                   {"set-password", UsersSetPassword}});
+}
+
+absl::Status RunProfiles(CliSession& s, const Args& args) {
+  return Dispatch(s, args, "profiles", kProfilesUsage,
+                  {{"list", ProfilesList}, {"get", ProfilesGet}});
+}
+
+}  // namespace crm::client

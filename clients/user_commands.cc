@@ -12,7 +12,6 @@ namespace crm::client {
 namespace {
 
 using Args = std::vector<std::string>;
-using google::protobuf::Message;
 
 constexpr char kService[] = "crm.v1.UserAdminService/";
 constexpr char kUsersUsage[] =
@@ -55,6 +54,22 @@ absl::StatusOr<std::vector<std::string>> AssignUserFields(
   return paths;
 }
 
+// `messages` as a table of the named fields (all of them in full).
+template <typename M>
+std::string Table(const google::protobuf::RepeatedPtrField<M>& messages,
+                  const std::vector<std::string>& fields) {
+  if (messages.empty()) return "(none)\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const M& m : messages) {
+    std::vector<std::string> row;
+    for (const std::string& f : fields) {
+      row.push_back(FormatFieldValue(m, M::descriptor()->FindFieldByName(f)));
+    }
+    rows.push_back(std::move(row));
+  }
+  return FormatTable(fields, rows);
+}
+
 absl::Status UsersList(CliSession& s, const Args& args) {
   auto a = Parse(args, {}, "users list", 0, 0, "users list");
   if (!a.ok()) return a.status();
@@ -65,9 +80,8 @@ absl::Status UsersList(CliSession& s, const Args& args) {
     return st;
   }
   if (s.globals().output == OutputFormat::kJson) return s.PrintJson(all);
-  std::vector<const Message*> rows;
-  for (const auto& user : all.users()) rows.push_back(&user);
-  s.out() << FormatList(crm::v1::User::descriptor(), rows, "");
+  s.out() << Table(all.users(), {"name", "username", "display_name", "profile",
+                                 "role", "active", "locked"});
   return absl::OkStatus();
 }
 
@@ -168,9 +182,9 @@ absl::Status ProfilesList(CliSession& s, const Args& args) {
     return st;
   }
   if (s.globals().output == OutputFormat::kJson) return s.PrintJson(all);
-  std::vector<const Message*> rows;
-  for (const auto& profile : all.profiles()) rows.push_back(&profile);
-  s.out() << FormatList(crm::v1::Profile::descriptor(), rows, "");
+  s.out() << Table(all.profiles(),
+                   {"name", "display_name", "system_permissions",
+                    "allowed_ip_ranges", "allowed_countries", "login_hours"});
   return absl::OkStatus();
 }
 

@@ -61,6 +61,10 @@ has() {
   if grep -qF -- "$2" <<<"$3"; then ok "$1"; else
     fail "$1: expected '$2' in:"; sed 's/^/    /' <<<"$3"; fi
 }
+has_line() {  # LABEL EXTENDED_REGEX OUTPUT
+  if grep -qE -- "$2" <<<"$3"; then ok "$1"; else
+    fail "$1: expected a line matching '$2' in:"; sed 's/^/    /' <<<"$3"; fi
+}
 lacks() {
   if grep -qF -- "$2" <<<"$3"; then
     fail "$1: did not expect '$2' in:"; sed 's/^/    /' <<<"$3"; else ok "$1"; fi
@@ -179,6 +183,9 @@ exit_is "bob may edit other fields of his account" 0 "$rc" "$out"
 echo "--- a criteria-based sharing rule, live"
 rc=0; out=$(as bob policy list roles) || rc=$?
 exit_is "bob may not manage the policy" 9 "$rc" "$out"
+out=$(as alice users list)
+has_line "users list: erin is a sales manager" "^users/erin .* profiles/sales-manager +roles/sales-manager " "$out"
+has_line "users list: frank is a sales rep" "^users/frank .* profiles/sales-rep +roles/sales-rep " "$out"
 out=$(as alice policy list permissionSets)
 for want in permissionSets/admin permissionSets/sales permissionSets/sales-managers; do
   has "alice lists $want" "$want" "$out"

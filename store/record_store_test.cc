@@ -328,6 +328,76 @@ TEST_P(RecordStoreTest, ConcurrentIncrementsLoseNoUpdate) {
   EXPECT_EQ((*got)->version, 1 + kThreads * kIncrements);
 }
 
+// Point reads keep their statements prepared on the connection
+// (Reuse::kCached). A connection that ran a cached Exists (one row read of a
+// COUNT, the statement not stepped to its end) and a cached Get must still
+// see another connection's later write: the statements are reset after
+// use, so no read snapshot outlives the call.
+TEST_P(RecordStoreTest, CachedStatementsSeeLaterWritesOfOtherConnections) {
+  const ObjectSchema& accounts = Schema("accounts");
+  ASSERT_TRUE(store_->Insert(accounts, Account("a1", "Acme", 1, 100)).ok());
+  auto reader_db = Database::Open(test_db_->connection(), 1);
+  ASSERT_TRUE(reader_db.ok()) << reader_db.status();
+  RecordStore reader(reader_db->get());
+  for (int round = 1; round <= 3; ++round) {
+    auto exists = reader.Exists(accounts, "a1");
+    ASSERT_TRUE(exists.ok() && *exists) << exists.status();
+    auto got = reader.Get(accounts, "a1");
+    ASSERT_TRUE(got.ok() && got->has_value()) << got.status();
+    EXPECT_EQ((*got)->version, round);
+    Record change = Account("a1", absl::StrCat("Acme ", round), 1, 100);
+    auto updated = store_->UpdateIfVersion(
+        accounts, "a1", round, {accounts.FieldIndex("display_name")}, change);
+    ASSERT_TRUE(updated.ok() && *updated) << updated.status();
+  }
+  auto got = reader.Get(accounts, "a1");
+  ASSERT_TRUE(got.ok() && got->has_value()) << got.status();
+  EXPECT_EQ((*got)->version, 4);
+  EXPECT_EQ((*got)->values[accounts.FieldIndex("display_name")],
+            SqlValue(std::string("Acme 3")));
+}
+
+// A cached statement that failed (a duplicate INSERT, inside a transaction
+// that then rolls back) leaves the connection's statements usable: the
+// same INSERT, Get and Delete run again, inside and outside transactions.
+TEST_P(RecordStoreTest, CachedStatementsSurviveFailuresAndRollbacks) {
+  const ObjectSchema& accounts = Schema("accounts");
+  // One connection, so every call below reuses the same cached statements.
+  auto one = Database::Open(test_db_->connection(), 1);
+  ASSERT_TRUE(one.ok()) << one.status();
+  RecordStore records(one->get());
+  ASSERT_TRUE(records.Insert(accounts, Account("a1", "Acme", 1, 100)).ok());
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    absl::Status s = (*one)->InTransaction([&](Session& session) {
+      auto got = records.Get(session, accounts, "a1");
+      if (!got.ok()) return got.status();
+      EXPECT_TRUE(got->has_value());
+      return records.Insert(session, accounts, Account("a1", "Dup", 1, 100));
+    });
+    EXPECT_TRUE(absl::IsAlreadyExists(s)) << s;
+  }
+  absl::Status s = (*one)->InTransaction([&](Session& session) {
+    absl::Status inserted =
+        records.Insert(session, accounts, Account("a2", "Beta", 2, 200));
+    if (!inserted.ok()) return inserted;
+    auto got = records.Get(session, accounts, "a2");
+    if (!got.ok()) return got.status();
+    EXPECT_TRUE(got->has_value());
+    return absl::AbortedError("roll back on purpose");
+  });
+  EXPECT_TRUE(absl::IsAborted(s)) << s;
+  auto gone = records.Get(accounts, "a2");
+  ASSERT_TRUE(gone.ok()) << gone.status();
+  EXPECT_FALSE(gone->has_value());
+  ASSERT_TRUE(records.Insert(accounts, Account("a2", "Beta", 2, 200)).ok());
+  auto deleted = records.DeleteIfVersion(accounts, "a2", 1);
+  ASSERT_TRUE(deleted.ok() && *deleted) << deleted.status();
+  auto again = records.Get(accounts, "a1");
+  ASSERT_TRUE(again.ok() && again->has_value()) << again.status();
+  EXPECT_EQ((*again)->values[accounts.FieldIndex("display_name")],
+            SqlValue(std::string("Acme")));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, RecordStoreTest,
                          ::testing::ValuesIn(testing::AllBackends()),
                          BackendParamName);

@@ -473,7 +473,8 @@ class Runner {
     auto filter = query::ParseAndCheckFilter(c.filter, schema_, readable);
     if (!filter.ok()) Die("filter", filter.status());
     return model::And(
-        eval.RecordFilter(schema_, policy::Operation::kRead, {}, plan),
+        eval.RecordFilter(schema_, policy::Operation::kRead, {}, plan,
+                          &*filter),
         query::ToSql(*filter));
   }
 

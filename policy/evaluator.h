@@ -161,9 +161,17 @@ class Evaluator {
   // the object's table (unqualified columns; portable to SQLite and
   // PostgreSQL): empty means every record, "1 = 0" none. Includes
   // CheckObject. Agrees with CheckRecord given the record's stored shares.
-  model::SqlFragment RecordFilter(const model::ObjectSchema& schema,
-                                  Operation op, const SqlShape& shape = {},
-                                  PlanInfo* plan = nullptr) const;
+  //
+  // `user_filter` (optional, checked against `schema`): the filter the
+  // caller will AND with the result. Access branches that provably match no
+  // record under it (a criteria rule or restriction requiring `field = c`
+  // where the filter requires `field = c'`, c != c') are then left out, so
+  // the result is only meaningful ANDed with that filter:
+  //   result AND filter == (predicate without hint) AND filter.
+  model::SqlFragment RecordFilter(
+      const model::ObjectSchema& schema, Operation op,
+      const SqlShape& shape = {}, PlanInfo* plan = nullptr,
+      const query::CheckedFilter* user_filter = nullptr) const;
 
   // Field permissions. An unreadable field is absent from responses and may
   // not be filtered or sorted on; an unwritable one may not be written.
@@ -201,10 +209,13 @@ class Evaluator {
   Grant OwnAccess(int object, Level needed, const model::Record& record,
                   const std::vector<ShareFact>& shares, bool explain) const;
   const char* FailedRestriction(int object, const model::Record& record) const;
+  // `user_filter`: RecordFilter's hint, or nullptr.
   model::SqlFragment AccessSql(int object, Level needed, const SqlShape& shape,
-                               PlanInfo* plan) const;
-  model::SqlFragment OwnAccessSql(int object, Level needed,
-                                  const SqlShape& shape, PlanInfo* plan) const;
+                               PlanInfo* plan,
+                               const query::CheckedFilter* user_filter) const;
+  model::SqlFragment OwnAccessSql(
+      int object, Level needed, const SqlShape& shape, PlanInfo* plan,
+      const query::CheckedFilter* user_filter) const;
   std::vector<int> OwnerSet(int object, Level needed) const;
 
   std::shared_ptr<const PolicySnapshot> snapshot_;

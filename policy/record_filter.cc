@@ -1,6 +1,7 @@
 // Evaluator::RecordFilter: record access compiled into SQL. The shapes and
 // when each is chosen are described in policy/README.md.
 #include <algorithm>
+#include <variant>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
@@ -39,6 +40,57 @@ SqlFragment AnyOf(const std::vector<SqlFragment>& terms) {
     out.Append(")");
   }
   return out;
+}
+
+// The `field = constant` comparisons every record matching `node` satisfies:
+// those of its top-level conjunction (nested ANDs included; nothing under
+// OR or NOT). Integer columns compared as doubles are left out.
+void RequiredEqualities(const query::CheckedNode& node,
+                        std::vector<const query::CheckedComparison*>* out) {
+  if (node.kind == query::FilterExpr::Kind::kAnd) {
+    for (const query::CheckedNode& child : node.children) {
+      RequiredEqualities(child, out);
+    }
+  } else if (node.kind == query::FilterExpr::Kind::kComparison &&
+             node.comparison.op == query::CompareOp::kEq &&
+             !node.comparison.column_as_double) {
+    out->push_back(&node.comparison);
+  }
+}
+
+// True when no value equals both: two strings (byte equality in both
+// databases, see query/checked_filter.h) or two integers that differ. Any
+// other pair (doubles, mixed types) is not decided.
+bool ProvablyDifferent(const model::SqlValue& a, const model::SqlValue& b) {
+  const auto* sa = std::get_if<std::string>(&a);
+  const auto* sb = std::get_if<std::string>(&b);
+  if (sa != nullptr && sb != nullptr) return *sa != *sb;
+  const auto* ia = std::get_if<int64_t>(&a);
+  const auto* ib = std::get_if<int64_t>(&b);
+  return ia != nullptr && ib != nullptr && *ia != *ib;
+}
+
+// True when no record can match both filters because each requires the same
+// field to equal a different constant. False when unsure (sound, not
+// complete): only such equalities are compared.
+bool Contradict(const query::CheckedFilter& a, const query::CheckedFilter* b) {
+  if (b == nullptr || a.empty() || b->empty() ||
+      a.collection() != b->collection()) {
+    return false;
+  }
+  std::vector<const query::CheckedComparison*> ea, eb;
+  RequiredEqualities(*a.root(), &ea);
+  if (ea.empty()) return false;
+  RequiredEqualities(*b->root(), &eb);
+  for (const query::CheckedComparison* x : ea) {
+    for (const query::CheckedComparison* y : eb) {
+      if (x->field_index == y->field_index &&
+          ProvablyDifferent(x->value, y->value)) {
+        return true;
+      }
+    }
+  }
+  return false;
 }
 
 // "col IN (?, ?, ...)" over `values`.
@@ -133,9 +185,9 @@ SqlFragment OwnerSql(const CompiledPolicy& policy, const std::vector<int>& owner
 
 }  // namespace
 
-SqlFragment Evaluator::OwnAccessSql(int object, Level needed,
-                                    const SqlShape& shape,
-                                    PlanInfo* plan) const {
+SqlFragment Evaluator::OwnAccessSql(
+    int object, Level needed, const SqlShape& shape, PlanInfo* plan,
+    const query::CheckedFilter* user_filter) const {
   const ObjectPolicy& obj = policy_->objects[object];
   const std::string& table = obj.schema->collection();
   if (!obj.controlled_by_parent() && obj.public_level() >= needed) {
@@ -146,9 +198,15 @@ SqlFragment Evaluator::OwnAccessSql(int object, Level needed,
   if (!obj.controlled_by_parent()) {
     for (int r : user_->sharing_rules[object]) {
       const CompiledSharingRule& rule = policy_->sharing_rules[r];
-      if (rule.criteria_based && rule.level >= needed) {
-        criteria.push_back(query::ToSql(rule.criteria));
+      if (!rule.criteria_based || rule.level < needed) continue;
+      if (Contradict(rule.criteria, user_filter)) {
+        if (plan) {
+          absl::StrAppend(&plan->explanation, rule.name,
+                          " contradicts the filter; ");
+        }
+        continue;
       }
+      criteria.push_back(query::ToSql(rule.criteria));
     }
   }
   std::vector<int> owners;
@@ -212,8 +270,9 @@ SqlFragment Evaluator::OwnAccessSql(int object, Level needed,
   return AnyOf(terms);
 }
 
-SqlFragment Evaluator::AccessSql(int object, Level needed,
-                                 const SqlShape& shape, PlanInfo* plan) const {
+SqlFragment Evaluator::AccessSql(
+    int object, Level needed, const SqlShape& shape, PlanInfo* plan,
+    const query::CheckedFilter* user_filter) const {
   const ObjectPolicy& obj = policy_->objects[object];
   std::string rule;
   if (ViewAll(object, needed, /*explain=*/true, &rule)) {
@@ -224,7 +283,9 @@ SqlFragment Evaluator::AccessSql(int object, Level needed,
   if (obj.controlled_by_parent()) {
     const std::string account = QuoteIdentifier(
         obj.schema->fields()[obj.account_field].name);
-    SqlFragment parent = AccessSql(policy_->accounts, needed, shape, plan);
+    // The filter is on this object, not on its accounts: no hint.
+    SqlFragment parent =
+        AccessSql(policy_->accounts, needed, shape, plan, nullptr);
     SqlFragment via;
     via.Append(absl::StrCat("(", account, " <> '' AND ", account,
                             " IN (SELECT 'accounts/' || \"id\" FROM "
@@ -236,15 +297,23 @@ SqlFragment Evaluator::AccessSql(int object, Level needed,
     via.Append("))");
     SqlFragment fallback;
     fallback.Append(absl::StrCat("(", account, " = '' AND ("));
-    fallback.Append(OwnAccessSql(object, needed, shape, plan));
+    fallback.Append(OwnAccessSql(object, needed, shape, plan, user_filter));
     fallback.Append("))");
     access = AnyOf({via, fallback});
   } else {
-    access = OwnAccessSql(object, needed, shape, plan);
+    access = OwnAccessSql(object, needed, shape, plan, user_filter);
   }
   if (IsFalse(access)) return access;
   for (int r : user_->restrictions[object]) {
-    access = model::And(access, query::ToSql(policy_->restrictions[r].criteria));
+    const query::CheckedFilter& criteria = policy_->restrictions[r].criteria;
+    if (Contradict(criteria, user_filter)) {
+      if (plan) {
+        absl::StrAppend(&plan->explanation, policy_->restrictions[r].name,
+                        " contradicts the filter; ");
+      }
+      return Text("1 = 0");
+    }
+    access = model::And(access, query::ToSql(criteria));
     if (plan) plan->restriction_rules++;
   }
   return access;
@@ -252,7 +321,9 @@ SqlFragment Evaluator::AccessSql(int object, Level needed,
 
 SqlFragment Evaluator::RecordFilter(const model::ObjectSchema& schema,
                                     Operation op, const SqlShape& shape,
-                                    PlanInfo* plan) const {
+                                    PlanInfo* plan,
+                                    const query::CheckedFilter* user_filter)
+    const {
   PlanInfo local;
   if (plan == nullptr) plan = &local;
   *plan = PlanInfo();
@@ -265,7 +336,8 @@ SqlFragment Evaluator::RecordFilter(const model::ObjectSchema& schema,
     return {};
   }
   const int object = ObjectOf(schema);
-  SqlFragment f = AccessSql(object, RequiredLevel(op), shape, plan);
+  SqlFragment f =
+      AccessSql(object, RequiredLevel(op), shape, plan, user_filter);
   if (f.empty()) {
     plan->shape = "all";
   } else if (IsFalse(f)) {

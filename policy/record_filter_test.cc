@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "policy/evaluator.h"
 #include "policy/policy_test_org.h"
+#include "query/checked_filter.h"
 
 namespace crm::policy {
 namespace {
@@ -99,6 +100,75 @@ TEST(RecordFilter, ReadOnlyRulesDoNotCountForEdits) {
   EXPECT_EQ(plan.owners, 1u);
   EXPECT_THAT(f.sql, Not(HasSubstr("\"users\""))) << f.sql;
   EXPECT_THAT(TextParams(f), ::testing::Contains("users/alice"));
+}
+
+query::CheckedFilter Filter(absl::string_view collection,
+                            absl::string_view text) {
+  auto f = query::ParseAndCheckFilter(
+      text, Schema(collection), [](const model::FieldSchema&) { return true; });
+  EXPECT_TRUE(f.ok()) << f.status();
+  return f.ok() ? *f : query::CheckedFilter();
+}
+
+constexpr char kEnergy[] = "\"industry\" = ?";
+
+// bob reads Energy accounts through the criteria rule (group emea).
+TEST(RecordFilter, CriteriaRuleContradictedByTheFilterIsLeftOut) {
+  Evaluator bob(TestSnapshot(), Principal{"web", "bob"});
+  PlanInfo plain;
+  model::SqlFragment without =
+      bob.RecordFilter(Schema("accounts"), Operation::kRead, {}, &plain);
+  EXPECT_EQ(plain.criteria_rules, 1u);
+  EXPECT_THAT(without.sql, HasSubstr(kEnergy));
+
+  query::CheckedFilter retail =
+      Filter("accounts", "employee_count > 3 AND industry = \"Retail\"");
+  PlanInfo plan;
+  model::SqlFragment f = bob.RecordFilter(Schema("accounts"), Operation::kRead,
+                                          {}, &plan, &retail);
+  EXPECT_EQ(plan.criteria_rules, 0u) << plan.explanation;
+  EXPECT_THAT(plan.explanation,
+              HasSubstr("sharingRules/energy contradicts the filter"));
+  EXPECT_THAT(f.sql, Not(HasSubstr(kEnergy))) << f.sql;
+  // With no criteria rule left and one owner, the drive form applies.
+  EXPECT_EQ(plan.shape, "drive");
+}
+
+TEST(RecordFilter, OnlyProvableContradictionsPruneARule) {
+  Evaluator bob(TestSnapshot(), Principal{"web", "bob"});
+  for (const char* text : {
+           "industry = \"Energy\"",                       // same constant
+           "industry != \"Retail\"",                      // not an equality
+           "industry = \"Retail\" OR billing_city = \"Oslo\"",  // a disjunction
+           "NOT (industry = \"Retail\")",                 // a negation
+           "billing_country = \"DE\"",                    // another field
+       }) {
+    query::CheckedFilter filter = Filter("accounts", text);
+    if (filter.empty()) continue;  // reported by Filter
+    PlanInfo plan;
+    model::SqlFragment f = bob.RecordFilter(
+        Schema("accounts"), Operation::kRead, {}, &plan, &filter);
+    EXPECT_EQ(plan.criteria_rules, 1u) << text << ": " << plan.explanation;
+    EXPECT_THAT(f.sql, HasSubstr(kEnergy)) << text;
+  }
+}
+
+TEST(RecordFilter, RestrictionContradictedByTheFilterMatchesNothing) {
+  // carol only ever sees accounts with billing_country "DE".
+  Evaluator carol(TestSnapshot(), Principal{"web", "carol"});
+  query::CheckedFilter us = Filter("accounts", "billing_country = \"US\"");
+  PlanInfo plan;
+  model::SqlFragment f = carol.RecordFilter(
+      Schema("accounts"), Operation::kRead, {}, &plan, &us);
+  EXPECT_EQ(f.sql, "1 = 0");
+  EXPECT_EQ(plan.shape, "none");
+  EXPECT_THAT(plan.explanation,
+              HasSubstr("restrictionRules/de contradicts the filter"));
+
+  query::CheckedFilter de = Filter("accounts", "billing_country = \"DE\"");
+  model::SqlFragment kept = carol.RecordFilter(
+      Schema("accounts"), Operation::kRead, {}, &plan, &de);
+  EXPECT_THAT(kept.sql, HasSubstr("\"billing_country\" = ?")) << kept.sql;
 }
 
 }  // namespace

@@ -255,7 +255,8 @@ absl::Status Request::List(const Message& request, Message* response) {
       query::NormalizeOrderBy(*order));
 
   model::SqlFragment where =
-      model::And(eval_.RecordFilter(schema_, Operation::kRead),
+      model::And(eval_.RecordFilter(schema_, Operation::kRead, {}, nullptr,
+                                    &*filter),  // ANDed with it: a hint
                  query::ToSql(*filter));
   std::string token_text = StringField(request, "page_token");
   if (!token_text.empty()) {

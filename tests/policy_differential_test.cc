@@ -3,7 +3,8 @@
 // engine's SQL filter (membership in SELECT id ... WHERE RecordFilter) on a
 // real database, and a small reference model written plainly below (sharing
 // no code with policy/) must agree. Plus a canary user granted nothing, who
-// must see nothing.
+// must see nothing. And with a user filter, as List runs it (RecordFilter
+// given the filter as its hint, ANDed with it): the filtered reference.
 //
 // CI: a fixed seed and about 15,000 (user, record) pairs per operation and
 // backend. Longer runs: CRM_POLICY_SEED=<n> CRM_POLICY_SIZE=<factor>, e.g.
@@ -23,6 +24,7 @@
 #include "model/object_schema.h"
 #include "policy/evaluator.h"
 #include "policy/snapshot.h"
+#include "query/checked_filter.h"
 #include "store/database.h"
 #include "store/migrations.h"
 #include "store/record_store.h"
@@ -335,6 +337,36 @@ absl::Status Load(store::Database& db, const GeneratedOrg& org) {
   });
 }
 
+// A user filter List ANDs with the record filter, passed to RecordFilter as
+// its hint: `field = "value"` (alone or in a conjunction), taken from the
+// generated criteria, so that for some users it contradicts one of their
+// criteria rules or restrictions (which RecordFilter then leaves out) and
+// for others it agrees. Evaluated plainly here: the value equals `value`.
+struct HintFilter {
+  std::string text;
+  std::string field;
+  std::string value;
+};
+
+std::map<std::string, std::vector<HintFilter>> HintFilters(
+    const GeneratedOrg& org) {
+  std::set<std::pair<std::string, std::string>> seen;
+  std::map<std::string, std::vector<HintFilter>> out;
+  for (const auto& [rule, criterion] : org.criteria) {
+    for (const auto& c : criterion) {
+      if (c.op != "=" || c.field == "employee_count") continue;
+      if (!seen.insert({c.field, c.text}).second) continue;
+      const bool contact = c.field == "title" || c.field == "mailing_country";
+      std::string eq = absl::StrCat(c.field, " = \"", c.text, "\"");
+      auto& list = out[contact ? "contacts" : "accounts"];
+      list.push_back({eq, c.field, c.text});
+      list.push_back({absl::StrCat(c.field, " != \"Nowhere\" AND (", eq, ")"),
+                      c.field, c.text});
+    }
+  }
+  return out;
+}
+
 class PolicyDifferentialTest : public ::testing::TestWithParam<Backend> {};
 
 TEST_P(PolicyDifferentialTest, PointDecisionSqlFilterAndReferenceAgree) {
@@ -367,7 +399,10 @@ TEST_P(PolicyDifferentialTest, PointDecisionSqlFilterAndReferenceAgree) {
       {policy::SqlShape::Form::kScan},
       {policy::SqlShape::Form::kDrive},
       {policy::SqlShape::Form::kScan, 64, /*role_join_min_owners=*/1}};
+  const auto hint_filters = HintFilters(org);
+  ASSERT_FALSE(hint_filters.empty()) << "seed " << seed;
   int64_t pairs = 0, allowed = 0, failures = 0;
+  int64_t hinted_pairs = 0, hinted_allowed = 0, pruned = 0;
   int rotation = 0;
   std::map<std::string, int> plans;
   for (const auto& user : org.state.users()) {
@@ -383,21 +418,51 @@ TEST_P(PolicyDifferentialTest, PointDecisionSqlFilterAndReferenceAgree) {
         model::SqlFragment where =
             eval.RecordFilter(schema, op, shapes[shape_index], &plan);
         plans[plan.shape]++;
-        model::SqlFragment query;
-        query.Append(absl::StrCat("SELECT \"id\" FROM ",
-                                  model::QuoteIdentifier(object)));
-        if (!where.empty()) {
-          query.Append(" WHERE ");
-          query.Append(where);
-        }
+        auto select = [&](const model::SqlFragment& w,
+                          std::set<std::string>* ids) {
+          model::SqlFragment query;
+          query.Append(absl::StrCat("SELECT \"id\" FROM ",
+                                    model::QuoteIdentifier(object)));
+          if (!w.empty()) {
+            query.Append(" WHERE ");
+            query.Append(w);
+          }
+          absl::Status s = (*db)->WithSession([&](store::Session& session) {
+            auto rows = store::Query(session, query, "policy filter");
+            if (!rows.ok()) return rows.status();
+            for (const auto& row : *rows) ids->insert(std::get<std::string>(row[0]));
+            return absl::OkStatus();
+          });
+          EXPECT_TRUE(s.ok()) << s << "\n" << query.sql;
+          return s.ok();
+        };
         std::set<std::string> visible;
-        absl::Status s = (*db)->WithSession([&](store::Session& session) {
-          auto rows = store::Query(session, query, "policy filter");
-          if (!rows.ok()) return rows.status();
-          for (const auto& row : *rows) visible.insert(std::get<std::string>(row[0]));
-          return absl::OkStatus();
-        });
-        ASSERT_TRUE(s.ok()) << s << "\n" << query.sql;
+        ASSERT_TRUE(select(where, &visible));
+
+        // The same with a user filter as List runs it: the record filter
+        // built with the filter as its hint, ANDed with the filter.
+        const HintFilter* hint = nullptr;
+        if (auto it = hint_filters.find(object);
+            it != hint_filters.end() && !it->second.empty()) {
+          hint = &it->second[rotation % it->second.size()];
+        }
+        std::set<std::string> visible_filtered;
+        policy::PlanInfo hinted_plan;
+        model::SqlFragment hinted_where;
+        if (hint != nullptr) {
+          auto filter = query::ParseAndCheckFilter(
+              hint->text, schema, [](const model::FieldSchema&) { return true; });
+          ASSERT_TRUE(filter.ok()) << filter.status() << ": " << hint->text;
+          hinted_where = model::And(
+              eval.RecordFilter(schema, op, shapes[shape_index], &hinted_plan,
+                                &*filter),
+              query::ToSql(*filter));
+          pruned += hinted_plan.explanation.find("contradicts the filter") !=
+                    std::string::npos;
+          ASSERT_TRUE(select(hinted_where, &visible_filtered));
+        }
+        const int hint_field = hint ? schema.FieldIndex(hint->field) : -1;
+        ASSERT_TRUE(hint == nullptr || hint_field >= 0) << hint->field;
 
         for (const model::Record& record : records) {
           policy::RecordFacts facts;
@@ -424,6 +489,23 @@ TEST_P(PolicyDifferentialTest, PointDecisionSqlFilterAndReferenceAgree) {
             EXPECT_FALSE(point.allowed || in_sql || ref)
                 << "the canary sees " << object << "/" << record.id;
           }
+          if (hint != nullptr) {
+            const auto* v = std::get_if<std::string>(&record.values[hint_field]);
+            bool want = ref && v != nullptr && *v == hint->value;
+            bool got = visible_filtered.count(record.id) > 0;
+            ++hinted_pairs;
+            hinted_allowed += want;
+            if (got != want && ++failures <= 20) {
+              ADD_FAILURE() << "with filter '" << hint->text << "': seed "
+                            << seed << " backend "
+                            << testing::BackendName(GetParam()) << " user "
+                            << user.id() << " " << policy::OperationName(op)
+                            << " " << object << "/" << record.id << ": sql "
+                            << got << " (" << hinted_plan.shape << ": "
+                            << hinted_plan.explanation << "), reference "
+                            << want << "\nSQL: " << hinted_where.sql;
+            }
+          }
           if (point.allowed == in_sql && in_sql == ref) continue;
           if (++failures > 20) continue;
           ADD_FAILURE() << "disagreement: seed " << seed << " backend "
@@ -444,11 +526,17 @@ TEST_P(PolicyDifferentialTest, PointDecisionSqlFilterAndReferenceAgree) {
   // Not a vacuous test: a fair share of pairs is allowed, and not all.
   EXPECT_GT(allowed, pairs / 20);
   EXPECT_LT(allowed, pairs);
+  // The filtered runs pruned some rules and still found records.
+  EXPECT_GT(pruned, 0);
+  EXPECT_GT(hinted_allowed, 0);
+  EXPECT_LT(hinted_allowed, hinted_pairs);
   std::string plan_counts;
   for (const auto& [shape, n] : plans) absl::StrAppend(&plan_counts, shape, "=", n, " ");
   std::cout << "seed " << seed << ": " << pairs << " checks (" << per_op
             << " (user, record) pairs x read/edit/delete), " << allowed
-            << " allowed; plans " << plan_counts << "\n";
+            << " allowed; plans " << plan_counts << "; with a user filter "
+            << hinted_pairs << " checks, " << hinted_allowed << " allowed, "
+            << pruned << " record filters pruned by it\n";
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, PolicyDifferentialTest,

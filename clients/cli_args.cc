@@ -240,6 +240,19 @@ absl::StatusOr<CommandArgs> ParseCommandArgs(
   return out;
 }
 
+absl::StatusOr<CommandArgs> ParseCommand(const std::vector<std::string>& args,
+                                         const std::vector<FlagSpec>& specs,
+                                         absl::string_view command, size_t min,
+                                         size_t max, absl::string_view usage) {
+  auto parsed = ParseCommandArgs(args, specs, command);
+  if (!parsed.ok()) return parsed.status();
+  if (parsed->positional.size() < min || parsed->positional.size() > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(command, ": wrong arguments; usage: crmctl ", usage));
+  }
+  return parsed;
+}
+
 std::string GlobalFlagsHelp() {
   std::string out;
   for (const GlobalFlag& f : kGlobalFlags) {

@@ -71,6 +71,13 @@ absl::StatusOr<CommandArgs> ParseCommandArgs(
     const std::vector<std::string>& args, const std::vector<FlagSpec>& specs,
     absl::string_view command);
 
+// ParseCommandArgs, then INVALID_ARGUMENT "<command>: wrong arguments;
+// usage: crmctl <usage>" unless there are min..max positionals.
+absl::StatusOr<CommandArgs> ParseCommand(const std::vector<std::string>& args,
+                                         const std::vector<FlagSpec>& specs,
+                                         absl::string_view command, size_t min,
+                                         size_t max, absl::string_view usage);
+
 // The global flags' help text.
 std::string GlobalFlagsHelp();
 

@@ -58,8 +58,7 @@ absl::StatusOr<const FieldDescriptor*> FindKind(absl::string_view kind,
     if (KindName(f) == kind) return f;
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      command, ": '", kind, "' is not a policy kind; use one of ",
-      KindList()));
+      command, ": '", kind, "' is not a policy kind; use one of ", KindList()));
 }
 
 // "roles/sales-rep" -> the roles kind and "sales-rep".
@@ -68,9 +67,11 @@ absl::StatusOr<std::pair<const FieldDescriptor*, std::string>> ParsePolicyName(
   std::pair<absl::string_view, absl::string_view> parts =
       absl::StrSplit(name, absl::MaxSplits('/', 1));
   if (parts.second.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        command, ": '", name, "' is not a policy object name; use KIND/ID, "
-        "e.g. roles/sales-rep, with KIND one of ", KindList()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(command, ": '", name,
+                     "' is not a policy object name; use KIND/ID, "
+                     "e.g. roles/sales-rep, with KIND one of ",
+                     KindList()));
   }
   auto kind = FindKind(parts.first, command);
   if (!kind.ok()) return kind.status();
@@ -113,7 +114,8 @@ absl::Status ParseBody(const std::string& arg, const FieldDescriptor* kind,
 }
 
 std::string GetString(const Message& m, const char* field) {
-  return m.GetReflection()->GetString(m, m.GetDescriptor()->FindFieldByName(field));
+  return m.GetReflection()->GetString(
+      m, m.GetDescriptor()->FindFieldByName(field));
 }
 
 void SetString(Message* m, const char* field, const std::string& value) {
@@ -123,20 +125,6 @@ void SetString(Message* m, const char* field, const std::string& value) {
 
 absl::Status Usage(absl::string_view usage) {
   return absl::InvalidArgumentError(absl::StrCat("usage: crmctl ", usage));
-}
-
-// Parses `args` with `flags` and checks the positional count.
-absl::StatusOr<CommandArgs> Parse(const Args& args,
-                                  const std::vector<FlagSpec>& flags,
-                                  absl::string_view command, size_t min,
-                                  size_t max, absl::string_view usage) {
-  auto parsed = ParseCommandArgs(args, flags, command);
-  if (!parsed.ok()) return parsed.status();
-  if (parsed->positional.size() < min || parsed->positional.size() > max) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(command, ": wrong arguments; usage: crmctl ", usage));
-  }
-  return parsed;
 }
 
 // Prints messages of one type as a list table, or `all` as JSON.
@@ -155,7 +143,7 @@ constexpr char kPolicyUsage[] =
     "policy update NAME JSON|@FILE [--etag E] | policy delete NAME [--etag E]";
 
 absl::Status PolicyList(CliSession& s, const Args& args) {
-  auto a = Parse(args, {}, "policy list", 1, 1, "policy list KIND");
+  auto a = ParseCommand(args, {}, "policy list", 1, 1, "policy list KIND");
   if (!a.ok()) return a.status();
   auto kind = FindKind(a->positional[0], "policy list");
   if (!kind.ok()) return kind.status();
@@ -173,15 +161,15 @@ absl::Status PolicyList(CliSession& s, const Args& args) {
 }
 
 absl::Status PolicyGet(CliSession& s, const Args& args) {
-  auto a = Parse(args, {}, "policy get", 1, 1, "policy get NAME");
+  auto a = ParseCommand(args, {}, "policy get", 1, 1, "policy get NAME");
   if (!a.ok()) return a.status();
   auto name = ParsePolicyName(a->positional[0], "policy get");
   if (!name.ok()) return name.status();
   crm::v1::GetPolicyObjectRequest request;
   request.set_name(a->positional[0]);
   PolicyObject reply;
-  if (auto st = s.Call(absl::StrCat(kPolicyService, "GetPolicyObject"),
-                       request, &reply);
+  if (auto st = s.Call(absl::StrCat(kPolicyService, "GetPolicyObject"), request,
+                       &reply);
       !st.ok()) {
     return st;
   }
@@ -190,7 +178,7 @@ absl::Status PolicyGet(CliSession& s, const Args& args) {
 
 absl::Status PolicyCreate(CliSession& s, const Args& args) {
   constexpr char kUsage[] = "policy create KIND ID JSON|@FILE";
-  auto a = Parse(args, {}, "policy create", 3, 3, kUsage);
+  auto a = ParseCommand(args, {}, "policy create", 3, 3, kUsage);
   if (!a.ok()) return a.status();
   auto kind = FindKind(a->positional[0], "policy create");
   if (!kind.ok()) return kind.status();
@@ -212,7 +200,7 @@ absl::Status PolicyCreate(CliSession& s, const Args& args) {
 
 absl::Status PolicyUpdate(CliSession& s, const Args& args) {
   constexpr char kUsage[] = "policy update NAME JSON|@FILE [--etag E]";
-  auto a = Parse(args, {{"etag", true}}, "policy update", 2, 2, kUsage);
+  auto a = ParseCommand(args, {{"etag", true}}, "policy update", 2, 2, kUsage);
   if (!a.ok()) return a.status();
   const std::string& name = a->positional[0];
   auto parsed = ParsePolicyName(name, "policy update");
@@ -226,15 +214,17 @@ absl::Status PolicyUpdate(CliSession& s, const Args& args) {
   }
   Message* body = MutableBody(request.mutable_object(), kind);
   // Org-wide defaults are keyed by their object; every other kind by name.
-  const bool by_object = body->GetDescriptor()->FindFieldByName("name") ==
-                         nullptr;
+  const bool by_object =
+      body->GetDescriptor()->FindFieldByName("name") == nullptr;
   const char* key = by_object ? "object" : "name";
   const std::string want = by_object ? parsed->second : name;
   const std::string given = GetString(*body, key);
   if (!given.empty() && given != want) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "policy update: the JSON's ", key, " is '", given, "' but the command "
-        "names ", name, "; leave it out or make them the same"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("policy update: the JSON's ", key, " is '", given,
+                     "' but the command "
+                     "names ",
+                     name, "; leave it out or make them the same"));
   }
   SetString(body, key, want);
   if (a->Has("etag")) SetString(body, "etag", a->Get("etag"));
@@ -248,8 +238,8 @@ absl::Status PolicyUpdate(CliSession& s, const Args& args) {
 }
 
 absl::Status PolicyDelete(CliSession& s, const Args& args) {
-  auto a = Parse(args, {{"etag", true}}, "policy delete", 1, 1,
-                 "policy delete NAME [--etag E]");
+  auto a = ParseCommand(args, {{"etag", true}}, "policy delete", 1, 1,
+                        "policy delete NAME [--etag E]");
   if (!a.ok()) return a.status();
   auto name = ParsePolicyName(a->positional[0], "policy delete");
   if (!name.ok()) return name.status();
@@ -275,10 +265,11 @@ absl::StatusOr<std::string> RecordName(const std::string& arg,
       absl::StrSplit(arg, absl::MaxSplits('/', 1));
   if (parts.second.empty() || absl::StrContains(parts.second, '/') ||
       !FindResource(parts.first).ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        command, ": '", arg, "' is not a record name; use COLLECTION/ID, e.g. "
-        "accounts/acme, with COLLECTION one of ",
-        absl::StrJoin(Collections(), ", ")));
+    return absl::InvalidArgumentError(
+        absl::StrCat(command, ": '", arg,
+                     "' is not a record name; use COLLECTION/ID, e.g. "
+                     "accounts/acme, with COLLECTION one of ",
+                     absl::StrJoin(Collections(), ", ")));
   }
   return arg;
 }
@@ -307,7 +298,8 @@ absl::StatusOr<crm::v1::Grantee> ParseGrantee(const std::string& arg) {
     }
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      "share: grantee '", arg, "' is not valid; use users/ID, roles/ID, "
+      "share: grantee '", arg,
+      "' is not valid; use users/ID, roles/ID, "
       "roleAndSubordinates/ID (the role and every role below it) or "
       "groups/ID"));
 }
@@ -315,7 +307,8 @@ absl::StatusOr<crm::v1::Grantee> ParseGrantee(const std::string& arg) {
 absl::StatusOr<crm::v1::AccessLevel> ParseAccess(const std::string& arg) {
   std::string level = absl::AsciiStrToLower(arg);
   if (level == "read") return crm::v1::READ;
-  if (level == "read_write" || level == "read-write") return crm::v1::READ_WRITE;
+  if (level == "read_write" || level == "read-write")
+    return crm::v1::READ_WRITE;
   return absl::InvalidArgumentError(absl::StrCat(
       "share: access '", arg, "' is not valid; use read or read_write"));
 }
@@ -348,10 +341,11 @@ std::string SharesTable(const crm::v1::ListRecordSharesResponse& all) {
   const auto* d = crm::v1::RecordShare::descriptor();
   std::vector<std::vector<std::string>> rows;
   for (const auto& share : all.shares()) {
-    rows.push_back({share.name(), GranteeText(share.grantee()),
-                    FormatFieldValue(share, d->FindFieldByName("access")),
-                    share.created_by(),
-                    FormatFieldValue(share, d->FindFieldByName("create_time"))});
+    rows.push_back(
+        {share.name(), GranteeText(share.grantee()),
+         FormatFieldValue(share, d->FindFieldByName("access")),
+         share.created_by(),
+         FormatFieldValue(share, d->FindFieldByName("create_time"))});
   }
   return FormatTable({"name", "grantee", "access", "created_by", "create_time"},
                      rows);
@@ -373,14 +367,13 @@ absl::Status RunPolicy(CliSession& s, const Args& args) {
   for (const Verb& v : kVerbs) {
     if (args[0] == v.name) return v.run(s, Args(args.begin() + 1, args.end()));
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("policy: unknown verb '", args[0], "'; usage: crmctl ",
-                   kPolicyUsage));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "policy: unknown verb '", args[0], "'; usage: crmctl ", kPolicyUsage));
 }
 
 absl::Status RunShare(CliSession& s, const Args& args) {
   constexpr char kUsage[] = "share RECORD GRANTEE [read|read_write]";
-  auto a = Parse(args, {}, "share", 2, 3, kUsage);
+  auto a = ParseCommand(args, {}, "share", 2, 3, kUsage);
   if (!a.ok()) return a.status();
   crm::v1::ShareRecordRequest request;
   auto record = RecordName(a->positional[0], "share");
@@ -389,13 +382,13 @@ absl::Status RunShare(CliSession& s, const Args& args) {
   auto grantee = ParseGrantee(a->positional[1]);
   if (!grantee.ok()) return grantee.status();
   *request.mutable_grantee() = *grantee;
-  auto access = ParseAccess(a->positional.size() == 3 ? a->positional[2]
-                                                       : "read");
+  auto access =
+      ParseAccess(a->positional.size() == 3 ? a->positional[2] : "read");
   if (!access.ok()) return access.status();
   request.set_access(*access);
   crm::v1::RecordShare reply;
-  if (auto st = s.Call(absl::StrCat(kSharingService, "ShareRecord"), request,
-                       &reply);
+  if (auto st =
+          s.Call(absl::StrCat(kSharingService, "ShareRecord"), request, &reply);
       !st.ok()) {
     return st;
   }
@@ -403,13 +396,14 @@ absl::Status RunShare(CliSession& s, const Args& args) {
 }
 
 absl::Status RunUnshare(CliSession& s, const Args& args) {
-  auto a = Parse(args, {}, "unshare", 1, 1, "unshare SHARE");
+  auto a = ParseCommand(args, {}, "unshare", 1, 1, "unshare SHARE");
   if (!a.ok()) return a.status();
   const std::string& name = a->positional[0];
   if (!absl::StrContains(name, "/shares/")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unshare: '", name, "' is not a share name; use the name `crmctl "
-        "shares RECORD` prints, e.g. accounts/acme/shares/ID"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unshare: '", name,
+                     "' is not a share name; use the name `crmctl "
+                     "shares RECORD` prints, e.g. accounts/acme/shares/ID"));
   }
   crm::v1::UnshareRecordRequest request;
   request.set_name(name);
@@ -424,7 +418,7 @@ absl::Status RunUnshare(CliSession& s, const Args& args) {
 }
 
 absl::Status RunShares(CliSession& s, const Args& args) {
-  auto a = Parse(args, {}, "shares", 1, 1, "shares RECORD");
+  auto a = ParseCommand(args, {}, "shares", 1, 1, "shares RECORD");
   if (!a.ok()) return a.status();
   auto record = RecordName(a->positional[0], "shares");
   if (!record.ok()) return record.status();
@@ -442,8 +436,8 @@ absl::Status RunShares(CliSession& s, const Args& args) {
 }
 
 absl::Status RunTransfer(CliSession& s, const Args& args) {
-  auto a = Parse(args, {{"etag", true}}, "transfer", 2, 2,
-                 "transfer RECORD NEW_OWNER [--etag E]");
+  auto a = ParseCommand(args, {{"etag", true}}, "transfer", 2, 2,
+                        "transfer RECORD NEW_OWNER [--etag E]");
   if (!a.ok()) return a.status();
   auto record = RecordName(a->positional[0], "transfer");
   if (!record.ok()) return record.status();
@@ -454,8 +448,8 @@ absl::Status RunTransfer(CliSession& s, const Args& args) {
   request.set_new_owner(owner);
   request.set_etag(a->Get("etag"));
   crm::v1::TransferRecordResponse reply;
-  if (auto st = s.Call(absl::StrCat(kSharingService, "TransferRecord"),
-                       request, &reply);
+  if (auto st = s.Call(absl::StrCat(kSharingService, "TransferRecord"), request,
+                       &reply);
       !st.ok()) {
     return st;
   }

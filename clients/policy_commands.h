@@ -45,7 +45,8 @@ namespace crm::client {
 
 absl::Status RunPolicy(CliSession& session,
                        const std::vector<std::string>& args);
-absl::Status RunShare(CliSession& session, const std::vector<std::string>& args);
+absl::Status RunShare(CliSession& session,
+                      const std::vector<std::string>& args);
 absl::Status RunUnshare(CliSession& session,
                         const std::vector<std::string>& args);
 absl::Status RunShares(CliSession& session,

@@ -30,19 +30,6 @@ std::string Named(absl::string_view collection, const std::string& arg) {
   return prefix + arg;
 }
 
-absl::StatusOr<CommandArgs> Parse(const Args& args,
-                                  const std::vector<FlagSpec>& flags,
-                                  absl::string_view command, size_t min,
-                                  size_t max, absl::string_view usage) {
-  auto parsed = ParseCommandArgs(args, flags, command);
-  if (!parsed.ok()) return parsed.status();
-  if (parsed->positional.size() < min || parsed->positional.size() > max) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(command, ": wrong arguments; usage: crmctl ", usage));
-  }
-  return parsed;
-}
-
 // Applies FIELD=VALUE assignments to `user`, with profile and role taking
 // bare ids too. Returns the assigned fields (the update mask).
 absl::StatusOr<std::vector<std::string>> AssignUserFields(
@@ -71,11 +58,11 @@ std::string Table(const google::protobuf::RepeatedPtrField<M>& messages,
 }
 
 absl::Status UsersList(CliSession& s, const Args& args) {
-  auto a = Parse(args, {}, "users list", 0, 0, "users list");
+  auto a = ParseCommand(args, {}, "users list", 0, 0, "users list");
   if (!a.ok()) return a.status();
   crm::v1::ListUsersResponse all;
-  if (auto st = ListAll(s, Method("ListUsers"), crm::v1::ListUsersRequest(),
-                        &all);
+  if (auto st =
+          ListAll(s, Method("ListUsers"), crm::v1::ListUsersRequest(), &all);
       !st.ok()) {
     return st;
   }
@@ -86,7 +73,7 @@ absl::Status UsersList(CliSession& s, const Args& args) {
 }
 
 absl::Status UsersGet(CliSession& s, const Args& args) {
-  auto a = Parse(args, {}, "users get", 1, 1, "users get USER");
+  auto a = ParseCommand(args, {}, "users get", 1, 1, "users get USER");
   if (!a.ok()) return a.status();
   crm::v1::GetUserRequest request;
   request.set_name(Named("users", a->positional[0]));
@@ -101,8 +88,8 @@ absl::Status UsersCreate(CliSession& s, const Args& args) {
   constexpr char kUsage[] =
       "users create ID FIELD=VALUE... [--password-stdin] (FIELD: username, "
       "display_name, profile, role, time_zone, active)";
-  auto a = Parse(args, {{"password-stdin", false}}, "users create", 1,
-                 SIZE_MAX, kUsage);
+  auto a = ParseCommand(args, {{"password-stdin", false}}, "users create", 1,
+                        SIZE_MAX, kUsage);
   if (!a.ok()) return a.status();
   crm::v1::CreateUserRequest request;
   request.set_user_id(a->positional[0]);
@@ -128,7 +115,8 @@ absl::Status UsersCreate(CliSession& s, const Args& args) {
 
 absl::Status UsersUpdate(CliSession& s, const Args& args) {
   constexpr char kUsage[] = "users update USER FIELD=VALUE... [--etag E]";
-  auto a = Parse(args, {{"etag", true}}, "users update", 2, SIZE_MAX, kUsage);
+  auto a =
+      ParseCommand(args, {{"etag", true}}, "users update", 2, SIZE_MAX, kUsage);
   if (!a.ok()) return a.status();
   crm::v1::UpdateUserRequest request;
   crm::v1::User* user = request.mutable_user();
@@ -148,13 +136,12 @@ absl::Status UsersUpdate(CliSession& s, const Args& args) {
 }
 
 absl::Status UsersSetPassword(CliSession& s, const Args& args) {
-  auto a = Parse(args,
-                 {{"password-stdin", false},
-                  {"keep-sessions", false},
-                  {"etag", true}},
-                 "users set-password", 1, 1,
-                 "users set-password USER [--password-stdin] "
-                 "[--keep-sessions] [--etag E]");
+  auto a = ParseCommand(
+      args,
+      {{"password-stdin", false}, {"keep-sessions", false}, {"etag", true}},
+      "users set-password", 1, 1,
+      "users set-password USER [--password-stdin] "
+      "[--keep-sessions] [--etag E]");
   if (!a.ok()) return a.status();
   crm::v1::SetUserPasswordRequest request;
   request.set_name(Named("users", a->positional[0]));
@@ -173,7 +160,7 @@ absl::Status UsersSetPassword(CliSession& s, const Args& args) {
 }
 
 absl::Status ProfilesList(CliSession& s, const Args& args) {
-  auto a = Parse(args, {}, "profiles list", 0, 0, "profiles list");
+  auto a = ParseCommand(args, {}, "profiles list", 0, 0, "profiles list");
   if (!a.ok()) return a.status();
   crm::v1::ListProfilesResponse all;
   if (auto st = ListAll(s, Method("ListProfiles"),
@@ -189,7 +176,7 @@ absl::Status ProfilesList(CliSession& s, const Args& args) {
 }
 
 absl::Status ProfilesGet(CliSession& s, const Args& args) {
-  auto a = Parse(args, {}, "profiles get", 1, 1, "profiles get PROFILE");
+  auto a = ParseCommand(args, {}, "profiles get", 1, 1, "profiles get PROFILE");
   if (!a.ok()) return a.status();
   crm::v1::GetProfileRequest request;
   request.set_name(Named("profiles", a->positional[0]));

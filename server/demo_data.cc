@@ -38,9 +38,9 @@ struct DemoUser {
 std::vector<DemoUser> DemoUsers() {
   auto user = [](const char* id, const char* name, const char* profile,
                  const char* zone, const char* role) {
-    return DemoUser{{id, id, name, absl::StrCat(id, "-demo-pw"), profile, zone,
-                     true},
-                    role};
+    return DemoUser{
+        {id, id, name, absl::StrCat(id, "-demo-pw"), profile, zone, true},
+        role};
   };
   return {
       user("alice", "Alice Admin", "admin", "Europe/London", "ceo"),
@@ -106,8 +106,8 @@ absl::Status LoadDemoIdentities(ServerCore& core,
 
 // --- Policy --------------------------------------------------------------
 
-constexpr const char* kAllObjects[] = {"accounts", "contacts", "leads",
-                                       "opportunities", "cases", "activities"};
+constexpr const char* kAllObjects[] = {
+    "accounts", "contacts", "leads", "opportunities", "cases", "activities"};
 
 ObjectPermission Grant(const char* object, bool read, bool create, bool edit,
                        bool remove) {
@@ -249,8 +249,8 @@ std::vector<store::PolicyObjectRow> DemoPolicyObjects(const ServerCore& core,
     cli.set_display_name("admin-cli: policy administration");
     cli.add_system_permissions(crm::v1::MANAGE_POLICY);
     cli.add_assignees("services/admin-cli");
-    rows.push_back(Row(store::kPermissionSetsKind, "cli-policy-admin", cli,
-                       now));
+    rows.push_back(
+        Row(store::kPermissionSetsKind, "cli-policy-admin", cli, now));
   }
   return rows;
 }
@@ -265,10 +265,10 @@ absl::StatusOr<bool> PolicyIsEmpty(store::Session& session,
 
 absl::Status SetRole(store::Session& session, const std::string& user,
                      const std::string& role) {
-  return store::Execute(session,
-                        {"UPDATE users SET role_id = ? WHERE id = ?",
-                         {role, user}},
-                        "assigning demo roles")
+  return store::Execute(
+             session,
+             {"UPDATE users SET role_id = ? WHERE id = ?", {role, user}},
+             "assigning demo roles")
       .status();
 }
 
@@ -304,9 +304,9 @@ absl::Status LoadDemoPolicy(ServerCore& core) {
         auto compiled = policy::PolicySnapshot::Build(
             *state, core.config.services(), model::SchemaRegistry::Default());
         if (!compiled.ok()) {
-          return absl::InternalError(absl::StrCat(
-              "the demo access policy does not compile: ",
-              compiled.status().message()));
+          return absl::InternalError(
+              absl::StrCat("the demo access policy does not compile: ",
+                           compiled.status().message()));
         }
         loaded = true;
         return absl::OkStatus();
@@ -336,7 +336,8 @@ absl::Status Put(ServerCore& core, store::Session& session,
   record.values[schema->FieldIndex("create_time")] = now;
   record.values[schema->FieldIndex("update_time")] = now;
   record.values[schema->FieldIndex("owner")] = owner;
-  record.values[schema->FieldIndex("source")] = std::string("services/demo-loader");
+  record.values[schema->FieldIndex("source")] =
+      std::string("services/demo-loader");
   return core.records->Insert(session, *schema, record);
 }
 
@@ -359,8 +360,8 @@ absl::Status PutAccounts(ServerCore& core, store::Session& session) {
       {"globex", "Globex Corporation", "Energy", "Springfield", "US", 5400,
        9.5e8, "frank"},
       {"initech", "Initech", "Software", "Austin", "US", 310, 4.2e7, "bob"},
-      {"umbrella", "Umbrella Pharma", "Healthcare", "Berlin", "DE", 8800,
-       3.3e9, "alice"},
+      {"umbrella", "Umbrella Pharma", "Healthcare", "Berlin", "DE", 8800, 3.3e9,
+       "alice"},
       {"soylent", "Soylent Foods", "Retail", "Lyon", "FR", 2300, 6.1e8,
        "frank"},
       {"duff", "Duff Stores", "Retail", "Leeds", "GB", 640, 8.8e7, "erin"},
@@ -383,9 +384,9 @@ absl::Status PutAccounts(ServerCore& core, store::Session& session) {
   // frank shares Globex with bob (read only).
   store::PolicyStore policy(core.database.get());
   return policy.InsertShare(
-      session, {"demo-globex-bob", "accounts", "globex", "users/bob",
-                store::kShareRead, "users/frank",
-                absl::ToUnixMicros(core.clock->Now())});
+      session,
+      {"demo-globex-bob", "accounts", "globex", "users/bob", store::kShareRead,
+       "users/frank", absl::ToUnixMicros(core.clock->Now())});
 }
 
 absl::Status PutOtherRecords(ServerCore& core, store::Session& session) {

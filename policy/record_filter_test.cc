@@ -137,11 +137,11 @@ TEST(RecordFilter, CriteriaRuleContradictedByTheFilterIsLeftOut) {
 TEST(RecordFilter, OnlyProvableContradictionsPruneARule) {
   Evaluator bob(TestSnapshot(), Principal{"web", "bob"});
   for (const char* text : {
-           "industry = \"Energy\"",                       // same constant
-           "industry != \"Retail\"",                      // not an equality
+           "industry = \"Energy\"",   // same constant
+           "industry != \"Retail\"",  // not an equality
            "industry = \"Retail\" OR billing_city = \"Oslo\"",  // a disjunction
-           "NOT (industry = \"Retail\")",                 // a negation
-           "billing_country = \"DE\"",                    // another field
+           "NOT (industry = \"Retail\")",                       // a negation
+           "billing_country = \"DE\"",                          // another field
        }) {
     query::CheckedFilter filter = Filter("accounts", text);
     if (filter.empty()) continue;  // reported by Filter
@@ -158,16 +158,16 @@ TEST(RecordFilter, RestrictionContradictedByTheFilterMatchesNothing) {
   Evaluator carol(TestSnapshot(), Principal{"web", "carol"});
   query::CheckedFilter us = Filter("accounts", "billing_country = \"US\"");
   PlanInfo plan;
-  model::SqlFragment f = carol.RecordFilter(
-      Schema("accounts"), Operation::kRead, {}, &plan, &us);
+  model::SqlFragment f =
+      carol.RecordFilter(Schema("accounts"), Operation::kRead, {}, &plan, &us);
   EXPECT_EQ(f.sql, "1 = 0");
   EXPECT_EQ(plan.shape, "none");
   EXPECT_THAT(plan.explanation,
               HasSubstr("restrictionRules/de contradicts the filter"));
 
   query::CheckedFilter de = Filter("accounts", "billing_country = \"DE\"");
-  model::SqlFragment kept = carol.RecordFilter(
-      Schema("accounts"), Operation::kRead, {}, &plan, &de);
+  model::SqlFragment kept =
+      carol.RecordFilter(Schema("accounts"), Operation::kRead, {}, &plan, &de);
   EXPECT_THAT(kept.sql, HasSubstr("\"billing_country\" = ?")) << kept.sql;
 }
 

@@ -4,24 +4,19 @@
 #include "crm/v1/crm_service.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/harness/test_server.h"
+#include "tests/harness/account_test_base.h"
 
 namespace crm::testing {
 namespace {
 
 using ::testing::HasSubstr;
 
-class BadInputTest : public ::testing::TestWithParam<Backend> {
+class BadInputTest : public AccountTestBase {
  protected:
   void SetUp() override {
-    auto server = TestServer::Start({.backend = GetParam()});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    admin_ = server_->Client("admin-cli");
-    crm::v1::CreateAccountRequest req;
-    req.mutable_account()->set_display_name("Existing");
-    auto ctx = admin_->NewContext();
-    ASSERT_TRUE(admin_->accounts().CreateAccount(ctx.get(), req, &existing_).ok());
+    AccountTestBase::SetUp();
+    if (HasFatalFailure()) return;
+    existing_ = CreateAccount("Existing");
   }
 
   grpc::Status List(const std::string& filter, const std::string& order_by = "",
@@ -32,31 +27,16 @@ class BadInputTest : public ::testing::TestWithParam<Backend> {
     req.set_page_token(token);
     req.set_page_size(page_size);
     crm::v1::ListAccountsResponse resp;
-    auto ctx = admin_->NewContext();
-    return admin_->accounts().ListAccounts(ctx.get(), req, &resp);
+    return ListAccounts(req, &resp);
   }
 
   // The stored account, to prove nothing changed.
   crm::v1::Account Stored() {
-    crm::v1::GetAccountRequest req;
-    req.set_name(existing_.name());
     crm::v1::Account out;
-    auto ctx = admin_->NewContext();
-    EXPECT_TRUE(admin_->accounts().GetAccount(ctx.get(), req, &out).ok());
+    EXPECT_TRUE(GetAccount(existing_.name(), &out).ok());
     return out;
   }
 
-  int AccountCount() {
-    crm::v1::ListAccountsRequest req;
-    req.set_page_size(1000);
-    crm::v1::ListAccountsResponse resp;
-    auto ctx = admin_->NewContext();
-    EXPECT_TRUE(admin_->accounts().ListAccounts(ctx.get(), req, &resp).ok());
-    return resp.accounts_size();
-  }
-
-  std::unique_ptr<TestServer> server_;
-  std::unique_ptr<client::CrmClient> admin_;
   crm::v1::Account existing_;
 };
 
@@ -83,7 +63,7 @@ TEST_P(BadInputTest, MalformedResourceNames) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.name;
     EXPECT_THAT(s.error_message(), HasSubstr(c.message)) << c.name;
   }
-  EXPECT_EQ(AccountCount(), 1);
+  EXPECT_EQ(CountAccounts(), 1);
 }
 
 TEST_P(BadInputTest, UpdateMaskProblems) {
@@ -213,7 +193,7 @@ TEST_P(BadInputTest, OversizedFieldsAndInvalidValuesWriteNothing) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("the limit is 1048576"));
 
-  EXPECT_EQ(AccountCount(), 1);
+  EXPECT_EQ(CountAccounts(), 1);
 }
 
 TEST_P(BadInputTest, MalformedEtag) {
@@ -225,7 +205,7 @@ TEST_P(BadInputTest, MalformedEtag) {
   grpc::Status s = admin_->accounts().DeleteAccount(ctx.get(), req, &empty);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("etag"));
-  EXPECT_EQ(AccountCount(), 1);
+  EXPECT_EQ(CountAccounts(), 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BadInputTest,

@@ -7,66 +7,14 @@
 #include "crm/v1/crm_service.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/harness/test_server.h"
+#include "tests/harness/account_test_base.h"
 
 namespace crm::testing {
 namespace {
 
 using ::testing::HasSubstr;
 
-class CrudTest : public ::testing::TestWithParam<Backend> {
- protected:
-  void SetUp() override {
-    auto server = TestServer::Start({.backend = GetParam()});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    admin_ = server_->Client("admin-cli");
-  }
-
-  crm::v1::Account CreateAccount(const std::string& name,
-                                 const std::string& industry = "Retail",
-                                 int64_t employees = 10) {
-    crm::v1::CreateAccountRequest req;
-    req.mutable_account()->set_display_name(name);
-    req.mutable_account()->set_industry(industry);
-    req.mutable_account()->set_employee_count(employees);
-    crm::v1::Account out;
-    auto ctx = admin_->NewContext();
-    grpc::Status s = admin_->accounts().CreateAccount(ctx.get(), req, &out);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return out;
-  }
-
-  grpc::Status GetAccount(const std::string& name, crm::v1::Account* out,
-                          client::CrmClient* client = nullptr) {
-    if (client == nullptr) client = admin_.get();
-    crm::v1::GetAccountRequest req;
-    req.set_name(name);
-    auto ctx = client->NewContext();
-    return client->accounts().GetAccount(ctx.get(), req, out);
-  }
-
-  grpc::Status ListAccounts(const crm::v1::ListAccountsRequest& req,
-                            crm::v1::ListAccountsResponse* out,
-                            client::CrmClient* client = nullptr) {
-    if (client == nullptr) client = admin_.get();
-    auto ctx = client->NewContext();
-    return client->accounts().ListAccounts(ctx.get(), req, out);
-  }
-
-  int CountAccounts() {
-    int n = 0;
-    crm::v1::ListAccountsRequest req;
-    req.set_page_size(1000);
-    crm::v1::ListAccountsResponse resp;
-    EXPECT_TRUE(ListAccounts(req, &resp).ok());
-    n = resp.accounts_size();
-    return n;
-  }
-
-  std::unique_ptr<TestServer> server_;
-  std::unique_ptr<client::CrmClient> admin_;
-};
+class CrudTest : public AccountTestBase {};
 
 TEST_P(CrudTest, CreateGetUpdateDelete) {
   crm::v1::Account created = CreateAccount("Acme Ltd", "Manufacturing", 120);

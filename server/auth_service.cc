@@ -8,6 +8,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "auth/authenticator.h"
+#include "server/admin_support.h"
 #include "server/log.h"
 #include "server/request_context.h"
 #include "server/status_util.h"
@@ -35,20 +36,6 @@ std::string Who(const RequestContext& rc) {
              ? absl::StrCat("services/", rc.principal.service, " acting for ",
                             rc.principal.ResourceName())
              : rc.principal.ResourceName();
-}
-
-absl::Status RequireManageUsers(const RequestContext& rc,
-                                absl::string_view method) {
-  if (rc.system_permissions.count(std::string(auth::kManageUsers)) > 0) {
-    return absl::OkStatus();
-  }
-  return absl::PermissionDeniedError(absl::StrCat(
-      method, " needs the system permission 'manage_users', which ", Who(rc),
-      " does not have",
-      rc.user.has_value()
-          ? " (a user needs it in their profile, and the service in its "
-            "system_permissions)"
-          : " (ServiceConfig.system_permissions)"));
 }
 
 // The user named by "users/{id}" or by username. NOT_FOUND naming it.
@@ -143,12 +130,9 @@ grpc::Status AuthServiceImpl::RevokeUserSessions(
     grpc::ServerContext* context,
     const crm::v1::RevokeUserSessionsRequest* request,
     crm::v1::RevokeUserSessionsResponse* response) {
-  auto rc = AuthenticateRequest(*context, *core_);
+  auto rc = AuthorizeAdminCall(*context, *core_, *loader_,
+                               crm::v1::MANAGE_USERS, "AuthService.RevokeUserSessions");
   if (!rc.ok()) return ToGrpcStatus(rc.status());
-  if (absl::Status s = RequireManageUsers(*rc, "RevokeUserSessions");
-      !s.ok()) {
-    return ToGrpcStatus(s);
-  }
   auto target = FindTarget(*core_, request->user(), request->username());
   if (!target.ok()) return ToGrpcStatus(target.status());
   auto n = core_->authn->sessions().RevokeUserSessions(target->user.id);
@@ -163,11 +147,9 @@ grpc::Status AuthServiceImpl::RevokeUserSessions(
 grpc::Status AuthServiceImpl::UnlockUser(
     grpc::ServerContext* context, const crm::v1::UnlockUserRequest* request,
     google::protobuf::Empty* /*response*/) {
-  auto rc = AuthenticateRequest(*context, *core_);
+  auto rc = AuthorizeAdminCall(*context, *core_, *loader_,
+                               crm::v1::MANAGE_USERS, "AuthService.UnlockUser");
   if (!rc.ok()) return ToGrpcStatus(rc.status());
-  if (absl::Status s = RequireManageUsers(*rc, "UnlockUser"); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
   auto target = FindTarget(*core_, request->user(), request->username());
   if (!target.ok()) return ToGrpcStatus(target.status());
   absl::Status s = core_->authn->authenticator().Unlock(target->user.id);

@@ -6,7 +6,10 @@
 #ifndef CRM_SERVER_AUTH_SERVICE_H_
 #define CRM_SERVER_AUTH_SERVICE_H_
 
+#include <memory>
+
 #include "crm/v1/auth_service.grpc.pb.h"
+#include "server/policy_loader.h"
 #include "server/record_handler.h"
 
 namespace crm::server {
@@ -14,7 +17,11 @@ namespace crm::server {
 class AuthServiceImpl final : public crm::v1::AuthService::Service {
  public:
   // `core` must outlive the service; core->authn must be set.
-  explicit AuthServiceImpl(const ServerCore* core) : core_(core) {}
+  // `loader` gives the installed policy, for the manage_users check of the
+  // admin methods (server/admin_support.h).
+  AuthServiceImpl(const ServerCore* core,
+                  std::shared_ptr<const PolicyLoader> loader)
+      : core_(core), loader_(std::move(loader)) {}
 
   grpc::Status Login(grpc::ServerContext* context,
                      const crm::v1::LoginRequest* request,
@@ -35,6 +42,7 @@ class AuthServiceImpl final : public crm::v1::AuthService::Service {
 
  private:
   const ServerCore* core_;
+  std::shared_ptr<const PolicyLoader> loader_;
 };
 
 }  // namespace crm::server

@@ -104,14 +104,11 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto server = crm::server::CrmServer::Start(*config);
+  crm::server::CrmServer::BeforeServing before_serving;
+  if (absl::GetFlag(FLAGS_demo)) before_serving = crm::server::LoadDemoOrganisation;
+  auto server = crm::server::CrmServer::Start(*config, /*clock=*/nullptr,
+                                              before_serving);
   if (!server.ok()) return Fail(server.status());
-  if (absl::GetFlag(FLAGS_demo)) {
-    if (absl::Status s = crm::server::LoadDemoOrganisation((*server)->core());
-        !s.ok()) {
-      return Fail(s);
-    }
-  }
 
   std::thread waiter([&] {
     int sig = 0;

@@ -75,7 +75,8 @@ absl::StatusOr<std::string> LoadPageTokenSecret(const std::string& path) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
-    const crm::internal::ServerConfig& config, auth::Clock* clock) {
+    const crm::internal::ServerConfig& config, auth::Clock* clock,
+    const BeforeServing& before_serving) {
   std::unique_ptr<CrmServer> server(new CrmServer());
   server->config_ = config;
   auto core = std::make_unique<ServerCore>();
@@ -134,7 +135,7 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
   server->services_.push_back(
       std::make_unique<DiagnosticsServiceImpl>(server->core_.get()));
   server->services_.push_back(
-      std::make_unique<AuthServiceImpl>(server->core_.get()));
+      std::make_unique<AuthServiceImpl>(server->core_.get(), policy_loader));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -144,10 +145,15 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(config.limits().max_receive_message_bytes()));
   ConfigureSyncServerThreads(builder);
+  if (before_serving) {
+    if (absl::Status s = before_serving(*server->core_); !s.ok()) return s;
+    if (absl::Status s = policy_loader->Reload(); !s.ok()) return s;
+  }
   server->services_.push_back(
       std::make_unique<UserAdminServiceImpl>(server->core_.get(), policy_loader));
   server->services_.push_back(std::make_unique<PolicyAdminServiceImpl>(
-      server->core_.get(), std::move(policy_loader)));
+      server->core_.get(), policy_loader));
+  server->policy_loader_ = std::move(policy_loader);
   server->services_.push_back(
       std::make_unique<SharingServiceImpl>(server->core_.get()));
   for (auto& service : server->services_) builder.RegisterService(service.get());
@@ -171,6 +177,8 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
 }
 
 CrmServer::~CrmServer() { Shutdown(absl::ZeroDuration()); }
+
+absl::Status CrmServer::ReloadPolicy() { return policy_loader_->Reload(); }
 
 void CrmServer::Shutdown(absl::Duration grace) {
   if (server_ == nullptr || shut_down_.exchange(true)) return;

@@ -12,6 +12,7 @@
 #define CRM_SERVER_SERVER_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -24,12 +25,21 @@
 
 namespace crm::server {
 
+class PolicyLoader;
+
 class CrmServer {
  public:
+  // Runs against the migrated database before the server accepts calls
+  // (e.g. loading the demo organisation); the stored policy is compiled again
+  // afterwards, so the first call already sees what it wrote.
+  using BeforeServing = std::function<absl::Status(ServerCore&)>;
+
   // `config` must already be finalized (FinalizeConfig). `clock` may be null
-  // for the system clock; if set it must outlive the server.
+  // for the system clock; if set it must outlive the server. If
+  // `before_serving` fails, Start fails with its status.
   static absl::StatusOr<std::unique_ptr<CrmServer>> Start(
-      const crm::internal::ServerConfig& config, auth::Clock* clock = nullptr);
+      const crm::internal::ServerConfig& config, auth::Clock* clock = nullptr,
+      const BeforeServing& before_serving = nullptr);
 
   ~CrmServer();
 
@@ -45,11 +55,18 @@ class CrmServer {
 
   ServerCore& core() { return *core_; }
 
+  // Compiles the stored policy (policy objects, users, profiles) now and
+  // installs it; otherwise changes written straight to the database, not
+  // through the admin services, are picked up by the next poll (within a
+  // second). For tools and tests that write those rows directly.
+  absl::Status ReloadPolicy();
+
  private:
   CrmServer() = default;
 
   crm::internal::ServerConfig config_;
   std::unique_ptr<ServerCore> core_;
+  std::shared_ptr<PolicyLoader> policy_loader_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

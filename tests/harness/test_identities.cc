@@ -11,7 +11,12 @@ namespace crm::testing {
 
 absl::Status AddProfile(TestServer& server, const store::ProfileRow& profile) {
   if (absl::Status s = auth::ValidateProfile(profile); !s.ok()) return s;
-  return server.server().core().authn->identities().CreateProfile(profile);
+  if (absl::Status s =
+          server.server().core().authn->identities().CreateProfile(profile);
+      !s.ok()) {
+    return s;
+  }
+  return server.server().ReloadPolicy();
 }
 
 absl::Status AddUser(TestServer& server, const std::string& username,
@@ -26,9 +31,13 @@ absl::Status AddUser(TestServer& server, const std::string& username,
   user.password = password;
   user.profile_id = profile_id;
   user.time_zone = time_zone;
-  return auth::CreateUserWithPassword(core.authn->identities(), user,
-                                      core.authn->settings().hash_params,
-                                      core.clock->Now());
+  if (absl::Status s = auth::CreateUserWithPassword(
+          core.authn->identities(), user, core.authn->settings().hash_params,
+          core.clock->Now());
+      !s.ok()) {
+    return s;
+  }
+  return server.server().ReloadPolicy();
 }
 
 absl::StatusOr<std::string> LoginToken(client::CrmClient& client,

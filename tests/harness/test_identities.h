@@ -15,11 +15,12 @@
 
 namespace crm::testing {
 
-// Stores `profile` in the server's database (validated first).
+// Stores `profile` in the server's database (validated first) and has the
+// server compile the policy again, so the next call sees it.
 absl::Status AddProfile(TestServer& server, const store::ProfileRow& profile);
 
 // Stores a user (id = username) with `password`, hashed with the server's
-// configured (cheap, in tests) costs.
+// configured (cheap, in tests) costs; the next call sees it (as AddProfile).
 absl::Status AddUser(TestServer& server, const std::string& username,
                      const std::string& password,
                      const std::string& profile_id,

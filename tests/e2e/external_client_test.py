@@ -663,7 +663,7 @@ class ZShutdownTest(unittest.TestCase):
         signalled_at = time.time()
         ENV.proc.send_signal(signal.SIGTERM)
         try:
-            rc = ENV.proc.wait(timeout=GRACE_SECONDS + 10)
+            rc = ENV.proc.wait(timeout=GRACE_SECONDS + 20)
         except subprocess.TimeoutExpired:
             rc = None
         elapsed = time.time() - signalled_at
@@ -679,7 +679,10 @@ class ZShutdownTest(unittest.TestCase):
                            if r[1] > signalled_at - 1)
         self.assertEqual(rc, 0, "crm_server exit status after SIGTERM "
                          "(None: still running):\n" + ENV.server_log())
-        self.assertLess(elapsed, GRACE_SECONDS + 5)
+        # Bounded by the grace period plus the time the handlers still
+        # running at its end take to return (a 1000-row List is not
+        # interrupted) and the teardown; generous, as CI machines are shared.
+        self.assertLess(elapsed, GRACE_SECONDS + 15)
         self.assertIn("server.stopped", ENV.server_log())
         # In flight at SIGTERM (sent before it, answered after it): every one
         # completed OK.

@@ -35,8 +35,6 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/crm-policy-demo-XXXXXX")
 pid=""
 pg_db=""
 pg_args=()
-passed=0
-failed=0
 cleanup() {
   if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
     kill -KILL "$pid" 2>/dev/null || true
@@ -49,31 +47,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-finish() {
-  echo "$passed passed, $failed failed"
-  [[ $failed -eq 0 ]]
-  exit $?
-}
-# has LABEL WANT OUTPUT / lacks LABEL UNWANTED OUTPUT
-has() {
-  if grep -qF -- "$2" <<<"$3"; then ok "$1"; else
-    fail "$1: expected '$2' in:"; sed 's/^/    /' <<<"$3"; fi
-}
-has_line() {  # LABEL EXTENDED_REGEX OUTPUT
-  if grep -qE -- "$2" <<<"$3"; then ok "$1"; else
-    fail "$1: expected a line matching '$2' in:"; sed 's/^/    /' <<<"$3"; fi
-}
-lacks() {
-  if grep -qF -- "$2" <<<"$3"; then
-    fail "$1: did not expect '$2' in:"; sed 's/^/    /' <<<"$3"; else ok "$1"; fi
-}
-# exit_is LABEL WANT GOT OUTPUT
-exit_is() {
-  if [[ "$3" == "$2" ]]; then ok "$1 (exit $3)"; else
-    fail "$1: exit $3, expected $2:"; sed 's/^/    /' <<<"$4"; fi
-}
+source "$src/tests/e2e/smoke_lib.sh"
 
 # What dev.sh does, from a working directory shaped like the repository.
 cd "$work"

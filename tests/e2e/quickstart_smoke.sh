@@ -22,8 +22,6 @@ done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/crm-quickstart-XXXXXX")
 pid=""
-passed=0
-failed=0
 cleanup() {
   if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
     kill -KILL "$pid" 2>/dev/null || true
@@ -33,18 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-finish() {
-  echo "$passed passed, $failed failed"
-  [[ $failed -eq 0 ]]
-  exit $?
-}
-# check LABEL WANT_SUBSTRING OUTPUT
-check() {
-  if grep -qF -- "$2" <<<"$3"; then ok "$1"; else
-    fail "$1: expected '$2' in:"; sed 's/^/    /' <<<"$3"; fi
-}
+source "$src/tests/e2e/smoke_lib.sh"
 
 # What dev.sh does after building, from a working directory shaped like the
 # repository.
@@ -100,7 +87,7 @@ stop_server() {
   pid=""
   if [[ $rc -eq 0 ]]; then ok "SIGTERM: exit 0 after $((SECONDS - t0)) s"; else
     fail "SIGTERM: exit status $rc"; sed 's/^/    /' "$1"; fi
-  check "log says server.stopped" '"server.stopped"' "$(cat "$1")"
+  has "log says server.stopped" '"server.stopped"' "$(cat "$1")"
 }
 
 # crmctl exactly as dev.sh tells the user to run it (defaults: certs/out/...).
@@ -116,15 +103,15 @@ done
 
 out=$(ctl accounts list) || fail "crmctl accounts list: exit $?"
 for want in "Acme Ltd" "Globex Corporation" "Initech" "Umbrella Pharma" "Soylent Foods" "Duff Stores"; do
-  check "accounts list shows $want" "$want" "$out"
+  has "accounts list shows $want" "$want" "$out"
 done
 rows=$(ctl --output json accounts list --page-size 1000 | grep -c '"name": *"accounts/' || true)
 [[ "$rows" == 6 ]] && ok "6 demo accounts" || fail "expected 6 demo accounts, got $rows"
 
 out=$(ctl --output json contacts get contacts/ada) \
   || fail "crmctl --output json contacts get contacts/ada: exit $?"
-check "contacts get contacts/ada (JSON) names Lovelace" '"Lovelace"' "$out"
-check "contacts get contacts/ada (JSON) links accounts/acme" '"accounts/acme"' "$out"
+has "contacts get contacts/ada (JSON) names Lovelace" '"Lovelace"' "$out"
+has "contacts get contacts/ada (JSON) links accounts/acme" '"accounts/acme"' "$out"
 
 # Every crmctl command the README's quick start and dev.sh's banner show, as
 # written there (build/clients/crmctl replaced by the build's crmctl).
@@ -148,31 +135,31 @@ login() {  # USER PASSWORD [crmctl global flags...]
   echo "$pw" | "$crmctl" "$@" login "$user" --password-stdin 2>&1
 }
 rc=0; out=$(login bob bob-demo-pw) || rc=$?
-check "bob logs in (exit $rc)" "export CRM_TOKEN=" "$out"
+has "bob logs in (exit $rc)" "export CRM_TOKEN=" "$out"
 token=$(sed -n 's/^export CRM_TOKEN=//p' <<<"$out" | tr -d "'\"")
 out=$(CRM_TOKEN=$token ctl whoami) || fail "whoami as bob: exit $?"
-check "whoami names bob" "bob" "$out"
+has "whoami names bob" "bob" "$out"
 CRM_TOKEN=$token ctl logout >/dev/null && ok "bob logs out" || fail "logout failed"
 rc=0; out=$(CRM_TOKEN=$token ctl whoami) || rc=$?
 [[ $rc -ne 0 ]] && ok "the token is dead after logout" || fail "token still works after logout"
 rc=0; out=$(login carol carol-demo-pw) || rc=$?
-[[ $rc -ne 0 ]] && check "carol refused by the IP rule" "ip_ranges" "$out" \
+[[ $rc -ne 0 ]] && has "carol refused by the IP rule" "ip_ranges" "$out" \
   || fail "carol logged in from 127.0.0.1"
 rc=0; out=$(login dave dave-demo-pw) || rc=$?
-[[ $rc -ne 0 ]] && check "dave refused by the country rule" "countries" "$out" \
+[[ $rc -ne 0 ]] && has "dave refused by the country rule" "countries" "$out" \
   || fail "dave logged in from Germany"
 rc=0; out=$(login dave dave-demo-pw --forwarded-for 127.2.0.9) || rc=$?
 [[ $rc -eq 0 ]] && ok "dave logs in from a French address" \
   || fail "dave from FR: exit $rc: $out"
 
 out=$(ctl echo hello) || fail "crmctl echo hello: exit $?"
-check "echo hello" "hello" "$out"
-check "echo names the caller" "services/admin-cli" "$out"
+has "echo hello" "hello" "$out"
+has "echo names the caller" "services/admin-cli" "$out"
 
 for coll in leads opportunities cases activities; do
   out=$(ctl "$coll" list) || fail "crmctl $coll list: exit $?"
 done
-check "opportunities list has the demo deal" "Acme: 500 widgets" "$(ctl opportunities list)"
+has "opportunities list has the demo deal" "Acme: 500 widgets" "$(ctl opportunities list)"
 
 # A client certificate from the same dev CA but a narrower grant.
 rc=0
@@ -188,7 +175,7 @@ stop_server server1.log
 # dev.sh a second time: same database, --demo again.
 start_server server2.log
 out=$(ctl accounts list) || fail "crmctl accounts list after restart: exit $?"
-check "restart: Acme Ltd still there" "Acme Ltd" "$out"
+has "restart: Acme Ltd still there" "Acme Ltd" "$out"
 rows=$(ctl --output json accounts list --page-size 1000 | grep -c '"name": *"accounts/' || true)
 [[ "$rows" == "$accounts_before" ]] && ok "restart: demo not loaded twice" \
   || fail "restart: expected $accounts_before accounts, got $rows"

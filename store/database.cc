@@ -253,6 +253,7 @@ absl::Status Database::TransactionOnce(
   if (status.ok()) {
     try {
       session.sql() << "COMMIT";
+      if (session.statements() != nullptr) session.statements()->DropRetired();
       return absl::OkStatus();
     } catch (const std::exception& e) {
       status = ToStatus(&session, "committing a transaction", "COMMIT", e);
@@ -264,6 +265,10 @@ absl::Status Database::TransactionOnce(
     // The connection is in an unknown state; rebuild it.
     LogStoreError(absl::StrCat("rollback failed: ", e.what()));
     session.MarkBroken();
+  }
+  // (A broken connection's statements go in RepairIfBroken.)
+  if (!session.broken() && session.statements() != nullptr) {
+    session.statements()->DropRetired();
   }
   *retryable = session.retryable();
   RepairIfBroken(session);

@@ -83,6 +83,13 @@ CachedStatement* StatementCache::Find(const std::string& key) {
   return it == entries_.end() ? nullptr : it->second.get();
 }
 
+void StatementCache::Retire(const std::string& key) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return;
+  retired_.push_back(std::move(it->second));
+  entries_.erase(it);
+}
+
 CachedStatement* StatementCache::Insert(
     std::string key, std::unique_ptr<CachedStatement> statement) {
   if (entries_.size() >= kMaxEntries) entries_.clear();

@@ -127,9 +127,9 @@ struct CachedStatement {
 //     only by the session holding that connection's lease: no locking.
 //   - Entries are prepared on first use and kept until: the statement fails
 //     (the entry is evicted in case the statement itself is at fault;
-//     except inside a PostgreSQL transaction, where the failure aborted the
-//     transaction so DEALLOCATE could not run, and the statement stays
-//     valid), the connection is
+//     inside a PostgreSQL transaction, where the failure aborted the
+//     transaction so DEALLOCATE could not run, it is retired instead and
+//     destroyed when the transaction has ended), the connection is
 //     repaired after a failure (Clear before reconnect: the old statements
 //     belong to the dead connection), the cache reaches kMaxEntries
 //     (Clear: cheap insurance against unbounded texts), or the Database
@@ -165,11 +165,25 @@ class StatementCache {
   CachedStatement* Insert(std::string key,
                           std::unique_ptr<CachedStatement> statement);
   void Evict(const std::string& key) { entries_.erase(key); }
-  void Clear() { entries_.clear(); }
+  // Takes `key` out of the cache but keeps the statement alive until
+  // DropRetired: for a statement that failed inside a PostgreSQL
+  // transaction, which can neither be deallocated there (the transaction is
+  // aborted) nor be executed again (SOCI's PostgreSQL backend frees a
+  // parameter buffer only after a successful execution, so re-executing a
+  // failed statement leaks the previous one).
+  void Retire(const std::string& key);
+  // Destroys the retired statements (DEALLOCATE); called once the
+  // transaction has ended.
+  void DropRetired() { retired_.clear(); }
+  void Clear() {
+    entries_.clear();
+    retired_.clear();
+  }
   size_t size() const { return entries_.size(); }
 
  private:
   std::unordered_map<std::string, std::unique_ptr<CachedStatement>> entries_;
+  std::vector<std::unique_ptr<CachedStatement>> retired_;
 };
 
 // Column `i` of `row` as a SqlValue, whatever type the backend reported

@@ -107,20 +107,19 @@ class PreparedStatement {
 
   // After a failed execution a cached statement is dropped (it is prepared
   // again next time), in case the failure was about the statement itself.
-  // Except inside a PostgreSQL transaction: the failure aborted it, so the
-  // DEALLOCATE would fail and leave the statement on the server; the
-  // statement itself stays valid there (constraint violations,
-  // serialization failures), so it is kept.
+  // Inside a PostgreSQL transaction the failure aborted the transaction, so
+  // a DEALLOCATE would fail there: the statement is retired and destroyed
+  // when the transaction has ended (StatementCache::Retire).
   void Discard() {
+    if (cache_ == nullptr) return;
     if (session_->dialect() == Dialect::kPostgres &&
         session_->in_transaction()) {
-      return;
-    }
-    if (cache_ != nullptr) {
+      cache_->Retire(key_);  // entry_ stays alive until DropRetired
+    } else {
       entry_ = nullptr;
       cache_->Evict(key_);
-      cache_ = nullptr;
     }
+    cache_ = nullptr;
   }
 
  private:

@@ -605,7 +605,9 @@ TEST(RunCli, HelpAndUsageErrors) {
        "valid values: STATUS_UNSPECIFIED"},
       {{"call", "Nope/X", "{}"}, "error: NOT_FOUND: unknown service 'Nope'"},
       // Local checks come before connecting: certificate files are read last.
-      {{"accounts", "get", "1"}, "--ca: cannot read 'certs/out/ca.pem'"},
+      // (An explicit path: certs/out/ exists wherever scripts/dev.sh ran.)
+      {{"--ca", "/nonexistent/crm-cli-test/ca.pem", "accounts", "get", "1"},
+       "--ca: cannot read '/nonexistent/crm-cli-test/ca.pem'"},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(RunCapture(c.args, &out, &err), kExitUsage) << c.err;

@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "store/database.h"
 #include "store/statement.h"
+#include "tests/harness/policy_objects.h"
 #include "tests/harness/test_identities.h"
 #include "tests/harness/test_server.h"
 
@@ -56,12 +57,7 @@ class SharingTest : public ::testing::TestWithParam<Backend> {
     SetRole("alice", "rep");
     SetRole("bob", "rep");
     SetRole("carol", "manager");
-    PolicyObject owd;
-    owd.mutable_org_wide_default()->set_object("accounts");
-    owd.mutable_org_wide_default()->set_internal_access(
-        crm::v1::OrgWideDefault::PRIVATE);
-    owd.mutable_org_wide_default()->set_grant_access_using_hierarchies(true);
-    CreatePolicy("", owd);
+    CreatePolicy("", PrivateWithHierarchy("accounts"));
     // Written after the users: the policy write reloads them too.
     PolicyObject set;
     auto* p = set.mutable_permission_set()->add_object_permissions();

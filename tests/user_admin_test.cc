@@ -13,6 +13,7 @@
 #include "crm/v1/user_admin_service.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/harness/policy_objects.h"
 #include "tests/harness/test_identities.h"
 #include "tests/harness/test_server.h"
 
@@ -310,12 +311,7 @@ TEST_P(UserAdminTest, RoleChangeAppliesToTheVeryNextRequest) {
   PolicyObject rep;
   rep.mutable_role()->set_parent("roles/manager");
   CreatePolicy("rep", rep);
-  PolicyObject owd;
-  owd.mutable_org_wide_default()->set_object("accounts");
-  owd.mutable_org_wide_default()->set_internal_access(
-      crm::v1::OrgWideDefault::PRIVATE);
-  owd.mutable_org_wide_default()->set_grant_access_using_hierarchies(true);
-  CreatePolicy("", owd);
+  CreatePolicy("", PrivateWithHierarchy("accounts"));
   PolicyObject set;
   auto* p = set.mutable_permission_set()->add_object_permissions();
   p->set_object("accounts");

@@ -49,8 +49,14 @@ crm::v1::Account SeedAccount(int i) {
 }
 
 absl::StatusOr<std::unique_ptr<SeededServer>> SeededServer::Start(
-    testing::Backend backend, int accounts) {
-  auto ts = testing::TestServer::Start({.backend = backend});
+    testing::Backend backend, int accounts, int pool_size) {
+  testing::TestServerOptions options{.backend = backend};
+  if (pool_size > 0) {
+    options.customize = [pool_size](crm::internal::ServerConfig& config) {
+      config.set_database_pool_size(pool_size);
+    };
+  }
+  auto ts = testing::TestServer::Start(std::move(options));
   if (!ts.ok()) return ts.status();
   std::unique_ptr<SeededServer> out(new SeededServer());
   out->server_ = *std::move(ts);

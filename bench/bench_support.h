@@ -30,8 +30,10 @@ crm::v1::Account SeedAccount(int i);
 // dominate the run), with create/update times one second apart.
 class SeededServer {
  public:
+  // `pool_size` > 0 sets the database connection pool (the harness's
+  // default is 4; the server's own default is 8).
   static absl::StatusOr<std::unique_ptr<SeededServer>> Start(
-      testing::Backend backend, int accounts);
+      testing::Backend backend, int accounts, int pool_size = 0);
 
   testing::TestServer& server() const { return *server_; }
   // "accounts/{id}" of every seeded account, in seeding order.

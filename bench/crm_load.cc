@@ -10,7 +10,9 @@
 // rounds and the ratio Get/Echo.
 //
 // Methods: echo (DiagnosticsService.Echo: mTLS + identity only, the
-// unprotected baseline), get (AccountService.GetAccount of a random seeded
+// unprotected baseline), ping (Echo with ping_database: the same plus one
+// SELECT 1 on a pooled connection, i.e. the floor of any call that makes
+// one database round trip), get (AccountService.GetAccount of a random seeded
 // account: identity + policy + point read + field masking), list
 // (ListAccounts, page of 50, optional --filter).
 //
@@ -58,12 +60,14 @@ constexpr int kMaxRounds = 10;
 constexpr int64_t kMaxCallsPerPhase = 20'000'000;
 constexpr int kCallDeadlineSeconds = 10;
 
-enum class Method { kEcho, kGet, kList };
+enum class Method { kEcho, kPing, kGet, kList };
 
 const char* MethodName(Method m) {
   switch (m) {
     case Method::kEcho:
       return "echo";
+    case Method::kPing:
+      return "ping";
     case Method::kGet:
       return "get";
     case Method::kList:
@@ -80,6 +84,7 @@ struct Flags {
   int warmup = 1;    // seconds per phase, not counted
   int rounds = 3;
   int accounts = 10000;
+  int pool = 0;  // in-process server's database pool; 0: the harness's 4
   std::string filter;  // for list
   std::string backend = "sqlite";
   std::string target, ca, cert, key;
@@ -91,7 +96,7 @@ int Usage(const std::string& error) {
           "usage: crm_load [--methods=echo,get,list] [--channels=C<=%d]\n"
           "  [--inflight=K<=%d] [--duration=S<=%d] [--warmup=S] "
           "[--rounds=R<=%d]\n"
-          "  [--accounts=N] [--filter=EXPR] [--backend=sqlite|postgres]\n"
+          "  [--accounts=N] [--pool=N] [--filter=EXPR] [--backend=sqlite|postgres]\n"
           "  [--target=localhost:PORT --ca=FILE --cert=FILE --key=FILE]\n",
           error.c_str(), kMaxChannels, kMaxInflight, kMaxDurationSeconds,
           kMaxRounds);
@@ -109,7 +114,8 @@ std::string ParseFlags(int argc, char** argv, Flags* flags) {
   std::map<std::string, int*> ints = {
       {"channels", &flags->channels}, {"inflight", &flags->inflight},
       {"duration", &flags->duration}, {"warmup", &flags->warmup},
-      {"rounds", &flags->rounds},     {"accounts", &flags->accounts}};
+      {"rounds", &flags->rounds},     {"accounts", &flags->accounts},
+      {"pool", &flags->pool}};
   std::map<std::string, std::string*> strings = {
       {"filter", &flags->filter}, {"backend", &flags->backend},
       {"target", &flags->target}, {"ca", &flags->ca},
@@ -126,13 +132,15 @@ std::string ParseFlags(int argc, char** argv, Flags* flags) {
       for (absl::string_view m : absl::StrSplit(value, ',')) {
         if (m == "echo") {
           flags->methods.push_back(Method::kEcho);
+        } else if (m == "ping") {
+          flags->methods.push_back(Method::kPing);
         } else if (m == "get") {
           flags->methods.push_back(Method::kGet);
         } else if (m == "list") {
           flags->methods.push_back(Method::kList);
         } else {
           return absl::StrCat("--methods: unknown method '", m,
-                              "'; use echo, get, list");
+                              "'; use echo, ping, get, list");
         }
       }
     } else if (auto it = ints.find(name); it != ints.end()) {
@@ -220,6 +228,8 @@ class Lane {
        const std::string& filter, int seed)
       : stubs_(stubs), names_(names), rng_(seed) {
     echo_req_.set_payload(std::string(32, 'x'));
+    ping_req_.set_payload(std::string(32, 'x'));
+    ping_req_.set_ping_database(true);
     list_req_.set_page_size(50);
     list_req_.set_filter(filter);
   }
@@ -253,6 +263,10 @@ class Lane {
     switch (phase_->method) {
       case Method::kEcho:
         stubs_->diagnostics->async()->Echo(ctx_.get(), &echo_req_, &echo_resp_,
+                                           done);
+        break;
+      case Method::kPing:
+        stubs_->diagnostics->async()->Echo(ctx_.get(), &ping_req_, &echo_resp_,
                                            done);
         break;
       case Method::kGet: {
@@ -289,6 +303,7 @@ class Lane {
   std::unique_ptr<grpc::ClientContext> ctx_;
   int64_t start_ns_ = 0;
   crm::v1::EchoRequest echo_req_;
+  crm::v1::EchoRequest ping_req_;
   crm::v1::EchoResponse echo_resp_;
   crm::v1::GetAccountRequest get_req_;
   crm::v1::Account account_;
@@ -376,7 +391,7 @@ int Main(int argc, char** argv) {
                                    : testing::Backend::kSqlite;
     fprintf(stderr, "crm_load: in-process %s server, seeding %d accounts\n",
             flags.backend.c_str(), flags.accounts);
-    auto server = SeededServer::Start(backend, flags.accounts);
+    auto server = SeededServer::Start(backend, flags.accounts, flags.pool);
     if (!server.ok()) {
       fprintf(stderr, "crm_load: %s\n", server.status().ToString().c_str());
       return 1;
@@ -453,6 +468,19 @@ int Main(int argc, char** argv) {
     const double echo = Median(rates[Method::kEcho]);
     const double get = Median(rates[Method::kGet]);
     printf("ratio get/echo: %.2f (target >= 0.80)\n", echo > 0 ? get / echo : 0);
+  }
+  if (rates.count(Method::kEcho) && rates.count(Method::kPing)) {
+    const double echo = Median(rates[Method::kEcho]);
+    const double ping = Median(rates[Method::kPing]);
+    printf("ratio ping/echo: %.2f (one database round trip and nothing else)\n",
+           echo > 0 ? ping / echo : 0);
+  }
+  if (rates.count(Method::kPing) && rates.count(Method::kGet)) {
+    const double ping = Median(rates[Method::kPing]);
+    const double get = Median(rates[Method::kGet]);
+    printf("ratio get/ping: %.2f (identity, policy, masking and the record "
+           "read, over the round-trip floor)\n",
+           ping > 0 ? get / ping : 0);
   }
   return 0;
 }

@@ -1,5 +1,6 @@
 // DiagnosticsService: Echo, the benchmark baseline. Passes transport
-// security and caller identity, touches neither policy nor storage.
+// security and caller identity, touches no policy; storage only when asked
+// to ping the database (EchoRequest.ping_database: one SELECT 1).
 #ifndef CRM_SERVER_DIAGNOSTICS_SERVICE_H_
 #define CRM_SERVER_DIAGNOSTICS_SERVICE_H_
 

@@ -523,8 +523,10 @@ TEST_P(PolicyDifferentialTest, PointDecisionSqlFilterAndReferenceAgree) {
   EXPECT_EQ(failures, 0) << "seed " << seed;
   int64_t per_op = pairs / 3;
   EXPECT_GE(per_op, 10000);
-  // Not a vacuous test: a fair share of pairs is allowed, and not all.
-  EXPECT_GT(allowed, pairs / 20);
+  // Not a vacuous test: a fair share of pairs is allowed, and not all (at
+  // least 1%: larger organisations, CRM_POLICY_SIZE > 1, add users faster
+  // than any one user's reach grows; seed 7 at size 3 allows 4.7%).
+  EXPECT_GT(allowed, pairs / 100);
   EXPECT_LT(allowed, pairs);
   // The filtered runs pruned some rules and still found records.
   EXPECT_GT(pruned, 0);

@@ -48,6 +48,22 @@ function(crm_test name)
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
     PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
                FIXTURES_REQUIRED pg
-               ENVIRONMENT "CRM_TEST_PG_DIR=${CMAKE_BINARY_DIR}/pg;CRM_SOURCE_DIR=${PROJECT_SOURCE_DIR};CRM_BINARY_DIR=${CMAKE_BINARY_DIR}"
     DISCOVERY_TIMEOUT 60)
+  # The tests' environment is set here, not in PROPERTIES above: GoogleTest's
+  # discovery script (CMake 3.25) reparses PROPERTIES with
+  # cmake_parse_arguments, which splits a list value on ';' however it is
+  # escaped, so "ENVIRONMENT A=1;B=2;C=3" became ENVIRONMENT A=1 and a bogus
+  # property B=2 with value C=3: only the first variable reached the tests.
+  # Instead a file that ctest includes after the discovered tests sets the
+  # whole list on every test of this binary (${name}_TESTS is the list the
+  # discovery file defines). Check: ctest --show-only=json-v1.
+  set(env "CRM_TEST_PG_DIR=${CMAKE_BINARY_DIR}/pg"
+          "CRM_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+          "CRM_BINARY_DIR=${CMAKE_BINARY_DIR}")
+  set(env_file "${CMAKE_CURRENT_BINARY_DIR}/${name}_environment.cmake")
+  file(WRITE "${env_file}"
+    "if(DEFINED ${name}_TESTS)\n"
+    "  set_tests_properties(\${${name}_TESTS} PROPERTIES ENVIRONMENT [==[${env}]==])\n"
+    "endif()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${env_file}")
 endfunction()

@@ -464,24 +464,18 @@ int Main(int argc, char** argv) {
   printf("median calls/s over %d round(s):", flags.rounds);
   for (const auto& [m, v] : rates) printf("  %s %.0f", MethodName(m), Median(v));
   printf("\n");
-  if (rates.count(Method::kEcho) && rates.count(Method::kGet)) {
-    const double echo = Median(rates[Method::kEcho]);
-    const double get = Median(rates[Method::kGet]);
-    printf("ratio get/echo: %.2f (target >= 0.80)\n", echo > 0 ? get / echo : 0);
-  }
-  if (rates.count(Method::kEcho) && rates.count(Method::kPing)) {
-    const double echo = Median(rates[Method::kEcho]);
-    const double ping = Median(rates[Method::kPing]);
-    printf("ratio ping/echo: %.2f (one database round trip and nothing else)\n",
-           echo > 0 ? ping / echo : 0);
-  }
-  if (rates.count(Method::kPing) && rates.count(Method::kGet)) {
-    const double ping = Median(rates[Method::kPing]);
-    const double get = Median(rates[Method::kGet]);
-    printf("ratio get/ping: %.2f (identity, policy, masking and the record "
-           "read, over the round-trip floor)\n",
-           ping > 0 ? get / ping : 0);
-  }
+  // Median calls/s of `num` over those of `den`, when both ran.
+  auto ratio = [&rates](Method num, Method den, const char* note) {
+    if (!rates.count(num) || !rates.count(den)) return;
+    const double d = Median(rates[den]);
+    printf("ratio %s/%s: %.2f (%s)\n", MethodName(num), MethodName(den),
+           d > 0 ? Median(rates[num]) / d : 0, note);
+  };
+  ratio(Method::kGet, Method::kEcho, "target >= 0.80");
+  ratio(Method::kPing, Method::kEcho, "one database round trip and nothing else");
+  ratio(Method::kGet, Method::kPing,
+        "identity, policy, masking and the record read, over the round-trip "
+        "floor");
   return 0;
 }
 

@@ -638,12 +638,15 @@ class ZShutdownTest(unittest.TestCase):
             f.result()
 
         results = []  # (start, end, code, details)
+        active = {}   # worker index -> start of its unanswered call
         lock = threading.Lock()
         stop = threading.Event()
 
-        def worker():
+        def worker(index):
             while not stop.is_set():
                 start = time.time()
+                with lock:
+                    active[index] = start
                 try:
                     stub.ListAccounts(svc.ListAccountsRequest(
                         page_size=1000, filter='industry = "%s"' % tag,
@@ -652,14 +655,31 @@ class ZShutdownTest(unittest.TestCase):
                 except grpc.RpcError as e:
                     code, details = e.code(), e.details()
                 with lock:
+                    del active[index]
                     results.append((start, time.time(), code, details))
                 if code != grpc.StatusCode.OK:
                     return
 
-        threads = [threading.Thread(target=worker) for _ in range(4)]
+        threads = [threading.Thread(target=worker, args=(i,))
+                   for i in range(4)]
         for t in threads:
             t.start()
         time.sleep(1.0)
+        # Signal at a moment when some call has been on its way for more
+        # than MARGIN and is still unanswered. A fixed sleep let the four
+        # workers all start new calls within MARGIN of the signal now and
+        # then, leaving no call that counts as in flight (CI, 2026-12-03).
+        # A call that is not answered this soon after (List of 1000 rows
+        # takes ~100 ms) may already be finishing; keep waiting for a
+        # younger one, for at most 10 s.
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            with lock:
+                now = time.time()
+                if any(self.MARGIN + 0.01 <= now - s <= self.MARGIN + 0.04
+                       for s in active.values()):
+                    break
+            time.sleep(0.002)
         signalled_at = time.time()
         ENV.proc.send_signal(signal.SIGTERM)
         try:

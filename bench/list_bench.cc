@@ -24,7 +24,11 @@
 // kDataVersion (--reload forces a new load). Figures: bench/README.md.
 //
 //   build/bench/list_bench [--iterations=200] [--explain] [--reload]
-//       [--filter='industry = "Retail"'] [--strict]
+//       [--filter='industry = "Retail"'] [--strict] [--walk]
+//
+// List runs server::PlanList, which may choose the fetch-then-sort form
+// (server/list_plan.h; the "form" column); --walk never does, to compare
+// the two in one session.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -48,6 +52,7 @@
 #include "query/checked_filter.h"
 #include "query/field_access.h"
 #include "query/order_by.h"
+#include "server/list_plan.h"
 #include "store/database.h"
 #include "store/migrations.h"
 #include "store/plan_capture.h"
@@ -77,6 +82,7 @@ struct Flags {
   bool explain = false;
   bool reload = false;
   bool strict = false;
+  bool walk = false;  // never fetch-then-sort
   std::string filter = "industry = \"Retail\"";
   std::string pg_dir = "/tmp/crm-list-bench";
 };
@@ -96,6 +102,8 @@ Flags ParseFlags(int argc, char** argv) {
       f.reload = true;
     } else if (a == "--strict") {
       f.strict = true;
+    } else if (a == "--walk") {
+      f.walk = true;
     } else if (absl::ConsumePrefix(&a, "--filter=")) {
       f.filter = std::string(a);
     } else if (absl::ConsumePrefix(&a, "--pg-dir=")) {
@@ -103,7 +111,7 @@ Flags ParseFlags(int argc, char** argv) {
     } else {
       fprintf(stderr,
               "usage: list_bench [--iterations=N] [--explain] [--reload] "
-              "[--strict] [--filter=TEXT] [--pg-dir=DIR]\n");
+              "[--strict] [--walk] [--filter=TEXT] [--pg-dir=DIR]\n");
       exit(2);
     }
   }
@@ -461,8 +469,12 @@ struct Case {
 class Runner {
  public:
   Runner(store::Database* db, std::shared_ptr<const policy::PolicySnapshot> s,
-         const model::ObjectSchema& schema)
-      : db_(db), records_(db), snapshot_(std::move(s)), schema_(schema) {}
+         const model::ObjectSchema& schema, bool walk_only)
+      : db_(db),
+        records_(db),
+        snapshot_(std::move(s)),
+        schema_(schema),
+        walk_only_(walk_only) {}
 
   // The WHERE of the server's List for this principal and filter.
   model::SqlFragment Where(const Case& c, policy::PlanInfo* plan) const {
@@ -478,18 +490,29 @@ class Runner {
         query::ToSql(*filter));
   }
 
-  // One List call as the server makes it (first page, no token).
-  size_t ListOnce(const Case& c, store::Session* in_session = nullptr) const {
+  // One List call as the server makes it (first page, no token):
+  // server::PlanList, then RecordStore::List. `fetched` (optional): whether
+  // it took the fetch-then-sort form.
+  size_t ListOnce(const Case& c, store::Session* in_session = nullptr,
+                  bool* fetched = nullptr) const {
     policy::Evaluator eval(snapshot_, policy::Principal{"app", c.principal->user_id});
     query::FieldAccess readable = [&](const model::FieldSchema& f) {
       return eval.CanReadField(schema_, f);
     };
+    auto filter = query::ParseAndCheckFilter(c.filter, schema_, readable);
+    if (!filter.ok()) Die("filter", filter.status());
     auto order = query::ParseOrderBy("update_time desc", schema_, readable);
     if (!order.ok()) Die("order_by", order.status());
-    store::ListQuery q{Where(c, nullptr), *order, kPageSize + 1};
     size_t rows = 0;
     auto run = [&](store::Session& s) {
-      auto page = records_.List(s, schema_, q);
+      auto q = server::PlanList(s, records_, eval, schema_, *filter, *order,
+                                {}, kPageSize + 1);
+      if (!q.ok()) return q.status();
+      if (walk_only_ && q->fetch_then_sort) {
+        *q = store::ListQuery{Where(c, nullptr), *order, kPageSize + 1};
+      }
+      if (fetched) *fetched = q->fetch_then_sort;
+      auto page = records_.List(s, schema_, *q);
       if (!page.ok()) return page.status();
       rows = page->size();
       return absl::OkStatus();
@@ -525,6 +548,7 @@ class Runner {
   mutable store::RecordStore records_;
   std::shared_ptr<const policy::PolicySnapshot> snapshot_;
   const model::ObjectSchema& schema_;
+  const bool walk_only_;
 };
 
 int Main(int argc, char** argv) {
@@ -543,7 +567,7 @@ int Main(int argc, char** argv) {
 
   std::unique_ptr<store::Database> db =
       OpenLoaded(flags, org.state, principals[0].user_id);
-  Runner runner(db.get(), *snapshot, accounts);
+  Runner runner(db.get(), *snapshot, accounts, flags.walk);
 
   // Counts: how much each principal sees, and the count path's latency.
   printf("%-20s %-7s %-8s %7s %6s %6s %10s %10s %9s\n", "principal", "user",
@@ -578,15 +602,17 @@ int Main(int argc, char** argv) {
          Ms(counts.Quantile(0.5)), count_p95, Ms(counts.Max()), kCountTargetMs);
   if (count_p95 >= kCountTargetMs && flags.strict) ok = false;
 
-  printf("%-20s %-22s %5s %9s %9s %9s %s\n", "principal", "filter", "rows",
-         "p50 ms", "p95 ms", "max ms", "sort-index rows dropped");
+  printf("%-20s %-22s %5s %-6s %9s %9s %9s %s\n", "principal", "filter",
+         "rows", "form", "p50 ms", "p95 ms", "max ms",
+         "sort-index rows dropped");
   for (const Case& c : cases) {
     for (int i = 0; i < 3; ++i) runner.ListOnce(c);  // warm-up
     LatencySamples samples;
     size_t rows = 0;
+    bool fetched = false;
     for (int i = 0; i < flags.iterations; ++i) {
       int64_t t0 = NowNanos();
-      rows = runner.ListOnce(c);
+      rows = runner.ListOnce(c, nullptr, &fetched);
       samples.Add(NowNanos() - t0);
     }
     std::string plan = runner.Plan(c);
@@ -594,9 +620,10 @@ int Main(int argc, char** argv) {
     double p95 = Ms(samples.Quantile(0.95));
     bool slow_plan = c.small && dropped > 10000;
     bool missed = p95 >= kListP95TargetMs;
-    printf("%-20s %-22s %5zu %9.2f %9.2f %9.2f %lld%s%s\n",
+    printf("%-20s %-22s %5zu %-6s %9.2f %9.2f %9.2f %lld%s%s\n",
            c.principal->label.c_str(),
            c.filter.empty() ? "(none)" : c.filter.c_str(), rows,
+           fetched ? "fetch" : "walk",
            Ms(samples.Quantile(0.5)), p95, Ms(samples.Max()),
            static_cast<long long>(dropped),
            slow_plan ? "  <- walks the sort index past invisible rows" : "",

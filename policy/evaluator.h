@@ -68,6 +68,15 @@ struct SqlShape {
   // user -> role assignment the snapshot was built from) plus the other
   // users, instead of one parameter per user.
   size_t role_join_min_owners = 512;
+  // PostgreSQL only. The shares branch of the `scan` form as
+  // `"id" = ANY(ARRAY(SELECT "record_id" ...))` instead of
+  // `"id" IN (SELECT "record_id" ...)`. Same records; but PostgreSQL can
+  // then combine the owner index and the primary key in a BitmapOr, where an
+  // IN (subquery) inside an OR becomes a hashed subplan tested on every row
+  // (a sequential scan unless the sort index is walked). For
+  // store::ListQuery::fetch_then_sort; walking the sort index with it is
+  // slower (server/list_plan.h).
+  bool share_ids_as_array = false;
 };
 
 // What RecordFilter chose, for tests, logs and benchmarks.
@@ -77,6 +86,9 @@ struct PlanInfo {
   size_t share_keys = 0;
   size_t criteria_rules = 0;
   size_t restriction_rules = 0;
+  // Access to the object comes through its parent account (org-wide default
+  // "controlled by parent"): `owners` and the rest count the accounts'.
+  bool via_parent = false;
   std::string explanation;
 };
 

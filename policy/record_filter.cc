@@ -257,9 +257,9 @@ SqlFragment Evaluator::OwnAccessSql(
   if (!owners.empty()) terms.push_back(OwnerSql(*policy_, owners, shape, plan));
   if (!shares.empty()) {
     SqlFragment s;
-    s.Append("\"id\" IN (");
+    s.Append(shape.share_ids_as_array ? "\"id\" = ANY(ARRAY(" : "\"id\" IN (");
     s.Append(shares);
-    s.Append(")");
+    s.Append(shape.share_ids_as_array ? "))" : ")");
     terms.push_back(std::move(s));
   }
   for (SqlFragment& c : criteria) terms.push_back(std::move(c));
@@ -281,6 +281,7 @@ SqlFragment Evaluator::AccessSql(
   }
   SqlFragment access;
   if (obj.controlled_by_parent()) {
+    if (plan) plan->via_parent = true;
     const std::string account = QuoteIdentifier(
         obj.schema->fields()[obj.account_field].name);
     // The filter is on this object, not on its accounts: no hint.

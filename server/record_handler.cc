@@ -17,6 +17,7 @@
 #include "policy/evaluator.h"
 #include "query/checked_filter.h"
 #include "query/order_by.h"
+#include "server/list_plan.h"
 #include "server/log.h"
 #include "server/pagination.h"
 #include "server/record_access.h"
@@ -254,24 +255,23 @@ absl::Status Request::List(const Message& request, Message* response) {
       schema_.collection(), *normalized_filter,
       query::NormalizeOrderBy(*order));
 
-  model::SqlFragment where =
-      model::And(eval_.RecordFilter(schema_, Operation::kRead, {}, nullptr,
-                                    &*filter),  // ANDed with it: a hint
-                 query::ToSql(*filter));
+  model::SqlFragment after;  // the page token's keyset predicate
   std::string token_text = StringField(request, "page_token");
   if (!token_text.empty()) {
     auto token = core_->page_tokens->Decode(token_text, schema_.collection(),
                                             query_hash);
     if (!token.ok()) return token.status();
-    auto after = KeysetFromToken(*order, *token);
-    if (!after.ok()) return after.status();
-    where = model::And(where, *after);
+    auto keyset = KeysetFromToken(*order, *token);
+    if (!keyset.ok()) return keyset.status();
+    after = *std::move(keyset);
   }
 
   std::vector<Record> records;
   absl::Status s = core_->database->WithSession([&](store::Session& session) {
-    store::ListQuery q{where, *order, page_size + 1};
-    auto r = core_->records->List(session, schema_, q);
+    auto q = PlanList(session, *core_->records, eval_, schema_, *filter,
+                      *order, after, page_size + 1);
+    if (!q.ok()) return q.status();
+    auto r = core_->records->List(session, schema_, *q);
     if (!r.ok()) return r.status();
     records = *std::move(r);
     return absl::OkStatus();

@@ -292,12 +292,25 @@ absl::StatusOr<std::vector<Record>> RecordStore::List(
         "record store: list limit must be positive, got ", query.limit));
   }
   SqlFragment q;
-  q.Append(absl::StrCat("SELECT ", SelectColumns(schema), " FROM ",
-                        Table(schema)));
+  if (query.fetch_then_sort) {
+    // MATERIALIZED (PostgreSQL 12+, SQLite 3.35+): the CTE is planned on
+    // its own, so its WHERE cannot be served by walking the ORDER BY's
+    // index; the outer query sorts what it returns. Same columns, same
+    // names, same collations: the same rows in the same order.
+    q.Append(absl::StrCat("WITH \"matching\" AS MATERIALIZED (SELECT ",
+                          SelectColumns(schema), " FROM ", Table(schema)));
+  } else {
+    q.Append(absl::StrCat("SELECT ", SelectColumns(schema), " FROM ",
+                          Table(schema)));
+  }
   if (!query.where.empty()) {
     q.Append(" WHERE (");
     q.Append(query.where);
     q.Append(")");
+  }
+  if (query.fetch_then_sort) {
+    q.Append(absl::StrCat(") SELECT ", SelectColumns(schema),
+                          " FROM \"matching\""));
   }
   std::vector<std::string> terms;
   bool last_is_id = false;
@@ -329,6 +342,50 @@ absl::StatusOr<std::vector<Record>> RecordStore::List(
     records.push_back(*std::move(record));
   }
   return records;
+}
+
+absl::StatusOr<TableEstimate> RecordStore::Estimate(
+    Session& session, const ObjectSchema& schema) {
+  if (DialectOf(session) != Dialect::kPostgres ||
+      schema.FieldIndex("owner") < 0) {
+    return TableEstimate{};
+  }
+  absl::Time now = absl::Now();
+  {
+    std::lock_guard<std::mutex> lock(estimates_mu_);
+    auto it = estimates_.find(&schema);
+    if (it != estimates_.end() && now - it->second.read_at < kEstimateMaxAge) {
+      return it->second.estimate;
+    }
+  }
+  // reltuples is -1 until the first VACUUM or ANALYZE (PostgreSQL 14+);
+  // a negative n_distinct is a fraction of the rows.
+  SqlFragment q;
+  q.Append(
+      "SELECT CAST(c.reltuples AS BIGINT), CAST(COALESCE((SELECT CASE WHEN "
+      "s.n_distinct < 0 THEN -s.n_distinct * c.reltuples ELSE s.n_distinct "
+      "END FROM pg_stats s JOIN pg_namespace n ON n.nspname = s.schemaname "
+      "WHERE n.oid = c.relnamespace AND s.tablename = c.relname AND "
+      "s.attname = 'owner'), -1) AS BIGINT) FROM pg_class c WHERE c.oid = "
+      "to_regclass(?)",
+      {Table(schema)});
+  absl::StatusOr<std::vector<Row>> rows =
+      Query(session, q, absl::StrCat("estimating ", schema.collection()),
+            Reuse::kCached);
+  if (!rows.ok()) return rows.status();
+  TableEstimate estimate;
+  if (rows->size() == 1 && (*rows)[0].size() == 2) {
+    const Row& row = (*rows)[0];
+    if (const int64_t* n = std::get_if<int64_t>(&row[0])) {
+      estimate.rows = static_cast<double>(*n);
+    }
+    if (const int64_t* n = std::get_if<int64_t>(&row[1])) {
+      estimate.distinct_owners = static_cast<double>(*n);
+    }
+  }
+  std::lock_guard<std::mutex> lock(estimates_mu_);
+  estimates_[&schema] = CachedEstimate{estimate, now};
+  return estimate;
 }
 
 absl::StatusOr<int64_t> RecordStore::Count(Session& session,

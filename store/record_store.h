@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -36,6 +37,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "model/object_schema.h"
 #include "model/record.h"
 #include "model/sql.h"
@@ -55,6 +57,20 @@ struct ListQuery {
   model::SqlFragment where;  // empty: every record
   std::vector<model::OrderTerm> order;
   int limit = 0;  // must be > 0
+  // Same rows, another plan: select every row matching `where` first (a
+  // MATERIALIZED common table expression, which the database must plan on
+  // its own) and sort only those, so the database cannot walk the order's
+  // index and drop the rows `where` rejects. For a principal who sees a
+  // small part of a big table (server/list_plan.h chooses).
+  bool fetch_then_sort = false;
+};
+
+// What the database's statistics say about an object's table, for choosing
+// the form of a List (never its meaning). Negative: unknown.
+struct TableEstimate {
+  double rows = -1;             // PostgreSQL: pg_class.reltuples
+  double distinct_owners = -1;  // pg_stats.n_distinct of "owner"
+  bool known() const { return rows > 0 && distinct_owners > 0; }
 };
 
 class RecordStore {
@@ -104,6 +120,15 @@ class RecordStore {
       Session& session, const model::ObjectSchema& schema,
       const ListQuery& query);
 
+  // PostgreSQL: the table's row count and distinct owners as of its last
+  // ANALYZE (autovacuum's or an operator's), read from the catalog at most
+  // once per `kEstimateMaxAge` per schema and otherwise served from memory.
+  // SQLite, a table without an "owner" field, or one never analyzed:
+  // unknown.
+  static constexpr absl::Duration kEstimateMaxAge = absl::Seconds(60);
+  absl::StatusOr<TableEstimate> Estimate(Session& session,
+                                         const model::ObjectSchema& schema);
+
   // SELECT COUNT(*) FROM t WHERE <where>.
   absl::StatusOr<int64_t> Count(Session& session,
                                 const model::ObjectSchema& schema,
@@ -139,6 +164,13 @@ class RecordStore {
   std::shared_mutex mu_;  // guards sql_
   std::unordered_map<const model::ObjectSchema*, std::unique_ptr<SchemaSql>>
       sql_;
+
+  struct CachedEstimate {
+    TableEstimate estimate;
+    absl::Time read_at;
+  };
+  std::mutex estimates_mu_;  // guards estimates_
+  std::unordered_map<const model::ObjectSchema*, CachedEstimate> estimates_;
 };
 
 }  // namespace crm::store

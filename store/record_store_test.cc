@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "model/object_schema.h"
 #include "model/record.h"
+#include "store/statement.h"
 #include "store/store_test_fixture.h"
 
 namespace crm::store {
@@ -22,6 +23,7 @@ using model::FieldKind;
 using model::FieldSchema;
 using model::ObjectSchema;
 using model::Record;
+using model::SqlFragment;
 using model::SqlValue;
 
 // A string of exactly `n` code points mixing 1- to 4-byte UTF-8 sequences.
@@ -280,6 +282,104 @@ TEST_P(RecordStoreTest, ListFiltersOrdersAndLimits) {
   ASSERT_TRUE(count.ok()) << count.status();
   EXPECT_EQ(*count, 4);  // a0 a3 a6 a9
   EXPECT_EQ(store_->Count(accounts, {}).value_or(-1), 13);
+}
+
+// ListQuery::fetch_then_sort is only another plan: the same rows in the same
+// order for every where, order (text in byte order included) and limit.
+TEST_P(RecordStoreTest, FetchThenSortListsTheSameRows) {
+  const ObjectSchema& accounts = Schema("accounts");
+  const char* names[] = {"B", "a", "\xC3\xA9", "b", "A"};
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(store_
+                    ->Insert(accounts,
+                             Account(absl::StrCat("a", i), names[i % 5], i % 3,
+                                     10 * (i % 7)))
+                    .ok());
+  }
+  std::vector<SqlFragment> wheres = {
+      {},
+      {"\"employee_count\" = ?", {int64_t{1}}},
+      {"\"employee_count\" <> ? AND \"id\" IN (SELECT \"id\" FROM "
+       "\"accounts\" WHERE \"create_time\" >= ?)",
+       {int64_t{2}, int64_t{20}}},
+      {"1 = 0", {}}};
+  std::vector<std::vector<model::OrderTerm>> orders = {
+      {},
+      {{"create_time", true}},
+      {{"display_name", false}, {"create_time", true}},
+      {{"id", true}}};
+  int compared = 0;
+  for (const SqlFragment& where : wheres) {
+    for (const auto& order : orders) {
+      for (int limit : {1, 7, 100}) {
+        ListQuery walk{where, order, limit};
+        ListQuery fetch = walk;
+        fetch.fetch_then_sort = true;
+        auto a = store_->List(accounts, walk);
+        auto b = store_->List(accounts, fetch);
+        ASSERT_TRUE(a.ok()) << a.status();
+        ASSERT_TRUE(b.ok()) << b.status();
+        EXPECT_EQ(Ids(*a), Ids(*b)) << where.sql << " limit " << limit;
+        compared += !a->empty();
+      }
+    }
+  }
+  EXPECT_GT(compared, 30);
+  // And the rows themselves, not only their ids.
+  ListQuery all{{}, {{"display_name", true}}, 100};
+  auto a = store_->List(accounts, all);
+  all.fetch_then_sort = true;
+  auto b = store_->List(accounts, all);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->size(), 40u);
+  ASSERT_EQ(b->size(), 40u);
+  for (size_t i = 0; i < a->size(); ++i) {
+    EXPECT_EQ((*a)[i].values, (*b)[i].values) << (*a)[i].id;
+  }
+}
+
+// PostgreSQL: the table's size and distinct owners from its statistics,
+// once analyzed, cached for kEstimateMaxAge. SQLite: unknown.
+TEST_P(RecordStoreTest, EstimateReadsTheStatistics) {
+  const ObjectSchema& accounts = Schema("accounts");
+  const int owner = accounts.FieldIndex("owner");
+  ASSERT_GE(owner, 0);
+  for (int i = 0; i < 300; ++i) {
+    Record r = Account(absl::StrCat("a", i), "n", 1, i);
+    r.values[owner] = absl::StrCat("users/u", i % 30);
+    ASSERT_TRUE(store_->Insert(accounts, r).ok());
+  }
+  auto estimate = [&](RecordStore& store) {
+    TableEstimate e;
+    absl::Status s = db_->WithSession([&](Session& session) {
+      auto r = store.Estimate(session, accounts);
+      if (!r.ok()) return r.status();
+      e = *r;
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    return e;
+  };
+  if (GetParam() != testing::Backend::kPostgres) {
+    EXPECT_FALSE(estimate(*store_).known());
+    return;
+  }
+  // Before any ANALYZE, unless autovacuum's came first: unknown, or right.
+  RecordStore early(db_.get());
+  TableEstimate before = estimate(early);
+  ASSERT_TRUE(db_->WithSession([](Session& session) {
+                   return Execute(session, {"ANALYZE \"accounts\"", {}},
+                                  "analyzing").status();
+                 }).ok());
+  // Within kEstimateMaxAge the store keeps what it read.
+  TableEstimate cached = estimate(early);
+  EXPECT_EQ(cached.rows, before.rows);
+  EXPECT_EQ(cached.distinct_owners, before.distinct_owners);
+  RecordStore other(db_.get());
+  TableEstimate e = estimate(other);
+  ASSERT_TRUE(e.known());
+  EXPECT_EQ(e.rows, 300);
+  EXPECT_EQ(e.distinct_owners, 30);
 }
 
 // Read-modify-write with retry on version conflict: no update may be lost.

@@ -30,6 +30,7 @@
 #include "store/migrations.h"
 #include "store/record_store.h"
 #include "store/statement.h"
+#include "store/store_test_fixture.h"
 #include "tests/support/policy_org_generator.h"
 #include "tests/support/test_database.h"
 
@@ -370,23 +371,34 @@ std::map<std::string, std::vector<HintFilter>> HintFilters(
   return out;
 }
 
-class PolicyDifferentialTest : public ::testing::TestWithParam<Backend> {};
+// store::BackendTest opens a fresh database of the test's backend.
+class PolicyDifferentialTest : public store::BackendTest {
+ protected:
+  // The generated organisation's snapshot, and its records, users and
+  // shares written to the database.
+  void Build(const GeneratedOrg& org) {
+    auto snapshot = policy::PolicySnapshot::Build(
+        org.state, org.services, model::SchemaRegistry::Default());
+    ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+    snapshot_ = *std::move(snapshot);
+    MigrateOrFail();
+    if (HasFatalFailure()) return;
+    ASSERT_TRUE(EnsureShareTable(*db_).ok());
+    absl::Status loaded = Load(*db_, org);
+    ASSERT_TRUE(loaded.ok()) << loaded;
+  }
+
+  std::shared_ptr<const policy::PolicySnapshot> snapshot_;
+};
 
 TEST_P(PolicyDifferentialTest, PointDecisionSqlFilterAndReferenceAgree) {
   const uint64_t seed = EnvSeed();
   const GeneratedOrg org = testing::GenerateOrg(seed, testing::ScaledOrgSize(EnvSize()));
   const auto& registry = model::SchemaRegistry::Default();
-  auto snapshot = policy::PolicySnapshot::Build(org.state, org.services, registry);
-  ASSERT_TRUE(snapshot.ok()) << "seed " << seed << ": " << snapshot.status();
-
-  auto test_db = testing::TestDatabase::Create(GetParam());
-  ASSERT_TRUE(test_db.ok()) << test_db.status();
-  auto db = store::Database::Open((*test_db)->connection(), 2);
-  ASSERT_TRUE(db.ok()) << db.status();
-  ASSERT_TRUE(store::Migrate(**db).ok());
-  ASSERT_TRUE(EnsureShareTable(**db).ok());
-  absl::Status loaded = Load(**db, org);
-  ASSERT_TRUE(loaded.ok()) << loaded;
+  Build(org);
+  if (HasFatalFailure()) return;
+  const auto& snapshot = snapshot_;
+  store::Database* db = db_.get();
 
   Reference reference(org);
   std::map<std::string, std::vector<policy::ShareFact>> shares;
@@ -402,7 +414,7 @@ TEST_P(PolicyDifferentialTest, PointDecisionSqlFilterAndReferenceAgree) {
       {policy::SqlShape::Form::kScan},
       {policy::SqlShape::Form::kDrive},
       {policy::SqlShape::Form::kScan, 64, /*role_join_min_owners=*/1}};
-  if ((*db)->dialect() == store::Dialect::kPostgres) {
+  if (db->dialect() == store::Dialect::kPostgres) {
     // The shares as an array, for List's fetch-then-sort form
     // (server/list_plan.h); PostgreSQL only.
     policy::SqlShape array;
@@ -417,7 +429,7 @@ TEST_P(PolicyDifferentialTest, PointDecisionSqlFilterAndReferenceAgree) {
   int rotation = 0;
   std::map<std::string, int> plans;
   for (const auto& user : org.state.users()) {
-    policy::Evaluator eval(*snapshot, policy::Principal{"app", user.id()});
+    policy::Evaluator eval(snapshot, policy::Principal{"app", user.id()});
     for (const char* object : {"accounts", "contacts"}) {
       const model::ObjectSchema& schema = *registry.Find(object);
       const auto& records = std::string(object) == "accounts" ? org.accounts
@@ -439,7 +451,7 @@ TEST_P(PolicyDifferentialTest, PointDecisionSqlFilterAndReferenceAgree) {
             query.Append(" WHERE ");
             query.Append(w);
           }
-          absl::Status s = (*db)->WithSession([&](store::Session& session) {
+          absl::Status s = db->WithSession([&](store::Session& session) {
             auto rows = store::Query(session, query, "policy filter");
             if (!rows.ok()) return rows.status();
             for (const auto& row : *rows) ids->insert(std::get<std::string>(row[0]));
@@ -571,30 +583,23 @@ TEST_P(PolicyDifferentialTest, PlannedListReturnsThePredicateRecords) {
   size.private_accounts = true;
   const GeneratedOrg org = testing::GenerateOrg(seed, size);
   const auto& registry = model::SchemaRegistry::Default();
-  auto snapshot =
-      policy::PolicySnapshot::Build(org.state, org.services, registry);
-  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
-  auto test_db = testing::TestDatabase::Create(GetParam());
-  ASSERT_TRUE(test_db.ok()) << test_db.status();
-  auto db = store::Database::Open((*test_db)->connection(), 2);
-  ASSERT_TRUE(db.ok()) << db.status();
-  ASSERT_TRUE(store::Migrate(**db).ok());
-  ASSERT_TRUE(EnsureShareTable(**db).ok());
-  absl::Status loaded = Load(**db, org);
-  ASSERT_TRUE(loaded.ok()) << loaded;
-  const bool postgres = (*db)->dialect() == store::Dialect::kPostgres;
+  Build(org);
+  if (HasFatalFailure()) return;
+  const auto& snapshot = snapshot_;
+  store::Database* db = db_.get();
+  const bool postgres = db->dialect() == store::Dialect::kPostgres;
   if (postgres) {
-    ASSERT_TRUE((*db)->WithSession([](store::Session& s) {
+    ASSERT_TRUE(db->WithSession([](store::Session& s) {
                    return store::Execute(s, {"ANALYZE", {}}, "analyzing")
                        .status();
                  }).ok());
   }
-  store::RecordStore records(db->get());
+  store::RecordStore records(db);
   const auto hint_filters = HintFilters(org);
   const auto all_fields = [](const model::FieldSchema&) { return true; };
   int lists = 0, fetched = 0, nonempty = 0;
   for (const auto& user : org.state.users()) {
-    policy::Evaluator eval(*snapshot, policy::Principal{"app", user.id()});
+    policy::Evaluator eval(snapshot, policy::Principal{"app", user.id()});
     for (const char* object : {"accounts", "contacts"}) {
       const model::ObjectSchema& schema = *registry.Find(object);
       std::vector<std::string> filters = {""};
@@ -611,7 +616,7 @@ TEST_P(PolicyDifferentialTest, PlannedListReturnsThePredicateRecords) {
                        query::ToSql(*filter)),
             order, 100000};
         std::vector<std::string> want, got;
-        absl::Status st = (*db)->WithSession([&](store::Session& s) {
+        absl::Status st = db->WithSession([&](store::Session& s) {
           auto planned =
               server::PlanList(s, records, eval, schema, *filter, order,
                                {}, 100000);

@@ -508,10 +508,8 @@ class Runner {
       auto q = server::PlanList(s, records_, eval, schema_, *filter, *order,
                                 {}, kPageSize + 1);
       if (!q.ok()) return q.status();
-      if (walk_only_ && q->fetch_then_sort) {
-        *q = store::ListQuery{Where(c, nullptr), *order, kPageSize + 1};
-      }
-      if (fetched) *fetched = q->fetch_then_sort;
+      if (walk_only_) q->fetch.reset();
+      if (fetched) *fetched = q->fetch.has_value();
       auto page = records_.List(s, schema_, *q);
       if (!page.ok()) return page.status();
       rows = page->size();

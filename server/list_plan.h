@@ -12,11 +12,11 @@
 //     the page is full. Cheap when the principal sees much of the table;
 //     for one who sees a few thousand rows of a million and filters them
 //     further, it drops tens of thousands of rows per page.
-//   - fetch then sort (store::ListQuery::fetch_then_sort, with the shares
-//     as an array so PostgreSQL can OR the owner index and the primary key
-//     in one bitmap): every visible matching row is read once and sorted.
-//     Cost grows with what the principal sees, so it is only chosen when
-//     that is small.
+//   - fetch then sort (store::ListQuery::fetch, with the shares as an array
+//     so PostgreSQL can OR the owner index and the primary key in one
+//     bitmap): every visible matching row is read once and sorted. Cost
+//     grows with what the principal sees, so it is only chosen when that
+//     is estimated small, and bounded (FetchMaxRows) in case it is not.
 // PreferFetchThenSort makes the choice from the access predicate's shape
 // (policy::PlanInfo) and the table's statistics (store::TableEstimate);
 // bench/README.md has the measurements behind its constants.
@@ -53,6 +53,17 @@ bool PreferFetchThenSort(const policy::PlanInfo& access,
                          int limit);
 inline constexpr double kAssumedFilterSelectivity = 0.2;
 inline constexpr double kFetchCostPerRow = 3.0;
+
+// V above, or -1 where PreferFetchThenSort never fetches.
+double EstimatedVisibleRows(const policy::PlanInfo& access,
+                            const store::TableEstimate& table);
+
+// The most rows a fetch may read (store::ListQuery::FetchThenSort::max_rows)
+// before the walk answers instead: twice the estimate plus a margin. The
+// estimate assumes every owner has the table's average number of records;
+// when the principal's owners hold far more (an integration user owning
+// half the table), the fetch stops there and costs at most that.
+int64_t FetchMaxRows(double visible_rows);
 
 // The query of one List page. `after`: the page token's keyset predicate,
 // or empty for the first page. `access` (optional) receives what

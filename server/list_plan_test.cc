@@ -54,6 +54,15 @@ TEST(PreferFetchThenSort, OnlyForTheScanOfOwnersAndShares) {
   EXPECT_FALSE(PreferFetchThenSort(Scan(0), kBenchTable, true, 51));
 }
 
+TEST(FetchMaxRows, TwiceTheEstimatePlusAMargin) {
+  EXPECT_NEAR(EstimatedVisibleRows(Scan(57), kBenchTable), 5700, 1e-6);
+  EXPECT_EQ(FetchMaxRows(5700), 12400);
+  EXPECT_EQ(FetchMaxRows(-1), 1000);
+  policy::PlanInfo p = Scan(57);
+  p.criteria_rules = 2;
+  EXPECT_LT(EstimatedVisibleRows(p, kBenchTable), 0);
+}
+
 TEST(PreferFetchThenSort, UnknownStatisticsWalk) {
   EXPECT_FALSE(PreferFetchThenSort(Scan(57), store::TableEstimate{}, true, 51));
   EXPECT_FALSE(

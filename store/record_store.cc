@@ -291,26 +291,10 @@ absl::StatusOr<std::vector<Record>> RecordStore::List(
     return absl::InvalidArgumentError(absl::StrCat(
         "record store: list limit must be positive, got ", query.limit));
   }
-  SqlFragment q;
-  if (query.fetch_then_sort) {
-    // MATERIALIZED (PostgreSQL 12+, SQLite 3.35+): the CTE is planned on
-    // its own, so its WHERE cannot be served by walking the ORDER BY's
-    // index; the outer query sorts what it returns. Same columns, same
-    // names, same collations: the same rows in the same order.
-    q.Append(absl::StrCat("WITH \"matching\" AS MATERIALIZED (SELECT ",
-                          SelectColumns(schema), " FROM ", Table(schema)));
-  } else {
-    q.Append(absl::StrCat("SELECT ", SelectColumns(schema), " FROM ",
-                          Table(schema)));
-  }
-  if (!query.where.empty()) {
-    q.Append(" WHERE (");
-    q.Append(query.where);
-    q.Append(")");
-  }
-  if (query.fetch_then_sort) {
-    q.Append(absl::StrCat(") SELECT ", SelectColumns(schema),
-                          " FROM \"matching\""));
+  if (query.fetch.has_value() && query.fetch->max_rows <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "record store: fetch-then-sort needs max_rows > 0, got ",
+        query.fetch->max_rows));
   }
   std::vector<std::string> terms;
   bool last_is_id = false;
@@ -329,19 +313,75 @@ absl::StatusOr<std::vector<Record>> RecordStore::List(
   if (!last_is_id) {
     terms.push_back(absl::StrCat("\"id\"", descending ? " DESC" : " ASC"));
   }
-  q.Append(absl::StrCat(" ORDER BY ", absl::StrJoin(terms, ", "), " LIMIT ?"),
-           {int64_t{query.limit}});
-  absl::StatusOr<std::vector<Row>> rows =
-      Query(session, q, absl::StrCat("listing ", schema.collection()));
-  if (!rows.ok()) return rows.status();
-  std::vector<Record> records;
-  records.reserve(rows->size());
-  for (Row& row : *rows) {
-    absl::StatusOr<Record> record = RecordFromRow(schema, std::move(row));
-    if (!record.ok()) return record.status();
-    records.push_back(*std::move(record));
+  const std::string order_limit =
+      absl::StrCat(" ORDER BY ", absl::StrJoin(terms, ", "), " LIMIT ?");
+  const std::string columns = SelectColumns(schema);
+  const std::string operation = absl::StrCat("listing ", schema.collection());
+  auto where = [](SqlFragment& q, const SqlFragment& w) {
+    if (w.empty()) return;
+    q.Append(" WHERE (");
+    q.Append(w);
+    q.Append(")");
+  };
+  auto to_records = [&](std::vector<Row>& rows)
+      -> absl::StatusOr<std::vector<Record>> {
+    std::vector<Record> records;
+    records.reserve(rows.size());
+    for (Row& row : rows) {
+      absl::StatusOr<Record> record = RecordFromRow(schema, std::move(row));
+      if (!record.ok()) return record.status();
+      records.push_back(*std::move(record));
+    }
+    return records;
+  };
+
+  if (query.fetch.has_value()) {
+    // MATERIALIZED (PostgreSQL 12+, SQLite 3.35+): the CTE is planned on its
+    // own, so its WHERE cannot be served by walking the ORDER BY's index;
+    // the outer query sorts what it holds (same columns, names and
+    // collations). The last column counts the CTE's rows: when it is full,
+    // rows it does not hold may come first, and the ordinary form answers.
+    SqlFragment q;
+    q.Append(absl::StrCat("WITH \"matching\" AS MATERIALIZED (SELECT ",
+                          columns, " FROM ", Table(schema)));
+    where(q, query.fetch->where);
+    q.Append(" LIMIT ?)", {int64_t{query.fetch->max_rows}});
+    q.Append(absl::StrCat(" SELECT ", columns,
+                          ", (SELECT COUNT(*) FROM \"matching\") FROM "
+                          "\"matching\"",
+                          order_limit),
+             {int64_t{query.limit}});
+    absl::StatusOr<std::vector<Row>> rows = Query(session, q, operation);
+    if (!rows.ok()) return rows.status();
+    bool full = false;
+    for (Row& row : *rows) {
+      // An integer on PostgreSQL; SQLite gives an expression column with no
+      // declared type to SOCI as text.
+      int64_t held = -1;
+      if (!row.empty()) {
+        if (const auto* i = std::get_if<int64_t>(&row.back())) {
+          held = *i;
+        } else if (const auto* t = std::get_if<std::string>(&row.back())) {
+          if (!absl::SimpleAtoi(*t, &held)) held = -1;
+        }
+      }
+      if (held < 0) {
+        return absl::InternalError(absl::StrCat(
+            "record store: ", operation, ": the row count is missing"));
+      }
+      full = held >= query.fetch->max_rows;
+      row.pop_back();
+    }
+    if (!full) return to_records(*rows);
   }
-  return records;
+
+  SqlFragment q;
+  q.Append(absl::StrCat("SELECT ", columns, " FROM ", Table(schema)));
+  where(q, query.where);
+  q.Append(order_limit, {int64_t{query.limit}});
+  absl::StatusOr<std::vector<Row>> rows = Query(session, q, operation);
+  if (!rows.ok()) return rows.status();
+  return to_records(*rows);
 }
 
 absl::StatusOr<TableEstimate> RecordStore::Estimate(

@@ -57,12 +57,22 @@ struct ListQuery {
   model::SqlFragment where;  // empty: every record
   std::vector<model::OrderTerm> order;
   int limit = 0;  // must be > 0
-  // Same rows, another plan: select every row matching `where` first (a
-  // MATERIALIZED common table expression, which the database must plan on
-  // its own) and sort only those, so the database cannot walk the order's
-  // index and drop the rows `where` rejects. For a principal who sees a
-  // small part of a big table (server/list_plan.h chooses).
-  bool fetch_then_sort = false;
+
+  // Same rows, another plan: select the rows matching `fetch->where` first
+  // (a MATERIALIZED common table expression, which the database must plan
+  // on its own), at most `max_rows` of them, and sort only those, so the
+  // database cannot walk the order's index and drop the rows the WHERE
+  // rejects. For a principal who sees a small part of a big table
+  // (server/list_plan.h chooses). If `max_rows` rows match, the estimate
+  // behind the choice was wrong: the ordinary form with `where` runs
+  // instead, so the fetch never costs more than `max_rows` rows.
+  struct FetchThenSort {
+    // Must select exactly the rows `where` selects (written so the
+    // database can fetch them without the sort index).
+    model::SqlFragment where;
+    int64_t max_rows = 0;  // must be > 0
+  };
+  std::optional<FetchThenSort> fetch;
 };
 
 // What the database's statistics say about an object's table, for choosing

@@ -284,8 +284,10 @@ TEST_P(RecordStoreTest, ListFiltersOrdersAndLimits) {
   EXPECT_EQ(store_->Count(accounts, {}).value_or(-1), 13);
 }
 
-// ListQuery::fetch_then_sort is only another plan: the same rows in the same
-// order for every where, order (text in byte order included) and limit.
+// ListQuery::fetch is only another plan: the same rows in the same order
+// for every where, order (text in byte order included) and limit, whether
+// the fetch holds every matching row or fills up (max_rows) and the
+// ordinary form answers.
 TEST_P(RecordStoreTest, FetchThenSortListsTheSameRows) {
   const ObjectSchema& accounts = Schema("accounts");
   const char* names[] = {"B", "a", "\xC3\xA9", "b", "A"};
@@ -313,13 +315,16 @@ TEST_P(RecordStoreTest, FetchThenSortListsTheSameRows) {
     for (const auto& order : orders) {
       for (int limit : {1, 7, 100}) {
         ListQuery walk{where, order, limit};
-        ListQuery fetch = walk;
-        fetch.fetch_then_sort = true;
         auto a = store_->List(accounts, walk);
-        auto b = store_->List(accounts, fetch);
         ASSERT_TRUE(a.ok()) << a.status();
-        ASSERT_TRUE(b.ok()) << b.status();
-        EXPECT_EQ(Ids(*a), Ids(*b)) << where.sql << " limit " << limit;
+        for (int64_t max_rows : {1, 5, 40, 1000}) {
+          ListQuery fetch = walk;
+          fetch.fetch = ListQuery::FetchThenSort{where, max_rows};
+          auto b = store_->List(accounts, fetch);
+          ASSERT_TRUE(b.ok()) << b.status();
+          EXPECT_EQ(Ids(*a), Ids(*b)) << where.sql << " limit " << limit
+                                      << " max_rows " << max_rows;
+        }
         compared += !a->empty();
       }
     }
@@ -328,7 +333,7 @@ TEST_P(RecordStoreTest, FetchThenSortListsTheSameRows) {
   // And the rows themselves, not only their ids.
   ListQuery all{{}, {{"display_name", true}}, 100};
   auto a = store_->List(accounts, all);
-  all.fetch_then_sort = true;
+  all.fetch = ListQuery::FetchThenSort{{}, 100};
   auto b = store_->List(accounts, all);
   ASSERT_TRUE(a.ok() && b.ok());
   ASSERT_EQ(a->size(), 40u);
@@ -336,6 +341,9 @@ TEST_P(RecordStoreTest, FetchThenSortListsTheSameRows) {
   for (size_t i = 0; i < a->size(); ++i) {
     EXPECT_EQ((*a)[i].values, (*b)[i].values) << (*a)[i].id;
   }
+  all.fetch->max_rows = 0;
+  EXPECT_EQ(store_->List(accounts, all).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 // PostgreSQL: the table's size and distinct owners from its statistics,

@@ -621,7 +621,7 @@ TEST_P(PolicyDifferentialTest, PlannedListReturnsThePredicateRecords) {
               server::PlanList(s, records, eval, schema, *filter, order,
                                {}, 100000);
           if (!planned.ok()) return planned.status();
-          fetched += planned->fetch_then_sort;
+          fetched += planned->fetch.has_value();
           for (auto* q : {&walk, &*planned}) {
             auto page = records.List(s, schema, *q);
             if (!page.ok()) return page.status();

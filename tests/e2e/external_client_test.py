@@ -671,16 +671,17 @@ class ZShutdownTest(unittest.TestCase):
         # then, leaving no call that counts as in flight (CI, 2026-12-03).
         # A call that is not answered this soon after (List of 1000 rows
         # takes ~100 ms) may already be finishing; keep waiting for a
-        # younger one, for at most 10 s.
+        # younger one, for at most 10 s. signalled_at is read under the
+        # lock, so a call still unanswered then records its end after it.
         deadline = time.time() + 10
-        while time.time() < deadline:
+        while True:
             with lock:
-                now = time.time()
-                if any(self.MARGIN + 0.01 <= now - s <= self.MARGIN + 0.04
-                       for s in active.values()):
+                signalled_at = time.time()
+                if signalled_at > deadline or any(
+                        self.MARGIN + 0.01 <= signalled_at - s
+                        <= self.MARGIN + 0.04 for s in active.values()):
                     break
             time.sleep(0.002)
-        signalled_at = time.time()
         ENV.proc.send_signal(signal.SIGTERM)
         try:
             rc = ENV.proc.wait(timeout=GRACE_SECONDS + 20)

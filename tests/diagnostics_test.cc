@@ -4,6 +4,9 @@
 #include <chrono>
 #include <memory>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "clients/channel.h"
 #include "crm/v1/diagnostics.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -45,17 +48,32 @@ class DiagnosticsTest : public ::testing::TestWithParam<Backend> {
     return stub->Echo(&ctx, req, resp);
   }
 
+  // pg_terminate_backend only signals the backends; this waits until they
+  // are gone (a ping sent before could still be answered: seen under ASan).
   absl::Status KillServerConnections() {
     auto admin = store::Database::Open(server_->database(), 1);
     if (!admin.ok()) return admin.status();
-    return (*admin)->WithSession([](store::Session& s) {
-      return store::Query(s,
-                          {"SELECT pg_terminate_backend(pid) FROM "
-                           "pg_stat_activity WHERE datname = "
-                           "current_database() AND pid <> pg_backend_pid()",
-                           {}},
-                          "terminating the server's connections")
-          .status();
+    return (*admin)->WithSession([](store::Session& s) -> absl::Status {
+      const char* others =
+          "FROM pg_stat_activity WHERE datname = current_database() AND "
+          "pid <> pg_backend_pid() AND backend_type = 'client backend'";
+      auto killed = store::Query(
+          s, {absl::StrCat("SELECT pg_terminate_backend(pid) ", others), {}},
+          "terminating the server's connections");
+      if (!killed.ok()) return killed.status();
+      absl::Time deadline = absl::Now() + absl::Seconds(10);
+      while (true) {
+        auto left = store::QueryInt(
+            s, {absl::StrCat("SELECT COUNT(*) ", others), {}},
+            "counting the server's connections");
+        if (!left.ok()) return left.status();
+        if (*left == 0) return absl::OkStatus();
+        if (absl::Now() > deadline) {
+          return absl::DeadlineExceededError(
+              absl::StrCat(*left, " connections survived termination"));
+        }
+        absl::SleepFor(absl::Milliseconds(10));
+      }
     });
   }
 

@@ -666,20 +666,31 @@ class ZShutdownTest(unittest.TestCase):
             t.start()
         time.sleep(1.0)
         # Signal at a moment when some call has been on its way for more
-        # than MARGIN and is still unanswered. A fixed sleep let the four
-        # workers all start new calls within MARGIN of the signal now and
-        # then, leaving no call that counts as in flight (CI, 2026-12-03).
-        # A call that is not answered this soon after (List of 1000 rows
-        # takes ~100 ms) may already be finishing; keep waiting for a
-        # younger one, for at most 10 s. signalled_at is read under the
-        # lock, so a call still unanswered then records its end after it.
+        # than `reach` and is still unanswered (a fixed sleep let the four
+        # workers all start new calls just before the signal now and then,
+        # leaving no call in flight: CI, 2026-12-03). `reach`, the age at
+        # which a call has certainly reached a handler, scales with how long
+        # calls take here: under ASan a List takes ~1.5 s, and a call sent
+        # 60 ms before the signal was still cancelled by gRPC. Waits at most
+        # 10 s. signalled_at is read under the lock, so a call unanswered
+        # then records its end after it.
+        settle = time.time() + 20
+        while time.time() < settle:
+            with lock:
+                if len(results) >= 4:
+                    break
+            time.sleep(0.01)
+        with lock:
+            durations = sorted(r[1] - r[0] for r in results)
+        typical = durations[len(durations) // 2] if durations else 0.1
+        reach = max(self.MARGIN, typical / 2)
         deadline = time.time() + 10
         while True:
             with lock:
                 signalled_at = time.time()
                 if signalled_at > deadline or any(
-                        self.MARGIN + 0.01 <= signalled_at - s
-                        <= self.MARGIN + 0.04 for s in active.values()):
+                        reach + 0.01 <= signalled_at - s <= reach + 0.04
+                        for s in active.values()):
                     break
             time.sleep(0.002)
         ENV.proc.send_signal(signal.SIGTERM)
@@ -708,7 +719,7 @@ class ZShutdownTest(unittest.TestCase):
         # In flight at SIGTERM (sent before it, answered after it): every one
         # completed OK.
         in_flight = [r for r in results
-                     if r[0] < signalled_at - self.MARGIN and r[1] > signalled_at]
+                     if r[0] < signalled_at - reach and r[1] > signalled_at]
         self.assertTrue(in_flight, "no call was in flight at SIGTERM:\n" + report)
         self.assertEqual([describe(r) for r in in_flight
                           if r[2] != grpc.StatusCode.OK], [],
@@ -716,9 +727,9 @@ class ZShutdownTest(unittest.TestCase):
         # Every call sent before the signal completed; later ones were
         # refused (UNAVAILABLE), or CANCELLED by gRPC when they reached the
         # server after shutdown began (not retried by clients: see report).
-        early = [r for r in results if r[0] < signalled_at - self.MARGIN]
+        early = [r for r in results if r[0] < signalled_at - reach]
         self.assertTrue(all(r[2] == grpc.StatusCode.OK for r in early), report)
-        late_codes = {r[2] for r in results if r[0] >= signalled_at - self.MARGIN}
+        late_codes = {r[2] for r in results if r[0] >= signalled_at - reach}
         self.assertLessEqual(
             late_codes, {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE,
                          grpc.StatusCode.CANCELLED}, report)

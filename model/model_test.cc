@@ -2,9 +2,11 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 
 #include "crm/v1/resources.pb.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "gtest/gtest.h"
 #include "model/object_schema.h"
 #include "model/record.h"
@@ -83,6 +85,54 @@ TEST(RecordCodec, RoundTripsEveryKind) {
   EXPECT_FALSE(out.has_create_time()) << "0 micros means unset";
 }
 
+// Found by fuzz/record_codec_fuzzer (UBSan: signed overflow in
+// TimestampMicros). A request's Timestamp is converted before validation
+// looks at it, and Create converts the output-only ones too.
+TEST(RecordCodec, TimestampsOfAnySecondsConvertWithoutOverflow) {
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(int64_t{1} << 62);
+  EXPECT_EQ(TimestampMicros(ts), std::numeric_limits<int64_t>::max());
+  ts.set_seconds(-(int64_t{1} << 62));
+  EXPECT_EQ(TimestampMicros(ts), std::numeric_limits<int64_t>::min());
+  for (int64_t micros : {std::numeric_limits<int64_t>::min(),
+                         std::numeric_limits<int64_t>::min() + 1, int64_t{-1},
+                         int64_t{1}, std::numeric_limits<int64_t>::max()}) {
+    SetTimestampMicros(micros, &ts);
+    EXPECT_EQ(TimestampMicros(ts), micros) << ts.ShortDebugString();
+  }
+  const ObjectSchema& schema = Schema("opportunities");
+  crm::v1::Opportunity opp;
+  opp.set_display_name("x");
+  opp.mutable_close_time()->set_seconds(int64_t{1} << 62);
+  EXPECT_THAT(
+      ValidateFields(schema, opp, CreatableFields(schema)).message(),
+      HasSubstr("opportunity.close_time: timestamp out of range"));
+  opp.clear_close_time();
+  opp.mutable_create_time()->set_seconds(-(int64_t{1} << 62));
+  EXPECT_EQ(std::get<int64_t>(RecordFromMessage(schema, opp)
+                                  .values[schema.FieldIndex("create_time")]),
+            std::numeric_limits<int64_t>::min());
+}
+
+// Found by fuzz/record_codec_fuzzer (UBSan: 5e175 is outside the range of
+// long): a double column value for an integer field.
+TEST(RecordCodec, DoubleForAnIntegerFieldConvertsOnlyWhenItFits) {
+  const ObjectSchema& schema = Schema("accounts");
+  const FieldSchema& count = *schema.FindField("employee_count");
+  crm::v1::Account account;
+  SetFieldValue(count, 41.9, &account);
+  EXPECT_EQ(account.employee_count(), 41);
+  for (double d : {5.0111e175, -1e19, 9223372036854775808.0,
+                   std::numeric_limits<double>::quiet_NaN(),
+                   std::numeric_limits<double>::infinity()}) {
+    account.set_employee_count(7);
+    SetFieldValue(count, d, &account);
+    EXPECT_EQ(account.employee_count(), 0) << d;
+  }
+  SetFieldValue(count, -9223372036854775808.0, &account);
+  EXPECT_EQ(account.employee_count(), std::numeric_limits<int64_t>::min());
+}
+
 TEST(RecordCodec, UnknownEnumNameBecomesDefault) {
   const ObjectSchema& schema = Schema("leads");
   crm::v1::Lead lead;
@@ -94,6 +144,11 @@ TEST(Etag, OnlyIssuedFormsParse) {
   EXPECT_EQ(*ParseEtag(EtagOf(42)), 42);
   for (const char* bad : {"", "v", "v0", "v-1", "42", "w/\"1\"", "v1x",
                           "v99999999999999999999999"}) {
+    EXPECT_FALSE(ParseEtag(bad).ok()) << bad;
+  }
+  // Found by fuzz/resource_name_fuzzer: forms EtagOf never makes, which
+  // absl::SimpleAtoi alone accepts.
+  for (const char* bad : {"v8\n", "v8 ", "v 8", "v+8", "v08", "v\t8"}) {
     EXPECT_FALSE(ParseEtag(bad).ok()) << bad;
   }
 }

@@ -3,6 +3,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 
 namespace crm::model {
 namespace {
@@ -11,6 +12,14 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 
+// A double for an integer field: its integer part when that is an int64,
+// else 0 (the default). A bare static_cast is undefined behaviour for NaN
+// and for values outside the int64 range.
+int64_t IntegerPart(double d) {
+  if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) return 0;
+  return static_cast<int64_t>(d);
+}
+
 }  // namespace
 
 int64_t TimestampMicros(const Message& ts) {
@@ -18,7 +27,13 @@ int64_t TimestampMicros(const Message& ts) {
   const auto* d = ts.GetDescriptor();
   int64_t seconds = r->GetInt64(ts, d->FindFieldByNumber(1));
   int32_t nanos = r->GetInt32(ts, d->FindFieldByNumber(2));
-  return seconds * 1000000 + nanos / 1000;
+  // Any seconds value must convert without overflow: a request's Timestamp
+  // is converted before it is checked (ValidateFields reads it through
+  // FieldValue, and Create converts the output-only ones it then replaces).
+  // absl computes in 128 bits and saturates at the int64 range; for valid
+  // nanos (0..999999999) it truncates to microseconds as the division did.
+  return absl::ToUnixMicros(absl::FromUnixSeconds(seconds) +
+                            absl::Nanoseconds(nanos));
 }
 
 void SetTimestampMicros(int64_t micros, Message* ts) {
@@ -73,7 +88,7 @@ void SetFieldValue(const FieldSchema& field, const SqlValue& value,
       if (s != nullptr) r->SetString(message, f, *s);
       return;
     case FieldKind::kInt64: {
-      int64_t v = i != nullptr ? *i : (d != nullptr ? static_cast<int64_t>(*d) : 0);
+      int64_t v = i != nullptr ? *i : (d != nullptr ? IntegerPart(*d) : 0);
       if (f->cpp_type() == FieldDescriptor::CPPTYPE_INT32) {
         r->SetInt32(message, f, static_cast<int32_t>(v));
       } else {
@@ -134,8 +149,11 @@ std::string EtagOf(int64_t version) { return absl::StrCat("v", version); }
 
 absl::StatusOr<int64_t> ParseEtag(absl::string_view etag) {
   int64_t version = 0;
+  // SimpleAtoi also takes surrounding whitespace, a '+' and leading zeros
+  // ("v8\n", "v+8", "v08"); comparing with EtagOf keeps only its own form.
   if (etag.size() < 2 || etag.size() > 21 || etag[0] != 'v' ||
-      !absl::SimpleAtoi(etag.substr(1), &version) || version <= 0) {
+      !absl::SimpleAtoi(etag.substr(1), &version) || version <= 0 ||
+      EtagOf(version) != etag) {
     return absl::InvalidArgumentError(absl::StrCat(
         "etag: '", etag.substr(0, 40),
         "' is not an etag issued by this server; use the etag of a record "

@@ -26,7 +26,9 @@ SqlValue FieldValue(const FieldSchema& field,
                     const google::protobuf::Message& message);
 
 // Sets one field of `message` from a column value. A value of the wrong
-// variant type, or an enum name the binary does not know, sets the default.
+// variant type, or an enum name the binary does not know, sets the default;
+// except that a number sets a field of the other number type (a double an
+// integer field by its integer part, or 0 if that is no int64).
 void SetFieldValue(const FieldSchema& field, const SqlValue& value,
                    google::protobuf::Message* message);
 
@@ -46,6 +48,8 @@ std::string EtagOf(int64_t version);
 absl::StatusOr<int64_t> ParseEtag(absl::string_view etag);
 
 // Microseconds since the Unix epoch <-> google.protobuf.Timestamp fields.
+// TimestampMicros takes any message, also one not validated yet: beyond the
+// int64 range it saturates (INT64_MIN / INT64_MAX) rather than overflowing.
 int64_t TimestampMicros(const google::protobuf::Message& timestamp);
 void SetTimestampMicros(int64_t micros, google::protobuf::Message* timestamp);
 

@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libmaxminddb-dev libargon2-dev
   prometheus-cpp-dev postgresql-15 postgresql-client-15 tzdata
   libmaxmind-db-writer-perl python3-grpcio grpc-proto
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()

@@ -1,43 +1,21 @@
-// Structured logging: one JSON object per line on stderr, e.g.
-//   {"ts":"2026-11-23T14:00:00.123Z","level":"info","event":"server.started",
-//    "address":"127.0.0.1:8443"}
-// Thread-safe. Values are escaped; callers pass key/value pairs.
+// The server's structured log (base/log.h), under the names server/ code
+// has always used.
 #ifndef CRM_SERVER_LOG_H_
 #define CRM_SERVER_LOG_H_
 
-#include <initializer_list>
-#include <string>
-#include <utility>
-
-#include "absl/strings/string_view.h"
+#include "base/log.h"
 
 namespace crm::server {
 
-enum class LogLevel { kDebug, kInfo, kWarning, kError };
-
-void SetLogLevel(LogLevel level);
-bool LogEnabled(LogLevel level);
-
-using LogField = std::pair<absl::string_view, std::string>;
-
-void Log(LogLevel level, absl::string_view event,
-         std::initializer_list<LogField> fields = {});
-
-inline void LogInfo(absl::string_view event,
-                    std::initializer_list<LogField> fields = {}) {
-  Log(LogLevel::kInfo, event, fields);
-}
-inline void LogWarning(absl::string_view event,
-                       std::initializer_list<LogField> fields = {}) {
-  Log(LogLevel::kWarning, event, fields);
-}
-inline void LogError(absl::string_view event,
-                     std::initializer_list<LogField> fields = {}) {
-  Log(LogLevel::kError, event, fields);
-}
-
-// JSON string escaping (without the surrounding quotes).
-std::string JsonEscape(absl::string_view s);
+using base::JsonEscape;
+using base::Log;
+using base::LogEnabled;
+using base::LogError;
+using base::LogField;
+using base::LogInfo;
+using base::LogLevel;
+using base::LogWarning;
+using base::SetLogLevel;
 
 }  // namespace crm::server
 

@@ -1,5 +1,11 @@
 #include "store/database.h"
 
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -23,24 +29,7 @@ namespace {
 constexpr int kLeaseTimeoutMillis = 30000;
 constexpr int kMaxTransactionAttempts = 5;
 
-// Returns the connection back to the pool on scope exit.
-class Lease {
- public:
-  explicit Lease(soci::connection_pool& pool) : pool_(pool) {
-    leased_ = pool_.try_lease(pos_, kLeaseTimeoutMillis);
-  }
-  ~Lease() {
-    if (leased_) pool_.give_back(pos_);
-  }
-  bool ok() const { return leased_; }
-  soci::session& session() { return pool_.at(pos_); }
-  size_t position() const { return pos_; }
-
- private:
-  soci::connection_pool& pool_;
-  size_t pos_ = 0;
-  bool leased_ = false;
-};
+thread_local int startup_scopes = 0;
 
 absl::Status PoolExhausted() {
   return absl::UnavailableError(
@@ -49,18 +38,10 @@ absl::Status PoolExhausted() {
       "small");
 }
 
-// A PostgreSQL connection that failed is re-established before it goes back
-// to the pool, so one outage does not poison the pool for ever.
-// Its cached statements belong to the old connection and go first.
-void RepairIfBroken(Session& session) {
-  if (!session.broken()) return;
-  if (session.statements() != nullptr) session.statements()->Clear();
-  try {
-    session.sql().reconnect();
-  } catch (const std::exception& e) {
-    LogStoreError(absl::StrCat("reconnect failed: ",
-                               MaskConnection(e.what())));
-  }
+absl::Status DatabaseUnavailable() {
+  return absl::UnavailableError(
+      "the CRM database is unavailable; retry later (the server reconnects "
+      "by itself)");
 }
 
 absl::Status RunGuarded(const std::function<absl::Status(Session&)>& fn,
@@ -68,13 +49,14 @@ absl::Status RunGuarded(const std::function<absl::Status(Session&)>& fn,
   try {
     return fn(session);
   } catch (const std::exception& e) {
-    LogStoreError(absl::StrCat("exception escaped a database callback: ",
-                               e.what()));
+    return InternalErrorWithId(
+        "a database operation",
+        absl::StrCat("exception escaped a database callback: ", e.what()));
   } catch (...) {
-    LogStoreError("unknown exception escaped a database callback");
+    return InternalErrorWithId(
+        "a database operation",
+        "unknown exception escaped a database callback");
   }
-  return absl::InternalError(
-      "internal error in a database operation (details in the server log)");
 }
 
 absl::Status ConfigureSqlite(soci::session& sql) {
@@ -91,7 +73,94 @@ absl::Status ConfigureSqlite(soci::session& sql) {
   return absl::OkStatus();
 }
 
+// Opens `sql` (closing whatever it held) and configures it. Throws what
+// SOCI throws; FAILED_PRECONDITION from ConfigureSqlite is returned.
+absl::Status OpenSession(soci::session& sql, Dialect dialect,
+                         const soci::backend_factory& factory,
+                         const std::string& connect) {
+  if (sql.get_backend() != nullptr) sql.close();
+  sql.open(factory, connect);
+  if (dialect == Dialect::kSqlite) return ConfigureSqlite(sql);
+  // Keep NOTICEs (e.g. "already exists, skipping") out of stderr.
+  sql << "SET client_min_messages = warning";
+  return absl::OkStatus();
+}
+
+std::string ExceptionDetail(const std::exception& e) {
+  const auto* soci_e = dynamic_cast<const soci::soci_error*>(&e);
+  return MaskConnection(soci_e != nullptr ? soci_e->get_error_message()
+                                          : std::string(e.what()));
+}
+
+// True if an idle PostgreSQL connection was closed by the server (a
+// restart, pg_terminate_backend, an idle timeout): the server sends its
+// FATAL message and closes the socket, which makes it readable. Costs one
+// poll(2) with a zero timeout. SQLite connections are never "dead".
+bool IdleConnectionIsDead(soci::session& sql) {
+  if (sql.get_backend() == nullptr) return true;
+  // (Debian's libsoci does not export the backend's typeinfo: no
+  // dynamic_cast; the backend name says what it is.)
+  if (sql.get_backend_name() != "postgresql") return false;
+  PGconn* conn =
+      static_cast<soci::postgresql_session_backend*>(sql.get_backend())->conn_;
+  if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) return true;
+  const int fd = PQsocket(conn);
+  if (fd < 0) return true;
+  pollfd p{fd, POLLIN | POLLRDHUP, 0};
+  if (poll(&p, 1, 0) <= 0) return false;  // nothing to read: alive
+  // An idle connection has nothing to say unless it is closing (or sent a
+  // NOTICE/NOTIFY): read it and let libpq judge.
+  if (PQconsumeInput(conn) == 0) return true;
+  return PQstatus(conn) != CONNECTION_OK ||
+         PQtransactionStatus(conn) == PQTRANS_UNKNOWN ||
+         (p.revents & (POLLHUP | POLLRDHUP | POLLERR)) != 0;
+}
+
+// libpq waits for ever on an unreachable host unless told otherwise.
+std::string WithConnectTimeout(std::string connect) {
+  if (absl::StartsWith(connect, "postgresql://") ||
+      absl::StartsWith(connect, "postgres://")) {
+    if (!absl::StrContains(connect, "connect_timeout")) {
+      absl::StrAppend(&connect,
+                      absl::StrContains(connect, "?") ? "&" : "?",
+                      "connect_timeout=5");
+    }
+    return connect;
+  }
+  if (!absl::StrContains(connect, "connect_timeout")) {
+    absl::StrAppend(&connect, " connect_timeout=5");
+  }
+  return connect;
+}
+
+// SQLite creates the file with the process umask: create it 0600 first
+// (it holds password hashes and every record). An existing file keeps its
+// mode (an operator may have chosen another).
+absl::Status CreatePrivateFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                        S_IRUSR | S_IWUSR);
+  if (fd >= 0) {
+    ::close(fd);
+    return absl::OkStatus();
+  }
+  if (errno == EEXIST) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat(
+      "sqlite: cannot create database file '", path,
+      "': ", std::generic_category().message(errno)));
+}
+
 }  // namespace
+
+struct Database::PooledConnection {
+  StatementCache statements;
+  // Must be (re)opened before its next use: never opened, lost, or opened
+  // before the last outage (generation).
+  bool needs_open = true;
+  uint64_t generation = 0;
+};
+
+Database::StartupScope::StartupScope() { ++startup_scopes; }
+Database::StartupScope::~StartupScope() { --startup_scopes; }
 
 absl::string_view DialectName(Dialect dialect) {
   switch (dialect) {
@@ -143,19 +212,32 @@ std::string MaskConnection(absl::string_view connection) {
   return out;
 }
 
-Database::Database(Dialect dialect, int pool_size,
+Database::Database(Dialect dialect, int pool_size, std::string soci_connect,
+                   const soci::backend_factory* factory,
+                   const OpenOptions& options,
                    std::unique_ptr<soci::connection_pool> pool)
-    : dialect_(dialect), pool_size_(pool_size), pool_(std::move(pool)) {
-  statements_.reserve(pool_size);
+    : dialect_(dialect),
+      pool_size_(pool_size),
+      soci_connect_(std::move(soci_connect)),
+      factory_(factory),
+      options_(options),
+      pool_(std::move(pool)) {
+  connections_.reserve(pool_size);
   for (int i = 0; i < pool_size; ++i) {
-    statements_.push_back(std::make_unique<StatementCache>());
+    connections_.push_back(std::make_unique<PooledConnection>());
   }
 }
 
-Database::~Database() = default;
+Database::~Database() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (prober_.joinable()) prober_.join();
+}
 
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(
-    const std::string& connection, int pool_size) {
+    const std::string& connection, int pool_size, const OpenOptions& options) {
   if (pool_size < 1 || pool_size > 1000) {
     return absl::InvalidArgumentError(absl::StrCat(
         "database pool size must be between 1 and 1000, got ", pool_size));
@@ -167,8 +249,10 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
                                                 : connection.substr(colon + 1);
   Dialect dialect;
   std::string soci_connect;
+  const soci::backend_factory* factory = nullptr;
   if (scheme == "sqlite") {
     dialect = Dialect::kSqlite;
+    factory = soci::factory_sqlite3();
     if (rest.empty()) {
       return absl::InvalidArgumentError(
           "database connection 'sqlite:' needs a file path, e.g. "
@@ -182,11 +266,14 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
           absl::StrCat("sqlite: cannot create directory '", parent.string(),
                        "': ", ec.message()));
     }
+    if (absl::Status s = CreatePrivateFile(rest); !s.ok()) return s;
     soci_connect = absl::StrCat("db=\"", rest, "\"");
   } else if (scheme == "postgresql") {
     dialect = Dialect::kPostgres;
+    factory = soci::factory_postgresql();
     // A URI keeps its scheme ("postgresql://..."); keywords are passed as is.
-    soci_connect = absl::StartsWith(rest, "//") ? connection : rest;
+    soci_connect =
+        WithConnectTimeout(absl::StartsWith(rest, "//") ? connection : rest);
   } else {
     return absl::InvalidArgumentError(absl::StrCat(
         "database connection '", MaskConnection(connection),
@@ -196,82 +283,237 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   }
 
   auto pool = std::make_unique<soci::connection_pool>(pool_size);
-  for (int i = 0; i < pool_size; ++i) {
-    soci::session& sql = pool->at(i);
-    try {
-      if (dialect == Dialect::kSqlite) {
-        sql.open(*soci::factory_sqlite3(), soci_connect);
-        absl::Status s = ConfigureSqlite(sql);
-        if (!s.ok()) return s;
-      } else {
-        sql.open(*soci::factory_postgresql(), soci_connect);
-        // Keep NOTICEs (e.g. "already exists, skipping") out of stderr.
-        sql << "SET client_min_messages = warning";
+  std::unique_ptr<Database> db(new Database(dialect, pool_size, soci_connect,
+                                            factory, options,
+                                            std::move(pool)));
+  // Open the first connection now: a wrong path or password is reported at
+  // start-up. The others open on first use.
+  absl::Status first = db->Reconnect(0);
+  if (!first.ok()) {
+    if (first.code() != absl::StatusCode::kUnavailable ||
+        !options.wait_for_database) {
+      return absl::Status(first.code(),
+                          absl::StrCat("cannot open database '",
+                                       MaskConnection(connection),
+                                       "': ", first.message()));
+    }
+    db->MarkUnavailable(first.message());
+  }
+  return db;
+}
+
+absl::Status Database::Reconnect(size_t pos) {
+  PooledConnection& conn = *connections_[pos];
+  conn.statements.Clear();  // they belong to the old connection
+  conn.needs_open = true;
+  conn.generation = generation_.load(std::memory_order_acquire);
+  soci::session& sql = pool_->at(pos);
+  try {
+    if (absl::Status s = OpenSession(sql, dialect_, *factory_, soci_connect_);
+        !s.ok()) {
+      return s;
+    }
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(ExceptionDetail(e));
+  }
+  conn.needs_open = false;
+  return absl::OkStatus();
+}
+
+absl::Status Database::Admit() const {
+  if (!admitting_.load(std::memory_order_acquire) && startup_scopes == 0) {
+    return absl::UnavailableError(
+        "the server is not ready: it is waiting for its database or still "
+        "starting; retry later");
+  }
+  if (!available()) return DatabaseUnavailable();
+  return absl::OkStatus();
+}
+
+absl::Status Database::Acquire(size_t* pos) {
+  if (absl::Status s = Admit(); !s.ok()) return s;
+  if (!pool_->try_lease(*pos, kLeaseTimeoutMillis)) return PoolExhausted();
+  PooledConnection& conn = *connections_[*pos];
+  if (!conn.needs_open &&
+      conn.generation == generation_.load(std::memory_order_acquire) &&
+      !IdleConnectionIsDead(pool_->at(*pos))) {
+    return absl::OkStatus();
+  }
+  absl::Status s = Reconnect(*pos);
+  if (s.ok()) return s;
+  pool_->give_back(*pos);
+  if (s.code() != absl::StatusCode::kUnavailable) return s;
+  MarkUnavailable(s.message());
+  return DatabaseUnavailable();
+}
+
+void Database::Release(size_t pos, bool broken) {
+  if (broken) {
+    PooledConnection& conn = *connections_[pos];
+    conn.statements.Clear();
+    conn.needs_open = true;
+    // Tell a lost connection from a lost database now, so that the next
+    // calls fail fast instead of each trying to connect.
+    absl::Status s = Reconnect(pos);
+    if (!s.ok()) {
+      LogStoreError(absl::StrCat("reconnect failed: ", s.message()));
+      if (s.code() == absl::StatusCode::kUnavailable) {
+        MarkUnavailable(s.message());
       }
-    } catch (const std::exception& e) {
-      const auto* soci_e = dynamic_cast<const soci::soci_error*>(&e);
-      std::string detail = soci_e != nullptr ? soci_e->get_error_message()
-                                             : std::string(e.what());
-      return absl::UnavailableError(absl::StrCat(
-          "cannot open database '", MaskConnection(connection), "': ",
-          MaskConnection(detail)));
     }
   }
-  return std::unique_ptr<Database>(
-      new Database(dialect, pool_size, std::move(pool)));
+  pool_->give_back(pos);
+}
+
+void Database::MarkUnavailable(absl::string_view reason) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (down_ || stopping_) return;
+    down_ = true;
+    down_reason_ = std::string(reason);
+    down_since_ = absl::Now();
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+    available_.store(false, std::memory_order_release);
+    if (!prober_.joinable()) prober_ = std::thread([this] { ProbeLoop(); });
+  }
+  LogStoreEvent("database.unavailable",
+                {{"reason", std::string(reason)},
+                 {"action", "failing calls with UNAVAILABLE; reconnecting"}});
+  NotifyListeners();
+}
+
+void Database::ProbeLoop() {
+  absl::BitGen bitgen;
+  absl::Duration backoff = options_.initial_backoff;
+  int attempts = 0;
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return down_ || stopping_;
+      };
+      mu_.Await(absl::Condition(&wake));
+      if (stopping_) return;
+    }
+    // Full jitter in [backoff/2, backoff]: replicas that lost the same
+    // database do not reconnect in lock step.
+    const absl::Duration wait =
+        backoff * absl::Uniform(bitgen, 0.5, 1.0);
+    {
+      absl::MutexLock lock(&mu_);
+      if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), wait)) return;
+    }
+    backoff = std::min(backoff * 2, options_.max_backoff);
+    ++attempts;
+    std::string error;
+    try {
+      soci::session probe;
+      absl::Status s = OpenSession(probe, dialect_, *factory_, soci_connect_);
+      if (s.ok()) {
+        int one = 0;
+        probe << "SELECT 1", soci::into(one);
+      } else {
+        error = std::string(s.message());
+      }
+    } catch (const std::exception& e) {
+      error = ExceptionDetail(e);
+    }
+    if (!error.empty()) {
+      // Log the first failure and then every 30th (about every 30 s at the
+      // 1 s back-off cap): enough for the operator, not a flood.
+      if (attempts == 1 || attempts % 30 == 0) {
+        LogStoreEvent("database.reconnect_failed",
+                      {{"attempts", absl::StrCat(attempts)}, {"error", error}});
+      }
+      continue;
+    }
+    absl::Duration outage;
+    {
+      absl::MutexLock lock(&mu_);
+      down_ = false;
+      outage = absl::Now() - down_since_;
+      available_.store(true, std::memory_order_release);
+    }
+    LogStoreEvent("database.available",
+                  {{"attempts", absl::StrCat(attempts)},
+                   {"outage", absl::FormatDuration(outage)}});
+    backoff = options_.initial_backoff;
+    attempts = 0;
+    NotifyListeners();
+  }
+}
+
+void Database::AddAvailabilityListener(std::function<void(bool)> listener) {
+  absl::MutexLock lock(&listeners_mu_);
+  listeners_.push_back(std::move(listener));
+}
+
+void Database::NotifyListeners() {
+  absl::MutexLock lock(&listeners_mu_);
+  const bool now = available();
+  for (const auto& listener : listeners_) listener(now);
 }
 
 absl::Status Database::WithSession(
     const std::function<absl::Status(Session&)>& fn) {
-  Lease lease(*pool_);
-  if (!lease.ok()) return PoolExhausted();
-  Session session(lease.session(), dialect_, /*in_transaction=*/false,
-                  statements_[lease.position()].get());
+  size_t pos = 0;
+  if (absl::Status s = Acquire(&pos); !s.ok()) return s;
+  Session session(pool_->at(pos), dialect_, /*in_transaction=*/false,
+                  &connections_[pos]->statements);
   absl::Status status = RunGuarded(fn, session);
-  RepairIfBroken(session);
+  Release(pos, session.broken());
   return status;
 }
 
 absl::Status Database::TransactionOnce(
     const std::function<absl::Status(Session&)>& fn, bool* retryable) {
   *retryable = false;
-  Lease lease(*pool_);
-  if (!lease.ok()) return PoolExhausted();
-  Session session(lease.session(), dialect_, /*in_transaction=*/true,
-                  statements_[lease.position()].get());
+  size_t pos = 0;
+  if (absl::Status s = Acquire(&pos); !s.ok()) return s;
+  Session session(pool_->at(pos), dialect_, /*in_transaction=*/true,
+                  &connections_[pos]->statements);
   const char* begin =
       dialect_ == Dialect::kSqlite ? "BEGIN IMMEDIATE" : "BEGIN";
+  absl::Status status;
   try {
     session.sql() << begin;
   } catch (const std::exception& e) {
-    absl::Status s = ToStatus(&session, "starting a transaction", begin, e);
-    *retryable = session.retryable();
-    RepairIfBroken(session);
-    return s;
+    status = ToStatus(&session, "starting a transaction", begin, e);
   }
-  absl::Status status = RunGuarded(fn, session);
   if (status.ok()) {
-    try {
-      session.sql() << "COMMIT";
-      if (session.statements() != nullptr) session.statements()->DropRetired();
-      return absl::OkStatus();
-    } catch (const std::exception& e) {
-      status = ToStatus(&session, "committing a transaction", "COMMIT", e);
+    status = RunGuarded(fn, session);
+    if (status.ok()) {
+      try {
+        session.sql() << "COMMIT";
+        session.statements()->DropRetired();
+        Release(pos, /*broken=*/false);
+        return absl::OkStatus();
+      } catch (const std::exception& e) {
+        status = ToStatus(&session, "committing a transaction", "COMMIT", e);
+        // Lost during COMMIT: the outcome is unknown, so never retried.
+        if (session.broken()) {
+          Release(pos, /*broken=*/true);
+          return status;
+        }
+      }
+    }
+    if (!session.broken()) {
+      try {
+        session.sql() << "ROLLBACK";
+      } catch (const std::exception& e) {
+        // The connection is in an unknown state; rebuild it.
+        LogStoreError(absl::StrCat("rollback failed: ", ExceptionDetail(e)));
+        session.MarkBroken();
+      }
     }
   }
-  try {
-    session.sql() << "ROLLBACK";
-  } catch (const std::exception& e) {
-    // The connection is in an unknown state; rebuild it.
-    LogStoreError(absl::StrCat("rollback failed: ", e.what()));
-    session.MarkBroken();
-  }
-  // (A broken connection's statements go in RepairIfBroken.)
-  if (!session.broken() && session.statements() != nullptr) {
-    session.statements()->DropRetired();
-  }
-  *retryable = session.retryable();
-  RepairIfBroken(session);
+  // (A broken connection's statements go when it is reconnected.)
+  if (!session.broken()) session.statements()->DropRetired();
+  // A connection lost before COMMIT committed nothing: run fn again on a
+  // fresh connection if the database is still there.
+  *retryable = session.retryable() || session.broken();
+  Release(pos, session.broken());
+  if (*retryable && !available()) *retryable = false;
   return status;
 }
 
@@ -282,6 +524,11 @@ absl::Status Database::InTransaction(
     bool retryable = false;
     absl::Status status = TransactionOnce(fn, &retryable);
     if (status.ok() || !retryable || attempt >= kMaxTransactionAttempts) {
+      if (status.code() == absl::StatusCode::kAborted &&
+          attempt >= kMaxTransactionAttempts) {
+        return absl::AbortedError(absl::StrCat(
+            status.message(), " (gave up after ", attempt, " attempts)"));
+      }
       return status;
     }
     const int max_millis = 5 << attempt;  // 10, 20, 40, 80 ms

@@ -1,6 +1,9 @@
 #include "store/database.h"
 
+#include <sys/stat.h>
+
 #include <atomic>
+#include <cstring>
 #include <chrono>
 #include <filesystem>
 #include <string>
@@ -8,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "store/soci_util.h"
 #include "store/statement.h"
@@ -266,6 +270,198 @@ TEST_P(DatabaseTest, RetriesTransientConflicts) {
     return absl::OkStatus();
   });
   EXPECT_TRUE(check.ok()) << check;
+}
+
+TEST_P(DatabaseTest, SqlErrorIsInternalWithAnErrorId) {
+  absl::Status s = db_->WithSession([](Session& session) {
+    return Execute(session, {"SELECT nope FROM t", {}}, "reading nope")
+        .status();
+  });
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_TRUE(absl::StrContains(s.message(), "error id ")) << s;
+}
+
+TEST_P(DatabaseTest, ConstraintViolationsAreClassified) {
+  absl::Status s = db_->WithSession([](Session& session) -> absl::Status {
+    for (const char* sql :
+         {"CREATE TABLE parent (id BIGINT PRIMARY KEY)",
+          "CREATE TABLE child (id BIGINT PRIMARY KEY, parent BIGINT NOT NULL "
+          "REFERENCES parent (id))",
+          "INSERT INTO parent (id) VALUES (1)"}) {
+      if (auto r = Execute(session, {sql, {}}, "setting up"); !r.ok()) {
+        return r.status();
+      }
+    }
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  auto insert = [&](const char* sql) {
+    return db_->InTransaction([&](Session& session) {
+      return Execute(session, {sql, {}}, "inserting").status();
+    });
+  };
+  EXPECT_EQ(insert("INSERT INTO parent (id) VALUES (1)").code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(insert("INSERT INTO child (id, parent) VALUES (1, 99)").code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_P(DatabaseTest, MarkedUnavailableFailsFastThenRecoversByItself) {
+  absl::Mutex mu;
+  std::vector<bool> seen;
+  db_->AddAvailabilityListener([&](bool available) {
+    absl::MutexLock lock(&mu);
+    seen.push_back(available);
+  });
+  db_->MarkUnavailable("test");
+  // The database is really there, so the prober reconnects at once; until
+  // it has, calls fail fast. Either way nothing but UNAVAILABLE or OK.
+  absl::Status during = db_->WithSession([](Session&) {
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(during.ok() ||
+              during.code() == absl::StatusCode::kUnavailable)
+      << during;
+  absl::MutexLock lock(&mu);
+  auto recovered = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return !seen.empty() && seen.back();
+  };
+  ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&recovered),
+                                  absl::Seconds(30)))
+      << "the prober never reconnected";
+  EXPECT_EQ(seen.front(), false);
+  EXPECT_TRUE(db_->available());
+  EXPECT_EQ(CountRows(), 0);  // every pooled connection works again
+}
+
+TEST_P(DatabaseTest, StartupGateAdmitsOnlyStartupScopes) {
+  db_->SetAdmitting(false);
+  EXPECT_EQ(db_->WithSession([](Session&) { return absl::OkStatus(); }).code(),
+            absl::StatusCode::kUnavailable);
+  {
+    Database::StartupScope scope;
+    EXPECT_TRUE(
+        db_->WithSession([](Session&) { return absl::OkStatus(); }).ok());
+  }
+  db_->SetAdmitting(true);
+  EXPECT_TRUE(db_->WithSession([](Session&) { return absl::OkStatus(); }).ok());
+}
+
+// PostgreSQL only: connections the server ends are re-established.
+class PostgresConnectionTest : public BackendTest {};
+
+int64_t BackendPid(Database& db) {
+  int64_t pid = -1;
+  absl::Status s = db.WithSession([&](Session& session) {
+    auto r = QueryInt(session, {"SELECT pg_backend_pid()", {}}, "pid");
+    if (r.ok()) pid = *r;
+    return r.status();
+  });
+  EXPECT_TRUE(s.ok()) << s;
+  return pid;
+}
+
+TEST_P(PostgresConnectionTest, TerminatedIdleConnectionIsReopenedOnLease) {
+  auto db = Database::Open(test_db_->connection(), 1);
+  ASSERT_TRUE(db.ok()) << db.status();
+  const int64_t pid = BackendPid(**db);
+  // Another connection ends this one's backend while it sits in the pool.
+  absl::Status kill = db_->WithSession([&](Session& session) {
+    return Query(session, {"SELECT pg_terminate_backend(?)", {pid}}, "kill")
+        .status();
+  });
+  ASSERT_TRUE(kill.ok()) << kill;
+  // pg_terminate_backend only signals: wait until the backend has exited
+  // (and so closed its socket), as after a restart.
+  int64_t alive = 1;
+  for (int i = 0; i < 3000 && alive != 0; ++i) {
+    absl::Status s = db_->WithSession([&](Session& session) {
+      auto r = QueryInt(
+          session,
+          {"SELECT COUNT(*) FROM pg_stat_activity WHERE pid = ?", {pid}},
+          "checking");
+      if (r.ok()) alive = *r;
+      return r.status();
+    });
+    ASSERT_TRUE(s.ok()) << s;
+    if (alive != 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(alive, 0) << "the terminated backend did not exit";
+  // The lease notices the closed socket and reconnects: the very next call
+  // succeeds.
+  EXPECT_NE(BackendPid(**db), pid);
+  EXPECT_TRUE((*db)->available());
+}
+
+TEST_P(PostgresConnectionTest, LostConnectionInTransactionIsRetried) {
+  auto db = Database::Open(test_db_->connection(), 1);
+  ASSERT_TRUE(db.ok()) << db.status();
+  int calls = 0;
+  absl::Status s = (*db)->InTransaction([&](Session& session) -> absl::Status {
+    ++calls;
+    if (calls == 1) {
+      // The backend of this very transaction is terminated before COMMIT:
+      // nothing was committed, so the transaction runs again.
+      auto r = Query(session,
+                     {"SELECT pg_terminate_backend(pg_backend_pid())", {}},
+                     "terminating myself");
+      return r.status();
+    }
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(calls, 2);
+}
+
+TEST_P(PostgresConnectionTest, MultiHostStringReachesTheWritableHost) {
+  // "postgresql:host=DIR port=N ..." -> a first host that does not exist.
+  std::string conn = test_db_->connection();
+  const size_t host = conn.find("host=");
+  const size_t host_end = conn.find(' ', host);
+  const size_t port = conn.find("port=");
+  const size_t port_end = conn.find(' ', port);
+  ASSERT_NE(host, std::string::npos);
+  ASSERT_NE(port, std::string::npos);
+  std::string multi = conn;
+  multi.replace(port + 5, port_end - port - 5,
+                "1," + conn.substr(port + 5, port_end - port - 5));
+  const size_t new_host_end = multi.find(' ', host);
+  multi.replace(host + 5, new_host_end - host - 5,
+                "/nonexistent-crm-dir," +
+                    conn.substr(host + 5, host_end - host - 5));
+  multi += " target_session_attrs=read-write";
+  auto db = Database::Open(multi, 2);
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_GT(BackendPid(**db), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Postgres, PostgresConnectionTest,
+                         ::testing::Values(Backend::kPostgres),
+                         BackendParamName);
+
+TEST(Database, WaitForDatabaseOpensUnavailable) {
+  OpenOptions options;
+  options.wait_for_database = true;
+  auto db = Database::Open(
+      "postgresql:host=/nonexistent-crm-socket-dir port=1 dbname=crm", 1,
+      options);
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_FALSE((*db)->available());
+  absl::Status s = (*db)->WithSession([](Session&) { return absl::OkStatus(); });
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "database")) << s;
+}
+
+TEST(Database, SqliteFileIsCreatedPrivate) {
+  auto test_db = testing::TestDatabase::Create(Backend::kSqlite);
+  ASSERT_TRUE(test_db.ok()) << test_db.status();
+  std::string path = (*test_db)->connection().substr(strlen("sqlite:"));
+  path += ".private";
+  auto db = Database::Open("sqlite:" + path, 1);
+  ASSERT_TRUE(db.ok()) << db.status();
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DatabaseTest,

@@ -2,15 +2,16 @@
 
 #include <cstdint>
 #include <ctime>
-#include <iostream>
 #include <limits>
-#include <mutex>
 
 // soci-sqlite3.h includes sqlite3.h (inside namespace sqlite_api), which
 // defines the SQLITE_* result codes used below; including <sqlite3.h>
 // directly as well would break that header.
 
+#include "absl/random/random.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
+#include "base/log.h"
 #include "absl/strings/str_cat.h"
 #include "soci/postgresql/soci-postgresql.h"
 #include "soci/sqlite3/soci-sqlite3.h"
@@ -150,19 +151,33 @@ absl::StatusOr<model::SqlValue> RowValue(const soci::row& row, size_t i) {
 namespace {
 
 bool IsConnectionSqlState(const std::string& state) {
+  // 08: connection exception; 57P01-03: admin/crash shutdown, cannot
+  // connect now; 53300: too many connections; 25006 read-only transaction
+  // (a standby after a failover: reconnecting finds the new primary when
+  // the connection string says target_session_attrs=read-write).
   return absl::StartsWith(state, "08") || state == "57P01" ||
-         state == "57P02" || state == "57P03" || state == "53300";
+         state == "57P02" || state == "57P03" || state == "53300" ||
+         state == "25006";
+}
+
+bool SessionDisconnected(Session* session) {
+  if (session == nullptr) return false;
+  // is_connected(): false without a backend (a reconnect that failed) or
+  // when libpq's PQstatus is no longer CONNECTION_OK.
+  return !session->sql().is_connected();
 }
 
 }  // namespace
 
-ErrorClass Classify(const std::exception& e) {
+ErrorClass Classify(const std::exception& e, Session* session) {
   if (const auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&e)) {
     const std::string state = pg->sqlstate();
     if (state == "40001" || state == "40P01") return ErrorClass::kRetryable;
     if (state == "23505") return ErrorClass::kUniqueViolation;
+    if (absl::StartsWith(state, "23")) return ErrorClass::kConstraint;
     if (IsConnectionSqlState(state) ||
-        pg->get_error_category() == soci::soci_error::connection_error) {
+        pg->get_error_category() == soci::soci_error::connection_error ||
+        SessionDisconnected(session)) {
       return ErrorClass::kUnavailable;
     }
     return ErrorClass::kOther;
@@ -176,7 +191,7 @@ ErrorClass Classify(const std::exception& e) {
         return absl::StrContains(lite->what(), "UNIQUE") ||
                        absl::StrContains(lite->what(), "PRIMARY KEY")
                    ? ErrorClass::kUniqueViolation
-                   : ErrorClass::kOther;
+                   : ErrorClass::kConstraint;
       case SQLITE_CANTOPEN:
       case SQLITE_IOERR:
       case SQLITE_FULL:
@@ -187,7 +202,8 @@ ErrorClass Classify(const std::exception& e) {
     }
   }
   if (const auto* soci_e = dynamic_cast<const soci::soci_error*>(&e)) {
-    if (soci_e->get_error_category() == soci::soci_error::connection_error) {
+    if (soci_e->get_error_category() == soci::soci_error::connection_error ||
+        SessionDisconnected(session)) {
       return ErrorClass::kUnavailable;
     }
   }
@@ -195,40 +211,63 @@ ErrorClass Classify(const std::exception& e) {
 }
 
 void LogStoreError(absl::string_view message) {
-  static std::mutex* mu = new std::mutex;
-  std::lock_guard<std::mutex> lock(*mu);
-  std::cerr << "crm store: " << message << std::endl;
+  base::LogError("store.error", {{"error", std::string(message)}});
+}
+
+void LogStoreEvent(
+    absl::string_view event,
+    std::initializer_list<std::pair<absl::string_view, std::string>> fields) {
+  base::Log(base::LogLevel::kWarning, event, fields);
+}
+
+absl::Status InternalErrorWithId(absl::string_view operation,
+                                 absl::string_view detail) {
+  thread_local absl::BitGen bitgen;
+  const std::string id = absl::StrFormat(
+      "%08x", absl::Uniform<uint32_t>(bitgen));
+  base::LogError("store.internal_error", {{"error_id", id},
+                                          {"operation", std::string(operation)},
+                                          {"error", std::string(detail)}});
+  return absl::InternalError(absl::StrCat("internal error while ", operation,
+                                          " (error id ", id,
+                                          " in the server log)"));
 }
 
 absl::Status ToStatus(Session* session, absl::string_view operation,
                       absl::string_view sql, const std::exception& e) {
   const auto* soci_e = dynamic_cast<const soci::soci_error*>(&e);
   // get_error_message() omits SOCI's context, which can quote values.
-  const std::string detail =
-      soci_e != nullptr ? soci_e->get_error_message() : std::string(e.what());
-  const ErrorClass cls = Classify(e);
-  LogStoreError(absl::StrCat(operation, " failed: ", detail,
-                             sql.empty() ? "" : " [sql: ", sql,
-                             sql.empty() ? "" : "]"));
-  switch (cls) {
+  const std::string detail = MaskConnection(
+      soci_e != nullptr ? soci_e->get_error_message() : std::string(e.what()));
+  const std::string logged =
+      absl::StrCat(operation, " failed: ", detail, sql.empty() ? "" : " [sql: ",
+                   sql, sql.empty() ? "" : "]");
+  switch (Classify(e, session)) {
     case ErrorClass::kUnavailable:
       if (session != nullptr) session->MarkBroken();
+      LogStoreEvent("store.connection_lost", {{"error", logged}});
       return absl::UnavailableError(absl::StrCat(
-          "database unavailable while ", operation,
-          "; retry later (details in the server log)"));
+          "the CRM database is unavailable (connection lost while ", operation,
+          "); retry later"));
     case ErrorClass::kRetryable:
       if (session != nullptr) session->MarkRetryable();
+      LogStoreEvent("store.conflict", {{"error", logged}});
       return absl::AbortedError(absl::StrCat(
           "database busy or transaction conflict while ", operation,
           "; retry the request"));
     case ErrorClass::kUniqueViolation:
+      LogStoreEvent("store.unique_violation", {{"error", logged}});
       return absl::AlreadyExistsError(absl::StrCat(
           "a record with the same key already exists (", operation, ")"));
+    case ErrorClass::kConstraint:
+      LogStoreEvent("store.constraint_violation", {{"error", logged}});
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the change violates a database constraint (", operation,
+          "): a record it refers to may have been deleted"));
     case ErrorClass::kOther:
       break;
   }
-  return absl::InternalError(absl::StrCat(
-      "database error while ", operation, " (details in the server log)"));
+  return InternalErrorWithId(operation, logged);
 }
 
 }  // namespace crm::store

@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <exception>
+#include <initializer_list>
+#include <utility>
 #include <memory>
 #include <optional>
 #include <string>
@@ -191,25 +193,47 @@ class StatementCache {
 // BLOB/date columns and unsigned values beyond int64.
 absl::StatusOr<model::SqlValue> RowValue(const soci::row& row, size_t i);
 
-// Classification of a database exception.
+// Classification of a database exception: the one place that decides what
+// a database error means (ToStatus maps each class to one status code).
 enum class ErrorClass {
-  kUnavailable,   // connection lost / cannot connect
+  kUnavailable,   // connection lost / cannot connect / session not connected
   kRetryable,     // busy, locked, serialization failure, deadlock
   kUniqueViolation,
+  kConstraint,    // any other integrity constraint (foreign key, not null,
+                  // check)
   kOther,
 };
-ErrorClass Classify(const std::exception& e);
+// `session`, when given, is consulted too: an error on a connection that
+// libpq reports as no longer connected is kUnavailable whatever its text
+// (e.g. SOCI's "Session is not connected" after a failed reconnect).
+ErrorClass Classify(const std::exception& e, Session* session = nullptr);
 
 // Converts an exception thrown while `operation` ran (e.g. "reading
-// accounts") into a status: UNAVAILABLE, ABORTED (retryable; also marks the
-// session), ALREADY_EXISTS (unique violation) or INTERNAL. The message names
-// the operation only; the driver's detail and `sql` (placeholders, never
-// values) go to the server log (stderr).
+// accounts") into a status:
+//   kUnavailable      UNAVAILABLE (marks the session broken: the connection
+//                     is re-established before its next use)
+//   kRetryable        ABORTED (marks the session retryable: InTransaction
+//                     retries it)
+//   kUniqueViolation  ALREADY_EXISTS
+//   kConstraint       FAILED_PRECONDITION
+//   kOther            INTERNAL with an error id that is in the log line
+// The message names the operation only; the driver's detail and `sql`
+// (placeholders, never values) go to the server log.
 absl::Status ToStatus(Session* session, absl::string_view operation,
                       absl::string_view sql, const std::exception& e);
 
-// Writes one line to the server log (stderr).
+// INTERNAL "internal error while OPERATION (error id E)" and one log line
+// with the same id and `detail`, so an operator can find what a client saw.
+absl::Status InternalErrorWithId(absl::string_view operation,
+                                 absl::string_view detail);
+
+// One line of the server's structured log (base/log.h), level error, event
+// "store.error".
 void LogStoreError(absl::string_view message);
+// One line of the server's structured log, level warning.
+void LogStoreEvent(absl::string_view event,
+                   std::initializer_list<std::pair<absl::string_view, std::string>>
+                       fields);
 
 }  // namespace crm::store
 

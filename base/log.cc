@@ -1,4 +1,4 @@
-#include "server/log.h"
+#include "base/log.h"
 
 #include <atomic>
 #include <cstdio>
@@ -9,7 +9,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
-namespace crm::server {
+namespace crm::base {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
@@ -84,4 +84,4 @@ void Log(LogLevel level, absl::string_view event,
   fflush(stderr);
 }
 
-}  // namespace crm::server
+}  // namespace crm::base

@@ -1,0 +1,46 @@
+// Structured logging: one JSON object per line on stderr, e.g.
+//   {"ts":"2026-11-23T14:00:00.123Z","level":"info","event":"server.started",
+//    "address":"127.0.0.1:8443"}
+// Thread-safe. Values are escaped; callers pass key/value pairs. Every line
+// the server writes (store/ included) has this one schema: ts, level, event,
+// then string fields. Never pass secrets (passwords, tokens, keys).
+#ifndef CRM_BASE_LOG_H_
+#define CRM_BASE_LOG_H_
+
+#include <initializer_list>
+#include <string>
+#include <utility>
+
+#include "absl/strings/string_view.h"
+
+namespace crm::base {
+
+enum class LogLevel { kDebug, kInfo, kWarning, kError };
+
+void SetLogLevel(LogLevel level);
+bool LogEnabled(LogLevel level);
+
+using LogField = std::pair<absl::string_view, std::string>;
+
+void Log(LogLevel level, absl::string_view event,
+         std::initializer_list<LogField> fields = {});
+
+inline void LogInfo(absl::string_view event,
+                    std::initializer_list<LogField> fields = {}) {
+  Log(LogLevel::kInfo, event, fields);
+}
+inline void LogWarning(absl::string_view event,
+                       std::initializer_list<LogField> fields = {}) {
+  Log(LogLevel::kWarning, event, fields);
+}
+inline void LogError(absl::string_view event,
+                     std::initializer_list<LogField> fields = {}) {
+  Log(LogLevel::kError, event, fields);
+}
+
+// JSON string escaping (without the surrounding quotes).
+std::string JsonEscape(absl::string_view s);
+
+}  // namespace crm::base
+
+#endif  // CRM_BASE_LOG_H_

@@ -148,8 +148,12 @@ if [ "$failed" = 1 ]; then
   for name in "${names[@]}"; do
     [ "${status_of[$name]}" = ok ] && continue
     echo "== $name: ${status_of[$name]}; the end of $scratch/logs/$name.log:"
-    grep -E 'FUZZ_CHECK|ERROR|runtime error|SUMMARY|Test unit written' \
-      "$scratch/logs/$name.log" | head -20 || tail -30 "$scratch/logs/$name.log"
+    pattern='FUZZ_CHECK|ERROR|runtime error|SUMMARY|Test unit written'
+    if grep -qE "$pattern" "$scratch/logs/$name.log"; then
+      grep -E "$pattern" "$scratch/logs/$name.log" | head -20
+    else
+      tail -30 "$scratch/logs/$name.log"
+    fi
     for a in "$scratch/artifacts/$name-"*; do
       [ -e "$a" ] || continue
       echo "   reproduce: $bin_dir/${name}_fuzzer $a"

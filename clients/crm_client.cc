@@ -1,6 +1,11 @@
 #include "clients/crm_client.h"
 
+#include <openssl/rand.h>
+
+#include <cstdlib>
 #include <utility>
+
+#include "absl/strings/str_format.h"
 
 namespace crm::client {
 
@@ -53,6 +58,17 @@ void CrmClient::set_session_token(std::string token) {
 void CrmClient::set_forwarded_for(std::string address) {
   std::lock_guard<std::mutex> lock(mu_);
   forwarded_for_ = std::move(address);
+}
+
+std::string NewRequestId() {
+  unsigned char b[16];
+  if (RAND_bytes(b, sizeof(b)) != 1) abort();  // no safe fallback
+  b[6] = (b[6] & 0x0f) | 0x40;                 // version 4
+  b[8] = (b[8] & 0x3f) | 0x80;                 // RFC 4122 variant
+  return absl::StrFormat(
+      "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+      b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
+      b[12], b[13], b[14], b[15]);
 }
 
 void CrmClient::set_default_deadline(absl::Duration deadline) {

@@ -35,6 +35,15 @@ namespace crm::client {
 // threads at once (gRPC stubs are thread-safe). The setters may also be
 // called concurrently; a context made by NewContext() carries the values set
 // before it was made. Each ClientContext is for one call only.
+// A new random request id (a version 4 UUID) for a Create's request_id
+// (AIP-155): set it once per intended record and resend the same request
+// after UNAVAILABLE or DEADLINE_EXCEEDED; the server then creates at most
+// one record. E.g.
+//   crm::v1::CreateAccountRequest req;
+//   req.set_request_id(crm::client::NewRequestId());
+// Thread-safe.
+std::string NewRequestId();
+
 class CrmClient {
  public:
   // Connects (lazily) with CreateChannel; fails as CreateChannel does.
@@ -80,8 +89,10 @@ class CrmClient {
   // mTLS service identity only).
   void set_session_token(std::string token);
   // The end user's address, forwarded in "x-forwarded-for". The server
-  // honours it only from a service registered as a trusted gateway; from any
-  // other caller it is ignored or refused. Empty clears it.
+  // honours it only from a service registered as a trusted gateway, and
+  // then only the rightmost address of a list (INVALID_ARGUMENT if that is
+  // not an IP address); from any other caller it is ignored. Empty clears
+  // it.
   void set_forwarded_for(std::string address);
   void set_default_deadline(absl::Duration deadline);
 

@@ -1,8 +1,11 @@
 #include "clients/resource_commands.h"
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "clients/cli_args.h"
 #include "clients/output_format.h"
 #include "clients/resource_requests.h"
@@ -81,10 +84,22 @@ absl::Status List(CliSession& s, const ResourceMethods& r,
 
 absl::Status Create(CliSession& s, const ResourceMethods& r,
                     const CommandArgs& a) {
-  auto request = BuildCreateRequest(r, a.positional, a.Get("json"));
+  auto request =
+      BuildCreateRequest(r, a.positional, a.Get("json"), a.Get("request-id"));
   if (!request.ok()) return request.status();
   auto reply = NewMessage(r.create->output_type());
-  if (auto st = s.Call(r.create, **request, reply.get()); !st.ok()) return st;
+  // With a request id a create is idempotent, so it is retried on
+  // UNAVAILABLE like Get and List (the channel retries only those).
+  const int attempts = a.Has("request-id")
+                           ? std::clamp(s.globals().channel.max_attempts, 1, 5)
+                           : 1;
+  absl::Status st;
+  for (int i = 0; i < attempts; ++i) {
+    if (i > 0) absl::SleepFor(absl::Milliseconds(100 << i));
+    st = s.Call(r.create, **request, reply.get());
+    if (!absl::IsUnavailable(st)) break;
+  }
+  if (!st.ok()) return st;
   return PrintReply(s, *reply);
 }
 
@@ -125,8 +140,10 @@ const std::vector<Verb>& Verbs() {
        0,
        List},
       {"create",
-       "create FIELD=VALUE... | create --json '{...}'",
-       {{"json", true}},
+       "create FIELD=VALUE... | create --json '{...}'   [--request-id ID] "
+       "(ID: up to 64 of [A-Za-z0-9._-], e.g. a UUID; the same ID again "
+       "returns the first record instead of creating another)",
+       {{"json", true}, {"request-id", true}},
        0,
        SIZE_MAX,
        Create},

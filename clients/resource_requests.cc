@@ -129,9 +129,13 @@ absl::StatusOr<MessagePtr> BuildListRequest(const ResourceMethods& r,
 
 absl::StatusOr<MessagePtr> BuildCreateRequest(
     const ResourceMethods& r, const std::vector<std::string>& assignments,
-    absl::string_view json) {
+    absl::string_view json, absl::string_view request_id) {
   if (r.create == nullptr) return Missing(r, "Create");
   MessagePtr request = NewMessage(r.create->input_type());
+  if (auto s = SetString(request.get(), "request_id", std::string(request_id),
+                         "--request-id");
+      !s.ok())
+    return s;
   Message* resource = MutableResource(request.get(), r);
   if (auto s = MergeJson(json, resource); !s.ok()) return s;
   auto paths = ApplyAssignments(resource, assignments);

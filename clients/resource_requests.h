@@ -49,10 +49,11 @@ absl::StatusOr<std::unique_ptr<google::protobuf::Message>> BuildListRequest(
     const ResourceMethods& r, const ListOptions& options);
 
 // The resource is parsed from `json` (if not empty) and then from the
-// "field=value" assignments.
+// "field=value" assignments. A non-empty `request_id` makes the create
+// idempotent (AIP-155; the server checks its format).
 absl::StatusOr<std::unique_ptr<google::protobuf::Message>> BuildCreateRequest(
     const ResourceMethods& r, const std::vector<std::string>& assignments,
-    absl::string_view json);
+    absl::string_view json, absl::string_view request_id = "");
 
 // update_mask = the assigned fields, plus the keys of `json`; "name" and
 // "etag" are never in it. At least one field must be given. A non-empty

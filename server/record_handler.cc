@@ -1,15 +1,18 @@
 #include "server/record_handler.h"
 
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
+#include <cstring>
 #include <optional>
 #include <vector>
 
 #include "absl/random/random.h"
 #include "absl/status/status.h"
-#include "absl/time/clock.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "model/record.h"
 #include "model/resource_name.h"
@@ -76,6 +79,70 @@ int FieldIndexOrDie(const ObjectSchema& schema, const char* name) {
   int i = schema.FieldIndex(name);
   if (i < 0) abort();  // ObjectSchema::FromDescriptor guarantees these
   return i;
+}
+
+// Whether `v` is the proto3 default of `field` (empty string, the enum's
+// first value, zero): on Create, a field with its default was not given.
+bool IsDefaultValue(const FieldSchema& field, const model::SqlValue& v) {
+  if (const auto* s = std::get_if<std::string>(&v)) {
+    return s->empty() ||
+           (field.kind == model::FieldKind::kEnum &&
+            field.descriptor->enum_type()->value(0)->name() == *s);
+  }
+  if (const auto* i = std::get_if<int64_t>(&v)) return *i == 0;
+  if (const auto* d = std::get_if<double>(&v)) return *d == 0.0;
+  return true;
+}
+
+// AIP-155 request ids: see "Idempotent creates" in crm_service.proto.
+constexpr size_t kMaxRequestIdLength = 64;
+
+absl::Status ValidateRequestId(const std::string& id) {
+  bool ok = id.size() <= kMaxRequestIdLength;
+  for (char c : id) {
+    ok = ok && (absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                c == '.' || c == '_' || c == '-');
+  }
+  if (ok) return absl::OkStatus();
+  // The value is not echoed: it may be long or not even UTF-8.
+  return absl::InvalidArgumentError(absl::StrCat(
+      "request_id: must be at most ", kMaxRequestIdLength,
+      " characters of A-Z, a-z, 0-9, '.', '_' and '-' (a UUID fits); got ",
+      id.size(), " bytes that are not"));
+}
+
+// The hex SHA-256 of what a Create asks for: the non-default values of the
+// creatable `fields` of `input`, each with its field name. It does not
+// depend on how the client serialized the message, nor on fields added to
+// the resource later (an older client leaves them default), so a retry of
+// the same create always matches and a different create never does.
+std::string CreateBodyHash(const ObjectSchema& schema,
+                           const std::vector<int>& fields,
+                           const Message& input) {
+  std::string canonical;
+  for (int i : fields) {
+    const FieldSchema& field = schema.fields()[i];
+    model::SqlValue v = model::FieldValue(field, input);
+    if (IsDefaultValue(field, v)) continue;
+    std::string repr;
+    if (const auto* s = std::get_if<std::string>(&v)) {
+      repr = *s;
+    } else if (const auto* n = std::get_if<int64_t>(&v)) {
+      repr = absl::StrCat(*n);
+    } else if (const auto* d = std::get_if<double>(&v)) {
+      uint64_t bits = 0;
+      std::memcpy(&bits, d, sizeof(bits));
+      repr = absl::StrCat(bits);
+    }
+    // Length-prefixed, so no two different bodies encode alike.
+    absl::StrAppend(&canonical, field.name.size(), ":", field.name, v.index(),
+                    ":", repr.size(), ":", repr, ";");
+  }
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(canonical.data()),
+         canonical.size(), digest);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
 }
 
 // Clears every field the principal may not read.
@@ -151,18 +218,9 @@ absl::Status Request::CheckFieldWrites(const std::vector<int>& fields,
                                        bool only_set) const {
   for (int i : fields) {
     const FieldSchema& field = schema_.fields()[i];
-    if (only_set) {
-      // On Create, writing a field means giving it a non-default value.
-      model::SqlValue v = model::FieldValue(field, input);
-      bool is_default =
-          (std::holds_alternative<std::string>(v) &&
-           (std::get<std::string>(v).empty() ||
-            (field.kind == model::FieldKind::kEnum &&
-             field.descriptor->enum_type()->value(0)->name() ==
-                 std::get<std::string>(v)))) ||
-          (std::holds_alternative<int64_t>(v) && std::get<int64_t>(v) == 0) ||
-          (std::holds_alternative<double>(v) && std::get<double>(v) == 0.0);
-      if (is_default) continue;
+    // On Create, writing a field means giving it a non-default value.
+    if (only_set && IsDefaultValue(field, model::FieldValue(field, input))) {
+      continue;
     }
     policy::Decision d = eval_.CheckFieldWrite(schema_, field);
     if (!d.allowed) {
@@ -300,6 +358,8 @@ absl::Status Request::List(const Message& request, Message* response) {
 }
 
 absl::Status Request::Create(const Message& request, Message* response) {
+  const std::string request_id = StringField(request, "request_id");
+  if (absl::Status s = ValidateRequestId(request_id); !s.ok()) return s;
   if (absl::Status s = CheckObject(Operation::kCreate); !s.ok()) return s;
   const Message& input = ResourceOf(request);
   std::vector<int> fields = model::CreatableFields(schema_);
@@ -330,13 +390,66 @@ absl::Status Request::Create(const Message& request, Message* response) {
   policy::Decision d = eval_.CheckRecord(schema_, Operation::kCreate, record);
   if (!d.allowed) return policy::ToStatus(d, policy::DenialKind::kObject);
 
+  // With a request_id, the id is claimed in the record's transaction
+  // (RecordStore::ClaimCreateRequest): both commit or neither does.
+  std::optional<store::CreateRequestKey> key;
+  store::CreateRequestRow claim_row;
+  if (!request_id.empty()) {
+    key = store::CreateRequestKey{eval_.principal().service,
+                                  eval_.principal().user_id,
+                                  schema_.collection(), request_id};
+    claim_row = {CreateBodyHash(schema_, fields, input), record.id, now};
+  }
+  std::optional<std::string> replay_id;  // set: an earlier create's record
+  std::optional<LoadedRecord> replayed;  // that record, if it still exists
   absl::Status s = core_->database->InTransaction([&](store::Session& session) {
+    replay_id.reset();  // InTransaction may run this more than once
+    replayed.reset();
+    if (key.has_value()) {
+      auto claim = core_->records->ClaimCreateRequest(session, *key, claim_row);
+      if (!claim.ok()) return claim.status();
+      if (!claim->claimed) {
+        if (claim->existing.request_hash != claim_row.request_hash) {
+          return absl::AlreadyExistsError(absl::StrCat(
+              "request_id \"", request_id,
+              "\" was already used by this "
+              "caller to create a different ",
+              schema_.singular(), " (request_ids are remembered for ",
+              absl::FormatDuration(store::RecordStore::kCreateRequestRetention),
+              "); use a new request_id for a new ", schema_.singular()));
+        }
+        replay_id = claim->existing.record_id;
+        auto loaded = LoadRecord(session, *core_, eval_, schema_, *replay_id);
+        if (!loaded.ok()) return loaded.status();
+        replayed = *std::move(loaded);
+        return absl::OkStatus();
+      }
+    }
     if (absl::Status r = CheckReferences(session, fields, input); !r.ok()) {
       return r;
     }
     return core_->records->Insert(session, schema_, record);
   });
   if (!s.ok()) return s;
+  if (replay_id.has_value()) {
+    // A retry: the record as it is now, under the caller's access now,
+    // exactly as Get would answer.
+    if (!replayed.has_value() ||
+        !eval_.AllowsRecord(schema_, Operation::kRead, replayed->Facts())) {
+      return policy::RecordNotFound(schema_.ResourceName(*replay_id));
+    }
+    Respond(replayed->record, response);
+    return absl::OkStatus();
+  }
+  if (key.has_value()) {
+    // Housekeeping, at most once a minute per server; a failure only
+    // delays it.
+    auto pruned = core_->records->PruneCreateRequestsIfDue(core_->clock->Now());
+    if (!pruned.ok()) {
+      LogWarning("create_requests.prune_failed",
+                 {{"message", std::string(pruned.status().message())}});
+    }
+  }
   Respond(record, response);
   return absl::OkStatus();
 }

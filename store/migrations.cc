@@ -250,6 +250,26 @@ constexpr char kMigration4[] = R"sql(
 CREATE INDEX users_role_id_idx ON users (role_id)
 )sql";
 
+// Migration 6: idempotent creates (AIP-155, issue 9). One row per Create
+// that carried a request_id, inserted in the record's transaction: who asked
+// (service, and user_id or '' for a service acting as itself), the
+// collection, the client's request_id, the hex SHA-256 of the request's body,
+// the record it created, and when (Unix microseconds; rows older than the
+// retention are pruned). See RecordStore::ClaimCreateRequest.
+constexpr char kMigration6[] = R"sql(
+CREATE TABLE create_requests (
+  service {text} NOT NULL,
+  user_id {text} NOT NULL,
+  object {text} NOT NULL,
+  request_id {text} NOT NULL,
+  request_hash {text} NOT NULL,
+  record_id {text} NOT NULL,
+  create_time BIGINT NOT NULL,
+  PRIMARY KEY (service, user_id, object, request_id)
+);
+CREATE INDEX create_requests_create_time_idx ON create_requests (create_time)
+)sql";
+
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -312,6 +332,7 @@ const std::vector<Migration>& AllMigrations() {
       {3, "policy: policy_objects, policy_version, record_shares",
        kMigration3, kMigration3Postgres, kMigration3Sqlite},
       {4, "record filters: users by role", kMigration4, "", ""},
+      {6, "idempotent creates: create_requests", kMigration6, "", ""},
   };
   return *migrations;
 }

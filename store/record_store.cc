@@ -441,6 +441,88 @@ absl::StatusOr<int64_t> RecordStore::Count(Session& session,
   return QueryInt(session, q, absl::StrCat("counting ", schema.collection()));
 }
 
+absl::StatusOr<CreateRequestClaim> RecordStore::ClaimCreateRequest(
+    Session& session, const CreateRequestKey& key,
+    const CreateRequestRow& row) {
+  // One statement for "insert, or take over an expired row": it changes one
+  // row when the key is (now) ours, none when a live create owns it. On
+  // PostgreSQL a concurrent uncommitted claim of the key makes it wait for
+  // that transaction and then decide on its outcome.
+  static constexpr char kClaim[] =
+      "INSERT INTO create_requests (service, user_id, object, request_id, "
+      "request_hash, record_id, create_time) VALUES (?, ?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (service, user_id, object, request_id) DO UPDATE SET "
+      "request_hash = excluded.request_hash, record_id = excluded.record_id, "
+      "create_time = excluded.create_time "
+      "WHERE create_requests.create_time < ?";
+  static constexpr char kFind[] =
+      "SELECT request_hash, record_id, create_time FROM create_requests "
+      "WHERE service = ? AND user_id = ? AND object = ? AND request_id = ?";
+  const int64_t expired_before =
+      row.create_time - absl::ToInt64Microseconds(kCreateRequestRetention);
+  absl::StatusOr<int64_t> n = Execute(
+      session,
+      {kClaim,
+       {key.service, key.user_id, key.object, key.request_id, row.request_hash,
+        row.record_id, row.create_time, expired_before}},
+      "recording a create's request_id", Reuse::kCached);
+  if (!n.ok()) return n.status();
+  CreateRequestClaim claim;
+  if (*n > 0) {
+    claim.claimed = true;
+    return claim;
+  }
+  // A new statement: at READ COMMITTED it sees the owner that made us wait.
+  absl::StatusOr<std::vector<Row>> rows = Query(
+      session, {kFind, {key.service, key.user_id, key.object, key.request_id}},
+      "reading a create's request_id", Reuse::kCached);
+  if (!rows.ok()) return rows.status();
+  const std::string* hash = nullptr;
+  const std::string* record_id = nullptr;
+  const int64_t* time = nullptr;
+  if (rows->size() == 1 && rows->at(0).size() == 3) {
+    Row& r = rows->at(0);
+    hash = std::get_if<std::string>(&r[0]);
+    record_id = std::get_if<std::string>(&r[1]);
+    time = std::get_if<int64_t>(&r[2]);
+  }
+  if (hash == nullptr || record_id == nullptr || time == nullptr) {
+    // Not claimed yet not there: the schema or the database misbehaves.
+    return absl::InternalError(
+        "record store: a create's request_id was neither recorded nor "
+        "found; is the database schema up to date?");
+  }
+  claim.existing = CreateRequestRow{*hash, *record_id, *time};
+  return claim;
+}
+
+absl::StatusOr<int64_t> RecordStore::PruneCreateRequests(Session& session,
+                                                         absl::Time now) {
+  const int64_t before = absl::ToUnixMicros(now - kCreateRequestRetention);
+  return Execute(
+      session, {"DELETE FROM create_requests WHERE create_time < ?", {before}},
+      "pruning expired request_ids", Reuse::kCached);
+}
+
+absl::StatusOr<int64_t> RecordStore::PruneCreateRequests(absl::Time now) {
+  return Standalone<int64_t>(
+      db_, [&](Session& s) { return PruneCreateRequests(s, now); });
+}
+
+absl::StatusOr<int64_t> RecordStore::PruneCreateRequestsIfDue(absl::Time now) {
+  const int64_t now_micros = absl::ToUnixMicros(now);
+  int64_t last = last_prune_micros_.load(std::memory_order_relaxed);
+  if (last != INT64_MIN &&
+      now_micros - last <
+          absl::ToInt64Microseconds(kCreateRequestPruneInterval)) {
+    return 0;
+  }
+  // Only the caller that moves the mark prunes; a failed prune waits for
+  // the next interval like a successful one (it is only housekeeping).
+  if (!last_prune_micros_.compare_exchange_strong(last, now_micros)) return 0;
+  return PruneCreateRequests(now);
+}
+
 absl::StatusOr<std::optional<Record>> RecordStore::Get(
     const ObjectSchema& schema, const std::string& id) {
   return Standalone<std::optional<Record>>(

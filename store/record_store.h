@@ -26,6 +26,7 @@
 #ifndef CRM_STORE_RECORD_STORE_H_
 #define CRM_STORE_RECORD_STORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -83,8 +84,41 @@ struct TableEstimate {
   bool known() const { return rows > 0 && distinct_owners > 0; }
 };
 
+// Idempotent creates (AIP-155; the API contract is in
+// proto/crm/v1/crm_service.proto, "Idempotent creates"). A create that
+// carries a client-chosen request_id is remembered in create_requests, keyed
+// by (service, user_id, object, request_id), for kCreateRequestRetention.
+struct CreateRequestKey {
+  std::string service;     // the calling principal's mTLS service
+  std::string user_id;     // its session's user; "" for the service itself
+  std::string object;      // the collection, e.g. "accounts"
+  std::string request_id;  // the client's id (validated by the caller)
+};
+
+// The create a request id names.
+struct CreateRequestRow {
+  std::string request_hash;  // the caller's digest of the request body
+  std::string record_id;     // the record that create made
+  int64_t create_time = 0;   // Unix microseconds
+};
+
+// What ClaimCreateRequest found.
+struct CreateRequestClaim {
+  // True: the id was free (or expired) and is now this transaction's, bound
+  // to the record id given; insert that record in the same transaction.
+  // False: a live create owns it (`existing`); insert nothing.
+  bool claimed = false;
+  CreateRequestRow existing;
+};
+
 class RecordStore {
  public:
+  // How long a request id is remembered after the create that used it.
+  static constexpr absl::Duration kCreateRequestRetention = absl::Hours(24);
+  // PruneCreateRequestsIfDue runs at most once per this interval.
+  static constexpr absl::Duration kCreateRequestPruneInterval =
+      absl::Minutes(1);
+
   // `db` is not owned and must outlive the store.
   explicit RecordStore(Database* db);
   ~RecordStore();
@@ -144,6 +178,25 @@ class RecordStore {
                                 const model::ObjectSchema& schema,
                                 const model::SqlFragment& where);
 
+  // Binds `key` to `row` (the new record's id, the request's hash, `now`)
+  // unless a create within kCreateRequestRetention before row.create_time
+  // already owns it; an older (expired) owner is replaced.
+  //
+  // Must run in the transaction that inserts the record (InTransaction),
+  // before the insert: the claim commits or rolls back with the record, so
+  // neither exists without the other. Concurrent claims of one key
+  // serialise on the table's primary key: on PostgreSQL the second waits for
+  // the first transaction, then sees its row (claimed = false) if it
+  // committed, or claims the key if it rolled back; on SQLite BEGIN
+  // IMMEDIATE already serialises writers.
+  absl::StatusOr<CreateRequestClaim> ClaimCreateRequest(
+      Session& session, const CreateRequestKey& key,
+      const CreateRequestRow& row);
+
+  // Deletes the create requests that expired before `now`
+  // (create_time < now - kCreateRequestRetention); returns how many.
+  absl::StatusOr<int64_t> PruneCreateRequests(Session& session, absl::Time now);
+
   // Standalone forms: each leases a connection and runs in autocommit mode.
   absl::StatusOr<std::optional<model::Record>> Get(
       const model::ObjectSchema& schema, const std::string& id);
@@ -163,6 +216,14 @@ class RecordStore {
       const model::ObjectSchema& schema, const ListQuery& query);
   absl::StatusOr<int64_t> Count(const model::ObjectSchema& schema,
                                 const model::SqlFragment& where);
+  absl::StatusOr<int64_t> PruneCreateRequests(absl::Time now);
+
+  // PruneCreateRequests(now) if this store has not pruned (or tried to)
+  // within kCreateRequestPruneInterval before `now`; otherwise 0 at once.
+  // Called after creates, so that the table stays about one retention of
+  // request ids long without a background job. One caller at a time
+  // prunes; the others return 0.
+  absl::StatusOr<int64_t> PruneCreateRequestsIfDue(absl::Time now);
 
  private:
   struct SchemaSql;  // the fixed statement texts of one schema
@@ -181,6 +242,10 @@ class RecordStore {
   };
   std::mutex estimates_mu_;  // guards estimates_
   std::unordered_map<const model::ObjectSchema*, CachedEstimate> estimates_;
+
+  // Unix microseconds of the last PruneCreateRequestsIfDue that ran;
+  // INT64_MIN: never.
+  std::atomic<int64_t> last_prune_micros_{INT64_MIN};
 };
 
 }  // namespace crm::store

@@ -31,10 +31,6 @@
 
 namespace crm::client {
 
-// Thread-safety: the stubs and NewContext() may be used from any number of
-// threads at once (gRPC stubs are thread-safe). The setters may also be
-// called concurrently; a context made by NewContext() carries the values set
-// before it was made. Each ClientContext is for one call only.
 // A new random request id (a version 4 UUID) for a Create's request_id
 // (AIP-155): set it once per intended record and resend the same request
 // after UNAVAILABLE or DEADLINE_EXCEEDED; the server then creates at most
@@ -44,6 +40,10 @@ namespace crm::client {
 // Thread-safe.
 std::string NewRequestId();
 
+// Thread-safety: the stubs and NewContext() may be used from any number of
+// threads at once (gRPC stubs are thread-safe). The setters may also be
+// called concurrently; a context made by NewContext() carries the values set
+// before it was made. Each ClientContext is for one call only.
 class CrmClient {
  public:
   // Connects (lazily) with CreateChannel; fails as CreateChannel does.

@@ -1,5 +1,8 @@
 #include "clients/cli.h"
 
+#include <memory>
+#include <string>
+
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -11,6 +14,10 @@
 #include "clients/resource_requests.h"
 #include "clients/user_commands.h"
 #include "crm/v1/diagnostics.pb.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/descriptor.pb.h"
+#include "google/protobuf/dynamic_message.h"
+#include "google/protobuf/text_format.h"
 
 namespace crm::client {
 namespace {
@@ -38,6 +45,87 @@ absl::Status RunEcho(CliSession& s, const Args& args) {
     return st;
   }
   return s.PrintRecord(reply);
+}
+
+// grpc.health.v1.Health/Check, described at run time: the CRM's own
+// descriptor pool does not hold grpc's health proto, and the two messages
+// are tiny and frozen (grpc/health/v1/health.proto).
+const google::protobuf::MethodDescriptor* HealthCheckMethod() {
+  static const google::protobuf::MethodDescriptor* method = [] {
+    google::protobuf::FileDescriptorProto file;
+    const bool parsed = google::protobuf::TextFormat::ParseFromString(
+        R"pb(
+          name: "crmctl/grpc_health_v1.proto"
+          package: "grpc.health.v1"
+          syntax: "proto3"
+          message_type {
+            name: "HealthCheckRequest"
+            field { name: "service" number: 1 label: LABEL_OPTIONAL type: TYPE_STRING }
+          }
+          message_type {
+            name: "HealthCheckResponse"
+            field {
+              name: "status" number: 1 label: LABEL_OPTIONAL type: TYPE_ENUM
+              type_name: ".grpc.health.v1.HealthCheckResponse.ServingStatus"
+            }
+            enum_type {
+              name: "ServingStatus"
+              value { name: "UNKNOWN" number: 0 }
+              value { name: "SERVING" number: 1 }
+              value { name: "NOT_SERVING" number: 2 }
+              value { name: "SERVICE_UNKNOWN" number: 3 }
+            }
+          }
+          service {
+            name: "Health"
+            method {
+              name: "Check"
+              input_type: ".grpc.health.v1.HealthCheckRequest"
+              output_type: ".grpc.health.v1.HealthCheckResponse"
+            }
+          }
+        )pb",
+        &file);
+    static auto* pool = new google::protobuf::DescriptorPool();
+    const google::protobuf::FileDescriptor* fd =
+        parsed ? pool->BuildFile(file) : nullptr;
+    return fd == nullptr ? nullptr : fd->service(0)->method(0);
+  }();
+  return method;
+}
+
+// Prints SERVING / NOT_SERVING of the whole server ("") or of one service
+// (e.g. crm.v1.AccountService); exit status 0 only when SERVING, for
+// scripts and probes.
+absl::Status RunHealth(CliSession& s, const Args& args) {
+  if (args.size() > 1) {
+    return absl::InvalidArgumentError(
+        "health: usage: crmctl health [SERVICE] (e.g. crm.v1.AccountService)");
+  }
+  const google::protobuf::MethodDescriptor* method = HealthCheckMethod();
+  if (method == nullptr) {
+    return absl::InternalError("health: cannot describe grpc.health.v1");
+  }
+  google::protobuf::DynamicMessageFactory factory;
+  std::unique_ptr<google::protobuf::Message> request(
+      factory.GetPrototype(method->input_type())->New());
+  std::unique_ptr<google::protobuf::Message> reply(
+      factory.GetPrototype(method->output_type())->New());
+  if (!args.empty()) {
+    request->GetReflection()->SetString(
+        request.get(), method->input_type()->FindFieldByName("service"),
+        args[0]);
+  }
+  if (auto st = s.Call(method, *request, reply.get()); !st.ok()) return st;
+  const auto* status_field = method->output_type()->FindFieldByName("status");
+  const std::string status =
+      reply->GetReflection()->GetEnum(*reply, status_field)->name();
+  s.out() << status << "\n";
+  if (status != "SERVING") {
+    return absl::UnavailableError(absl::StrCat(
+        "health: ", args.empty() ? "the server" : args[0], " is ", status));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status RunCall(CliSession& s, const Args& args) {
@@ -74,6 +162,10 @@ absl::Status RunHelp(CliSession& s, const Args& args) {
 const Command kCommands[] = {
     {"echo", "echo [TEXT]",
      "check connectivity and identity (DiagnosticsService)", RunEcho},
+    {"health", "health [SERVICE]",
+     "gRPC health: SERVING or NOT_SERVING (the database is down, or the "
+     "server is draining); exit status 0 only when SERVING",
+     RunHealth},
     {"call", "call SERVICE/METHOD ['{json}']",
      "call any unary method with a JSON request; prints the JSON reply "
      "(e.g. call crm.v1.AccountService/GetAccount '{\"name\":\"accounts/1\"}')",

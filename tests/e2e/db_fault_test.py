@@ -211,6 +211,18 @@ services {
             "127.0.0.1:%d" % self.port, creds,
             options=[("grpc.use_local_subchannel_pool", 1)])
 
+    def crmctl(self, *args):
+        """(exit status, stdout+stderr) of crmctl as admin-cli."""
+        r = subprocess.run(
+            [self.args.crmctl, "--target", "127.0.0.1:%d" % self.port,
+             "--ca", os.path.join(self.certs, "ca.pem"),
+             "--cert", os.path.join(self.certs, "admin-cli.pem"),
+             "--key", os.path.join(self.certs, "admin-cli.key"),
+             "--server-name", "localhost"] + list(args),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            timeout=60)
+        return r.returncode, r.stdout
+
     def teardown(self):
         self.stop_server()
         self.cluster.teardown()
@@ -303,6 +315,12 @@ class StartedBeforeDatabaseTest(ServerTestCase):
         # Echo answers (the process is alive); CRM calls are UNAVAILABLE,
         # naming the database, never SQL.
         self.diag.Echo(PB["diag"].EchoRequest(), timeout=5)
+        # What an operator sees: crmctl health fails, echo works.
+        code, out = ENV.crmctl("health")
+        self.assertNotEqual(code, 0, out)
+        self.assertIn("NOT_SERVING", out)
+        code, out = ENV.crmctl("echo", "hi")
+        self.assertEqual(code, 0, out)
         with self.assertRaises(grpc.RpcError) as cm:
             self.create("Early Ltd")
         self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAVAILABLE,
@@ -314,6 +332,9 @@ class StartedBeforeDatabaseTest(ServerTestCase):
         self.assert_recovers(up)
         self.assertTrue(self.create("Late Ltd").name)
         self.assertIn("server.ready", ENV.server_log())
+        code, out = ENV.crmctl("health", "crm.v1.AccountService")
+        self.assertEqual(code, 0, out)
+        self.assertIn("SERVING", out)
 
 
 class OutageUnderLoadTest(ServerTestCase):
@@ -439,9 +460,14 @@ def main():
     p.add_argument("--server", required=True)
     p.add_argument("--source-dir", default=os.path.normpath(
         os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")))
+    p.add_argument("--crmctl", default=None,
+                   help="crmctl binary (default: beside --server's build)")
     p.add_argument("--keep", action="store_true")
     ARGS, rest = p.parse_known_args(sys.argv[1:])
     ARGS.server = os.path.abspath(ARGS.server)
+    if ARGS.crmctl is None:
+        ARGS.crmctl = os.path.join(os.path.dirname(os.path.dirname(
+            ARGS.server)), "clients", "crmctl")
     ENV = Environment(ARGS)
     loader = unittest.TestLoader()
     suite = unittest.TestSuite()

@@ -13,14 +13,22 @@ namespace crm::auth {
 struct AuthSettings {
   absl::Duration session_idle = absl::Minutes(30);
   absl::Duration session_absolute = absl::Hours(12);
+  // Login throttling (auth/lockout.h): the (user, source) lock, the
+  // per-source and per-user failure budgets, and how long a source where
+  // the user logged in stays familiar.
   LockoutPolicy lockout;
+  RateLimit source_failures{20, absl::Minutes(10)};
+  RateLimit user_failures{50, absl::Hours(1)};
+  absl::Duration familiar_source = absl::Hours(24 * 30);
+  // Expired throttling rows are deleted at most this often per process.
+  absl::Duration prune_interval = absl::Minutes(1);
   PasswordHashParams hash_params;
   // last_seen is written at most this often per session.
   absl::Duration touch_interval = absl::Minutes(1);
 };
 
-// Zero fields in `config` take the defaults above (the same defaults
-// FinalizeConfig writes).
+// Zero fields in `config` take the defaults above (FinalizeConfig writes
+// the same defaults for the fields it knows).
 AuthSettings AuthSettingsFromConfig(const crm::internal::AuthConfig& config);
 
 }  // namespace crm::auth

@@ -1,5 +1,6 @@
 #include "auth/authenticator.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "absl/status/status.h"
@@ -15,29 +16,44 @@
 namespace crm::auth {
 namespace {
 
-constexpr int kMaxLockRetries = 5;
-
 absl::Status BadLogin() {
   return absl::UnauthenticatedError(std::string(kBadLoginMessage));
 }
 
 std::string_view Sv(absl::string_view s) { return {s.data(), s.size()}; }
 
-LockState ToLockState(const store::UserRow& user) {
-  LockState s;
-  s.failed_count = static_cast<int>(user.failed_logins);
-  if (user.locked_until == std::numeric_limits<int64_t>::max()) {
-    s.locked_until = absl::InfiniteFuture();
-  } else if (user.locked_until != 0) {
-    s.locked_until = absl::FromUnixMicros(user.locked_until);
+// Stored times are Unix microseconds, 0 for "never" (InfinitePast) and
+// INT64_MAX for "until unlocked" (InfiniteFuture).
+absl::Time FromStored(int64_t micros) {
+  if (micros == 0) return absl::InfinitePast();
+  if (micros == std::numeric_limits<int64_t>::max()) {
+    return absl::InfiniteFuture();
   }
-  return s;
+  return absl::FromUnixMicros(micros);
 }
 
-int64_t LockedUntilMicros(absl::Time t) {
+int64_t ToStored(absl::Time t) {
   if (t == absl::InfinitePast()) return 0;
   if (t == absl::InfiniteFuture()) return std::numeric_limits<int64_t>::max();
   return absl::ToUnixMicros(t);
+}
+
+LockState ToLockState(const store::LoginFailureRow& row) {
+  LockState s;
+  s.failed_count = static_cast<int>(
+      std::min<int64_t>(row.failures, std::numeric_limits<int>::max()));
+  s.last_failure = FromStored(row.last_failure);
+  s.locked_until = FromStored(row.locked_until);
+  return s;
+}
+
+absl::Status SourceThrottled(const std::string& source, const RateLimit& limit,
+                             absl::Duration wait) {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "login refused: too many failed logins from ", source, " (at most ",
+      limit.limit, " per ", absl::FormatDuration(limit.window),
+      "); try again in ",
+      absl::ToInt64Seconds(absl::Ceil(wait, absl::Seconds(1))), " s"));
 }
 
 }  // namespace
@@ -46,22 +62,71 @@ std::string NormalizeUsername(absl::string_view username) {
   return absl::AsciiStrToLower(username);
 }
 
-absl::Status Authenticator::RecordFailure(store::UserWithProfile row) const {
-  for (int attempt = 0; attempt < kMaxLockRetries; ++attempt) {
-    const absl::Time now = clock_->Now();
-    LockState next = AfterFailure(ToLockState(row.user), settings_.lockout, now);
-    auto written = store_->UpdateLockState(
-        row.user.id, row.user.version, next.failed_count,
-        LockedUntilMicros(next.locked_until), absl::ToUnixMicros(now));
-    if (!written.ok()) return written.status();
-    if (*written) return absl::OkStatus();
-    auto again = store_->FindUserById(row.user.id);
-    if (!again.ok()) return again.status();
-    if (!again->has_value()) return absl::OkStatus();  // deleted meanwhile
-    row = **again;
+void Authenticator::MaybePrune(absl::Time now) const {
+  const int64_t now_us = absl::ToUnixMicros(now);
+  int64_t due = next_prune_us_.load(std::memory_order_relaxed);
+  if (now_us < due) return;
+  const int64_t next =
+      now_us + absl::ToInt64Microseconds(settings_.prune_interval);
+  if (!next_prune_us_.compare_exchange_strong(due, next)) return;
+  // Best effort: a failure only leaves rows that read as all-zero ones for
+  // the next round; the login's own statements report a database problem.
+  (void)store_->DeleteExpiredLoginState(now_us);
+}
+
+absl::Status Authenticator::ChargeSource(const std::string& source,
+                                         absl::Time now) const {
+  if (settings_.source_failures.limit <= 0) return absl::OkStatus();
+  return store_
+      ->UpdateLoginRate(store::LoginRateScope::kSource, source,
+                        [&](int64_t tat) {
+                          return ToStored(AfterCountedFailure(
+                              FromStored(tat), settings_.source_failures, now));
+                        })
+      .status();
+}
+
+absl::Status Authenticator::CountFailure(const std::string& user_id,
+                                         const std::string& source,
+                                         absl::Time now) const {
+  auto pair = store_->UpdateLoginFailure(
+      user_id, source, [&](store::LoginFailureRow& row) {
+        LockState next = AfterFailure(ToLockState(row), settings_.lockout, now);
+        row.failures = next.failed_count;
+        row.last_failure = ToStored(next.last_failure);
+        row.locked_until = ToStored(next.locked_until);
+        // The row matters while locked, while the count can still grow,
+        // and while the source is familiar.
+        row.expire_time = ToStored(std::max(
+            {next.locked_until, next.last_failure + settings_.lockout.duration,
+             FromStored(row.last_success) + settings_.familiar_source}));
+      });
+  if (!pair.ok()) return pair.status();
+  if (settings_.user_failures.limit > 0) {
+    auto user = store_->UpdateLoginRate(
+        store::LoginRateScope::kUser, user_id, [&](int64_t tat) {
+          return ToStored(AfterCountedFailure(FromStored(tat),
+                                              settings_.user_failures, now));
+        });
+    if (!user.ok()) return user.status();
   }
-  return absl::AbortedError(
-      "too many concurrent login attempts for one user; retry later");
+  return ChargeSource(source, now);
+}
+
+absl::Status Authenticator::RecordSuccess(const std::string& user_id,
+                                          const std::string& source,
+                                          absl::Time now) const {
+  return store_
+      ->UpdateLoginFailure(user_id, source,
+                           [&](store::LoginFailureRow& row) {
+                             row.failures = 0;
+                             row.last_failure = 0;
+                             row.locked_until = 0;
+                             row.last_success = ToStored(now);
+                             row.expire_time =
+                                 ToStored(now + settings_.familiar_source);
+                           })
+      .status();
 }
 
 absl::StatusOr<LoginResult> Authenticator::Login(
@@ -72,51 +137,89 @@ absl::StatusOr<LoginResult> Authenticator::Login(
         "login: username and password are both required");
   }
   if (password.size() > kMaxPasswordBytes || username.size() > 1024) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "login: username or password is too long (at most ",
-        kMaxPasswordBytes, " bytes each)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("login: username or password is too long (at most ",
+                     kMaxPasswordBytes, " bytes each)"));
+  }
+  const absl::Time now = clock_->Now();
+  MaybePrune(now);
+  // Rule 1: a source over its budget is refused before any lookup or hash.
+  const std::string source = SourceKey(address);
+  auto source_tat =
+      store_->FindLoginRate(store::LoginRateScope::kSource, source);
+  if (!source_tat.ok()) return source_tat.status();
+  if (absl::Duration wait =
+          RetryAfter(FromStored(*source_tat), settings_.source_failures, now);
+      wait > absl::ZeroDuration()) {
+    return SourceThrottled(source, settings_.source_failures, wait);
   }
   auto found = store_->FindUserByUsername(NormalizeUsername(username));
   if (!found.ok()) return found.status();
   if (!found->has_value()) {
     BurnVerifyTime(Sv(password), settings_.hash_params);
+    if (absl::Status s = ChargeSource(source, now); !s.ok()) return s;
     return BadLogin();
   }
   const store::UserWithProfile& row = **found;
-  const absl::Time now = clock_->Now();
+  const std::string& user_id = row.user.id;
   // Always one verification, whatever the state of the account.
   const bool password_ok =
       VerifyPassword(Sv(password), Sv(row.user.password_hash));
-  if (!row.user.active) return BadLogin();
-  if (!password_ok || IsUserLocked(row.user, now)) {
-    if (absl::Status s = RecordFailure(row); !s.ok()) return s;
-    return BadLogin();
-  }
-  // The password is right: only now may a refusal say more.
+  // The profile decides before anything counts against the user: an
+  // attempt from a forbidden address (or outside the login hours) is no
+  // guess the user's counters pay for. Its refusal is told only to someone
+  // who knows the password.
   auto restrictions = ProfileRestrictions(row.profile, row.user.time_zone);
   auto permissions = ProfilePermissions(row.profile);
+  absl::Status refusal;
   if (!restrictions.ok() || !permissions.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
+    refusal = absl::FailedPreconditionError(absl::StrCat(
         "login refused: the user's profile is invalid: ",
         (!restrictions.ok() ? restrictions.status() : permissions.status())
             .message()));
+  } else {
+    refusal = restrictions->Check({address, now}, geo_);
   }
-  if (absl::Status s = restrictions->Check({address, now}, geo_); !s.ok()) {
-    return s;
+  if (!row.user.active || !refusal.ok()) {
+    if (row.user.active && password_ok) return refusal;
+    if (absl::Status s = ChargeSource(source, now); !s.ok()) return s;
+    return BadLogin();
   }
-  if (row.user.failed_logins != 0 || row.user.locked_until != 0) {
-    auto cleared = store_->UpdateLockState(row.user.id, row.user.version, 0, 0,
-                                           absl::ToUnixMicros(now));
-    if (!cleared.ok()) return cleared.status();
+  // Rules 2 and 3: locked out from this source, or the user's budget is
+  // spent and this source is not familiar. Such attempts teach nothing (the
+  // answer is the same either way), so they count against the source only.
+  auto pair = store_->FindLoginFailure(user_id, source);
+  if (!pair.ok()) return pair.status();
+  bool held_back = IsLocked(ToLockState(*pair), now);
+  const bool familiar =
+      now < FromStored(pair->last_success) + settings_.familiar_source;
+  if (!held_back && !familiar) {
+    auto user_tat =
+        store_->FindLoginRate(store::LoginRateScope::kUser, user_id);
+    if (!user_tat.ok()) return user_tat.status();
+    held_back = RetryAfter(FromStored(*user_tat), settings_.user_failures,
+                           now) > absl::ZeroDuration();
   }
+  if (held_back) {
+    if (absl::Status s = ChargeSource(source, now); !s.ok()) return s;
+    return BadLogin();
+  }
+  if (!password_ok) {
+    if (absl::Status s = CountFailure(user_id, source, now); !s.ok()) return s;
+    return BadLogin();
+  }
+  if (absl::Status s = RecordSuccess(user_id, source, now); !s.ok()) return s;
   IssuedToken issued = NewSessionToken();
   store::SessionRow session;
   session.token_hash = issued.hash;
-  session.user_id = row.user.id;
+  session.user_id = user_id;
   session.service = std::string(service);
   session.create_time = absl::ToUnixMicros(now);
   session.last_seen = session.create_time;
   session.expire_time = absl::ToUnixMicros(now + settings_.session_absolute);
+  // A deactivation or revocation that commits after the read above bumps
+  // the epoch, so this session is born dead rather than outliving it.
+  session.user_epoch = row.user.session_epoch;
   if (absl::Status s = store_->InsertSession(session); !s.ok()) return s;
   LoginResult result;
   result.token = std::move(issued.token);
@@ -127,7 +230,7 @@ absl::StatusOr<LoginResult> Authenticator::Login(
 }
 
 absl::Status Authenticator::Unlock(absl::string_view user_id) const {
-  auto done = store_->UnlockUser(user_id, absl::ToUnixMicros(clock_->Now()));
+  auto done = store_->ClearLoginFailures(user_id);
   if (!done.ok()) return done.status();
   if (!*done) {
     return absl::NotFoundError(absl::StrCat("users/", user_id, " not found"));
@@ -144,8 +247,7 @@ absl::Status CreateUserWithPassword(store::IdentityStore& store,
   if (user.id.empty()) {
     return absl::InvalidArgumentError("a user needs an id");
   }
-  if (absl::Status s = ValidateTimeZone(user.time_zone, "time_zone");
-      !s.ok()) {
+  if (absl::Status s = ValidateTimeZone(user.time_zone, "time_zone"); !s.ok()) {
     return s;
   }
   auto hash = HashPassword(Sv(user.password), params);

@@ -1,18 +1,27 @@
-// Login: password check with lockout, login restrictions, session creation.
+// Login: password check with login throttling (auth/lockout.h), login
+// restrictions, session creation.
 //
-// Indistinguishability: an unknown user, a wrong password, an inactive user
-// and a locked user all get UNAUTHENTICATED "invalid username or password",
-// and each spends one Argon2id verification (BurnVerifyTime when there is no
-// usable hash), so neither text nor timing class tells them apart. Login
-// restrictions are checked only after the password verified, so their
-// PERMISSION_DENIED never reveals whether a username exists.
+// Indistinguishability: an unknown user, a wrong password, an inactive user,
+// a user locked out from this source and a user whose failure budget
+// refuses this source all get UNAUTHENTICATED "invalid username or
+// password", and each spends one Argon2id verification (BurnVerifyTime when
+// there is no usable hash), so neither text nor timing class tells them
+// apart. The profile's login restrictions are evaluated before anything is
+// counted against the user (a forbidden address never counts), but their
+// PERMISSION_DENIED is reported only when the password verified, so it
+// never reveals whether a username exists. A source over its failure
+// budget gets RESOURCE_EXHAUSTED before any lookup: it says nothing about
+// users.
 //
-// Thread-safety: immutable after construction; safe for concurrent calls.
-// Concurrent failures for one user are all counted (version-checked
-// updates, retried).
+// Thread-safety: safe for concurrent calls (the only mutable member is an
+// atomic pruning deadline). Throttling state lives in the database and is
+// updated under row locks, so concurrent failures from any number of
+// servers are all counted.
 #ifndef CRM_AUTH_AUTHENTICATOR_H_
 #define CRM_AUTH_AUTHENTICATOR_H_
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -45,25 +54,37 @@ class Authenticator {
 
   // Checks `username`/`password` for a login through `service` from
   // `address` and opens a session bound to `service`. Statuses: see the
-  // file comment; INVALID_ARGUMENT for an empty username or password or one
-  // over kMaxPasswordBytes.
+  // file comment; RESOURCE_EXHAUSTED "... try again in N s" when the
+  // source's failure budget is spent; INVALID_ARGUMENT for an empty
+  // username or password or one over kMaxPasswordBytes; storage errors as
+  // they come.
   absl::StatusOr<LoginResult> Login(absl::string_view username,
                                     absl::string_view password,
                                     absl::string_view service,
                                     const IpAddress& address) const;
 
-  // Clears the user's lock and failed-login count. NOT_FOUND if no such
-  // user.
+  // Clears the user's locks from every source and their failure budget
+  // (not the budgets of sources). NOT_FOUND if no such user.
   absl::Status Unlock(absl::string_view user_id) const;
 
  private:
-  // Counts one failure for `row` (re-reading on a concurrent change).
-  absl::Status RecordFailure(store::UserWithProfile row) const;
+  // Spends one failure of the source's budget.
+  absl::Status ChargeSource(const std::string& source, absl::Time now) const;
+  // A counted failure: the (user, source) lock count, the user's budget and
+  // the source's budget.
+  absl::Status CountFailure(const std::string& user_id,
+                            const std::string& source, absl::Time now) const;
+  // A success: clears the (user, source) count and makes it familiar.
+  absl::Status RecordSuccess(const std::string& user_id,
+                             const std::string& source, absl::Time now) const;
+  // Deletes expired throttling rows, at most once per prune_interval.
+  void MaybePrune(absl::Time now) const;
 
   store::IdentityStore* store_;
   Clock* clock_;
   AuthSettings settings_;
   const CountryResolver* geo_;
+  mutable std::atomic<int64_t> next_prune_us_{0};
 };
 
 // What a new user needs; used by the demo data and tests (there is no user

@@ -1,7 +1,5 @@
 #include "auth/session_manager.h"
 
-#include <limits>
-
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "auth/profile_restrictions.h"
@@ -29,12 +27,6 @@ AuthenticatedUser UserFromRow(const store::UserWithProfile& row,
   return u;
 }
 
-bool IsUserLocked(const store::UserRow& user, absl::Time now) {
-  if (user.locked_until == 0) return false;
-  if (user.locked_until == std::numeric_limits<int64_t>::max()) return true;
-  return now < absl::FromUnixMicros(user.locked_until);
-}
-
 absl::StatusOr<AuthenticatedUser> SessionManager::Validate(
     absl::string_view token, absl::string_view service,
     const IpAddress& address) const {
@@ -46,10 +38,12 @@ absl::StatusOr<AuthenticatedUser> SessionManager::Validate(
   const store::SessionWithUser& row = **found;
   const absl::Time now = clock_->Now();
   const absl::Time last_seen = absl::FromUnixMicros(row.session.last_seen);
+  // A login lock does not end sessions (auth/lockout.h): only the session's
+  // own state, its user's activity and the user's session epoch do.
   if (row.session.revoked || row.session.service != service ||
       now >= absl::FromUnixMicros(row.session.expire_time) ||
       now >= last_seen + settings_.session_idle || !row.user.user.active ||
-      IsUserLocked(row.user.user, now)) {
+      row.session.user_epoch != row.user.user.session_epoch) {
     return BadToken();
   }
   auto restrictions =
@@ -88,8 +82,7 @@ absl::Status SessionManager::Logout(absl::string_view token_hash) const {
 
 absl::StatusOr<int64_t> SessionManager::RevokeUserSessions(
     absl::string_view user_id) const {
-  return store_->RevokeUserSessions(user_id,
-                                    absl::ToUnixMicros(clock_->Now()));
+  return store_->RevokeUserSessions(user_id, absl::ToUnixMicros(clock_->Now()));
 }
 
 }  // namespace crm::auth

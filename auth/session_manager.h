@@ -41,9 +41,6 @@ struct AuthenticatedUser {
 AuthenticatedUser UserFromRow(const store::UserWithProfile& row,
                               const PermissionSet& permissions);
 
-// Locked at `now` by the stored lock state (0 = not locked).
-bool IsUserLocked(const store::UserRow& user, absl::Time now);
-
 class SessionManager {
  public:
   // Every pointer must outlive the manager; `geo` may be null (then a
@@ -54,10 +51,12 @@ class SessionManager {
 
   // Validates `token` presented by `service` from `address`: shape, a stored
   // unrevoked session created through `service`, within its absolute and
-  // idle lifetime, an active unlocked user, and the user's profile
-  // restrictions at the clock's now. Records use (at most once per
-  // touch_interval). UNAUTHENTICATED (kBadTokenMessage) for any token
-  // problem; PERMISSION_DENIED naming the rule for a restriction;
+  // idle lifetime, an active user whose session epoch is still the
+  // session's (sessions die with their user: store/identity_store.h), and
+  // the user's profile restrictions at the clock's now. A login lock
+  // (auth/lockout.h) does not end sessions; RevokeUserSessions does. Records
+  // use (at most once per touch_interval). UNAUTHENTICATED (kBadTokenMessage)
+  // for any token problem; PERMISSION_DENIED naming the rule for a restriction;
   // FAILED_PRECONDITION if the stored profile is invalid (fail closed);
   // storage errors as they come.
   absl::StatusOr<AuthenticatedUser> Validate(absl::string_view token,
@@ -68,7 +67,8 @@ class SessionManager {
   // open.
   absl::Status Logout(absl::string_view token_hash) const;
 
-  // Ends every open session of the user; returns how many.
+  // Ends every session of the user for good, including one a concurrent
+  // Login is creating; returns how many were open.
   absl::StatusOr<int64_t> RevokeUserSessions(absl::string_view user_id) const;
 
  private:

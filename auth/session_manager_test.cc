@@ -14,9 +14,18 @@ class SessionManagerTest : public IdentityBackendTest {
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? r->token : "";
   }
-  absl::Status Check(const std::string& token, const std::string& service =
-                                                   "web") {
+  absl::Status Check(const std::string& token,
+                     const std::string& service = "web") {
     return MakeSessions().Validate(token, service, Loopback()).status();
+  }
+  // Deactivates or reactivates bob as UserAdminService does.
+  void SetActive(bool active) {
+    auto up = store_->FindUserById("bob");
+    ASSERT_TRUE(up.ok() && up->has_value());
+    store::UserRow row = (*up)->user;
+    row.active = active;
+    auto done = store_->UpdateUser(row, row.version);
+    ASSERT_TRUE(done.ok() && *done);
   }
 };
 
@@ -38,23 +47,28 @@ TEST_P(SessionManagerTest, EveryRefusalIsTheSame) {
   } cases[] = {
       {"another service", [](SessionManagerTest& t) { return t.Login(); },
        "billing"},
-      {"idle", [](SessionManagerTest& t) {
+      {"idle",
+       [](SessionManagerTest& t) {
          std::string token = t.Login();
          t.clock_.Advance(absl::Minutes(10));
          return token;
-       }, "web"},
-      {"revoked", [](SessionManagerTest& t) {
+       },
+       "web"},
+      {"revoked",
+       [](SessionManagerTest& t) {
          std::string token = t.Login();
          EXPECT_TRUE(t.MakeSessions().Logout(HashToken(token)).ok());
          return token;
-       }, "web"},
-      {"user locked", [](SessionManagerTest& t) {
+       },
+       "web"},
+      {"user deactivated and reactivated",
+       [](SessionManagerTest& t) {
          std::string token = t.Login();
-         for (int i = 0; i < 3; ++i) {
-           (void)t.MakeAuthenticator().Login("bob", "x", "web", Loopback());
-         }
+         t.SetActive(false);
+         t.SetActive(true);
          return token;
-       }, "web"},
+       },
+       "web"},
       {"unknown", [](SessionManagerTest&) { return NewSessionToken().token; },
        "web"},
       {"malformed", [](SessionManagerTest&) { return std::string("crm_x"); },
@@ -77,6 +91,54 @@ TEST_P(SessionManagerTest, RevokeUserSessionsCountsOpenOnes) {
   EXPECT_EQ(*n, 1);
   EXPECT_TRUE(absl::IsUnauthenticated(Check(b)));
   EXPECT_TRUE(absl::IsUnauthenticated(MakeSessions().Logout(HashToken(b))));
+}
+
+TEST_P(SessionManagerTest, LockoutEndsNoSessionButRevocationDoes) {
+  std::string token = Login();
+  Authenticator a = MakeAuthenticator();
+  for (const char* from : {"127.0.0.1", "127.66.0.1"}) {
+    for (int i = 0; i < 3; ++i) {
+      (void)a.Login("bob", "x", "web", *IpAddress::Parse(from));
+    }
+  }
+  EXPECT_FALSE(a.Login("bob", "bob-pw", "web", Loopback()).ok()) << "locked";
+  EXPECT_TRUE(Check(token).ok()) << "the open session goes on";
+  ASSERT_TRUE(MakeSessions().RevokeUserSessions("bob").ok());
+  EXPECT_TRUE(absl::IsUnauthenticated(Check(token)));
+}
+
+TEST_P(SessionManagerTest, DeactivationEndsSessionsForGood) {
+  std::string token = Login();
+  SetActive(false);
+  EXPECT_TRUE(absl::IsUnauthenticated(Check(token)));
+  EXPECT_FALSE(
+      MakeAuthenticator().Login("bob", "bob-pw", "web", Loopback()).ok());
+  SetActive(true);
+  EXPECT_TRUE(absl::IsUnauthenticated(Check(token))) << "not revived";
+  std::string fresh = Login();
+  EXPECT_TRUE(Check(fresh).ok());
+}
+
+// A Login that read the user before a deactivation committed and inserts
+// its session after: the session carries the old epoch and is dead.
+TEST_P(SessionManagerTest, SessionOfALoginRacingADeactivationIsDead) {
+  auto up = store_->FindUserById("bob");
+  ASSERT_TRUE(up.ok() && up->has_value());
+  const int64_t epoch_read_by_login = (*up)->user.session_epoch;
+  SetActive(false);
+  SetActive(true);
+  IssuedToken issued = NewSessionToken();
+  store::SessionRow row;
+  row.token_hash = issued.hash;
+  row.user_id = "bob";
+  row.service = "web";
+  row.create_time = absl::ToUnixMicros(clock_.Now());
+  row.last_seen = row.create_time;
+  row.expire_time = absl::ToUnixMicros(clock_.Now() + absl::Hours(1));
+  row.user_epoch = epoch_read_by_login;
+  ASSERT_TRUE(store_->InsertSession(row).ok());
+  absl::Status s = Check(issued.token);
+  EXPECT_TRUE(absl::IsUnauthenticated(s)) << s;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SessionManagerTest,

@@ -5,6 +5,7 @@
 #include <variant>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "store/policy_store.h"
 #include "store/statement.h"
@@ -14,10 +15,17 @@ namespace {
 
 using model::SqlValue;
 
-constexpr char kUserColumns[] =
-    "u.id, u.username, u.display_name, u.active, u.profile_id, u.role_id, "
-    "u.time_zone, u.password_hash, u.failed_logins, u.locked_until, "
-    "u.version, u.create_time, u.update_time";
+// The user columns UserFrom reads; `with_lock` adds the derived
+// locked_until (a lookup in login_failures), else 0 stands in for it.
+std::string UserColumns(bool with_lock) {
+  return absl::StrCat(
+      "u.id, u.username, u.display_name, u.active, u.profile_id, u.role_id, "
+      "u.time_zone, u.password_hash, u.session_epoch, ",
+      with_lock ? "COALESCE((SELECT MAX(f.locked_until) FROM login_failures "
+                  "f WHERE f.user_id = u.id), 0)"
+                : "0",
+      ", u.version, u.create_time, u.update_time");
+}
 constexpr size_t kUserColumnCount = 13;
 constexpr char kProfileColumns[] =
     "p.id, p.name, p.allowed_ip_ranges, p.allowed_countries, p.login_hours, "
@@ -25,8 +33,11 @@ constexpr char kProfileColumns[] =
 constexpr size_t kProfileColumnCount = 8;
 constexpr char kSessionColumns[] =
     "s.token_hash, s.user_id, s.service, s.create_time, s.last_seen, "
-    "s.expire_time, s.revoked";
-constexpr size_t kSessionColumnCount = 7;
+    "s.expire_time, s.revoked, s.user_epoch";
+constexpr size_t kSessionColumnCount = 8;
+constexpr char kLoginFailureColumns[] =
+    "user_id, source, failures, last_failure, locked_until, last_success, "
+    "expire_time";
 
 std::string Text(const Row& row, size_t i) {
   if (i >= row.size()) return "";
@@ -39,6 +50,13 @@ int64_t Int(const Row& row, size_t i) {
   if (const auto* v = std::get_if<int64_t>(&row[i])) return *v;
   if (const auto* d = std::get_if<double>(&row[i])) {
     return static_cast<int64_t>(*d);
+  }
+  // SQLite gives an expression column (no declared type, e.g. the derived
+  // locked_until) to SOCI as text.
+  int64_t parsed = 0;
+  if (const auto* t = std::get_if<std::string>(&row[i]);
+      t != nullptr && absl::SimpleAtoi(*t, &parsed)) {
+    return parsed;
   }
   return 0;
 }
@@ -53,7 +71,7 @@ UserRow UserFrom(const Row& row, size_t at) {
   u.role_id = Text(row, at + 5);
   u.time_zone = Text(row, at + 6);
   u.password_hash = Text(row, at + 7);
-  u.failed_logins = Int(row, at + 8);
+  u.session_epoch = Int(row, at + 8);
   u.locked_until = Int(row, at + 9);
   u.version = Int(row, at + 10);
   u.create_time = Int(row, at + 11);
@@ -83,7 +101,54 @@ SessionRow SessionFrom(const Row& row, size_t at) {
   s.last_seen = Int(row, at + 4);
   s.expire_time = Int(row, at + 5);
   s.revoked = Int(row, at + 6) != 0;
+  s.user_epoch = Int(row, at + 7);
   return s;
+}
+
+LoginFailureRow LoginFailureFrom(const Row& row) {
+  LoginFailureRow f;
+  f.user_id = Text(row, 0);
+  f.source = Text(row, 1);
+  f.failures = Int(row, 2);
+  f.last_failure = Int(row, 3);
+  f.locked_until = Int(row, 4);
+  f.last_success = Int(row, 5);
+  f.expire_time = Int(row, 6);
+  return f;
+}
+
+const char* ScopeName(LoginRateScope scope) {
+  switch (scope) {
+    case LoginRateScope::kSource:
+      return "source";
+    case LoginRateScope::kUser:
+      return "user";
+  }
+  return "?";
+}
+
+// " FOR UPDATE" on PostgreSQL; nothing on SQLite, whose BEGIN IMMEDIATE
+// already holds the database's write lock for the whole transaction.
+const char* ForUpdate(const Session& session) {
+  return DialectOf(session) == Dialect::kPostgres ? " FOR UPDATE" : "";
+}
+
+// Ends every session of the user for good inside the caller's transaction:
+// bumps the epoch (sessions a concurrent Login inserts with the old one are
+// dead too) and marks the open rows revoked. Returns how many were open.
+absl::StatusOr<int64_t> EndAllSessions(Session& session,
+                                       absl::string_view user_id, int64_t now) {
+  auto bumped = Execute(session,
+                        {"UPDATE users SET session_epoch = session_epoch + 1 "
+                         "WHERE id = ?",
+                         {std::string(user_id)}},
+                        "ending a user's sessions");
+  if (!bumped.ok()) return bumped.status();
+  return Execute(session,
+                 {"UPDATE sessions SET revoked = 1 WHERE user_id = ? AND "
+                  "revoked = 0 AND expire_time > ?",
+                  {std::string(user_id), now}},
+                 "ending a user's sessions");
 }
 
 }  // namespace
@@ -151,17 +216,15 @@ absl::Status IdentityStore::CreateProfile(Session& session,
 }
 
 absl::Status IdentityStore::CreateUser(Session& session, const UserRow& u) {
-  return Execute(
-             session,
-             {"INSERT INTO users (id, username, display_name, active, "
-              "profile_id, role_id, time_zone, password_hash, "
-              "failed_logins, locked_until, version, create_time, "
-              "update_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-              {u.id, u.username, u.display_name, int64_t{u.active ? 1 : 0},
-               u.profile_id, u.role_id, u.time_zone, u.password_hash,
-               u.failed_logins, u.locked_until, u.version, u.create_time,
-               u.update_time}},
-             "creating user '" + u.username + "'")
+  return Execute(session,
+                 {"INSERT INTO users (id, username, display_name, active, "
+                  "profile_id, role_id, time_zone, password_hash, "
+                  "session_epoch, version, create_time, update_time) VALUES "
+                  "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  {u.id, u.username, u.display_name, int64_t{u.active ? 1 : 0},
+                   u.profile_id, u.role_id, u.time_zone, u.password_hash,
+                   u.session_epoch, u.version, u.create_time, u.update_time}},
+                 "creating user '" + u.username + "'")
       .status();
 }
 
@@ -175,15 +238,20 @@ absl::StatusOr<bool> IdentityStore::UpdateUser(const UserRow& u,
 absl::StatusOr<bool> IdentityStore::UpdateUser(Session& session,
                                                const UserRow& u,
                                                int64_t expected_version) {
-  return Changed(Execute(
-      session,
-      {"UPDATE users SET display_name = ?, active = ?, profile_id = ?, "
-       "role_id = ?, time_zone = ?, update_time = ?, version = ? "
-       "WHERE id = ? AND version = ?",
-       {u.display_name, int64_t{u.active ? 1 : 0}, u.profile_id, u.role_id,
-        u.time_zone, u.update_time, expected_version + 1, u.id,
-        expected_version}},
-      "updating user '" + u.id + "'"));
+  auto applied = Changed(
+      Execute(session,
+              {"UPDATE users SET display_name = ?, active = ?, profile_id = ?, "
+               "role_id = ?, time_zone = ?, update_time = ?, version = ? "
+               "WHERE id = ? AND version = ?",
+               {u.display_name, int64_t{u.active ? 1 : 0}, u.profile_id,
+                u.role_id, u.time_zone, u.update_time, expected_version + 1,
+                u.id, expected_version}},
+              "updating user '" + u.id + "'"));
+  if (!applied.ok() || !*applied || u.active) return applied;
+  // An inactive user has no session, now or after a reactivation.
+  auto ended = EndAllSessions(session, u.id, u.update_time);
+  if (!ended.ok()) return ended.status();
+  return true;
 }
 
 absl::StatusOr<bool> IdentityStore::DeleteUser(absl::string_view user_id,
@@ -196,11 +264,23 @@ absl::StatusOr<bool> IdentityStore::DeleteUser(absl::string_view user_id,
 absl::StatusOr<bool> IdentityStore::DeleteUser(Session& session,
                                                absl::string_view user_id,
                                                int64_t expected_version) {
-  return Changed(
-      Execute(session,
-              {"DELETE FROM users WHERE id = ? AND version = ?",
-               {std::string(user_id), expected_version}},
-              absl::StrCat("deleting user '", user_id, "'")));
+  auto applied =
+      Changed(Execute(session,
+                      {"DELETE FROM users WHERE id = ? AND version = ?",
+                       {std::string(user_id), expected_version}},
+                      absl::StrCat("deleting user '", user_id, "'")));
+  if (!applied.ok() || !*applied) return applied;
+  // Sessions and login_failures went with the row (ON DELETE CASCADE); the
+  // budget is keyed by a plain string, so that a new user with this id
+  // starts clean.
+  auto budget = Execute(
+      session,
+      {"DELETE FROM login_rates WHERE scope = ? AND "
+       "subject = ?",
+       {std::string(ScopeName(LoginRateScope::kUser)), std::string(user_id)}},
+      absl::StrCat("deleting user '", user_id, "'"));
+  if (!budget.ok()) return budget.status();
+  return true;
 }
 
 absl::StatusOr<bool> IdentityStore::UpdateProfile(const ProfileRow& p,
@@ -234,11 +314,10 @@ absl::StatusOr<bool> IdentityStore::DeleteProfile(absl::string_view profile_id,
 absl::StatusOr<bool> IdentityStore::DeleteProfile(Session& session,
                                                   absl::string_view profile_id,
                                                   int64_t expected_version) {
-  return Changed(
-      Execute(session,
-              {"DELETE FROM profiles WHERE id = ? AND version = ?",
-               {std::string(profile_id), expected_version}},
-              absl::StrCat("deleting profile '", profile_id, "'")));
+  return Changed(Execute(session,
+                         {"DELETE FROM profiles WHERE id = ? AND version = ?",
+                          {std::string(profile_id), expected_version}},
+                         absl::StrCat("deleting profile '", profile_id, "'")));
 }
 
 absl::StatusOr<bool> IdentityStore::SetPasswordHash(
@@ -256,12 +335,7 @@ absl::StatusOr<bool> IdentityStore::SetPasswordHash(
     if (!n.ok()) return n.status();
     applied = *n > 0;
     if (!applied || !revoke_sessions) return absl::OkStatus();
-    return Execute(session,
-                   {"UPDATE sessions SET revoked = 1 WHERE user_id = ? AND "
-                    "revoked = 0",
-                    {std::string(user_id)}},
-                   "revoking a user's sessions")
-        .status();
+    return EndAllSessions(session, user_id, now).status();
   });
   if (!s.ok()) return s;
   return applied;
@@ -273,15 +347,15 @@ absl::StatusOr<std::vector<UserWithProfile>> IdentityStore::ListUsers(
   absl::Status s = db_->WithSession([&](Session& session) -> absl::Status {
     auto rows = Query(
         session,
-        {absl::StrCat("SELECT ", kUserColumns, ", ", kProfileColumns,
+        {absl::StrCat("SELECT ", UserColumns(true), ", ", kProfileColumns,
                       " FROM users u JOIN profiles p ON p.id = u.profile_id "
                       "WHERE u.username > ? ORDER BY u.username LIMIT ?"),
          {std::string(after_username), int64_t{limit}}},
         "listing users");
     if (!rows.ok()) return rows.status();
     for (const Row& row : *rows) {
-      out.push_back(
-          UserWithProfile{UserFrom(row, 0), ProfileFrom(row, kUserColumnCount)});
+      out.push_back(UserWithProfile{UserFrom(row, 0),
+                                    ProfileFrom(row, kUserColumnCount)});
     }
     return absl::OkStatus();
   });
@@ -357,8 +431,7 @@ absl::StatusOr<std::optional<UserWithProfile>> FindUserWhere(
     Database* db, const char* column, absl::string_view value) {
   std::optional<UserWithProfile> out;
   absl::Status s = db->WithSession([&](Session& session) -> absl::Status {
-    std::string sql = std::string("SELECT ") + kUserColumns + ", " +
-                      kProfileColumns +
+    std::string sql = "SELECT " + UserColumns(true) + ", " + kProfileColumns +
                       " FROM users u JOIN profiles p ON p.id = u.profile_id "
                       "WHERE u." +
                       column + " = ?";
@@ -385,54 +458,169 @@ absl::StatusOr<std::optional<UserWithProfile>> IdentityStore::FindUserById(
   return FindUserWhere(db_, "id", id);
 }
 
-absl::StatusOr<bool> IdentityStore::UpdateLockState(absl::string_view user_id,
-                                                    int64_t expected_version,
-                                                    int64_t failed_logins,
-                                                    int64_t locked_until,
-                                                    int64_t now) {
-  int64_t changed = 0;
+absl::StatusOr<LoginFailureRow> IdentityStore::FindLoginFailure(
+    absl::string_view user_id, absl::string_view source) {
+  LoginFailureRow out;
+  out.user_id = std::string(user_id);
+  out.source = std::string(source);
   absl::Status s = db_->WithSession([&](Session& session) -> absl::Status {
-    auto n = Execute(session,
-                     {"UPDATE users SET failed_logins = ?, locked_until = ?, "
-                      "version = version + 1, update_time = ? "
-                      "WHERE id = ? AND version = ?",
-                      {failed_logins, locked_until, now, std::string(user_id),
-                       expected_version}},
-                     "recording a login attempt");
-    if (!n.ok()) return n.status();
-    changed = *n;
+    auto rows = Query(session,
+                      {absl::StrCat("SELECT ", kLoginFailureColumns,
+                                    " FROM login_failures WHERE user_id = ? "
+                                    "AND source = ?"),
+                       {out.user_id, out.source}},
+                      "reading failed logins");
+    if (!rows.ok()) return rows.status();
+    if (!rows->empty()) out = LoginFailureFrom(rows->front());
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  return changed > 0;
+  return out;
 }
 
-absl::StatusOr<bool> IdentityStore::UnlockUser(absl::string_view user_id,
-                                               int64_t now) {
-  int64_t changed = 0;
-  absl::Status s = db_->WithSession([&](Session& session) -> absl::Status {
+absl::StatusOr<LoginFailureRow> IdentityStore::UpdateLoginFailure(
+    absl::string_view user_id, absl::string_view source,
+    const std::function<void(LoginFailureRow&)>& change) {
+  LoginFailureRow row;
+  absl::Status s = db_->InTransaction([&](Session& session) -> absl::Status {
+    const std::string user(user_id), from(source);
+    // Make sure the row exists, so that there is a row to lock: two first
+    // failures at once must not both insert.
     auto n = Execute(session,
-                     {"UPDATE users SET failed_logins = 0, locked_until = 0, "
-                      "version = version + 1, update_time = ? WHERE id = ?",
-                      {now, std::string(user_id)}},
-                     "unlocking a user");
+                     {"INSERT INTO login_failures (user_id, source, "
+                      "expire_time) VALUES (?, ?, 0) ON CONFLICT (user_id, "
+                      "source) DO NOTHING",
+                      {user, from}},
+                     "recording a login attempt");
     if (!n.ok()) return n.status();
-    changed = *n;
+    auto rows = Query(session,
+                      {absl::StrCat("SELECT ", kLoginFailureColumns,
+                                    " FROM login_failures WHERE user_id = ? "
+                                    "AND source = ?",
+                                    ForUpdate(session)),
+                       {user, from}},
+                      "recording a login attempt");
+    if (!rows.ok()) return rows.status();
+    if (rows->empty()) {
+      return absl::InternalError("recording a login attempt: row vanished");
+    }
+    row = LoginFailureFrom(rows->front());
+    change(row);
+    row.user_id = user;
+    row.source = from;
+    return Execute(session,
+                   {"UPDATE login_failures SET failures = ?, last_failure = "
+                    "?, locked_until = ?, last_success = ?, expire_time = ? "
+                    "WHERE user_id = ? AND source = ?",
+                    {row.failures, row.last_failure, row.locked_until,
+                     row.last_success, row.expire_time, user, from}},
+                   "recording a login attempt")
+        .status();
+  });
+  if (!s.ok()) return s;
+  return row;
+}
+
+absl::StatusOr<bool> IdentityStore::ClearLoginFailures(
+    absl::string_view user_id) {
+  bool exists = false;
+  absl::Status s = db_->InTransaction([&](Session& session) -> absl::Status {
+    const std::string user(user_id);
+    auto n =
+        QueryInt(session, {"SELECT COUNT(*) FROM users WHERE id = ?", {user}},
+                 "unlocking a user");
+    if (!n.ok()) return n.status();
+    exists = *n > 0;
+    if (!exists) return absl::OkStatus();
+    auto cleared = Execute(session,
+                           {"UPDATE login_failures SET failures = 0, "
+                            "locked_until = 0 WHERE user_id = ?",
+                            {user}},
+                           "unlocking a user");
+    if (!cleared.ok()) return cleared.status();
+    return Execute(session,
+                   {"DELETE FROM login_rates WHERE scope = ? AND subject = ?",
+                    {std::string(ScopeName(LoginRateScope::kUser)), user}},
+                   "unlocking a user")
+        .status();
+  });
+  if (!s.ok()) return s;
+  return exists;
+}
+
+absl::StatusOr<int64_t> IdentityStore::FindLoginRate(
+    LoginRateScope scope, absl::string_view subject) {
+  int64_t out = 0;
+  absl::Status s = db_->WithSession([&](Session& session) -> absl::Status {
+    auto tat = QueryInt(session,
+                        {"SELECT tat FROM login_rates WHERE scope = ? AND "
+                         "subject = ?",
+                         {std::string(ScopeName(scope)), std::string(subject)}},
+                        "reading a login budget");
+    if (!tat.ok()) return tat.status();
+    out = *tat;
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  return changed > 0;
+  return out;
+}
+
+absl::StatusOr<int64_t> IdentityStore::UpdateLoginRate(
+    LoginRateScope scope, absl::string_view subject,
+    const std::function<int64_t(int64_t)>& next) {
+  int64_t out = 0;
+  absl::Status s = db_->InTransaction([&](Session& session) -> absl::Status {
+    const std::string scope_name(ScopeName(scope)), key(subject);
+    auto n = Execute(session,
+                     {"INSERT INTO login_rates (scope, subject, tat) VALUES "
+                      "(?, ?, 0) ON CONFLICT (scope, subject) DO NOTHING",
+                      {scope_name, key}},
+                     "recording a failed login");
+    if (!n.ok()) return n.status();
+    auto tat = QueryInt(session,
+                        {absl::StrCat("SELECT tat FROM login_rates WHERE "
+                                      "scope = ? AND subject = ?",
+                                      ForUpdate(session)),
+                         {scope_name, key}},
+                        "recording a failed login");
+    if (!tat.ok()) return tat.status();
+    out = next(*tat);
+    return Execute(session,
+                   {"UPDATE login_rates SET tat = ? WHERE scope = ? AND "
+                    "subject = ?",
+                    {out, scope_name, key}},
+                   "recording a failed login")
+        .status();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<int64_t> IdentityStore::DeleteExpiredLoginState(int64_t now) {
+  int64_t deleted = 0;
+  absl::Status s = db_->WithSession([&](Session& session) -> absl::Status {
+    for (const char* sql : {"DELETE FROM login_failures WHERE expire_time < ?",
+                            "DELETE FROM login_rates WHERE tat < ?"}) {
+      auto n = Execute(session, {sql, {now}}, "forgetting old failed logins");
+      if (!n.ok()) return n.status();
+      deleted += *n;
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return deleted;
 }
 
 absl::Status IdentityStore::InsertSession(const SessionRow& r) {
   return db_->WithSession([&](Session& session) {
-    return Execute(session,
-                   {"INSERT INTO sessions (token_hash, user_id, service, "
-                    "create_time, last_seen, expire_time, revoked) VALUES "
-                    "(?, ?, ?, ?, ?, ?, ?)",
-                    {r.token_hash, r.user_id, r.service, r.create_time,
-                     r.last_seen, r.expire_time, int64_t{r.revoked ? 1 : 0}}},
-                   "creating a session")
+    return Execute(
+               session,
+               {"INSERT INTO sessions (token_hash, user_id, service, "
+                "create_time, last_seen, expire_time, revoked, "
+                "user_epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                {r.token_hash, r.user_id, r.service, r.create_time, r.last_seen,
+                 r.expire_time, int64_t{r.revoked ? 1 : 0}, r.user_epoch}},
+               "creating a session")
         .status();
   });
 }
@@ -442,7 +630,7 @@ absl::StatusOr<std::optional<SessionWithUser>> IdentityStore::FindSession(
   std::optional<SessionWithUser> out;
   absl::Status s = db_->WithSession([&](Session& session) -> absl::Status {
     std::string sql = std::string("SELECT ") + kSessionColumns + ", " +
-                      kUserColumns + ", " + kProfileColumns +
+                      UserColumns(false) + ", " + kProfileColumns +
                       " FROM sessions s JOIN users u ON u.id = s.user_id "
                       "JOIN profiles p ON p.id = u.profile_id "
                       "WHERE s.token_hash = ?";
@@ -495,11 +683,7 @@ absl::StatusOr<int64_t> IdentityStore::RevokeUserSessions(
     absl::string_view user_id, int64_t now) {
   int64_t changed = 0;
   absl::Status s = db_->InTransaction([&](Session& session) -> absl::Status {
-    auto n = Execute(session,
-                     {"UPDATE sessions SET revoked = 1 WHERE user_id = ? AND "
-                      "revoked = 0 AND expire_time > ?",
-                      {std::string(user_id), now}},
-                     "revoking a user's sessions");
+    auto n = EndAllSessions(session, user_id, now);
     if (!n.ok()) return n.status();
     changed = *n;
     return absl::OkStatus();

@@ -1,6 +1,7 @@
-// Storage of identities (migration 2): profiles, users and sessions. Plain
-// rows in, plain rows out; the meaning of the columns (lockout, expiry,
-// restrictions) is auth/'s business. Every statement is parameterised.
+// Storage of identities (migrations 2 and 5): profiles, users, sessions and
+// login throttling state. Plain rows in, plain rows out; the meaning of the
+// columns (lockout, expiry, restrictions) is auth/'s business. Every
+// statement is parameterised.
 //
 // Column formats:
 //   profiles.allowed_ip_ranges   CIDR ranges separated by newlines
@@ -9,8 +10,22 @@
 //   profiles.login_time_zone     IANA zone of login_hours ("" = the user's)
 //   profiles.system_permissions  names separated by commas
 //                                (auth/system_permissions.h)
-//   times                        Unix microseconds; users.locked_until 0 means
-//                                not locked, INT64_MAX locked until unlocked
+//   times                        Unix microseconds; 0 means "never" (not
+//                                locked, no failure...), INT64_MAX in a
+//                                locked_until "until unlocked"
+//   users.failed_logins, users.locked_until   unused since migration 5 (the
+//                                lock state moved to login_failures; the
+//                                columns stay so that the migration is
+//                                additive and a rolling upgrade works)
+//
+// Sessions die with their user: every session row records the user's
+// session_epoch at Login, and a session is valid only while the user's
+// epoch is unchanged (auth::SessionManager). Ending all of a user's
+// sessions - deactivation, RevokeUserSessions, SetPasswordHash with
+// revoke_sessions - bumps the epoch and marks the rows revoked in one
+// transaction, so a session that a concurrent Login inserts with the old
+// epoch is dead too, and reactivating the user revives nothing. Deleting
+// a user deletes their sessions and login_failures rows (foreign keys).
 //
 // Users and profiles are input of the compiled access policy (a user's role,
 // profile and active flag; a profile's system permissions). Every write of
@@ -29,6 +44,7 @@
 #define CRM_STORE_IDENTITY_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -60,7 +76,11 @@ struct UserRow {
   std::string role_id;
   std::string time_zone;
   std::string password_hash;  // PHC string (auth/password_hasher.h)
-  int64_t failed_logins = 0;
+  // Bumped whenever every session of the user ends (see the file comment).
+  int64_t session_epoch = 0;
+  // Read-only, derived: the latest locked_until of the user's
+  // login_failures rows (any source; it may lie in the past), 0 if none.
+  // Filled by ListUsers and FindUserBy*; FindSession leaves it 0.
   int64_t locked_until = 0;
   int64_t version = 1;
   int64_t create_time = 0;
@@ -75,7 +95,24 @@ struct SessionRow {
   int64_t last_seen = 0;
   int64_t expire_time = 0;  // absolute expiry
   bool revoked = false;
+  int64_t user_epoch = 0;  // the user's session_epoch at Login
 };
+
+// Failed logins of one user from one source (auth/lockout.h, rule 2), and
+// the user's last success from it. expire_time: when the row no longer
+// means anything and may be deleted (DeleteExpiredLoginState).
+struct LoginFailureRow {
+  std::string user_id;
+  std::string source;
+  int64_t failures = 0;
+  int64_t last_failure = 0;
+  int64_t locked_until = 0;
+  int64_t last_success = 0;
+  int64_t expire_time = 0;
+};
+
+// The failure budgets of auth/lockout.h (rules 1 and 3), one time each.
+enum class LoginRateScope { kSource, kUser };
 
 struct UserWithProfile {
   UserRow user;
@@ -89,7 +126,7 @@ struct SessionWithUser {
 
 class IdentityStore {
  public:
-  // `db` must be migrated to version 2 or later and outlive the store.
+  // `db` must be migrated to version 5 or later and outlive the store.
   explicit IdentityStore(Database* db) : db_(db) {}
 
   // --- Profiles and users (policy input; see the file comment) ----------
@@ -106,12 +143,15 @@ class IdentityStore {
   // update_time of user `user.id` and sets version = expected_version + 1,
   // if the row still has expected_version. False (nothing changed) if it
   // does not (stale, or gone). username, password and lock state are kept.
+  // With user.active false, every session of the user ends for good in the
+  // same transaction (epoch bumped, rows revoked; see the file comment).
   absl::StatusOr<bool> UpdateUser(const UserRow& user,
                                   int64_t expected_version);
   absl::StatusOr<bool> UpdateUser(Session& session, const UserRow& user,
                                   int64_t expected_version);
 
-  // Deletes the user (and, by the foreign key, their sessions) if its
+  // Deletes the user (and, by the foreign keys, their sessions and
+  // login_failures rows; their user-wide login budget with them) if its
   // version is expected_version; false otherwise.
   absl::StatusOr<bool> DeleteUser(absl::string_view user_id,
                                   int64_t expected_version);
@@ -139,8 +179,8 @@ class IdentityStore {
   // Sets the password hash (not policy input: no version bump of the
   // policy) if the user's version is expected_version (any version if
   // negative), bumping the user's version; with `revoke_sessions`, also
-  // revokes every open session of the user, in the same transaction. False
-  // if no such user or the version is stale.
+  // ends every session of the user (epoch bumped, rows revoked), in the
+  // same transaction. False if no such user or the version is stale.
   absl::StatusOr<bool> SetPasswordHash(absl::string_view user_id,
                                        int64_t expected_version,
                                        const std::string& password_hash,
@@ -178,16 +218,43 @@ class IdentityStore {
   absl::StatusOr<std::optional<UserWithProfile>> FindUserById(
       absl::string_view id);
 
-  // Sets the lock state if the user's version is still `expected_version`
-  // (and bumps the version). False if the row changed meanwhile (re-read
-  // and retry) or is gone.
-  absl::StatusOr<bool> UpdateLockState(absl::string_view user_id,
-                                       int64_t expected_version,
-                                       int64_t failed_logins,
-                                       int64_t locked_until, int64_t now);
+  // --- Login throttling (not policy input; see auth/lockout.h) ----------
 
-  // Clears the failed-login count and the lock. False if no such user.
-  absl::StatusOr<bool> UnlockUser(absl::string_view user_id, int64_t now);
+  // The (user_id, source) row; if there is none, a row with only the key
+  // set (all counts 0).
+  absl::StatusOr<LoginFailureRow> FindLoginFailure(absl::string_view user_id,
+                                                   absl::string_view source);
+
+  // Replaces the (user_id, source) row with what `change` makes of the
+  // current one (as FindLoginFailure gives it), holding the row locked in
+  // between, so concurrent changes from any number of servers all apply.
+  // Returns the row written. `change` may run more than once (transaction
+  // retries) and must be pure; it must not change the key. A database
+  // error (constraint) if the user does not exist.
+  absl::StatusOr<LoginFailureRow> UpdateLoginFailure(
+      absl::string_view user_id, absl::string_view source,
+      const std::function<void(LoginFailureRow&)>& change);
+
+  // Clears failures and locks of every source of the user and deletes the
+  // user's budget (scope kUser); last_success is kept. False if no such
+  // user.
+  absl::StatusOr<bool> ClearLoginFailures(absl::string_view user_id);
+
+  // A budget's time (0 if it has none), and its atomic update, as for
+  // FindLoginFailure/UpdateLoginFailure: `next` maps the current time (0 if
+  // none) to the new one.
+  absl::StatusOr<int64_t> FindLoginRate(LoginRateScope scope,
+                                        absl::string_view subject);
+  absl::StatusOr<int64_t> UpdateLoginRate(
+      LoginRateScope scope, absl::string_view subject,
+      const std::function<int64_t(int64_t)>& next);
+
+  // Deletes login_failures rows whose expire_time and budgets whose time
+  // are before `now` (a deleted row reads as an all-zero one). Returns how
+  // many rows went.
+  absl::StatusOr<int64_t> DeleteExpiredLoginState(int64_t now);
+
+  // --- Sessions -----------------------------------------------------------
 
   absl::Status InsertSession(const SessionRow& session);
 
@@ -203,8 +270,9 @@ class IdentityStore {
   // Marks one session revoked. False if it did not exist or was revoked.
   absl::StatusOr<bool> RevokeSession(absl::string_view token_hash);
 
-  // Marks every unrevoked session of the user that has not yet reached its
-  // absolute expiry (`now`) revoked; returns how many.
+  // Ends every session of the user for good (epoch bumped, rows revoked,
+  // in one transaction); returns how many were open (unrevoked and before
+  // their absolute expiry at `now`).
   absl::StatusOr<int64_t> RevokeUserSessions(absl::string_view user_id,
                                              int64_t now);
 

@@ -1,5 +1,9 @@
 #include "store/identity_store.h"
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "gtest/gtest.h"
 #include "store/policy_store.h"
 #include "store/store_test_fixture.h"
@@ -271,25 +275,174 @@ TEST_P(IdentityStoreTest, DuplicateUsernameIsAlreadyExists) {
   EXPECT_TRUE(absl::IsAlreadyExists(s)) << s;
 }
 
-TEST_P(IdentityStoreTest, LockStateUpdatesAreConditionalOnVersion) {
-  auto ok = store_->UpdateLockState("u1", 1, 3, 0, 5);
-  ASSERT_TRUE(ok.ok()) << ok.status();
-  EXPECT_TRUE(*ok);
-  auto stale = store_->UpdateLockState("u1", 1, 4, 99, 6);
-  ASSERT_TRUE(stale.ok());
-  EXPECT_FALSE(*stale) << "a stale version must not overwrite";
-  auto up = store_->FindUserById("u1");
-  ASSERT_TRUE(up.ok() && up->has_value());
-  EXPECT_EQ((*up)->user.failed_logins, 3);
-  EXPECT_EQ((*up)->user.version, 2);
-  auto unlocked = store_->UnlockUser("u1", 7);
-  ASSERT_TRUE(unlocked.ok() && *unlocked);
-  up = store_->FindUserById("u1");
-  EXPECT_EQ((*up)->user.failed_logins, 0);
-  EXPECT_EQ((*up)->user.locked_until, 0);
-  auto nobody = store_->UnlockUser("nobody", 7);
+TEST_P(IdentityStoreTest, LoginFailuresReadUpdateClearAndPrune) {
+  auto none = store_->FindLoginFailure("u1", "127.0.0.9");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->user_id, "u1");
+  EXPECT_EQ(none->source, "127.0.0.9");
+  EXPECT_EQ(none->failures, 0);
+  EXPECT_EQ(none->expire_time, 0);
+
+  const int64_t version = Bob().version;
+  for (int i = 1; i <= 2; ++i) {
+    auto row =
+        store_->UpdateLoginFailure("u1", "127.0.0.9", [&](LoginFailureRow& r) {
+          r.failures += 1;
+          r.last_failure = 100 + i;
+          r.locked_until = i == 2 ? 500 : 0;
+          r.last_success = 50;
+          r.expire_time = 600;
+        });
+    ASSERT_TRUE(row.ok()) << row.status();
+    EXPECT_EQ(row->failures, i) << "each update sees the one before";
+  }
+  ASSERT_TRUE(store_
+                  ->UpdateLoginFailure("u1", "10.0.0.1",
+                                       [](LoginFailureRow& r) {
+                                         r.locked_until = 300;
+                                         r.expire_time = 300;
+                                       })
+                  .ok());
+  auto row = store_->FindLoginFailure("u1", "127.0.0.9");
+  ASSERT_TRUE(row.ok());
+  EXPECT_EQ(row->failures, 2);
+  EXPECT_EQ(row->last_failure, 102);
+  EXPECT_EQ(row->locked_until, 500);
+  UserRow bob = Bob();
+  EXPECT_EQ(bob.locked_until, 500) << "the latest lock of any source";
+  EXPECT_EQ(bob.version, version) << "lock state is not the user's version";
+
+  auto tat = store_->UpdateLoginRate(LoginRateScope::kUser, "u1",
+                                     [](int64_t t) { return t + 700; });
+  ASSERT_TRUE(tat.ok()) << tat.status();
+  EXPECT_EQ(*tat, 700);
+  tat = store_->UpdateLoginRate(LoginRateScope::kUser, "u1",
+                                [](int64_t t) { return t + 700; });
+  ASSERT_TRUE(tat.ok());
+  EXPECT_EQ(*tat, 1400);
+  EXPECT_EQ(*store_->FindLoginRate(LoginRateScope::kUser, "u1"), 1400);
+  EXPECT_EQ(*store_->FindLoginRate(LoginRateScope::kSource, "u1"), 0)
+      << "scopes are apart";
+  ASSERT_TRUE(store_
+                  ->UpdateLoginRate(LoginRateScope::kSource, "127.0.0.9",
+                                    [](int64_t) { return 200; })
+                  .ok());
+
+  auto cleared = store_->ClearLoginFailures("u1");
+  ASSERT_TRUE(cleared.ok() && *cleared) << cleared.status();
+  row = store_->FindLoginFailure("u1", "127.0.0.9");
+  EXPECT_EQ(row->failures, 0);
+  EXPECT_EQ(row->locked_until, 0);
+  EXPECT_EQ(row->last_success, 50) << "familiarity survives an unlock";
+  EXPECT_EQ(Bob().locked_until, 0);
+  EXPECT_EQ(*store_->FindLoginRate(LoginRateScope::kUser, "u1"), 0);
+  EXPECT_EQ(*store_->FindLoginRate(LoginRateScope::kSource, "127.0.0.9"), 200)
+      << "a source's budget is not the user's";
+  auto nobody = store_->ClearLoginFailures("nobody");
   ASSERT_TRUE(nobody.ok());
   EXPECT_FALSE(*nobody);
+
+  // Rows expire at expire_time (failures) or their time (budgets).
+  auto pruned = store_->DeleteExpiredLoginState(400);
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(*pruned, 2) << "10.0.0.1 (300) and the source budget (200)";
+  EXPECT_EQ(store_->FindLoginFailure("u1", "127.0.0.9")->expire_time, 600);
+  EXPECT_EQ(store_->FindLoginFailure("u1", "10.0.0.1")->expire_time, 0);
+}
+
+// Two "replicas" (two Databases on one database) counting failures of one
+// (user, source) at once: every failure counts.
+TEST_P(IdentityStoreTest, ConcurrentFailureCountsAllApply) {
+  auto other_db = Database::Open(test_db_->connection(), 4);
+  ASSERT_TRUE(other_db.ok()) << other_db.status();
+  IdentityStore other(other_db->get());
+  constexpr int kThreads = 4;
+  constexpr int kEach = 10;
+  std::vector<std::thread> threads;
+  std::atomic<int> errors{0};
+  for (int t = 0; t < kThreads; ++t) {
+    IdentityStore* store = t % 2 == 0 ? store_.get() : &other;
+    threads.emplace_back([store, &errors] {
+      for (int i = 0; i < kEach; ++i) {
+        auto row = store->UpdateLoginFailure(
+            "u1", "127.0.0.9", [](LoginFailureRow& r) { r.failures += 1; });
+        auto tat = store->UpdateLoginRate(LoginRateScope::kSource, "127.0.0.9",
+                                          [](int64_t t) { return t + 1; });
+        if (!row.ok() || !tat.ok()) ++errors;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(store_->FindLoginFailure("u1", "127.0.0.9")->failures,
+            kThreads * kEach);
+  EXPECT_EQ(*store_->FindLoginRate(LoginRateScope::kSource, "127.0.0.9"),
+            kThreads * kEach);
+}
+
+TEST_P(IdentityStoreTest, DeactivationEndsSessionsForGood) {
+  ASSERT_TRUE(
+      store_->InsertSession({"h1", "u1", "web-frontend", 1, 1, 1000, false})
+          .ok());
+  UserRow u = Bob();
+  EXPECT_EQ(u.session_epoch, 0);
+  EXPECT_EQ((*store_->FindSession("h1"))->session.user_epoch, 0);
+  u.display_name = "Renamed";
+  u.update_time = 20;
+  ASSERT_TRUE(*store_->UpdateUser(u, u.version));
+  EXPECT_EQ(Bob().session_epoch, 0) << "an active user's update ends nothing";
+  EXPECT_FALSE((*store_->FindSession("h1"))->session.revoked);
+
+  u = Bob();
+  u.active = false;
+  u.update_time = 30;
+  ASSERT_TRUE(*store_->UpdateUser(u, u.version));
+  EXPECT_EQ(Bob().session_epoch, 1);
+  EXPECT_TRUE((*store_->FindSession("h1"))->session.revoked);
+
+  u = Bob();
+  u.active = true;
+  u.update_time = 40;
+  ASSERT_TRUE(*store_->UpdateUser(u, u.version));
+  auto after = store_->FindSession("h1");
+  ASSERT_TRUE(after.ok() && after->has_value());
+  EXPECT_TRUE((*after)->session.revoked) << "reactivation revives nothing";
+  EXPECT_EQ((*after)->user.user.session_epoch, 1);
+  EXPECT_NE((*after)->session.user_epoch, (*after)->user.user.session_epoch);
+
+  // RevokeUserSessions ends sessions the same way.
+  ASSERT_TRUE(
+      store_->InsertSession({"h2", "u1", "web-frontend", 1, 1, 1000, false, 1})
+          .ok());
+  auto n = store_->RevokeUserSessions("u1", 50);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 1);
+  EXPECT_EQ(Bob().session_epoch, 2);
+}
+
+TEST_P(IdentityStoreTest, DeleteUserTakesTheirLoginStateAlong) {
+  ASSERT_TRUE(store_
+                  ->UpdateLoginFailure("u1", "127.0.0.9",
+                                       [](LoginFailureRow& r) {
+                                         r.failures = 3;
+                                         r.locked_until = 900;
+                                         r.expire_time = 900;
+                                       })
+                  .ok());
+  ASSERT_TRUE(store_
+                  ->UpdateLoginRate(LoginRateScope::kUser, "u1",
+                                    [](int64_t) { return 900; })
+                  .ok());
+  ASSERT_TRUE(*store_->DeleteUser("u1", Bob().version));
+  UserRow again;
+  again.id = "u1";
+  again.username = "bob2";
+  again.profile_id = "sales";
+  ASSERT_TRUE(store_->CreateUser(again).ok());
+  EXPECT_EQ(store_->FindLoginFailure("u1", "127.0.0.9")->failures, 0)
+      << "a new user with the same id starts clean";
+  EXPECT_EQ(Bob().locked_until, 0);
+  EXPECT_EQ(*store_->FindLoginRate(LoginRateScope::kUser, "u1"), 0);
 }
 
 TEST_P(IdentityStoreTest, SessionsRoundTripTouchAndRevoke) {

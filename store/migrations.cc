@@ -250,6 +250,40 @@ constexpr char kMigration4[] = R"sql(
 CREATE INDEX users_role_id_idx ON users (role_id)
 )sql";
 
+// Migration 5: login throttling that an attacker cannot aim, and sessions
+// that die with their user (issue 9; rules in auth/lockout.h and
+// store/identity_store.h). login_failures: failed logins per (user, source)
+// and the user's last success from that source; login_rates: failure
+// budgets ("theoretical arrival time") per scope 'source' or 'user'. Rows
+// past expire_time / tat mean nothing and are pruned. users.failed_logins
+// and users.locked_until are no longer used (old locks are forgotten) but
+// stay, so that the migration only adds. Sessions of users inactive at
+// upgrade time are revoked, as a deactivation now does.
+constexpr char kMigration5[] = R"sql(
+ALTER TABLE users ADD COLUMN session_epoch BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN user_epoch BIGINT NOT NULL DEFAULT 0;
+UPDATE sessions SET revoked = 1
+  WHERE revoked = 0 AND user_id IN (SELECT id FROM users WHERE active = 0);
+CREATE TABLE login_failures (
+  user_id {text} NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  source {text} NOT NULL,
+  failures BIGINT NOT NULL DEFAULT 0,
+  last_failure BIGINT NOT NULL DEFAULT 0,
+  locked_until BIGINT NOT NULL DEFAULT 0,
+  last_success BIGINT NOT NULL DEFAULT 0,
+  expire_time BIGINT NOT NULL,
+  PRIMARY KEY (user_id, source)
+);
+CREATE INDEX login_failures_expire_time_idx ON login_failures (expire_time);
+CREATE TABLE login_rates (
+  scope {text} NOT NULL,
+  subject {text} NOT NULL,
+  tat BIGINT NOT NULL,
+  PRIMARY KEY (scope, subject)
+);
+CREATE INDEX login_rates_tat_idx ON login_rates (tat)
+)sql";
+
 // Migration 6: idempotent creates (AIP-155, issue 9). One row per Create
 // that carried a request_id, inserted in the record's transaction: who asked
 // (service, and user_id or '' for a service acting as itself), the
@@ -332,6 +366,9 @@ const std::vector<Migration>& AllMigrations() {
       {3, "policy: policy_objects, policy_version, record_shares",
        kMigration3, kMigration3Postgres, kMigration3Sqlite},
       {4, "record filters: users by role", kMigration4, "", ""},
+      {5, "login throttling and session epochs: login_failures, "
+          "login_rates, users.session_epoch, sessions.user_epoch",
+       kMigration5, "", ""},
       {6, "idempotent creates: create_requests", kMigration6, "", ""},
   };
   return *migrations;

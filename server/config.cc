@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
+#include "server/connection_limits.h"
 
 namespace crm::server {
 namespace {
@@ -82,6 +83,7 @@ absl::Status FinalizeConfig(crm::internal::ServerConfig* config) {
     limits->set_max_receive_message_bytes(16 << 20);
   }
   if (limits->max_request_bytes() == 0) limits->set_max_request_bytes(1 << 20);
+  FillConnectionDefaults(config->mutable_connections());
   if (config->shutdown_grace_seconds() == 0) config->set_shutdown_grace_seconds(10);
   if (config->log_level().empty()) config->set_log_level("info");
   if (config->log_level() != "info" && config->log_level() != "debug") {

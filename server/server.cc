@@ -11,6 +11,7 @@
 #include "grpcpp/server_builder.h"
 #include "model/object_schema.h"
 #include "server/auth_service.h"
+#include "server/connection_limits.h"
 #include "server/diagnostics_service.h"
 #include "server/identity.h"
 #include "server/log.h"
@@ -145,6 +146,11 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(config.limits().max_receive_message_bytes()));
   ConfigureSyncServerThreads(builder);
+  // Channel arguments and the accept guard (connection_limits.h).
+  if (absl::Status s = ApplyConnectionLimits(config.connections(), builder);
+      !s.ok()) {
+    return s;
+  }
   if (before_serving) {
     if (absl::Status s = before_serving(*server->core_); !s.ok()) return s;
     if (absl::Status s = policy_loader->Reload(); !s.ok()) return s;
@@ -163,6 +169,7 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
         "cannot listen on ", config.listen_address(),
         " (address in use or not available?)"));
   }
+  GuardListeningPort(server->port_);
   server->server_->GetHealthCheckService()->SetServingStatus(true);
   if (!config.port_file().empty()) {
     std::string tmp = config.port_file() + ".tmp";

@@ -16,19 +16,25 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/accept_guard.h"
+#include "server/log.h"
 
 namespace crm::server {
 namespace {
@@ -121,23 +127,8 @@ absl::Status CheckCrlDirectory(const TlsConfig& tls, X509* ca) {
   return absl::OkStatus();
 }
 
-void LogJson(const char* level, const char* event, const std::string& message) {
-  std::string escaped;
-  for (char c : message) {
-    if (c == '"' || c == '\\') escaped += '\\';
-    escaped += (static_cast<unsigned char>(c) < 0x20) ? ' ' : c;
-  }
-  std::fputs(absl::StrCat("{\"time\":\"",
-                          absl::FormatTime(absl::RFC3339_full, absl::Now(),
-                                           absl::UTCTimeZone()),
-                          "\",\"level\":\"", level, "\",\"event\":\"", event,
-                          "\",\"message\":\"", escaped, "\"}\n")
-                 .c_str(),
-             stderr);
-}
-
 // Serial numbers revoked by CRLs that carry a valid signature of a CA in
-// ca_file, keyed by the DER of the issuer name.
+// ca_file: (DER of the issuer name, serial in hex).
 using RevokedSet = std::set<std::pair<std::string, std::string>>;
 
 std::string NameDer(const X509_NAME* name) {
@@ -172,48 +163,182 @@ bool IsCrlFileName(const std::string& name) {
   return true;
 }
 
-// The CRL-reload half of revocation checking (see tls.h, "CRL reload").
-// Thread-safe: Verify may run concurrently on gRPC's handshake threads.
-class CrlWatcher {
+// What the status checks need of a client certificate, parsed once per
+// certificate (cached by its PEM text).
+struct PeerCertificate {
+  std::pair<std::string, std::string> key;  // issuer DER, serial hex
+  std::string subject;
+  absl::Time not_after = absl::InfiniteFuture();
+  // Revocation verdict, valid while `generation` is the CRL generation.
+  uint64_t generation = 0;
+  bool revoked = false;
+  // A refusal is logged once per certificate and CRL generation, not once
+  // per call.
+  uint64_t logged_generation = 0;
+};
+
+absl::Time Asn1TimeToAbsl(const ASN1_TIME* t) {
+  struct tm tm;
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {
+    return absl::InfiniteFuture();
+  }
+  return absl::FromTM(tm, absl::UTCTimeZone());
+}
+
+std::optional<PeerCertificate> ParsePeerCertificate(absl::string_view pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  ERR_clear_error();
+  if (cert == nullptr) return std::nullopt;
+  PeerCertificate out;
+  out.key = std::make_pair(NameDer(X509_get_issuer_name(cert.get())),
+                           SerialHex(X509_get0_serialNumber(cert.get())));
+  char subject[256];
+  X509_NAME_oneline(X509_get_subject_name(cert.get()), subject,
+                    sizeof(subject));
+  out.subject = subject;
+  out.not_after = Asn1TimeToAbsl(X509_get0_notAfter(cert.get()));
+  return out;
+}
+
+// The status of client certificates: revoked by the CRLs currently in
+// crl_directory (see tls.h, "CRL reload"), or expired. One instance per
+// credentials object; shared by the handshake verifier, the per-call
+// processor and its own refresh thread. Thread-safe.
+class CertificateStatus {
  public:
-  CrlWatcher(std::string ca_file, std::string crl_directory,
-             absl::Duration refresh)
+  // `crl_directory` may be empty: expiry is checked all the same.
+  CertificateStatus(std::string ca_file, std::string crl_directory,
+                    absl::Duration refresh)
       : ca_file_(std::move(ca_file)),
         crl_directory_(std::move(crl_directory)),
         refresh_(refresh) {
-    absl::MutexLock lock(&mu_);
-    MaybeReloadLocked(/*force=*/true);
+    {
+      absl::MutexLock lock(&mu_);
+      if (!crl_directory_.empty()) ReloadLocked(/*force=*/true);
+    }
+    thread_ = std::thread([this] { RefreshLoop(); });
   }
 
-  // OK, or an error naming the revoked certificate.
-  grpc::Status Check(const std::string& peer_pem) {
-    BioPtr bio = MemBio(peer_pem);
-    X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-    ERR_clear_error();
-    if (cert == nullptr) {
-      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                          "peer certificate cannot be parsed");
+  ~CertificateStatus() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
     }
-    const auto key =
-        std::make_pair(NameDer(X509_get_issuer_name(cert.get())),
-                       SerialHex(X509_get0_serialNumber(cert.get())));
-    absl::MutexLock lock(&mu_);
-    MaybeReloadLocked(/*force=*/false);
-    if (revoked_.count(key) == 0) return grpc::Status::OK;
-    char subject[256];
-    X509_NAME_oneline(X509_get_subject_name(cert.get()), subject,
-                      sizeof(subject));
-    const std::string message =
-        absl::StrCat("client certificate ", subject, " serial ", key.second,
-                     " is revoked (CRL in ", crl_directory_, ")");
-    LogJson("warning", "tls_certificate_revoked", message);
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, message);
+    thread_.join();
+  }
+
+  // Handshake check: OK unless the CRLs on disk revoke `pem` (OpenSSL has
+  // checked the chain and validity dates already).
+  grpc::Status CheckHandshake(absl::string_view pem) {
+    return Check(pem, /*check_expiry=*/false);
+  }
+
+  // Per-call check: refuses revoked and expired certificates, so that a
+  // connection opened before the revocation or expiry stops being served.
+  grpc::Status CheckCall(absl::string_view pem) {
+    return Check(pem, /*check_expiry=*/true);
   }
 
  private:
   using Fingerprint = std::vector<std::tuple<std::string, off_t, int64_t>>;
   // Not a valid CRL file name, so it cannot collide with one.
   static constexpr char kCaFileEntry[] = "<ca_file>";
+  // Parsed certificates kept; the cache starts over beyond this.
+  static constexpr size_t kMaxCachedCertificates = 4096;
+
+  grpc::Status Check(absl::string_view pem, bool check_expiry) {
+    std::string refusal;
+    bool log = false;
+    {
+      absl::MutexLock lock(&mu_);
+      PeerCertificate* cert = LookupLocked(pem);
+      if (cert == nullptr) {
+        return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                            "peer certificate cannot be parsed");
+      }
+      refusal = RefusalLocked(*cert, check_expiry, absl::Now());
+      if (!refusal.empty() && cert->logged_generation != generation_) {
+        cert->logged_generation = generation_;
+        log = true;
+      }
+    }
+    if (refusal.empty()) return grpc::Status::OK;
+    if (log) {
+      LogWarning("tls.certificate_refused",
+                 {{"reason", refusal}, {"crl_directory", crl_directory_}});
+    }
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, refusal);
+  }
+
+  // The cached entry for `pem`, parsed and added if new; null if `pem` is
+  // not a certificate.
+  PeerCertificate* LookupLocked(absl::string_view pem)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = cache_.find(pem);
+    if (it != cache_.end()) return &it->second;
+    std::optional<PeerCertificate> parsed = ParsePeerCertificate(pem);
+    if (!parsed.has_value()) return nullptr;
+    if (cache_.size() >= kMaxCachedCertificates) cache_.clear();
+    return &cache_.emplace(std::string(pem), *std::move(parsed)).first->second;
+  }
+
+  // Why `cert` is refused now, or "" if it is not.
+  std::string RefusalLocked(PeerCertificate& cert, bool check_expiry,
+                            absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (cert.generation != generation_) {
+      cert.revoked = revoked_.count(cert.key) > 0;
+      cert.generation = generation_;
+    }
+    if (cert.revoked) {
+      return absl::StrCat("client certificate ", cert.subject, " serial ",
+                          cert.key.second,
+                          " has been revoked by its certificate authority");
+    }
+    if (check_expiry && now >= cert.not_after) {
+      return absl::StrCat("client certificate ", cert.subject, " serial ",
+                          cert.key.second, " expired at ",
+                          absl::FormatTime(absl::RFC3339_sec, cert.not_after,
+                                           absl::UTCTimeZone()),
+                          "; connect again with a valid certificate");
+    }
+    return "";
+  }
+
+  // Every refresh interval: re-read the CRLs if they changed, then close
+  // the connections (accept_guard.h) whose certificate is now refused.
+  void RefreshLoop() {
+    while (true) {
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.AwaitWithTimeout(absl::Condition(&stopping_), refresh_);
+        if (stopping_) return;
+        if (!crl_directory_.empty()) ReloadLocked(/*force=*/false);
+      }
+      CloseRefusedConnections();
+    }
+  }
+
+  void CloseRefusedConnections() {
+    const absl::Time now = absl::Now();
+    ShutdownConnections(
+        [&](const std::string& pem) {
+          absl::MutexLock lock(&mu_);
+          PeerCertificate* cert = LookupLocked(pem);
+          return cert != nullptr &&
+                 !RefusalLocked(*cert, /*check_expiry=*/true, now).empty();
+        },
+        [&](const std::string& peer, const std::string& pem) {
+          std::string reason;
+          {
+            absl::MutexLock lock(&mu_);
+            PeerCertificate* cert = LookupLocked(pem);
+            if (cert != nullptr) reason = RefusalLocked(*cert, true, now);
+          }
+          LogWarning("tls.connection_closed",
+                     {{"peer", peer}, {"reason", reason}});
+        });
+  }
 
   Fingerprint Scan() const {
     Fingerprint files;
@@ -241,21 +366,21 @@ class CrlWatcher {
     return files;
   }
 
-  void MaybeReloadLocked(bool force) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    const absl::Time now = absl::Now();
-    if (!force && now - last_scan_ < refresh_) return;
-    last_scan_ = now;
+  void ReloadLocked(bool force) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     Fingerprint files = Scan();
     if (!force && files == fingerprint_) return;
     absl::StatusOr<RevokedSet> revoked = Load(files);
     if (!revoked.ok()) {
       // Keep the last good set; retried at the next refresh.
-      LogJson("error", "tls_crl_reload_failed",
-              std::string(revoked.status().message()));
+      LogError("tls.crl_reload_failed",
+               {{"error", std::string(revoked.status().message())}});
       return;
     }
     revoked_ = *std::move(revoked);
     fingerprint_ = std::move(files);
+    ++generation_;
+    LogInfo("tls.crl_loaded", {{"directory", crl_directory_},
+                               {"revoked", absl::StrCat(revoked_.size())}});
   }
 
   absl::StatusOr<RevokedSet> Load(const Fingerprint& files) const {
@@ -292,9 +417,10 @@ class CrlWatcher {
       }
       ERR_clear_error();
       if (!signed_by_ca) {
-        LogJson("warning", "tls_crl_ignored",
-                absl::StrCat("'", path, "' is not signed by a CA in '",
-                             ca_file_, "'; ignored"));
+        LogWarning("tls.crl_ignored",
+                   {{"file", path},
+                    {"reason",
+                     absl::StrCat("not signed by a CA in '", ca_file_, "'")}});
         continue;
       }
       const std::string issuer = NameDer(X509_CRL_get_issuer(crl.get()));
@@ -312,9 +438,13 @@ class CrlWatcher {
   const std::string crl_directory_;
   const absl::Duration refresh_;
   absl::Mutex mu_;
-  absl::Time last_scan_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   Fingerprint fingerprint_ ABSL_GUARDED_BY(mu_);
   RevokedSet revoked_ ABSL_GUARDED_BY(mu_);
+  // Bumped whenever revoked_ changes; invalidates cached verdicts.
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::flat_hash_map<std::string, PeerCertificate> cache_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
 };
 
 // Runs after OpenSSL accepted the chain (and its cached CRL): refuses peers
@@ -322,14 +452,15 @@ class CrlWatcher {
 class CrlReloadingVerifier final
     : public grpc::experimental::ExternalCertificateVerifier {
  public:
-  explicit CrlReloadingVerifier(std::shared_ptr<CrlWatcher> watcher)
-      : watcher_(std::move(watcher)) {}
+  explicit CrlReloadingVerifier(std::shared_ptr<CertificateStatus> status)
+      : status_(std::move(status)) {}
 
   bool Verify(grpc::experimental::TlsCustomVerificationCheckRequest* request,
               std::function<void(grpc::Status)> /*callback*/,
               grpc::Status* sync_status) override {
     const grpc::string_ref pem = request->peer_cert();
-    *sync_status = watcher_->Check(std::string(pem.data(), pem.size()));
+    *sync_status =
+        status_->CheckHandshake(absl::string_view(pem.data(), pem.size()));
     return true;  // synchronous
   }
 
@@ -337,7 +468,38 @@ class CrlReloadingVerifier final
   }
 
  private:
-  std::shared_ptr<CrlWatcher> watcher_;
+  std::shared_ptr<CertificateStatus> status_;
+};
+
+// Runs before every call, ahead of `inner`: refuses calls whose connection
+// presented a certificate that has been revoked or has expired since the
+// handshake (UNAUTHENTICATED, before any handler).
+class CertificateStatusProcessor final : public grpc::AuthMetadataProcessor {
+ public:
+  CertificateStatusProcessor(std::shared_ptr<CertificateStatus> status,
+                             std::shared_ptr<grpc::AuthMetadataProcessor> inner)
+      : status_(std::move(status)), inner_(std::move(inner)) {}
+
+  bool IsBlocking() const override { return inner_->IsBlocking(); }
+
+  grpc::Status Process(const InputMetadata& auth_metadata,
+                       grpc::AuthContext* context,
+                       OutputMetadata* consumed_auth_metadata,
+                       OutputMetadata* response_metadata) override {
+    const std::vector<grpc::string_ref> pem =
+        context->FindPropertyValues("x509_pem_cert");
+    if (!pem.empty()) {
+      grpc::Status status =
+          status_->CheckCall(absl::string_view(pem[0].data(), pem[0].size()));
+      if (!status.ok()) return status;
+    }
+    return inner_->Process(auth_metadata, context, consumed_auth_metadata,
+                           response_metadata);
+  }
+
+ private:
+  std::shared_ptr<CertificateStatus> status_;
+  std::shared_ptr<grpc::AuthMetadataProcessor> inner_;
 };
 
 }  // namespace
@@ -392,19 +554,24 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> BuildServerCredentials(
   options.watch_identity_key_cert_pairs();
   options.set_cert_request_type(
       GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  auto status = std::make_shared<CertificateStatus>(
+      tls.ca_file(), tls.crl_directory(), absl::Seconds(refresh));
   if (!tls.crl_directory().empty()) {
     options.set_crl_directory(tls.crl_directory());
     options.set_certificate_verifier(
         grpc::experimental::ExternalCertificateVerifier::Create<
-            CrlReloadingVerifier>(std::make_shared<CrlWatcher>(
-            tls.ca_file(), tls.crl_directory(), absl::Seconds(refresh))));
+            CrlReloadingVerifier>(status));
   }
   std::shared_ptr<grpc::ServerCredentials> credentials =
       grpc::experimental::TlsServerCredentials(options);
   if (credentials == nullptr) {
     return absl::InternalError("gRPC refused the TLS server options");
   }
-  if (processor != nullptr) credentials->SetAuthMetadataProcessor(processor);
+  if (processor != nullptr) {
+    credentials->SetAuthMetadataProcessor(
+        std::make_shared<CertificateStatusProcessor>(std::move(status),
+                                                     std::move(processor)));
+  }
   return credentials;
 }
 

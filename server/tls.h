@@ -36,9 +36,11 @@ absl::Status ValidateTlsConfig(const crm::internal::TlsConfig& tls);
 //     handshake, and CRL changes apply to new handshakes within the refresh
 //     interval (see "CRL reload" below);
 //   - `processor` (normally a ServiceIdentityProcessor) runs for every call
-//     before its handler. It may be null only in tests.
-// The returned credentials own the provider, the watcher thread and the CRL
-// verifier; they can be shared by several ports.
+//     before its handler, after the certificate status check below. It may
+//     be null only in tests (then there is no per-call check either).
+// The returned credentials own the provider, the watcher thread, the CRL
+// verifier and the certificate status thread; they can be shared by
+// several ports.
 //
 // CRL reload. Found empirically with gRPC 1.51.1 + OpenSSL 3.0
 // (server/tls_test.cc, RevocationAfterStartApplies*): set_crl_directory
@@ -50,15 +52,33 @@ absl::Status ValidateTlsConfig(const crm::internal::TlsConfig& tls);
 // CA changes or the server restarts. To make revocation take effect, the
 // credentials also install an ExternalCertificateVerifier that, after
 // OpenSSL's own checks pass, checks the peer certificate against the CRLs
-// currently in crl_directory (files HASH.rN). It re-reads the directory
-// when a file's name, size or mtime changes (checked at most once per
-// refresh interval, on the handshake path), uses only CRLs whose signature
-// verifies against a CA in ca_file (others are ignored with a warning), and
-// keeps the last good set, logging an error, if a file cannot be parsed. A
-// revoked client then fails the handshake (it sees UNAVAILABLE); connections
-// already established are not closed. Limitation: a certificate taken back
+// currently in crl_directory (files HASH.rN). A thread re-reads the
+// directory every refresh interval when a file's name, size or mtime (or
+// ca_file) changed, uses only CRLs whose signature verifies against a CA in
+// ca_file (others are ignored with a warning), and keeps the last good set,
+// logging an error, if a file cannot be parsed. A revoked client then fails
+// the handshake (it sees UNAVAILABLE). Limitation: a certificate taken back
 // out of a CRL stays refused by OpenSSL's cached copy until the SSL_CTX is
 // rebuilt (server certificate or CA change, or restart).
+//
+// Open connections. gRPC checks a certificate only at the handshake, and
+// 1.51 has no API to close one connection. So that a revocation (or an
+// expiry) reaches connections that are already open:
+//   - `processor` is wrapped in a check of the connection's certificate
+//     (AuthContext "x509_pem_cert", parsed once and cached with its verdict
+//     per CRL generation): a call on a revoked or expired certificate is
+//     refused with UNAUTHENTICATED, naming the certificate and why, before
+//     any handler (logged once per certificate);
+//   - every refresh interval the same thread shuts down (accept_guard.h,
+//     ShutdownConnections) each open connection whose certificate is now
+//     revoked or expired, and logs it (tls.connection_closed). A connection
+//     is known by the certificate recorded on its first call
+//     (connection_limits.h); one that never got a call through is not,
+//     but every call on it is refused as above.
+// Both take effect within one refresh interval of the CRL file's change
+// (or the expiry). They are process-wide: verdicts are keyed by issuer and
+// serial number, so a process running several servers (tests) closes a
+// revoked certificate's connections to each of them.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> BuildServerCredentials(
     const crm::internal::TlsConfig& tls,
     std::shared_ptr<grpc::AuthMetadataProcessor> processor);

@@ -477,6 +477,21 @@ def fd_kinds(pid):
     return kinds
 
 
+def database_bytes(env):
+    """{"database": bytes[, "wal": bytes]}: the SQLite file and its WAL, or
+    pg_database_size."""
+    if env.pg is None:
+        path = env.database[len("sqlite:"):]
+        return {name: os.path.getsize(path + suffix)
+                for name, suffix in (("database", ""), ("wal", "-wal"))
+                if os.path.exists(path + suffix)}
+    out = ext.run(["psql", "-X", "-A", "-t", "-h", env.pg["host"], "-p",
+                   env.pg["port"], "-U", env.pg.get("user", "postgres"), "-d",
+                   env.pg["dbname"], "-c",
+                   "SELECT pg_database_size(current_database())"])
+    return {"database": int(out.strip())}
+
+
 def proc_sample(pid):
     """(rss_kib, threads, fds, cpu_seconds) of a live process."""
     rss = threads = 0
@@ -642,6 +657,7 @@ def run_backend(args, database):
                         fds=fds, cpu=cpu, totals=minus(totals, base_totals))
         samples = [sample()]
         result["fd_kinds_start"] = fd_kinds(pid)
+        result["db_bytes_start"] = database_bytes(env)
         print("[%s] workers ready after %.1f s (peak RSS meanwhile %.1f MiB)"
               "; %.1f min of load, a sample every %.1f s"
               % (database, start - t0, peak_before / 1024, duration / 60,
@@ -665,6 +681,7 @@ def run_backend(args, database):
                 break
             next_at = min(start + duration, next_at + interval)
         result["fd_kinds_end"] = fd_kinds(pid)
+        result["db_bytes_end"] = database_bytes(env)
         workers_ok = workers.stop(timeout=CALL_DEADLINE + 30)
         totals, unexpected = workers.totals()
         result.update(samples=samples, totals=minus(totals, base_totals),
@@ -751,8 +768,9 @@ def report(r):
     samples = r["samples"]
     print("\n=== %s: %.1f min of load, a sample every %.1f s ===" % (
         r["database"], r["duration"] / 60, r["interval"]))
-    print("%8s %9s %6s %8s %9s %10s" % ("time s", "RSS MiB", "fds",
-                                        "threads", "calls/s", "srv CPU %"))
+    print("%8s %9s %6s %8s %9s %10s %12s" % (
+        "time s", "RSS MiB", "fds", "threads", "calls/s", "srv CPU %",
+        "CPU ms/call"))
     stride = max(1, (len(samples) - 1) // 20)
     shown = list(range(0, len(samples), stride))
     if shown[-1] != len(samples) - 1:
@@ -762,12 +780,13 @@ def report(r):
         s = samples[i]
         dt = s["t"] - prev["t"]
         calls = total_calls(s["totals"]) - total_calls(prev["totals"])
-        print("%8.0f %9.1f %6d %8d %9.0f %10.0f" % (
+        cpu = s["cpu"] - prev["cpu"]
+        print("%8.0f %9.1f %6d %8d %9.0f %10.0f %12.2f" % (
             s["t"], s["rss_kib"] / 1024, s["fds"], s["threads"],
-            calls / dt if dt > 0 else 0,
-            100 * (s["cpu"] - prev["cpu"]) / dt if dt > 0 else 0))
+            calls / dt if dt > 0 else 0, 100 * cpu / dt if dt > 0 else 0,
+            1000 * cpu / calls if calls else 0))
         prev = s
-    print("(calls/s and CPU: since the previous row)")
+    print("(calls/s and the server's CPU: since the previous row)")
     print("points: P(x) over the samples in the window up to x "
           "(start = the first sample)")
     print("  %-5s %10s %10s %10s %6s %8s" % ("", "RSS floor", "RSS median",
@@ -793,6 +812,10 @@ def report(r):
     cpu = samples[-1]["cpu"] - samples[0]["cpu"]
     print("  %-17s %8d %8.1f/s   server CPU %.0f s (%.0f%% of one core)" % (
         "all", total, total / dur if dur else 0, cpu, 100 * cpu / dur))
+    for when in ("start", "end"):
+        print("  database size at the %s: %s" % (when, ", ".join(
+            "%s %.1f MiB" % (k, v / 2**20)
+            for k, v in r["db_bytes_" + when].items())))
     for when in ("start", "end"):
         print("  descriptors at the %s: %s" % (when, ", ".join(
             "%s %d" % kv for kv in sorted(r["fd_kinds_" + when].items()))))

@@ -429,12 +429,13 @@ bool TagConnection(absl::string_view peer,
   ino_t inode = 0;
   {
     absl::MutexLock lock(&g.table_mu);
-    auto it = g.by_peer.find(std::string(peer));
+    auto it = g.by_peer.find(peer);
     if (it == g.by_peer.end()) return false;
-    const Connection& conn = g.by_fd[it->second];
-    if (conn.tag != nullptr) return true;
+    auto conn = g.by_fd.find(it->second);
+    if (conn == g.by_fd.end()) return false;
+    if (conn->second.tag != nullptr) return true;
     fd = it->second;
-    inode = conn.inode;
+    inode = conn->second.inode;
   }
   auto tag = std::make_shared<const std::string>(make_tag());
   absl::MutexLock lock(&g.table_mu);

@@ -4,8 +4,15 @@
 //              [--port_file=PATH] [--log_level=info|debug] [--demo]
 //   crm_server migrate --config=FILE     apply migrations and exit
 //
-// SIGTERM/SIGINT: stop accepting calls, finish in-flight ones (up to
-// shutdown_grace_seconds), exit 0.
+// SIGTERM/SIGINT: health NOT_SERVING at once; keep serving for
+// shutdown_drain_seconds; then refuse new calls (UNAVAILABLE) and let every
+// call taken before finish, for up to shutdown_grace_seconds; exit 0
+// (CrmServer::Shutdown, proto/crm/internal/server_config.proto). A second
+// signal changes nothing (the signals stay blocked in every thread): the
+// grace period bounds the stop; SIGKILL ends it at once.
+#include <pthread.h>
+
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -110,14 +117,24 @@ int main(int argc, char** argv) {
                                               before_serving);
   if (!server.ok()) return Fail(server.status());
 
+  std::atomic<bool> stopped{false};
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);
+    if (stopped.load()) return;  // woken below: no signal to act on
     crm::server::LogInfo("server.signal", {{"signal", strsignal(sig)}});
-    (*server)->Shutdown(absl::Seconds(config->shutdown_grace_seconds()));
+    (*server)->Shutdown(absl::Seconds(config->shutdown_grace_seconds()),
+                        absl::Seconds(config->shutdown_drain_seconds()));
   });
   (*server)->Wait();
+  // The server may also have stopped by itself (a start-up deferred until
+  // the database came up that failed): wake the waiter if it still waits.
+  // If it took a signal, it never waits again: the wake-up stays pending,
+  // blocked, on that thread and is dropped when it ends.
+  stopped.store(true);
+  pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
+  if (absl::Status s = (*server)->startup_status(); !s.ok()) return Fail(s);
   crm::server::LogInfo("server.stopped");
   return 0;
 }

@@ -1,5 +1,6 @@
 #include "server/request_context.h"
 
+#include <iterator>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -75,8 +76,8 @@ absl::StatusOr<auth::IpAddress> RequestAuthenticator::ClientAddress(
     address = *parsed;
   }
   const Metadata& metadata = context.client_metadata();
-  auto it = metadata.find(kForwardedForHeader);
-  if (it == metadata.end()) return address;
+  auto [begin, end] = metadata.equal_range(kForwardedForHeader);
+  if (begin == end) return address;
   if (!service.trusted_gateway()) {
     LogWarning("auth.forwarded_for_ignored",
                {{"service", service.name()},
@@ -86,15 +87,23 @@ absl::StatusOr<auth::IpAddress> RequestAuthenticator::ClientAddress(
                  "gateway is ignored"}});
     return address;
   }
-  absl::string_view first = View(it->second);
-  first = first.substr(0, first.find(','));
-  first = absl::StripAsciiWhitespace(first);
-  auto forwarded = auth::IpAddress::Parse({first.data(), first.size()});
+  // The rightmost address is the one the gateway itself appended: the peer
+  // it saw. Anything left of it came from the caller of the gateway (a
+  // browser, another proxy) and may be forged, so it is never used. Several
+  // header lines count as one list joined in order (RFC 9110 5.3): the last
+  // line's last address.
+  absl::string_view last = View(std::prev(end)->second);
+  if (size_t comma = last.rfind(','); comma != absl::string_view::npos) {
+    last.remove_prefix(comma + 1);
+  }
+  last = absl::StripAsciiWhitespace(last);
+  auto forwarded = auth::IpAddress::Parse({last.data(), last.size()});
   if (!forwarded.has_value()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "x-forwarded-for: '", first,
-        "' is not an IP address (send the end user's address, e.g. "
-        "203.0.113.7 or 2001:db8::1)"));
+        "x-forwarded-for: '", last,
+        "' (its rightmost address, the one the gateway appends) is not an IP "
+        "address (append the end user's address, e.g. 203.0.113.7 or "
+        "2001:db8::1)"));
   }
   return *forwarded;
 }

@@ -94,8 +94,10 @@ class RequestAuthenticator {
 // Authenticates one call, in order:
 //   1. the registered service of the mTLS identity (UNAUTHENTICATED if none);
 //   2. the client address: the TLS peer's, or for a trusted gateway the
-//      first address of "x-forwarded-for" (INVALID_ARGUMENT if it is not an
-//      IP address); the header from another service is ignored and logged;
+//      rightmost address of "x-forwarded-for", the one the gateway appended
+//      itself (INVALID_ARGUMENT if it is not an IP address); addresses left
+//      of it are the end user's to choose and are never used; the header
+//      from another service is ignored and logged;
 //   3. the service's own login restrictions (PERMISSION_DENIED naming the
 //      rule);
 //   4. if "authorization: Bearer <token>" is present, the session (see

@@ -2,23 +2,29 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "google/protobuf/descriptor.h"
 #include "grpcpp/server_builder.h"
 #include "model/object_schema.h"
 #include "server/auth_service.h"
+#include "server/call_gate.h"
 #include "server/connection_limits.h"
 #include "server/diagnostics_service.h"
 #include "server/identity.h"
 #include "server/log.h"
+#include "server/parse_errors.h"
 #include "server/policy_admin_service.h"
 #include "server/policy_loader.h"
 #include "server/request_context.h"
 #include "server/resource_services.h"
+#include "server/secret_files.h"
 #include "server/sharing_service.h"
 #include "server/tls.h"
 #include "server/user_admin_service.h"
@@ -49,6 +55,16 @@ void ConfigureSyncServerThreads(grpc::ServerBuilder& builder) {
 
 constexpr size_t kMinSecretBytes = 32;
 
+// Shutdown. How long after the gate closes a call admitted before may take
+// to reach its handler (CallGate::AwaitArrivals): normally microseconds,
+// longer while its request message is still arriving. Waited for only while
+// some admitted call is unaccounted for.
+constexpr absl::Duration kArrivalSettle = absl::Seconds(2);
+// Then gRPC's own Shutdown: the deadline it gets once every admitted call
+// has finished, for anything the counts missed; it ends health Watch
+// streams.
+constexpr absl::Duration kShutdownMargin = absl::Milliseconds(100);
+
 absl::StatusOr<std::string> LoadPageTokenSecret(const std::string& path) {
   if (path.empty()) {
     std::string secret(kMinSecretBytes, '\0');
@@ -73,30 +89,76 @@ absl::StatusOr<std::string> LoadPageTokenSecret(const std::string& path) {
   return secret;
 }
 
+// Everything that needs the database before the first call: migrations,
+// the schema check, the stored policy and the caller's start-up hook. Runs
+// on the thread that calls Start when the database is there, otherwise on
+// the start-up thread once it is (inside a StartupScope: calls are not
+// admitted yet).
+absl::Status PrepareDatabase(ServerCore& core, PolicyLoader& policy_loader,
+                             const CrmServer::BeforeServing& before_serving) {
+  if (absl::Status s = store::Migrate(*core.database); !s.ok()) return s;
+  if (absl::Status s = store::VerifySchema(*core.database,
+                                           model::SchemaRegistry::Default());
+      !s.ok()) {
+    return s;
+  }
+  // The stored policy (migration 3) replaces the services-only snapshot;
+  // the server refuses to serve if it does not compile.
+  if (absl::Status s = policy_loader.Reload(); !s.ok()) return s;
+  if (before_serving) {
+    if (absl::Status s = before_serving(core); !s.ok()) return s;
+    if (absl::Status s = policy_loader.Reload(); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// The services whose calls need the database: NOT_SERVING while it is
+// unavailable. DiagnosticsService (Echo) stays SERVING: it answers without
+// the database and tells "process alive" from "able to serve".
+std::vector<std::string> DatabaseBackedServiceNames() {
+  std::vector<std::string> names;
+  for (const char* file :
+       {"crm/v1/crm_service.proto", "crm/v1/auth_service.proto",
+        "crm/v1/admin_service.proto", "crm/v1/user_admin_service.proto",
+        "crm/v1/sharing_service.proto"}) {
+    const auto* fd =
+        google::protobuf::DescriptorPool::generated_pool()->FindFileByName(
+            file);
+    if (fd == nullptr) continue;
+    for (int i = 0; i < fd->service_count(); ++i) {
+      names.push_back(fd->service(i)->full_name());
+    }
+  }
+  return names;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
     const crm::internal::ServerConfig& config, auth::Clock* clock,
     const BeforeServing& before_serving) {
+  // Secrets readable by other users: refuse before touching anything.
+  if (absl::Status s = CheckSecretFiles(config); !s.ok()) return s;
   std::unique_ptr<CrmServer> server(new CrmServer());
   server->config_ = config;
   auto core = std::make_unique<ServerCore>();
   core->config = config;
   core->clock = clock != nullptr ? clock : auth::SystemClock();
 
-  // Storage: open, migrate, and refuse to run on a schema that does not
-  // match the binary.
-  auto db = store::Database::Open(config.database(),
-                                  static_cast<int>(config.database_pool_size()));
+  // Storage. A database that is not reachable yet does not stop the server:
+  // it listens NOT_SERVING and finishes starting when the database comes
+  // up (store/database.h). Anything else wrong with it (a bad path, a
+  // schema that does not match the binary) stops it: fail closed.
+  store::OpenOptions db_options;
+  db_options.wait_for_database = true;
+  auto db = store::Database::Open(
+      config.database(), static_cast<int>(config.database_pool_size()),
+      db_options);
   if (!db.ok()) return db.status();
   core->database = *std::move(db);
   core->records = std::make_unique<store::RecordStore>(core->database.get());
-  if (absl::Status s = store::Migrate(*core->database); !s.ok()) return s;
-  if (absl::Status s = store::VerifySchema(*core->database,
-                                           model::SchemaRegistry::Default());
-      !s.ok()) {
-    return s;
-  }
+  const bool database_ready = core->database->available();
+  if (!database_ready) core->database->SetAdmitting(false);
 
   // Identity and policy: fail closed on anything invalid.
   auto services = auth::ServiceRegistry::Create(config.services());
@@ -111,14 +173,19 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
       config.services(), model::SchemaRegistry::Default());
   if (!snapshot.ok()) return snapshot.status();
   core->policy = std::make_unique<policy::PolicyHolder>(*std::move(snapshot));
-  // The stored policy (migration 3) replaces it before the first call; the
-  // server refuses to start if it does not compile. Changes made through
-  // other servers are picked up by polling policy_version (policy_loader.h).
+  // Changes made through other servers are picked up by polling
+  // policy_version (policy_loader.h).
   auto policy_loader = std::make_shared<PolicyLoader>(
       core->database.get(), &core->config, &model::SchemaRegistry::Default(),
       core->policy.get());
-  if (absl::Status s = policy_loader->Reload(); !s.ok()) return s;
-  policy_loader->StartRefresh(absl::Seconds(1));
+  if (database_ready) {
+    if (absl::Status s =
+            PrepareDatabase(*core, *policy_loader, before_serving);
+        !s.ok()) {
+      return s;
+    }
+    policy_loader->StartRefresh(absl::Seconds(1));
+  }
 
   auto secret = LoadPageTokenSecret(config.page_token_secret_file());
   if (!secret.ok()) return secret.status();
@@ -127,8 +194,11 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
   core->page_tokens =
       std::make_unique<query::PageTokenCodec>(*std::move(codec));
 
-  auto credentials = BuildServerCredentials(
-      config.tls(), std::make_shared<ServiceIdentityProcessor>(core->services));
+  // Every call passes the identity check behind the shutdown gate
+  // (call_gate.h).
+  server->call_gate_ = std::make_shared<CallGate>(
+      std::make_shared<ServiceIdentityProcessor>(core->services));
+  auto credentials = BuildServerCredentials(config.tls(), server->call_gate_);
   if (!credentials.ok()) return credentials.status();
 
   server->core_ = std::move(core);
@@ -146,14 +216,20 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(config.limits().max_receive_message_bytes()));
   ConfigureSyncServerThreads(builder);
+  // Every interceptor, in one list: a builder keeps only the last one set.
+  {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(CallGate::NewCallCounter(server->call_gate_));
+    interceptors.push_back(NewConnectionCertificateRecorder());
+    interceptors.push_back(NewParseErrorInterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   // Channel arguments and the accept guard (connection_limits.h).
   if (absl::Status s = ApplyConnectionLimits(config.connections(), builder);
       !s.ok()) {
     return s;
-  }
-  if (before_serving) {
-    if (absl::Status s = before_serving(*server->core_); !s.ok()) return s;
-    if (absl::Status s = policy_loader->Reload(); !s.ok()) return s;
   }
   server->services_.push_back(
       std::make_unique<UserAdminServiceImpl>(server->core_.get(), policy_loader));
@@ -170,7 +246,12 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
         " (address in use or not available?)"));
   }
   GuardListeningPort(server->port_);
-  server->server_->GetHealthCheckService()->SetServingStatus(true);
+  server->health_names_ = DatabaseBackedServiceNames();
+  server->ready_.store(database_ready);
+  CrmServer* raw = server.get();
+  server->core_->database->AddAvailabilityListener(
+      [raw](bool) { raw->UpdateHealth(); });
+  server->UpdateHealth();
   if (!config.port_file().empty()) {
     std::string tmp = config.port_file() + ".tmp";
     std::ofstream(tmp) << server->port_ << "\n";
@@ -179,21 +260,118 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
   LogInfo("server.started",
           {{"address", config.listen_address()},
            {"port", absl::StrCat(server->port_)},
-           {"database", store::MaskConnection(config.database())}});
+           {"database", store::MaskConnection(config.database())},
+           {"database_ready", database_ready ? "true" : "false"}});
+  if (!database_ready) {
+    server->startup_ = std::thread(
+        [raw, before_serving] { raw->FinishStartup(before_serving); });
+  }
   return server;
 }
 
-CrmServer::~CrmServer() { Shutdown(absl::ZeroDuration()); }
+void CrmServer::FinishStartup(BeforeServing before_serving) {
+  LogWarning("server.waiting_for_database",
+             {{"database", store::MaskConnection(config_.database())}});
+  store::Database& db = *core_->database;
+  absl::Status status;
+  while (true) {
+    {
+      absl::MutexLock lock(&startup_mu_);
+      auto wake = [this, &db]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(startup_mu_) {
+        return stopping_startup_ || db.available();
+      };
+      startup_mu_.AwaitWithTimeout(absl::Condition(&wake), absl::Seconds(1));
+      if (stopping_startup_) return;
+      if (!db.available()) continue;
+    }
+    store::Database::StartupScope scope;
+    status = PrepareDatabase(*core_, *policy_loader_, before_serving);
+    // The database went away again half-way: wait for it once more.
+    if (status.code() == absl::StatusCode::kUnavailable) continue;
+    break;
+  }
+  if (!status.ok()) {
+    // Fail closed, as a start with the database present would have.
+    LogError("server.startup_failed", {{"error", status.ToString()}});
+    {
+      absl::MutexLock lock(&startup_mu_);
+      startup_status_ = status;
+    }
+    shut_down_.store(true);
+    UpdateHealth();
+    server_->Shutdown(std::chrono::system_clock::now());
+    return;
+  }
+  policy_loader_->StartRefresh(absl::Seconds(1));
+  db.SetAdmitting(true);
+  ready_.store(true);
+  UpdateHealth();
+  LogInfo("server.ready", {{"database", store::MaskConnection(
+                                            config_.database())}});
+}
+
+absl::Status CrmServer::startup_status() const {
+  absl::MutexLock lock(&startup_mu_);
+  return startup_status_;
+}
+
+void CrmServer::UpdateHealth() {
+  absl::MutexLock lock(&health_mu_);
+  if (server_ == nullptr) return;
+  const bool serving = ready_.load() && core_->database->available() &&
+                       !shut_down_.load();
+  if (serving == serving_ && health_set_) return;
+  health_set_ = true;
+  serving_ = serving;
+  auto* health = server_->GetHealthCheckService();
+  health->SetServingStatus("", serving);
+  for (const std::string& name : health_names_) {
+    health->SetServingStatus(name, serving);
+  }
+  health->SetServingStatus("crm.v1.DiagnosticsService", true);
+  LogInfo("server.health", {{"serving", serving ? "true" : "false"}});
+}
+
+CrmServer::~CrmServer() {
+  {
+    absl::MutexLock lock(&startup_mu_);
+    stopping_startup_ = true;
+  }
+  if (startup_.joinable()) startup_.join();
+  Shutdown(absl::ZeroDuration());
+}
 
 absl::Status CrmServer::ReloadPolicy() { return policy_loader_->Reload(); }
 
-void CrmServer::Shutdown(absl::Duration grace) {
+void CrmServer::Shutdown(absl::Duration grace, absl::Duration drain) {
   if (server_ == nullptr || shut_down_.exchange(true)) return;
-  server_->GetHealthCheckService()->SetServingStatus(false);
-  LogInfo("server.stopping", {{"grace", absl::FormatDuration(grace)}});
-  server_->Shutdown(std::chrono::system_clock::now() +
-                    absl::ToChronoMicroseconds(grace));
+  // For good: every service NOT_SERVING, and later SetServingStatus calls
+  // (UpdateHealth) are ignored.
+  server_->GetHealthCheckService()->Shutdown();
+  if (drain > absl::ZeroDuration()) {
+    LogInfo("server.draining", {{"drain", absl::FormatDuration(drain)}});
+    absl::SleepFor(drain);
+  }
+  const absl::Time deadline = absl::Now() + grace;
+  call_gate_->Close();
+  LogInfo("server.stopping", {{"grace", absl::FormatDuration(grace)},
+                              {"running", absl::StrCat(call_gate_->running())}});
+  // Calls admitted before the gate closed go to their handlers and finish
+  // there; gRPC's own Shutdown would cancel those it has not matched yet.
+  const bool arrived = call_gate_->AwaitArrivals(kArrivalSettle, deadline);
+  const int64_t running = call_gate_->AwaitIdle(deadline);
+  if (!arrived || running > 0) {
+    LogWarning("server.stopping_with_calls",
+               {{"running", absl::StrCat(running)},
+                {"all_arrived", arrived ? "true" : "false"}});
+  }
+  // Now gRPC's Shutdown finds only health Watch streams, and calls still
+  // running when the grace period is over: it cancels them.
+  server_->Shutdown(
+      absl::ToChronoTime(std::min(deadline, absl::Now() + kShutdownMargin)));
 }
+
+int64_t CrmServer::admitted_calls() const { return call_gate_->admitted(); }
 
 void CrmServer::Wait() {
   if (server_ != nullptr) server_->Wait();

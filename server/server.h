@@ -7,16 +7,28 @@
 //
 // Start() fails closed: a database that cannot be migrated, a schema that
 // does not match the binary, a bad TLS file or an invalid policy stops the
-// server before it listens.
+// server before it listens. A database that cannot be reached yet is not a
+// reason to stop: the server listens with health NOT_SERVING, answers
+// UNAVAILABLE, and finishes starting (migrations, policy, before_serving)
+// once the database accepts connections; if that start-up then fails, the
+// server shuts itself down and startup_status() says why.
+//
+// Health (grpc.health.v1): "" and every service that needs the database are
+// SERVING only while the server has started, its database is available and
+// it is not shutting down; crm.v1.DiagnosticsService is always SERVING.
 #ifndef CRM_SERVER_SERVER_H_
 #define CRM_SERVER_SERVER_H_
 
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "auth/clock.h"
 #include "crm/internal/server_config.pb.h"
@@ -25,6 +37,7 @@
 
 namespace crm::server {
 
+class CallGate;
 class PolicyLoader;
 
 class CrmServer {
@@ -46,14 +59,35 @@ class CrmServer {
   // The port actually bound (useful with port 0).
   int port() const { return port_; }
 
-  // Stops accepting calls, lets in-flight calls finish for up to `grace`,
-  // then cancels the rest. Idempotent.
-  void Shutdown(absl::Duration grace);
+  // Graceful stop, in the steps of ServerConfig.shutdown_* (proto/crm/
+  // internal/server_config.proto): health NOT_SERVING for every service at
+  // once and for good; serve normally for `drain`; then refuse new calls
+  // (UNAVAILABLE, server/call_gate.h) and wait up to `grace` for every call
+  // admitted before, running or still queued; cancel whatever still runs
+  // then. Health Watch streams are ended at the last step. Blocks until
+  // done: drain + at most grace (+ the time handlers still running at its
+  // end take to return). Idempotent: a second call returns at once (use
+  // Wait). Thread-safe.
+  //
+  // Limit: a call admitted before the stop whose request message has not
+  // fully arrived 2 s after the server stopped taking calls may be
+  // cancelled (it is told apart from a call its client abandoned only by
+  // arriving).
+  void Shutdown(absl::Duration grace,
+                absl::Duration drain = absl::ZeroDuration());
 
   // Blocks until Shutdown has completed.
   void Wait();
 
+  // Calls admitted past the shutdown gate since start (server/call_gate.h),
+  // for tests and diagnostics.
+  int64_t admitted_calls() const;
+
   ServerCore& core() { return *core_; }
+
+  // OK unless a start-up deferred until the database came up failed (the
+  // server then shut itself down: Wait returns). crm_server exits non-zero.
+  absl::Status startup_status() const;
 
   // Compiles the stored policy (policy objects, users, profiles) now and
   // installs it; otherwise changes written straight to the database, not
@@ -64,13 +98,31 @@ class CrmServer {
  private:
   CrmServer() = default;
 
+  // The deferred start-up (a database that was not there at Start).
+  void FinishStartup(BeforeServing before_serving);
+  // Sets the health statuses from ready_, database availability and
+  // shutdown.
+  void UpdateHealth();
+
   crm::internal::ServerConfig config_;
   std::unique_ptr<ServerCore> core_;
   std::shared_ptr<PolicyLoader> policy_loader_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
+  std::shared_ptr<CallGate> call_gate_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::atomic<bool> shut_down_{false};
+
+  std::atomic<bool> ready_{false};
+  std::vector<std::string> health_names_;
+  absl::Mutex health_mu_;
+  bool serving_ ABSL_GUARDED_BY(health_mu_) = false;
+  bool health_set_ ABSL_GUARDED_BY(health_mu_) = false;
+
+  mutable absl::Mutex startup_mu_;
+  bool stopping_startup_ ABSL_GUARDED_BY(startup_mu_) = false;
+  absl::Status startup_status_ ABSL_GUARDED_BY(startup_mu_);
+  std::thread startup_;
 };
 
 }  // namespace crm::server

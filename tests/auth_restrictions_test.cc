@@ -142,9 +142,10 @@ TEST_P(AuthRestrictionsTest, ForwardedAddressOnlyFromTrustedGateways) {
   store::ProfileRow p;
   p.allowed_ip_ranges = "127.1.0.0/16";
   Start(p);
-  // web-frontend is a trusted gateway: the end user's address counts.
+  // web-frontend is a trusted gateway: the end user's address counts, the
+  // rightmost one, which the gateway appended (tests/forwarded_for_test.cc).
   auto web = server_->Client("web-frontend");
-  web->set_forwarded_for("127.1.2.3, 10.0.0.1");
+  web->set_forwarded_for("10.0.0.1, 127.1.2.3");
   crm::v1::LoginResponse login;
   grpc::Status s = Login(*web, "dave", "dave-pw", &login);
   ASSERT_TRUE(s.ok()) << StatusText(s);

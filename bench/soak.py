@@ -59,7 +59,8 @@ Exits 0 iff every backend passes.
 Usage (Debian's /usr/bin/python3 has grpcio):
   bench/soak.py --server BUILD/server/crm_server [--database both]
                 [--minutes 10] [--json OUT.json]
-A short smoke run: --minutes 0.5 (ctest bench_soak_smoke_*).
+ctest bench_soak_smoke_{sqlite,postgresql} (label bench_smoke) run
+--minutes 0.5 --accounts 50 --hash-memory-kib 1024.
 """
 
 import argparse
@@ -112,7 +113,7 @@ LIST_QUERIES = [("", ""), ("", "display_name"), ('industry = "Retail"', ""),
 INDUSTRIES = ["Retail", "Energy", "Finance", "Media"]
 
 
-# --- Shared helpers -----------------------------------------------------------
+# --- Shared helpers ----------------------------------------------------------
 
 def load_stubs(stubs_dir):
     """Imports stubs ext.generate_stubs made in stubs_dir (worker side)."""
@@ -149,8 +150,9 @@ def bearer(token):
 
 def login(channel, user, password):
     stub = PB["auth_grpc"].AuthServiceStub(channel)
-    return stub.Login(PB["auth"].LoginRequest(username=user, password=password),
-                      timeout=CALL_DEADLINE).session_token
+    return stub.Login(
+        PB["auth"].LoginRequest(username=user, password=password),
+        timeout=CALL_DEADLINE).session_token
 
 
 # --- Worker processes -------------------------------------------------------
@@ -459,11 +461,11 @@ def seed_accounts(env, count):
     return names
 
 
-# --- Sampling ------------------------------------------------------------------
+# --- Sampling ----------------------------------------------------------------
 
 def fd_kinds(pid):
     """Open descriptors by kind: "socket", "pipe", "anon_inode:[eventfd]",
-    or a file's path with digits and the temp dir's name blurred."""
+    or a file's base name."""
     kinds = {}
     for fd in os.listdir("/proc/%d/fd" % pid):
         try:
@@ -597,7 +599,7 @@ def total_calls(totals):
     return sum(sum(per.values()) for per in totals["counts"].values())
 
 
-# --- One backend ---------------------------------------------------------------
+# --- One backend -------------------------------------------------------------
 
 def run_backend(args, database):
     ns = argparse.Namespace(server=args.server, source_dir=args.source_dir,
@@ -823,7 +825,8 @@ def report(r):
         print("  unexpected: %s %s %s" % tuple(u))
     for _, ok, text in r["checks"]:
         print("  %s %s" % ("PASS" if ok else "FAIL", text))
-    print("verdict %s: %s" % (r["database"], "PASS" if r["passed"] else "FAIL"))
+    print("verdict %s: %s" % (r["database"],
+                              "PASS" if r["passed"] else "FAIL"))
 
 
 # --- Main --------------------------------------------------------------------
@@ -897,7 +900,8 @@ def main(argv):
             subprocess.run([os.path.join(args.source_dir,
                                          "tests/pg/pg_cluster.sh"),
                             "stop", own_cluster],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
             os.rmdir(os.path.dirname(own_cluster))
     if args.json:
         with open(args.json, "w") as f:

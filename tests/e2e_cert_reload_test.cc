@@ -5,6 +5,8 @@
 //
 // Checked from the client side only: the server certificate a client sees is
 // the `x509_pem_cert` property of the call's AuthContext.
+#include <sys/stat.h>
+
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
@@ -35,6 +37,9 @@ void WriteFileAtomic(const std::string& path, const std::string& content) {
     out << content;
     ASSERT_TRUE(out.good()) << "cannot write " << tmp;
   }
+  // Private, as keys must be: the server refuses to start with a key others
+  // may read (server/secret_files.h).
+  ASSERT_EQ(chmod(tmp.c_str(), 0600), 0) << "chmod " << tmp;
   ASSERT_EQ(std::rename(tmp.c_str(), path.c_str()), 0) << "rename " << path;
 }
 

@@ -17,16 +17,16 @@
 
 namespace crm::server {
 
-// AuthContext property holding the caller's service name (no "services/"
-// prefix). Only ServiceIdentityProcessor sets it; clients cannot.
 // Runs for every call on the TLS port (including health checks and
 // reflection), after the TLS handshake and before any handler: maps the
 // client certificate's SANs to a registered service. It does not write to
 // the AuthContext, which gRPC shares between all calls of a connection;
-// handlers resolve the service again with CallerService. A call whose certificate
-// matches no registered service (or, ambiguously, two different ones) is
-// refused with UNAUTHENTICATED before its handler runs, and one JSON line
-// is written to stderr.
+// handlers resolve the service again with CallerService. A call whose
+// certificate matches no registered service (or, ambiguously, two different
+// ones) is refused with UNAUTHENTICATED before its handler runs, and one
+// JSON line is written to stderr. BuildServerCredentials (tls.h) puts a
+// check in front of it that refuses calls whose certificate has been
+// revoked or has expired since the handshake.
 //
 // Immutable; safe for concurrent calls. Non-blocking (pure in-memory).
 class ServiceIdentityProcessor final : public grpc::AuthMetadataProcessor {

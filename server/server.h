@@ -15,7 +15,8 @@
 //
 // Health (grpc.health.v1): "" and every service that needs the database are
 // SERVING only while the server has started, its database is available and
-// it is not shutting down; crm.v1.DiagnosticsService is always SERVING.
+// it is not shutting down; crm.v1.DiagnosticsService is SERVING until the
+// server shuts down. From Shutdown on, every service is NOT_SERVING for good.
 #ifndef CRM_SERVER_SERVER_H_
 #define CRM_SERVER_SERVER_H_
 

@@ -13,6 +13,8 @@ namespace crm::base {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+std::atomic<void (*)(absl::string_view)> g_sink{nullptr};
+thread_local const std::string* t_request_id = nullptr;
 
 const char* LevelName(LogLevel level) {
   switch (level) {
@@ -29,6 +31,21 @@ const char* LevelName(LogLevel level) {
 }
 
 }  // namespace
+
+ScopedRequestId::ScopedRequestId(absl::string_view id)
+    : previous_(t_request_id), id_(id) {
+  t_request_id = &id_;
+}
+
+ScopedRequestId::~ScopedRequestId() { t_request_id = previous_; }
+
+absl::string_view CurrentRequestId() {
+  return t_request_id == nullptr ? absl::string_view() : *t_request_id;
+}
+
+void SetLogSinkForTesting(void (*sink)(absl::string_view line)) {
+  g_sink.store(sink);
+}
 
 void SetLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
 
@@ -73,6 +90,10 @@ void Log(LogLevel level, absl::string_view event,
       absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
       "\",\"level\":\"", LevelName(level), "\",\"event\":\"", JsonEscape(event),
       "\"");
+  if (t_request_id != nullptr && !t_request_id->empty()) {
+    absl::StrAppend(&line, ",\"request_id\":\"", JsonEscape(*t_request_id),
+                    "\"");
+  }
   for (const auto& [key, value] : fields) {
     absl::StrAppend(&line, ",\"", JsonEscape(key), "\":\"", JsonEscape(value),
                     "\"");
@@ -82,6 +103,7 @@ void Log(LogLevel level, absl::string_view event,
   std::lock_guard<std::mutex> lock(mu);
   fwrite(line.data(), 1, line.size(), stderr);
   fflush(stderr);
+  if (auto* sink = g_sink.load()) sink(line);
 }
 
 }  // namespace crm::base

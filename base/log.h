@@ -38,6 +38,30 @@ inline void LogError(absl::string_view event,
   Log(LogLevel::kError, event, fields);
 }
 
+// The request id of the call this thread is serving, added to every line
+// the thread writes while it is set ("request_id"), so that a store error
+// or a warning deep in a call can be joined with the call's own line.
+// server/pipeline sets it around each handler (a sync handler runs on one
+// thread). Nests: the previous id is restored on destruction.
+class ScopedRequestId {
+ public:
+  explicit ScopedRequestId(absl::string_view id);
+  ~ScopedRequestId();
+  ScopedRequestId(const ScopedRequestId&) = delete;
+  ScopedRequestId& operator=(const ScopedRequestId&) = delete;
+
+ private:
+  const std::string* previous_;
+  std::string id_;
+};
+
+// The current thread's request id ("" outside a call).
+absl::string_view CurrentRequestId();
+
+// For tests: every line also goes to `sink` (nullptr: none). Not for
+// production use; the sink runs under the log's lock.
+void SetLogSinkForTesting(void (*sink)(absl::string_view line));
+
 // JSON string escaping (without the surrounding quotes).
 std::string JsonEscape(absl::string_view s);
 

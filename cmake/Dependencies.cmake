@@ -9,6 +9,7 @@ find_package(PostgreSQL REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(GTest CONFIG REQUIRED)
 find_package(benchmark CONFIG QUIET)
+find_package(prometheus-cpp CONFIG REQUIRED)  # libprometheus-cpp-dev
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(MAXMINDDB REQUIRED IMPORTED_TARGET libmaxminddb)
 pkg_check_modules(ARGON2 REQUIRED IMPORTED_TARGET libargon2)

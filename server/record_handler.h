@@ -34,6 +34,8 @@
 namespace crm::server {
 
 class RequestAuthenticator;  // server/request_context.h
+class Metrics;              // server/metrics.h
+class Pipeline;             // server/pipeline.h
 
 // State shared by every handler; owned by CrmServer.
 struct ServerCore {
@@ -46,6 +48,10 @@ struct ServerCore {
   std::unique_ptr<query::PageTokenCodec> page_tokens;
   // Sessions and login restrictions (AuthenticateRequest).
   std::shared_ptr<const RequestAuthenticator> authn;
+  // Null when ServerConfig.metrics.listen_address is empty.
+  std::unique_ptr<Metrics> metrics;
+  // The one request pipeline (pipeline.h); every handler runs through it.
+  std::unique_ptr<Pipeline> pipeline;
 };
 
 class RecordHandler {

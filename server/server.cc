@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <fstream>
 
+#include "absl/base/call_once.h"
 #include "absl/status/status.h"
+#include "base/log.h"
+#include "grpc/support/log.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -19,6 +22,8 @@
 #include "server/diagnostics_service.h"
 #include "server/identity.h"
 #include "server/log.h"
+#include "server/metrics.h"
+#include "server/pipeline.h"
 #include "server/parse_errors.h"
 #include "server/policy_admin_service.h"
 #include "server/policy_loader.h"
@@ -32,6 +37,28 @@
 
 namespace crm::server {
 namespace {
+
+// gRPC's own log lines (gpr_log: "Failed accept4", handshake errors, ...)
+// into the server's one JSON schema instead of gRPC's plain-text format.
+void GrpcLogToJson(gpr_log_func_args* args) {
+  base::LogLevel level = base::LogLevel::kInfo;
+  switch (args->severity) {
+    case GPR_LOG_SEVERITY_DEBUG:
+      level = base::LogLevel::kDebug;
+      break;
+    case GPR_LOG_SEVERITY_INFO:
+      level = base::LogLevel::kInfo;
+      break;
+    case GPR_LOG_SEVERITY_ERROR:
+      level = base::LogLevel::kError;
+      break;
+  }
+  if (!base::LogEnabled(level)) return;
+  base::Log(level, "grpc",
+            {{"message", args->message == nullptr ? "" : args->message},
+             {"source", absl::StrCat(args->file == nullptr ? "" : args->file,
+                                     ":", args->line)}});
+}
 
 // gRPC's sync server keeps between MIN_POLLERS and MAX_POLLERS threads
 // polling for calls: a poller that picks up a call starts a new thread if
@@ -137,6 +164,8 @@ std::vector<std::string> DatabaseBackedServiceNames() {
 absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
     const crm::internal::ServerConfig& config, auth::Clock* clock,
     const BeforeServing& before_serving) {
+  static absl::once_flag grpc_log_once;
+  absl::call_once(grpc_log_once, [] { gpr_set_log_function(GrpcLogToJson); });
   // Secrets readable by other users: refuse before touching anything.
   if (absl::Status s = CheckSecretFiles(config); !s.ok()) return s;
   std::unique_ptr<CrmServer> server(new CrmServer());
@@ -200,6 +229,34 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
       std::make_shared<ServiceIdentityProcessor>(core->services));
   auto credentials = BuildServerCredentials(config.tls(), server->call_gate_);
   if (!credentials.ok()) return credentials.status();
+
+  if (!config.metrics().listen_address().empty()) {
+    auto metrics = Metrics::Start(config.metrics().listen_address());
+    if (!metrics.ok()) return metrics.status();
+    core->metrics = *std::move(metrics);
+    const ServerCore* raw_core = core.get();
+    core->metrics->SetGaugeSource([raw_core] {
+      ScrapedGauges g;
+      auto snapshot = raw_core->policy->Current();
+      g.policy_version = snapshot == nullptr ? 0 : snapshot->version();
+      g.policy_snapshot_age_seconds =
+          static_cast<double>(policy::PolicyHolder::NowMicros() -
+                              raw_core->policy->installed_at_micros()) /
+          1e6;
+      const store::Database::PoolStats pool =
+          raw_core->database->pool_stats();
+      g.db_pool_size = raw_core->database->pool_size();
+      g.db_pool_in_use = pool.in_use;
+      g.db_pool_waits = pool.waits;
+      g.db_errors = pool.errors;
+      g.db_available = raw_core->database->available();
+      return g;
+    });
+    LogInfo("metrics.started",
+            {{"address", config.metrics().listen_address()},
+             {"port", absl::StrCat(core->metrics->port())}});
+  }
+  core->pipeline = std::make_unique<Pipeline>(core.get());
 
   server->core_ = std::move(core);
   server->services_ = MakeResourceServices(server->core_.get());

@@ -18,6 +18,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "soci/connection-pool.h"
 #include "soci/postgresql/soci-postgresql.h"
 #include "soci/sqlite3/soci-sqlite3.h"
@@ -81,7 +82,22 @@ absl::Status OpenSession(soci::session& sql, Dialect dialect,
   if (sql.get_backend() != nullptr) sql.close();
   sql.open(factory, connect);
   if (dialect == Dialect::kSqlite) return ConfigureSqlite(sql);
-  // Keep NOTICEs (e.g. "already exists, skipping") out of stderr.
+  // What the server sends outside a statement's result (a WARNING, or the
+  // FATAL of a backend being terminated) goes to the one JSON log, not to
+  // libpq's default of plain text on stderr.
+  PGconn* conn =
+      static_cast<soci::postgresql_session_backend*>(sql.get_backend())->conn_;
+  if (conn != nullptr) {
+    PQsetNoticeProcessor(
+        conn,
+        [](void*, const char* message) {
+          LogStoreEvent("store.server_message",
+                        {{"message", std::string(absl::StripTrailingAsciiWhitespace(
+                                         message))}});
+        },
+        nullptr);
+  }
+  // Keep NOTICEs (e.g. "already exists, skipping") out of the log.
   sql << "SET client_min_messages = warning";
   return absl::OkStatus();
 }
@@ -332,7 +348,11 @@ absl::Status Database::Admit() const {
 
 absl::Status Database::Acquire(size_t* pos) {
   if (absl::Status s = Admit(); !s.ok()) return s;
-  if (!pool_->try_lease(*pos, kLeaseTimeoutMillis)) return PoolExhausted();
+  if (!pool_->try_lease(*pos, 0)) {
+    waits_.fetch_add(1, std::memory_order_relaxed);
+    if (!pool_->try_lease(*pos, kLeaseTimeoutMillis)) return PoolExhausted();
+  }
+  in_use_.fetch_add(1, std::memory_order_relaxed);
   PooledConnection& conn = *connections_[*pos];
   if (!conn.needs_open &&
       conn.generation == generation_.load(std::memory_order_acquire) &&
@@ -341,6 +361,7 @@ absl::Status Database::Acquire(size_t* pos) {
   }
   absl::Status s = Reconnect(*pos);
   if (s.ok()) return s;
+  in_use_.fetch_sub(1, std::memory_order_relaxed);
   pool_->give_back(*pos);
   if (s.code() != absl::StatusCode::kUnavailable) return s;
   MarkUnavailable(s.message());
@@ -362,7 +383,13 @@ void Database::Release(size_t pos, bool broken) {
       }
     }
   }
+  in_use_.fetch_sub(1, std::memory_order_relaxed);
   pool_->give_back(pos);
+}
+
+Database::PoolStats Database::pool_stats() const {
+  return {in_use_.load(std::memory_order_relaxed),
+          waits_.load(std::memory_order_relaxed), DatabaseErrorCount()};
 }
 
 void Database::MarkUnavailable(absl::string_view reason) {

@@ -140,6 +140,16 @@ class Database {
   // PostgreSQL the transaction accepts no further statements.
   absl::Status InTransaction(const std::function<absl::Status(Session&)>& fn);
 
+  // For metrics: connections leased right now, leases that found every
+  // connection busy and waited, and database errors of every class since
+  // start (store/soci_util.h ToStatus; process-wide).
+  struct PoolStats {
+    int in_use = 0;
+    int64_t waits = 0;
+    int64_t errors = 0;
+  };
+  PoolStats pool_stats() const;
+
   // False while the database is marked unavailable (see the class comment).
   bool available() const { return available_.load(std::memory_order_acquire); }
 
@@ -209,6 +219,8 @@ class Database {
   // Bumped each time the database is marked unavailable: a connection
   // opened in an older generation is re-established before its next use.
   std::atomic<uint64_t> generation_{0};
+  std::atomic<int> in_use_{0};
+  std::atomic<int64_t> waits_{0};
 
   absl::Mutex mu_;
   bool down_ ABSL_GUARDED_BY(mu_) = false;

@@ -1,5 +1,7 @@
 #include "store/soci_util.h"
 
+#include <atomic>
+
 #include <cstdint>
 #include <ctime>
 #include <limits>
@@ -233,8 +235,17 @@ absl::Status InternalErrorWithId(absl::string_view operation,
                                           " in the server log)"));
 }
 
+namespace {
+std::atomic<int64_t> g_database_errors{0};
+}  // namespace
+
+int64_t DatabaseErrorCount() {
+  return g_database_errors.load(std::memory_order_relaxed);
+}
+
 absl::Status ToStatus(Session* session, absl::string_view operation,
                       absl::string_view sql, const std::exception& e) {
+  g_database_errors.fetch_add(1, std::memory_order_relaxed);
   const auto* soci_e = dynamic_cast<const soci::soci_error*>(&e);
   // get_error_message() omits SOCI's context, which can quote values.
   const std::string detail = MaskConnection(

@@ -222,6 +222,10 @@ ErrorClass Classify(const std::exception& e, Session* session = nullptr);
 absl::Status ToStatus(Session* session, absl::string_view operation,
                       absl::string_view sql, const std::exception& e);
 
+// Database errors ToStatus has classified since the process started (every
+// class), for metrics.
+int64_t DatabaseErrorCount();
+
 // INTERNAL "internal error while OPERATION (error id E)" and one log line
 // with the same id and `detail`, so an operator can find what a client saw.
 absl::Status InternalErrorWithId(absl::string_view operation,

@@ -102,6 +102,11 @@ TEST(AcceptGuard, ListenerSurvivesDescriptorExhaustion) {
   TestServer& server = **started;
   grpc::Status s = EchoOnNewConnection(server);
   ASSERT_TRUE(s.ok()) << s.error_message();
+  // The server closes that connection's socket on its own time; if it did
+  // so after the descriptors were filled, the freed descriptor would let
+  // the next connection be accepted normally (seen on a loaded machine).
+  ASSERT_TRUE(WaitFor([] { return server::OpenConnectionCount() == 0; }))
+      << "the first connection was never closed by the server";
 
   rlimit saved;
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);

@@ -89,44 +89,26 @@ TEST_P(DiagnosticsTest, EchoPingsTheDatabase) {
 }
 
 // PostgreSQL only: the server's connections are killed from outside (as a
-// database restart or failover would). Without client retries the next
-// ping says UNAVAILABLE and why; each broken connection is reopened after
-// its failure, so within one ping per pooled connection the server answers
-// again. With CrmClient's default retry policy (UNAVAILABLE on idempotent
-// methods) the caller does not notice at all.
-TEST_P(DiagnosticsTest, LostDatabaseConnectionsAreReportedAndReopened) {
+// database restart or failover would) while they sit idle in the pool. A
+// lease notices that the server closed a connection (its socket is
+// readable) and reopens it before use, so even without client retries the
+// very next pings are served; a connection lost in the middle of a
+// statement is UNAVAILABLE instead (tests/e2e/db_fault_test.py).
+TEST_P(DiagnosticsTest, IdleConnectionsKilledFromOutsideAreReopenedBeforeUse) {
   if (GetParam() != Backend::kPostgres) GTEST_SKIP() << "PostgreSQL only";
   crm::v1::EchoResponse resp;
   ASSERT_TRUE(Ping(&resp, 1).ok());
 
   const int pool = 4;  // BaseTestConfig's database_pool_size
-  int unavailable = 0;
-  // The server's policy poller shares the pool: when it runs between the
-  // kill and the ping it meets the broken connection first and reopens it,
-  // and the ping is served (seen under ASan). So kill again, a few times.
-  for (int round = 0; round < 5 && unavailable == 0; ++round) {
+  for (int round = 0; round < 3; ++round) {
     ASSERT_TRUE(KillServerConnections().ok());
-    bool served_again = false;
-    for (int i = 0; i < pool + 1 && !served_again; ++i) {
+    // One ping per pooled connection and one more: every one is served.
+    for (int i = 0; i < pool + 1; ++i) {
       grpc::Status s = Ping(&resp, /*max_attempts=*/1);
-      if (s.ok()) {
-        served_again = true;
-        continue;
-      }
-      ++unavailable;
-      EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE)
-          << s.error_message();
-      EXPECT_THAT(s.error_message(),
-                  HasSubstr("the database cannot be reached"));
+      EXPECT_TRUE(s.ok()) << "round " << round << ", ping " << i << ": "
+                          << s.error_message();
     }
-    EXPECT_TRUE(served_again) << "the server did not recover after "
-                              << unavailable << " failed pings";
   }
-  EXPECT_GT(unavailable, 0) << "no ping noticed the lost connections";
-
-  ASSERT_TRUE(KillServerConnections().ok());
-  grpc::Status retried = Ping(&resp);  // default: 3 attempts
-  EXPECT_TRUE(retried.ok()) << retried.error_message();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DiagnosticsTest,

@@ -1,0 +1,170 @@
+#include "server/pipeline.h"
+
+#include <exception>
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "base/decision_note.h"
+#include "base/log.h"
+#include "server/metrics.h"
+#include "server/record_handler.h"
+#include "server/status_util.h"
+#include "store/soci_util.h"
+
+namespace crm::server {
+namespace {
+
+constexpr size_t kMaxRequestIdLength = 64;
+
+bool ValidRequestId(absl::string_view id) {
+  if (id.empty() || id.size() > kMaxRequestIdLength) return false;
+  for (char c : id) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' &&
+        c != '_' && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string NewRequestId() {
+  thread_local absl::BitGen bitgen;
+  return absl::StrFormat("%016x", absl::Uniform<uint64_t>(bitgen));
+}
+
+// What kind of check refused a call that carries no decision note: the
+// authentication step (UNAUTHENTICATED, or a login restriction's
+// PERMISSION_DENIED before the handler ran) is "login".
+absl::string_view RefusalKind(const absl::Status& status,
+                              const std::optional<base::DecisionNote>& note,
+                              bool authenticated) {
+  if (note.has_value()) return note->kind;
+  if (!authenticated) return "login";
+  return "";
+}
+
+// The ErrorInfo reason of a refusal (google.rpc details), else its code.
+std::string ReasonOf(const absl::Status& status) {
+  if (status.ok()) return "OK";
+  return std::string(absl::StatusCodeToString(status.code()));
+}
+
+}  // namespace
+
+Pipeline::Pipeline(const ServerCore* core) : core_(core) {}
+
+std::string Pipeline::RequestId(const grpc::ServerContext& context,
+                                const RequestContext* caller) const {
+  if (caller != nullptr && caller->service != nullptr &&
+      caller->service->trusted_gateway()) {
+    const auto& metadata = context.client_metadata();
+    auto it = metadata.find(kRequestIdHeader);
+    if (it != metadata.end()) {
+      absl::string_view given(it->second.data(), it->second.size());
+      if (ValidRequestId(given)) return std::string(given);
+    }
+  }
+  return NewRequestId();
+}
+
+grpc::Status Pipeline::Run(grpc::ServerContext* context,
+                           absl::string_view method,
+                           const google::protobuf::Message& request,
+                           Handler handler, const MethodPolicy& policy) const {
+  const absl::Time start = absl::Now();
+  // 2. Authenticate first: a trusted gateway's own id can only be honoured
+  // once the caller is known to be that gateway.
+  absl::StatusOr<RequestContext> rc = AuthenticateRequest(*context, *core_);
+  // 1. The request id, on the response whatever happens next.
+  const std::string request_id =
+      RequestId(*context, rc.ok() ? &*rc : nullptr);
+  context->AddInitialMetadata(kRequestIdHeader, request_id);
+  base::ScopedRequestId log_scope(request_id);
+
+  absl::Status status = rc.status();
+  if (status.ok()) {
+    // 3. Limits, for every method.
+    const size_t size = request.ByteSizeLong();
+    const uint32_t limit = core_->config.limits().max_request_bytes();
+    if (size > limit) {
+      status = absl::InvalidArgumentError(absl::StrCat(
+          "request is ", size, " bytes; the limit is ", limit,
+          " (see FieldBehavior.max_length in resources.proto for field "
+          "limits)"));
+    }
+  }
+  if (status.ok()) {
+    // 4. One evaluator, bound to one snapshot, for the whole call.
+    const policy::Evaluator evaluator(core_->policy->Current(), rc->principal);
+    if (status.ok()) {
+      // 5. The handler; nothing it throws escapes unclassified.
+      const Call call(context, request_id, &*rc, &evaluator);
+      try {
+        status = handler(call);
+      } catch (const std::exception& e) {
+        status = store::InternalErrorWithId(method, e.what());
+      } catch (...) {
+        status = store::InternalErrorWithId(method, "unknown exception");
+      }
+    }
+  }
+
+  // 6. One log line and the metrics.
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  const std::optional<base::DecisionNote> note = base::DecisionNoteOf(status);
+  const bool refused = status.code() == absl::StatusCode::kPermissionDenied ||
+                       status.code() == absl::StatusCode::kUnauthenticated ||
+                       note.has_value();
+  if (Metrics* metrics = core_->metrics.get(); metrics != nullptr) {
+    metrics->ObserveCall(method, status.code(), seconds);
+    if (refused) {
+      metrics->ObserveDecision(false, RefusalKind(status, note, rc.ok()));
+    } else if (status.ok() && policy.decision_kind != "none") {
+      metrics->ObserveDecision(true, policy.decision_kind);
+    }
+    if (policy.decision_kind == "login") {
+      metrics->ObserveLogin(status.ok(), ReasonOf(status));
+    }
+  }
+  const base::LogLevel level =
+      status.ok() ? base::LogLevel::kInfo
+      : status.code() == absl::StatusCode::kInternal ||
+              status.code() == absl::StatusCode::kUnknown ||
+              status.code() == absl::StatusCode::kDataLoss
+          ? base::LogLevel::kError
+          : base::LogLevel::kInfo;
+  if (base::LogEnabled(level)) {
+    const std::string principal =
+        rc.ok() ? rc->principal.ResourceName() : std::string("-");
+    const std::string duration = absl::StrFormat("%.3f", seconds * 1e3);
+    const std::string code(absl::StatusCodeToString(status.code()));
+    if (status.ok()) {
+      base::Log(level, "rpc",
+                {{"method", std::string(method)},
+                 {"code", code},
+                 {"principal", principal},
+                 {"peer", context->peer()},
+                 {"duration_ms", duration}});
+    } else {
+      base::Log(level, "rpc",
+                {{"method", std::string(method)},
+                 {"code", code},
+                 {"principal", principal},
+                 {"peer", context->peer()},
+                 {"duration_ms", duration},
+                 {"message", std::string(status.message())},
+                 {"decided_by",
+                  note.has_value()
+                      ? absl::StrCat(note->kind, ":", note->rule)
+                      : std::string()}});
+    }
+  }
+  // 7. The status the caller sees.
+  return ToGrpcStatus(status);
+}
+
+}  // namespace crm::server

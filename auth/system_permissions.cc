@@ -9,25 +9,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "policy/system_permission.h"
 
 namespace crm::auth {
 namespace {
-
-struct Known {
-  absl::string_view name;
-  crm::v1::SystemPermission value;
-};
-
-// The one table of names and values.
-constexpr Known kAll[] = {
-    {kViewAllData, crm::v1::VIEW_ALL_DATA},
-    {kModifyAllData, crm::v1::MODIFY_ALL_DATA},
-    {kManageUsers, crm::v1::MANAGE_USERS},
-    {kManagePolicy, crm::v1::MANAGE_POLICY},
-    {kViewAudit, crm::v1::VIEW_AUDIT},
-    {kExport, crm::v1::EXPORT},
-    {kPrivacyOperations, crm::v1::PRIVACY_OPERATIONS},
-};
 
 absl::Status Add(absl::string_view name, absl::string_view owner_label,
                  PermissionSet* out) {
@@ -49,9 +34,8 @@ bool IsSystemPermission(absl::string_view name) {
 }
 
 absl::StatusOr<std::string> SystemPermissionName(crm::v1::SystemPermission p) {
-  for (const Known& k : kAll) {
-    if (k.value == p) return std::string(k.name);
-  }
+  std::string name = policy::SystemPermissionName(p);
+  if (!name.empty()) return name;
   return absl::InvalidArgumentError(absl::StrCat(
       "system permission ", static_cast<int>(p),
       " is not a known SystemPermission; known: ", KnownSystemPermissions()));
@@ -59,18 +43,11 @@ absl::StatusOr<std::string> SystemPermissionName(crm::v1::SystemPermission p) {
 
 absl::StatusOr<crm::v1::SystemPermission> SystemPermissionFromName(
     absl::string_view name) {
-  for (const Known& k : kAll) {
-    if (k.name == name) return k.value;
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown system permission '", name,
-                   "'; known: ", KnownSystemPermissions()));
+  return policy::SystemPermissionFromName(name);
 }
 
 std::string KnownSystemPermissions() {
-  std::vector<absl::string_view> names;
-  for (const Known& k : kAll) names.push_back(k.name);
-  return absl::StrJoin(names, ", ");
+  return policy::KnownSystemPermissionNames();
 }
 
 absl::StatusOr<PermissionSet> ParseSystemPermissions(

@@ -1,11 +1,13 @@
 // System permissions: rights that are not about records (who may manage
 // users, policy, audit, exports). Held by profiles (comma-separated in
-// profiles.system_permissions) and by services (ServiceConfig
-// .system_permissions). When a service acts for a user, the effective set is
-// the intersection: a service's scope limits what a user can do through it.
+// profiles.system_permissions), permission sets and services (ServiceConfig
+// .system_permissions). Who holds one is decided in one place only,
+// policy::Evaluator::CheckSystem (policy/evaluator.h); this file only
+// parses and names them.
 //
 // Names are the lower-case names of the crm.v1.SystemPermission values
-// (policy.proto); ToName/FromName are the one mapping between the two.
+// (policy.proto); the mapping is policy/system_permission.h, which the
+// functions below forward to.
 //
 // Pure functions; thread-safe.
 #ifndef CRM_AUTH_SYSTEM_PERMISSIONS_H_

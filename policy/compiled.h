@@ -129,9 +129,18 @@ struct ObjectPolicy {
 struct CompiledUser {
   std::string id;
   std::string resource_name;  // "users/{id}"
+  std::string profile;        // "profiles/{id}" or ""
   int role = -1;
   bool active = false;
+  // Object, field and system permissions: the profile's system permissions
+  // and every permission set assigned to the user or their profile.
   const PermissionBundle* permissions = nullptr;
+  // Bits (1 << SystemPermission) the profile itself grants (a subset of
+  // permissions->system), to name the grant in a Decision.
+  uint32_t profile_system = 0;
+  // Indexes into CompiledPolicy::permission_sets of the sets assigned to
+  // the user or their profile.
+  std::vector<int> sets;
   std::vector<int> groups;  // every group containing the user (transitive)
   // Strings a record_shares.grantee must equal to reach this user.
   std::vector<std::string> grantee_keys;
@@ -143,8 +152,22 @@ struct CompiledUser {
 
 struct CompiledService {
   ObjectPermissions Scope(int object) const { return scope[object]; }
+  std::string resource_name;             // "services/{name}"
   std::vector<ObjectPermissions> scope;  // [object]: config grants + sets
   const PermissionBundle* permissions = nullptr;  // sets assigned to it
+  // Bits (1 << SystemPermission) of ServiceConfig.system_permissions.
+  uint32_t config_system = 0;
+  // Every system permission the service holds: config_system and the sets
+  // assigned to "services/{name}" (permissions->system).
+  uint32_t system = 0;
+  std::vector<int> sets;  // indexes into CompiledPolicy::permission_sets
+};
+
+// A permission set's name and the system permissions it grants (to name
+// the grant in a Decision).
+struct CompiledPermissionSet {
+  std::string name;  // "permissionSets/{id}"
+  uint32_t system = 0;
 };
 
 // Everything a snapshot holds.
@@ -164,6 +187,7 @@ struct CompiledPolicy {
   std::vector<CompiledSharingRule> sharing_rules;
   std::vector<CompiledRestriction> restrictions;
   absl::flat_hash_map<std::string, CompiledService> services;
+  std::vector<CompiledPermissionSet> permission_sets;
   std::vector<std::unique_ptr<PermissionBundle>> bundles;  // owned here
   PermissionBundle empty_bundle;
 

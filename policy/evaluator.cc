@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "policy/system_permission.h"
 
 namespace crm::policy {
 
@@ -420,6 +421,111 @@ Decision Evaluator::CheckFieldWrite(const model::ObjectSchema& schema,
                    what),
       absl::StrCat("field ", schema.singular(), ".", field.name,
                    " is not writable by ", principal_.ResourceName()));
+}
+
+uint32_t Evaluator::SystemMask() const {
+  if (service_ == nullptr) return 0;
+  if (!principal_.acting_for_user()) return service_->system;
+  if (user_ == nullptr || !user_->active) return 0;
+  return user_->permissions->system & service_->system;
+}
+
+bool Evaluator::AllowsSystem(SystemPermission p) const {
+  const uint32_t bit = SystemBit(p);
+  return bit != 0 && (SystemMask() & bit) != 0;
+}
+
+std::vector<SystemPermission> Evaluator::SystemPermissions() const {
+  std::vector<SystemPermission> out;
+  const uint32_t mask = SystemMask();
+  for (SystemPermission p : AllSystemPermissions()) {
+    if ((mask & SystemBit(p)) != 0) out.push_back(p);
+  }
+  return out;
+}
+
+std::string Evaluator::ServiceSystemGrant(uint32_t bit) const {
+  if ((service_->config_system & bit) != 0) {
+    return absl::StrCat("config:", service_->resource_name);
+  }
+  for (int set : service_->sets) {
+    const CompiledPermissionSet& s = policy_->permission_sets[set];
+    if ((s.system & bit) != 0) return absl::StrCat("permission-set:", s.name);
+  }
+  return "";
+}
+
+std::string Evaluator::UserSystemGrant(uint32_t bit) const {
+  if ((user_->profile_system & bit) != 0) {
+    return absl::StrCat("profile:", user_->profile);
+  }
+  for (int set : user_->sets) {
+    const CompiledPermissionSet& s = policy_->permission_sets[set];
+    if ((s.system & bit) != 0) return absl::StrCat("permission-set:", s.name);
+  }
+  return "";
+}
+
+Decision Evaluator::CheckSystem(SystemPermission p) const {
+  const std::string name = SystemPermissionName(p);
+  const uint32_t bit = SystemBit(p);
+  if (policy_ == nullptr) {
+    return Decision::Deny("no-policy", "no access policy is loaded");
+  }
+  if (service_ == nullptr) {
+    return Decision::Deny(absl::StrCat("unknown-service:", principal_.service),
+                          absl::StrCat("service ", principal_.service,
+                                       " is not registered"));
+  }
+  if (name.empty()) {
+    return Decision::Deny(
+        absl::StrCat("unknown-system-permission:", static_cast<int>(p)),
+        absl::StrCat("system permission ", static_cast<int>(p),
+                     " is not known to this server"));
+  }
+  const std::string service_grant = ServiceSystemGrant(bit);
+  if (!principal_.acting_for_user()) {
+    if (service_grant.empty()) {
+      return Decision::Deny(
+          absl::StrCat("no-system:", name),
+          absl::StrCat(service_->resource_name, " does not hold ", name,
+                       " (ServiceConfig.system_permissions or a permission "
+                       "set assigned to the service)"));
+    }
+    return Decision::Allow(
+        absl::StrCat("system:", service_grant),
+        absl::StrCat(service_->resource_name, " holds ", name, " through ",
+                     service_grant));
+  }
+  if (user_ == nullptr || !user_->active) {
+    return Decision::Deny(
+        absl::StrCat(user_ == nullptr ? "unknown-user:" : "inactive-user:",
+                     principal_.user_id),
+        absl::StrCat("user ", principal_.user_id,
+                     user_ == nullptr ? " is unknown" : " is not active",
+                     " and holds no system permission"));
+  }
+  const std::string user_grant = UserSystemGrant(bit);
+  if (user_grant.empty()) {
+    return Decision::Deny(
+        absl::StrCat("no-system:", name),
+        absl::StrCat(user_->resource_name, " does not hold ", name,
+                     " (a user needs it through their profile or a "
+                     "permission set)"));
+  }
+  if (service_grant.empty()) {
+    return Decision::Deny(
+        absl::StrCat("service-scope:", principal_.service, ":", name),
+        absl::StrCat(user_->resource_name, " holds ", name, " through ",
+                     user_grant, ", but ", service_->resource_name,
+                     " does not (a user acting through a service needs the "
+                     "service to hold it as well)"));
+  }
+  return Decision::Allow(
+      absl::StrCat("system:", user_grant),
+      absl::StrCat(user_->resource_name, " holds ", name, " through ",
+                   user_grant, "; ", service_->resource_name, " through ",
+                   service_grant));
 }
 
 }  // namespace crm::policy

@@ -1,7 +1,9 @@
 // The one place where an access decision is made. Every CRM operation asks
 // an Evaluator, bound to the current snapshot and the acting principal, at
 // each step of the request path (see DESIGN.md):
-//   object permission -> record access -> field permissions.
+//   object permission -> record access -> field permissions;
+// and the admin services and WhoAmI ask it for system permissions
+// (CheckSystem), so what WhoAmI reports is exactly what is enforced.
 // List applies the same record access inside SQL through RecordFilter, so
 // the point decision and the SQL filter agree (tests/policy_differential_test
 // checks it on generated organisations). The rules are those of
@@ -197,6 +199,35 @@ class Evaluator {
   // Every field's permissions on `schema` at once (see FieldAccess).
   FieldAccess Fields(const model::ObjectSchema& schema) const;
 
+  // System permissions: rights that are not about records (manage_users,
+  // manage_policy, view_audit, export, ...; crm.v1.SystemPermission). The
+  // rule, written here once (admin_service.proto "Who may call" and
+  // auth_service.proto WhoAmI refer to it):
+  //   - a service acting as itself holds p through its configuration
+  //     (ServiceConfig.system_permissions) or a permission set assigned to
+  //     "services/{name}";
+  //   - a user (acting through a service) holds p through their profile's
+  //     system permissions or a permission set assigned to them or to their
+  //     profile, AND the service must hold p too (a service's scope limits
+  //     what a user can do through it);
+  //   - an unknown or inactive user, or an unregistered service, holds
+  //     nothing; nor does anyone without a loaded policy.
+  // Decision::rule names the grant that allowed: for a service
+  // "system:config:services/admin-cli" or
+  // "system:permission-set:permissionSets/cli-policy-admin"; for a user
+  // the user's grant, "system:profile:profiles/admins" or
+  // "system:permission-set:permissionSets/x" (the reason names the
+  // service's as well). A refusal: "no-system:manage_policy" (the
+  // principal does not hold it), "service-scope:admin-cli:manage_policy"
+  // (the user holds it, the service does not), "unknown-user:{id}",
+  // "inactive-user:{id}", "unknown-service:{name}", "no-policy".
+  Decision CheckSystem(crm::v1::SystemPermission p) const;
+  // CheckSystem(p).allowed without building the Decision (a mask test).
+  bool AllowsSystem(crm::v1::SystemPermission p) const;
+  // Every system permission AllowsSystem grants, in enum order (what
+  // WhoAmI lists).
+  std::vector<crm::v1::SystemPermission> SystemPermissions() const;
+
  private:
   struct Grant;  // a record access level and the grant that gave it
 
@@ -229,6 +260,13 @@ class Evaluator {
       int object, Level needed, const SqlShape& shape, PlanInfo* plan,
       const query::CheckedFilter* user_filter) const;
   std::vector<int> OwnerSet(int object, Level needed) const;
+  // The bits (1 << SystemPermission) the principal holds, per CheckSystem.
+  uint32_t SystemMask() const;
+  // The grant through which the service (or the user) holds bit `bit`:
+  // "config:services/x", "permission-set:permissionSets/y",
+  // "profile:profiles/z"; "" if none.
+  std::string ServiceSystemGrant(uint32_t bit) const;
+  std::string UserSystemGrant(uint32_t bit) const;
 
   std::shared_ptr<const PolicySnapshot> snapshot_;
   const CompiledPolicy* policy_ = nullptr;

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "policy/grantee.h"
+#include "policy/system_permission.h"
 #include "query/field_access.h"
 
 namespace crm::policy {
@@ -368,6 +369,7 @@ absl::Status Compiler::CompilePermissionSets() {
       g.system |= 1u << sp;
     }
     int index = static_cast<int>(sets_.size());
+    p_.permission_sets.push_back(CompiledPermissionSet{set.name(), g.system});
     sets_.push_back(std::move(g));
     for (const std::string& a : set.assignees()) {
       bool ok = HasIdForm(a, "profiles/") ||
@@ -416,7 +418,17 @@ const PermissionBundle* Compiler::Bundle(std::vector<int> sets,
 absl::Status Compiler::CompileServices() {
   for (const crm::internal::ServiceConfig& service : services_) {
     CompiledService& cs = p_.services[service.name()];
+    cs.resource_name = absl::StrCat("services/", service.name());
     cs.scope.resize(p_.objects.size());
+    for (const std::string& name : service.system_permissions()) {
+      auto p = SystemPermissionFromName(name);
+      if (!p.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "service '", service.name(), "': system_permissions: ",
+            p.status().message()));
+      }
+      cs.config_system |= SystemBit(*p);
+    }
     for (const auto& grant : service.grants()) {
       std::vector<int> targets;
       if (grant.object() == "*") {
@@ -433,10 +445,14 @@ absl::Status Compiler::CompileServices() {
       perms.Normalize();
       for (int o : targets) cs.scope[o].Merge(perms);
     }
-    auto sets = sets_by_assignee_.find(absl::StrCat("services/", service.name()));
-    cs.permissions = sets == sets_by_assignee_.end()
-                         ? &p_.empty_bundle
-                         : Bundle(sets->second, 0);
+    auto sets = sets_by_assignee_.find(cs.resource_name);
+    if (sets == sets_by_assignee_.end()) {
+      cs.permissions = &p_.empty_bundle;
+    } else {
+      cs.sets = sets->second;
+      cs.permissions = Bundle(sets->second, 0);
+    }
+    cs.system = cs.config_system | cs.permissions->system;
     for (size_t o = 0; o < p_.objects.size(); ++o) {
       cs.scope[o].Merge(cs.permissions->objects[o]);
     }
@@ -562,6 +578,11 @@ void Compiler::CompileUserViews() {
     for (int sp : src.profile_system_permissions()) {
       if (sp > 0 && sp < 32) system |= 1u << sp;
     }
+    u.profile = src.profile();
+    u.profile_system = system;
+    std::sort(sets.begin(), sets.end());
+    sets.erase(std::unique(sets.begin(), sets.end()), sets.end());
+    u.sets = sets;
     u.permissions = Bundle(std::move(sets), system);
 
     u.grantee_keys.push_back(u.resource_name);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "auth/system_permissions.h"
+#include "policy/evaluator.h"
 #include "model/record.h"
 
 namespace crm::server {
@@ -17,24 +18,6 @@ namespace {
 using crm::internal::PolicyState;
 
 constexpr size_t kMaxReferrersShown = 10;
-
-bool SetGrants(const crm::v1::PermissionSet& set, crm::v1::SystemPermission p) {
-  for (int held : set.system_permissions()) {
-    if (held == p) return true;
-  }
-  return false;
-}
-
-bool AssignedSetsGrant(const PolicyState& state, const std::string& assignee,
-                       crm::v1::SystemPermission p) {
-  for (const auto& set : state.permission_sets()) {
-    if (!SetGrants(set, p)) continue;
-    for (const auto& a : set.assignees()) {
-      if (a == assignee) return true;
-    }
-  }
-  return false;
-}
 
 bool Names(const crm::v1::Grantee& g, const std::string& name) {
   return g.user() == name || g.role() == name ||
@@ -48,43 +31,14 @@ std::string PermissionName(crm::v1::SystemPermission p) {
 
 }  // namespace
 
-bool HoldsSystemPermission(const PolicyState& state,
-                           const crm::internal::ServerConfig& config,
-                           const policy::Principal& principal,
-                           crm::v1::SystemPermission p) {
-  const std::string name = PermissionName(p);
-  bool service_holds =
-      AssignedSetsGrant(state, absl::StrCat("services/", principal.service), p);
-  for (const auto& service : config.services()) {
-    if (service.name() != principal.service) continue;
-    for (const auto& held : service.system_permissions()) {
-      if (absl::AsciiStrToLower(held) == name) service_holds = true;
-    }
-  }
-  if (!service_holds) return false;
-  if (!principal.acting_for_user()) return true;
-  for (const auto& user : state.users()) {
-    if (user.id() != principal.user_id) continue;
-    if (!user.active()) return false;
-    for (int held : user.profile_system_permissions()) {
-      if (held == p) return true;
-    }
-    return AssignedSetsGrant(state, "users/" + user.id(), p) ||
-           (!user.profile().empty() &&
-            AssignedSetsGrant(state, user.profile(), p));
-  }
-  return false;
-}
-
 absl::StatusOr<RequestContext> AuthorizeAdminCall(
     const grpc::ServerContext& context, const ServerCore& core,
-    const PolicyLoader& loader, crm::v1::SystemPermission p,
+    const PolicyLoader& /*loader*/, crm::v1::SystemPermission p,
     absl::string_view rpc) {
   auto rc = AuthenticateRequest(context, core);
   if (!rc.ok()) return rc.status();
-  auto state = loader.CurrentState();
-  if (state == nullptr ||
-      !HoldsSystemPermission(*state, core.config, rc->principal, p)) {
+  const policy::Evaluator evaluator(core.policy->Current(), rc->principal);
+  if (!evaluator.AllowsSystem(p)) {
     return absl::PermissionDeniedError(absl::StrCat(
         PermissionName(p), " is required to call ", rpc, "; ",
         rc->principal.ResourceName(), " does not hold it",

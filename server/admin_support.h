@@ -1,6 +1,6 @@
 // What the admin services (PolicyAdminService, UserAdminService) share:
-// who may call (system permissions held through config, profiles and
-// permission sets), the one way to write the policy's input (bump the
+// who may call (AuthorizeAdminCall, which asks policy::Evaluator), the one
+// way to write the policy's input (bump the
 // policy version first, validate by compiling the result in the same
 // transaction, install after the commit), etags, referrer lists and simple
 // key-ordered paging.
@@ -30,21 +30,12 @@
 
 namespace crm::server {
 
-// Whether `principal` holds system permission `p` (see admin_service.proto,
-// "Who may call"): a service acting as itself through its config
-// (ServiceConfig.system_permissions, lower-case names) or permission sets
-// assigned to "services/{name}"; a user through their profile's permissions
-// or permission sets assigned to them or their profile, AND the service as
-// well. An inactive or unknown user holds nothing.
-bool HoldsSystemPermission(const crm::internal::PolicyState& state,
-                           const crm::internal::ServerConfig& config,
-                           const policy::Principal& principal,
-                           crm::v1::SystemPermission p);
-
 // Authenticates the call and checks that the caller holds `p` in the
-// installed policy. PERMISSION_DENIED "{permission} is required to call
-// {rpc}; {who} does not hold it" otherwise. `rpc` is e.g.
-// "UserAdminService.CreateUser".
+// installed policy (core.policy), as policy::Evaluator::CheckSystem decides
+// it (the rule is written there; WhoAmI lists the same). PERMISSION_DENIED
+// "{permission} is required to call {rpc}; {who} does not hold it (...)"
+// otherwise. `rpc` is e.g. "UserAdminService.CreateUser". `loader` is
+// unused (kept for the callers; the holder it installs into is read).
 absl::StatusOr<RequestContext> AuthorizeAdminCall(
     const grpc::ServerContext& context, const ServerCore& core,
     const PolicyLoader& loader, crm::v1::SystemPermission p,

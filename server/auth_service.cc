@@ -8,6 +8,8 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "auth/authenticator.h"
+#include "policy/evaluator.h"
+#include "policy/system_permission.h"
 #include "server/admin_support.h"
 #include "server/log.h"
 #include "server/request_context.h"
@@ -120,8 +122,11 @@ grpc::Status AuthServiceImpl::WhoAmI(grpc::ServerContext* context,
     SetTimestamp(rc->user->session_expire_time,
                  response->mutable_session_expire_time());
   }
-  for (const std::string& p : rc->system_permissions) {
-    response->add_system_permissions(p);
+  // Exactly what AuthorizeAdminCall enforces: the same Evaluator rule on
+  // the same installed snapshot.
+  const policy::Evaluator evaluator(core_->policy->Current(), rc->principal);
+  for (crm::v1::SystemPermission p : evaluator.SystemPermissions()) {
+    response->add_system_permissions(policy::SystemPermissionName(p));
   }
   return grpc::Status::OK;
 }

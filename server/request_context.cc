@@ -37,12 +37,12 @@ RequestAuthenticator::Create(const crm::internal::ServerConfig& config,
     if (!restrictions.ok()) return restrictions.status();
     std::vector<std::string> names(service.system_permissions().begin(),
                                    service.system_permissions().end());
+    // Checked here for the message; held by the policy snapshot.
     auto permissions = auth::ParseSystemPermissions(
         names, absl::StrCat("service '", service.name(), "'"));
     if (!permissions.ok()) return permissions.status();
     countries_restricted |= !restrictions->countries().empty();
-    out->by_service_[service.name()] =
-        ServiceAuth{*std::move(restrictions), *std::move(permissions)};
+    out->by_service_[service.name()] = ServiceAuth{*std::move(restrictions)};
   }
   const std::string& geo_path = config.auth().geoip_database();
   if (!geo_path.empty()) {
@@ -136,7 +136,6 @@ absl::StatusOr<RequestContext> RequestAuthenticator::Authenticate(
         restrictions.Check({out.client_address, clock_->Now()}, geo_.get());
     if (!s.ok()) return s;
   }
-  out.system_permissions = entry->second.permissions;
 
   const Metadata& metadata = context.client_metadata();
   if (metadata.count(kAuthorizationHeader) == 0) return out;
@@ -154,8 +153,6 @@ absl::StatusOr<RequestContext> RequestAuthenticator::Authenticate(
                                   out.client_address);
   if (!user.ok()) return user.status();
   out.principal.user_id = user->user_id;
-  out.system_permissions =
-      auth::Intersect(out.system_permissions, user->system_permissions);
   out.user = *std::move(user);
   return out;
 }

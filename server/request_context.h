@@ -41,16 +41,16 @@ struct RequestContext {
   auth::IpAddress client_address;
   // Set iff the call carried a valid session token.
   std::optional<auth::AuthenticatedUser> user;
-  // The service's system permissions, intersected with the user's profile's
-  // when acting for a user.
-  auth::PermissionSet system_permissions;
+  // System permissions are not here: policy::Evaluator::CheckSystem decides
+  // them from the installed snapshot (AuthorizeAdminCall, WhoAmI).
 };
 
 // Everything the request path needs to authenticate calls, built once at
 // start-up. Immutable afterwards; safe for concurrent calls.
 class RequestAuthenticator {
  public:
-  // Parses every service's restrictions and system permissions and opens
+  // Parses every service's restrictions (and checks the names of its system
+  // permissions, which the policy snapshot compiles) and opens
   // the GeoIP database (AuthConfig.geoip_database) if configured.
   // INVALID_ARGUMENT naming the bad service entry; NOT_FOUND or
   // FAILED_PRECONDITION for an unusable GeoIP database. `registry`, `db`
@@ -72,7 +72,6 @@ class RequestAuthenticator {
  private:
   struct ServiceAuth {
     auth::LoginRestrictions restrictions;
-    auth::PermissionSet permissions;
   };
 
   RequestAuthenticator() = default;

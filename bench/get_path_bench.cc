@@ -229,8 +229,8 @@ int main(int argc, char** argv) {
   targets.push_back(crm::bench::StartTarget(crm::testing::Backend::kSqlite,
                                             "sqlite", accounts));
   if (std::getenv("CRM_TEST_PG_DIR") != nullptr) {
-    targets.push_back(crm::bench::StartTarget(
-        crm::testing::Backend::kPostgres, "postgres", accounts));
+    targets.push_back(crm::bench::StartTarget(crm::testing::Backend::kPostgres,
+                                              "postgres", accounts));
   }
   for (const auto& t : targets) crm::bench::Register(t.get());
   benchmark::RunSpecifiedBenchmarks();

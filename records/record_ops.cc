@@ -168,7 +168,8 @@ class Request {
 
  private:
   absl::StatusOr<std::string> ParseName(const std::string& name) const {
-    auto parsed = model::ParseResourceName(name, {schema_.collection()}, "name");
+    auto parsed =
+        model::ParseResourceName(name, {schema_.collection()}, "name");
     if (!parsed.ok()) return parsed.status();
     return parsed->id;
   }
@@ -189,8 +190,8 @@ class Request {
   // Reads a record for a write and checks the principal may see it and
   // perform `op` on it.
   absl::StatusOr<LoadedRecord> LoadForWrite(store::Session& session,
-                                      const std::string& id,
-                                      Operation op) const;
+                                            const std::string& id,
+                                            Operation op) const;
   // ABORTED if the client's etag (if any) is not the current version.
   absl::Status CheckEtag(const std::string& id, std::optional<int64_t> expected,
                          int64_t current) const {
@@ -235,9 +236,9 @@ absl::Status Request::CheckReferences(store::Session& session,
     if (field.references.empty()) continue;
     std::string value = std::get<std::string>(model::FieldValue(field, input));
     if (value.empty()) continue;
-    auto name = model::ParseResourceName(value, field.references,
-                                         absl::StrCat(schema_.singular(), ".",
-                                                      field.name));
+    auto name = model::ParseResourceName(
+        value, field.references,
+        absl::StrCat(schema_.singular(), ".", field.name));
     if (!name.ok()) return name.status();
     const ObjectSchema* target =
         model::SchemaRegistry::Default().Find(name->collection);
@@ -285,9 +286,9 @@ absl::Status Request::Get(const Message& request, Message* response) {
 absl::Status Request::List(const Message& request, Message* response) {
   int32_t page_size = Int32Field(request, "page_size");
   if (page_size < 0 || page_size > kMaxPageSize) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "page_size: ", page_size, " is out of range; use 1-", kMaxPageSize,
-        " (0 means ", kDefaultPageSize, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: ", page_size, " is out of range; use 1-",
+                     kMaxPageSize, " (0 means ", kDefaultPageSize, ")"));
   }
   if (page_size == 0) page_size = kDefaultPageSize;
   if (absl::Status s = CheckObject(Operation::kRead); !s.ok()) return s;
@@ -300,21 +301,21 @@ absl::Status Request::List(const Message& request, Message* response) {
   auto filter = query::ParseAndCheckFilter(StringField(request, "filter"),
                                            schema_, readable);
   if (!filter.ok()) return filter.status();
-  auto order = query::ParseOrderBy(StringField(request, "order_by"), schema_,
-                                   readable);
+  auto order =
+      query::ParseOrderBy(StringField(request, "order_by"), schema_, readable);
   if (!order.ok()) return order.status();
   auto normalized_filter =
       query::NormalizeFilter(StringField(request, "filter"));
   if (!normalized_filter.ok()) return normalized_filter.status();
-  std::string query_hash = query::PageTokenCodec::QueryHash(
-      schema_.collection(), *normalized_filter,
-      query::NormalizeOrderBy(*order));
+  std::string query_hash =
+      query::PageTokenCodec::QueryHash(schema_.collection(), *normalized_filter,
+                                       query::NormalizeOrderBy(*order));
 
   model::SqlFragment after;  // the page token's keyset predicate
   std::string token_text = StringField(request, "page_token");
   if (!token_text.empty()) {
-    auto token = deps_.page_tokens->Decode(token_text, schema_.collection(),
-                                            query_hash);
+    auto token =
+        deps_.page_tokens->Decode(token_text, schema_.collection(), query_hash);
     if (!token.ok()) return token.status();
     auto keyset = KeysetFromToken(*order, *token);
     if (!keyset.ok()) return keyset.status();
@@ -323,8 +324,8 @@ absl::Status Request::List(const Message& request, Message* response) {
 
   std::vector<Record> records;
   absl::Status s = deps_.database->WithSession([&](store::Session& session) {
-    auto q = PlanList(session, *deps_.records, eval_, schema_, *filter,
-                      *order, after, page_size + 1);
+    auto q = PlanList(session, *deps_.records, eval_, schema_, *filter, *order,
+                      after, page_size + 1);
     if (!q.ok()) return q.status();
     auto r = deps_.records->List(session, schema_, *q);
     if (!r.ok()) return r.status();
@@ -346,10 +347,9 @@ absl::Status Request::List(const Message& request, Message* response) {
   }
   if (more) {
     auto token = TokenAfter(schema_, *order, records.back(), query_hash);
-    reflection->SetString(response,
-                          response->GetDescriptor()->FindFieldByName(
-                              "next_page_token"),
-                          deps_.page_tokens->Encode(token));
+    reflection->SetString(
+        response, response->GetDescriptor()->FindFieldByName("next_page_token"),
+        deps_.page_tokens->Encode(token));
   }
   return absl::OkStatus();
 }
@@ -444,7 +444,7 @@ absl::Status Request::Create(const Message& request, Message* response) {
     auto pruned = deps_.records->PruneCreateRequestsIfDue(deps_.clock->Now());
     if (!pruned.ok()) {
       base::LogWarning("create_requests.prune_failed",
-                 {{"message", std::string(pruned.status().message())}});
+                       {{"message", std::string(pruned.status().message())}});
     }
   }
   Respond(record, response);
@@ -455,7 +455,8 @@ absl::Status Request::Update(const Message& request, Message* response) {
   const Message& input = ResourceOf(request);
   auto id = ParseName(StringField(input, "name"));
   if (!id.ok()) return id.status();
-  const auto* mask_field = request.GetDescriptor()->FindFieldByName("update_mask");
+  const auto* mask_field =
+      request.GetDescriptor()->FindFieldByName("update_mask");
   google::protobuf::FieldMask mask;
   mask.CopyFrom(request.GetReflection()->GetMessage(request, mask_field));
   auto fields = model::ResolveUpdateMask(schema_, mask);
@@ -471,7 +472,8 @@ absl::Status Request::Update(const Message& request, Message* response) {
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = model::ValidateFields(schema_, input, *fields); !s.ok()) {
+  if (absl::Status s = model::ValidateFields(schema_, input, *fields);
+      !s.ok()) {
     return s;
   }
   // Every Update also stamps these two (see "Stamping" in record_ops.h).
@@ -511,7 +513,8 @@ absl::Status Request::Update(const Message& request, Message* response) {
           after.record = updated;
           policy::Decision d =
               CheckLoaded(eval_, schema_, Operation::kEdit, after);
-          if (!d.allowed) return policy::ToStatus(d, policy::DenialKind::kObject);
+          if (!d.allowed)
+            return policy::ToStatus(d, policy::DenialKind::kObject);
           if (deps_.before_conditional_write) {
             if (absl::Status h = deps_.before_conditional_write(session);
                 !h.ok()) {
@@ -537,9 +540,9 @@ absl::Status Request::Update(const Message& request, Message* response) {
     if (!lost_race || expected.has_value()) return s;
     BackOff(attempt);
   }
-  return absl::AbortedError(absl::StrCat(
-      schema_.ResourceName(*id),
-      " is being changed by many writers at once; retry later"));
+  return absl::AbortedError(
+      absl::StrCat(schema_.ResourceName(*id),
+                   " is being changed by many writers at once; retry later"));
 }
 
 absl::Status Request::Delete(const Message& request) {
@@ -575,7 +578,7 @@ absl::Status Request::Delete(const Message& request) {
             }
           }
           auto ok = deps_.records->DeleteIfVersion(session, schema_, *id,
-                                                 current->record.version);
+                                                   current->record.version);
           if (!ok.ok()) return ok.status();
           if (!*ok) {
             lost_race = true;
@@ -588,9 +591,9 @@ absl::Status Request::Delete(const Message& request) {
     if (s.ok() || !lost_race || expected.has_value()) return s;
     BackOff(attempt);
   }
-  return absl::AbortedError(absl::StrCat(
-      schema_.ResourceName(*id),
-      " is being changed by many writers at once; retry later"));
+  return absl::AbortedError(
+      absl::StrCat(schema_.ResourceName(*id),
+                   " is being changed by many writers at once; retry later"));
 }
 
 }  // namespace

@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
-#include "absl/time/time.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "model/record.h"
 #include "model/resource_name.h"
 #include "policy/evaluator.h"
@@ -110,16 +110,13 @@ absl::Status CheckGranteeExists(store::Session& session,
       break;
   }
   if (!exists) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("grantee: ", shown.empty() ? key : shown,
-                     " does not exist"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "grantee: ", shown.empty() ? key : shown, " does not exist"));
   }
   return absl::OkStatus();
 }
 
-int64_t Now(const Deps& deps) {
-  return absl::ToUnixMicros(deps.clock->Now());
-}
+int64_t Now(const Deps& deps) { return absl::ToUnixMicros(deps.clock->Now()); }
 
 // Page tokens: web-safe base64 of "{create_time}:{id}" of the last share.
 std::string EncodeToken(const store::ShareRow& last) {
@@ -155,10 +152,8 @@ absl::Status ShareRecord(const Deps& deps, const Evaluator& eval,
     return absl::InvalidArgumentError(
         absl::StrCat("grantee: ", key.status().message()));
   }
-  if (req.access() != crm::v1::READ &&
-      req.access() != crm::v1::READ_WRITE) {
-    return absl::InvalidArgumentError(
-        "access: must be READ or READ_WRITE");
+  if (req.access() != crm::v1::READ && req.access() != crm::v1::READ_WRITE) {
+    return absl::InvalidArgumentError("access: must be READ or READ_WRITE");
   }
   if (absl::Status s = CheckObject(eval, *target->schema, Operation::kShare);
       !s.ok()) {
@@ -166,36 +161,32 @@ absl::Status ShareRecord(const Deps& deps, const Evaluator& eval,
   }
   store::PolicyStore store(deps.database);
   store::ShareRow share;
-  absl::Status s = deps.database->InTransaction([&](store::Session& session)
-                                                      -> absl::Status {
-    auto loaded = LoadRecordFor(session, deps, eval, *target->schema,
-                                target->id, Operation::kShare);
-    if (!loaded.ok()) return loaded.status();
-    if (absl::Status g =
-            CheckGranteeExists(session, store, req.grantee(), *key);
-        !g.ok()) {
-      return g;
-    }
-    int64_t access = req.access() == crm::v1::READ_WRITE
-                         ? store::kShareReadWrite
-                         : store::kShareRead;
-    auto existing = store.FindShareByGrantee(
-        session, target->schema->collection(), target->id, *key);
-    if (!existing.ok()) return existing.status();
-    if (existing->has_value()) {
-      share = **existing;
-      share.access = access;
-      return store.UpdateShareAccess(session, share.id, access).status();
-    }
-    share = {NewShareId(),
-             target->schema->collection(),
-             target->id,
-             *key,
-             access,
-             eval.principal().ResourceName(),
-             Now(deps)};
-    return store.InsertShare(session, share);
-  });
+  absl::Status s = deps.database->InTransaction(
+      [&](store::Session& session) -> absl::Status {
+        auto loaded = LoadRecordFor(session, deps, eval, *target->schema,
+                                    target->id, Operation::kShare);
+        if (!loaded.ok()) return loaded.status();
+        if (absl::Status g =
+                CheckGranteeExists(session, store, req.grantee(), *key);
+            !g.ok()) {
+          return g;
+        }
+        int64_t access = req.access() == crm::v1::READ_WRITE
+                             ? store::kShareReadWrite
+                             : store::kShareRead;
+        auto existing = store.FindShareByGrantee(
+            session, target->schema->collection(), target->id, *key);
+        if (!existing.ok()) return existing.status();
+        if (existing->has_value()) {
+          share = **existing;
+          share.access = access;
+          return store.UpdateShareAccess(session, share.id, access).status();
+        }
+        share = {
+            NewShareId(), target->schema->collection(),    target->id, *key,
+            access,       eval.principal().ResourceName(), Now(deps)};
+        return store.InsertShare(session, share);
+      });
   if (!s.ok()) return s;
   ShareToProto(share, response);
   return absl::OkStatus();
@@ -223,12 +214,11 @@ absl::Status UnshareRecord(const Deps& deps, const Evaluator& eval,
         auto loaded = LoadRecordFor(session, deps, eval, *target->schema,
                                     target->id, Operation::kShare);
         if (!loaded.ok()) return loaded.status();
-        auto deleted = store.DeleteShare(
-            session, target->schema->collection(), target->id, parts[3]);
+        auto deleted = store.DeleteShare(session, target->schema->collection(),
+                                         target->id, parts[3]);
         if (!deleted.ok()) return deleted.status();
         if (!*deleted) {
-          return absl::NotFoundError(
-              absl::StrCat(req.name(), " not found"));
+          return absl::NotFoundError(absl::StrCat(req.name(), " not found"));
         }
         return absl::OkStatus();
       });
@@ -249,8 +239,7 @@ absl::Status ListRecordShares(const Deps& deps, const Evaluator& eval,
   int64_t after_time = std::numeric_limits<int64_t>::min();
   std::string after_id;
   if (!req.page_token().empty()) {
-    if (absl::Status s =
-            DecodeToken(req.page_token(), &after_time, &after_id);
+    if (absl::Status s = DecodeToken(req.page_token(), &after_time, &after_id);
         !s.ok()) {
       return s;
     }
@@ -266,9 +255,9 @@ absl::Status ListRecordShares(const Deps& deps, const Evaluator& eval,
         auto loaded = LoadRecordFor(session, deps, eval, *target->schema,
                                     target->id, Operation::kShare);
         if (!loaded.ok()) return loaded.status();
-        auto page = store.ListShares(session, target->schema->collection(),
-                                     target->id, after_time, after_id,
-                                     page_size + 1);
+        auto page =
+            store.ListShares(session, target->schema->collection(), target->id,
+                             after_time, after_id, page_size + 1);
         if (!page.ok()) return page.status();
         shares = *std::move(page);
         return absl::OkStatus();
@@ -286,8 +275,8 @@ absl::Status TransferRecord(const Deps& deps, const Evaluator& eval,
                             crm::v1::TransferRecordResponse* response) {
   auto target = ParseRecord(req.record(), "record");
   if (!target.ok()) return target.status();
-  auto owner = model::ParseResourceName(req.new_owner(),
-                                        {std::string("users")}, "new_owner");
+  auto owner = model::ParseResourceName(req.new_owner(), {std::string("users")},
+                                        "new_owner");
   if (!owner.ok()) return owner.status();
   std::optional<int64_t> expected;
   if (!req.etag().empty()) {
@@ -309,42 +298,41 @@ absl::Status TransferRecord(const Deps& deps, const Evaluator& eval,
   }
   store::PolicyStore store(deps.database);
   int64_t new_version = 0;
-  absl::Status s = deps.database->InTransaction(
-      [&](store::Session& session) -> absl::Status {
-        auto loaded = LoadRecordFor(session, deps, eval, schema,
-                                    target->id, Operation::kTransfer);
-        if (!loaded.ok()) return loaded.status();
-        const model::Record& current = loaded->record;
-        if (expected.has_value() && *expected != current.version) {
-          return absl::AbortedError(absl::StrCat(
-              req.record(), " was changed since etag ",
-              model::EtagOf(*expected), " (current: ",
-              model::EtagOf(current.version), "); read it again and retry"));
-        }
-        auto active = store.UserActive(session, owner->id);
-        if (!active.ok()) return active.status();
-        if (!active->has_value() || !**active) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("new_owner: ", req.new_owner(),
-                           " does not exist or is not active"));
-        }
-        model::Record updated = current;
-        updated.values[owner_field] = req.new_owner();
-        updated.values[update_time_field] = Now(deps);
-        updated.values[source_field] =
-            absl::StrCat("services/", eval.principal().service);
-        auto ok = deps.records->UpdateIfVersion(
-            session, schema, target->id, current.version,
-            {owner_field, update_time_field, source_field}, updated);
-        if (!ok.ok()) return ok.status();
-        if (!*ok) {
-          return absl::AbortedError(absl::StrCat(
-              req.record(),
-              " was changed by another writer; read it again and retry"));
-        }
-        new_version = current.version + 1;
-        return absl::OkStatus();
-      });
+  absl::Status s = deps.database->InTransaction([&](store::Session& session)
+                                                    -> absl::Status {
+    auto loaded = LoadRecordFor(session, deps, eval, schema, target->id,
+                                Operation::kTransfer);
+    if (!loaded.ok()) return loaded.status();
+    const model::Record& current = loaded->record;
+    if (expected.has_value() && *expected != current.version) {
+      return absl::AbortedError(absl::StrCat(
+          req.record(), " was changed since etag ", model::EtagOf(*expected),
+          " (current: ", model::EtagOf(current.version),
+          "); read it again and retry"));
+    }
+    auto active = store.UserActive(session, owner->id);
+    if (!active.ok()) return active.status();
+    if (!active->has_value() || !**active) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "new_owner: ", req.new_owner(), " does not exist or is not active"));
+    }
+    model::Record updated = current;
+    updated.values[owner_field] = req.new_owner();
+    updated.values[update_time_field] = Now(deps);
+    updated.values[source_field] =
+        absl::StrCat("services/", eval.principal().service);
+    auto ok = deps.records->UpdateIfVersion(
+        session, schema, target->id, current.version,
+        {owner_field, update_time_field, source_field}, updated);
+    if (!ok.ok()) return ok.status();
+    if (!*ok) {
+      return absl::AbortedError(absl::StrCat(
+          req.record(),
+          " was changed by another writer; read it again and retry"));
+    }
+    new_version = current.version + 1;
+    return absl::OkStatus();
+  });
   if (!s.ok()) return s;
   response->set_record(schema.ResourceName(target->id));
   response->set_owner(req.new_owner());

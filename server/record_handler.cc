@@ -28,10 +28,11 @@ grpc::Status Run(grpc::ServerContext* context, const ObjectSchema& schema,
   if (!rc.ok()) return ToGrpcStatus(rc.status());
   size_t size = message.ByteSizeLong();
   if (size > core->config.limits().max_request_bytes()) {
-    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
-        "request is ", size, " bytes; the limit is ",
-        core->config.limits().max_request_bytes(),
-        " (see FieldBehavior.max_length in resources.proto for field limits)")));
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("request is ", size, " bytes; the limit is ",
+                     core->config.limits().max_request_bytes(),
+                     " (see FieldBehavior.max_length in resources.proto for "
+                     "field limits)")));
   }
   const Evaluator eval(core->policy->Current(), rc->principal);
   absl::Status s = fn(core->RecordDeps(), eval);

@@ -45,8 +45,7 @@ grpc::Status SharingServiceImpl::ListRecordShares(
     crm::v1::ListRecordSharesResponse* response) {
   return Run(context, core_,
              [&](const records::Deps& deps, const Evaluator& eval) {
-               return records::ListRecordShares(deps, eval, *request,
-                                                response);
+               return records::ListRecordShares(deps, eval, *request, response);
              });
 }
 

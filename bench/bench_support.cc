@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "model/object_schema.h"
 #include "model/record.h"
+#include "server/server_core.h"
 #include "store/record_store.h"
 
 namespace crm::bench {
@@ -60,7 +61,7 @@ absl::StatusOr<std::unique_ptr<SeededServer>> SeededServer::Start(
   if (!ts.ok()) return ts.status();
   std::unique_ptr<SeededServer> out(new SeededServer());
   out->server_ = *std::move(ts);
-  server::ServerCore& core = out->server_->server().core();
+  const records::Deps deps = out->record_deps();
   const model::ObjectSchema* schema =
       model::SchemaRegistry::Default().Find("accounts");
   const int create_time = schema->FieldIndex("create_time");
@@ -83,9 +84,9 @@ absl::StatusOr<std::unique_ptr<SeededServer>> SeededServer::Start(
       r.values[source] = std::string("services/admin-cli");
       batch.push_back(std::move(r));
     }
-    absl::Status s = core.database->InTransaction([&](store::Session& session) {
+    absl::Status s = deps.database->InTransaction([&](store::Session& session) {
       for (const model::Record& r : batch) {
-        if (absl::Status s = core.records->Insert(session, *schema, r);
+        if (absl::Status s = deps.records->Insert(session, *schema, r);
             !s.ok()) {
           return s;
         }
@@ -98,6 +99,16 @@ absl::StatusOr<std::unique_ptr<SeededServer>> SeededServer::Start(
     }
   }
   return out;
+}
+
+records::Deps SeededServer::record_deps() const {
+  return server_->server().core().RecordDeps();
+}
+
+policy::Evaluator SeededServer::EvaluatorFor(
+    const policy::Principal& principal) const {
+  return policy::Evaluator(server_->server().core().policy->Current(),
+                           principal);
 }
 
 absl::StatusOr<std::vector<std::string>> SeedThroughApi(

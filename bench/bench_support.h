@@ -13,6 +13,8 @@
 
 #include "absl/status/statusor.h"
 #include "crm/v1/resources.pb.h"
+#include "policy/evaluator.h"
+#include "records/deps.h"
 #include "tests/harness/test_server.h"
 
 namespace crm::bench {
@@ -36,6 +38,13 @@ class SeededServer {
       testing::Backend backend, int accounts, int pool_size = 0);
 
   testing::TestServer& server() const { return *server_; }
+  // The server's database, record store, page tokens and clock, for calling
+  // the record lifecycle (records/record_ops.h) or the store directly,
+  // without gRPC. Valid while this SeededServer lives.
+  records::Deps record_deps() const;
+  // An evaluator for `principal` on the server's current policy snapshot,
+  // as the server builds one per call.
+  policy::Evaluator EvaluatorFor(const policy::Principal& principal) const;
   // "accounts/{id}" of every seeded account, in seeding order.
   const std::vector<std::string>& account_names() const { return names_; }
 

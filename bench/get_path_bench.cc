@@ -10,8 +10,12 @@
 //                       SQLite only)
 //   BM_RecordToMessage  model::RecordToMessage (reflection codec)
 //   BM_MaskFields       Evaluator::Fields + ClearField of unreadable fields
-//                       (record_handler.cc's MaskUnreadable)
+//                       (records/record_ops.cc's MaskUnreadable)
 //   BM_Serialize        Account::SerializeToString of the response
+//   BM_RecordsGet       records::Get: the whole authorized Get (object check,
+//                       read with the record's facts, record check, codec,
+//                       masking) as the server runs it, minus gRPC and
+//                       authentication
 //
 // Same seeded server as grpc_bench (SeededServer); SQLite, and PostgreSQL if
 // CRM_TEST_PG_DIR is set. Commands and figures: bench/README.md.
@@ -25,10 +29,11 @@
 #include <vector>
 
 #include "bench/bench_support.h"
+#include "crm/v1/crm_service.pb.h"
 #include "model/object_schema.h"
 #include "model/record.h"
 #include "policy/evaluator.h"
-#include "server/record_handler.h"
+#include "records/record_ops.h"
 #include "store/record_store.h"
 
 namespace crm::bench {
@@ -48,7 +53,7 @@ std::string IdOf(const std::string& name) {
 }
 
 void BM_StoreGet(benchmark::State& state, const Target* t) {
-  server::ServerCore& core = t->server->server().server().core();
+  const records::Deps deps = t->server->record_deps();
   const auto& names = t->server->account_names();
   std::mt19937 rng(1);
   std::uniform_int_distribution<size_t> pick(0, names.size() - 1);
@@ -57,8 +62,8 @@ void BM_StoreGet(benchmark::State& state, const Target* t) {
     const std::string id = IdOf(names[pick(rng)]);
     const int64_t start = NowNanos();
     std::optional<model::Record> record;
-    absl::Status s = core.database->WithSession([&](store::Session& session) {
-      auto r = core.records->Get(session, Accounts(), id);
+    absl::Status s = deps.database->WithSession([&](store::Session& session) {
+      auto r = deps.records->Get(session, Accounts(), id);
       if (!r.ok()) return r.status();
       record = *std::move(r);
       return absl::OkStatus();
@@ -111,8 +116,8 @@ void BM_SqlitePreparedGet(benchmark::State& state, const Target* t) {
 }
 
 model::Record StoredRecord(const Target* t) {
-  server::ServerCore& core = t->server->server().server().core();
-  auto r = core.records->Get(Accounts(), IdOf(t->server->account_names()[42]));
+  auto r = t->server->record_deps().records->Get(
+      Accounts(), IdOf(t->server->account_names()[42]));
   if (!r.ok() || !r->has_value()) abort();
   return **r;
 }
@@ -127,12 +132,11 @@ void BM_RecordToMessage(benchmark::State& state, const Target* t) {
 }
 
 void BM_MaskFields(benchmark::State& state, const Target* t) {
-  server::ServerCore& core = t->server->server().server().core();
   const model::Record record = StoredRecord(t);
   crm::v1::Account filled;
   model::RecordToMessage(Accounts(), record, &filled);
   for (auto _ : state) {
-    policy::Evaluator eval(core.policy->Current(), {"admin-cli", ""});
+    const policy::Evaluator eval = t->server->EvaluatorFor({"admin-cli", ""});
     crm::v1::Account account = filled;
     const policy::FieldAccess access = eval.Fields(Accounts());
     const auto& fields = Accounts().fields();
@@ -157,6 +161,30 @@ void BM_Serialize(benchmark::State& state, const Target* t) {
   state.counters["bytes"] = static_cast<double>(out.size());
 }
 
+void BM_RecordsGet(benchmark::State& state, const Target* t) {
+  const records::Deps deps = t->server->record_deps();
+  const auto& names = t->server->account_names();
+  std::mt19937 rng(1);
+  std::uniform_int_distribution<size_t> pick(0, names.size() - 1);
+  LatencySamples samples;
+  for (auto _ : state) {
+    crm::v1::GetAccountRequest request;
+    request.set_name(names[pick(rng)]);
+    crm::v1::Account account;
+    const int64_t start = NowNanos();
+    const policy::Evaluator eval = t->server->EvaluatorFor({"admin-cli", ""});
+    absl::Status s = records::Get(deps, eval, Accounts(), request, &account);
+    samples.Add(NowNanos() - start);
+    if (!s.ok()) {
+      state.SkipWithError("records::Get failed");
+      break;
+    }
+    benchmark::DoNotOptimize(account);
+  }
+  state.counters["p50_us"] = samples.Quantile(0.5) / 1e3;
+  state.counters["p99_us"] = samples.Quantile(0.99) / 1e3;
+}
+
 void Register(const Target* t) {
   using Fn = void (*)(benchmark::State&, const Target*);
   std::vector<std::pair<const char*, Fn>> benches = {
@@ -164,6 +192,7 @@ void Register(const Target* t) {
       {"BM_RecordToMessage", BM_RecordToMessage},
       {"BM_MaskFields", BM_MaskFields},
       {"BM_Serialize", BM_Serialize},
+      {"BM_RecordsGet", BM_RecordsGet},
   };
   if (t->label == "sqlite") {
     benches.push_back({"BM_SqlitePreparedGet", BM_SqlitePreparedGet});
@@ -200,8 +229,8 @@ int main(int argc, char** argv) {
   targets.push_back(crm::bench::StartTarget(crm::testing::Backend::kSqlite,
                                             "sqlite", accounts));
   if (std::getenv("CRM_TEST_PG_DIR") != nullptr) {
-    targets.push_back(crm::bench::StartTarget(
-        crm::testing::Backend::kPostgres, "postgres", accounts));
+    targets.push_back(crm::bench::StartTarget(crm::testing::Backend::kPostgres,
+                                              "postgres", accounts));
   }
   for (const auto& t : targets) crm::bench::Register(t.get());
   benchmark::RunSpecifiedBenchmarks();

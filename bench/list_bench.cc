@@ -26,8 +26,8 @@
 //   build/bench/list_bench [--iterations=200] [--explain] [--reload]
 //       [--filter='industry = "Retail"'] [--strict] [--walk]
 //
-// List runs server::PlanList, which may choose the fetch-then-sort form
-// (server/list_plan.h; the "form" column); --walk never does, to compare
+// List runs records::PlanList, which may choose the fetch-then-sort form
+// (records/list_plan.h; the "form" column); --walk never does, to compare
 // the two in one session.
 #include <algorithm>
 #include <cstdint>
@@ -52,7 +52,7 @@
 #include "query/checked_filter.h"
 #include "query/field_access.h"
 #include "query/order_by.h"
-#include "server/list_plan.h"
+#include "records/list_plan.h"
 #include "store/database.h"
 #include "store/migrations.h"
 #include "store/plan_capture.h"
@@ -491,7 +491,7 @@ class Runner {
   }
 
   // One List call as the server makes it (first page, no token):
-  // server::PlanList, then RecordStore::List. `fetched` (optional): whether
+  // records::PlanList, then RecordStore::List. `fetched` (optional): whether
   // it took the fetch-then-sort form.
   size_t ListOnce(const Case& c, store::Session* in_session = nullptr,
                   bool* fetched = nullptr) const {
@@ -505,7 +505,7 @@ class Runner {
     if (!order.ok()) Die("order_by", order.status());
     size_t rows = 0;
     auto run = [&](store::Session& s) {
-      auto q = server::PlanList(s, records_, eval, schema_, *filter, *order,
+      auto q = records::PlanList(s, records_, eval, schema_, *filter, *order,
                                 {}, kPageSize + 1);
       if (!q.ok()) return q.status();
       if (walk_only_) q->fetch.reset();

@@ -90,12 +90,12 @@ void SetPercentiles(benchmark::State& state, std::vector<int64_t>& ns) {
   }
 }
 
-// The point decision as the request path makes it (record_handler.cc Get,
-// record_access.cc): construct the Evaluator, decide record access (read)
-// with the record's shares (AllowsRecord: a refusal is NOT_FOUND whatever
-// the reason, so no rule or reason string is built), then the readability
-// and writability of 30 fields (the account schema's fields, cycled)
-// through the FieldAccess the response masking uses.
+// The point decision as the request path makes it (records/record_ops.cc
+// Get, records/record_access.cc): construct the Evaluator, decide record
+// access (read) with the record's shares (AllowsRecord: a refusal is
+// NOT_FOUND whatever the reason, so no rule or reason string is built), then
+// the readability and writability of 30 fields (the account schema's
+// fields, cycled) through the FieldAccess the response masking uses.
 void BM_PointDecisionRequestPath(benchmark::State& state) {
   const auto& org = Org();
   auto snapshot = Snapshot();

@@ -1,5 +1,5 @@
 // Fuzz target: signed List page tokens (query/page_token.h) and the keyset
-// predicate built from a decoded token (server/pagination.h).
+// predicate built from a decoded token (records/pagination.h).
 //
 // A random text cannot carry a valid HMAC, so the target has three modes
 // (the first input byte modulo 3):
@@ -38,7 +38,7 @@
 #include "google/protobuf/stubs/logging.h"
 #include "model/sql.h"
 #include "query/page_token.h"
-#include "server/pagination.h"
+#include "records/pagination.h"
 
 namespace crm::query {
 namespace {
@@ -100,7 +100,7 @@ void CheckKeyset(const PageToken& token) {
       order.push_back({"f" + std::to_string(i), i % 2 == 1});
     }
     absl::StatusOr<model::SqlFragment> sql =
-        server::KeysetFromToken(order, token);
+        records::KeysetFromToken(order, token);
     FUZZ_CHECK(sql.ok() == (usable && terms == n))
         << sql.status() << " for " << terms << " terms";
     if (!sql.ok()) {

@@ -33,7 +33,7 @@
 #define CRM_SERVER_DEMO_DATA_H_
 
 #include "absl/status/status.h"
-#include "server/record_handler.h"
+#include "server/server_core.h"
 
 namespace crm::server {
 

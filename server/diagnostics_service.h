@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "crm/v1/diagnostics.grpc.pb.h"
-#include "server/record_handler.h"
+#include "server/server_core.h"
 
 namespace crm::server {
 

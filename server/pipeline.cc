@@ -11,7 +11,7 @@
 #include "base/decision_note.h"
 #include "base/log.h"
 #include "server/metrics.h"
-#include "server/record_handler.h"
+#include "server/server_core.h"
 #include "server/status_util.h"
 #include "store/soci_util.h"
 

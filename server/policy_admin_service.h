@@ -15,7 +15,7 @@
 #include "policy/principal.h"
 #include "server/admin_support.h"
 #include "server/policy_loader.h"
-#include "server/record_handler.h"
+#include "server/server_core.h"
 
 namespace crm::server {
 

@@ -1,6 +1,7 @@
 #include "server/resource_services.h"
 
 #include "model/object_schema.h"
+#include "server/record_handler.h"
 
 namespace crm::server {
 namespace {

@@ -2,8 +2,9 @@
 //
 //   TLS handshake (client certificate required and verified, CRL checked)
 //     -> ServiceIdentityProcessor: registered service or UNAUTHENTICATED
-//     -> RecordHandler: AuthenticateRequest -> policy::Evaluator (object,
-//        record, field) -> store::RecordStore
+//     -> RecordHandler (gRPC adapter): AuthenticateRequest -> limits ->
+//        policy::Evaluator -> records/ (the lifecycle: object, record and
+//        field checks) -> store::RecordStore
 //
 // Start() fails closed: a database that cannot be migrated, a schema that
 // does not match the binary, a bad TLS file or an invalid policy stops the
@@ -34,7 +35,7 @@
 #include "auth/clock.h"
 #include "crm/internal/server_config.pb.h"
 #include "grpcpp/server.h"
-#include "server/record_handler.h"
+#include "server/server_core.h"
 
 namespace crm::server {
 

@@ -1,154 +1,22 @@
 #include "server/sharing_service.h"
 
-#include <openssl/rand.h>
-
-#include <limits>
-#include <vector>
-
-#include "absl/strings/escaping.h"
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "model/record.h"
-#include "model/resource_name.h"
 #include "policy/evaluator.h"
-#include "policy/grantee.h"
-#include "server/record_access.h"
+#include "records/sharing.h"
 #include "server/request_context.h"
 #include "server/status_util.h"
-#include "store/policy_store.h"
 
 namespace crm::server {
 namespace {
 
 using policy::Evaluator;
-using policy::Operation;
 
-constexpr int kDefaultPageSize = 100;
-constexpr int kMaxPageSize = 1000;
-
-std::vector<std::string> Collections() {
-  std::vector<std::string> out;
-  for (const auto* schema : model::SchemaRegistry::Default().All()) {
-    out.push_back(schema->collection());
-  }
-  return out;
-}
-
-struct Target {
-  const model::ObjectSchema* schema = nullptr;
-  std::string id;
-};
-
-absl::StatusOr<Target> ParseRecord(absl::string_view name,
-                                   absl::string_view what) {
-  auto parsed = model::ParseResourceName(name, Collections(), what);
-  if (!parsed.ok()) return parsed.status();
-  return Target{model::SchemaRegistry::Default().Find(parsed->collection),
-                parsed->id};
-}
-
-std::string NewShareId() {
-  unsigned char bytes[12];
-  if (RAND_bytes(bytes, sizeof(bytes)) != 1) abort();  // no safe fallback
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
-}
-
-void ShareToProto(const store::ShareRow& row, crm::v1::RecordShare* out) {
-  std::string record = absl::StrCat(row.object, "/", row.record_id);
-  out->set_name(absl::StrCat(record, "/shares/", row.id));
-  out->set_record(record);
-  auto grantee = policy::GranteeFromKey(row.grantee);
-  if (grantee.ok()) *out->mutable_grantee() = *grantee;
-  out->set_access(row.access == store::kShareReadWrite ? crm::v1::READ_WRITE
-                                                       : crm::v1::READ);
-  out->set_created_by(row.created_by);
-  model::SetTimestampMicros(row.create_time, out->mutable_create_time());
-}
-
-absl::Status CheckObject(const Evaluator& eval,
-                         const model::ObjectSchema& schema, Operation op) {
-  return policy::ToStatus(eval.CheckObject(schema, op),
-                          policy::DenialKind::kObject);
-}
-
-// INVALID_ARGUMENT unless the grantee (a key, see policy/grantee.h) names an
-// existing user, role or group.
-absl::Status CheckGranteeExists(store::Session& session,
-                                store::PolicyStore& store,
-                                const crm::v1::Grantee& grantee,
-                                const std::string& key) {
-  bool exists = false;
-  std::string shown;
-  switch (grantee.kind_case()) {
-    case crm::v1::Grantee::kUser: {
-      shown = grantee.user();
-      auto active = store.UserActive(session, shown.substr(6));
-      if (!active.ok()) return active.status();
-      exists = active->has_value();
-      break;
-    }
-    case crm::v1::Grantee::kRole:
-    case crm::v1::Grantee::kRoleAndSubordinates: {
-      shown = grantee.kind_case() == crm::v1::Grantee::kRole
-                  ? grantee.role()
-                  : grantee.role_and_subordinates();
-      auto role = store.GetObject(session, store::kRolesKind, shown.substr(6));
-      if (!role.ok()) return role.status();
-      exists = role->has_value();
-      break;
-    }
-    case crm::v1::Grantee::kGroup: {
-      shown = grantee.group();
-      auto group =
-          store.GetObject(session, store::kGroupsKind, shown.substr(7));
-      if (!group.ok()) return group.status();
-      exists = group->has_value();
-      break;
-    }
-    case crm::v1::Grantee::KIND_NOT_SET:
-      break;
-  }
-  if (!exists) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("grantee: ", shown.empty() ? key : shown,
-                     " does not exist"));
-  }
-  return absl::OkStatus();
-}
-
-int64_t Now(ServerCore* core) { return absl::ToUnixMicros(core->clock->Now()); }
-
-// Page tokens: web-safe base64 of "{create_time}:{id}" of the last share.
-std::string EncodeToken(const store::ShareRow& last) {
-  return absl::WebSafeBase64Escape(
-      absl::StrCat(last.create_time, ":", last.id));
-}
-
-absl::Status DecodeToken(const std::string& token, int64_t* time,
-                         std::string* id) {
-  std::string raw;
-  std::vector<std::string> parts;
-  if (absl::WebSafeBase64Unescape(token, &raw)) {
-    parts = absl::StrSplit(raw, absl::MaxSplits(':', 1));
-  }
-  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], time)) {
-    return absl::InvalidArgumentError(
-        "page_token: not a token from ListRecordShares; start again without "
-        "it");
-  }
-  *id = parts[1];
-  return absl::OkStatus();
-}
-
-// Authenticates and runs `fn` with an evaluator for the caller.
+// Authenticates and runs `fn(deps, eval)` with an evaluator for the caller.
 template <typename Fn>
 grpc::Status Run(grpc::ServerContext* context, ServerCore* core, Fn fn) {
   auto rc = AuthenticateRequest(*context, *core);
   if (!rc.ok()) return ToGrpcStatus(rc.status());
-  Evaluator eval(core->policy->Current(), rc->principal);
-  return ToGrpcStatus(fn(eval));
+  const Evaluator eval(core->policy->Current(), rc->principal);
+  return ToGrpcStatus(fn(core->RecordDeps(), eval));
 }
 
 }  // namespace
@@ -156,218 +24,38 @@ grpc::Status Run(grpc::ServerContext* context, ServerCore* core, Fn fn) {
 grpc::Status SharingServiceImpl::ShareRecord(
     grpc::ServerContext* context, const crm::v1::ShareRecordRequest* request,
     crm::v1::RecordShare* response) {
-  return Run(context, core_, [&](const Evaluator& eval) -> absl::Status {
-    auto target = ParseRecord(request->record(), "record");
-    if (!target.ok()) return target.status();
-    auto key = policy::GranteeKey(request->grantee());
-    if (!key.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("grantee: ", key.status().message()));
-    }
-    if (request->access() != crm::v1::READ &&
-        request->access() != crm::v1::READ_WRITE) {
-      return absl::InvalidArgumentError(
-          "access: must be READ or READ_WRITE");
-    }
-    if (absl::Status s = CheckObject(eval, *target->schema, Operation::kShare);
-        !s.ok()) {
-      return s;
-    }
-    store::PolicyStore store(core_->database.get());
-    store::ShareRow share;
-    absl::Status s = core_->database->InTransaction([&](store::Session& session)
-                                                        -> absl::Status {
-      auto loaded = LoadRecordFor(session, *core_, eval, *target->schema,
-                                  target->id, Operation::kShare);
-      if (!loaded.ok()) return loaded.status();
-      if (absl::Status g =
-              CheckGranteeExists(session, store, request->grantee(), *key);
-          !g.ok()) {
-        return g;
-      }
-      int64_t access = request->access() == crm::v1::READ_WRITE
-                           ? store::kShareReadWrite
-                           : store::kShareRead;
-      auto existing = store.FindShareByGrantee(
-          session, target->schema->collection(), target->id, *key);
-      if (!existing.ok()) return existing.status();
-      if (existing->has_value()) {
-        share = **existing;
-        share.access = access;
-        return store.UpdateShareAccess(session, share.id, access).status();
-      }
-      share = {NewShareId(),
-               target->schema->collection(),
-               target->id,
-               *key,
-               access,
-               eval.principal().ResourceName(),
-               Now(core_)};
-      return store.InsertShare(session, share);
-    });
-    if (!s.ok()) return s;
-    ShareToProto(share, response);
-    return absl::OkStatus();
-  });
+  return Run(context, core_,
+             [&](const records::Deps& deps, const Evaluator& eval) {
+               return records::ShareRecord(deps, eval, *request, response);
+             });
 }
 
 grpc::Status SharingServiceImpl::UnshareRecord(
     grpc::ServerContext* context, const crm::v1::UnshareRecordRequest* request,
     google::protobuf::Empty*) {
-  return Run(context, core_, [&](const Evaluator& eval) -> absl::Status {
-    // "{collection}/{id}/shares/{share}"
-    std::vector<std::string> parts = absl::StrSplit(request->name(), '/');
-    if (parts.size() != 4 || parts[2] != "shares" ||
-        !model::IsValidRecordId(parts[3])) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "name: '", request->name(),
-          "' is not a share name; expected e.g. accounts/a1/shares/s9"));
-    }
-    auto target = ParseRecord(absl::StrCat(parts[0], "/", parts[1]), "name");
-    if (!target.ok()) return target.status();
-    if (absl::Status s = CheckObject(eval, *target->schema, Operation::kShare);
-        !s.ok()) {
-      return s;
-    }
-    store::PolicyStore store(core_->database.get());
-    return core_->database->InTransaction(
-        [&](store::Session& session) -> absl::Status {
-          auto loaded = LoadRecordFor(session, *core_, eval, *target->schema,
-                                      target->id, Operation::kShare);
-          if (!loaded.ok()) return loaded.status();
-          auto deleted = store.DeleteShare(
-              session, target->schema->collection(), target->id, parts[3]);
-          if (!deleted.ok()) return deleted.status();
-          if (!*deleted) {
-            return absl::NotFoundError(
-                absl::StrCat(request->name(), " not found"));
-          }
-          return absl::OkStatus();
-        });
-  });
+  return Run(context, core_,
+             [&](const records::Deps& deps, const Evaluator& eval) {
+               return records::UnshareRecord(deps, eval, *request);
+             });
 }
 
 grpc::Status SharingServiceImpl::ListRecordShares(
     grpc::ServerContext* context,
     const crm::v1::ListRecordSharesRequest* request,
     crm::v1::ListRecordSharesResponse* response) {
-  return Run(context, core_, [&](const Evaluator& eval) -> absl::Status {
-    auto target = ParseRecord(request->record(), "record");
-    if (!target.ok()) return target.status();
-    int page_size = request->page_size();
-    if (page_size < 0 || page_size > kMaxPageSize) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("page_size: ", page_size, " is out of range; use 1-",
-                       kMaxPageSize, " (0 means ", kDefaultPageSize, ")"));
-    }
-    if (page_size == 0) page_size = kDefaultPageSize;
-    int64_t after_time = std::numeric_limits<int64_t>::min();
-    std::string after_id;
-    if (!request->page_token().empty()) {
-      if (absl::Status s =
-              DecodeToken(request->page_token(), &after_time, &after_id);
-          !s.ok()) {
-        return s;
-      }
-    }
-    if (absl::Status s = CheckObject(eval, *target->schema, Operation::kShare);
-        !s.ok()) {
-      return s;
-    }
-    store::PolicyStore store(core_->database.get());
-    std::vector<store::ShareRow> shares;
-    absl::Status s = core_->database->InTransaction(
-        [&](store::Session& session) -> absl::Status {
-          auto loaded = LoadRecordFor(session, *core_, eval, *target->schema,
-                                      target->id, Operation::kShare);
-          if (!loaded.ok()) return loaded.status();
-          auto page = store.ListShares(session, target->schema->collection(),
-                                       target->id, after_time, after_id,
-                                       page_size + 1);
-          if (!page.ok()) return page.status();
-          shares = *std::move(page);
-          return absl::OkStatus();
-        });
-    if (!s.ok()) return s;
-    bool more = static_cast<int>(shares.size()) > page_size;
-    if (more) shares.resize(page_size);
-    for (const auto& share : shares) ShareToProto(share, response->add_shares());
-    if (more) response->set_next_page_token(EncodeToken(shares.back()));
-    return absl::OkStatus();
-  });
+  return Run(context, core_,
+             [&](const records::Deps& deps, const Evaluator& eval) {
+               return records::ListRecordShares(deps, eval, *request, response);
+             });
 }
 
 grpc::Status SharingServiceImpl::TransferRecord(
     grpc::ServerContext* context, const crm::v1::TransferRecordRequest* request,
     crm::v1::TransferRecordResponse* response) {
-  return Run(context, core_, [&](const Evaluator& eval) -> absl::Status {
-    auto target = ParseRecord(request->record(), "record");
-    if (!target.ok()) return target.status();
-    auto owner = model::ParseResourceName(request->new_owner(),
-                                          {std::string("users")}, "new_owner");
-    if (!owner.ok()) return owner.status();
-    std::optional<int64_t> expected;
-    if (!request->etag().empty()) {
-      auto v = model::ParseEtag(request->etag());
-      if (!v.ok()) return v.status();
-      expected = *v;
-    }
-    const model::ObjectSchema& schema = *target->schema;
-    if (absl::Status s = CheckObject(eval, schema, Operation::kTransfer);
-        !s.ok()) {
-      return s;
-    }
-    int owner_field = schema.FieldIndex("owner");
-    int update_time_field = schema.FieldIndex("update_time");
-    int source_field = schema.FieldIndex("source");
-    if (owner_field < 0 || update_time_field < 0 || source_field < 0) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(schema.collection(), " records have no owner"));
-    }
-    store::PolicyStore store(core_->database.get());
-    int64_t new_version = 0;
-    absl::Status s = core_->database->InTransaction(
-        [&](store::Session& session) -> absl::Status {
-          auto loaded = LoadRecordFor(session, *core_, eval, schema,
-                                      target->id, Operation::kTransfer);
-          if (!loaded.ok()) return loaded.status();
-          const model::Record& current = loaded->record;
-          if (expected.has_value() && *expected != current.version) {
-            return absl::AbortedError(absl::StrCat(
-                request->record(), " was changed since etag ",
-                model::EtagOf(*expected), " (current: ",
-                model::EtagOf(current.version), "); read it again and retry"));
-          }
-          auto active = store.UserActive(session, owner->id);
-          if (!active.ok()) return active.status();
-          if (!active->has_value() || !**active) {
-            return absl::InvalidArgumentError(
-                absl::StrCat("new_owner: ", request->new_owner(),
-                             " does not exist or is not active"));
-          }
-          model::Record updated = current;
-          updated.values[owner_field] = request->new_owner();
-          updated.values[update_time_field] = Now(core_);
-          updated.values[source_field] =
-              absl::StrCat("services/", eval.principal().service);
-          auto ok = core_->records->UpdateIfVersion(
-              session, schema, target->id, current.version,
-              {owner_field, update_time_field, source_field}, updated);
-          if (!ok.ok()) return ok.status();
-          if (!*ok) {
-            return absl::AbortedError(absl::StrCat(
-                request->record(),
-                " was changed by another writer; read it again and retry"));
-          }
-          new_version = current.version + 1;
-          return absl::OkStatus();
-        });
-    if (!s.ok()) return s;
-    response->set_record(schema.ResourceName(target->id));
-    response->set_owner(request->new_owner());
-    response->set_etag(model::EtagOf(new_version));
-    return absl::OkStatus();
-  });
+  return Run(context, core_,
+             [&](const records::Deps& deps, const Evaluator& eval) {
+               return records::TransferRecord(deps, eval, *request, response);
+             });
 }
 
 }  // namespace crm::server

@@ -1,14 +1,14 @@
-// SharingService (crm/v1/sharing_service.proto): manual shares and
-// ownership transfer of single records of any collection. Generic over
-// model::SchemaRegistry; the record is loaded and decided on by
-// record_access.h, shares are stored by store::PolicyStore.
+// SharingService (crm/v1/sharing_service.proto): the gRPC adapter of
+// records/sharing.h (manual shares and ownership transfer of single records
+// of any collection). Each method authenticates the call, builds the
+// policy::Evaluator for the caller and maps the records/ status to gRPC.
 //
 // Thread-safety: immutable after construction; serves concurrent calls.
 #ifndef CRM_SERVER_SHARING_SERVICE_H_
 #define CRM_SERVER_SHARING_SERVICE_H_
 
 #include "crm/v1/sharing_service.grpc.pb.h"
-#include "server/record_handler.h"
+#include "server/server_core.h"
 
 namespace crm::server {
 

@@ -16,7 +16,7 @@
 
 #include "crm/v1/user_admin_service.grpc.pb.h"
 #include "server/policy_loader.h"
-#include "server/record_handler.h"
+#include "server/server_core.h"
 
 namespace crm::server {
 

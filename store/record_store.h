@@ -64,7 +64,7 @@ struct ListQuery {
   // on its own), at most `max_rows` of them, and sort only those, so the
   // database cannot walk the order's index and drop the rows the WHERE
   // rejects. For a principal who sees a small part of a big table
-  // (server/list_plan.h chooses). If `max_rows` rows match, the estimate
+  // (records/list_plan.h chooses). If `max_rows` rows match, the estimate
   // behind the choice was wrong: the ordinary form with `where` runs
   // instead, so the fetch never costs more than `max_rows` rows.
   struct FetchThenSort {

@@ -25,7 +25,7 @@
 #include "policy/evaluator.h"
 #include "policy/snapshot.h"
 #include "query/checked_filter.h"
-#include "server/list_plan.h"
+#include "records/list_plan.h"
 #include "store/database.h"
 #include "store/migrations.h"
 #include "store/record_store.h"
@@ -416,7 +416,7 @@ TEST_P(PolicyDifferentialTest, PointDecisionSqlFilterAndReferenceAgree) {
       {policy::SqlShape::Form::kScan, 64, /*role_join_min_owners=*/1}};
   if (db->dialect() == store::Dialect::kPostgres) {
     // The shares as an array, for List's fetch-then-sort form
-    // (server/list_plan.h); PostgreSQL only.
+    // (records/list_plan.h); PostgreSQL only.
     policy::SqlShape array;
     array.form = policy::SqlShape::Form::kScan;
     array.share_ids_as_array = true;
@@ -570,7 +570,7 @@ TEST_P(PolicyDifferentialTest, PointDecisionSqlFilterAndReferenceAgree) {
             << pruned << " record filters pruned by it\n";
 }
 
-// List as the server plans it (server::PlanList) returns exactly the
+// List as the server plans it (records::PlanList) returns exactly the
 // records of the proven predicate above (RecordFilter with the filter as a
 // hint, AND the filter), in the order of the plain walk form, whichever form
 // PlanList chose. On PostgreSQL, after ANALYZE, the table statistics make it
@@ -618,7 +618,7 @@ TEST_P(PolicyDifferentialTest, PlannedListReturnsThePredicateRecords) {
         std::vector<std::string> want, got;
         absl::Status st = db->WithSession([&](store::Session& s) {
           auto planned =
-              server::PlanList(s, records, eval, schema, *filter, order,
+              records::PlanList(s, records, eval, schema, *filter, order,
                                {}, 100000);
           if (!planned.ok()) return planned.status();
           fetched += planned->fetch.has_value();

@@ -1,8 +1,8 @@
-#include "server/list_plan.h"
+#include "records/list_plan.h"
 
 #include "gtest/gtest.h"
 
-namespace crm::server {
+namespace crm::records {
 namespace {
 
 // The generated 1M-account organisation of bench/list_bench.cc: 10,000
@@ -71,4 +71,4 @@ TEST(PreferFetchThenSort, UnknownStatisticsWalk) {
 }
 
 }  // namespace
-}  // namespace crm::server
+}  // namespace crm::records

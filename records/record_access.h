@@ -1,8 +1,8 @@
 // Loading a record together with everything a point decision on it needs
 // (its manual shares; for objects controlled by their account, the account
 // and its shares), and deciding on it, in ONE place for every path that acts
-// on a single record (Get/Update/Delete in record_handler.cc, and
-// Share/Unshare/ListShares/Transfer in sharing_service.cc).
+// on a single record (Get/Update/Delete in record_ops.cc, and
+// Share/Unshare/ListShares/Transfer in sharing.cc).
 //
 // The decision itself is the Evaluator's (policy/evaluator.h); this file only
 // gathers the facts and turns the decision into a status:
@@ -12,8 +12,8 @@
 //     decision's reason (it is visible, so refusing reveals nothing new).
 //
 // Thread-safety: stateless functions; the Session follows database.h rules.
-#ifndef CRM_SERVER_RECORD_ACCESS_H_
-#define CRM_SERVER_RECORD_ACCESS_H_
+#ifndef CRM_RECORDS_RECORD_ACCESS_H_
+#define CRM_RECORDS_RECORD_ACCESS_H_
 
 #include <optional>
 #include <string>
@@ -23,11 +23,11 @@
 #include "model/object_schema.h"
 #include "model/record.h"
 #include "policy/evaluator.h"
-#include "server/record_handler.h"
+#include "records/deps.h"
 #include "store/database.h"
 #include "store/policy_store.h"
 
-namespace crm::server {
+namespace crm::records {
 
 struct LoadedRecord {
   model::Record record;
@@ -47,13 +47,13 @@ struct LoadedRecord {
 // The record `id` of `schema` with its facts; nullopt if there is no such
 // record. Reads on `session` (use the write's transaction for writes).
 absl::StatusOr<std::optional<LoadedRecord>> LoadRecord(
-    store::Session& session, ServerCore& core, const policy::Evaluator& eval,
+    store::Session& session, const Deps& deps, const policy::Evaluator& eval,
     const model::ObjectSchema& schema, const std::string& id);
 
 // LoadRecord, then: NOT_FOUND unless the record exists and the principal may
 // read it; PERMISSION_DENIED unless the principal may perform `op` on it.
 absl::StatusOr<LoadedRecord> LoadRecordFor(store::Session& session,
-                                           ServerCore& core,
+                                           const Deps& deps,
                                            const policy::Evaluator& eval,
                                            const model::ObjectSchema& schema,
                                            const std::string& id,
@@ -64,6 +64,6 @@ policy::Decision CheckLoaded(const policy::Evaluator& eval,
                              const model::ObjectSchema& schema,
                              policy::Operation op, const LoadedRecord& loaded);
 
-}  // namespace crm::server
+}  // namespace crm::records
 
-#endif  // CRM_SERVER_RECORD_ACCESS_H_
+#endif  // CRM_RECORDS_RECORD_ACCESS_H_

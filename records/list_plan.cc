@@ -1,4 +1,4 @@
-#include "server/list_plan.h"
+#include "records/list_plan.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -6,7 +6,7 @@
 
 #include "store/statement.h"
 
-namespace crm::server {
+namespace crm::records {
 
 double EstimatedVisibleRows(const policy::PlanInfo& access,
                             const store::TableEstimate& table) {
@@ -73,4 +73,4 @@ absl::StatusOr<store::ListQuery> PlanList(
   return q;
 }
 
-}  // namespace crm::server
+}  // namespace crm::records

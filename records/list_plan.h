@@ -2,7 +2,7 @@
 // (policy::Evaluator::RecordFilter, given the request's filter as a hint)
 // AND the filter AND the page token's keyset predicate, ordered and limited;
 // and, on PostgreSQL, the choice between two plans for it. Used by
-// record_handler.cc's List and by bench/list_bench.cc, so the benchmark
+// records::List (record_ops.h) and by bench/list_bench.cc, so the benchmark
 // measures the statement the server runs.
 //
 // The two plans return the same rows in the same order; only their cost
@@ -22,8 +22,8 @@
 // bench/README.md has the measurements behind its constants.
 //
 // Thread-safety: stateless functions; the Session follows database.h rules.
-#ifndef CRM_SERVER_LIST_PLAN_H_
-#define CRM_SERVER_LIST_PLAN_H_
+#ifndef CRM_RECORDS_LIST_PLAN_H_
+#define CRM_RECORDS_LIST_PLAN_H_
 
 #include <vector>
 
@@ -34,7 +34,7 @@
 #include "query/checked_filter.h"
 #include "store/record_store.h"
 
-namespace crm::server {
+namespace crm::records {
 
 // Whether reading every visible row and sorting is expected to be cheaper
 // than walking the sort index for a page of `limit` rows. Only for the
@@ -76,6 +76,6 @@ absl::StatusOr<store::ListQuery> PlanList(
     const std::vector<model::OrderTerm>& order, const model::SqlFragment& after,
     int limit, policy::PlanInfo* access = nullptr);
 
-}  // namespace crm::server
+}  // namespace crm::records
 
-#endif  // CRM_SERVER_LIST_PLAN_H_
+#endif  // CRM_RECORDS_LIST_PLAN_H_

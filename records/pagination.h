@@ -2,8 +2,8 @@
 // and a decoded token back into the "rows after it" predicate. The token's
 // integrity (HMAC) and binding to the query are checked by
 // query::PageTokenCodec before KeysetFromToken is called.
-#ifndef CRM_SERVER_PAGINATION_H_
-#define CRM_SERVER_PAGINATION_H_
+#ifndef CRM_RECORDS_PAGINATION_H_
+#define CRM_RECORDS_PAGINATION_H_
 
 #include <string>
 #include <vector>
@@ -14,7 +14,7 @@
 #include "model/record.h"
 #include "model/sql.h"
 
-namespace crm::server {
+namespace crm::records {
 
 // The token that continues after `last` in `order`.
 crm::internal::PageToken TokenAfter(const model::ObjectSchema& schema,
@@ -28,6 +28,6 @@ absl::StatusOr<model::SqlFragment> KeysetFromToken(
     const std::vector<model::OrderTerm>& order,
     const crm::internal::PageToken& token);
 
-}  // namespace crm::server
+}  // namespace crm::records
 
-#endif  // CRM_SERVER_PAGINATION_H_
+#endif  // CRM_RECORDS_PAGINATION_H_

@@ -1,9 +1,9 @@
-#include "server/pagination.h"
+#include "records/pagination.h"
 
 #include "absl/status/status.h"
 #include "query/keyset.h"
 
-namespace crm::server {
+namespace crm::records {
 
 crm::internal::PageToken TokenAfter(const model::ObjectSchema& schema,
                                     const std::vector<model::OrderTerm>& order,
@@ -57,4 +57,4 @@ absl::StatusOr<model::SqlFragment> KeysetFromToken(
   return query::KeysetAfter(order, values, token.last_id());
 }
 
-}  // namespace crm::server
+}  // namespace crm::records

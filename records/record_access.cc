@@ -1,11 +1,11 @@
-#include "server/record_access.h"
+#include "records/record_access.h"
 
 #include <utility>
 
 #include "model/resource_name.h"
 #include "policy/decision.h"
 
-namespace crm::server {
+namespace crm::records {
 namespace {
 
 std::vector<policy::ShareFact> ToFacts(
@@ -49,12 +49,12 @@ policy::RecordFacts LoadedRecord::Facts() const {
 }
 
 absl::StatusOr<std::optional<LoadedRecord>> LoadRecord(
-    store::Session& session, ServerCore& core, const policy::Evaluator& eval,
+    store::Session& session, const Deps& deps, const policy::Evaluator& eval,
     const model::ObjectSchema& schema, const std::string& id) {
-  auto record = core.records->Get(session, schema, id);
+  auto record = deps.records->Get(session, schema, id);
   if (!record.ok()) return record.status();
   if (!record->has_value()) return std::nullopt;
-  store::PolicyStore policies(core.database.get());
+  store::PolicyStore policies(deps.database);
   LoadedRecord loaded;
   loaded.record = **std::move(record);
   if (eval.NeedsShares()) {
@@ -67,7 +67,7 @@ absl::StatusOr<std::optional<LoadedRecord>> LoadRecord(
         model::SchemaRegistry::Default().Find("accounts");
     std::optional<std::string> parent_id = ParentId(schema, loaded.record);
     if (accounts != nullptr && parent_id.has_value()) {
-      auto parent = core.records->Get(session, *accounts, *parent_id);
+      auto parent = deps.records->Get(session, *accounts, *parent_id);
       if (!parent.ok()) return parent.status();
       if (parent->has_value()) {
         loaded.parent = **std::move(parent);
@@ -88,12 +88,12 @@ policy::Decision CheckLoaded(const policy::Evaluator& eval,
 }
 
 absl::StatusOr<LoadedRecord> LoadRecordFor(store::Session& session,
-                                           ServerCore& core,
+                                           const Deps& deps,
                                            const policy::Evaluator& eval,
                                            const model::ObjectSchema& schema,
                                            const std::string& id,
                                            policy::Operation op) {
-  auto loaded = LoadRecord(session, core, eval, schema, id);
+  auto loaded = LoadRecord(session, deps, eval, schema, id);
   if (!loaded.ok()) return loaded.status();
   if (!loaded->has_value()) return policy::RecordNotFound(schema.ResourceName(id));
   const policy::RecordFacts facts = (*loaded)->Facts();
@@ -108,4 +108,4 @@ absl::StatusOr<LoadedRecord> LoadRecordFor(store::Session& session,
   return **std::move(loaded);
 }
 
-}  // namespace crm::server
+}  // namespace crm::records

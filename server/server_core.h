@@ -1,0 +1,60 @@
+// ServerCore: the state every gRPC service of the server shares (config,
+// clock, database, record store, service registry, policy, page tokens,
+// request authentication). Owned by CrmServer (server.h); services hold a
+// pointer and must not outlive it.
+//
+// The record lifecycle (records/) does not see ServerCore: RecordDeps()
+// hands it the part it needs.
+//
+// Thread-safety: the members are set up before serving and not reassigned
+// while serving; each pointee documents its own thread-safety.
+#ifndef CRM_SERVER_SERVER_CORE_H_
+#define CRM_SERVER_SERVER_CORE_H_
+
+#include <memory>
+
+#include "auth/clock.h"
+#include "auth/service_registry.h"
+#include "crm/internal/server_config.pb.h"
+#include "policy/policy_holder.h"
+#include "query/page_token.h"
+#include "records/deps.h"
+#include "store/database.h"
+#include "store/record_store.h"
+
+namespace crm::server {
+
+class RequestAuthenticator;  // server/request_context.h
+class Metrics;              // server/metrics.h
+class Pipeline;             // server/pipeline.h
+
+// State shared by every handler; owned by CrmServer.
+struct ServerCore {
+  crm::internal::ServerConfig config;
+  auth::Clock* clock = nullptr;
+  std::unique_ptr<store::Database> database;
+  std::unique_ptr<store::RecordStore> records;
+  std::shared_ptr<const auth::ServiceRegistry> services;
+  std::unique_ptr<policy::PolicyHolder> policy;
+  std::unique_ptr<query::PageTokenCodec> page_tokens;
+  // Sessions and login restrictions (AuthenticateRequest).
+  std::shared_ptr<const RequestAuthenticator> authn;
+  // Null when ServerConfig.metrics.listen_address is empty.
+  std::unique_ptr<Metrics> metrics;
+  // The one request pipeline (pipeline.h); every handler runs through it.
+  std::unique_ptr<Pipeline> pipeline;
+
+  // What records/ needs, borrowed from this core.
+  records::Deps RecordDeps() const {
+    records::Deps deps;
+    deps.database = database.get();
+    deps.records = records.get();
+    deps.page_tokens = page_tokens.get();
+    deps.clock = clock;
+    return deps;
+  }
+};
+
+}  // namespace crm::server
+
+#endif  // CRM_SERVER_SERVER_CORE_H_

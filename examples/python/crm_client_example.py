@@ -33,6 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def generate_modules(source_dir, out):
     """crm/v1 and google/rpc Python modules from proto/, into `out`."""
     proto = os.path.join(source_dir, "proto")
+    os.makedirs(out, exist_ok=True)
     files = sorted(os.path.relpath(p, proto) for p in
                    glob.glob(os.path.join(proto, "crm/v1/*.proto")) +
                    glob.glob(os.path.join(proto, "google/rpc/*.proto")))

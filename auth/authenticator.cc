@@ -12,12 +12,17 @@
 #include "auth/password_hasher.h"
 #include "auth/profile_restrictions.h"
 #include "auth/session_token.h"
+#include "base/error.h"
 
 namespace crm::auth {
 namespace {
 
+// One answer for an unknown user, a wrong password, an inactive user and a
+// lock: nothing in it (message or details) tells them apart.
 absl::Status BadLogin() {
-  return absl::UnauthenticatedError(std::string(kBadLoginMessage));
+  return base::WithErrorInfo(
+      absl::UnauthenticatedError(std::string(kBadLoginMessage)),
+      crm::v1::BAD_CREDENTIALS);
 }
 
 std::string_view Sv(absl::string_view s) { return {s.data(), s.size()}; }
@@ -49,11 +54,17 @@ LockState ToLockState(const store::LoginFailureRow& row) {
 
 absl::Status SourceThrottled(const std::string& source, const RateLimit& limit,
                              absl::Duration wait) {
-  return absl::ResourceExhaustedError(absl::StrCat(
+  const absl::Duration rounded = absl::Ceil(wait, absl::Seconds(1));
+  absl::Status status = absl::ResourceExhaustedError(absl::StrCat(
       "login refused: too many failed logins from ", source, " (at most ",
       limit.limit, " per ", absl::FormatDuration(limit.window),
-      "); try again in ",
-      absl::ToInt64Seconds(absl::Ceil(wait, absl::Seconds(1))), " s"));
+      "); try again in ", absl::ToInt64Seconds(rounded), " s"));
+  status = base::WithErrorInfo(
+      std::move(status), crm::v1::LOGIN_THROTTLED,
+      {{"source", source},
+       {"limit", absl::StrCat(limit.limit)},
+       {"window", absl::FormatDuration(limit.window)}});
+  return base::WithRetryInfo(std::move(status), rounded);
 }
 
 }  // namespace
@@ -173,10 +184,12 @@ absl::StatusOr<LoginResult> Authenticator::Login(
   auto permissions = ProfilePermissions(row.profile);
   absl::Status refusal;
   if (!restrictions.ok() || !permissions.ok()) {
-    refusal = absl::FailedPreconditionError(absl::StrCat(
-        "login refused: the user's profile is invalid: ",
-        (!restrictions.ok() ? restrictions.status() : permissions.status())
-            .message()));
+    refusal = base::WithErrorInfo(
+        absl::FailedPreconditionError(absl::StrCat(
+            "login refused: the user's profile is invalid: ",
+            (!restrictions.ok() ? restrictions.status() : permissions.status())
+                .message())),
+        crm::v1::PROFILE_INVALID);
   } else {
     refusal = restrictions->Check({address, now}, geo_);
   }

@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/error.h"
 
 namespace crm::auth {
 namespace {
@@ -57,9 +58,23 @@ absl::StatusOr<LoginRestrictions> LoginRestrictions::Create(
 }
 
 absl::Status LoginRestrictions::Deny(std::string_view rule,
-                                     std::string_view detail) const {
-  return absl::PermissionDeniedError(
+                                     std::string_view detail,
+                                     const LoginContext& context,
+                                     std::string_view country) const {
+  absl::Status status = absl::PermissionDeniedError(
       absl::StrCat(Prefix(rule, owner_label_), Sv(detail)));
+  crm::v1::ErrorReason reason = crm::v1::LOGIN_IP_RESTRICTED;
+  if (rule == "countries") reason = crm::v1::LOGIN_COUNTRY_RESTRICTED;
+  if (rule == "login_hours") reason = crm::v1::LOGIN_HOURS_RESTRICTED;
+  // The caller's own address and the rule's owner and name: nothing the
+  // message does not already say, and no secret.
+  base::ErrorMetadata metadata{{"restriction_owner", owner_label_},
+                               {"rule", std::string(rule)}};
+  if (reason != crm::v1::LOGIN_HOURS_RESTRICTED) {
+    metadata["client_address"] = context.address.ToString();
+  }
+  if (!country.empty()) metadata["country"] = std::string(country);
+  return base::WithErrorInfo(std::move(status), reason, std::move(metadata));
 }
 
 absl::Status LoginRestrictions::Check(const LoginContext& context,
@@ -69,7 +84,8 @@ absl::Status LoginRestrictions::Check(const LoginContext& context,
     return Deny("ip_ranges",
                 absl::StrCat("address ", address,
                              " is not in an allowed range (",
-                             ranges_.ToString(), ")"));
+                             ranges_.ToString(), ")"),
+                context);
   }
   if (!countries_.empty()) {
     const std::string allowed = absl::StrJoin(countries_, ", ");
@@ -78,23 +94,29 @@ absl::Status LoginRestrictions::Check(const LoginContext& context,
                   absl::StrCat("the GeoIP database is not configured, so the "
                                "country of address ",
                                address, " cannot be checked (allowed: ",
-                               allowed, ")"));
+                               allowed, ")"),
+                  context);
     }
     std::optional<std::string> country = geo->CountryOf(context.address);
     if (!country) {
-      return Deny("countries", absl::StrCat("address ", address,
-                                            " has no known country (allowed: ",
-                                            allowed, ")"));
+      return Deny("countries",
+                  absl::StrCat("address ", address,
+                               " has no known country (allowed: ", allowed,
+                               ")"),
+                  context);
     }
     if (!std::binary_search(countries_.begin(), countries_.end(), *country)) {
-      return Deny("countries", absl::StrCat("address ", address, " is in ",
-                                            *country, ", allowed: ", allowed));
+      return Deny("countries",
+                  absl::StrCat("address ", address, " is in ", *country,
+                               ", allowed: ", allowed),
+                  context, *country);
     }
   }
   if (!hours_.Allows(context.now)) {
     return Deny("login_hours",
                 absl::StrCat(hours_.DescribeInstant(context.now),
-                             " is outside ", hours_.Describe()));
+                             " is outside ", hours_.Describe()),
+                context);
   }
   return absl::OkStatus();
 }

@@ -5,7 +5,9 @@
 // Each rule is optional; an absent rule allows everything. Rules are checked
 // in the order ip_ranges, countries, login_hours, and the first that refuses
 // decides. Every refusal is PERMISSION_DENIED with a message naming the rule
-// and its owner:
+// and its owner, and ErrorInfo LOGIN_IP_RESTRICTED, LOGIN_COUNTRY_RESTRICTED
+// or LOGIN_HOURS_RESTRICTED with metadata restriction_owner, rule,
+// client_address (not for hours) and country (when known):
 //   login restriction ip_ranges of profile 'Sales Rep': address 127.5.0.1 is
 //   not in an allowed range (10.0.0.0/8)
 // Fail closed: an unknown address is in no range and has no country; an
@@ -67,7 +69,11 @@ class LoginRestrictions {
   const LoginHours& login_hours() const { return hours_; }
 
  private:
-  absl::Status Deny(std::string_view rule, std::string_view detail) const;
+  // PERMISSION_DENIED with ErrorInfo LOGIN_{IP,COUNTRY,HOURS}_RESTRICTED
+  // (proto/crm/v1/errors.proto) by `rule`.
+  absl::Status Deny(std::string_view rule, std::string_view detail,
+                    const LoginContext& context,
+                    std::string_view country = {}) const;
 
   std::string owner_label_;
   CidrSet ranges_;

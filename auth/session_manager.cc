@@ -4,12 +4,16 @@
 #include "absl/strings/str_cat.h"
 #include "auth/profile_restrictions.h"
 #include "auth/session_token.h"
+#include "base/error.h"
 
 namespace crm::auth {
 namespace {
 
+// One answer for every way a token can be bad (errors.proto SESSION_INVALID).
 absl::Status BadToken() {
-  return absl::UnauthenticatedError(std::string(kBadTokenMessage));
+  return base::WithErrorInfo(
+      absl::UnauthenticatedError(std::string(kBadTokenMessage)),
+      crm::v1::SESSION_INVALID);
 }
 
 }  // namespace
@@ -50,10 +54,13 @@ absl::StatusOr<AuthenticatedUser> SessionManager::Validate(
       ProfileRestrictions(row.user.profile, row.user.user.time_zone);
   auto permissions = ProfilePermissions(row.user.profile);
   if (!restrictions.ok() || !permissions.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the stored profile of this user is invalid, so the call is refused: ",
-        (!restrictions.ok() ? restrictions.status() : permissions.status())
-            .message()));
+    return base::WithErrorInfo(
+        absl::FailedPreconditionError(absl::StrCat(
+            "the stored profile of this user is invalid, so the call is "
+            "refused: ",
+            (!restrictions.ok() ? restrictions.status() : permissions.status())
+                .message())),
+        crm::v1::PROFILE_INVALID);
   }
   if (absl::Status s = restrictions->Check({address, now}, geo_); !s.ok()) {
     return s;

@@ -12,6 +12,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "clients/cli_args.h"
+#include "clients/error_details.h"
 #include "clients/output_format.h"
 #include "clients/user_commands.h"
 #include "crm/v1/auth_service.pb.h"
@@ -21,8 +22,8 @@ namespace {
 
 absl::Status FromGrpc(const grpc::Status& s) {
   if (s.ok()) return absl::OkStatus();
-  return RpcError(absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                               s.error_message()));
+  // Keeps the server's error details for RunCli to print.
+  return RpcError(ToAbslStatus(s));
 }
 
 std::string FormatTime(const google::protobuf::Timestamp& t) {

@@ -6,9 +6,11 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/error.h"
 #include "clients/auth_commands.h"
 #include "clients/cli_session.h"
 #include "clients/descriptor_catalog.h"
+#include "clients/error_details.h"
 #include "clients/policy_commands.h"
 #include "clients/resource_commands.h"
 #include "clients/resource_requests.h"
@@ -270,7 +272,10 @@ std::string UsageText() {
       "certificate\n  files); 2 + gRPC status code when the server returns an "
       "error (7 NOT_FOUND,\n  9 PERMISSION_DENIED, 12 ABORTED, 16 UNAVAILABLE, "
       "18 UNAUTHENTICATED).\n"
-      "Errors are printed to stderr as: error: <CODE_NAME>: <message>\n");
+      "Errors are printed to stderr as: error: <CODE_NAME>: <message>, then\n"
+      "  the server's details, one per line (reason: REASON (key=value, ...);\n"
+      "  field FIELD: problem; precondition TYPE SUBJECT: ...; retry after: D);\n"
+      "  with --output json, one JSON object instead of those lines.\n");
   return out;
 }
 
@@ -291,6 +296,14 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out,
   if (status.ok()) return kExitOk;
   err << "error: " << absl::StatusCodeToString(status.code()) << ": "
       << status.message() << "\n";
+  // The server's details (proto/crm/v1/errors.proto): one line each, or with
+  // --output json one JSON object on the next line.
+  if (line.ok() && line->globals.output == OutputFormat::kJson) {
+    err << ErrorJson(status) << "\n";
+  } else {
+    err << FormatErrorDetails(
+        DecodeErrorDetails(base::ToRpcStatus(status)));
+  }
   return ExitCode(status);
 }
 

@@ -1,6 +1,7 @@
 #include "clients/cli_session.h"
 
 #include "clients/descriptor_catalog.h"
+#include "clients/error_details.h"
 #include "clients/generic_call.h"
 #include "clients/output_format.h"
 
@@ -28,8 +29,8 @@ absl::Status CliSession::Call(const google::protobuf::MethodDescriptor* method,
   grpc::Status s =
       CallUnary((*client)->generic(), context.get(), method, request, response);
   if (s.ok()) return absl::OkStatus();
-  return RpcError(absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                               s.error_message()));
+  // Keeps the server's error details for RunCli to print.
+  return RpcError(ToAbslStatus(s));
 }
 
 absl::Status CliSession::Call(absl::string_view method,

@@ -8,6 +8,12 @@
 //   crm::v1::Account account;
 //   grpc::Status s = (*client)->accounts().GetAccount(ctx.get(), req,
 //   &account);
+//   if (!s.ok()) {
+//     // Machine-readable details (clients/error_details.h): reason,
+//     // metadata, every field violation, retry delay.
+//     ErrorDetails d = DecodeErrorDetails(s);
+//     if (d.reason == "RECORD_NOT_FOUND") ...
+//   }
 #ifndef CRM_CLIENTS_CRM_CLIENT_H_
 #define CRM_CLIENTS_CRM_CLIENT_H_
 
@@ -22,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "clients/channel.h"
+#include "clients/error_details.h"
 #include "crm/v1/admin_service.grpc.pb.h"
 #include "crm/v1/auth_service.grpc.pb.h"
 #include "crm/v1/crm_service.grpc.pb.h"

@@ -3,8 +3,19 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/error.h"
 
 namespace crm::model {
+namespace {
+
+// INVALID_ARGUMENT `message` ("WHAT: ..."), with BadRequest naming `what`.
+absl::Status BadName(absl::string_view what, const std::string& message) {
+  base::BadRequestBuilder bad;
+  bad.Add(std::string(what), absl::InvalidArgumentError(message));
+  return bad.Build();
+}
+
+}  // namespace
 
 bool IsValidRecordId(absl::string_view id) {
   if (id.empty() || id.size() > 64) return false;
@@ -26,7 +37,7 @@ absl::StatusOr<ResourceName> ParseResourceName(
   };
   size_t slash = name.find('/');
   if (slash == absl::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
+    return BadName(what, absl::StrCat(
         what, ": '", name.substr(0, 80), "' is not a resource name; expected ",
         expected()));
   }
@@ -35,12 +46,12 @@ absl::StatusOr<ResourceName> ParseResourceName(
   bool known = false;
   for (const auto& c : collections) known = known || c == collection;
   if (!known) {
-    return absl::InvalidArgumentError(
+    return BadName(what, 
         absl::StrCat(what, ": '", name.substr(0, 80), "' names collection '",
                      collection.substr(0, 40), "'; expected ", expected()));
   }
   if (!IsValidRecordId(id)) {
-    return absl::InvalidArgumentError(absl::StrCat(
+    return BadName(what, absl::StrCat(
         what, ": '", name.substr(0, 80),
         "' has an invalid id; ids are 1-64 characters of [A-Za-z0-9_-]"));
   }

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/error.h"
 #include "model/record.h"
 #include "model/resource_name.h"
 
@@ -90,11 +91,13 @@ absl::Status ValidateOne(const ObjectSchema& schema, const FieldSchema& field,
 absl::Status ValidateFields(const ObjectSchema& schema,
                             const google::protobuf::Message& message,
                             const std::vector<int>& field_indexes) {
+  base::BadRequestBuilder bad;
   for (int i : field_indexes) {
-    absl::Status s = ValidateOne(schema, schema.fields()[i], message);
-    if (!s.ok()) return s;
+    const FieldSchema& field = schema.fields()[i];
+    absl::Status s = ValidateOne(schema, field, message);
+    if (!s.ok()) bad.Add(Where(schema, field), s);
   }
-  return absl::OkStatus();
+  return bad.Build();
 }
 
 std::vector<int> CreatableFields(const ObjectSchema& schema) {
@@ -114,37 +117,44 @@ absl::StatusOr<std::vector<int>> ResolveUpdateMask(
     }
     return absl::StrJoin(names, ", ");
   };
+  constexpr char kMask[] = "update_mask";
   if (mask.paths_size() == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "update_mask: required; name the fields to change, e.g. paths: [\"",
-        schema.fields().back().name, "\"]"));
+    return base::BadRequestError(
+        {{kMask, absl::StrCat("required; name the fields to change, e.g. "
+                              "paths: [\"",
+                              schema.fields().back().name, "\"]")}});
   }
+  // Every refused path is reported, in the order of the mask.
+  base::BadRequestBuilder bad;
   std::vector<int> out;
   std::set<int> seen;
   for (const std::string& path : mask.paths()) {
     if (path == "*") {
-      return absl::InvalidArgumentError(
-          "update_mask: '*' is not supported; name each field to change");
+      bad.Add(kMask, "'*' is not supported; name each field to change");
+      continue;
     }
     int i = schema.FieldIndex(path);
     if (i < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "update_mask: unknown field '", path.substr(0, 80), "' for ",
-          schema.singular(), "; updatable fields: ", writable()));
+      bad.Add(kMask, absl::StrCat("unknown field '", path.substr(0, 80),
+                                  "' for ", schema.singular(),
+                                  "; updatable fields: ", writable()));
+      continue;
     }
     const FieldSchema& f = schema.fields()[i];
     if (f.output_only || f.immutable) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "update_mask: ", schema.singular(), ".", path, " is ",
-          f.output_only ? "output-only" : "immutable",
-          " and cannot be updated; updatable fields: ", writable()));
+      bad.Add(kMask, absl::StrCat(schema.singular(), ".", path, " is ",
+                                  f.output_only ? "output-only" : "immutable",
+                                  " and cannot be updated; updatable fields: ",
+                                  writable()));
+      continue;
     }
     if (!seen.insert(i).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("update_mask: '", path, "' is named twice"));
+      bad.Add(kMask, absl::StrCat("'", path, "' is named twice"));
+      continue;
     }
     out.push_back(i);
   }
+  if (!bad.empty()) return bad.Build();
   return out;
 }
 

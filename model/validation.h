@@ -1,8 +1,12 @@
 // Input validation for writes, driven by the schema. Every failure is
-// INVALID_ARGUMENT with a message naming the field and the rule, e.g.
+// INVALID_ARGUMENT (base::BadRequestError) listing EVERY violation found,
+// each naming the field and the rule, the first one first, with
+// google.rpc.BadRequest holding them all and ErrorInfo INVALID_REQUEST, e.g.
 //   "account.display_name: required"
 //   "contact.account: 'leads/x' names collection 'leads'; expected accounts/{id}"
 //   "account.description: 40000 bytes; the limit is 32768"
+//   "account.display_name: required (and 1 more: account.website: 3000
+//    bytes; the limit is 2048)"
 #ifndef CRM_MODEL_VALIDATION_H_
 #define CRM_MODEL_VALIDATION_H_
 
@@ -27,7 +31,8 @@ absl::Status ValidateFields(const ObjectSchema& schema,
 std::vector<int> CreatableFields(const ObjectSchema& schema);
 
 // Resolves an Update's mask into field indexes. Refuses an empty mask, "*",
-// unknown or nested paths, output-only and immutable fields, and duplicates.
+// unknown or nested paths, output-only and immutable fields, and duplicates;
+// every refused path is one violation of field "update_mask".
 absl::StatusOr<std::vector<int>> ResolveUpdateMask(
     const ObjectSchema& schema, const google::protobuf::FieldMask& mask);
 

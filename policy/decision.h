@@ -24,8 +24,11 @@ struct Decision {
 };
 
 // How a denial surfaces. Record-level denials must not reveal that the
-// record exists, so they become NOT_FOUND with the same text a missing
-// record gets; object-level and field-level denials are PERMISSION_DENIED.
+// record exists, so they become NOT_FOUND with the same text and the same
+// details a missing record gets (both are built by RecordNotFound);
+// object-level and field-level denials are PERMISSION_DENIED with
+// ErrorInfo OBJECT_PERMISSION_DENIED or FIELD_NOT_WRITABLE naming the
+// refusing rule (proto/crm/v1/errors.proto).
 enum class DenialKind { kObject, kRecord, kField };
 
 // OK for an allow. `what` names the thing refused for kRecord
@@ -33,7 +36,9 @@ enum class DenialKind { kObject, kRecord, kField };
 absl::Status ToStatus(const Decision& decision, DenialKind kind,
                       const std::string& what = "");
 
-// The NOT_FOUND status for a record that does not exist or is hidden.
+// The NOT_FOUND status for a record that does not exist or is hidden:
+// "{resource_name} not found", ErrorInfo RECORD_NOT_FOUND {resource} and
+// ResourceInfo. Nothing in it depends on whether the record exists.
 absl::Status RecordNotFound(const std::string& resource_name);
 
 }  // namespace crm::policy

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "auth/system_permissions.h"
+#include "base/error.h"
 #include "policy/evaluator.h"
 #include "model/record.h"
 
@@ -119,16 +120,17 @@ absl::StatusOr<int64_t> ParseOptionalEtag(const std::string& etag) {
 absl::Status CheckEtag(const std::string& name, int64_t expected,
                        int64_t current) {
   if (expected >= 0 && expected != current) {
-    return absl::AbortedError(absl::StrCat(
-        name, " was changed since etag ", model::EtagOf(expected),
-        " (current: ", model::EtagOf(current), "); read it again and retry"));
+    return base::StaleEtagError(name, model::EtagOf(expected),
+                                model::EtagOf(current));
   }
   return absl::OkStatus();
 }
 
 absl::Status ChangedMeanwhile(const std::string& name) {
-  return absl::AbortedError(
-      absl::StrCat(name, " was changed by another writer; read it again"));
+  return base::WithErrorInfo(
+      absl::AbortedError(
+          absl::StrCat(name, " was changed by another writer; read it again")),
+      crm::v1::CONCURRENT_MODIFICATION, {{"resource", name}});
 }
 
 std::vector<std::string> PolicyReferrers(const PolicyState& state,
@@ -172,14 +174,25 @@ absl::Status RefuseIfReferenced(const std::string& name,
                                 std::vector<std::string> referrers) {
   if (referrers.empty()) return absl::OkStatus();
   size_t total = referrers.size();
+  // The details list every referrer; the message at most kMaxReferrersShown.
+  std::vector<base::PreconditionViolation> violations;
+  violations.reserve(total);
+  for (const std::string& referrer : referrers) {
+    violations.push_back({"REFERENCED_BY", referrer,
+                          absl::StrCat(referrer, " names ", name)});
+  }
   if (total > kMaxReferrersShown) {
     referrers.resize(kMaxReferrersShown);
     referrers.push_back(
         absl::StrCat("and ", total - kMaxReferrersShown, " more"));
   }
-  return absl::FailedPreconditionError(
+  absl::Status status = absl::FailedPreconditionError(
       absl::StrCat(name, " is still referenced by ",
                    absl::StrJoin(referrers, ", "), "; change them first"));
+  status = base::WithErrorInfo(
+      std::move(status), crm::v1::POLICY_REFERENCED,
+      {{"resource", name}, {"referrer_count", absl::StrCat(total)}});
+  return base::WithPreconditionFailure(std::move(status), violations);
 }
 
 absl::StatusOr<int> PageSize(int requested) {

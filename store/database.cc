@@ -19,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "base/error.h"
 #include "soci/connection-pool.h"
 #include "soci/postgresql/soci-postgresql.h"
 #include "soci/sqlite3/soci-sqlite3.h"
@@ -33,16 +34,20 @@ constexpr int kMaxTransactionAttempts = 5;
 thread_local int startup_scopes = 0;
 
 absl::Status PoolExhausted() {
-  return absl::UnavailableError(
-      "database connection pool exhausted: no connection became free within "
-      "30 s; the server is overloaded or the pool (database pool_size) is too "
-      "small");
+  return UnavailableDetails(
+      absl::UnavailableError(
+          "database connection pool exhausted: no connection became free "
+          "within 30 s; the server is overloaded or the pool (database "
+          "pool_size) is too small"),
+      "pool_exhausted");
 }
 
 absl::Status DatabaseUnavailable() {
-  return absl::UnavailableError(
-      "the CRM database is unavailable; retry later (the server reconnects "
-      "by itself)");
+  return UnavailableDetails(
+      absl::UnavailableError(
+          "the CRM database is unavailable; retry later (the server "
+          "reconnects by itself)"),
+      "unavailable");
 }
 
 absl::Status RunGuarded(const std::function<absl::Status(Session&)>& fn,
@@ -338,9 +343,11 @@ absl::Status Database::Reconnect(size_t pos) {
 
 absl::Status Database::Admit() const {
   if (!admitting_.load(std::memory_order_acquire) && startup_scopes == 0) {
-    return absl::UnavailableError(
-        "the server is not ready: it is waiting for its database or still "
-        "starting; retry later");
+    return UnavailableDetails(
+        absl::UnavailableError(
+            "the server is not ready: it is waiting for its database or still "
+            "starting; retry later"),
+        "starting");
   }
   if (!available()) return DatabaseUnavailable();
   return absl::OkStatus();
@@ -553,8 +560,10 @@ absl::Status Database::InTransaction(
     if (status.ok() || !retryable || attempt >= kMaxTransactionAttempts) {
       if (status.code() == absl::StatusCode::kAborted &&
           attempt >= kMaxTransactionAttempts) {
-        return absl::AbortedError(absl::StrCat(
-            status.message(), " (gave up after ", attempt, " attempts)"));
+        // Reworded, with its details (CONCURRENT_MODIFICATION) kept.
+        return base::WithMessage(
+            status, absl::StrCat(status.message(), " (gave up after ",
+                                 attempt, " attempts)"));
       }
       return status;
     }

@@ -13,6 +13,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
+#include "base/error.h"
 #include "base/log.h"
 #include "absl/strings/str_cat.h"
 #include "soci/postgresql/soci-postgresql.h"
@@ -222,6 +223,14 @@ void LogStoreEvent(
   base::Log(base::LogLevel::kWarning, event, fields);
 }
 
+absl::Status UnavailableDetails(absl::Status status,
+                                absl::string_view cause) {
+  status = base::WithErrorInfo(std::move(status),
+                               crm::v1::DATABASE_UNAVAILABLE,
+                               {{"cause", std::string(cause)}});
+  return base::WithRetryInfo(std::move(status), kDatabaseRetryDelay);
+}
+
 absl::Status InternalErrorWithId(absl::string_view operation,
                                  absl::string_view detail) {
   thread_local absl::BitGen bitgen;
@@ -257,15 +266,20 @@ absl::Status ToStatus(Session* session, absl::string_view operation,
     case ErrorClass::kUnavailable:
       if (session != nullptr) session->MarkBroken();
       LogStoreEvent("store.connection_lost", {{"error", logged}});
-      return absl::UnavailableError(absl::StrCat(
-          "the CRM database is unavailable (connection lost while ", operation,
-          "); retry later"));
+      return UnavailableDetails(
+          absl::UnavailableError(absl::StrCat(
+              "the CRM database is unavailable (connection lost while ",
+              operation, "); retry later")),
+          "connection_lost");
     case ErrorClass::kRetryable:
       if (session != nullptr) session->MarkRetryable();
       LogStoreEvent("store.conflict", {{"error", logged}});
-      return absl::AbortedError(absl::StrCat(
-          "database busy or transaction conflict while ", operation,
-          "; retry the request"));
+      return base::WithErrorInfo(
+          absl::AbortedError(absl::StrCat(
+              "database busy or transaction conflict while ", operation,
+              "; retry the request")),
+          crm::v1::CONCURRENT_MODIFICATION,
+          {{"operation", std::string(operation)}});
     case ErrorClass::kUniqueViolation:
       LogStoreEvent("store.unique_violation", {{"error", logged}});
       return absl::AlreadyExistsError(absl::StrCat(

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "model/sql.h"
 #include "soci/soci.h"
 #include "store/database.h"
@@ -211,9 +212,11 @@ ErrorClass Classify(const std::exception& e, Session* session = nullptr);
 // Converts an exception thrown while `operation` ran (e.g. "reading
 // accounts") into a status:
 //   kUnavailable      UNAVAILABLE (marks the session broken: the connection
-//                     is re-established before its next use)
+//                     is re-established before its next use), with
+//                     UnavailableDetails(..., "connection_lost")
 //   kRetryable        ABORTED (marks the session retryable: InTransaction
-//                     retries it)
+//                     retries it), with ErrorInfo CONCURRENT_MODIFICATION
+//                     {operation}
 //   kUniqueViolation  ALREADY_EXISTS
 //   kConstraint       FAILED_PRECONDITION
 //   kOther            INTERNAL with an error id that is in the log line
@@ -225,6 +228,16 @@ absl::Status ToStatus(Session* session, absl::string_view operation,
 // Database errors ToStatus has classified since the process started (every
 // class), for metrics.
 int64_t DatabaseErrorCount();
+
+// How long a client should wait before retrying after UNAVAILABLE from the
+// store (RetryInfo): the prober notices a database coming back within about
+// a second.
+inline constexpr absl::Duration kDatabaseRetryDelay = absl::Seconds(1);
+
+// `status` (UNAVAILABLE) with ErrorInfo DATABASE_UNAVAILABLE {cause} and
+// RetryInfo kDatabaseRetryDelay (proto/crm/v1/errors.proto). `cause`:
+// "unavailable", "connection_lost", "pool_exhausted", "starting".
+absl::Status UnavailableDetails(absl::Status status, absl::string_view cause);
 
 // INTERNAL "internal error while OPERATION (error id E)" and one log line
 // with the same id and `detail`, so an operator can find what a client saw.

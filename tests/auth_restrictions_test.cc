@@ -2,6 +2,7 @@
 // clients whose TCP connection comes from other 127.x.y.z addresses (through
 // a TcpRelay), login hours with a FakeClock, trusted-gateway forwarding,
 // and a service's own restrictions.
+#include "clients/error_details.h"
 #include "tests/auth_test_util.h"
 #include "tests/harness/tcp_relay.h"
 #include "tests/support/test_geoip.h"
@@ -75,6 +76,12 @@ TEST_P(AuthRestrictionsTest, IpRangesOfTheProfile) {
   s = Login(*outside, "dave", "dave-pw");
   ExpectDenied(s, "ip_ranges of profile 'Office'", "login from 127.9.0.1");
   EXPECT_THAT(s.error_message(), HasSubstr("127.9.0.1"));
+  // Its details name the rule and the address, for programs.
+  client::ErrorDetails d = client::DecodeErrorDetails(s);
+  EXPECT_EQ(d.reason, "LOGIN_IP_RESTRICTED");
+  EXPECT_EQ(d.metadata["rule"], "ip_ranges");
+  EXPECT_EQ(d.metadata["restriction_owner"], "profile 'Office'");
+  EXPECT_EQ(d.metadata["client_address"], "127.9.0.1");
   // The restriction is checked on every call, not only at login.
   outside->set_session_token(login.session_token());
   ExpectDenied(WhoAmI(*outside), "ip_ranges", "session used from 127.9.0.1");
@@ -83,6 +90,7 @@ TEST_P(AuthRestrictionsTest, IpRangesOfTheProfile) {
   s = Login(*outside, "dave", "wrong");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(s.error_message(), "invalid username or password");
+  EXPECT_EQ(client::DecodeErrorDetails(s).reason, "BAD_CREDENTIALS");
 }
 
 TEST_P(AuthRestrictionsTest, CountriesOfTheProfile) {

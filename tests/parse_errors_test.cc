@@ -9,6 +9,7 @@
 #include <future>
 #include <string>
 
+#include "clients/error_details.h"
 #include "crm/v1/crm_service.pb.h"
 #include "crm/v1/resources.pb.h"
 #include "crm/v1/user_admin_service.pb.h"
@@ -83,6 +84,17 @@ TEST_F(ParseErrorsTest, InvalidUtf8InAStringFieldIsInvalidArgument) {
       Field(crm::v1::CreateAccountRequest::kAccountFieldNumber,
             Field(crm::v1::Account::kDisplayNameFieldNumber, kInvalidUtf8)),
       "a CRM method");
+  // The field is named: in the message and in a google.rpc.BadRequest.
+  grpc::Status named = RawCall(
+      "/crm.v1.AccountService/CreateAccount",
+      Field(crm::v1::CreateAccountRequest::kAccountFieldNumber,
+            Field(crm::v1::Account::kDisplayNameFieldNumber, kInvalidUtf8)));
+  EXPECT_THAT(named.error_message(), HasSubstr("account.display_name"));
+  client::ErrorDetails d = client::DecodeErrorDetails(named);
+  EXPECT_EQ(d.reason, "INVALID_REQUEST");
+  EXPECT_EQ(d.metadata["method"], "/crm.v1.AccountService/CreateAccount");
+  ASSERT_EQ(d.field_violations.size(), 1u);
+  EXPECT_EQ(d.field_violations[0].field, "account.display_name");
   // GetUserRequest { name: <invalid UTF-8> }
   ExpectInvalidArgument(
       "/crm.v1.UserAdminService/GetUser",

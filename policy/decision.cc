@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/decision_note.h"
 #include "base/error.h"
 
 namespace crm::policy {
@@ -72,17 +73,25 @@ absl::Status RecordNotFound(const std::string& resource_name) {
 absl::Status ToStatus(const Decision& decision, DenialKind kind,
                       const std::string& what) {
   if (decision.allowed) return absl::OkStatus();
+  // The decision note (base/decision_note.h) names the refusing rule for
+  // the server's log and metrics; it is never sent, so a hidden record's
+  // NOT_FOUND stays identical to a missing one's on the wire.
   switch (kind) {
     case DenialKind::kRecord:
-      return RecordNotFound(what);
+      return base::WithDecisionNote(RecordNotFound(what), "record",
+                                    decision.rule);
     case DenialKind::kObject:
-      return base::WithErrorInfo(absl::PermissionDeniedError(decision.reason),
-                                 crm::v1::OBJECT_PERMISSION_DENIED,
-                                 ObjectMetadata(decision.rule));
+      return base::WithDecisionNote(
+          base::WithErrorInfo(absl::PermissionDeniedError(decision.reason),
+                              crm::v1::OBJECT_PERMISSION_DENIED,
+                              ObjectMetadata(decision.rule)),
+          "object", decision.rule);
     case DenialKind::kField:
-      return base::WithErrorInfo(absl::PermissionDeniedError(decision.reason),
-                                 crm::v1::FIELD_NOT_WRITABLE,
-                                 FieldMetadata(decision.rule));
+      return base::WithDecisionNote(
+          base::WithErrorInfo(absl::PermissionDeniedError(decision.reason),
+                              crm::v1::FIELD_NOT_WRITABLE,
+                              FieldMetadata(decision.rule)),
+          "field", decision.rule);
   }
   return absl::PermissionDeniedError(decision.reason);
 }

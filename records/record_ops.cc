@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "base/log.h"
 #include "google/protobuf/field_mask.pb.h"
+#include "base/error.h"
 #include "model/record.h"
 #include "model/resource_name.h"
 #include "model/validation.h"
@@ -196,10 +197,9 @@ class Request {
   absl::Status CheckEtag(const std::string& id, std::optional<int64_t> expected,
                          int64_t current) const {
     if (!expected.has_value() || *expected == current) return absl::OkStatus();
-    return absl::AbortedError(absl::StrCat(
-        schema_.ResourceName(id), " was changed since etag ",
-        model::EtagOf(*expected), " (current: ", model::EtagOf(current),
-        "); read it again and retry"));
+    return base::StaleEtagError(schema_.ResourceName(id),
+                                model::EtagOf(*expected),
+                                model::EtagOf(current));
   }
   void Respond(const Record& record, Message* response) const {
     model::RecordToMessage(schema_, record, response);

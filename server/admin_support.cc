@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "auth/system_permissions.h"
+#include "base/decision_note.h"
 #include "base/error.h"
 #include "policy/evaluator.h"
 #include "model/record.h"
@@ -32,24 +33,26 @@ std::string PermissionName(crm::v1::SystemPermission p) {
 
 }  // namespace
 
-absl::StatusOr<RequestContext> AuthorizeAdminCall(
-    const grpc::ServerContext& context, const ServerCore& core,
-    const PolicyLoader& /*loader*/, crm::v1::SystemPermission p,
-    absl::string_view rpc) {
-  auto rc = AuthenticateRequest(context, core);
-  if (!rc.ok()) return rc.status();
-  const policy::Evaluator evaluator(core.policy->Current(), rc->principal);
-  if (!evaluator.AllowsSystem(p)) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        PermissionName(p), " is required to call ", rpc, "; ",
-        rc->principal.ResourceName(), " does not hold it",
-        rc->principal.acting_for_user()
-            ? " (a user needs it through their profile or a permission set, "
-              "and the calling service as well)"
-            : " (ServiceConfig.system_permissions or a permission set "
-              "assigned to the service)"));
-  }
-  return rc;
+absl::Status CheckSystemPermission(const policy::Evaluator& evaluator,
+                                   crm::v1::SystemPermission p,
+                                   absl::string_view rpc) {
+  if (evaluator.AllowsSystem(p)) return absl::OkStatus();
+  // Only a refusal builds the Decision (its rule goes to the log line).
+  const policy::Decision decision = evaluator.CheckSystem(p);
+  const policy::Principal& principal = evaluator.principal();
+  absl::Status status = absl::PermissionDeniedError(absl::StrCat(
+      PermissionName(p), " is required to call ", rpc, "; ",
+      principal.ResourceName(), " does not hold it",
+      principal.acting_for_user()
+          ? " (a user needs it through their profile or a permission set, "
+            "and the calling service as well)"
+          : " (ServiceConfig.system_permissions or a permission set "
+            "assigned to the service)"));
+  status = base::WithErrorInfo(std::move(status),
+                               crm::v1::SYSTEM_PERMISSION_REQUIRED,
+                               {{"permission", PermissionName(p)},
+                                {"method", std::string(rpc)}});
+  return base::WithDecisionNote(std::move(status), "system", decision.rule);
 }
 
 namespace {

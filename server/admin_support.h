@@ -1,5 +1,5 @@
 // What the admin services (PolicyAdminService, UserAdminService) share:
-// who may call (AuthorizeAdminCall, which asks policy::Evaluator), the one
+// who may call (CheckSystemPermission, which asks policy::Evaluator), the one
 // way to write the policy's input (bump the
 // policy version first, validate by compiling the result in the same
 // transaction, install after the commit), etags, referrer lists and simple
@@ -21,6 +21,7 @@
 #include "crm/internal/server_config.pb.h"
 #include "crm/v1/policy.pb.h"
 #include "grpcpp/server_context.h"
+#include "policy/evaluator.h"
 #include "policy/principal.h"
 #include "server/policy_loader.h"
 #include "server/record_handler.h"
@@ -30,16 +31,17 @@
 
 namespace crm::server {
 
-// Authenticates the call and checks that the caller holds `p` in the
-// installed policy (core.policy), as policy::Evaluator::CheckSystem decides
-// it (the rule is written there; WhoAmI lists the same). PERMISSION_DENIED
-// "{permission} is required to call {rpc}; {who} does not hold it (...)"
-// otherwise. `rpc` is e.g. "UserAdminService.CreateUser". `loader` is
-// unused (kept for the callers; the holder it installs into is read).
-absl::StatusOr<RequestContext> AuthorizeAdminCall(
-    const grpc::ServerContext& context, const ServerCore& core,
-    const PolicyLoader& loader, crm::v1::SystemPermission p,
-    absl::string_view rpc);
+// OK if the caller `evaluator` is bound to holds system permission `p`, as
+// policy::Evaluator::CheckSystem decides it (the rule is written there;
+// WhoAmI lists the same). Else PERMISSION_DENIED "{permission} is required
+// to call {rpc}; {who} does not hold it (...)" with ErrorInfo
+// SYSTEM_PERMISSION_REQUIRED {permission, method} and the refusing rule as
+// the decision note. `rpc` is e.g. "UserAdminService.CreateUser". The
+// pipeline (pipeline.h) runs it for every method with
+// MethodPolicy::requires_permission.
+absl::Status CheckSystemPermission(const policy::Evaluator& evaluator,
+                                   crm::v1::SystemPermission p,
+                                   absl::string_view rpc);
 
 // A change of policy objects: applied to `state` (the committed policy,
 // loaded after the version bump) and to the store, on `session`.

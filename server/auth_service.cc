@@ -11,6 +11,7 @@
 #include "policy/evaluator.h"
 #include "policy/system_permission.h"
 #include "server/admin_support.h"
+#include "server/pipeline.h"
 #include "server/log.h"
 #include "server/request_context.h"
 #include "server/status_util.h"
@@ -75,93 +76,111 @@ absl::StatusOr<store::UserWithProfile> FindTarget(const ServerCore& core,
 grpc::Status AuthServiceImpl::Login(grpc::ServerContext* context,
                                     const crm::v1::LoginRequest* request,
                                     crm::v1::LoginResponse* response) {
-  auto rc = AuthenticateRequest(*context, *core_);
-  if (!rc.ok()) return ToGrpcStatus(rc.status());
-  auto result = core_->authn->authenticator().Login(
-      request->username(), request->password(), rc->principal.service,
-      rc->client_address);
-  LogInfo("auth.login",
-          {{"service", rc->principal.service},
-           {"username", request->username()},
-           {"client_address", rc->client_address.ToString()},
-           {"result", result.ok() ? "ok" : result.status().ToString()}});
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  response->set_session_token(result->token);
-  SetTimestamp(result->expire_time, response->mutable_expire_time());
-  FillUser(result->user, response->mutable_user());
-  return grpc::Status::OK;
+  return core_->pipeline->Run(
+      context, "crm.v1.AuthService/Login", *request,
+      [&](const Call& call) -> absl::Status {
+        const RequestContext& rc = call.context();
+        auto result = core_->authn->authenticator().Login(
+            request->username(), request->password(), rc.principal.service,
+            rc.client_address);
+        LogInfo("auth.login",
+                {{"service", rc.principal.service},
+                 {"username", request->username()},
+                 {"client_address", rc.client_address.ToString()},
+                 {"result", result.ok() ? "ok" : result.status().ToString()}});
+        if (!result.ok()) return result.status();
+        response->set_session_token(result->token);
+        SetTimestamp(result->expire_time, response->mutable_expire_time());
+        FillUser(result->user, response->mutable_user());
+        return absl::OkStatus();
+      },
+      {.decision_kind = "login"});
 }
 
 grpc::Status AuthServiceImpl::Logout(grpc::ServerContext* context,
-                                     const crm::v1::LogoutRequest* /*request*/,
+                                     const crm::v1::LogoutRequest* request,
                                      google::protobuf::Empty* /*response*/) {
-  auto rc = AuthenticateRequest(*context, *core_);
-  if (!rc.ok()) return ToGrpcStatus(rc.status());
-  if (!rc->user.has_value()) {
-    return ToGrpcStatus(absl::UnauthenticatedError(
-        "Logout needs the session to end: send its token as "
-        "'authorization: Bearer <token>'"));
-  }
-  absl::Status s = core_->authn->sessions().Logout(rc->user->token_hash);
-  LogInfo("auth.logout", {{"service", rc->principal.service},
-                          {"user", rc->principal.ResourceName()},
-                          {"result", s.ok() ? "ok" : s.ToString()}});
-  return ToGrpcStatus(s);
+  return core_->pipeline->Run(
+      context, "crm.v1.AuthService/Logout", *request,
+      [&](const Call& call) -> absl::Status {
+        const RequestContext& rc = call.context();
+        if (!rc.user.has_value()) {
+          return absl::UnauthenticatedError(
+              "Logout needs the session to end: send its token as "
+              "'authorization: Bearer <token>'");
+        }
+        absl::Status s = core_->authn->sessions().Logout(rc.user->token_hash);
+        LogInfo("auth.logout", {{"service", rc.principal.service},
+                                {"user", rc.principal.ResourceName()},
+                                {"result", s.ok() ? "ok" : s.ToString()}});
+        return s;
+      });
 }
 
 grpc::Status AuthServiceImpl::WhoAmI(grpc::ServerContext* context,
-                                     const crm::v1::WhoAmIRequest* /*request*/,
+                                     const crm::v1::WhoAmIRequest* request,
                                      crm::v1::WhoAmIResponse* response) {
-  auto rc = AuthenticateRequest(*context, *core_);
-  if (!rc.ok()) return ToGrpcStatus(rc.status());
-  response->set_service(absl::StrCat("services/", rc->principal.service));
-  response->set_acting_for_user(rc->user.has_value());
-  response->set_client_address(rc->client_address.ToString());
-  if (rc->user.has_value()) {
-    FillUser(*rc->user, response->mutable_user());
-    SetTimestamp(rc->user->session_expire_time,
-                 response->mutable_session_expire_time());
-  }
-  // Exactly what AuthorizeAdminCall enforces: the same Evaluator rule on
-  // the same installed snapshot.
-  const policy::Evaluator evaluator(core_->policy->Current(), rc->principal);
-  for (crm::v1::SystemPermission p : evaluator.SystemPermissions()) {
-    response->add_system_permissions(policy::SystemPermissionName(p));
-  }
-  return grpc::Status::OK;
+  return core_->pipeline->Run(
+      context, "crm.v1.AuthService/WhoAmI", *request,
+      [&](const Call& call) -> absl::Status {
+        const RequestContext& rc = call.context();
+        response->set_service(absl::StrCat("services/", rc.principal.service));
+        response->set_acting_for_user(rc.user.has_value());
+        response->set_client_address(rc.client_address.ToString());
+        if (rc.user.has_value()) {
+          FillUser(*rc.user, response->mutable_user());
+          SetTimestamp(rc.user->session_expire_time,
+                       response->mutable_session_expire_time());
+        }
+        // Exactly what the pipeline enforces for admin methods: the same
+        // Evaluator, bound to the same snapshot, for this very call.
+        for (crm::v1::SystemPermission p :
+             call.evaluator().SystemPermissions()) {
+          response->add_system_permissions(policy::SystemPermissionName(p));
+        }
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AuthServiceImpl::RevokeUserSessions(
     grpc::ServerContext* context,
     const crm::v1::RevokeUserSessionsRequest* request,
     crm::v1::RevokeUserSessionsResponse* response) {
-  auto rc = AuthorizeAdminCall(*context, *core_, *loader_,
-                               crm::v1::MANAGE_USERS, "AuthService.RevokeUserSessions");
-  if (!rc.ok()) return ToGrpcStatus(rc.status());
-  auto target = FindTarget(*core_, request->user(), request->username());
-  if (!target.ok()) return ToGrpcStatus(target.status());
-  auto n = core_->authn->sessions().RevokeUserSessions(target->user.id);
-  if (!n.ok()) return ToGrpcStatus(n.status());
-  LogInfo("auth.sessions_revoked", {{"by", Who(*rc)},
-                                    {"user", "users/" + target->user.id},
-                                    {"count", absl::StrCat(*n)}});
-  response->set_revoked_count(*n);
-  return grpc::Status::OK;
+  return core_->pipeline->Run(
+      context, "crm.v1.AuthService/RevokeUserSessions", *request,
+      [&](const Call& call) -> absl::Status {
+        auto target = FindTarget(*core_, request->user(), request->username());
+        if (!target.ok()) return target.status();
+        auto n = core_->authn->sessions().RevokeUserSessions(target->user.id);
+        if (!n.ok()) return n.status();
+        LogInfo("auth.sessions_revoked",
+                {{"by", Who(call.context())},
+                 {"user", "users/" + target->user.id},
+                 {"count", absl::StrCat(*n)}});
+        response->set_revoked_count(*n);
+        return absl::OkStatus();
+      },
+      {.requires_permission = crm::v1::MANAGE_USERS,
+       .decision_kind = "system"});
 }
 
 grpc::Status AuthServiceImpl::UnlockUser(
     grpc::ServerContext* context, const crm::v1::UnlockUserRequest* request,
     google::protobuf::Empty* /*response*/) {
-  auto rc = AuthorizeAdminCall(*context, *core_, *loader_,
-                               crm::v1::MANAGE_USERS, "AuthService.UnlockUser");
-  if (!rc.ok()) return ToGrpcStatus(rc.status());
-  auto target = FindTarget(*core_, request->user(), request->username());
-  if (!target.ok()) return ToGrpcStatus(target.status());
-  absl::Status s = core_->authn->authenticator().Unlock(target->user.id);
-  LogInfo("auth.user_unlocked", {{"by", Who(*rc)},
-                                 {"user", "users/" + target->user.id},
-                                 {"result", s.ok() ? "ok" : s.ToString()}});
-  return ToGrpcStatus(s);
+  return core_->pipeline->Run(
+      context, "crm.v1.AuthService/UnlockUser", *request,
+      [&](const Call& call) -> absl::Status {
+        auto target = FindTarget(*core_, request->user(), request->username());
+        if (!target.ok()) return target.status();
+        absl::Status s = core_->authn->authenticator().Unlock(target->user.id);
+        LogInfo("auth.user_unlocked",
+                {{"by", Who(call.context())},
+                 {"user", "users/" + target->user.id},
+                 {"result", s.ok() ? "ok" : s.ToString()}});
+        return s;
+      },
+      {.requires_permission = crm::v1::MANAGE_USERS,
+       .decision_kind = "system"});
 }
 
 }  // namespace crm::server

@@ -1,7 +1,8 @@
 // crm_server: serves the CRM over mutual TLS.
 //
 //   crm_server --config=FILE [--listen=HOST:PORT] [--database=CONN]
-//              [--port_file=PATH] [--log_level=info|debug] [--demo]
+//              [--port_file=PATH] [--metrics_listen=HOST:PORT]
+//              [--log_level=info|debug] [--demo]
 //   crm_server migrate --config=FILE     apply migrations and exit
 //
 // SIGTERM/SIGINT: health NOT_SERVING at once; keep serving for
@@ -34,6 +35,9 @@ ABSL_FLAG(std::string, config, "", "Server configuration file (text proto).");
 ABSL_FLAG(std::string, listen, "", "Overrides listen_address.");
 ABSL_FLAG(std::string, database, "", "Overrides database.");
 ABSL_FLAG(std::string, port_file, "", "Overrides port_file.");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "Overrides metrics.listen_address (HOST:0 picks a free port; the "
+          "metrics.started log line names it).");
 ABSL_FLAG(std::string, log_level, "", "Overrides log_level.");
 ABSL_FLAG(bool, demo, false,
           "Load the demo organisation if the database holds no records.");
@@ -81,6 +85,10 @@ int main(int argc, char** argv) {
   }
   if (!absl::GetFlag(FLAGS_port_file).empty()) {
     config->set_port_file(absl::GetFlag(FLAGS_port_file));
+  }
+  if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
+    config->mutable_metrics()->set_listen_address(
+        absl::GetFlag(FLAGS_metrics_listen));
   }
   if (!absl::GetFlag(FLAGS_log_level).empty()) {
     config->set_log_level(absl::GetFlag(FLAGS_log_level));

@@ -1,5 +1,6 @@
 #include "server/pipeline.h"
 
+#include <algorithm>
 #include <exception>
 #include <utility>
 
@@ -9,7 +10,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "base/decision_note.h"
+#include "base/error.h"
 #include "base/log.h"
+#include "server/admin_support.h"
 #include "server/metrics.h"
 #include "server/server_core.h"
 #include "server/status_util.h"
@@ -50,6 +53,8 @@ absl::string_view RefusalKind(const absl::Status& status,
 // The ErrorInfo reason of a refusal (google.rpc details), else its code.
 std::string ReasonOf(const absl::Status& status) {
   if (status.ok()) return "OK";
+  std::string reason = base::GetReason(status);
+  if (!reason.empty()) return reason;
   return std::string(absl::StatusCodeToString(status.code()));
 }
 
@@ -100,6 +105,16 @@ grpc::Status Pipeline::Run(grpc::ServerContext* context,
   if (status.ok()) {
     // 4. One evaluator, bound to one snapshot, for the whole call.
     const policy::Evaluator evaluator(core_->policy->Current(), rc->principal);
+    if (policy.requires_permission.has_value()) {
+      // "crm.v1.UserAdminService/CreateUser" -> "UserAdminService.CreateUser"
+      std::string rpc(method);
+      if (size_t dot = rpc.rfind('.', rpc.find('/')); dot != std::string::npos) {
+        rpc = rpc.substr(dot + 1);
+      }
+      std::replace(rpc.begin(), rpc.end(), '/', '.');
+      status = CheckSystemPermission(evaluator, *policy.requires_permission,
+                                     rpc);
+    }
     if (status.ok()) {
       // 5. The handler; nothing it throws escapes unclassified.
       const Call call(context, request_id, &*rc, &evaluator);

@@ -11,6 +11,7 @@
 #include "model/record.h"
 #include "model/resource_name.h"
 #include "server/log.h"
+#include "server/pipeline.h"
 #include "server/request_context.h"
 #include "server/status_util.h"
 #include "store/policy_store.h"
@@ -167,25 +168,28 @@ absl::StatusOr<PolicyObject> FromRow(const KindInfo& kind,
   return object;
 }
 
-// The shared prologue of every method: who is calling, and may they manage
-// policy.
+// Every method runs through the request pipeline, which checks
+// MANAGE_POLICY (Evaluator::CheckSystem) before `fn` runs.
 template <typename Fn>
-grpc::Status Run(grpc::ServerContext* context, ServerCore* core,
-                 PolicyLoader& loader, const char* method, Fn fn) {
-  auto rc = AuthorizeAdminCall(*context, *core, loader, crm::v1::MANAGE_POLICY,
-                               absl::StrCat("PolicyAdminService.", method));
-  if (!rc.ok()) return ToGrpcStatus(rc.status());
-  absl::Status s = fn(rc->principal);
-  if (s.ok()) {
-    if (absl::StartsWith(method, "Create") ||
-        absl::StartsWith(method, "Update") ||
-        absl::StartsWith(method, "Delete")) {
-      LogInfo("policy.changed", {{"method", method},
-                                 {"principal", rc->principal.ResourceName()},
-                                 {"version", absl::StrCat(loader.version())}});
-    }
-  }
-  return ToGrpcStatus(s);
+grpc::Status Run(grpc::ServerContext* context, const Message& request,
+                 ServerCore* core, PolicyLoader& loader, const char* method,
+                 Fn fn) {
+  return core->pipeline->Run(
+      context, absl::StrCat("crm.v1.PolicyAdminService/", method), request,
+      [&](const Call& call) -> absl::Status {
+        absl::Status s = fn(call.principal());
+        if (s.ok() && (absl::StartsWith(method, "Create") ||
+                       absl::StartsWith(method, "Update") ||
+                       absl::StartsWith(method, "Delete"))) {
+          LogInfo("policy.changed",
+                  {{"method", method},
+                   {"principal", call.principal().ResourceName()},
+                   {"version", absl::StrCat(loader.version())}});
+        }
+        return s;
+      },
+      {.requires_permission = crm::v1::MANAGE_POLICY,
+       .decision_kind = "system"});
 }
 
 // The id a Create request names, checked against the object's own key.
@@ -224,7 +228,7 @@ grpc::Status PolicyAdminServiceImpl::CreatePolicyObject(
     grpc::ServerContext* context,
     const crm::v1::CreatePolicyObjectRequest* request,
     crm::v1::PolicyObject* response) {
-  return Run(context, core_, *loader_, "CreatePolicyObject",
+  return Run(context, *request, core_, *loader_, "CreatePolicyObject",
              [&](const policy::Principal&) -> absl::Status {
     const KindInfo* kind = KindOf(request->object());
     if (kind == nullptr) {
@@ -266,7 +270,7 @@ grpc::Status PolicyAdminServiceImpl::GetPolicyObject(
     grpc::ServerContext* context,
     const crm::v1::GetPolicyObjectRequest* request,
     crm::v1::PolicyObject* response) {
-  return Run(context, core_, *loader_, "GetPolicyObject",
+  return Run(context, *request, core_, *loader_, "GetPolicyObject",
              [&](const policy::Principal&) -> absl::Status {
     auto parsed = ParseName(request->name(), "name");
     if (!parsed.ok()) return parsed.status();
@@ -293,7 +297,7 @@ grpc::Status PolicyAdminServiceImpl::ListPolicyObjects(
     grpc::ServerContext* context,
     const crm::v1::ListPolicyObjectsRequest* request,
     crm::v1::ListPolicyObjectsResponse* response) {
-  return Run(context, core_, *loader_, "ListPolicyObjects",
+  return Run(context, *request, core_, *loader_, "ListPolicyObjects",
              [&](const policy::Principal&) -> absl::Status {
     const KindInfo* kind = KindByName(request->kind());
     if (kind == nullptr) {
@@ -335,7 +339,7 @@ grpc::Status PolicyAdminServiceImpl::UpdatePolicyObject(
     grpc::ServerContext* context,
     const crm::v1::UpdatePolicyObjectRequest* request,
     crm::v1::PolicyObject* response) {
-  return Run(context, core_, *loader_, "UpdatePolicyObject",
+  return Run(context, *request, core_, *loader_, "UpdatePolicyObject",
              [&](const policy::Principal&) -> absl::Status {
     const KindInfo* kind = KindOf(request->object());
     if (kind == nullptr) {
@@ -405,7 +409,7 @@ grpc::Status PolicyAdminServiceImpl::DeletePolicyObject(
     grpc::ServerContext* context,
     const crm::v1::DeletePolicyObjectRequest* request,
     google::protobuf::Empty*) {
-  return Run(context, core_, *loader_, "DeletePolicyObject",
+  return Run(context, *request, core_, *loader_, "DeletePolicyObject",
              [&](const policy::Principal&) -> absl::Status {
     auto parsed = ParseName(request->name(), "name");
     if (!parsed.ok()) return parsed.status();

@@ -42,7 +42,7 @@ struct RequestContext {
   // Set iff the call carried a valid session token.
   std::optional<auth::AuthenticatedUser> user;
   // System permissions are not here: policy::Evaluator::CheckSystem decides
-  // them from the installed snapshot (AuthorizeAdminCall, WhoAmI).
+  // them from the installed snapshot (the pipeline's CheckSystemPermission, WhoAmI).
 };
 
 // Everything the request path needs to authenticate calls, built once at

@@ -2,21 +2,25 @@
 
 #include "policy/evaluator.h"
 #include "records/sharing.h"
-#include "server/request_context.h"
-#include "server/status_util.h"
+#include "absl/strings/str_cat.h"
+#include "server/pipeline.h"
 
 namespace crm::server {
 namespace {
 
 using policy::Evaluator;
 
-// Authenticates and runs `fn(deps, eval)` with an evaluator for the caller.
+// Runs `fn(deps, eval)` through the request pipeline as
+// "crm.v1.SharingService/{method}".
 template <typename Fn>
-grpc::Status Run(grpc::ServerContext* context, ServerCore* core, Fn fn) {
-  auto rc = AuthenticateRequest(*context, *core);
-  if (!rc.ok()) return ToGrpcStatus(rc.status());
-  const Evaluator eval(core->policy->Current(), rc->principal);
-  return ToGrpcStatus(fn(core->RecordDeps(), eval));
+grpc::Status Run(grpc::ServerContext* context, ServerCore* core,
+                 const char* method, const google::protobuf::Message& request,
+                 Fn fn) {
+  const records::Deps deps = core->RecordDeps();
+  return core->pipeline->Run(
+      context, absl::StrCat("crm.v1.SharingService/", method), request,
+      [&](const Call& call) { return fn(deps, call.evaluator()); },
+      {.decision_kind = "record"});
 }
 
 }  // namespace
@@ -24,7 +28,7 @@ grpc::Status Run(grpc::ServerContext* context, ServerCore* core, Fn fn) {
 grpc::Status SharingServiceImpl::ShareRecord(
     grpc::ServerContext* context, const crm::v1::ShareRecordRequest* request,
     crm::v1::RecordShare* response) {
-  return Run(context, core_,
+  return Run(context, core_, "ShareRecord", *request,
              [&](const records::Deps& deps, const Evaluator& eval) {
                return records::ShareRecord(deps, eval, *request, response);
              });
@@ -33,7 +37,7 @@ grpc::Status SharingServiceImpl::ShareRecord(
 grpc::Status SharingServiceImpl::UnshareRecord(
     grpc::ServerContext* context, const crm::v1::UnshareRecordRequest* request,
     google::protobuf::Empty*) {
-  return Run(context, core_,
+  return Run(context, core_, "UnshareRecord", *request,
              [&](const records::Deps& deps, const Evaluator& eval) {
                return records::UnshareRecord(deps, eval, *request);
              });
@@ -43,7 +47,7 @@ grpc::Status SharingServiceImpl::ListRecordShares(
     grpc::ServerContext* context,
     const crm::v1::ListRecordSharesRequest* request,
     crm::v1::ListRecordSharesResponse* response) {
-  return Run(context, core_,
+  return Run(context, core_, "ListRecordShares", *request,
              [&](const records::Deps& deps, const Evaluator& eval) {
                return records::ListRecordShares(deps, eval, *request, response);
              });
@@ -52,7 +56,7 @@ grpc::Status SharingServiceImpl::ListRecordShares(
 grpc::Status SharingServiceImpl::TransferRecord(
     grpc::ServerContext* context, const crm::v1::TransferRecordRequest* request,
     crm::v1::TransferRecordResponse* response) {
-  return Run(context, core_,
+  return Run(context, core_, "TransferRecord", *request,
              [&](const records::Deps& deps, const Evaluator& eval) {
                return records::TransferRecord(deps, eval, *request, response);
              });

@@ -20,6 +20,7 @@
 #include "model/record.h"
 #include "model/resource_name.h"
 #include "server/admin_support.h"
+#include "server/pipeline.h"
 #include "server/log.h"
 #include "server/request_context.h"
 #include "server/status_util.h"
@@ -342,26 +343,32 @@ absl::Status ExplainProfileConflict(absl::Status s,
 
 // --- The prologue of every method -------------------------------------------
 
+// Every method runs through the request pipeline, which checks `p`
+// (Evaluator::CheckSystem) before `fn` runs.
 template <typename Fn>
-grpc::Status Run(grpc::ServerContext* context, const ServerCore& core,
-                 const PolicyLoader& loader, crm::v1::SystemPermission p,
-                 const char* method, Fn fn) {
-  auto rc = AuthorizeAdminCall(*context, core, loader, p,
-                               absl::StrCat("UserAdminService.", method));
-  if (!rc.ok()) return ToGrpcStatus(rc.status());
-  std::string target;  // what a write changed, for the log
-  absl::Status s = fn(*rc, &target);
-  if (!target.empty()) {
-    // Never the request: it may carry a password.
-    LogInfo("user_admin.changed",
-            {{"method", method},
-             {"principal", rc->principal.ResourceName()},
-             {"service", rc->principal.service},
-             {"target", target},
-             {"result", s.ok() ? "ok" : std::string(absl::StatusCodeToString(
-                                            s.code()))}});
-  }
-  return ToGrpcStatus(s);
+grpc::Status Run(grpc::ServerContext* context,
+                 const google::protobuf::Message& request,
+                 const ServerCore& core, const PolicyLoader& /*loader*/,
+                 crm::v1::SystemPermission p, const char* method, Fn fn) {
+  return core.pipeline->Run(
+      context, absl::StrCat("crm.v1.UserAdminService/", method), request,
+      [&](const Call& call) -> absl::Status {
+        std::string target;  // what a write changed, for the log
+        absl::Status s = fn(call.context(), &target);
+        if (!target.empty()) {
+          // Never the request: it may carry a password.
+          LogInfo("user_admin.changed",
+                  {{"method", method},
+                   {"principal", call.principal().ResourceName()},
+                   {"service", call.principal().service},
+                   {"target", target},
+                   {"result", s.ok() ? "ok"
+                                     : std::string(absl::StatusCodeToString(
+                                           s.code()))}});
+        }
+        return s;
+      },
+      {.requires_permission = p, .decision_kind = "system"});
 }
 
 }  // namespace
@@ -371,7 +378,7 @@ grpc::Status Run(grpc::ServerContext* context, const ServerCore& core,
 grpc::Status UserAdminServiceImpl::CreateUser(
     grpc::ServerContext* context, const crm::v1::CreateUserRequest* request,
     crm::v1::User* response) {
-  return Run(context, *core_, *loader_, crm::v1::MANAGE_USERS, "CreateUser",
+  return Run(context, *request, *core_, *loader_, crm::v1::MANAGE_USERS, "CreateUser",
              [&](const RequestContext&, std::string* target) -> absl::Status {
     const User& in = request->user();
     if (absl::Status s = CheckNewId(request->user_id(), "user_id"); !s.ok()) {
@@ -434,7 +441,7 @@ grpc::Status UserAdminServiceImpl::CreateUser(
 grpc::Status UserAdminServiceImpl::GetUser(
     grpc::ServerContext* context, const crm::v1::GetUserRequest* request,
     crm::v1::User* response) {
-  return Run(context, *core_, *loader_, crm::v1::MANAGE_USERS, "GetUser",
+  return Run(context, *request, *core_, *loader_, crm::v1::MANAGE_USERS, "GetUser",
              [&](const RequestContext&, std::string*) -> absl::Status {
     auto id = IdOf(request->name(), "users", "name");
     if (!id.ok()) return id.status();
@@ -448,7 +455,7 @@ grpc::Status UserAdminServiceImpl::GetUser(
 grpc::Status UserAdminServiceImpl::ListUsers(
     grpc::ServerContext* context, const crm::v1::ListUsersRequest* request,
     crm::v1::ListUsersResponse* response) {
-  return Run(context, *core_, *loader_, crm::v1::MANAGE_USERS, "ListUsers",
+  return Run(context, *request, *core_, *loader_, crm::v1::MANAGE_USERS, "ListUsers",
              [&](const RequestContext&, std::string*) -> absl::Status {
     auto page_size = PageSize(request->page_size());
     if (!page_size.ok()) return page_size.status();
@@ -471,7 +478,7 @@ grpc::Status UserAdminServiceImpl::ListUsers(
 grpc::Status UserAdminServiceImpl::UpdateUser(
     grpc::ServerContext* context, const crm::v1::UpdateUserRequest* request,
     crm::v1::User* response) {
-  return Run(context, *core_, *loader_, crm::v1::MANAGE_USERS, "UpdateUser",
+  return Run(context, *request, *core_, *loader_, crm::v1::MANAGE_USERS, "UpdateUser",
              [&](const RequestContext& rc, std::string* target) -> absl::Status {
     auto id = IdOf(request->user().name(), "users", "user.name");
     if (!id.ok()) return id.status();
@@ -519,7 +526,7 @@ grpc::Status UserAdminServiceImpl::SetUserPassword(
     grpc::ServerContext* context,
     const crm::v1::SetUserPasswordRequest* request,
     google::protobuf::Empty*) {
-  return Run(context, *core_, *loader_, crm::v1::MANAGE_USERS,
+  return Run(context, *request, *core_, *loader_, crm::v1::MANAGE_USERS,
              "SetUserPassword",
              [&](const RequestContext&, std::string* target) -> absl::Status {
     auto id = IdOf(request->name(), "users", "name");
@@ -553,7 +560,7 @@ grpc::Status UserAdminServiceImpl::SetUserPassword(
 grpc::Status UserAdminServiceImpl::DeleteUser(
     grpc::ServerContext* context, const crm::v1::DeleteUserRequest* request,
     google::protobuf::Empty*) {
-  return Run(context, *core_, *loader_, crm::v1::MANAGE_USERS, "DeleteUser",
+  return Run(context, *request, *core_, *loader_, crm::v1::MANAGE_USERS, "DeleteUser",
              [&](const RequestContext& rc, std::string* target) -> absl::Status {
     auto id = IdOf(request->name(), "users", "name");
     if (!id.ok()) return id.status();
@@ -595,7 +602,7 @@ grpc::Status UserAdminServiceImpl::DeleteUser(
 grpc::Status UserAdminServiceImpl::CreateProfile(
     grpc::ServerContext* context, const crm::v1::CreateProfileRequest* request,
     crm::v1::Profile* response) {
-  return Run(context, *core_, *loader_, crm::v1::MANAGE_POLICY,
+  return Run(context, *request, *core_, *loader_, crm::v1::MANAGE_POLICY,
              "CreateProfile",
              [&](const RequestContext&, std::string* target) -> absl::Status {
     if (absl::Status s = CheckNewId(request->profile_id(), "profile_id");
@@ -634,7 +641,7 @@ grpc::Status UserAdminServiceImpl::CreateProfile(
 grpc::Status UserAdminServiceImpl::GetProfile(
     grpc::ServerContext* context, const crm::v1::GetProfileRequest* request,
     crm::v1::Profile* response) {
-  return Run(context, *core_, *loader_, crm::v1::MANAGE_POLICY, "GetProfile",
+  return Run(context, *request, *core_, *loader_, crm::v1::MANAGE_POLICY, "GetProfile",
              [&](const RequestContext&, std::string*) -> absl::Status {
     auto id = IdOf(request->name(), "profiles", "name");
     if (!id.ok()) return id.status();
@@ -650,7 +657,7 @@ grpc::Status UserAdminServiceImpl::GetProfile(
 grpc::Status UserAdminServiceImpl::ListProfiles(
     grpc::ServerContext* context, const crm::v1::ListProfilesRequest* request,
     crm::v1::ListProfilesResponse* response) {
-  return Run(context, *core_, *loader_, crm::v1::MANAGE_POLICY,
+  return Run(context, *request, *core_, *loader_, crm::v1::MANAGE_POLICY,
              "ListProfiles",
              [&](const RequestContext&, std::string*) -> absl::Status {
     auto page_size = PageSize(request->page_size());
@@ -678,7 +685,7 @@ grpc::Status UserAdminServiceImpl::ListProfiles(
 grpc::Status UserAdminServiceImpl::UpdateProfile(
     grpc::ServerContext* context, const crm::v1::UpdateProfileRequest* request,
     crm::v1::Profile* response) {
-  return Run(context, *core_, *loader_, crm::v1::MANAGE_POLICY,
+  return Run(context, *request, *core_, *loader_, crm::v1::MANAGE_POLICY,
              "UpdateProfile",
              [&](const RequestContext&, std::string* target) -> absl::Status {
     auto id = IdOf(request->profile().name(), "profiles", "profile.name");
@@ -720,7 +727,7 @@ grpc::Status UserAdminServiceImpl::UpdateProfile(
 grpc::Status UserAdminServiceImpl::DeleteProfile(
     grpc::ServerContext* context, const crm::v1::DeleteProfileRequest* request,
     google::protobuf::Empty*) {
-  return Run(context, *core_, *loader_, crm::v1::MANAGE_POLICY,
+  return Run(context, *request, *core_, *loader_, crm::v1::MANAGE_POLICY,
              "DeleteProfile",
              [&](const RequestContext&, std::string* target) -> absl::Status {
     auto id = IdOf(request->name(), "profiles", "name");

@@ -22,6 +22,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "clients/cli.h"
 #include "crm/v1/admin_service.pb.h"
 #include "crm/v1/resources.pb.h"
@@ -36,6 +37,7 @@ namespace crm::testing {
 namespace {
 
 using ::testing::AllOf;
+using ::testing::AnyOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
@@ -223,7 +225,7 @@ TEST_P(CliE2eTest, ContactReferencingAnAccount) {
                            HasSubstr(hopper.name())));
 }
 
-TEST_P(CliE2eTest, BadInputHasExitCodesAndOneErrorLine) {
+TEST_P(CliE2eTest, BadInputHasExitCodesAnErrorLineAndDetails) {
   const std::string cert = server_->certs().ClientCert("unregistered");
   const std::string key = server_->certs().ClientKey("unregistered");
   struct Case {
@@ -270,9 +272,20 @@ TEST_P(CliE2eTest, BadInputHasExitCodesAndOneErrorLine) {
     CliResult r = Run(c.args);
     EXPECT_EQ(r.code, c.code) << r.Describe();
     EXPECT_THAT(r.err, HasSubstr(c.err)) << r.Describe();
-    // One line, "error: ..." first.
+    // One "error: ..." line first; every further line is one of the server's
+    // details in the documented forms (crmctl --help, "Errors are printed").
     EXPECT_THAT(r.err, StartsWith("error: ")) << r.Describe();
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.Describe();
+    std::vector<std::string> lines =
+        absl::StrSplit(r.err, '\n', absl::SkipEmpty());
+    for (size_t i = 1; i < lines.size(); ++i) {
+      EXPECT_THAT(lines[i], AnyOf(StartsWith("reason: "), StartsWith("field "),
+                                  StartsWith("precondition "),
+                                  StartsWith("retry after: ")))
+          << r.Describe();
+    }
+    if (c.code == 1) {  // Local errors come with no details.
+      EXPECT_EQ(lines.size(), 1u) << r.Describe();
+    }
     EXPECT_EQ(r.out, "") << r.Describe();
   }
   // Nothing was written by any of them.

@@ -73,7 +73,7 @@ elif [[ "$backend" != sqlite ]]; then
 fi
 
 "$server_bin" --config=server/dev.textproto --demo "${database_flag[@]}" \
-  --listen=127.0.0.1:0 --port_file=port >server.log 2>&1 &
+  --listen=127.0.0.1:0 --port_file=port --metrics_listen=127.0.0.1:0 >server.log 2>&1 &
 pid=$!
 for _ in $(seq 1 300); do
   [[ -s port ]] && break

@@ -63,7 +63,7 @@ perl "$src/tests/testdata/make-test-geoip.pl" var/dev/geoip-demo.mmdb
 start_server() {
   rm -f port
   "$server_bin" --config=server/dev.textproto --demo \
-    --listen=127.0.0.1:0 --port_file=port >"$1" 2>&1 &
+    --listen=127.0.0.1:0 --port_file=port --metrics_listen=127.0.0.1:0 >"$1" 2>&1 &
   pid=$!
   for _ in $(seq 1 300); do
     [[ -s port ]] && break
@@ -160,6 +160,18 @@ for coll in leads opportunities cases activities; do
   out=$(ctl "$coll" list) || fail "crmctl $coll list: exit $?"
 done
 has "opportunities list has the demo deal" "Acme: 500 widgets" "$(ctl opportunities list)"
+
+# The metrics endpoint (dev.textproto turns it on; port 0 here, named in the
+# metrics.started log line) counts the calls made above.
+mport=$(sed -n 's/.*"event":"metrics.started".*"port":"\([0-9]*\)".*/\1/p' server1.log | head -1)
+if [[ -n "$mport" ]]; then
+  out=$(curl -s "http://127.0.0.1:$mport/metrics" || true)
+  has "metrics count calls by method and code" \
+    'crm_rpc_calls_total{code="OK",method="crm.v1.AccountService/ListAccounts"}' "$out"
+  has "metrics report the policy version" "crm_policy_version" "$out"
+else
+  fail "no metrics.started line with a port in server1.log"
+fi
 
 # A client certificate from the same dev CA but a narrower grant.
 rc=0

@@ -118,8 +118,29 @@ void BadRequestBuilder::Add(std::string field, std::string description) {
   violations_.push_back({std::move(field), std::move(description)});
 }
 
+void BadRequestBuilder::SetReason(crm::v1::ErrorReason reason,
+                                  ErrorMetadata metadata) {
+  if (reason_ != crm::v1::ERROR_REASON_UNSPECIFIED) return;
+  reason_ = reason;
+  reason_metadata_ = std::move(metadata);
+}
+
+void BadRequestBuilder::AdoptReason(const absl::Status& status) {
+  std::optional<google::rpc::ErrorInfo> info = GetErrorInfo(status);
+  crm::v1::ErrorReason reason;
+  if (!info.has_value() || info->domain() != kErrorDomain ||
+      !crm::v1::ErrorReason_Parse(info->reason(), &reason) ||
+      reason == crm::v1::INVALID_REQUEST) {
+    return;
+  }
+  ErrorMetadata metadata(info->metadata().begin(), info->metadata().end());
+  metadata.erase("violations");
+  SetReason(reason, std::move(metadata));
+}
+
 void BadRequestBuilder::Add(std::string field, const absl::Status& status) {
   if (status.ok()) return;
+  AdoptReason(status);
   absl::string_view text = status.message();
   const std::string prefix = absl::StrCat(field, ": ");
   if (absl::StartsWith(text, prefix)) text.remove_prefix(prefix.size());
@@ -128,6 +149,7 @@ void BadRequestBuilder::Add(std::string field, const absl::Status& status) {
 
 void BadRequestBuilder::AddAll(std::string field, const absl::Status& status) {
   if (status.ok()) return;
+  AdoptReason(status);
   if (auto bad = GetBadRequest(status);
       bad.has_value() && bad->field_violations_size() > 0) {
     for (const auto& v : bad->field_violations()) {
@@ -140,7 +162,11 @@ void BadRequestBuilder::AddAll(std::string field, const absl::Status& status) {
 
 absl::Status BadRequestBuilder::Build() const {
   if (violations_.empty()) return absl::OkStatus();
-  return BadRequestError(violations_);
+  absl::Status status = BadRequestError(violations_);
+  if (reason_ == crm::v1::ERROR_REASON_UNSPECIFIED) return status;
+  ErrorMetadata metadata = reason_metadata_;
+  metadata["violations"] = absl::StrCat(violations_.size());
+  return WithErrorInfo(std::move(status), reason_, std::move(metadata));
 }
 
 absl::Status BadRequestError(const std::vector<FieldViolation>& violations) {

@@ -97,6 +97,12 @@ class BadRequestBuilder {
   // message as one violation of `field`.
   void AddAll(std::string field, const absl::Status& status);
 
+  // The ErrorInfo reason of the built status (default INVALID_REQUEST),
+  // e.g. UNKNOWN_FIELD {field}. The first reason set wins; the two Add/AddAll
+  // overloads taking a status adopt its reason if it has one other than
+  // INVALID_REQUEST. "violations" is always added to the metadata.
+  void SetReason(crm::v1::ErrorReason reason, ErrorMetadata metadata = {});
+
   bool empty() const { return violations_.empty(); }
   size_t size() const { return violations_.size(); }
   const std::vector<FieldViolation>& violations() const { return violations_; }
@@ -105,7 +111,11 @@ class BadRequestBuilder {
   absl::Status Build() const;
 
  private:
+  void AdoptReason(const absl::Status& status);
+
   std::vector<FieldViolation> violations_;
+  crm::v1::ErrorReason reason_ = crm::v1::ERROR_REASON_UNSPECIFIED;
+  ErrorMetadata reason_metadata_;
 };
 
 // INVALID_ARGUMENT listing every violation, first one first:

@@ -68,7 +68,7 @@ absl::Status ToAbslStatus(const grpc::Status& status);
 // Lines for people, each ending in "\n"; "" if `details` is empty:
 //   reason: STALE_ETAG (current_etag="4", resource=accounts/42)
 //   field account.display_name: required
-//   precondition REFERENCED_BY roles/east (parent): roles/east (parent) names roles/sales
+//   precondition REFERENCED_BY roles/east: roles/east (parent) names roles/sales
 //   retry after: 1s
 std::string FormatErrorDetails(const ErrorDetails& details);
 

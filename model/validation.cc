@@ -135,6 +135,7 @@ absl::StatusOr<std::vector<int>> ResolveUpdateMask(
     }
     int i = schema.FieldIndex(path);
     if (i < 0) {
+      bad.SetReason(crm::v1::UNKNOWN_FIELD, {{"field", path.substr(0, 80)}});
       bad.Add(kMask, absl::StrCat("unknown field '", path.substr(0, 80),
                                   "' for ", schema.singular(),
                                   "; updatable fields: ", writable()));

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "base/error.h"
 
 namespace crm::query {
 namespace {
@@ -22,9 +23,11 @@ absl::Status Error(absl::string_view what, size_t offset) {
 absl::Status UnknownField(absl::string_view name, size_t offset) {
   // Deliberately does not list the fields: the list could reveal fields the
   // caller may not read.
-  return absl::InvalidArgumentError(absl::StrCat(
-      "filter: field '", name, "' is unknown or not readable at offset ",
-      offset, "; see the API documentation for the filterable fields"));
+  return base::WithErrorInfo(
+      absl::InvalidArgumentError(absl::StrCat(
+          "filter: field '", name, "' is unknown or not readable at offset ",
+          offset, "; see the API documentation for the filterable fields")),
+      crm::v1::UNKNOWN_FIELD, {{"field", std::string(name.substr(0, 80))}});
 }
 
 bool IsEquality(CompareOp op) {

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/error.h"
 
 namespace crm::query {
 namespace {
@@ -16,10 +17,12 @@ absl::Status Error(absl::string_view what) {
 }
 
 absl::Status UnknownField(absl::string_view name) {
-  return Error(absl::StrCat(
-      "field '", name,
-      "' is unknown or not readable; see the API documentation for the "
-      "sortable fields"));
+  return base::WithErrorInfo(
+      Error(absl::StrCat(
+          "field '", name,
+          "' is unknown or not readable; see the API documentation for the "
+          "sortable fields")),
+      crm::v1::UNKNOWN_FIELD, {{"field", std::string(name.substr(0, 80))}});
 }
 
 bool Allowed(const model::FieldSchema* field, const FieldAccess& can_sort) {

@@ -284,26 +284,29 @@ absl::Status Request::Get(const Message& request, Message* response) {
 }
 
 absl::Status Request::List(const Message& request, Message* response) {
-  int32_t page_size = Int32Field(request, "page_size");
-  if (page_size < 0 || page_size > kMaxPageSize) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("page_size: ", page_size, " is out of range; use 1-",
-                     kMaxPageSize, " (0 means ", kDefaultPageSize, ")"));
-  }
-  if (page_size == 0) page_size = kDefaultPageSize;
   if (absl::Status s = CheckObject(Operation::kRead); !s.ok()) return s;
 
+  // Every problem of page_size, filter and order_by is reported at once.
+  base::BadRequestBuilder bad;
+  int32_t page_size = Int32Field(request, "page_size");
+  if (page_size < 0 || page_size > kMaxPageSize) {
+    bad.Add("page_size",
+            absl::StrCat(page_size, " is out of range; use 1-", kMaxPageSize,
+                         " (0 means ", kDefaultPageSize, ")"));
+  }
+  if (page_size == 0) page_size = kDefaultPageSize;
   // Unreadable fields may be neither filtered nor sorted on: either would
-  // reveal their values.
+  // reveal their values (an unreadable field is reported as unknown).
   query::FieldAccess readable = [this](const FieldSchema& field) {
     return eval_.CanReadField(schema_, field);
   };
   auto filter = query::ParseAndCheckFilter(StringField(request, "filter"),
                                            schema_, readable);
-  if (!filter.ok()) return filter.status();
+  if (!filter.ok()) bad.Add("filter", filter.status());
   auto order =
       query::ParseOrderBy(StringField(request, "order_by"), schema_, readable);
-  if (!order.ok()) return order.status();
+  if (!order.ok()) bad.Add("order_by", order.status());
+  if (!bad.empty()) return bad.Build();
   auto normalized_filter =
       query::NormalizeFilter(StringField(request, "filter"));
   if (!normalized_filter.ok()) return normalized_filter.status();

@@ -181,7 +181,8 @@ absl::Status RefuseIfReferenced(const std::string& name,
   std::vector<base::PreconditionViolation> violations;
   violations.reserve(total);
   for (const std::string& referrer : referrers) {
-    violations.push_back({"REFERENCED_BY", referrer,
+    // referrer: "roles/vp (parent)"; the subject is the resource name.
+    violations.push_back({"REFERENCED_BY", referrer.substr(0, referrer.find(" (")),
                           absl::StrCat(referrer, " names ", name)});
   }
   if (total > kMaxReferrersShown) {

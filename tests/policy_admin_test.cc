@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "clients/error_details.h"
 #include "crm/v1/admin_service.grpc.pb.h"
 #include "crm/v1/crm_service.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -308,6 +309,12 @@ TEST_P(PolicyAdminTest, DeletingAReferencedRoleOrGroupNamesTheReferrers) {
   grpc::Status s = admin_->Delete("roles/ceo");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << Text(s);
   EXPECT_THAT(s.error_message(), HasSubstr("roles/vp (parent)"));
+  client::ErrorDetails d = client::DecodeErrorDetails(s);
+  EXPECT_EQ(d.reason, "POLICY_REFERENCED");
+  EXPECT_EQ(d.metadata["resource"], "roles/ceo");
+  EXPECT_EQ(d.metadata["referrer_count"], "1");
+  ASSERT_EQ(d.precondition_violations.size(), 1u);
+  EXPECT_EQ(d.precondition_violations[0].subject, "roles/vp");
   s = admin_->Delete("groups/g1");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << Text(s);
   EXPECT_THAT(s.error_message(), HasSubstr("groups/g2 (member)"));
@@ -321,6 +328,7 @@ TEST_P(PolicyAdminTest, OnlyManagePolicyHoldersMayCall) {
   grpc::Status s = billing.Create(RoleObject("", "x"), "x");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Text(s);
   EXPECT_THAT(s.error_message(), HasSubstr("manage_policy"));
+  EXPECT_EQ(client::DecodeErrorDetails(s).reason, "SYSTEM_PERMISSION_REQUIRED");
   crm::v1::ListPolicyObjectsResponse list;
   EXPECT_EQ(billing.List("roles", &list).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);

@@ -2,6 +2,8 @@
 // PostgreSQL, with users acting through the web-frontend gateway:
 //   manager (role) > rep (role); alice and bob are reps, carol the manager;
 //   accounts are private with access granted using hierarchies.
+#include <cstring>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -10,6 +12,7 @@
 #include "crm/v1/admin_service.grpc.pb.h"
 #include "crm/v1/crm_service.grpc.pb.h"
 #include "crm/v1/sharing_service.grpc.pb.h"
+#include "google/protobuf/empty.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "store/database.h"
@@ -267,6 +270,69 @@ TEST_P(SharingTest, TransferMovesOwnershipKeepsSharesAndChecksTheEtag) {
   ASSERT_TRUE(ListShares(As("bob"), a, &list).ok());
   ASSERT_EQ(list.shares_size(), 1);
   EXPECT_EQ(list.shares(0).grantee().user(), "users/carol");
+}
+
+// A record bob may not see answers every call exactly like a record that
+// does not exist: code, message and the google.rpc details, byte for byte
+// (the names are the same length, so only the name itself differs).
+TEST_P(SharingTest, HiddenRecordAnswersLikeAMissingOneDetailsIncluded) {
+  crm::v1::Account account = CreateAccount("alice");
+  const std::string hidden = account.name();
+  const std::string missing =
+      "accounts/" + std::string(hidden.size() - strlen("accounts/"), '0');
+  ASSERT_NE(hidden, missing);
+  auto accounts = crm::v1::AccountService::NewStub(As("bob").channel());
+  using Call = std::function<grpc::Status(const std::string&)>;
+  const std::map<std::string, Call> calls = {
+      {"GetAccount", [&](const std::string& n) { return GetAccount("bob", n); }},
+      {"UpdateAccount",
+       [&](const std::string& n) {
+         crm::v1::UpdateAccountRequest req;
+         req.mutable_account()->set_name(n);
+         req.mutable_account()->set_display_name("Mine now");
+         req.mutable_update_mask()->add_paths("display_name");
+         crm::v1::Account out;
+         auto ctx = As("bob").NewContext();
+         return accounts->UpdateAccount(ctx.get(), req, &out);
+       }},
+      {"DeleteAccount",
+       [&](const std::string& n) {
+         crm::v1::DeleteAccountRequest req;
+         req.set_name(n);
+         google::protobuf::Empty out;
+         auto ctx = As("bob").NewContext();
+         return accounts->DeleteAccount(ctx.get(), req, &out);
+       }},
+      {"ShareRecord",
+       [&](const std::string& n) {
+         return Share(As("bob"), n, "users/bob", crm::v1::READ);
+       }},
+      {"ListRecordShares",
+       [&](const std::string& n) {
+         crm::v1::ListRecordSharesResponse out;
+         return ListShares(As("bob"), n, &out);
+       }},
+      {"TransferRecord",
+       [&](const std::string& n) {
+         return Transfer(As("bob"), n, "users/bob", account.etag());
+       }},
+  };
+  for (const auto& [method, call] : calls) {
+    SCOPED_TRACE(method);
+    grpc::Status h = call(hidden);
+    grpc::Status m = call(missing);
+    ASSERT_EQ(m.error_code(), grpc::StatusCode::NOT_FOUND) << Text(m);
+    EXPECT_EQ(h.error_code(), m.error_code()) << Text(h);
+    EXPECT_EQ(h.error_message(),
+              absl::StrReplaceAll(m.error_message(), {{missing, hidden}}));
+    EXPECT_FALSE(m.error_details().empty());
+    EXPECT_EQ(h.error_details(),
+              absl::StrReplaceAll(m.error_details(), {{missing, hidden}}));
+  }
+  // Nothing changed: alice still sees her record as it was.
+  crm::v1::Account after;
+  ASSERT_TRUE(GetAccount("alice", hidden, &after).ok());
+  EXPECT_EQ(after.etag(), account.etag());
 }
 
 TEST_P(SharingTest, ServicesNeedTheObjectPermission) {

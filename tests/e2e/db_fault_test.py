@@ -321,6 +321,13 @@ class StartedBeforeDatabaseTest(ServerTestCase):
         self.assertIn("NOT_SERVING", out)
         code, out = ENV.crmctl("echo", "hi")
         self.assertEqual(code, 0, out)
+        # The client is told why and when to retry (google.rpc details as
+        # crmctl prints them): 2 + UNAVAILABLE (14).
+        code, out = ENV.crmctl("accounts", "list")
+        self.assertEqual(code, 16, out)
+        self.assertIn("error: UNAVAILABLE: ", out)
+        self.assertIn("reason: DATABASE_UNAVAILABLE", out)
+        self.assertIn("retry after: ", out)
         with self.assertRaises(grpc.RpcError) as cm:
             self.create("Early Ltd")
         self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAVAILABLE,

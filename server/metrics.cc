@@ -63,6 +63,22 @@ class Metrics::Scraped : public prometheus::Collectable {
     add("crm_db_available",
         "1 while the database is reachable, 0 during an outage.",
         MetricType::Gauge, g.db_available ? 1 : 0);
+    prometheus::MetricFamily tls;
+    tls.name = "crm_tls_handshake_failures_total";
+    tls.help =
+        "TLS handshakes refused since the process started, by reason: "
+        "revoked (the CRL verifier) or handshake (OpenSSL: no or untrusted "
+        "certificate, protocol).";
+    tls.type = MetricType::Counter;
+    for (const auto& [reason, value] :
+         {std::pair<const char*, int64_t>{"revoked", g.tls_revoked},
+          {"handshake", g.tls_handshake_failed}}) {
+      prometheus::ClientMetric metric;
+      metric.label.push_back({"reason", reason});
+      metric.counter.value = static_cast<double>(value);
+      tls.metric.push_back(std::move(metric));
+    }
+    out.push_back(std::move(tls));
     return out;
   }
 
@@ -94,11 +110,6 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Start(
                     .Name("crm_login_attempts_total")
                     .Help("Login attempts by outcome and refusal reason.")
                     .Register(*m->registry_);
-  m->handshakes_ = &prometheus::BuildCounter()
-                        .Name("crm_tls_handshake_failures_total")
-                        .Help("Client certificates refused by the server's "
-                              "verifier, by reason.")
-                        .Register(*m->registry_);
   m->scraped_ = std::make_shared<Scraped>();
   try {
     m->exposer_ = std::make_unique<prometheus::Exposer>(listen_address, 1);
@@ -203,8 +214,5 @@ void Metrics::ObserveLogin(bool ok, absl::string_view reason) {
       .Increment();
 }
 
-void Metrics::ObserveHandshakeFailure(absl::string_view reason) {
-  LabelledCounter(*handshakes_, "reason", reason, "", "").Increment();
-}
 
 }  // namespace crm::server

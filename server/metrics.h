@@ -8,9 +8,10 @@
 //       kind = object | record | field | system | login | none
 //   crm_login_attempts_total{outcome,reason}   AuthService.Login only;
 //       reason = the ErrorInfo reason of a refusal ("OK" for a success)
-//   crm_tls_handshake_failures_total{reason}   certificates refused by the
-//       server's verifier (revoked, ...); failures inside gRPC's own TLS
-//       stack before the verifier runs are not visible to the server
+//   crm_tls_handshake_failures_total{reason}   refused handshakes, process-
+//       wide (server/tls.h): revoked (the CRL verifier) | handshake
+//       (OpenSSL in gRPC: no or untrusted certificate, protocol), read at
+//       scrape
 //   crm_policy_version, crm_policy_snapshot_age_seconds (read at scrape)
 //   crm_db_pool_size, crm_db_pool_in_use, crm_db_pool_waits_total,
 //   crm_db_errors_total, crm_db_available (read at scrape)
@@ -60,6 +61,9 @@ struct ScrapedGauges {
   int64_t db_pool_waits = 0;
   int64_t db_errors = 0;
   bool db_available = false;
+  // Process-wide (server/tls.h TlsHandshakeFailureCounts).
+  int64_t tls_revoked = 0;
+  int64_t tls_handshake_failed = 0;
 };
 
 class Metrics {
@@ -80,7 +84,6 @@ class Metrics {
   void ObserveDecision(bool allowed, absl::string_view kind);
   // One Login: "OK" or the refusal's reason.
   void ObserveLogin(bool ok, absl::string_view reason);
-  void ObserveHandshakeFailure(absl::string_view reason);
 
   // Called at each scrape to fill the gauges; set once at start-up.
   void SetGaugeSource(std::function<ScrapedGauges()> source);
@@ -110,7 +113,6 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>* durations_ = nullptr;
   prometheus::Family<prometheus::Counter>* decisions_ = nullptr;
   prometheus::Family<prometheus::Counter>* logins_ = nullptr;
-  prometheus::Family<prometheus::Counter>* handshakes_ = nullptr;
 
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<PerMethod>> methods_

@@ -41,6 +41,7 @@ namespace {
 // gRPC's own log lines (gpr_log: "Failed accept4", handshake errors, ...)
 // into the server's one JSON schema instead of gRPC's plain-text format.
 void GrpcLogToJson(gpr_log_func_args* args) {
+  if (args->message != nullptr) CountTlsLogLine(args->message);
   base::LogLevel level = base::LogLevel::kInfo;
   switch (args->severity) {
     case GPR_LOG_SEVERITY_DEBUG:
@@ -250,6 +251,9 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
       g.db_pool_waits = pool.waits;
       g.db_errors = pool.errors;
       g.db_available = raw_core->database->available();
+      const TlsHandshakeFailures tls = TlsHandshakeFailureCounts();
+      g.tls_revoked = tls.revoked;
+      g.tls_handshake_failed = tls.handshake;
       return g;
     });
     LogInfo("metrics.started",

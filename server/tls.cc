@@ -1,5 +1,6 @@
 #include "server/tls.h"
 
+#include <atomic>
 #include <dirent.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_certificate_verifier.h>
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -205,6 +207,9 @@ std::optional<PeerCertificate> ParsePeerCertificate(absl::string_view pem) {
 // crl_directory (see tls.h, "CRL reload"), or expired. One instance per
 // credentials object; shared by the handshake verifier, the per-call
 // processor and its own refresh thread. Thread-safe.
+std::atomic<int64_t> revoked_handshakes{0};
+std::atomic<int64_t> failed_handshakes{0};
+
 class CertificateStatus {
  public:
   // `crl_directory` may be empty: expiry is checked all the same.
@@ -231,7 +236,11 @@ class CertificateStatus {
   // Handshake check: OK unless the CRLs on disk revoke `pem` (OpenSSL has
   // checked the chain and validity dates already).
   grpc::Status CheckHandshake(absl::string_view pem) {
-    return Check(pem, /*check_expiry=*/false);
+    grpc::Status status = Check(pem, /*check_expiry=*/false);
+    if (!status.ok()) {
+      revoked_handshakes.fetch_add(1, std::memory_order_relaxed);
+    }
+    return status;
   }
 
   // Per-call check: refuses revoked and expired certificates, so that a
@@ -573,6 +582,19 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> BuildServerCredentials(
                                                      std::move(processor)));
   }
   return credentials;
+}
+
+TlsHandshakeFailures TlsHandshakeFailureCounts() {
+  return {revoked_handshakes.load(std::memory_order_relaxed),
+          failed_handshakes.load(std::memory_order_relaxed)};
+}
+
+void CountTlsLogLine(absl::string_view message) {
+  // gRPC 1.51, src/core/tsi/ssl_transport_security.cc: "Handshake failed
+  // with fatal error SSL_ERROR_SSL: ..." once per refused handshake.
+  if (absl::StartsWith(message, "Handshake failed with fatal error")) {
+    failed_handshakes.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 }  // namespace crm::server

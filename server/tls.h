@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "crm/internal/server_config.pb.h"
 
 namespace crm::server {
@@ -82,6 +83,21 @@ absl::Status ValidateTlsConfig(const crm::internal::TlsConfig& tls);
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> BuildServerCredentials(
     const crm::internal::TlsConfig& tls,
     std::shared_ptr<grpc::AuthMetadataProcessor> processor);
+
+// TLS handshakes refused since the process started (process-wide, like the
+// CRL verdicts; crm_tls_handshake_failures_total reads them at scrape time):
+//   revoked   - refused by the CRL verifier above (a revoked certificate);
+//   handshake - refused by OpenSSL inside gRPC (no client certificate, one
+//               from another CA, an expired one, no common protocol, ...),
+//               counted from gRPC's own log line for it (CountTlsLogLine).
+struct TlsHandshakeFailures {
+  int64_t revoked = 0;
+  int64_t handshake = 0;
+};
+TlsHandshakeFailures TlsHandshakeFailureCounts();
+// Called with every gRPC log message (server.cc's gpr log hook, before any
+// level filtering): counts the ones that report a failed TLS handshake.
+void CountTlsLogLine(absl::string_view message);
 
 }  // namespace crm::server
 

@@ -77,7 +77,7 @@ struct SqlShape {
   // IN (subquery) inside an OR becomes a hashed subplan tested on every row
   // (a sequential scan unless the sort index is walked). For
   // store::ListQuery::fetch_then_sort; walking the sort index with it is
-  // slower (server/list_plan.h).
+  // slower (records/list_plan.h).
   bool share_ids_as_array = false;
 };
 

@@ -24,7 +24,7 @@
 #include "policy/evaluator.h"
 #include "policy/principal.h"
 #include "server/policy_loader.h"
-#include "server/record_handler.h"
+#include "server/server_core.h"
 #include "server/request_context.h"
 #include "store/database.h"
 #include "store/policy_store.h"

@@ -10,7 +10,7 @@
 
 #include "crm/v1/auth_service.grpc.pb.h"
 #include "server/policy_loader.h"
-#include "server/record_handler.h"
+#include "server/server_core.h"
 
 namespace crm::server {
 

@@ -23,7 +23,7 @@
 #include "crm/internal/server_config.pb.h"
 #include "grpcpp/server_context.h"
 #include "policy/principal.h"
-#include "server/record_handler.h"
+#include "server/server_core.h"
 #include "store/database.h"
 #include "store/identity_store.h"
 

@@ -124,6 +124,33 @@ TEST_F(ParseErrorsTest, MalformedMessagesAreInvalidArgument) {
   ExpectInvalidArgument(kGet, std::string(11, '\xff'), "endless varint");
 }
 
+// An enum number the schema does not define parses (proto3 keeps it) and is
+// then refused by validation, naming the field; nothing is written.
+TEST_F(ParseErrorsTest, UnknownEnumNumbersAreInvalidArgumentNamingTheField) {
+  auto varint_field = [](int number, uint64_t value) {
+    return Varint(static_cast<uint64_t>(number) << 3) + Varint(value);
+  };
+  const std::string activity =
+      varint_field(crm::v1::Activity::kKindFieldNumber, 99) +
+      Field(crm::v1::Activity::kSubjectFieldNumber, "Call");
+  grpc::Status s = RawCall(
+      "/crm.v1.ActivityService/CreateActivity",
+      Field(crm::v1::CreateActivityRequest::kActivityFieldNumber, activity));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << s.error_message();
+  client::ErrorDetails d = client::DecodeErrorDetails(s);
+  ASSERT_EQ(d.field_violations.size(), 1u) << s.error_message();
+  EXPECT_EQ(d.field_violations[0].field, "activity.kind");
+
+  // A share with an access level that does not exist.
+  s = RawCall("/crm.v1.SharingService/ShareRecord",
+              Field(1, "accounts/000000000000000000000000") +
+                  Field(2, Field(1, "users/bob")) + varint_field(3, 99));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("access"));
+}
+
 TEST_F(ParseErrorsTest, ValidRequestsAndOtherErrorsAreUnchanged) {
   // The same method with valid bytes is served (NOT_FOUND for a missing
   // account: the handler's own status passes untouched).

@@ -67,7 +67,7 @@ namespace {
 constexpr int kMaxChannels = 64;
 constexpr int kMaxInflight = 1024;
 constexpr int kMaxDurationSeconds = 60;
-constexpr int kMaxRounds = 10;
+constexpr int kMaxRounds = 30;
 constexpr int64_t kMaxCallsPerPhase = 20'000'000;
 constexpr int kCallDeadlineSeconds = 10;
 
@@ -382,6 +382,7 @@ double ProcessCpuSeconds() {
 
 struct PhaseResult {
   double calls_per_second = 0;
+  double cpu_per_call = 0;  // process CPU seconds per call (client + server)
   int64_t errors = 0;
 };
 
@@ -423,6 +424,7 @@ PhaseResult RunPhase(Method method, const Flags& flags,
   const double calls = static_cast<double>(all.size());
   r.calls_per_second = calls / elapsed;
   r.errors = errors;
+  r.cpu_per_call = calls > 0 ? cpu / calls : 0;
   printf(
       "round %d  %-9s  calls %8.0f  calls/s %8.0f  p50 %7.1f us  p90 %7.1f us"
       "  p99 %7.1f us  max %8.1f us  errors %lld  cpu/call %5.1f us\n",
@@ -591,32 +593,44 @@ int Main(int argc, char** argv) {
                               ", log line ", flags.quiet_log ? "off" : "on")
                      .c_str());
   }
-  std::map<Method, std::vector<double>> rates;
+  std::map<Method, std::vector<double>> rates, cpu;
   int64_t errors = 0;
+  const size_t n = flags.methods.size();
   for (int round = 1; round <= flags.rounds; ++round) {
-    for (Method m : flags.methods) {
+    // Round r starts at method r-1 (mod n): no method always runs right
+    // after the same one, or first.
+    for (size_t k = 0; k < n; ++k) {
+      const Method m = flags.methods[(k + static_cast<size_t>(round - 1)) % n];
       PhaseResult r = RunPhase(m, flags, lanes, round);
       rates[m].push_back(r.calls_per_second);
+      cpu[m].push_back(r.cpu_per_call);
       errors += r.errors;
     }
   }
   printf("median calls/s over %d round(s):", flags.rounds);
   for (const auto& [m, v] : rates) printf("  %s %.0f", MethodName(m), Median(v));
   printf("\n");
-  // Median calls/s of `num` over those of `den`, when both ran; then the
-  // ratio of each round, to show the spread.
-  auto ratio = [&rates](Method num, Method den, const char* note) {
+  // Median calls/s of `num` over those of `den`, when both ran. With more
+  // than one round also: the median of the rounds' own ratios (each round's
+  // two phases ran within seconds of each other, so on a shared machine
+  // this pairs like with like), each round's ratio, and the same for
+  // process CPU per call (den's over num's: < 1 when num costs more).
+  auto ratio = [&](Method num, Method den, const char* note) {
     if (!rates.count(num) || !rates.count(den)) return;
     const double d = Median(rates[den]);
-    printf("ratio %s/%s: %.3f (%s)", MethodName(num), MethodName(den),
+    printf("ratio %s/%s: %.3f (%s)\n", MethodName(num), MethodName(den),
            d > 0 ? Median(rates[num]) / d : 0, note);
-    if (rates[num].size() > 1) {
-      printf("; by round:");
-      for (size_t i = 0; i < rates[num].size(); ++i) {
-        printf(" %.3f", rates[den][i] > 0 ? rates[num][i] / rates[den][i] : 0);
-      }
+    if (rates[num].size() < 2) return;
+    std::vector<double> paired, paired_cpu;
+    for (size_t i = 0; i < rates[num].size(); ++i) {
+      paired.push_back(rates[den][i] > 0 ? rates[num][i] / rates[den][i] : 0);
+      paired_cpu.push_back(cpu[num][i] > 0 ? cpu[den][i] / cpu[num][i] : 0);
     }
-    printf("\n");
+    printf("  median of round ratios %.3f; by round:", Median(paired));
+    for (double r : paired) printf(" %.3f", r);
+    printf("\n  cpu/call %s over %s: median %.3f (%.1f us vs %.1f us)\n",
+           MethodName(den), MethodName(num), Median(paired_cpu),
+           Median(cpu[den]) * 1e6, Median(cpu[num]) * 1e6);
   };
   ratio(Method::kGet, Method::kEcho, "target >= 0.80");
   ratio(Method::kPing, Method::kEcho, "one database round trip and nothing else");

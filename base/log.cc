@@ -1,6 +1,7 @@
 #include "base/log.h"
 
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <mutex>
 
@@ -28,6 +29,34 @@ const char* LevelName(LogLevel level) {
       return "error";
   }
   return "info";
+}
+
+// "2026-11-23T14:00:00.123Z" for `now`. absl::FormatTime is a noticeable
+// share of a log line (the server writes one per call), so each thread keeps
+// the text of the last second it formatted and adds only the milliseconds.
+void AppendTimestamp(absl::Time now, std::string* out) {
+  thread_local int64_t cached_second = INT64_MIN;
+  thread_local std::string cached_text;  // "2026-11-23T14:00:00"
+  const int64_t micros = absl::ToUnixMicros(now);
+  // Floor division: a time before 1970 still formats correctly.
+  int64_t second = micros / 1000000;
+  int64_t micros_in_second = micros % 1000000;
+  if (micros_in_second < 0) {
+    --second;
+    micros_in_second += 1000000;
+  }
+  if (second != cached_second) {
+    cached_text = absl::FormatTime("%Y-%m-%dT%H:%M:%S",
+                                   absl::FromUnixSeconds(second),
+                                   absl::UTCTimeZone());
+    cached_second = second;
+  }
+  const int millis = static_cast<int>(micros_in_second / 1000);
+  const char digits[] = {'.', static_cast<char>('0' + millis / 100),
+                         static_cast<char>('0' + millis / 10 % 10),
+                         static_cast<char>('0' + millis % 10), 'Z'};
+  out->append(cached_text);
+  out->append(digits, sizeof(digits));
 }
 
 }  // namespace
@@ -85,11 +114,10 @@ std::string JsonEscape(absl::string_view s) {
 void Log(LogLevel level, absl::string_view event,
          std::initializer_list<LogField> fields) {
   if (!LogEnabled(level)) return;
-  std::string line = absl::StrCat(
-      "{\"ts\":\"",
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-      "\",\"level\":\"", LevelName(level), "\",\"event\":\"", JsonEscape(event),
-      "\"");
+  std::string line = "{\"ts\":\"";
+  AppendTimestamp(absl::Now(), &line);
+  absl::StrAppend(&line, "\",\"level\":\"", LevelName(level),
+                  "\",\"event\":\"", JsonEscape(event), "\"");
   if (t_request_id != nullptr && !t_request_id->empty()) {
     absl::StrAppend(&line, ",\"request_id\":\"", JsonEscape(*t_request_id),
                     "\"");

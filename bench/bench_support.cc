@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "bench/unprotected_read_service.h"
 #include "model/object_schema.h"
 #include "model/record.h"
 #include "server/server_core.h"
@@ -51,11 +52,23 @@ crm::v1::Account SeedAccount(int i) {
 
 absl::StatusOr<std::unique_ptr<SeededServer>> SeededServer::Start(
     testing::Backend backend, int accounts, int pool_size) {
+  SeededServerOptions options;
+  options.pool_size = pool_size;
+  return Start(backend, accounts, options);
+}
+
+absl::StatusOr<std::unique_ptr<SeededServer>> SeededServer::Start(
+    testing::Backend backend, int accounts,
+    const SeededServerOptions& seeded) {
   testing::TestServerOptions options{.backend = backend};
-  if (pool_size > 0) {
-    options.customize = [pool_size](crm::internal::ServerConfig& config) {
-      config.set_database_pool_size(pool_size);
-    };
+  options.customize = [seeded](crm::internal::ServerConfig& config) {
+    if (seeded.pool_size > 0) config.set_database_pool_size(seeded.pool_size);
+    if (seeded.metrics) {
+      config.mutable_metrics()->set_listen_address("127.0.0.1:0");
+    }
+  };
+  if (seeded.unprotected_read) {
+    options.extra_services.push_back(UnprotectedReadServiceFactory());
   }
   auto ts = testing::TestServer::Start(std::move(options));
   if (!ts.ok()) return ts.status();

@@ -26,6 +26,20 @@ const std::vector<std::string>& Industries();
 // The i-th seeded account (deterministic; ~300 bytes of field data).
 crm::v1::Account SeedAccount(int i);
 
+// How SeededServer::Start configures the server beyond the harness's base
+// config (tests/harness/test_server.h).
+struct SeededServerOptions {
+  // The database connection pool; 0 keeps the harness's 4 (the server's own
+  // default is 8).
+  int pool_size = 0;
+  // Prometheus metrics on 127.0.0.1:0 (server/metrics.h), as a production
+  // server runs; the harness's base config has them off.
+  bool metrics = false;
+  // Also register the benchmark-only crm.bench.v1.UnprotectedReadService
+  // (bench/unprotected_read_service.h) on the same server.
+  bool unprotected_read = false;
+};
+
 // An in-process TestServer (real mTLS, real database) holding `accounts`
 // seeded accounts. Seeding writes through the server's own RecordStore in
 // transactions of 1000 rows (not through the API: 10k gRPC creates would
@@ -36,6 +50,9 @@ class SeededServer {
   // default is 4; the server's own default is 8).
   static absl::StatusOr<std::unique_ptr<SeededServer>> Start(
       testing::Backend backend, int accounts, int pool_size = 0);
+  static absl::StatusOr<std::unique_ptr<SeededServer>> Start(
+      testing::Backend backend, int accounts,
+      const SeededServerOptions& options);
 
   testing::TestServer& server() const { return *server_; }
   // The server's database, record store, page tokens and clock, for calling

@@ -7,21 +7,30 @@
 // same run on the same server build, alternately (drift on a shared machine
 // hits both). Prints, per phase: calls/s, latency p50/p90/p99/max, errors,
 // and process CPU per call; then the median calls/s of each method over the
-// rounds and the ratio Get/Echo.
+// rounds and the ratios Get/Echo, Get/raw and Get/get_quiet. Exits 1 if
+// any call failed.
 //
-// Methods: echo (DiagnosticsService.Echo: mTLS + identity only, the
-// unprotected baseline), ping (Echo with ping_database: the same plus one
+// Methods: echo (DiagnosticsService.Echo: mTLS + identity only, no
+// storage), ping (Echo with ping_database: the same plus one
 // SELECT 1 on a pooled connection, i.e. the floor of any call that makes
 // one database round trip), get (AccountService.GetAccount of a random seeded
 // account: identity + policy + point read + field masking), list
-// (ListAccounts, page of 50, optional --filter).
+// (ListAccounts, page of 50, optional --filter), raw (the benchmark-only
+// crm.bench.v1.UnprotectedReadService.GetAccount of the same accounts on the
+// same server: TLS, the point read and the record codec, no pipeline —
+// no session, restriction, policy, masking, log line or metrics; see
+// bench/unprotected_read_service.h), get_quiet (the same Get on a second
+// in-process server, seeded alike, with what --quiet names turned off:
+// "metrics" starts it without a metrics endpoint, "log" raises the process's
+// log level to warning for its phases, which drops the per-call "rpc" line).
 //
 // Without --target an in-process server is started (TestServer: real mTLS
 // with per-run certificates, a fresh SQLite database, or PostgreSQL with
-// --backend=postgres and CRM_TEST_PG_DIR) and --accounts accounts are seeded
-// directly. With --target=localhost:PORT --ca --cert --key, an external
+// --backend=postgres and CRM_TEST_PG_DIR) with metrics on (--metrics=0:
+// off) and --accounts accounts are seeded directly. With --target=localhost:PORT --ca --cert --key, an external
 // server is loaded instead and --accounts accounts are first CREATED through
-// the API (they stay in that server's database).
+// the API (they stay in that server's database); raw and get_quiet need the
+// in-process server.
 //
 // Example: crm_load --methods=echo,get --channels=2 --inflight=32
 //          --duration=5 --rounds=3
@@ -48,7 +57,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/log.h"
 #include "bench/bench_support.h"
+#include "crm/bench/v1/unprotected_read.grpc.pb.h"
 
 namespace crm::bench {
 namespace {
@@ -56,11 +67,11 @@ namespace {
 constexpr int kMaxChannels = 64;
 constexpr int kMaxInflight = 1024;
 constexpr int kMaxDurationSeconds = 60;
-constexpr int kMaxRounds = 10;
+constexpr int kMaxRounds = 30;
 constexpr int64_t kMaxCallsPerPhase = 20'000'000;
 constexpr int kCallDeadlineSeconds = 10;
 
-enum class Method { kEcho, kPing, kGet, kList };
+enum class Method { kEcho, kPing, kGet, kList, kRaw, kGetQuiet };
 
 const char* MethodName(Method m) {
   switch (m) {
@@ -72,6 +83,10 @@ const char* MethodName(Method m) {
       return "get";
     case Method::kList:
       return "list";
+    case Method::kRaw:
+      return "raw";
+    case Method::kGetQuiet:
+      return "get_quiet";
   }
   return "?";
 }
@@ -85,6 +100,8 @@ struct Flags {
   int rounds = 3;
   int accounts = 10000;
   int pool = 0;  // in-process server's database pool; 0: the harness's 4
+  int metrics = 1;  // in-process server's metrics endpoint
+  bool quiet_log = true, quiet_metrics = true;  // what get_quiet turns off
   std::string filter;  // for list
   std::string backend = "sqlite";
   std::string target, ca, cert, key;
@@ -93,10 +110,11 @@ struct Flags {
 int Usage(const std::string& error) {
   fprintf(stderr,
           "crm_load: %s\n"
-          "usage: crm_load [--methods=echo,get,list] [--channels=C<=%d]\n"
-          "  [--inflight=K<=%d] [--duration=S<=%d] [--warmup=S] "
-          "[--rounds=R<=%d]\n"
-          "  [--accounts=N] [--pool=N] [--filter=EXPR] [--backend=sqlite|postgres]\n"
+          "usage: crm_load [--methods=echo,ping,get,list,raw,get_quiet]\n"
+          "  [--channels=C<=%d] [--inflight=K<=%d] [--duration=S<=%d]\n"
+          "  [--warmup=S] [--rounds=R<=%d] [--accounts=N] [--pool=N]\n"
+          "  [--filter=EXPR] [--backend=sqlite|postgres] [--metrics=1|0]\n"
+          "  [--quiet=log,metrics]\n"
           "  [--target=localhost:PORT --ca=FILE --cert=FILE --key=FILE]\n",
           error.c_str(), kMaxChannels, kMaxInflight, kMaxDurationSeconds,
           kMaxRounds);
@@ -115,7 +133,7 @@ std::string ParseFlags(int argc, char** argv, Flags* flags) {
       {"channels", &flags->channels}, {"inflight", &flags->inflight},
       {"duration", &flags->duration}, {"warmup", &flags->warmup},
       {"rounds", &flags->rounds},     {"accounts", &flags->accounts},
-      {"pool", &flags->pool}};
+      {"pool", &flags->pool},         {"metrics", &flags->metrics}};
   std::map<std::string, std::string*> strings = {
       {"filter", &flags->filter}, {"backend", &flags->backend},
       {"target", &flags->target}, {"ca", &flags->ca},
@@ -138,9 +156,24 @@ std::string ParseFlags(int argc, char** argv, Flags* flags) {
           flags->methods.push_back(Method::kGet);
         } else if (m == "list") {
           flags->methods.push_back(Method::kList);
+        } else if (m == "raw") {
+          flags->methods.push_back(Method::kRaw);
+        } else if (m == "get_quiet") {
+          flags->methods.push_back(Method::kGetQuiet);
         } else {
           return absl::StrCat("--methods: unknown method '", m,
-                              "'; use echo, ping, get, list");
+                              "'; use echo, ping, get, list, raw, get_quiet");
+        }
+      }
+    } else if (name == "quiet") {
+      flags->quiet_log = flags->quiet_metrics = false;
+      for (absl::string_view q : absl::StrSplit(value, ',', absl::SkipEmpty())) {
+        if (q == "log") {
+          flags->quiet_log = true;
+        } else if (q == "metrics") {
+          flags->quiet_metrics = true;
+        } else {
+          return absl::StrCat("--quiet: unknown '", q, "'; use log, metrics");
         }
       }
     } else if (auto it = ints.find(name); it != ints.end()) {
@@ -169,6 +202,12 @@ std::string ParseFlags(int argc, char** argv, Flags* flags) {
     }
     if (flags->ca.empty() || flags->cert.empty() || flags->key.empty()) {
       return "--target needs --ca, --cert and --key";
+    }
+    for (Method m : flags->methods) {
+      if (m == Method::kRaw || m == Method::kGetQuiet) {
+        return absl::StrCat(MethodName(m),
+                            " needs the in-process server (no --target)");
+      }
     }
   }
   if (flags->backend != "sqlite" && flags->backend != "postgres") {
@@ -207,6 +246,10 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target,
 struct Stubs {
   std::unique_ptr<crm::v1::DiagnosticsService::Stub> diagnostics;
   std::unique_ptr<crm::v1::AccountService::Stub> accounts;
+  // Same channel; only on the in-process server.
+  std::unique_ptr<crm::bench::v1::UnprotectedReadService::Stub> unprotected;
+  // A channel to the get_quiet server; null unless get_quiet runs.
+  std::unique_ptr<crm::v1::AccountService::Stub> quiet_accounts;
 };
 
 // One phase: `lanes` chains of sequential calls of one method.
@@ -269,18 +312,33 @@ class Lane {
         stubs_->diagnostics->async()->Echo(ctx_.get(), &ping_req_, &echo_resp_,
                                            done);
         break;
-      case Method::kGet: {
-        std::uniform_int_distribution<size_t> pick(0, names_->size() - 1);
-        get_req_.set_name((*names_)[pick(rng_)]);
+      case Method::kGet:
+        get_req_.set_name(PickName());
         stubs_->accounts->async()->GetAccount(ctx_.get(), &get_req_, &account_,
                                               done);
         break;
-      }
       case Method::kList:
         stubs_->accounts->async()->ListAccounts(ctx_.get(), &list_req_,
                                                 &list_resp_, done);
         break;
+      case Method::kRaw:
+        raw_req_.set_name(PickName());
+        stubs_->unprotected->async()->GetAccount(ctx_.get(), &raw_req_,
+                                                 &account_, done);
+        break;
+      case Method::kGetQuiet:
+        get_req_.set_name(PickName());
+        stubs_->quiet_accounts->async()->GetAccount(ctx_.get(), &get_req_,
+                                                    &account_, done);
+        break;
     }
+  }
+
+  // A random seeded account (the same distribution for get, raw and
+  // get_quiet).
+  const std::string& PickName() {
+    std::uniform_int_distribution<size_t> pick(0, names_->size() - 1);
+    return (*names_)[pick(rng_)];
   }
 
   void Done(grpc::Status s) {
@@ -306,6 +364,7 @@ class Lane {
   crm::v1::EchoRequest ping_req_;
   crm::v1::EchoResponse echo_resp_;
   crm::v1::GetAccountRequest get_req_;
+  crm::bench::v1::GetAccountRequest raw_req_;
   crm::v1::Account account_;
   crm::v1::ListAccountsRequest list_req_;
   crm::v1::ListAccountsResponse list_resp_;
@@ -323,10 +382,16 @@ double ProcessCpuSeconds() {
 
 struct PhaseResult {
   double calls_per_second = 0;
+  double cpu_per_call = 0;  // process CPU seconds per call (client + server)
+  int64_t errors = 0;
 };
 
 PhaseResult RunPhase(Method method, const Flags& flags,
                      std::vector<std::unique_ptr<Lane>>& lanes, int round) {
+  // The log level is process-wide: get_quiet's phases drop the per-call
+  // "rpc" line (info) of its server; warnings and errors still print.
+  const bool quiet_log = method == Method::kGetQuiet && flags.quiet_log;
+  if (quiet_log) base::SetLogLevel(base::LogLevel::kWarning);
   Phase phase;
   phase.method = method;
   const int64_t now = NowNanos();
@@ -345,6 +410,7 @@ PhaseResult RunPhase(Method method, const Flags& flags,
   }
   const double elapsed = (NowNanos() - phase.measure_start_ns) / 1e9;
   const double cpu = ProcessCpuSeconds() - cpu_start;
+  if (quiet_log) base::SetLogLevel(base::LogLevel::kInfo);
 
   LatencySamples all;
   int64_t errors = 0;
@@ -357,8 +423,10 @@ PhaseResult RunPhase(Method method, const Flags& flags,
   PhaseResult r;
   const double calls = static_cast<double>(all.size());
   r.calls_per_second = calls / elapsed;
+  r.errors = errors;
+  r.cpu_per_call = calls > 0 ? cpu / calls : 0;
   printf(
-      "round %d  %-4s  calls %8.0f  calls/s %8.0f  p50 %7.1f us  p90 %7.1f us"
+      "round %d  %-9s  calls %8.0f  calls/s %8.0f  p50 %7.1f us  p90 %7.1f us"
       "  p99 %7.1f us  max %8.1f us  errors %lld  cpu/call %5.1f us\n",
       round, MethodName(method), calls, r.calls_per_second,
       all.Quantile(0.50) / 1e3, all.Quantile(0.90) / 1e3,
@@ -376,12 +444,42 @@ double Median(std::vector<double> v) {
                            : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
+bool Runs(const Flags& flags, Method method) {
+  return std::find(flags.methods.begin(), flags.methods.end(), method) !=
+         flags.methods.end();
+}
+
+// `flags.channels` connected stubs to `target`; empty if one cannot connect.
+std::vector<std::unique_ptr<Stubs>> Connect(const Flags& flags,
+                                            const std::string& target,
+                                            const std::string& ca,
+                                            const std::string& cert,
+                                            const std::string& key,
+                                            int first_index) {
+  std::vector<std::unique_ptr<Stubs>> stubs;
+  for (int i = 0; i < flags.channels; ++i) {
+    auto channel = MakeChannel(target, ca, cert, key, first_index + i);
+    if (!channel->WaitForConnected(std::chrono::system_clock::now() +
+                                   std::chrono::seconds(10))) {
+      fprintf(stderr, "crm_load: cannot connect to %s\n", target.c_str());
+      return {};
+    }
+    auto s = std::make_unique<Stubs>();
+    s->diagnostics = crm::v1::DiagnosticsService::NewStub(channel);
+    s->accounts = crm::v1::AccountService::NewStub(channel);
+    s->unprotected = crm::bench::v1::UnprotectedReadService::NewStub(channel);
+    stubs.push_back(std::move(s));
+  }
+  return stubs;
+}
+
 int Main(int argc, char** argv) {
   Flags flags;
   if (std::string error = ParseFlags(argc, argv, &flags); !error.empty()) {
     return Usage(error);
   }
   std::unique_ptr<SeededServer> local;
+  std::unique_ptr<SeededServer> quiet;  // get_quiet's server
   std::vector<std::string> names;
   std::string target = flags.target, ca = flags.ca, cert = flags.cert,
               key = flags.key;
@@ -391,7 +489,11 @@ int Main(int argc, char** argv) {
                                    : testing::Backend::kSqlite;
     fprintf(stderr, "crm_load: in-process %s server, seeding %d accounts\n",
             flags.backend.c_str(), flags.accounts);
-    auto server = SeededServer::Start(backend, flags.accounts, flags.pool);
+    SeededServerOptions options;
+    options.pool_size = flags.pool;
+    options.metrics = flags.metrics != 0;
+    options.unprotected_read = Runs(flags, Method::kRaw);
+    auto server = SeededServer::Start(backend, flags.accounts, options);
     if (!server.ok()) {
       fprintf(stderr, "crm_load: %s\n", server.status().ToString().c_str());
       return 1;
@@ -403,6 +505,27 @@ int Main(int argc, char** argv) {
     ca = certs.ca;
     cert = certs.ClientCert("admin-cli");
     key = certs.ClientKey("admin-cli");
+    if (Runs(flags, Method::kGetQuiet)) {
+      fprintf(stderr,
+              "crm_load: second in-process %s server for get_quiet (metrics "
+              "%s, log line %s), seeding %d accounts\n",
+              flags.backend.c_str(),
+              flags.quiet_metrics || flags.metrics == 0 ? "off" : "on",
+              flags.quiet_log ? "off" : "on", flags.accounts);
+      SeededServerOptions quiet_options;
+      quiet_options.pool_size = flags.pool;
+      quiet_options.metrics = flags.metrics != 0 && !flags.quiet_metrics;
+      auto q = SeededServer::Start(backend, flags.accounts, quiet_options);
+      if (!q.ok()) {
+        fprintf(stderr, "crm_load: %s\n", q.status().ToString().c_str());
+        return 1;
+      }
+      quiet = *std::move(q);
+      if (quiet->account_names() != names) {
+        fprintf(stderr, "crm_load: the two servers hold different accounts\n");
+        return 1;
+      }
+    }
   } else {
     client::ChannelOptions options;
     options.target = target;
@@ -425,22 +548,26 @@ int Main(int argc, char** argv) {
   }
   if (names.empty()) {
     bool needs_names = false;
-    for (Method m : flags.methods) needs_names |= m == Method::kGet;
-    if (needs_names) return Usage("get needs --accounts >= 1");
+    for (Method m : flags.methods) {
+      needs_names |= m == Method::kGet || m == Method::kRaw ||
+                     m == Method::kGetQuiet;
+    }
+    if (needs_names) return Usage("get, raw and get_quiet need --accounts >= 1");
   }
 
-  std::vector<std::unique_ptr<Stubs>> stubs;
-  for (int i = 0; i < flags.channels; ++i) {
-    auto channel = MakeChannel(target, ca, cert, key, i);
-    if (!channel->WaitForConnected(std::chrono::system_clock::now() +
-                                   std::chrono::seconds(10))) {
-      fprintf(stderr, "crm_load: cannot connect to %s\n", target.c_str());
-      return 1;
+  std::vector<std::unique_ptr<Stubs>> stubs =
+      Connect(flags, target, ca, cert, key, 0);
+  if (stubs.empty()) return 1;
+  if (quiet != nullptr) {
+    const testing::TestCerts& certs = quiet->server().certs();
+    std::vector<std::unique_ptr<Stubs>> quiet_stubs =
+        Connect(flags, quiet->server().target(), certs.ca,
+                certs.ClientCert("admin-cli"), certs.ClientKey("admin-cli"),
+                flags.channels);
+    if (quiet_stubs.empty()) return 1;
+    for (int i = 0; i < flags.channels; ++i) {
+      stubs[i]->quiet_accounts = std::move(quiet_stubs[i]->accounts);
     }
-    auto s = std::make_unique<Stubs>();
-    s->diagnostics = crm::v1::DiagnosticsService::NewStub(channel);
-    s->accounts = crm::v1::AccountService::NewStub(channel);
-    stubs.push_back(std::move(s));
   }
   std::vector<std::unique_ptr<Lane>> lanes;
   for (int i = 0; i < flags.inflight; ++i) {
@@ -455,27 +582,72 @@ int Main(int argc, char** argv) {
          local != nullptr ? " (in-process server: client and server share "
                             "the CPU)"
                           : "");
-  std::map<Method, std::vector<double>> rates;
+  if (local != nullptr) {
+    printf("crm_load: server metrics %s, per-call log line on (stderr)%s\n",
+           flags.metrics != 0 ? "on" : "off",
+           quiet == nullptr
+               ? ""
+               : absl::StrCat("; get_quiet: a second server, metrics ",
+                              flags.quiet_metrics || flags.metrics == 0 ? "off"
+                                                                        : "on",
+                              ", log line ", flags.quiet_log ? "off" : "on")
+                     .c_str());
+  }
+  std::map<Method, std::vector<double>> rates, cpu;
+  int64_t errors = 0;
+  const size_t n = flags.methods.size();
   for (int round = 1; round <= flags.rounds; ++round) {
-    for (Method m : flags.methods) {
-      rates[m].push_back(RunPhase(m, flags, lanes, round).calls_per_second);
+    // Round r starts at method r-1 (mod n): no method always runs right
+    // after the same one, or first.
+    for (size_t k = 0; k < n; ++k) {
+      const Method m = flags.methods[(k + static_cast<size_t>(round - 1)) % n];
+      PhaseResult r = RunPhase(m, flags, lanes, round);
+      rates[m].push_back(r.calls_per_second);
+      cpu[m].push_back(r.cpu_per_call);
+      errors += r.errors;
     }
   }
   printf("median calls/s over %d round(s):", flags.rounds);
   for (const auto& [m, v] : rates) printf("  %s %.0f", MethodName(m), Median(v));
   printf("\n");
-  // Median calls/s of `num` over those of `den`, when both ran.
-  auto ratio = [&rates](Method num, Method den, const char* note) {
+  // Median calls/s of `num` over those of `den`, when both ran. With more
+  // than one round also: the median of the rounds' own ratios (each round's
+  // two phases ran within seconds of each other, so on a shared machine
+  // this pairs like with like), each round's ratio, and the same for
+  // process CPU per call (den's over num's: < 1 when num costs more).
+  auto ratio = [&](Method num, Method den, const char* note) {
     if (!rates.count(num) || !rates.count(den)) return;
     const double d = Median(rates[den]);
-    printf("ratio %s/%s: %.2f (%s)\n", MethodName(num), MethodName(den),
+    printf("ratio %s/%s: %.3f (%s)\n", MethodName(num), MethodName(den),
            d > 0 ? Median(rates[num]) / d : 0, note);
+    if (rates[num].size() < 2) return;
+    std::vector<double> paired, paired_cpu;
+    for (size_t i = 0; i < rates[num].size(); ++i) {
+      paired.push_back(rates[den][i] > 0 ? rates[num][i] / rates[den][i] : 0);
+      paired_cpu.push_back(cpu[num][i] > 0 ? cpu[den][i] / cpu[num][i] : 0);
+    }
+    printf("  median of round ratios %.3f; by round:", Median(paired));
+    for (double r : paired) printf(" %.3f", r);
+    printf("\n  cpu/call %s over %s: median %.3f (%.1f us vs %.1f us)\n",
+           MethodName(den), MethodName(num), Median(paired_cpu),
+           Median(cpu[den]) * 1e6, Median(cpu[num]) * 1e6);
   };
   ratio(Method::kGet, Method::kEcho, "target >= 0.80");
   ratio(Method::kPing, Method::kEcho, "one database round trip and nothing else");
   ratio(Method::kGet, Method::kPing,
         "identity, policy, masking and the record read, over the round-trip "
         "floor");
+  ratio(Method::kGet, Method::kRaw,
+        "target >= 0.90: authorized Get over an unprotected read of the same "
+        "record on the same server");
+  ratio(Method::kGet, Method::kGetQuiet,
+        "target >= 0.97: Get with metrics and the log line over Get without "
+        "what --quiet names");
+  if (errors > 0) {
+    fprintf(stderr, "crm_load: %lld call(s) failed\n",
+            static_cast<long long>(errors));
+    return 1;
+  }
   return 0;
 }
 

@@ -164,7 +164,8 @@ std::vector<std::string> DatabaseBackedServiceNames() {
 
 absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
     const crm::internal::ServerConfig& config, auth::Clock* clock,
-    const BeforeServing& before_serving) {
+    const BeforeServing& before_serving,
+    const std::vector<ExtraService>& extra_services) {
   static absl::once_flag grpc_log_once;
   absl::call_once(grpc_log_once, [] { gpr_set_log_function(GrpcLogToJson); });
   // Secrets readable by other users: refuse before touching anything.
@@ -299,6 +300,10 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
   server->policy_loader_ = std::move(policy_loader);
   server->services_.push_back(
       std::make_unique<SharingServiceImpl>(server->core_.get()));
+  // Tests and benchmarks only (ExtraService): outside the pipeline.
+  for (const ExtraService& make : extra_services) {
+    server->services_.push_back(make(*server->core_));
+  }
   for (auto& service : server->services_) builder.RegisterService(service.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {

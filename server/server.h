@@ -49,12 +49,25 @@ class CrmServer {
   // afterwards, so the first call already sees what it wrote.
   using BeforeServing = std::function<absl::Status(ServerCore&)>;
 
+  // For tests and benchmarks only; crm_server never passes any. Builds a
+  // service that is registered on the same server, port and TLS credentials
+  // as the CRM services (so the handshake, the service identity check and
+  // the interceptors apply) but does NOT run through the request pipeline:
+  // no session, limits, policy, log line or metrics. bench/ uses it for an
+  // unprotected read to compare Get with (bench/unprotected_read_service.h).
+  // Called once during Start with the server's core, which outlives the
+  // service (the server owns it).
+  using ExtraService =
+      std::function<std::unique_ptr<grpc::Service>(ServerCore&)>;
+
   // `config` must already be finalized (FinalizeConfig). `clock` may be null
   // for the system clock; if set it must outlive the server. If
-  // `before_serving` fails, Start fails with its status.
+  // `before_serving` fails, Start fails with its status. `extra_services`:
+  // see ExtraService (tests and benchmarks only).
   static absl::StatusOr<std::unique_ptr<CrmServer>> Start(
       const crm::internal::ServerConfig& config, auth::Clock* clock = nullptr,
-      const BeforeServing& before_serving = nullptr);
+      const BeforeServing& before_serving = nullptr,
+      const std::vector<ExtraService>& extra_services = {});
 
   ~CrmServer();
 

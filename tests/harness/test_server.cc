@@ -71,7 +71,9 @@ absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(
       BaseTestConfig(*ts->certs_, ts->db_->connection());
   if (options.customize) options.customize(config);
   if (absl::Status s = server::FinalizeConfig(&config); !s.ok()) return s;
-  auto server = server::CrmServer::Start(config, options.clock);
+  auto server = server::CrmServer::Start(config, options.clock,
+                                          /*before_serving=*/nullptr,
+                                          options.extra_services);
   if (!server.ok()) return server.status();
   ts->server_ = *std::move(server);
   return ts;

@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -37,6 +38,10 @@ struct TestServerOptions {
   auth::Clock* clock = nullptr;  // null: system clock
   // Certificates to use; null: SharedTestCerts().
   const TestCerts* certs = nullptr;
+  // Benchmarks only: services registered on the same server outside the
+  // request pipeline (server::CrmServer::ExtraService; bench/ adds an
+  // unprotected read). Tests leave it empty.
+  std::vector<server::CrmServer::ExtraService> extra_services;
 };
 
 // The base config for `certs` and `database` (see the file comment).

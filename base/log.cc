@@ -1,9 +1,18 @@
 #include "base/log.h"
 
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -59,7 +68,107 @@ void AppendTimestamp(absl::Time now, std::string* out) {
   out->append(digits, sizeof(digits));
 }
 
+// Writes the log's lines to a file descriptor (2 unless a test changes it).
+//
+// Info and debug lines (one per call: the "rpc" line) are appended to a
+// buffer that a background thread writes with one write(2) at most
+// kFlushDelay after the first line of a batch: a write per line, under a
+// lock every call thread takes, cost more than the metrics and the policy
+// together (bench/README.md). Warning and error lines, and any line that
+// finds kMaxBuffered bytes waiting, are written by the caller before Log
+// returns, together with everything buffered before them, so the order of
+// lines is kept and a line about trouble is never held back. Memory is
+// bounded; no line is dropped. FlushLogs (also run at exit) writes what is
+// buffered; a crash (abort, SIGKILL) can lose the info lines of the last
+// kFlushDelay.
+//
+// Never destroyed (a detached thread may still run at exit).
+class Writer {
+ public:
+  static constexpr std::chrono::milliseconds kFlushDelay{5};
+  static constexpr size_t kMaxBuffered = 256 * 1024;
+
+  static Writer& Get() {
+    static Writer* writer = [] {
+      auto* w = new Writer();
+      std::atexit([] { Writer::Get().Flush(); });
+      return w;
+    }();
+    return *writer;
+  }
+
+  void SetFd(int fd) {
+    Flush();
+    fd_.store(fd);
+  }
+
+  void Append(std::string_view line, bool now) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      const bool was_empty = buffer_.empty();
+      buffer_.append(line.data(), line.size());
+      if (!now && buffer_.size() < kMaxBuffered) {
+        if (!thread_started_) {
+          thread_started_ = true;
+          std::thread([this] { Run(); }).detach();
+        }
+        if (was_empty) wake_.notify_one();
+        return;
+      }
+    }
+    Flush();
+  }
+
+  // Writes everything appended so far before returning.
+  void Flush() {
+    std::lock_guard<std::mutex> write_lock(write_mu_);
+    std::string batch;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      batch.swap(buffer_);
+    }
+    WriteAll(batch);
+  }
+
+ private:
+  Writer() = default;
+
+  void Run() {
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        wake_.wait(lock, [this] { return !buffer_.empty(); });
+      }
+      std::this_thread::sleep_for(kFlushDelay);  // let a batch gather
+      Flush();
+    }
+  }
+
+  void WriteAll(std::string_view data) {
+    const int fd = fd_.load();
+    while (!data.empty()) {
+      ssize_t n = write(fd, data.data(), data.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return;  // nowhere to report it: the log is the report
+      }
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+
+  std::atomic<int> fd_{2};
+  std::mutex write_mu_;  // held while a batch is taken and written: order
+  std::mutex mu_;        // guards buffer_ and thread_started_
+  std::condition_variable wake_;
+  std::string buffer_;
+  bool thread_started_ = false;
+};
+
 }  // namespace
+
+void FlushLogs() { Writer::Get().Flush(); }
+
+void SetLogFdForTesting(int fd) { Writer::Get().SetFd(fd); }
 
 ScopedRequestId::ScopedRequestId(absl::string_view id)
     : previous_(t_request_id), id_(id) {
@@ -127,11 +236,12 @@ void Log(LogLevel level, absl::string_view event,
                     "\"");
   }
   line += "}\n";
-  static std::mutex mu;
-  std::lock_guard<std::mutex> lock(mu);
-  fwrite(line.data(), 1, line.size(), stderr);
-  fflush(stderr);
-  if (auto* sink = g_sink.load()) sink(line);
+  Writer::Get().Append(line, /*now=*/level >= LogLevel::kWarning);
+  if (auto* sink = g_sink.load()) {
+    static std::mutex sink_mu;
+    std::lock_guard<std::mutex> lock(sink_mu);
+    sink(line);
+  }
 }
 
 }  // namespace crm::base

@@ -4,6 +4,12 @@
 // Thread-safe. Values are escaped; callers pass key/value pairs. Every line
 // the server writes (store/ included) has this one schema: ts, level, event,
 // then string fields. Never pass secrets (passwords, tokens, keys).
+//
+// Writing: warning and error lines reach stderr before Log returns; info and
+// debug lines are written in batches by a background thread within about
+// 5 ms (one write(2) per batch instead of per line), in the order they were
+// logged. FlushLogs() writes whatever is pending (it also runs at exit); a
+// crash can lose the last few milliseconds of info lines.
 #ifndef CRM_BASE_LOG_H_
 #define CRM_BASE_LOG_H_
 
@@ -38,6 +44,9 @@ inline void LogError(absl::string_view event,
   Log(LogLevel::kError, event, fields);
 }
 
+// Writes every line logged so far before returning.
+void FlushLogs();
+
 // The request id of the call this thread is serving, added to every line
 // the thread writes while it is set ("request_id"), so that a store error
 // or a warning deep in a call can be joined with the call's own line.
@@ -59,8 +68,12 @@ class ScopedRequestId {
 absl::string_view CurrentRequestId();
 
 // For tests: every line also goes to `sink` (nullptr: none). Not for
-// production use; the sink runs under the log's lock.
+// production use; the sink runs under a lock of its own, in Log's caller.
 void SetLogSinkForTesting(void (*sink)(absl::string_view line));
+
+// For tests: lines go to `fd` instead of stderr (pending ones are flushed
+// to the old one first).
+void SetLogFdForTesting(int fd);
 
 // JSON string escaping (without the surrounding quotes).
 std::string JsonEscape(absl::string_view s);

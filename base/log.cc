@@ -70,8 +70,7 @@ void AppendTimestamp(absl::Time now, std::string* out) {
 
 // Writes the log's lines to a file descriptor (2 unless a test changes it).
 //
-// Info and debug lines (one per call: the "rpc" line) are appended to a
-// buffer that a background thread writes with one write(2) at most
+// Info lines (one per call: the "rpc" line) are appended to a buffer that a background thread writes with one write(2) at most
 // kFlushDelay after the first line of a batch: a write per line, under a
 // lock every call thread takes, cost more than the metrics and the policy
 // together (bench/README.md). Warning and error lines, and any line that
@@ -236,7 +235,7 @@ void Log(LogLevel level, absl::string_view event,
                     "\"");
   }
   line += "}\n";
-  Writer::Get().Append(line, /*now=*/level >= LogLevel::kWarning);
+  Writer::Get().Append(line, /*now=*/level != LogLevel::kInfo);
   if (auto* sink = g_sink.load()) {
     static std::mutex sink_mu;
     std::lock_guard<std::mutex> lock(sink_mu);

@@ -5,8 +5,8 @@
 // the server writes (store/ included) has this one schema: ts, level, event,
 // then string fields. Never pass secrets (passwords, tokens, keys).
 //
-// Writing: warning and error lines reach stderr before Log returns; info and
-// debug lines are written in batches by a background thread within about
+// Writing: debug, warning and error lines reach stderr before Log returns;
+// info lines are written in batches by a background thread within about
 // 5 ms (one write(2) per batch instead of per line), in the order they were
 // logged. FlushLogs() writes whatever is pending (it also runs at exit); a
 // crash can lose the last few milliseconds of info lines.

@@ -67,12 +67,12 @@ RequestAuthenticator::Create(const crm::internal::ServerConfig& config,
   return out;
 }
 
-absl::StatusOr<auth::IpAddress> RequestAuthenticator::ClientAddress(
+absl::StatusOr<login::IpAddress> RequestAuthenticator::ClientAddress(
     const grpc::ServerContext& context,
     const crm::internal::ServiceConfig& service) const {
-  auth::IpAddress address;
+  login::IpAddress address;
   std::string peer = context.peer();
-  if (auto parsed = auth::IpAddress::FromGrpcPeer(peer); parsed.has_value()) {
+  if (auto parsed = login::IpAddress::FromGrpcPeer(peer); parsed.has_value()) {
     address = *parsed;
   }
   const Metadata& metadata = context.client_metadata();
@@ -97,7 +97,7 @@ absl::StatusOr<auth::IpAddress> RequestAuthenticator::ClientAddress(
     last.remove_prefix(comma + 1);
   }
   last = absl::StripAsciiWhitespace(last);
-  auto forwarded = auth::IpAddress::Parse({last.data(), last.size()});
+  auto forwarded = login::IpAddress::Parse({last.data(), last.size()});
   if (!forwarded.has_value()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "x-forwarded-for: '", last,
@@ -130,7 +130,7 @@ absl::StatusOr<RequestContext> RequestAuthenticator::Authenticate(
   auto address = ClientAddress(context, **service);
   if (!address.ok()) return address.status();
   out.client_address = *address;
-  const auth::LoginRestrictions& restrictions = entry->second.restrictions;
+  const login::LoginRestrictions& restrictions = entry->second.restrictions;
   if (!restrictions.unrestricted()) {
     absl::Status s =
         restrictions.Check({out.client_address, clock_->Now()}, geo_.get());

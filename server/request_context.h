@@ -15,8 +15,8 @@
 #include "auth/authenticator.h"
 #include "auth/clock.h"
 #include "auth/geoip.h"
-#include "auth/ip_address.h"
-#include "auth/login_restrictions.h"
+#include "login/ip_address.h"
+#include "login/login_restrictions.h"
 #include "auth/service_registry.h"
 #include "auth/session_manager.h"
 #include "auth/system_permissions.h"
@@ -38,7 +38,7 @@ struct RequestContext {
   std::string peer;  // gRPC peer string, for logs
   const crm::internal::ServiceConfig* service = nullptr;  // never null if OK
   // The address the restrictions were checked against.
-  auth::IpAddress client_address;
+  login::IpAddress client_address;
   // Set iff the call carried a valid session token.
   std::optional<auth::AuthenticatedUser> user;
   // System permissions are not here: policy::Evaluator::CheckSystem decides
@@ -71,19 +71,19 @@ class RequestAuthenticator {
 
  private:
   struct ServiceAuth {
-    auth::LoginRestrictions restrictions;
+    login::LoginRestrictions restrictions;
   };
 
   RequestAuthenticator() = default;
 
-  absl::StatusOr<auth::IpAddress> ClientAddress(
+  absl::StatusOr<login::IpAddress> ClientAddress(
       const grpc::ServerContext& context,
       const crm::internal::ServiceConfig& service) const;
 
   const auth::ServiceRegistry* registry_ = nullptr;
   auth::Clock* clock_ = nullptr;
   auth::AuthSettings settings_;
-  std::unique_ptr<auth::CountryResolver> geo_;
+  std::unique_ptr<login::CountryResolver> geo_;
   std::unique_ptr<store::IdentityStore> identities_;
   std::unique_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<auth::SessionManager> sessions_;

@@ -1,4 +1,4 @@
-#include "auth/ip_address.h"
+#include "login/ip_address.h"
 
 #include <arpa/inet.h>
 
@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
-namespace crm::auth {
+namespace crm::login {
 namespace {
 
 // Debian's Abseil keeps its own string_view type; convert at the boundary.
@@ -232,4 +232,4 @@ std::string CidrSet::ToString() const {
   });
 }
 
-}  // namespace crm::auth
+}  // namespace crm::login

@@ -1,4 +1,4 @@
-#include "auth/login_hours.h"
+#include "login/login_hours.h"
 
 #include <cstdio>
 
@@ -10,7 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
 
-namespace crm::auth {
+namespace crm::login {
 namespace {
 
 constexpr const char* kDayNames[7] = {"mon", "tue", "wed", "thu",
@@ -75,6 +75,18 @@ bool IsSafeZoneName(absl::string_view name) {
 
 }  // namespace
 
+absl::StatusOr<absl::TimeZone> LoginHours::LoadZone(std::string_view name_in) {
+  const absl::string_view name(name_in.data(), name_in.size());
+  absl::TimeZone zone;
+  if (!IsSafeZoneName(name) || !absl::LoadTimeZone(std::string(name), &zone)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown time zone '", name,
+        "'; use an IANA name such as \"Europe/Berlin\", \"America/New_York\" "
+        "or \"UTC\""));
+  }
+  return zone;
+}
+
 absl::StatusOr<LoginHours> LoginHours::Parse(std::string_view spec_in,
                                              std::string_view zone_in) {
   const absl::string_view spec(spec_in.data(), spec_in.size());
@@ -87,15 +99,10 @@ absl::StatusOr<LoginHours> LoginHours::Parse(std::string_view spec_in,
     return Bad(spec, "a time zone is required (an IANA name such as "
                      "\"Europe/Berlin\" or \"UTC\")");
   }
-  absl::TimeZone zone;
-  if (!IsSafeZoneName(zone_name) ||
-      !absl::LoadTimeZone(std::string(zone_name), &zone)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown time zone '", zone_name,
-        "'; use an IANA name such as \"Europe/Berlin\", \"America/New_York\" "
-        "or \"UTC\""));
-  }
-  hours.zone_ = zone;
+  absl::StatusOr<absl::TimeZone> zone =
+      LoadZone({zone_name.data(), zone_name.size()});
+  if (!zone.ok()) return zone.status();
+  hours.zone_ = *zone;
   hours.zone_name_ = std::string(zone_name);
 
   std::vector<std::string> canonical_entries;
@@ -165,9 +172,9 @@ absl::StatusOr<LoginHours> LoginHours::Parse(std::string_view spec_in,
   return hours;
 }
 
-bool LoginHours::Allows(absl::Time t) const {
+bool LoginHours::Allows(absl::Time t, absl::TimeZone zone) const {
   if (unrestricted_) return true;
-  const absl::CivilMinute local = absl::ToCivilMinute(t, zone_);
+  const absl::CivilMinute local = absl::ToCivilMinute(t, zone);
   const int weekday = static_cast<int>(absl::GetWeekday(local));  // mon = 0
   const int minute = local.hour() * 60 + local.minute();
   for (const Window& w : by_weekday_[weekday]) {
@@ -178,8 +185,10 @@ bool LoginHours::Allows(absl::Time t) const {
 
 std::string LoginHours::Describe() const { return canonical_; }
 
-std::string LoginHours::DescribeInstant(absl::Time t) const {
-  return absl::StrCat(absl::FormatTime("%a %H:%M", t, zone_), " ", zone_name_);
+std::string LoginHours::DescribeInstant(absl::Time t, absl::TimeZone zone,
+                                        std::string_view zone_name) {
+  return absl::StrCat(absl::FormatTime("%a %H:%M", t, zone), " ",
+                      absl::string_view(zone_name.data(), zone_name.size()));
 }
 
-}  // namespace crm::auth
+}  // namespace crm::login

@@ -1,13 +1,14 @@
-#include "auth/login_restrictions.h"
+#include "login/login_restrictions.h"
 
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "base/error.h"
 
-namespace crm::auth {
+namespace crm::login {
 namespace {
 
 absl::string_view Sv(std::string_view s) { return {s.data(), s.size()}; }
@@ -19,28 +20,35 @@ std::string Prefix(std::string_view rule, std::string_view owner) {
 }  // namespace
 
 absl::StatusOr<LoginRestrictions> LoginRestrictions::Create(
-    std::string owner_label, const std::vector<std::string>& cidrs,
-    const std::vector<std::string>& countries, std::string_view hours_spec,
-    std::string_view time_zone) {
+    std::string owner_label, const LoginRuleSpec& spec) {
   LoginRestrictions r;
   r.owner_label_ = std::move(owner_label);
+  std::vector<base::FieldViolation> bad;
 
-  absl::StatusOr<CidrSet> ranges = CidrSet::Parse(cidrs);
-  if (!ranges.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        Prefix("ip_ranges", r.owner_label_), ranges.status().message()));
+  for (size_t i = 0; i < spec.allowed_ip_ranges.size(); ++i) {
+    absl::StatusOr<CidrRange> range = CidrRange::Parse(spec.allowed_ip_ranges[i]);
+    if (!range.ok()) {
+      bad.push_back({absl::StrCat("allowed_ip_ranges[", i, "]"),
+                     std::string(range.status().message())});
+    }
   }
-  r.ranges_ = *std::move(ranges);
+  if (bad.empty()) {
+    absl::StatusOr<CidrSet> ranges = CidrSet::Parse(spec.allowed_ip_ranges);
+    if (ranges.ok()) r.ranges_ = *std::move(ranges);
+  }
 
-  for (const std::string& raw : countries) {
+  for (size_t i = 0; i < spec.allowed_countries.size(); ++i) {
+    const std::string& raw = spec.allowed_countries[i];
     std::string code = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(raw));
     const bool valid = code.size() == 2 &&
                        absl::ascii_isalpha(static_cast<unsigned char>(code[0])) &&
                        absl::ascii_isalpha(static_cast<unsigned char>(code[1]));
     if (!valid) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          Prefix("countries", r.owner_label_), "'", raw,
-          "' is not a two-letter ISO 3166-1 country code such as DE or US"));
+      bad.push_back({absl::StrCat("allowed_countries[", i, "]"),
+                     absl::StrCat("'", raw,
+                                  "' is not a two-letter ISO 3166-1 country "
+                                  "code such as DE or US")});
+      continue;
     }
     r.countries_.push_back(std::move(code));
   }
@@ -48,12 +56,37 @@ absl::StatusOr<LoginRestrictions> LoginRestrictions::Create(
   r.countries_.erase(std::unique(r.countries_.begin(), r.countries_.end()),
                      r.countries_.end());
 
-  absl::StatusOr<LoginHours> hours = LoginHours::Parse(hours_spec, time_zone);
-  if (!hours.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        Prefix("login_hours", r.owner_label_), hours.status().message()));
+  const absl::string_view zone =
+      absl::StripAsciiWhitespace(spec.login_time_zone);
+  const absl::string_view hours = absl::StripAsciiWhitespace(spec.login_hours);
+  bool zone_ok = true;
+  if (!zone.empty()) {
+    absl::StatusOr<absl::TimeZone> loaded =
+        LoginHours::LoadZone({zone.data(), zone.size()});
+    if (!loaded.ok()) {
+      zone_ok = false;
+      bad.push_back({"login_time_zone", std::string(loaded.status().message())});
+    }
   }
-  r.hours_ = *std::move(hours);
+  // Hours without a zone of their own follow the user's: the grammar is
+  // checked here (with UTC), the zone at Check.
+  r.hours_in_user_zone_ = zone.empty();
+  absl::StatusOr<LoginHours> parsed = LoginHours::Parse(
+      {hours.data(), hours.size()},
+      zone.empty() || !zone_ok ? std::string_view("UTC")
+                               : std::string_view(zone.data(), zone.size()));
+  if (!parsed.ok()) {
+    bad.push_back({"login_hours", std::string(parsed.status().message())});
+  } else {
+    r.hours_ = *std::move(parsed);
+  }
+
+  if (!bad.empty()) {
+    absl::Status status = base::BadRequestError(bad);
+    return base::WithMessage(
+        status, absl::StrCat("login restrictions of ", r.owner_label_, ": ",
+                             status.message()));
+  }
   return r;
 }
 
@@ -112,13 +145,34 @@ absl::Status LoginRestrictions::Check(const LoginContext& context,
                   context, *country);
     }
   }
-  if (!hours_.Allows(context.now)) {
+  return CheckHours(context);
+}
+
+absl::Status LoginRestrictions::CheckHours(const LoginContext& context) const {
+  if (hours_.unrestricted()) return absl::OkStatus();
+  if (!hours_in_user_zone_) {
+    if (hours_.Allows(context.now)) return absl::OkStatus();
     return Deny("login_hours",
                 absl::StrCat(hours_.DescribeInstant(context.now),
                              " is outside ", hours_.Describe()),
                 context);
   }
-  return absl::OkStatus();
+  const std::string_view name =
+      context.user_time_zone.empty() ? "UTC" : context.user_time_zone;
+  absl::StatusOr<absl::TimeZone> zone = LoginHours::LoadZone(name);
+  if (!zone.ok()) {
+    // Validated when the user was written; fail closed if it no longer loads.
+    return Deny("login_hours",
+                absl::StrCat("the user's time zone cannot be used (",
+                             zone.status().message(), "), so ",
+                             hours_.Describe(), " cannot be checked"),
+                context);
+  }
+  if (hours_.Allows(context.now, *zone)) return absl::OkStatus();
+  return Deny("login_hours",
+              absl::StrCat(LoginHours::DescribeInstant(context.now, *zone, name),
+                           " is outside ", hours_.Describe()),
+              context);
 }
 
-}  // namespace crm::auth
+}  // namespace crm::login

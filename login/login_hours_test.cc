@@ -1,4 +1,4 @@
-#include "auth/login_hours.h"
+#include "login/login_hours.h"
 
 #include <string>
 
@@ -6,7 +6,7 @@
 #include "absl/time/civil_time.h"
 #include "gtest/gtest.h"
 
-namespace crm::auth {
+namespace crm::login {
 namespace {
 
 // An instant given as UTC wall time.
@@ -186,4 +186,4 @@ TEST(LoginHours, ToleratesSpacingAndCase) {
 }
 
 }  // namespace
-}  // namespace crm::auth
+}  // namespace crm::login

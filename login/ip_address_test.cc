@@ -1,11 +1,11 @@
-#include "auth/ip_address.h"
+#include "login/ip_address.h"
 
 #include <string>
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
-namespace crm::auth {
+namespace crm::login {
 namespace {
 
 TEST(IpAddress, Parse) {
@@ -224,4 +224,4 @@ TEST(CidrSet, ErrorNamesTheEntry) {
 }
 
 }  // namespace
-}  // namespace crm::auth
+}  // namespace crm::login

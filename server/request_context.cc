@@ -109,7 +109,8 @@ absl::StatusOr<login::IpAddress> RequestAuthenticator::ClientAddress(
 }
 
 absl::StatusOr<RequestContext> RequestAuthenticator::Authenticate(
-    const grpc::ServerContext& context) const {
+    const grpc::ServerContext& context,
+    const policy::PolicySnapshot* policy) const {
   std::shared_ptr<const grpc::AuthContext> auth_context =
       context.auth_context();
   if (auth_context == nullptr) {
@@ -150,7 +151,7 @@ absl::StatusOr<RequestContext> RequestAuthenticator::Authenticate(
       }());
   if (!token.ok()) return token.status();
   auto user = sessions_->Validate(*token, out.principal.service,
-                                  out.client_address);
+                                  out.client_address, policy);
   if (!user.ok()) return user.status();
   out.principal.user_id = user->user_id;
   out.user = *std::move(user);
@@ -158,12 +159,13 @@ absl::StatusOr<RequestContext> RequestAuthenticator::Authenticate(
 }
 
 absl::StatusOr<RequestContext> AuthenticateRequest(
-    const grpc::ServerContext& context, const ServerCore& core) {
+    const grpc::ServerContext& context, const ServerCore& core,
+    const policy::PolicySnapshot* policy) {
   if (core.authn == nullptr) {
     return absl::InternalError(
         "the server's request authenticator is not initialised");
   }
-  return core.authn->Authenticate(context);
+  return core.authn->Authenticate(context, policy);
 }
 
 }  // namespace crm::server

@@ -23,6 +23,7 @@
 #include "crm/internal/server_config.pb.h"
 #include "grpcpp/server_context.h"
 #include "policy/principal.h"
+#include "policy/snapshot.h"
 #include "server/record_handler.h"
 #include "store/database.h"
 #include "store/identity_store.h"
@@ -49,8 +50,8 @@ struct RequestContext {
 // start-up. Immutable afterwards; safe for concurrent calls.
 class RequestAuthenticator {
  public:
-  // Parses every service's restrictions (and checks the names of its system
-  // permissions, which the policy snapshot compiles) and opens
+  // Compiles every service's restrictions (and checks the names of its
+  // system permissions, which the policy snapshot compiles) and opens
   // the GeoIP database (AuthConfig.geoip_database) if configured.
   // INVALID_ARGUMENT naming the bad service entry; NOT_FOUND or
   // FAILED_PRECONDITION for an unusable GeoIP database. `registry`, `db`
@@ -62,7 +63,8 @@ class RequestAuthenticator {
 
   // See AuthenticateRequest.
   absl::StatusOr<RequestContext> Authenticate(
-      const grpc::ServerContext& context) const;
+      const grpc::ServerContext& context,
+      const policy::PolicySnapshot* policy) const;
 
   const auth::Authenticator& authenticator() const { return *authenticator_; }
   const auth::SessionManager& sessions() const { return *sessions_; }
@@ -101,10 +103,14 @@ class RequestAuthenticator {
 //      rule);
 //   4. if "authorization: Bearer <token>" is present, the session (see
 //      auth::SessionManager::Validate): UNAUTHENTICATED "session token is
-//      invalid or expired", or PERMISSION_DENIED for a profile restriction.
+//      invalid or expired", or PERMISSION_DENIED for a restriction of the
+//      user's profile as compiled in `policy`, the snapshot the whole call
+//      is decided with (the pipeline binds its Evaluator to the same one);
+//      UNAVAILABLE POLICY_NOT_CURRENT if it lacks the profile (fail closed).
 // Without a token, no storage is touched.
 absl::StatusOr<RequestContext> AuthenticateRequest(
-    const grpc::ServerContext& context, const ServerCore& core);
+    const grpc::ServerContext& context, const ServerCore& core,
+    const policy::PolicySnapshot* policy);
 
 }  // namespace crm::server
 

@@ -76,7 +76,7 @@ TEST(CompileProfileRestrictions, EmptyIsUnrestricted) {
 TEST(CompileProfileRestrictions, HoursWithoutZoneFollowTheUser) {
   auto r = CompileProfileRestrictions(Profile(R"pb(
     name: "profiles/shift" display_name: "Shift"
-    login_hours: "mon 10:30-11:00"
+    login_hours: "mon 10:30-11:30"
   )pb"));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->hours_in_user_zone());

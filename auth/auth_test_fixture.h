@@ -114,11 +114,13 @@ class IdentityBackendTest
     return BoundAuthenticator(this, store_.get(), &clock_, settings_, geo);
   }
   BoundSessions MakeSessions(const login::CountryResolver* geo = nullptr) {
-    return BoundSessions(
-        this, SessionManager(store_.get(), &clock_, settings_, geo));
+    return BoundSessions(this,
+                         SessionManager(store_.get(), &clock_, settings_, geo));
   }
 
-  static login::IpAddress Loopback() { return *login::IpAddress::Parse("127.0.0.1"); }
+  static login::IpAddress Loopback() {
+    return *login::IpAddress::Parse("127.0.0.1");
+  }
 
   FakeClock clock_{absl::FromCivil(absl::CivilSecond(2026, 11, 23, 10, 0, 0),
                                    absl::UTCTimeZone())};

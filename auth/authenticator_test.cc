@@ -78,13 +78,15 @@ TEST_P(AuthenticatorTest, LockIsPerSource) {
   EXPECT_TRUE(r.ok()) << "not from another: " << r.status();
   // IPv6 addresses of one /64 are one source.
   for (const char* v6 : {"2001:db8::1", "2001:db8::2", "2001:db8::3"}) {
-    EXPECT_FALSE(a.Login("bob", "nope", "web", *login::IpAddress::Parse(v6)).ok());
+    EXPECT_FALSE(
+        a.Login("bob", "nope", "web", *login::IpAddress::Parse(v6)).ok());
   }
   EXPECT_FALSE(
-      a.Login("bob", "bob-pw", "web", *login::IpAddress::Parse("2001:db8::4")).ok());
-  EXPECT_TRUE(
-      a.Login("bob", "bob-pw", "web", *login::IpAddress::Parse("2001:db8:0:1::4"))
+      a.Login("bob", "bob-pw", "web", *login::IpAddress::Parse("2001:db8::4"))
           .ok());
+  EXPECT_TRUE(a.Login("bob", "bob-pw", "web",
+                      *login::IpAddress::Parse("2001:db8:0:1::4"))
+                  .ok());
 }
 
 TEST_P(AuthenticatorTest, UnlockClearsTheLock) {
@@ -128,17 +130,20 @@ TEST_P(AuthenticatorTest, UserBudgetHoldsBackOnlyUnfamiliarSources) {
   // A guess spread over three addresses, two failures each (below the lock).
   for (const char* from : {"127.5.0.1", "127.5.0.2", "127.5.0.3"}) {
     for (int i = 0; i < 2; ++i) {
-      EXPECT_FALSE(a.Login("bob", "nope", "web", *login::IpAddress::Parse(from)).ok());
+      EXPECT_FALSE(
+          a.Login("bob", "nope", "web", *login::IpAddress::Parse(from)).ok());
     }
   }
-  auto fresh = a.Login("bob", "bob-pw", "web", *login::IpAddress::Parse("127.5.0.4"));
+  auto fresh =
+      a.Login("bob", "bob-pw", "web", *login::IpAddress::Parse("127.5.0.4"));
   EXPECT_EQ(fresh.status().message(), kBadLoginMessage)
       << "a new address is held back while the budget is spent";
   EXPECT_TRUE(a.Login("bob", "bob-pw", "web", Loopback()).ok())
       << "the address bob logged in from is familiar";
   clock_.Advance(absl::Minutes(10));  // one failure's worth
   EXPECT_TRUE(
-      a.Login("bob", "bob-pw", "web", *login::IpAddress::Parse("127.5.0.4")).ok());
+      a.Login("bob", "bob-pw", "web", *login::IpAddress::Parse("127.5.0.4"))
+          .ok());
 }
 
 TEST_P(AuthenticatorTest, ForbiddenAddressesDoNotCountAgainstTheUser) {
@@ -165,7 +170,8 @@ TEST_P(AuthenticatorTest, ForbiddenAddressesDoNotCountAgainstTheUser) {
   auto right = a.Login("olga", "olga-pw", "web", outside);
   EXPECT_TRUE(absl::IsPermissionDenied(right.status())) << right.status();
   EXPECT_TRUE(
-      a.Login("olga", "olga-pw", "web", *login::IpAddress::Parse("127.1.0.1")).ok());
+      a.Login("olga", "olga-pw", "web", *login::IpAddress::Parse("127.1.0.1"))
+          .ok());
 }
 
 TEST_P(AuthenticatorTest, RestrictionsAreCheckedAfterThePassword) {

@@ -63,7 +63,8 @@ std::string SourceKey(const login::IpAddress& address) {
   if (!address.is_v6()) return "unknown";
   std::array<uint8_t, 16> network{};
   std::copy_n(address.bytes().begin(), 8, network.begin());
-  return absl::StrCat(login::IpAddress::FromV6Bytes(network.data()).ToString(), "/64");
+  return absl::StrCat(login::IpAddress::FromV6Bytes(network.data()).ToString(),
+                      "/64");
 }
 
 }  // namespace crm::auth

@@ -18,9 +18,9 @@ absl::Status CheckProfileRestrictions(const policy::PolicySnapshot* policy,
   const login::LoginRestrictions* restrictions =
       policy == nullptr ? nullptr : policy->ProfileRestrictions(profile_id);
   if (restrictions == nullptr) {
-    const std::string version =
-        policy == nullptr ? std::string("none")
-                          : absl::StrCat(policy->version());
+    const std::string version = policy == nullptr
+                                    ? std::string("none")
+                                    : absl::StrCat(policy->version());
     absl::Status status = absl::UnavailableError(absl::StrCat(
         "the policy on this server (version ", version,
         ") does not have profiles/", profile_id,

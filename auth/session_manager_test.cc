@@ -166,8 +166,8 @@ TEST_P(SessionManagerTest, RestrictionsComeFromTheGivenSnapshot) {
   absl::Status s =
       sessions.Validate(token, "web", Loopback(), after.get()).status();
   EXPECT_TRUE(absl::IsPermissionDenied(s)) << s;
-  EXPECT_THAT(s.message(), ::testing::HasSubstr(
-                               "ip_ranges of profile 'Plain'"));
+  EXPECT_THAT(s.message(),
+              ::testing::HasSubstr("ip_ranges of profile 'Plain'"));
 }
 
 // A snapshot without the user's profile (none loaded, or one older than
@@ -175,8 +175,8 @@ TEST_P(SessionManagerTest, RestrictionsComeFromTheGivenSnapshot) {
 TEST_P(SessionManagerTest, SnapshotWithoutTheProfileRefuses) {
   std::string token = Login();
   SessionManager sessions(store_.get(), &clock_, settings_, nullptr);
-  auto empty = policy::PolicySnapshot::Build(
-      policy::PolicySnapshot::Services(), model::SchemaRegistry::Default());
+  auto empty = policy::PolicySnapshot::Build(policy::PolicySnapshot::Services(),
+                                             model::SchemaRegistry::Default());
   ASSERT_TRUE(empty.ok()) << empty.status();
   for (const policy::PolicySnapshot* snapshot :
        {static_cast<const policy::PolicySnapshot*>(nullptr), empty->get()}) {

@@ -28,8 +28,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "login/ip_address.h"
 #include "fuzz/fuzz_check.h"
+#include "login/ip_address.h"
 
 namespace crm::login {
 namespace {

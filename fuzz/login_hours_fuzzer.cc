@@ -23,8 +23,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/time/time.h"
-#include "login/login_hours.h"
 #include "fuzz/fuzz_check.h"
+#include "login/login_hours.h"
 
 namespace crm::login {
 namespace {

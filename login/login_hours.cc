@@ -90,14 +90,15 @@ absl::StatusOr<absl::TimeZone> LoginHours::LoadZone(std::string_view name_in) {
 absl::StatusOr<LoginHours> LoginHours::Parse(std::string_view spec_in,
                                              std::string_view zone_in) {
   const absl::string_view spec(spec_in.data(), spec_in.size());
-  const absl::string_view zone_name =
-      absl::StripAsciiWhitespace(absl::string_view(zone_in.data(), zone_in.size()));
+  const absl::string_view zone_name = absl::StripAsciiWhitespace(
+      absl::string_view(zone_in.data(), zone_in.size()));
   LoginHours hours;
   const bool empty_spec = absl::StripAsciiWhitespace(spec).empty();
   if (zone_name.empty()) {
     if (empty_spec) return hours;
-    return Bad(spec, "a time zone is required (an IANA name such as "
-                     "\"Europe/Berlin\" or \"UTC\")");
+    return Bad(spec,
+               "a time zone is required (an IANA name such as "
+               "\"Europe/Berlin\" or \"UTC\")");
   }
   absl::StatusOr<absl::TimeZone> zone =
       LoadZone({zone_name.data(), zone_name.size()});
@@ -140,13 +141,15 @@ absl::StatusOr<LoginHours> LoginHours::Parse(std::string_view spec_in,
     for (absl::string_view w : absl::StrSplit(windows_text, ',')) {
       w = absl::StripAsciiWhitespace(w);
       std::vector<absl::string_view> ends = absl::StrSplit(w, '-');
-      const int start =
-          ends.size() == 2 ? ParseClock(absl::StripAsciiWhitespace(ends[0])) : -1;
-      const int end =
-          ends.size() == 2 ? ParseClock(absl::StripAsciiWhitespace(ends[1])) : -1;
+      const int start = ends.size() == 2
+                            ? ParseClock(absl::StripAsciiWhitespace(ends[0]))
+                            : -1;
+      const int end = ends.size() == 2
+                          ? ParseClock(absl::StripAsciiWhitespace(ends[1]))
+                          : -1;
       if (start < 0 || end < 0) {
-        return Bad(spec, absl::StrCat("'", w,
-                                      "' is not a time window HH:MM-HH:MM"));
+        return Bad(spec,
+                   absl::StrCat("'", w, "' is not a time window HH:MM-HH:MM"));
       }
       if (start >= end) {
         return Bad(spec, absl::StrCat(
@@ -164,8 +167,8 @@ absl::StatusOr<LoginHours> LoginHours::Parse(std::string_view spec_in,
       canonical_windows.push_back(
           absl::StrCat(FormatClock(start), "-", FormatClock(end)));
     }
-    canonical_entries.push_back(absl::StrCat(
-        days_text, " ", absl::StrJoin(canonical_windows, ",")));
+    canonical_entries.push_back(
+        absl::StrCat(days_text, " ", absl::StrJoin(canonical_windows, ",")));
   }
   hours.unrestricted_ = canonical_entries.empty();
   hours.canonical_ = absl::StrJoin(canonical_entries, "; ");

@@ -4,8 +4,9 @@
 // Spec grammar (case-insensitive, whitespace-tolerant):
 //   spec    := "" | entry (";" entry)*
 //   entry   := days " " window ("," window)*
-//   days    := day | day "-" day | days "," days   (mon tue wed thu fri sat sun)
-//   window  := HH:MM "-" HH:MM                     (00:00 <= start < end <= 24:00)
+//   days    := day | day "-" day | days "," days   (mon tue wed thu fri sat
+//   sun) window  := HH:MM "-" HH:MM                     (00:00 <= start < end
+//   <= 24:00)
 // Example: "mon-fri 08:00-12:00,13:00-18:00; sat 09:00-12:00".
 // A day range may wrap the week ("fri-mon" = fri, sat, sun, mon).
 // The start is inclusive, the end exclusive. A window never wraps midnight:

@@ -147,7 +147,8 @@ TEST(LoginHours, ParseErrors) {
     std::string message_part;
   } cases[] = {
       {"mon-fri 08:00-18:00", "", "time zone is required"},
-      {"mon-fri 08:00-18:00", "Mars/Olympus", "unknown time zone 'Mars/Olympus'"},
+      {"mon-fri 08:00-18:00", "Mars/Olympus",
+       "unknown time zone 'Mars/Olympus'"},
       {"", "Not/AZone", "unknown time zone"},
       {"mon 08:00-18:00", "/etc/localtime", "unknown time zone"},
       {"mon 08:00-18:00", "../../etc/passwd", "unknown time zone"},

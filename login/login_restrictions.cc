@@ -26,7 +26,8 @@ absl::StatusOr<LoginRestrictions> LoginRestrictions::Create(
   std::vector<base::FieldViolation> bad;
 
   for (size_t i = 0; i < spec.allowed_ip_ranges.size(); ++i) {
-    absl::StatusOr<CidrRange> range = CidrRange::Parse(spec.allowed_ip_ranges[i]);
+    absl::StatusOr<CidrRange> range =
+        CidrRange::Parse(spec.allowed_ip_ranges[i]);
     if (!range.ok()) {
       bad.push_back({absl::StrCat("allowed_ip_ranges[", i, "]"),
                      std::string(range.status().message())});
@@ -40,9 +41,10 @@ absl::StatusOr<LoginRestrictions> LoginRestrictions::Create(
   for (size_t i = 0; i < spec.allowed_countries.size(); ++i) {
     const std::string& raw = spec.allowed_countries[i];
     std::string code = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(raw));
-    const bool valid = code.size() == 2 &&
-                       absl::ascii_isalpha(static_cast<unsigned char>(code[0])) &&
-                       absl::ascii_isalpha(static_cast<unsigned char>(code[1]));
+    const bool valid =
+        code.size() == 2 &&
+        absl::ascii_isalpha(static_cast<unsigned char>(code[0])) &&
+        absl::ascii_isalpha(static_cast<unsigned char>(code[1]));
     if (!valid) {
       bad.push_back({absl::StrCat("allowed_countries[", i, "]"),
                      absl::StrCat("'", raw,
@@ -65,7 +67,8 @@ absl::StatusOr<LoginRestrictions> LoginRestrictions::Create(
         LoginHours::LoadZone({zone.data(), zone.size()});
     if (!loaded.ok()) {
       zone_ok = false;
-      bad.push_back({"login_time_zone", std::string(loaded.status().message())});
+      bad.push_back(
+          {"login_time_zone", std::string(loaded.status().message())});
     }
   }
   // Hours without a zone of their own follow the user's: the grammar is
@@ -114,29 +117,29 @@ absl::Status LoginRestrictions::Check(const LoginContext& context,
                                       const CountryResolver* geo) const {
   const std::string address = context.address.ToString();
   if (!ranges_.empty() && !ranges_.Contains(context.address)) {
-    return Deny("ip_ranges",
-                absl::StrCat("address ", address,
-                             " is not in an allowed range (",
-                             ranges_.ToString(), ")"),
-                context);
+    return Deny(
+        "ip_ranges",
+        absl::StrCat("address ", address, " is not in an allowed range (",
+                     ranges_.ToString(), ")"),
+        context);
   }
   if (!countries_.empty()) {
     const std::string allowed = absl::StrJoin(countries_, ", ");
     if (geo == nullptr) {
-      return Deny("countries",
-                  absl::StrCat("the GeoIP database is not configured, so the "
-                               "country of address ",
-                               address, " cannot be checked (allowed: ",
-                               allowed, ")"),
-                  context);
+      return Deny(
+          "countries",
+          absl::StrCat("the GeoIP database is not configured, so the "
+                       "country of address ",
+                       address, " cannot be checked (allowed: ", allowed, ")"),
+          context);
     }
     std::optional<std::string> country = geo->CountryOf(context.address);
     if (!country) {
-      return Deny("countries",
-                  absl::StrCat("address ", address,
-                               " has no known country (allowed: ", allowed,
-                               ")"),
-                  context);
+      return Deny(
+          "countries",
+          absl::StrCat("address ", address,
+                       " has no known country (allowed: ", allowed, ")"),
+          context);
     }
     if (!std::binary_search(countries_.begin(), countries_.end(), *country)) {
       return Deny("countries",
@@ -169,10 +172,11 @@ absl::Status LoginRestrictions::CheckHours(const LoginContext& context) const {
                 context);
   }
   if (hours_.Allows(context.now, *zone)) return absl::OkStatus();
-  return Deny("login_hours",
-              absl::StrCat(LoginHours::DescribeInstant(context.now, *zone, name),
-                           " is outside ", hours_.Describe()),
-              context);
+  return Deny(
+      "login_hours",
+      absl::StrCat(LoginHours::DescribeInstant(context.now, *zone, name),
+                   " is outside ", hours_.Describe()),
+      context);
 }
 
 }  // namespace crm::login

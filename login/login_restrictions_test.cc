@@ -5,8 +5,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/time/civil_time.h"
-#include "gtest/gtest.h"
 #include "base/error.h"
+#include "gtest/gtest.h"
 
 namespace crm::login {
 namespace {
@@ -29,7 +29,8 @@ const absl::Time kOfficeHours = Berlin(2024, 1, 2, 10, 0);
 // A resolver stub (not a database): maps exact addresses to countries.
 class MapResolver : public CountryResolver {
  public:
-  explicit MapResolver(std::map<std::string, std::string> m) : m_(std::move(m)) {}
+  explicit MapResolver(std::map<std::string, std::string> m)
+      : m_(std::move(m)) {}
   std::optional<std::string> CountryOf(const IpAddress& a) const override {
     auto it = m_.find(a.ToString());
     if (it == m_.end()) return std::nullopt;
@@ -130,7 +131,8 @@ TEST(LoginRestrictions, CountriesWithoutGeoIpFailClosed) {
   EXPECT_TRUE(absl::StartsWith(
       s.message(), "login restriction countries of service 'billing': "))
       << s;
-  EXPECT_TRUE(absl::StrContains(s.message(), "GeoIP database is not configured"))
+  EXPECT_TRUE(
+      absl::StrContains(s.message(), "GeoIP database is not configured"))
       << s;
 }
 
@@ -197,10 +199,10 @@ TEST(LoginRestrictions, CreateReportsEveryProblem) {
   ASSERT_TRUE(bad.has_value()) << r.status();
   std::vector<std::string> fields;
   for (const auto& v : bad->field_violations()) fields.push_back(v.field());
-  EXPECT_EQ(fields, (std::vector<std::string>{
-                        "allowed_ip_ranges[0]", "allowed_ip_ranges[2]",
-                        "allowed_countries[1]", "login_time_zone",
-                        "login_hours"}));
+  EXPECT_EQ(fields,
+            (std::vector<std::string>{
+                "allowed_ip_ranges[0]", "allowed_ip_ranges[2]",
+                "allowed_countries[1]", "login_time_zone", "login_hours"}));
 }
 
 TEST(LoginRestrictions, HoursWithoutZoneFollowTheUser) {

@@ -67,15 +67,16 @@ TEST(CompileProfileRestrictions, Valid) {
 }
 
 TEST(CompileProfileRestrictions, EmptyIsUnrestricted) {
-  auto r = CompileProfileRestrictions(
-      Profile(R"pb(name: "profiles/p" display_name: "Plain")pb"));
+  auto r = CompileProfileRestrictions(Profile(R"pb(name: "profiles/p"
+                                                   display_name: "Plain")pb"));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->unrestricted());
 }
 
 TEST(CompileProfileRestrictions, HoursWithoutZoneFollowTheUser) {
   auto r = CompileProfileRestrictions(Profile(R"pb(
-    name: "profiles/shift" display_name: "Shift"
+    name: "profiles/shift"
+    display_name: "Shift"
     login_hours: "mon 10:30-11:30"
   )pb"));
   ASSERT_TRUE(r.ok()) << r.status();
@@ -120,8 +121,8 @@ TEST(CompileProfileRestrictions, EveryInvalidFieldIsNamed) {
        "(and 2 more: "},
   };
   for (const Case& c : cases) {
-    auto r = CompileProfileRestrictions(Profile(
-        R"pb(name: "profiles/x" display_name: "X" )pb" + c.text));
+    auto r = CompileProfileRestrictions(
+        Profile(R"pb(name: "profiles/x" display_name: "X")pb" + c.text));
     ASSERT_FALSE(r.ok()) << c.text;
     EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << r.status();
     EXPECT_THAT(r.status().message(), HasSubstr(c.message_part)) << c.text;
@@ -132,8 +133,11 @@ TEST(CompileProfileRestrictions, EveryInvalidFieldIsNamed) {
 TEST(PolicySnapshot, CompilesProfilesOncePerVersion) {
   auto snapshot = BuildProfiles(R"pb(
     version: 3
-    profiles { name: "profiles/office" display_name: "Office"
-               allowed_countries: "US" }
+    profiles {
+      name: "profiles/office"
+      display_name: "Office"
+      allowed_countries: "US"
+    }
     profiles { name: "profiles/plain" display_name: "Plain" }
   )pb");
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
@@ -153,8 +157,12 @@ TEST(PolicySnapshot, CompilesProfilesOncePerVersion) {
 TEST(PolicySnapshot, InvalidProfileFailsTheBuild) {
   auto snapshot = BuildProfiles(R"pb(
     profiles { name: "profiles/ok" display_name: "Fine" }
-    profiles { name: "profiles/bad" display_name: "Bad"
-               allowed_ip_ranges: "10.0.0.1/8" allowed_countries: "D" }
+    profiles {
+      name: "profiles/bad"
+      display_name: "Bad"
+      allowed_ip_ranges: "10.0.0.1/8"
+      allowed_countries: "D"
+    }
   )pb");
   ASSERT_FALSE(snapshot.ok());
   EXPECT_TRUE(absl::IsInvalidArgument(snapshot.status())) << snapshot.status();

@@ -44,13 +44,12 @@ class Compiler {
   absl::Status Run() {
     p_.version = state_.version();
     CompileObjects();
-    for (auto step : {&Compiler::CompileDefaults, &Compiler::CompileRoles,
-                      &Compiler::CompileUsers, &Compiler::CompileGroups,
-                      &Compiler::CompilePermissionSets,
-                      &Compiler::CompileServices,
-                      &Compiler::CompileSharingRules,
-                      &Compiler::CompileRestrictions,
-                      &Compiler::CompileProfiles}) {
+    for (auto step :
+         {&Compiler::CompileDefaults, &Compiler::CompileRoles,
+          &Compiler::CompileUsers, &Compiler::CompileGroups,
+          &Compiler::CompilePermissionSets, &Compiler::CompileServices,
+          &Compiler::CompileSharingRules, &Compiler::CompileRestrictions,
+          &Compiler::CompileProfiles}) {
       if (absl::Status s = (this->*step)(); !s.ok()) return s;
     }
     CompileUserViews();

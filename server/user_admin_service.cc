@@ -21,8 +21,8 @@
 #include "model/resource_name.h"
 #include "policy/profile_restrictions.h"
 #include "server/admin_support.h"
-#include "server/pipeline.h"
 #include "server/log.h"
+#include "server/pipeline.h"
 #include "server/request_context.h"
 #include "server/status_util.h"
 #include "store/identity_store.h"
@@ -218,15 +218,18 @@ absl::StatusOr<Profile> ToProfile(const store::ProfileRow& row) {
   Profile out;
   out.set_name(absl::StrCat("profiles/", row.id));
   out.set_display_name(row.name);
-  for (const std::string& r : store::SplitListColumn(row.allowed_ip_ranges, '\n')) {
+  for (const std::string& r :
+       store::SplitListColumn(row.allowed_ip_ranges, '\n')) {
     out.add_allowed_ip_ranges(r);
   }
-  for (const std::string& c : store::SplitListColumn(row.allowed_countries, ',')) {
+  for (const std::string& c :
+       store::SplitListColumn(row.allowed_countries, ',')) {
     out.add_allowed_countries(c);
   }
   out.set_login_hours(row.login_hours);
   out.set_login_time_zone(row.login_time_zone);
-  for (const std::string& name : store::SplitListColumn(row.system_permissions, ',')) {
+  for (const std::string& name :
+       store::SplitListColumn(row.system_permissions, ',')) {
     auto p = auth::SystemPermissionFromName(name);
     if (!p.ok()) {
       return absl::InternalError(absl::StrCat(

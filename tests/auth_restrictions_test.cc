@@ -235,8 +235,8 @@ TEST_P(AuthRestrictionsTest, RestrictionChangeAppliesToOpenSessions) {
   // Another server's write: the row changes and the policy version is
   // bumped (IdentityStore::UpdateProfile), not installed here; the poll
   // (1 s) installs it, and the open session follows.
-  auto row = server_->server().core().authn->identities().FindProfileById(
-      "office");
+  auto row =
+      server_->server().core().authn->identities().FindProfileById("office");
   ASSERT_TRUE(row.ok() && row->has_value());
   store::ProfileRow changed = **row;
   changed.allowed_ip_ranges = "127.1.0.0/16";

@@ -14,6 +14,9 @@
 #include "crm/v1/user_admin_service.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/request_context.h"
+#include "server/server_core.h"
+#include "store/identity_store.h"
 #include "tests/harness/policy_objects.h"
 #include "tests/harness/test_identities.h"
 #include "tests/harness/test_server.h"
@@ -662,6 +665,30 @@ TEST_P(UserAdminTest, BadProfileUpdateReportsEveryViolation) {
                                              "profile.allowed_countries[0]"));
   EXPECT_EQ(admin_->GetProfile("profiles/bad").error_code(),
             grpc::StatusCode::NOT_FOUND);
+}
+
+// Behind the request validation, the policy compile refuses an invalid
+// profile too: a stored policy holding one (written around the API) does
+// not load, and every policy write, which compiles the whole state in its
+// transaction, is refused with nothing written.
+TEST_P(UserAdminTest, InvalidStoredProfileNeverCompiles) {
+  store::ProfileRow bad;
+  bad.id = "bad";
+  bad.name = "Bad";
+  bad.allowed_countries = "Germany";
+  ASSERT_TRUE(
+      server_->server().core().authn->identities().CreateProfile(bad).ok());
+  absl::Status reload = server_->server().ReloadPolicy();
+  EXPECT_TRUE(absl::IsInvalidArgument(reload)) << reload;
+  EXPECT_THAT(std::string(reload.message()),
+              HasSubstr("profiles/bad: login restrictions of profile 'Bad': "
+                        "allowed_countries[0]"));
+  grpc::Status s = admin_->CreateProfile("p2", SimpleProfile("P2"));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Text(s);
+  EXPECT_THAT(s.error_message(), HasSubstr("profiles/bad"));
+  EXPECT_EQ(admin_->GetProfile("profiles/p2").error_code(),
+            grpc::StatusCode::NOT_FOUND)
+      << "nothing written";
 }
 
 TEST_P(UserAdminTest, ProfileRoundTripAndPartialUpdate) {

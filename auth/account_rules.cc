@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "auth/password_hasher.h"
+#include "login/login_hours.h"
 
 namespace crm::auth {
 
@@ -46,8 +47,10 @@ absl::Status ValidateNewPassword(absl::string_view password,
 absl::Status ValidateTimeZone(absl::string_view zone,
                               absl::string_view field) {
   if (zone.empty()) return absl::OkStatus();
-  absl::TimeZone tz;
-  if (absl::LoadTimeZone(std::string(zone), &tz)) return absl::OkStatus();
+  // The loader the login hours use at check time (IANA names only).
+  if (login::LoginHours::LoadZone({zone.data(), zone.size()}).ok()) {
+    return absl::OkStatus();
+  }
   return absl::InvalidArgumentError(
       absl::StrCat(field, ": '", zone,
                    "' is not a known IANA time zone; use a name such as "

@@ -1,6 +1,8 @@
 // Test-only (auth/*_test.cc): a migrated database on the backend given as
 // the test parameter, an IdentityStore over it, a FakeClock, and a profile
-// "p" with user "bob" (password "bob-pw").
+// "p" with user "bob" (password "bob-pw"). MakeAuthenticator and
+// MakeSessions call the real classes with the policy compiled from the
+// database at each call, as a server does after every write.
 #ifndef CRM_AUTH_AUTH_TEST_FIXTURE_H_
 #define CRM_AUTH_AUTH_TEST_FIXTURE_H_
 
@@ -11,9 +13,12 @@
 #include "auth/authenticator.h"
 #include "auth/clock.h"
 #include "gtest/gtest.h"
+#include "model/object_schema.h"
+#include "policy/snapshot.h"
 #include "store/database.h"
 #include "store/identity_store.h"
 #include "store/migrations.h"
+#include "store/policy_store.h"
 #include "tests/support/test_database.h"
 
 namespace crm::auth {
@@ -45,14 +50,77 @@ class IdentityBackendTest
                     .ok());
   }
 
-  Authenticator MakeAuthenticator(const CountryResolver* geo = nullptr) {
-    return Authenticator(store_.get(), &clock_, settings_, geo);
-  }
-  SessionManager MakeSessions(const CountryResolver* geo = nullptr) {
-    return SessionManager(store_.get(), &clock_, settings_, geo);
+  // The stored policy, compiled now (test failure and null if it fails).
+  std::shared_ptr<const policy::PolicySnapshot> Policy() const {
+    auto state = store::PolicyStore(db_.get()).LoadState();
+    EXPECT_TRUE(state.ok()) << state.status();
+    if (!state.ok()) return nullptr;
+    auto snapshot = policy::PolicySnapshot::Build(
+        *state, policy::PolicySnapshot::Services(),
+        model::SchemaRegistry::Default());
+    EXPECT_TRUE(snapshot.ok()) << snapshot.status();
+    return snapshot.ok() ? *snapshot : nullptr;
   }
 
-  static IpAddress Loopback() { return *IpAddress::Parse("127.0.0.1"); }
+  // An Authenticator whose Login uses Policy().
+  class BoundAuthenticator {
+   public:
+    BoundAuthenticator(const IdentityBackendTest* test,
+                       store::IdentityStore* store, Clock* clock,
+                       const AuthSettings& settings,
+                       const login::CountryResolver* geo)
+        : test_(test), a_(store, clock, settings, geo) {}
+    absl::StatusOr<LoginResult> Login(absl::string_view username,
+                                      absl::string_view password,
+                                      absl::string_view service,
+                                      const login::IpAddress& address) const {
+      return a_.Login(username, password, service, address,
+                      test_->Policy().get());
+    }
+    absl::Status Unlock(absl::string_view user_id) const {
+      return a_.Unlock(user_id);
+    }
+
+   private:
+    const IdentityBackendTest* test_;
+    Authenticator a_;
+  };
+
+  // A SessionManager whose Validate uses Policy().
+  class BoundSessions {
+   public:
+    BoundSessions(const IdentityBackendTest* test, SessionManager s)
+        : test_(test), s_(std::move(s)) {}
+    absl::StatusOr<AuthenticatedUser> Validate(
+        absl::string_view token, absl::string_view service,
+        const login::IpAddress& address) const {
+      return s_.Validate(token, service, address, test_->Policy().get());
+    }
+    absl::Status Logout(absl::string_view token_hash) const {
+      return s_.Logout(token_hash);
+    }
+    absl::StatusOr<int64_t> RevokeUserSessions(
+        absl::string_view user_id) const {
+      return s_.RevokeUserSessions(user_id);
+    }
+
+   private:
+    const IdentityBackendTest* test_;
+    SessionManager s_;
+  };
+
+  BoundAuthenticator MakeAuthenticator(
+      const login::CountryResolver* geo = nullptr) {
+    return BoundAuthenticator(this, store_.get(), &clock_, settings_, geo);
+  }
+  BoundSessions MakeSessions(const login::CountryResolver* geo = nullptr) {
+    return BoundSessions(this,
+                         SessionManager(store_.get(), &clock_, settings_, geo));
+  }
+
+  static login::IpAddress Loopback() {
+    return *login::IpAddress::Parse("127.0.0.1");
+  }
 
   FakeClock clock_{absl::FromCivil(absl::CivilSecond(2026, 11, 23, 10, 0, 0),
                                    absl::UTCTimeZone())};

@@ -8,7 +8,6 @@
 #include "absl/strings/str_cat.h"
 #include "auth/account_rules.h"
 #include "auth/lockout.h"
-#include "auth/login_hours.h"
 #include "auth/password_hasher.h"
 #include "auth/profile_restrictions.h"
 #include "auth/session_token.h"
@@ -142,7 +141,8 @@ absl::Status Authenticator::RecordSuccess(const std::string& user_id,
 
 absl::StatusOr<LoginResult> Authenticator::Login(
     absl::string_view username, absl::string_view password,
-    absl::string_view service, const IpAddress& address) const {
+    absl::string_view service, const login::IpAddress& address,
+    const policy::PolicySnapshot* policy) const {
   if (username.empty() || password.empty()) {
     return absl::InvalidArgumentError(
         "login: username and password are both required");
@@ -180,19 +180,8 @@ absl::StatusOr<LoginResult> Authenticator::Login(
   // attempt from a forbidden address (or outside the login hours) is no
   // guess the user's counters pay for. Its refusal is told only to someone
   // who knows the password.
-  auto restrictions = ProfileRestrictions(row.profile, row.user.time_zone);
-  auto permissions = ProfilePermissions(row.profile);
-  absl::Status refusal;
-  if (!restrictions.ok() || !permissions.ok()) {
-    refusal = base::WithErrorInfo(
-        absl::FailedPreconditionError(absl::StrCat(
-            "login refused: the user's profile is invalid: ",
-            (!restrictions.ok() ? restrictions.status() : permissions.status())
-                .message())),
-        crm::v1::PROFILE_INVALID);
-  } else {
-    refusal = restrictions->Check({address, now}, geo_);
-  }
+  const absl::Status refusal = CheckProfileRestrictions(
+      policy, row.user.profile_id, {address, now, row.user.time_zone}, geo_);
   if (!row.user.active || !refusal.ok()) {
     if (row.user.active && password_ok) return refusal;
     if (absl::Status s = ChargeSource(source, now); !s.ok()) return s;
@@ -237,7 +226,7 @@ absl::StatusOr<LoginResult> Authenticator::Login(
   LoginResult result;
   result.token = std::move(issued.token);
   result.expire_time = absl::FromUnixMicros(session.expire_time);
-  result.user = UserFromRow(row, *permissions);
+  result.user = UserFromRow(row);
   result.user.session_expire_time = result.expire_time;
   return result;
 }

@@ -29,9 +29,10 @@
 #include "absl/time/time.h"
 #include "auth/auth_settings.h"
 #include "auth/clock.h"
-#include "auth/geoip.h"
-#include "auth/ip_address.h"
 #include "auth/session_manager.h"
+#include "login/country_resolver.h"
+#include "login/ip_address.h"
+#include "policy/snapshot.h"
 #include "store/identity_store.h"
 
 namespace crm::auth {
@@ -49,19 +50,23 @@ class Authenticator {
  public:
   // Every pointer must outlive the authenticator; `geo` may be null.
   Authenticator(store::IdentityStore* store, Clock* clock,
-                AuthSettings settings, const CountryResolver* geo)
+                AuthSettings settings, const login::CountryResolver* geo)
       : store_(store), clock_(clock), settings_(settings), geo_(geo) {}
 
   // Checks `username`/`password` for a login through `service` from
-  // `address` and opens a session bound to `service`. Statuses: see the
-  // file comment; RESOURCE_EXHAUSTED "... try again in N s" when the
-  // source's failure budget is spent; INVALID_ARGUMENT for an empty
-  // username or password or one over kMaxPasswordBytes; storage errors as
-  // they come.
+  // `address` and opens a session bound to `service`. The profile's login
+  // restrictions are those compiled in `policy`, the snapshot the call is
+  // decided with (auth/profile_restrictions.h: a null snapshot or one
+  // without the profile refuses, as UNAVAILABLE POLICY_NOT_CURRENT told like
+  // a restriction, to the right password only). Statuses: see the file
+  // comment; RESOURCE_EXHAUSTED "... try again in N s" when the source's
+  // failure budget is spent; INVALID_ARGUMENT for an empty username or
+  // password or one over kMaxPasswordBytes; storage errors as they come.
   absl::StatusOr<LoginResult> Login(absl::string_view username,
                                     absl::string_view password,
                                     absl::string_view service,
-                                    const IpAddress& address) const;
+                                    const login::IpAddress& address,
+                                    const policy::PolicySnapshot* policy) const;
 
   // Clears the user's locks from every source and their failure budget
   // (not the budgets of sources). NOT_FOUND if no such user.
@@ -83,7 +88,7 @@ class Authenticator {
   store::IdentityStore* store_;
   Clock* clock_;
   AuthSettings settings_;
-  const CountryResolver* geo_;
+  const login::CountryResolver* geo_;
   mutable std::atomic<int64_t> next_prune_us_{0};
 };
 

@@ -12,7 +12,7 @@ using ::testing::HasSubstr;
 class AuthenticatorTest : public IdentityBackendTest {};
 
 TEST_P(AuthenticatorTest, LoginStoresOnlyTheTokenHash) {
-  Authenticator a = MakeAuthenticator();
+  auto a = MakeAuthenticator();
   auto r = a.Login("Bob", "bob-pw", "web", Loopback());
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(LooksLikeToken(r->token));
@@ -28,7 +28,7 @@ TEST_P(AuthenticatorTest, LoginStoresOnlyTheTokenHash) {
 }
 
 TEST_P(AuthenticatorTest, FailuresShareOneMessage) {
-  Authenticator a = MakeAuthenticator();
+  auto a = MakeAuthenticator();
   for (auto [user, password] :
        {std::pair{"bob", "nope"}, std::pair{"nobody", "bob-pw"}}) {
     auto r = a.Login(user, password, "web", Loopback());
@@ -43,7 +43,7 @@ TEST_P(AuthenticatorTest, FailuresShareOneMessage) {
 }
 
 TEST_P(AuthenticatorTest, LockoutCountsAndExpires) {
-  Authenticator a = MakeAuthenticator();
+  auto a = MakeAuthenticator();
   for (int i = 0; i < 3; ++i) {
     EXPECT_FALSE(a.Login("bob", "nope", "web", Loopback()).ok());
   }
@@ -66,8 +66,8 @@ TEST_P(AuthenticatorTest, LockoutCountsAndExpires) {
 }
 
 TEST_P(AuthenticatorTest, LockIsPerSource) {
-  Authenticator a = MakeAuthenticator();
-  const IpAddress attacker = *IpAddress::Parse("127.66.0.1");
+  auto a = MakeAuthenticator();
+  const login::IpAddress attacker = *login::IpAddress::Parse("127.66.0.1");
   for (int i = 0; i < 3; ++i) {
     EXPECT_FALSE(a.Login("bob", "nope", "web", attacker).ok());
   }
@@ -78,17 +78,19 @@ TEST_P(AuthenticatorTest, LockIsPerSource) {
   EXPECT_TRUE(r.ok()) << "not from another: " << r.status();
   // IPv6 addresses of one /64 are one source.
   for (const char* v6 : {"2001:db8::1", "2001:db8::2", "2001:db8::3"}) {
-    EXPECT_FALSE(a.Login("bob", "nope", "web", *IpAddress::Parse(v6)).ok());
+    EXPECT_FALSE(
+        a.Login("bob", "nope", "web", *login::IpAddress::Parse(v6)).ok());
   }
   EXPECT_FALSE(
-      a.Login("bob", "bob-pw", "web", *IpAddress::Parse("2001:db8::4")).ok());
-  EXPECT_TRUE(
-      a.Login("bob", "bob-pw", "web", *IpAddress::Parse("2001:db8:0:1::4"))
+      a.Login("bob", "bob-pw", "web", *login::IpAddress::Parse("2001:db8::4"))
           .ok());
+  EXPECT_TRUE(a.Login("bob", "bob-pw", "web",
+                      *login::IpAddress::Parse("2001:db8:0:1::4"))
+                  .ok());
 }
 
 TEST_P(AuthenticatorTest, UnlockClearsTheLock) {
-  Authenticator a = MakeAuthenticator();
+  auto a = MakeAuthenticator();
   for (int i = 0; i < 3; ++i) (void)a.Login("bob", "nope", "web", Loopback());
   auto up = store_->FindUserById("bob");
   ASSERT_TRUE(up.ok() && up->has_value());
@@ -100,8 +102,8 @@ TEST_P(AuthenticatorTest, UnlockClearsTheLock) {
 
 TEST_P(AuthenticatorTest, SourceBudgetRefusesBeforeAnyPasswordCheck) {
   settings_.source_failures = {4, absl::Minutes(2)};  // one per 30 s
-  Authenticator a = MakeAuthenticator();
-  const IpAddress sprayer = *IpAddress::Parse("127.77.0.1");
+  auto a = MakeAuthenticator();
+  const login::IpAddress sprayer = *login::IpAddress::Parse("127.77.0.1");
   // Failures against any usernames, known or not, spend the budget.
   for (const char* user : {"bob", "nobody", "alice", "bob"}) {
     auto r = a.Login(user, "guess", "web", sprayer);
@@ -123,22 +125,25 @@ TEST_P(AuthenticatorTest, SourceBudgetRefusesBeforeAnyPasswordCheck) {
 
 TEST_P(AuthenticatorTest, UserBudgetHoldsBackOnlyUnfamiliarSources) {
   settings_.user_failures = {6, absl::Hours(1)};
-  Authenticator a = MakeAuthenticator();
+  auto a = MakeAuthenticator();
   ASSERT_TRUE(a.Login("bob", "bob-pw", "web", Loopback()).ok());
   // A guess spread over three addresses, two failures each (below the lock).
   for (const char* from : {"127.5.0.1", "127.5.0.2", "127.5.0.3"}) {
     for (int i = 0; i < 2; ++i) {
-      EXPECT_FALSE(a.Login("bob", "nope", "web", *IpAddress::Parse(from)).ok());
+      EXPECT_FALSE(
+          a.Login("bob", "nope", "web", *login::IpAddress::Parse(from)).ok());
     }
   }
-  auto fresh = a.Login("bob", "bob-pw", "web", *IpAddress::Parse("127.5.0.4"));
+  auto fresh =
+      a.Login("bob", "bob-pw", "web", *login::IpAddress::Parse("127.5.0.4"));
   EXPECT_EQ(fresh.status().message(), kBadLoginMessage)
       << "a new address is held back while the budget is spent";
   EXPECT_TRUE(a.Login("bob", "bob-pw", "web", Loopback()).ok())
       << "the address bob logged in from is familiar";
   clock_.Advance(absl::Minutes(10));  // one failure's worth
   EXPECT_TRUE(
-      a.Login("bob", "bob-pw", "web", *IpAddress::Parse("127.5.0.4")).ok());
+      a.Login("bob", "bob-pw", "web", *login::IpAddress::Parse("127.5.0.4"))
+          .ok());
 }
 
 TEST_P(AuthenticatorTest, ForbiddenAddressesDoNotCountAgainstTheUser) {
@@ -151,8 +156,8 @@ TEST_P(AuthenticatorTest, ForbiddenAddressesDoNotCountAgainstTheUser) {
   ASSERT_TRUE(
       CreateUserWithPassword(*store_, olga, settings_.hash_params, clock_.Now())
           .ok());
-  Authenticator a = MakeAuthenticator();
-  const IpAddress outside = *IpAddress::Parse("127.9.0.1");
+  auto a = MakeAuthenticator();
+  const login::IpAddress outside = *login::IpAddress::Parse("127.9.0.1");
   for (int i = 0; i < 10; ++i) {
     auto r = a.Login("olga", "nope", "web", outside);
     EXPECT_EQ(r.status().message(), kBadLoginMessage) << i;
@@ -165,7 +170,8 @@ TEST_P(AuthenticatorTest, ForbiddenAddressesDoNotCountAgainstTheUser) {
   auto right = a.Login("olga", "olga-pw", "web", outside);
   EXPECT_TRUE(absl::IsPermissionDenied(right.status())) << right.status();
   EXPECT_TRUE(
-      a.Login("olga", "olga-pw", "web", *IpAddress::Parse("127.1.0.1")).ok());
+      a.Login("olga", "olga-pw", "web", *login::IpAddress::Parse("127.1.0.1"))
+          .ok());
 }
 
 TEST_P(AuthenticatorTest, RestrictionsAreCheckedAfterThePassword) {
@@ -178,7 +184,7 @@ TEST_P(AuthenticatorTest, RestrictionsAreCheckedAfterThePassword) {
   ASSERT_TRUE(
       CreateUserWithPassword(*store_, eve, settings_.hash_params, clock_.Now())
           .ok());
-  Authenticator a = MakeAuthenticator();
+  auto a = MakeAuthenticator();
   auto wrong = a.Login("eve", "nope", "web", Loopback());
   EXPECT_EQ(wrong.status().message(), kBadLoginMessage);
   auto right = a.Login("eve", "eve-pw", "web", Loopback());

@@ -64,7 +64,7 @@ MaxMindCountryResolver::MaxMindCountryResolver(std::unique_ptr<MMDB_s> db)
 MaxMindCountryResolver::~MaxMindCountryResolver() { MMDB_close(db_.get()); }
 
 std::optional<std::string> MaxMindCountryResolver::CountryOf(
-    const IpAddress& address) const {
+    const login::IpAddress& address) const {
   sockaddr_storage storage;
   std::memset(&storage, 0, sizeof(storage));
   if (address.is_v4()) {

@@ -1,4 +1,5 @@
-// Country lookup for login restrictions.
+// Country lookup for login restrictions from a MaxMind database (the
+// interface, login::CountryResolver, is in login/country_resolver.h).
 #ifndef CRM_AUTH_GEOIP_H_
 #define CRM_AUTH_GEOIP_H_
 
@@ -7,28 +8,19 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "auth/ip_address.h"
+#include "login/country_resolver.h"
+#include "login/ip_address.h"
 
 struct MMDB_s;
 
 namespace crm::auth {
-
-// Maps an address to an ISO 3166-1 alpha-2 country code ("DE").
-// Implementations are thread-safe.
-class CountryResolver {
- public:
-  virtual ~CountryResolver() = default;
-  // The country of `address`, or nullopt if it has none or lookup failed
-  // (callers restricting by country then deny: fail closed).
-  virtual std::optional<std::string> CountryOf(const IpAddress& address) const = 0;
-};
 
 // Reads a MaxMind GeoIP2/GeoLite2 Country (or City) database with
 // libmaxminddb. Uses `country.iso_code`, falling back to
 // `registered_country.iso_code`. The file is memory-mapped; lookups take no
 // lock and are safe from any number of threads. Replacing the file on disk
 // does not affect an open resolver (open a new one to reload).
-class MaxMindCountryResolver : public CountryResolver {
+class MaxMindCountryResolver : public login::CountryResolver {
  public:
   // Opens the database at `path`. Errors: NOT_FOUND if it does not exist,
   // FAILED_PRECONDITION if it is not a readable MaxMind DB.
@@ -39,7 +31,8 @@ class MaxMindCountryResolver : public CountryResolver {
   MaxMindCountryResolver(const MaxMindCountryResolver&) = delete;
   MaxMindCountryResolver& operator=(const MaxMindCountryResolver&) = delete;
 
-  std::optional<std::string> CountryOf(const IpAddress& address) const override;
+  std::optional<std::string> CountryOf(
+      const login::IpAddress& address) const override;
 
   // The database's metadata type, e.g. "GeoLite2-Country".
   std::string database_type() const;

@@ -37,18 +37,18 @@ TEST(MaxMindCountryResolver, TestDatabaseCountries) {
       {"8.8.8.8", ""},           {"10.0.0.1", ""},
   };
   for (const Case& c : cases) {
-    std::optional<IpAddress> a = IpAddress::Parse(c.address);
+    std::optional<login::IpAddress> a = login::IpAddress::Parse(c.address);
     ASSERT_TRUE(a.has_value()) << c.address;
     std::optional<std::string> country = db->CountryOf(*a);
     EXPECT_EQ(country.value_or(""), c.want) << c.address;
   }
-  EXPECT_FALSE(db->CountryOf(IpAddress()).has_value());
+  EXPECT_FALSE(db->CountryOf(login::IpAddress()).has_value());
 }
 
 TEST(MaxMindCountryResolver, ConcurrentLookups) {
   std::unique_ptr<MaxMindCountryResolver> db = OpenTestDb();
   ASSERT_NE(db, nullptr);
-  const IpAddress us = *IpAddress::Parse("127.1.0.9");
+  const login::IpAddress us = *login::IpAddress::Parse("127.1.0.9");
   std::vector<std::thread> threads;
   std::vector<int> mismatches(4, 0);
   for (int t = 0; t < 4; ++t) {

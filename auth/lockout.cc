@@ -58,12 +58,13 @@ absl::Time AfterCountedFailure(absl::Time tat, const RateLimit& limit,
   return std::max(tat, now) + Interval(limit);
 }
 
-std::string SourceKey(const IpAddress& address) {
+std::string SourceKey(const login::IpAddress& address) {
   if (address.is_v4()) return address.ToString();
   if (!address.is_v6()) return "unknown";
   std::array<uint8_t, 16> network{};
   std::copy_n(address.bytes().begin(), 8, network.begin());
-  return absl::StrCat(IpAddress::FromV6Bytes(network.data()).ToString(), "/64");
+  return absl::StrCat(login::IpAddress::FromV6Bytes(network.data()).ToString(),
+                      "/64");
 }
 
 }  // namespace crm::auth

@@ -41,7 +41,7 @@
 #include <string>
 
 #include "absl/time/time.h"
-#include "auth/ip_address.h"
+#include "login/ip_address.h"
 
 namespace crm::auth {
 
@@ -95,7 +95,7 @@ absl::Time AfterCountedFailure(absl::Time tat, const RateLimit& limit,
 
 // The key of `address` as a source: "a.b.c.d", "2001:db8:1:2::/64", or
 // "unknown" (one shared source for peers without an IP address).
-std::string SourceKey(const IpAddress& address);
+std::string SourceKey(const login::IpAddress& address);
 
 }  // namespace crm::auth
 

@@ -147,11 +147,11 @@ TEST(SourceKey, AddressOrIpv6Slash64) {
       {"::1", "::/64"},
   };
   for (const Case& c : cases) {
-    auto address = IpAddress::Parse(c.address);
+    auto address = login::IpAddress::Parse(c.address);
     ASSERT_TRUE(address.has_value()) << c.address;
     EXPECT_EQ(SourceKey(*address), c.key) << c.address;
   }
-  EXPECT_EQ(SourceKey(IpAddress()), "unknown");
+  EXPECT_EQ(SourceKey(login::IpAddress()), "unknown");
 }
 
 }  // namespace

@@ -1,65 +1,60 @@
 #include "auth/profile_restrictions.h"
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "auth/system_permissions.h"
+#include "base/error.h"
+#include "policy/profile_restrictions.h"
 
 namespace crm::auth {
-namespace {
 
-std::string ProfileLabel(const store::ProfileRow& profile) {
-  return absl::StrCat("profile '", profile.name, "'");
-}
-
-}  // namespace
-
-std::vector<std::string> SplitList(absl::string_view text, char separator) {
-  std::vector<std::string> out;
-  for (absl::string_view piece : absl::StrSplit(text, separator)) {
-    piece = absl::StripAsciiWhitespace(piece);
-    if (!piece.empty()) out.emplace_back(piece);
+absl::Status CheckProfileRestrictions(const policy::PolicySnapshot* policy,
+                                      absl::string_view profile_id,
+                                      const login::LoginContext& context,
+                                      const login::CountryResolver* geo) {
+  const login::LoginRestrictions* restrictions =
+      policy == nullptr ? nullptr : policy->ProfileRestrictions(profile_id);
+  if (restrictions == nullptr) {
+    const std::string version = policy == nullptr
+                                    ? std::string("none")
+                                    : absl::StrCat(policy->version());
+    absl::Status status = absl::UnavailableError(absl::StrCat(
+        "the policy on this server (version ", version,
+        ") does not have profiles/", profile_id,
+        " yet, so its login restrictions cannot be checked; retry shortly"));
+    status = base::WithErrorInfo(
+        std::move(status), crm::v1::POLICY_NOT_CURRENT,
+        {{"resource", absl::StrCat("profiles/", profile_id)},
+         {"policy_version", version}});
+    return base::WithRetryInfo(std::move(status), absl::Seconds(1));
   }
-  return out;
+  return restrictions->Check(context, geo);
 }
 
-absl::StatusOr<LoginRestrictions> ProfileRestrictions(
-    const store::ProfileRow& profile, absl::string_view user_time_zone) {
-  std::string zone = profile.login_time_zone;
-  if (zone.empty()) zone = std::string(user_time_zone);
-  if (zone.empty()) zone = "UTC";
-  std::string hours(absl::StripAsciiWhitespace(profile.login_hours));
-  // An empty spec needs an empty (or any valid) zone; keep UTC then so that
-  // a user's bad zone cannot refuse a profile without hours.
-  if (hours.empty()) zone = "UTC";
-  return LoginRestrictions::Create(
-      ProfileLabel(profile), SplitList(profile.allowed_ip_ranges, '\n'),
-      SplitList(profile.allowed_countries, ','), hours, zone);
-}
-
-absl::StatusOr<LoginRestrictions> ServiceRestrictions(
+absl::StatusOr<login::LoginRestrictions> ServiceRestrictions(
     const crm::internal::ServiceConfig& service) {
-  std::vector<std::string> ranges(service.allowed_ip_ranges().begin(),
-                                  service.allowed_ip_ranges().end());
-  std::vector<std::string> countries(service.allowed_countries().begin(),
-                                     service.allowed_countries().end());
-  return LoginRestrictions::Create(
-      absl::StrCat("service '", service.name(), "'"), ranges, countries, "",
-      "");
-}
-
-absl::StatusOr<PermissionSet> ProfilePermissions(
-    const store::ProfileRow& profile) {
-  return ParseSystemPermissions(profile.system_permissions,
-                                ProfileLabel(profile));
+  login::LoginRuleSpec spec;
+  spec.allowed_ip_ranges.assign(service.allowed_ip_ranges().begin(),
+                                service.allowed_ip_ranges().end());
+  spec.allowed_countries.assign(service.allowed_countries().begin(),
+                                service.allowed_countries().end());
+  return login::LoginRestrictions::Create(
+      absl::StrCat("service '", service.name(), "'"), spec);
 }
 
 absl::Status ValidateProfile(const store::ProfileRow& profile) {
   if (profile.id.empty() || profile.name.empty()) {
     return absl::InvalidArgumentError("a profile needs an id and a name");
   }
-  auto r = ProfileRestrictions(profile, "UTC");
-  if (!r.ok()) return r.status();
-  return ProfilePermissions(profile).status();
+  auto restrictions =
+      policy::CompileProfileRestrictions(store::ToPolicyProfile(profile));
+  if (!restrictions.ok()) return restrictions.status();
+  return ParseSystemPermissions(profile.system_permissions,
+                                policy::ProfileLabel(profile.name))
+      .status();
 }
 
 }  // namespace crm::auth

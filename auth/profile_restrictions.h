@@ -1,45 +1,48 @@
-// Turning stored profiles and configured services into LoginRestrictions
-// and system permissions (the column formats are in store/identity_store.h).
+// Login restrictions at Login and on every authenticated call, without
+// parsing anything per call: a user's are their profile's, compiled with
+// the policy version (policy/profile_restrictions.h) and read from the
+// snapshot the call is decided with; a service's are compiled once at
+// start-up (ServiceRestrictions). Also the check a direct writer of profile
+// rows runs before storing one (ValidateProfile).
 //
 // Pure functions; thread-safe.
 #ifndef CRM_AUTH_PROFILE_RESTRICTIONS_H_
 #define CRM_AUTH_PROFILE_RESTRICTIONS_H_
 
-#include <string>
-#include <vector>
-
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "auth/login_restrictions.h"
-#include "auth/system_permissions.h"
 #include "crm/internal/server_config.pb.h"
+#include "login/country_resolver.h"
+#include "login/login_restrictions.h"
+#include "policy/snapshot.h"
 #include "store/identity_store.h"
 
 namespace crm::auth {
 
-// The restrictions of `profile` for a user whose own time zone is
-// `user_time_zone`. Login hours are in the profile's login_time_zone, else
-// the user's time zone, else UTC. INVALID_ARGUMENT naming the profile and
-// the bad entry.
-absl::StatusOr<LoginRestrictions> ProfileRestrictions(
-    const store::ProfileRow& profile, absl::string_view user_time_zone);
+// Checks the login restrictions of profile `profile_id` (the id) as
+// compiled in `policy`, for `context` (the user's own time zone in
+// context.user_time_zone). OK, or PERMISSION_DENIED naming the rule
+// (login/login_restrictions.h). Fail closed: when `policy` is null or does
+// not have the profile (one created after the snapshot was built, until
+// this server installs the next policy version: at most one poll),
+// UNAVAILABLE with ErrorInfo POLICY_NOT_CURRENT and RetryInfo; never OK.
+absl::Status CheckProfileRestrictions(const policy::PolicySnapshot* policy,
+                                      absl::string_view profile_id,
+                                      const login::LoginContext& context,
+                                      const login::CountryResolver* geo);
 
 // The restrictions of a service (allowed_ip_ranges, allowed_countries; no
-// login hours), labelled "service 'NAME'".
-absl::StatusOr<LoginRestrictions> ServiceRestrictions(
+// login hours), labelled "service 'NAME'". INVALID_ARGUMENT as
+// login::LoginRestrictions::Create.
+absl::StatusOr<login::LoginRestrictions> ServiceRestrictions(
     const crm::internal::ServiceConfig& service);
 
-// The profile's system permissions.
-absl::StatusOr<PermissionSet> ProfilePermissions(
-    const store::ProfileRow& profile);
-
-// Checks that every column of `profile` parses (restrictions with zone
-// "UTC" when none is set, permissions). Use before storing a profile.
+// Checks that `profile` may be stored: an id and a name, restrictions that
+// compile exactly as the policy compiles them, known permission names. For
+// code that writes profile rows directly (demo data, tests); the policy
+// compile of every write refuses the same.
 absl::Status ValidateProfile(const store::ProfileRow& profile);
-
-// "A\nB" -> {"A", "B"} and "A,B" -> {"A", "B"}: entries trimmed, empty ones
-// dropped.
-std::vector<std::string> SplitList(absl::string_view text, char separator);
 
 }  // namespace crm::auth
 

@@ -18,8 +18,7 @@ absl::Status BadToken() {
 
 }  // namespace
 
-AuthenticatedUser UserFromRow(const store::UserWithProfile& row,
-                              const PermissionSet& permissions) {
+AuthenticatedUser UserFromRow(const store::UserWithProfile& row) {
   AuthenticatedUser u;
   u.user_id = row.user.id;
   u.username = row.user.username;
@@ -27,13 +26,13 @@ AuthenticatedUser UserFromRow(const store::UserWithProfile& row,
   u.profile_id = row.profile.id;
   u.profile_name = row.profile.name;
   u.time_zone = row.user.time_zone;
-  u.system_permissions = permissions;
   return u;
 }
 
 absl::StatusOr<AuthenticatedUser> SessionManager::Validate(
     absl::string_view token, absl::string_view service,
-    const IpAddress& address) const {
+    const login::IpAddress& address,
+    const policy::PolicySnapshot* policy) const {
   if (!LooksLikeToken({token.data(), token.size()})) return BadToken();
   std::string hash = HashToken({token.data(), token.size()});
   auto found = store_->FindSession(hash);
@@ -50,19 +49,10 @@ absl::StatusOr<AuthenticatedUser> SessionManager::Validate(
       row.session.user_epoch != row.user.user.session_epoch) {
     return BadToken();
   }
-  auto restrictions =
-      ProfileRestrictions(row.user.profile, row.user.user.time_zone);
-  auto permissions = ProfilePermissions(row.user.profile);
-  if (!restrictions.ok() || !permissions.ok()) {
-    return base::WithErrorInfo(
-        absl::FailedPreconditionError(absl::StrCat(
-            "the stored profile of this user is invalid, so the call is "
-            "refused: ",
-            (!restrictions.ok() ? restrictions.status() : permissions.status())
-                .message())),
-        crm::v1::PROFILE_INVALID);
-  }
-  if (absl::Status s = restrictions->Check({address, now}, geo_); !s.ok()) {
+  if (absl::Status s = CheckProfileRestrictions(
+          policy, row.user.user.profile_id,
+          {address, now, row.user.user.time_zone}, geo_);
+      !s.ok()) {
     return s;
   }
   if (now - last_seen >= settings_.touch_interval) {
@@ -74,7 +64,7 @@ absl::StatusOr<AuthenticatedUser> SessionManager::Validate(
       return s;
     }
   }
-  AuthenticatedUser user = UserFromRow(row.user, *permissions);
+  AuthenticatedUser user = UserFromRow(row.user);
   user.session_expire_time = absl::FromUnixMicros(row.session.expire_time);
   user.token_hash = std::move(hash);
   return user;

@@ -13,9 +13,9 @@
 #include "absl/time/time.h"
 #include "auth/auth_settings.h"
 #include "auth/clock.h"
-#include "auth/geoip.h"
-#include "auth/login_restrictions.h"
-#include "auth/system_permissions.h"
+#include "login/country_resolver.h"
+#include "login/ip_address.h"
+#include "policy/snapshot.h"
 #include "store/identity_store.h"
 
 namespace crm::auth {
@@ -32,36 +32,40 @@ struct AuthenticatedUser {
   std::string profile_id;
   std::string profile_name;
   std::string time_zone;
-  PermissionSet system_permissions;  // the profile's
+  // No system permissions here: policy::Evaluator decides them (WhoAmI
+  // lists what it decides).
   absl::Time session_expire_time = absl::InfinitePast();
   std::string token_hash;  // of the session in use; empty after Login
 };
 
 // Fills the user fields (not the session ones) from a stored row.
-AuthenticatedUser UserFromRow(const store::UserWithProfile& row,
-                              const PermissionSet& permissions);
+AuthenticatedUser UserFromRow(const store::UserWithProfile& row);
 
 class SessionManager {
  public:
   // Every pointer must outlive the manager; `geo` may be null (then a
   // country rule refuses every request).
   SessionManager(store::IdentityStore* store, Clock* clock,
-                 AuthSettings settings, const CountryResolver* geo)
+                 AuthSettings settings, const login::CountryResolver* geo)
       : store_(store), clock_(clock), settings_(settings), geo_(geo) {}
 
   // Validates `token` presented by `service` from `address`: shape, a stored
   // unrevoked session created through `service`, within its absolute and
   // idle lifetime, an active user whose session epoch is still the
   // session's (sessions die with their user: store/identity_store.h), and
-  // the user's profile restrictions at the clock's now. A login lock
+  // the login restrictions of the user's profile at the clock's now, as
+  // compiled in `policy`: the snapshot the call is decided with, so a
+  // restriction change applies from the first call on its policy version
+  // (auth/profile_restrictions.h; nothing is parsed). A login lock
   // (auth/lockout.h) does not end sessions; RevokeUserSessions does. Records
   // use (at most once per touch_interval). UNAUTHENTICATED (kBadTokenMessage)
-  // for any token problem; PERMISSION_DENIED naming the rule for a restriction;
-  // FAILED_PRECONDITION if the stored profile is invalid (fail closed);
-  // storage errors as they come.
-  absl::StatusOr<AuthenticatedUser> Validate(absl::string_view token,
-                                             absl::string_view service,
-                                             const IpAddress& address) const;
+  // for any token problem; PERMISSION_DENIED naming the rule for a
+  // restriction; UNAVAILABLE POLICY_NOT_CURRENT if `policy` is null or does
+  // not have the profile yet (fail closed); storage errors as they come.
+  absl::StatusOr<AuthenticatedUser> Validate(
+      absl::string_view token, absl::string_view service,
+      const login::IpAddress& address,
+      const policy::PolicySnapshot* policy) const;
 
   // Ends the session with this token hash. UNAUTHENTICATED if it was not
   // open.
@@ -75,7 +79,7 @@ class SessionManager {
   store::IdentityStore* store_;
   Clock* clock_;
   AuthSettings settings_;
-  const CountryResolver* geo_;
+  const login::CountryResolver* geo_;
 };
 
 }  // namespace crm::auth

@@ -2,6 +2,7 @@
 
 #include "auth/auth_test_fixture.h"
 #include "auth/session_token.h"
+#include "base/error.h"
 #include "gmock/gmock.h"
 
 namespace crm::auth {
@@ -35,7 +36,9 @@ TEST_P(SessionManagerTest, ValidSessionGivesTheUser) {
   ASSERT_TRUE(user.ok()) << user.status();
   EXPECT_EQ(user->user_id, "bob");
   EXPECT_EQ(user->token_hash, HashToken(token));
-  EXPECT_EQ(user->system_permissions, PermissionSet{"export"});
+  EXPECT_EQ(user->profile_id, "p");
+  EXPECT_EQ(user->profile_name, "Plain");
+  EXPECT_EQ(user->time_zone, "Europe/London");
   EXPECT_EQ(user->session_expire_time, clock_.Now() + absl::Hours(1));
 }
 
@@ -95,10 +98,10 @@ TEST_P(SessionManagerTest, RevokeUserSessionsCountsOpenOnes) {
 
 TEST_P(SessionManagerTest, LockoutEndsNoSessionButRevocationDoes) {
   std::string token = Login();
-  Authenticator a = MakeAuthenticator();
+  auto a = MakeAuthenticator();
   for (const char* from : {"127.0.0.1", "127.66.0.1"}) {
     for (int i = 0; i < 3; ++i) {
-      (void)a.Login("bob", "x", "web", *IpAddress::Parse(from));
+      (void)a.Login("bob", "x", "web", *login::IpAddress::Parse(from));
     }
   }
   EXPECT_FALSE(a.Login("bob", "bob-pw", "web", Loopback()).ok()) << "locked";
@@ -139,6 +142,53 @@ TEST_P(SessionManagerTest, SessionOfALoginRacingADeactivationIsDead) {
   ASSERT_TRUE(store_->InsertSession(row).ok());
   absl::Status s = Check(issued.token);
   EXPECT_TRUE(absl::IsUnauthenticated(s)) << s;
+}
+
+// The restrictions are those of the snapshot the call is decided with: a
+// change applies to an open session from the first call on the new policy
+// version, and not before.
+TEST_P(SessionManagerTest, RestrictionsComeFromTheGivenSnapshot) {
+  std::string token = Login();
+  SessionManager sessions(store_.get(), &clock_, settings_, nullptr);
+  std::shared_ptr<const policy::PolicySnapshot> before = Policy();
+  ASSERT_NE(before, nullptr);
+  auto p = store_->FindProfileById("p");
+  ASSERT_TRUE(p.ok() && p->has_value());
+  store::ProfileRow changed = **p;
+  changed.allowed_ip_ranges = "10.0.0.0/8";
+  auto done = store_->UpdateProfile(changed, changed.version);
+  ASSERT_TRUE(done.ok() && *done);
+  EXPECT_TRUE(sessions.Validate(token, "web", Loopback(), before.get()).ok())
+      << "the old version still allows it";
+  std::shared_ptr<const policy::PolicySnapshot> after = Policy();
+  ASSERT_NE(after, nullptr);
+  EXPECT_GT(after->version(), before->version());
+  absl::Status s =
+      sessions.Validate(token, "web", Loopback(), after.get()).status();
+  EXPECT_TRUE(absl::IsPermissionDenied(s)) << s;
+  EXPECT_THAT(s.message(),
+              ::testing::HasSubstr("ip_ranges of profile 'Plain'"));
+}
+
+// A snapshot without the user's profile (none loaded, or one older than
+// the profile) refuses: fail closed, never allow.
+TEST_P(SessionManagerTest, SnapshotWithoutTheProfileRefuses) {
+  std::string token = Login();
+  SessionManager sessions(store_.get(), &clock_, settings_, nullptr);
+  auto empty = policy::PolicySnapshot::Build(policy::PolicySnapshot::Services(),
+                                             model::SchemaRegistry::Default());
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  for (const policy::PolicySnapshot* snapshot :
+       {static_cast<const policy::PolicySnapshot*>(nullptr), empty->get()}) {
+    absl::Status s =
+        sessions.Validate(token, "web", Loopback(), snapshot).status();
+    EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+    EXPECT_EQ(base::GetReason(s), "POLICY_NOT_CURRENT") << s;
+    EXPECT_TRUE(base::GetRetryInfo(s).has_value()) << s;
+  }
+  auto login = Authenticator(store_.get(), &clock_, settings_, nullptr)
+                   .Login("bob", "bob-pw", "web", Loopback(), empty->get());
+  EXPECT_TRUE(absl::IsUnavailable(login.status())) << login.status();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SessionManagerTest,

@@ -1,5 +1,5 @@
 // Fuzz target: IP addresses, gRPC peer strings and CIDR ranges
-// (auth/ip_address.h), the login restriction a profile's allowed_ip_ranges
+// (login/ip_address.h), the login restriction a profile's allowed_ip_ranges
 // and every request's peer go through.
 //
 // Input: the text, parsed as an address, a peer string, a range, and a
@@ -28,10 +28,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "auth/ip_address.h"
 #include "fuzz/fuzz_check.h"
+#include "login/ip_address.h"
 
-namespace crm::auth {
+namespace crm::login {
 namespace {
 
 using fuzz::Escaped;
@@ -146,10 +146,10 @@ void CheckSet(std::string_view text) {
 }
 
 }  // namespace
-}  // namespace crm::auth
+}  // namespace crm::login
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace crm::auth;
+  using namespace crm::login;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   CheckAddress(text);
   CheckPeer(text);

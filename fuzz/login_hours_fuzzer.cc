@@ -1,4 +1,4 @@
-// Fuzz target: login hours specs (auth/login_hours.h), set on profiles by
+// Fuzz target: login hours specs (login/login_hours.h), set on profiles by
 // administrators and evaluated on every request of their users.
 //
 // Input: 1 header byte choosing the time zone from a fixed list (real zones
@@ -23,10 +23,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/time/time.h"
-#include "auth/login_hours.h"
 #include "fuzz/fuzz_check.h"
+#include "login/login_hours.h"
 
-namespace crm::auth {
+namespace crm::login {
 namespace {
 
 using fuzz::Escaped;
@@ -72,10 +72,10 @@ void CheckSameAllows(const LoginHours& a, const LoginHours& b,
 }
 
 }  // namespace
-}  // namespace crm::auth
+}  // namespace crm::login
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace crm::auth;
+  using namespace crm::login;
   if (size < 1) return 0;
   const Zone& zone = kZones[data[0] % (sizeof(kZones) / sizeof(kZones[0]))];
   const std::string_view spec(reinterpret_cast<const char*>(data) + 1,

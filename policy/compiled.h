@@ -13,6 +13,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "crm/v1/policy.pb.h"
+#include "login/login_restrictions.h"
 #include "model/object_schema.h"
 #include "policy/principal.h"
 #include "query/checked_filter.h"
@@ -170,6 +171,13 @@ struct CompiledPermissionSet {
   uint32_t system = 0;
 };
 
+// A profile's login restrictions, compiled once per policy version
+// (policy/profile_restrictions.h).
+struct CompiledProfile {
+  std::string name;  // "profiles/{id}"
+  login::LoginRestrictions restrictions;
+};
+
 // Everything a snapshot holds.
 struct CompiledPolicy {
   int64_t version = 0;
@@ -188,6 +196,8 @@ struct CompiledPolicy {
   std::vector<CompiledRestriction> restrictions;
   absl::flat_hash_map<std::string, CompiledService> services;
   std::vector<CompiledPermissionSet> permission_sets;
+  // Every profile of the PolicyState by id ("sales", not "profiles/sales").
+  absl::flat_hash_map<std::string, CompiledProfile> profiles;
   std::vector<std::unique_ptr<PermissionBundle>> bundles;  // owned here
   PermissionBundle empty_bundle;
 

@@ -139,6 +139,10 @@ class Evaluator {
   Evaluator(std::shared_ptr<const PolicySnapshot> snapshot, Principal principal);
 
   const Principal& principal() const { return principal_; }
+  // The snapshot every decision of this evaluator reads (may be null: no
+  // policy loaded, everything refused). The request path checks login
+  // restrictions against the same one (server/pipeline.h).
+  const PolicySnapshot* snapshot() const { return snapshot_.get(); }
 
   // May the principal perform `op` on this object type at all?
   Decision CheckObject(const model::ObjectSchema& schema, Operation op) const;

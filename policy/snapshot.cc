@@ -9,7 +9,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/error.h"
 #include "policy/grantee.h"
+#include "policy/profile_restrictions.h"
 #include "policy/system_permission.h"
 #include "query/field_access.h"
 
@@ -42,12 +44,12 @@ class Compiler {
   absl::Status Run() {
     p_.version = state_.version();
     CompileObjects();
-    for (auto step : {&Compiler::CompileDefaults, &Compiler::CompileRoles,
-                      &Compiler::CompileUsers, &Compiler::CompileGroups,
-                      &Compiler::CompilePermissionSets,
-                      &Compiler::CompileServices,
-                      &Compiler::CompileSharingRules,
-                      &Compiler::CompileRestrictions}) {
+    for (auto step :
+         {&Compiler::CompileDefaults, &Compiler::CompileRoles,
+          &Compiler::CompileUsers, &Compiler::CompileGroups,
+          &Compiler::CompilePermissionSets, &Compiler::CompileServices,
+          &Compiler::CompileSharingRules, &Compiler::CompileRestrictions,
+          &Compiler::CompileProfiles}) {
       if (absl::Status s = (this->*step)(); !s.ok()) return s;
     }
     CompileUserViews();
@@ -71,6 +73,7 @@ class Compiler {
   absl::Status CompileServices();
   absl::Status CompileSharingRules();
   absl::Status CompileRestrictions();
+  absl::Status CompileProfiles();
   void CompileUserViews();
 
   absl::StatusOr<GranteeRef> Resolve(const crm::v1::Grantee& g,
@@ -552,6 +555,27 @@ absl::Status Compiler::CompileRestrictions() {
   return absl::OkStatus();
 }
 
+absl::Status Compiler::CompileProfiles() {
+  for (const crm::internal::PolicyProfile& profile : state_.profiles()) {
+    if (!HasIdForm(profile.name(), "profiles/")) {
+      return Invalid("profile '", profile.name(),
+                     "' is not of the form profiles/{id}");
+    }
+    auto restrictions = CompileProfileRestrictions(profile);
+    if (!restrictions.ok()) {
+      // Keep the BadRequest: the admin service reports its violations.
+      return base::WithMessage(
+          restrictions.status(),
+          absl::StrCat("policy: ", restrictions.status().message()));
+    }
+    const std::string id(profile.name().substr(sizeof("profiles/") - 1));
+    auto [it, inserted] = p_.profiles.try_emplace(
+        id, CompiledProfile{profile.name(), *std::move(restrictions)});
+    if (!inserted) return Invalid("duplicate profile ", profile.name());
+  }
+  return absl::OkStatus();
+}
+
 void Compiler::CompileUserViews() {
   const size_t objects = p_.objects.size();
   for (size_t g = 0; g < p_.groups.size(); ++g) {
@@ -626,6 +650,12 @@ absl::StatusOr<std::shared_ptr<const PolicySnapshot>> PolicySnapshot::Build(
 absl::StatusOr<std::shared_ptr<const PolicySnapshot>> PolicySnapshot::Build(
     const Services& services, const model::SchemaRegistry& schemas) {
   return Build(crm::internal::PolicyState(), services, schemas);
+}
+
+const login::LoginRestrictions* PolicySnapshot::ProfileRestrictions(
+    absl::string_view profile_id) const {
+  auto it = policy_.profiles.find(profile_id);
+  return it == policy_.profiles.end() ? nullptr : &it->second.restrictions;
 }
 
 ObjectPermissions PolicySnapshot::ServicePermissions(

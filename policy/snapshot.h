@@ -12,9 +12,11 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "crm/internal/policy_state.pb.h"
 #include "crm/internal/server_config.pb.h"
 #include "google/protobuf/repeated_ptr_field.h"
+#include "login/login_restrictions.h"
 #include "model/object_schema.h"
 #include "policy/compiled.h"
 #include "policy/principal.h"
@@ -31,7 +33,10 @@ class PolicySnapshot {
   // users, roles, groups or services, duplicate names, role or group cycles,
   // malformed grantees or criteria, CONTROLLED_BY_PARENT on an object
   // without an "account" reference, sharing rules on a controlled-by-parent
-  // object, and a sharing rule without an access level.
+  // object, a sharing rule without an access level, and a profile whose
+  // login restrictions do not compile ("policy: profiles/x: login
+  // restrictions of profile 'X': allowed_countries[0]: ...", with a
+  // google.rpc.BadRequest listing every problem of that profile).
   static absl::StatusOr<std::shared_ptr<const PolicySnapshot>> Build(
       const crm::internal::PolicyState& state, const Services& services,
       const model::SchemaRegistry& schemas);
@@ -45,6 +50,12 @@ class PolicySnapshot {
   // The service's own permissions on `collection` (all false if none).
   ObjectPermissions ServicePermissions(const std::string& service,
                                        const std::string& collection) const;
+
+  // The login restrictions of profile `profile_id` ("sales", the id) as
+  // compiled for this version, or null if the snapshot has no such profile
+  // (a profile created after it was built; callers refuse: fail closed).
+  const login::LoginRestrictions* ProfileRestrictions(
+      absl::string_view profile_id) const;
 
   // The compiled data (for the Evaluator, tests and benchmarks).
   const CompiledPolicy& compiled() const { return policy_; }

@@ -75,6 +75,11 @@ absl::Status CommitPolicy(
         if (absl::Status a = apply(session, store, state); !a.ok()) return a;
         auto compiled = loader.Compile(state);
         if (!compiled.ok()) {
+          // INVALID_ARGUMENT, keeping the compiler's details (a profile's
+          // BadRequest names every bad field).
+          if (absl::IsInvalidArgument(compiled.status())) {
+            return compiled.status();
+          }
           return absl::InvalidArgumentError(compiled.status().message());
         }
         snapshot = *std::move(compiled);

@@ -80,9 +80,10 @@ grpc::Status AuthServiceImpl::Login(grpc::ServerContext* context,
       context, "crm.v1.AuthService/Login", *request,
       [&](const Call& call) -> absl::Status {
         const RequestContext& rc = call.context();
+        // The profile's restrictions as compiled in the call's snapshot.
         auto result = core_->authn->authenticator().Login(
             request->username(), request->password(), rc.principal.service,
-            rc.client_address);
+            rc.client_address, call.evaluator().snapshot());
         LogInfo("auth.login",
                 {{"service", rc.principal.service},
                  {"username", request->username()},

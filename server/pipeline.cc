@@ -81,9 +81,15 @@ grpc::Status Pipeline::Run(grpc::ServerContext* context,
                            const google::protobuf::Message& request,
                            Handler handler, const MethodPolicy& policy) const {
   const absl::Time start = absl::Now();
+  // One snapshot for the whole call: the session's login restrictions
+  // (step 2) and every decision of the Evaluator (step 4) read the same
+  // policy version.
+  std::shared_ptr<const policy::PolicySnapshot> snapshot =
+      core_->policy->Current();
   // 2. Authenticate first: a trusted gateway's own id can only be honoured
   // once the caller is known to be that gateway.
-  absl::StatusOr<RequestContext> rc = AuthenticateRequest(*context, *core_);
+  absl::StatusOr<RequestContext> rc =
+      AuthenticateRequest(*context, *core_, snapshot.get());
   // 1. The request id, on the response whatever happens next.
   const std::string request_id =
       RequestId(*context, rc.ok() ? &*rc : nullptr);
@@ -104,7 +110,7 @@ grpc::Status Pipeline::Run(grpc::ServerContext* context,
   }
   if (status.ok()) {
     // 4. One evaluator, bound to one snapshot, for the whole call.
-    const policy::Evaluator evaluator(core_->policy->Current(), rc->principal);
+    const policy::Evaluator evaluator(std::move(snapshot), rc->principal);
     if (policy.requires_permission.has_value()) {
       // "crm.v1.UserAdminService/CreateUser" -> "UserAdminService.CreateUser"
       std::string rpc(method);

@@ -7,13 +7,16 @@
 //      of [A-Za-z0-9._-], else a new random one; returned to the caller in
 //      the response's initial metadata ("x-request-id") and added to every
 //      log line the call writes (base::ScopedRequestId);
-//   2. authenticates the caller (AuthenticateRequest: service identity,
-//      client address, login restrictions, session);
+//   2. takes the current policy snapshot, once for the whole call, and
+//      authenticates the caller against it (AuthenticateRequest: service
+//      identity, client address, login restrictions of the service and of
+//      the session user's profile as compiled in that snapshot, session);
 //   3. applies the request limits (limits.max_request_bytes, to every
 //      method);
-//   4. binds a policy::Evaluator to the current policy snapshot, once for
-//      the whole call, and checks the method's system permission if it
-//      needs one (Evaluator::CheckSystem: the same decision WhoAmI reports);
+//   4. binds a policy::Evaluator to that same snapshot (so a restriction
+//      change and a permission change take effect on the same call), and
+//      checks the method's system permission if it needs one
+//      (Evaluator::CheckSystem: the same decision WhoAmI reports);
 //   5. runs the handler (an exception becomes INTERNAL with an error id:
 //      fail closed);
 //   6. writes one structured log line ("rpc": method, code, principal,

@@ -67,12 +67,12 @@ RequestAuthenticator::Create(const crm::internal::ServerConfig& config,
   return out;
 }
 
-absl::StatusOr<auth::IpAddress> RequestAuthenticator::ClientAddress(
+absl::StatusOr<login::IpAddress> RequestAuthenticator::ClientAddress(
     const grpc::ServerContext& context,
     const crm::internal::ServiceConfig& service) const {
-  auth::IpAddress address;
+  login::IpAddress address;
   std::string peer = context.peer();
-  if (auto parsed = auth::IpAddress::FromGrpcPeer(peer); parsed.has_value()) {
+  if (auto parsed = login::IpAddress::FromGrpcPeer(peer); parsed.has_value()) {
     address = *parsed;
   }
   const Metadata& metadata = context.client_metadata();
@@ -97,7 +97,7 @@ absl::StatusOr<auth::IpAddress> RequestAuthenticator::ClientAddress(
     last.remove_prefix(comma + 1);
   }
   last = absl::StripAsciiWhitespace(last);
-  auto forwarded = auth::IpAddress::Parse({last.data(), last.size()});
+  auto forwarded = login::IpAddress::Parse({last.data(), last.size()});
   if (!forwarded.has_value()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "x-forwarded-for: '", last,
@@ -109,7 +109,8 @@ absl::StatusOr<auth::IpAddress> RequestAuthenticator::ClientAddress(
 }
 
 absl::StatusOr<RequestContext> RequestAuthenticator::Authenticate(
-    const grpc::ServerContext& context) const {
+    const grpc::ServerContext& context,
+    const policy::PolicySnapshot* policy) const {
   std::shared_ptr<const grpc::AuthContext> auth_context =
       context.auth_context();
   if (auth_context == nullptr) {
@@ -130,7 +131,7 @@ absl::StatusOr<RequestContext> RequestAuthenticator::Authenticate(
   auto address = ClientAddress(context, **service);
   if (!address.ok()) return address.status();
   out.client_address = *address;
-  const auth::LoginRestrictions& restrictions = entry->second.restrictions;
+  const login::LoginRestrictions& restrictions = entry->second.restrictions;
   if (!restrictions.unrestricted()) {
     absl::Status s =
         restrictions.Check({out.client_address, clock_->Now()}, geo_.get());
@@ -150,7 +151,7 @@ absl::StatusOr<RequestContext> RequestAuthenticator::Authenticate(
       }());
   if (!token.ok()) return token.status();
   auto user = sessions_->Validate(*token, out.principal.service,
-                                  out.client_address);
+                                  out.client_address, policy);
   if (!user.ok()) return user.status();
   out.principal.user_id = user->user_id;
   out.user = *std::move(user);
@@ -158,12 +159,13 @@ absl::StatusOr<RequestContext> RequestAuthenticator::Authenticate(
 }
 
 absl::StatusOr<RequestContext> AuthenticateRequest(
-    const grpc::ServerContext& context, const ServerCore& core) {
+    const grpc::ServerContext& context, const ServerCore& core,
+    const policy::PolicySnapshot* policy) {
   if (core.authn == nullptr) {
     return absl::InternalError(
         "the server's request authenticator is not initialised");
   }
-  return core.authn->Authenticate(context);
+  return core.authn->Authenticate(context, policy);
 }
 
 }  // namespace crm::server

@@ -15,14 +15,15 @@
 #include "auth/authenticator.h"
 #include "auth/clock.h"
 #include "auth/geoip.h"
-#include "auth/ip_address.h"
-#include "auth/login_restrictions.h"
 #include "auth/service_registry.h"
 #include "auth/session_manager.h"
 #include "auth/system_permissions.h"
 #include "crm/internal/server_config.pb.h"
 #include "grpcpp/server_context.h"
+#include "login/ip_address.h"
+#include "login/login_restrictions.h"
 #include "policy/principal.h"
+#include "policy/snapshot.h"
 #include "server/server_core.h"
 #include "store/database.h"
 #include "store/identity_store.h"
@@ -38,7 +39,7 @@ struct RequestContext {
   std::string peer;  // gRPC peer string, for logs
   const crm::internal::ServiceConfig* service = nullptr;  // never null if OK
   // The address the restrictions were checked against.
-  auth::IpAddress client_address;
+  login::IpAddress client_address;
   // Set iff the call carried a valid session token.
   std::optional<auth::AuthenticatedUser> user;
   // System permissions are not here: policy::Evaluator::CheckSystem decides
@@ -49,8 +50,8 @@ struct RequestContext {
 // start-up. Immutable afterwards; safe for concurrent calls.
 class RequestAuthenticator {
  public:
-  // Parses every service's restrictions (and checks the names of its system
-  // permissions, which the policy snapshot compiles) and opens
+  // Compiles every service's restrictions (and checks the names of its
+  // system permissions, which the policy snapshot compiles) and opens
   // the GeoIP database (AuthConfig.geoip_database) if configured.
   // INVALID_ARGUMENT naming the bad service entry; NOT_FOUND or
   // FAILED_PRECONDITION for an unusable GeoIP database. `registry`, `db`
@@ -62,7 +63,8 @@ class RequestAuthenticator {
 
   // See AuthenticateRequest.
   absl::StatusOr<RequestContext> Authenticate(
-      const grpc::ServerContext& context) const;
+      const grpc::ServerContext& context,
+      const policy::PolicySnapshot* policy) const;
 
   const auth::Authenticator& authenticator() const { return *authenticator_; }
   const auth::SessionManager& sessions() const { return *sessions_; }
@@ -71,19 +73,19 @@ class RequestAuthenticator {
 
  private:
   struct ServiceAuth {
-    auth::LoginRestrictions restrictions;
+    login::LoginRestrictions restrictions;
   };
 
   RequestAuthenticator() = default;
 
-  absl::StatusOr<auth::IpAddress> ClientAddress(
+  absl::StatusOr<login::IpAddress> ClientAddress(
       const grpc::ServerContext& context,
       const crm::internal::ServiceConfig& service) const;
 
   const auth::ServiceRegistry* registry_ = nullptr;
   auth::Clock* clock_ = nullptr;
   auth::AuthSettings settings_;
-  std::unique_ptr<auth::CountryResolver> geo_;
+  std::unique_ptr<login::CountryResolver> geo_;
   std::unique_ptr<store::IdentityStore> identities_;
   std::unique_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<auth::SessionManager> sessions_;
@@ -101,10 +103,14 @@ class RequestAuthenticator {
 //      rule);
 //   4. if "authorization: Bearer <token>" is present, the session (see
 //      auth::SessionManager::Validate): UNAUTHENTICATED "session token is
-//      invalid or expired", or PERMISSION_DENIED for a profile restriction.
+//      invalid or expired", or PERMISSION_DENIED for a restriction of the
+//      user's profile as compiled in `policy`, the snapshot the whole call
+//      is decided with (the pipeline binds its Evaluator to the same one);
+//      UNAVAILABLE POLICY_NOT_CURRENT if it lacks the profile (fail closed).
 // Without a token, no storage is touched.
 absl::StatusOr<RequestContext> AuthenticateRequest(
-    const grpc::ServerContext& context, const ServerCore& core);
+    const grpc::ServerContext& context, const ServerCore& core,
+    const policy::PolicySnapshot* policy);
 
 }  // namespace crm::server
 

@@ -14,14 +14,15 @@
 #include "auth/account_rules.h"
 #include "auth/authenticator.h"
 #include "auth/password_hasher.h"
-#include "auth/profile_restrictions.h"
 #include "auth/system_permissions.h"
+#include "base/error.h"
 #include "google/protobuf/util/time_util.h"
 #include "model/record.h"
 #include "model/resource_name.h"
+#include "policy/profile_restrictions.h"
 #include "server/admin_support.h"
-#include "server/pipeline.h"
 #include "server/log.h"
+#include "server/pipeline.h"
 #include "server/request_context.h"
 #include "server/status_util.h"
 #include "store/identity_store.h"
@@ -217,15 +218,18 @@ absl::StatusOr<Profile> ToProfile(const store::ProfileRow& row) {
   Profile out;
   out.set_name(absl::StrCat("profiles/", row.id));
   out.set_display_name(row.name);
-  for (const std::string& r : auth::SplitList(row.allowed_ip_ranges, '\n')) {
+  for (const std::string& r :
+       store::SplitListColumn(row.allowed_ip_ranges, '\n')) {
     out.add_allowed_ip_ranges(r);
   }
-  for (const std::string& c : auth::SplitList(row.allowed_countries, ',')) {
+  for (const std::string& c :
+       store::SplitListColumn(row.allowed_countries, ',')) {
     out.add_allowed_countries(c);
   }
   out.set_login_hours(row.login_hours);
   out.set_login_time_zone(row.login_time_zone);
-  for (const std::string& name : auth::SplitList(row.system_permissions, ',')) {
+  for (const std::string& name :
+       store::SplitListColumn(row.system_permissions, ',')) {
     auto p = auth::SystemPermissionFromName(name);
     if (!p.ok()) {
       return absl::InternalError(absl::StrCat(
@@ -237,37 +241,50 @@ absl::StatusOr<Profile> ToProfile(const store::ProfileRow& row) {
   return out;
 }
 
-// Joins list entries with `separator`, refusing entries that are empty or
-// contain a separator (they would be read back as other entries).
-absl::StatusOr<std::string> JoinEntries(
+// Joins list entries with `separator`, refusing (one violation each)
+// entries that are empty or contain a separator: they would be read back as
+// other entries. Nothing is joined if one is refused.
+std::optional<std::string> JoinEntries(
     const google::protobuf::RepeatedPtrField<std::string>& entries,
-    char separator, absl::string_view field) {
+    char separator, absl::string_view field, base::BadRequestBuilder* bad) {
   std::vector<std::string> out;
+  bool ok = true;
   for (int i = 0; i < entries.size(); ++i) {
     std::string entry(absl::StripAsciiWhitespace(entries[i]));
     if (entry.empty() || absl::StrContains(entry, ',') ||
         absl::StrContains(entry, '\n')) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, "[", i, "]: '", entries[i],
-          "' is not one entry; give each range or code as its own element"));
+      bad->Add(absl::StrCat(field, "[", i, "]"),
+               absl::StrCat("'", entries[i],
+                            "' is not one entry; give each range or code as "
+                            "its own element"));
+      ok = false;
+      continue;
     }
     out.push_back(std::move(entry));
   }
+  if (!ok) return std::nullopt;
   return absl::StrJoin(out, std::string(1, separator));
 }
 
-absl::StatusOr<std::string> PermissionNames(
-    const google::protobuf::RepeatedField<int>& permissions) {
+// The names of `permissions` joined by commas; a violation per unknown
+// value.
+std::optional<std::string> PermissionNames(
+    const google::protobuf::RepeatedField<int>& permissions,
+    base::BadRequestBuilder* bad) {
   std::set<std::string> names;
+  bool ok = true;
   for (int i = 0; i < permissions.size(); ++i) {
     auto name = auth::SystemPermissionName(
         static_cast<crm::v1::SystemPermission>(permissions[i]));
     if (!name.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "profile.system_permissions[", i, "]: ", name.status().message()));
+      bad->Add(absl::StrCat("profile.system_permissions[", i, "]"),
+               name.status());
+      ok = false;
+      continue;
     }
     names.insert(*name);
   }
+  if (!ok) return std::nullopt;
   return absl::StrJoin(names, ",");
 }
 
@@ -278,44 +295,55 @@ const std::vector<std::string>& ProfilePaths() {
   return *paths;
 }
 
-// Copies the fields of `in` named in `paths` into `row`, then validates the
-// whole row (restrictions parse, zone loads); country codes are stored in
-// upper case.
+// Copies the fields of `in` named in `paths` into `row`, then checks the
+// whole row's login restrictions exactly as the policy compiles them
+// (policy/profile_restrictions.h), so that no invalid profile is ever
+// stored. Every problem is reported: INVALID_ARGUMENT with a BadRequest of
+// field violations ("profile.allowed_ip_ranges[1]", ...). Country codes are
+// stored in upper case.
 absl::Status ApplyProfileFields(const Profile& in,
                                 const std::set<std::string>& paths,
                                 store::ProfileRow* row) {
+  base::BadRequestBuilder bad;
   if (paths.count("display_name")) {
     absl::Status s =
         CheckDisplayName(in.display_name(), "profile.display_name", true);
-    if (!s.ok()) return s;
+    if (!s.ok()) bad.Add("profile.display_name", s);
     row->name = in.display_name();
   }
   if (paths.count("allowed_ip_ranges")) {
     auto joined = JoinEntries(in.allowed_ip_ranges(), '\n',
-                              "profile.allowed_ip_ranges");
-    if (!joined.ok()) return joined.status();
-    row->allowed_ip_ranges = *joined;
+                              "profile.allowed_ip_ranges", &bad);
+    if (joined.has_value()) row->allowed_ip_ranges = *joined;
   }
   if (paths.count("allowed_countries")) {
     auto joined = JoinEntries(in.allowed_countries(), ',',
-                              "profile.allowed_countries");
-    if (!joined.ok()) return joined.status();
-    row->allowed_countries = *joined;
+                              "profile.allowed_countries", &bad);
+    if (joined.has_value()) row->allowed_countries = *joined;
   }
   if (paths.count("login_hours")) row->login_hours = in.login_hours();
   if (paths.count("login_time_zone")) {
-    absl::Status s = auth::ValidateTimeZone(in.login_time_zone(),
-                                            "profile.login_time_zone");
-    if (!s.ok()) return s;
     row->login_time_zone = in.login_time_zone();
   }
   if (paths.count("system_permissions")) {
-    auto names = PermissionNames(in.system_permissions());
-    if (!names.ok()) return names.status();
-    row->system_permissions = *names;
+    auto names = PermissionNames(in.system_permissions(), &bad);
+    if (names.has_value()) row->system_permissions = *names;
   }
-  if (absl::Status s = auth::ValidateProfile(*row); !s.ok()) return s;
-  // Stored as the restrictions read them (messages above quote the input).
+  // The lists were joined entry by entry (or kept as stored, valid), so the
+  // compiler's indexes are the request's.
+  auto compiled =
+      policy::CompileProfileRestrictions(store::ToPolicyProfile(*row));
+  if (!compiled.ok()) {
+    auto details = base::GetBadRequest(compiled.status());
+    if (details.has_value() && details->field_violations_size() > 0) {
+      for (const auto& v : details->field_violations()) {
+        bad.Add(absl::StrCat("profile.", v.field()), v.description());
+      }
+    } else {
+      bad.Add("profile", compiled.status());
+    }
+  }
+  if (!bad.empty()) return bad.Build();
   row->allowed_countries = absl::AsciiStrToUpper(row->allowed_countries);
   return absl::OkStatus();
 }

@@ -1,6 +1,8 @@
 // UserAdminService (crm/v1/user_admin_service.proto): create, read, update
 // and delete users and profiles. Thin: validation rules are auth/'s
-// (account_rules.h, profile_restrictions.h, system_permissions.h), storage
+// (account_rules.h, system_permissions.h) and, for a profile's login
+// restrictions, the policy compiler's (policy/profile_restrictions.h: every
+// problem reported as a field violation before anything is written), storage
 // is store::IdentityStore, and every write goes through WritePolicyRows
 // (server/admin_support.h): policy version bumped first, the would-be policy
 // compiled in the write's transaction, installed after the commit.

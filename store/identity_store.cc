@@ -5,8 +5,10 @@
 #include <variant>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "store/policy_store.h"
 #include "store/statement.h"
 
@@ -152,6 +154,31 @@ absl::StatusOr<int64_t> EndAllSessions(Session& session,
 }
 
 }  // namespace
+
+std::vector<std::string> SplitListColumn(absl::string_view text,
+                                         char separator) {
+  std::vector<std::string> out;
+  for (absl::string_view piece : absl::StrSplit(text, separator)) {
+    piece = absl::StripAsciiWhitespace(piece);
+    if (!piece.empty()) out.emplace_back(piece);
+  }
+  return out;
+}
+
+crm::internal::PolicyProfile ToPolicyProfile(const ProfileRow& profile) {
+  crm::internal::PolicyProfile out;
+  out.set_name(absl::StrCat("profiles/", profile.id));
+  out.set_display_name(profile.name);
+  for (std::string& r : SplitListColumn(profile.allowed_ip_ranges, '\n')) {
+    out.add_allowed_ip_ranges(std::move(r));
+  }
+  for (std::string& c : SplitListColumn(profile.allowed_countries, ',')) {
+    out.add_allowed_countries(std::move(c));
+  }
+  out.set_login_hours(profile.login_hours);
+  out.set_login_time_zone(profile.login_time_zone);
+  return out;
+}
 
 namespace {
 

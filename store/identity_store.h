@@ -5,8 +5,9 @@
 //
 // Column formats:
 //   profiles.allowed_ip_ranges   CIDR ranges separated by newlines
+//                                (SplitListColumn reads the lists)
 //   profiles.allowed_countries   ISO 3166-1 alpha-2 codes separated by commas
-//   profiles.login_hours         a LoginHours spec (auth/login_hours.h)
+//   profiles.login_hours         a LoginHours spec (login/login_hours.h)
 //   profiles.login_time_zone     IANA zone of login_hours ("" = the user's)
 //   profiles.system_permissions  names separated by commas
 //                                (auth/system_permissions.h)
@@ -28,7 +29,9 @@
 // a user deletes their sessions and login_failures rows (foreign keys).
 //
 // Users and profiles are input of the compiled access policy (a user's role,
-// profile and active flag; a profile's system permissions). Every write of
+// profile and active flag; a profile's system permissions and login
+// restrictions, which the snapshot compiles once per policy version: the
+// request path never parses these columns). Every write of
 // them therefore bumps the policy version (PolicyStore::BumpPolicyVersion)
 // FIRST in its transaction, so that every server recompiles. Methods taking
 // a Session run inside the caller's transaction and do NOT bump: the caller
@@ -52,6 +55,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "crm/internal/policy_state.pb.h"
 #include "store/database.h"
 
 namespace crm::store {
@@ -123,6 +127,16 @@ struct SessionWithUser {
   SessionRow session;
   UserWithProfile user;
 };
+
+// The entries of a list column (separator '\n' for allowed_ip_ranges, ','
+// for allowed_countries and system_permissions): trimmed, empty ones
+// dropped.
+std::vector<std::string> SplitListColumn(absl::string_view text,
+                                         char separator);
+
+// The profile as the policy compiles it (PolicyStore::LoadState): name
+// "profiles/{id}", display name, lists split, hours and zone as stored.
+crm::internal::PolicyProfile ToPolicyProfile(const ProfileRow& profile);
 
 class IdentityStore {
  public:

@@ -81,9 +81,10 @@ class PolicyStore {
 
   // Everything the engine compiles: every policy object (parsed, with name
   // and etag set), every user (id, "roles/{role_id}" or "", "profiles/{id}",
-  // active) with the system permissions of their profile, and the policy
-  // version. Read on `session`; call inside a transaction for a consistent
-  // read. INTERNAL if a stored body does not parse.
+  // active) with the system permissions of their profile, every profile
+  // with its login restrictions (ToPolicyProfile), and the policy version.
+  // Read on `session`; call inside a transaction for a consistent read.
+  // INTERNAL if a stored body does not parse.
   absl::StatusOr<crm::internal::PolicyState> LoadState(Session& session);
   // The same in its own transaction.
   absl::StatusOr<crm::internal::PolicyState> LoadState();

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "crm/v1/policy.pb.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "store/statement.h"
 #include "store/store_test_fixture.h"
@@ -104,9 +105,11 @@ TEST_P(PolicyStoreTest, LoadStateParsesObjectsUsersAndVersion) {
     if (!st.ok()) return st;
     auto r = Execute(s,
                      {"INSERT INTO profiles (id, name, system_permissions, "
-                      "version) VALUES ('admin', 'Admin', "
-                      "'manage_policy, view_all_data', 1)",
-                      {}},
+                      "allowed_ip_ranges, allowed_countries, login_hours, "
+                      "login_time_zone, version) VALUES ('admin', 'Admin', "
+                      "'manage_policy, view_all_data', ?, ' DE,us,', "
+                      "'mon 09:00-17:00', 'Europe/Berlin', 1)",
+                      {std::string("10.0.0.0/8\n ::1 \n")}},
                      "test");
     if (!r.ok()) return r.status();
     r = Execute(s,
@@ -148,6 +151,16 @@ TEST_P(PolicyStoreTest, LoadStateParsesObjectsUsersAndVersion) {
   ASSERT_EQ(user.profile_system_permissions_size(), 2);
   EXPECT_EQ(user.profile_system_permissions(0), crm::v1::MANAGE_POLICY);
   EXPECT_EQ(user.profile_system_permissions(1), crm::v1::VIEW_ALL_DATA);
+  // Profiles with their login restrictions, lists split as stored.
+  ASSERT_EQ(state->profiles_size(), 1);
+  const auto& profile = state->profiles(0);
+  EXPECT_EQ(profile.name(), "profiles/admin");
+  EXPECT_EQ(profile.display_name(), "Admin");
+  EXPECT_THAT(profile.allowed_ip_ranges(),
+              ::testing::ElementsAre("10.0.0.0/8", "::1"));
+  EXPECT_THAT(profile.allowed_countries(), ::testing::ElementsAre("DE", "us"));
+  EXPECT_EQ(profile.login_hours(), "mon 09:00-17:00");
+  EXPECT_EQ(profile.login_time_zone(), "Europe/Berlin");
 }
 
 TEST_P(PolicyStoreTest, SharesCrud) {

@@ -2,6 +2,7 @@
 // clients whose TCP connection comes from other 127.x.y.z addresses (through
 // a TcpRelay), login hours with a FakeClock, trusted-gateway forwarding,
 // and a service's own restrictions.
+#include "absl/time/clock.h"
 #include "clients/error_details.h"
 #include "tests/auth_test_util.h"
 #include "tests/harness/tcp_relay.h"
@@ -197,6 +198,59 @@ TEST_P(AuthRestrictionsTest, ServiceRestrictionsApplyToEveryCall) {
   EXPECT_TRUE(WhoAmI(*forwarded).ok());
   // Other services are unrestricted.
   EXPECT_TRUE(WhoAmI(*server_->Client("admin-cli")).ok());
+}
+
+// Restrictions are compiled with the policy version: a change applies to an
+// open session from its first call on the new version. Through
+// UserAdminService (installed on this server at once) and through a write
+// another server made (this one picks the new version up by polling).
+TEST_P(AuthRestrictionsTest, RestrictionChangeAppliesToOpenSessions) {
+  Start(store::ProfileRow(), [](crm::internal::ServerConfig& c) {
+    for (auto& service : *c.mutable_services()) {
+      if (service.name() == "admin-cli") {
+        service.add_system_permissions("manage_policy");
+      }
+    }
+  });
+  auto dave = From("127.1.0.5");
+  crm::v1::LoginResponse login;
+  grpc::Status s = Login(*dave, "dave", "dave-pw", &login);
+  ASSERT_TRUE(s.ok()) << StatusText(s);
+  dave->set_session_token(login.session_token());
+  ASSERT_TRUE(WhoAmI(*dave).ok());
+
+  auto admin = server_->Client("admin-cli");
+  crm::v1::UpdateProfileRequest update;
+  update.mutable_profile()->set_name("profiles/office");
+  update.mutable_profile()->add_allowed_ip_ranges("127.2.0.0/16");
+  update.mutable_update_mask()->add_paths("allowed_ip_ranges");
+  crm::v1::Profile updated;
+  auto context = admin->NewContext();
+  s = admin->user_admin().UpdateProfile(context.get(), update, &updated);
+  ASSERT_TRUE(s.ok()) << StatusText(s);
+  ExpectDenied(WhoAmI(*dave), "ip_ranges of profile 'Office'",
+               "the next call after the update");
+  EXPECT_TRUE(WhoAmI(*From("127.2.0.9")).ok()) << "a service call, no user";
+
+  // Another server's write: the row changes and the policy version is
+  // bumped (IdentityStore::UpdateProfile), not installed here; the poll
+  // (1 s) installs it, and the open session follows.
+  auto row =
+      server_->server().core().authn->identities().FindProfileById("office");
+  ASSERT_TRUE(row.ok() && row->has_value());
+  store::ProfileRow changed = **row;
+  changed.allowed_ip_ranges = "127.1.0.0/16";
+  auto done = server_->server().core().authn->identities().UpdateProfile(
+      changed, changed.version);
+  ASSERT_TRUE(done.ok() && *done);
+  grpc::Status after;
+  for (int i = 0; i < 100; ++i) {
+    after = WhoAmI(*dave);
+    if (after.ok()) break;
+    ExpectDenied(after, "ip_ranges", "before the poll installs it");
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(after.ok()) << StatusText(after);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AuthRestrictionsTest,

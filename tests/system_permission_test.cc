@@ -269,6 +269,35 @@ TEST_P(SystemPermissionTest, WhoAmIAgreesWithEnforcementForEveryPermission) {
   }
 }
 
+// A profile's own system permissions (UserAdminService.UpdateProfile): WhoAmI
+// lists them and the admin checks enforce them from the very next call, on
+// the same policy version, and both drop them together.
+TEST_P(SystemPermissionTest, ProfilePermissionsAgreeFromTheNextCall) {
+  SetGrant("wf", policy::AllSystemPermissions(), "services/web-frontend");
+  auto set_profile = [&](std::vector<SystemPermission> permissions) {
+    crm::v1::UpdateProfileRequest request;
+    request.mutable_profile()->set_name("profiles/plain");
+    for (SystemPermission p : permissions) {
+      request.mutable_profile()->add_system_permissions(p);
+    }
+    request.mutable_update_mask()->add_paths("system_permissions");
+    crm::v1::Profile response;
+    auto context = admin_->NewContext();
+    grpc::Status s =
+        admin_->user_admin().UpdateProfile(context.get(), request, &response);
+    ASSERT_TRUE(s.ok()) << StatusText(s);
+  };
+  ExpectAgreement(*user_, {}, "plain grants nothing");
+  set_profile({crm::v1::MANAGE_USERS, crm::v1::VIEW_AUDIT});
+  ExpectAgreement(*user_, {"manage_users", "view_audit"},
+                  "plain grants manage_users and view_audit");
+  set_profile({crm::v1::MANAGE_POLICY});
+  ExpectAgreement(*user_, {"manage_policy"}, "plain grants manage_policy");
+  set_profile({});
+  ExpectAgreement(*user_, {}, "plain grants nothing again");
+  SetGrant("wf", {}, "");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, SystemPermissionTest,
                          ::testing::ValuesIn(AllBackends()),
                          [](const auto& info) { return BackendName(info.param); });

@@ -1,11 +1,11 @@
-#include "auth/ip_address.h"
+#include "login/ip_address.h"
 
 #include <string>
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
-namespace crm::auth {
+namespace crm::login {
 namespace {
 
 TEST(IpAddress, Parse) {
@@ -21,9 +21,9 @@ TEST(IpAddress, Parse) {
       {"::1", true, "::1", false},
       {"::", true, "::", false},
       {"2001:DB8::1", true, "2001:db8::1", false},
-      {"::ffff:10.1.2.3", true, "10.1.2.3", true},   // mapped -> v4
-      {"::ffff:a01:203", true, "10.1.2.3", true},    // mapped, hex form
-      {"::10.1.2.3", true, "::10.1.2.3", false},     // compatible, not mapped
+      {"::ffff:10.1.2.3", true, "10.1.2.3", true},  // mapped -> v4
+      {"::ffff:a01:203", true, "10.1.2.3", true},   // mapped, hex form
+      {"::10.1.2.3", true, "::10.1.2.3", false},    // compatible, not mapped
       {"", false, "", false},
       {"256.0.0.1", false, "", false},
       {"1.2.3", false, "", false},
@@ -74,11 +74,11 @@ TEST(IpAddress, FromGrpcPeer) {
       {"ipv6:[::ffff:127.1.0.1]:80", "127.1.0.1"},
       {"unix:/tmp/sock", ""},
       {"unix-abstract:foo", ""},
-      {"ipv4:127.0.0.1", ""},           // no port
+      {"ipv4:127.0.0.1", ""},  // no port
       {"ipv4:127.0.0.1:", ""},
       {"ipv4:127.0.0.1:port", ""},
-      {"ipv4:::1:80", ""},              // v6 under ipv4:
-      {"ipv6:::1:80", ""},              // no brackets
+      {"ipv4:::1:80", ""},  // v6 under ipv4:
+      {"ipv6:::1:80", ""},  // no brackets
       {"ipv6:%5B::1:80", ""},
       {"ipv6:%5B::1%5D", ""},
       {"ipv6:%5G::1%5D:80", ""},
@@ -224,4 +224,4 @@ TEST(CidrSet, ErrorNamesTheEntry) {
 }
 
 }  // namespace
-}  // namespace crm::auth
+}  // namespace crm::login

@@ -4,8 +4,9 @@
 // Spec grammar (case-insensitive, whitespace-tolerant):
 //   spec    := "" | entry (";" entry)*
 //   entry   := days " " window ("," window)*
-//   days    := day | day "-" day | days "," days   (mon tue wed thu fri sat sun)
-//   window  := HH:MM "-" HH:MM                     (00:00 <= start < end <= 24:00)
+//   days    := day | day "-" day | days "," days   (mon tue wed thu fri sat
+//   sun) window  := HH:MM "-" HH:MM                     (00:00 <= start < end
+//   <= 24:00)
 // Example: "mon-fri 08:00-12:00,13:00-18:00; sat 09:00-12:00".
 // A day range may wrap the week ("fri-mon" = fri, sat, sun, mon).
 // The start is inclusive, the end exclusive. A window never wraps midnight:
@@ -14,8 +15,8 @@
 // zone, so a window follows daylight saving time.
 //
 // Immutable after Parse; thread-safe.
-#ifndef CRM_AUTH_LOGIN_HOURS_H_
-#define CRM_AUTH_LOGIN_HOURS_H_
+#ifndef CRM_LOGIN_LOGIN_HOURS_H_
+#define CRM_LOGIN_LOGIN_HOURS_H_
 
 #include <array>
 #include <string>
@@ -26,7 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
-namespace crm::auth {
+namespace crm::login {
 
 class LoginHours {
  public:
@@ -39,18 +40,30 @@ class LoginHours {
   static absl::StatusOr<LoginHours> Parse(std::string_view spec,
                                           std::string_view time_zone);
 
+  // The IANA zone `name` ("Europe/Berlin"); names that are not IANA-shaped
+  // (absolute paths, "..") are refused. INVALID_ARGUMENT naming it.
+  static absl::StatusOr<absl::TimeZone> LoadZone(std::string_view name);
+
   // True iff no windows are configured (every time allowed).
   bool unrestricted() const { return unrestricted_; }
 
   // True iff `t` falls in a window in the zone (always, if unrestricted).
-  bool Allows(absl::Time t) const;
+  bool Allows(absl::Time t) const { return Allows(t, zone_); }
+  // The same windows read in `zone` instead (login hours that follow the
+  // user's own time zone: login/login_restrictions.h).
+  bool Allows(absl::Time t, absl::TimeZone zone) const;
 
   // The spec in canonical form ("mon-fri 08:00-18:00; sat 09:00-12:00"),
   // "" if unrestricted.
   std::string Describe() const;
 
   // `t` as local time in the zone, e.g. "Tue 20:15 Europe/Berlin".
-  std::string DescribeInstant(absl::Time t) const;
+  std::string DescribeInstant(absl::Time t) const {
+    return DescribeInstant(t, zone_, zone_name_);
+  }
+  // `t` as local time in `zone`, named `zone_name`.
+  static std::string DescribeInstant(absl::Time t, absl::TimeZone zone,
+                                     std::string_view zone_name);
 
   const std::string& time_zone_name() const { return zone_name_; }
 
@@ -65,6 +78,6 @@ class LoginHours {
   std::string canonical_;
 };
 
-}  // namespace crm::auth
+}  // namespace crm::login
 
-#endif  // CRM_AUTH_LOGIN_HOURS_H_
+#endif  // CRM_LOGIN_LOGIN_HOURS_H_

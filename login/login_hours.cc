@@ -1,4 +1,4 @@
-#include "auth/login_hours.h"
+#include "login/login_hours.h"
 
 #include <cstdio>
 
@@ -10,7 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
 
-namespace crm::auth {
+namespace crm::login {
 namespace {
 
 constexpr const char* kDayNames[7] = {"mon", "tue", "wed", "thu",
@@ -75,27 +75,35 @@ bool IsSafeZoneName(absl::string_view name) {
 
 }  // namespace
 
+absl::StatusOr<absl::TimeZone> LoginHours::LoadZone(std::string_view name_in) {
+  const absl::string_view name(name_in.data(), name_in.size());
+  absl::TimeZone zone;
+  if (!IsSafeZoneName(name) || !absl::LoadTimeZone(std::string(name), &zone)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown time zone '", name,
+        "'; use an IANA name such as \"Europe/Berlin\", \"America/New_York\" "
+        "or \"UTC\""));
+  }
+  return zone;
+}
+
 absl::StatusOr<LoginHours> LoginHours::Parse(std::string_view spec_in,
                                              std::string_view zone_in) {
   const absl::string_view spec(spec_in.data(), spec_in.size());
-  const absl::string_view zone_name =
-      absl::StripAsciiWhitespace(absl::string_view(zone_in.data(), zone_in.size()));
+  const absl::string_view zone_name = absl::StripAsciiWhitespace(
+      absl::string_view(zone_in.data(), zone_in.size()));
   LoginHours hours;
   const bool empty_spec = absl::StripAsciiWhitespace(spec).empty();
   if (zone_name.empty()) {
     if (empty_spec) return hours;
-    return Bad(spec, "a time zone is required (an IANA name such as "
-                     "\"Europe/Berlin\" or \"UTC\")");
+    return Bad(spec,
+               "a time zone is required (an IANA name such as "
+               "\"Europe/Berlin\" or \"UTC\")");
   }
-  absl::TimeZone zone;
-  if (!IsSafeZoneName(zone_name) ||
-      !absl::LoadTimeZone(std::string(zone_name), &zone)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown time zone '", zone_name,
-        "'; use an IANA name such as \"Europe/Berlin\", \"America/New_York\" "
-        "or \"UTC\""));
-  }
-  hours.zone_ = zone;
+  absl::StatusOr<absl::TimeZone> zone =
+      LoadZone({zone_name.data(), zone_name.size()});
+  if (!zone.ok()) return zone.status();
+  hours.zone_ = *zone;
   hours.zone_name_ = std::string(zone_name);
 
   std::vector<std::string> canonical_entries;
@@ -133,13 +141,15 @@ absl::StatusOr<LoginHours> LoginHours::Parse(std::string_view spec_in,
     for (absl::string_view w : absl::StrSplit(windows_text, ',')) {
       w = absl::StripAsciiWhitespace(w);
       std::vector<absl::string_view> ends = absl::StrSplit(w, '-');
-      const int start =
-          ends.size() == 2 ? ParseClock(absl::StripAsciiWhitespace(ends[0])) : -1;
-      const int end =
-          ends.size() == 2 ? ParseClock(absl::StripAsciiWhitespace(ends[1])) : -1;
+      const int start = ends.size() == 2
+                            ? ParseClock(absl::StripAsciiWhitespace(ends[0]))
+                            : -1;
+      const int end = ends.size() == 2
+                          ? ParseClock(absl::StripAsciiWhitespace(ends[1]))
+                          : -1;
       if (start < 0 || end < 0) {
-        return Bad(spec, absl::StrCat("'", w,
-                                      "' is not a time window HH:MM-HH:MM"));
+        return Bad(spec,
+                   absl::StrCat("'", w, "' is not a time window HH:MM-HH:MM"));
       }
       if (start >= end) {
         return Bad(spec, absl::StrCat(
@@ -157,17 +167,17 @@ absl::StatusOr<LoginHours> LoginHours::Parse(std::string_view spec_in,
       canonical_windows.push_back(
           absl::StrCat(FormatClock(start), "-", FormatClock(end)));
     }
-    canonical_entries.push_back(absl::StrCat(
-        days_text, " ", absl::StrJoin(canonical_windows, ",")));
+    canonical_entries.push_back(
+        absl::StrCat(days_text, " ", absl::StrJoin(canonical_windows, ",")));
   }
   hours.unrestricted_ = canonical_entries.empty();
   hours.canonical_ = absl::StrJoin(canonical_entries, "; ");
   return hours;
 }
 
-bool LoginHours::Allows(absl::Time t) const {
+bool LoginHours::Allows(absl::Time t, absl::TimeZone zone) const {
   if (unrestricted_) return true;
-  const absl::CivilMinute local = absl::ToCivilMinute(t, zone_);
+  const absl::CivilMinute local = absl::ToCivilMinute(t, zone);
   const int weekday = static_cast<int>(absl::GetWeekday(local));  // mon = 0
   const int minute = local.hour() * 60 + local.minute();
   for (const Window& w : by_weekday_[weekday]) {
@@ -178,8 +188,10 @@ bool LoginHours::Allows(absl::Time t) const {
 
 std::string LoginHours::Describe() const { return canonical_; }
 
-std::string LoginHours::DescribeInstant(absl::Time t) const {
-  return absl::StrCat(absl::FormatTime("%a %H:%M", t, zone_), " ", zone_name_);
+std::string LoginHours::DescribeInstant(absl::Time t, absl::TimeZone zone,
+                                        std::string_view zone_name) {
+  return absl::StrCat(absl::FormatTime("%a %H:%M", t, zone), " ",
+                      absl::string_view(zone_name.data(), zone_name.size()));
 }
 
-}  // namespace crm::auth
+}  // namespace crm::login

@@ -6,8 +6,8 @@
 // ranges: to allow everything, list both 0.0.0.0/0 and ::/0.
 //
 // All types are immutable values, safe to share across threads.
-#ifndef CRM_AUTH_IP_ADDRESS_H_
-#define CRM_AUTH_IP_ADDRESS_H_
+#ifndef CRM_LOGIN_IP_ADDRESS_H_
+#define CRM_LOGIN_IP_ADDRESS_H_
 
 #include <array>
 #include <cstdint>
@@ -18,7 +18,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace crm::auth {
+namespace crm::login {
 
 class IpAddress {
  public:
@@ -104,6 +104,6 @@ class CidrSet {
   std::vector<CidrRange> ranges_;
 };
 
-}  // namespace crm::auth
+}  // namespace crm::login
 
-#endif  // CRM_AUTH_IP_ADDRESS_H_
+#endif  // CRM_LOGIN_IP_ADDRESS_H_

@@ -1,4 +1,4 @@
-#include "auth/login_hours.h"
+#include "login/login_hours.h"
 
 #include <string>
 
@@ -6,7 +6,7 @@
 #include "absl/time/civil_time.h"
 #include "gtest/gtest.h"
 
-namespace crm::auth {
+namespace crm::login {
 namespace {
 
 // An instant given as UTC wall time.
@@ -147,7 +147,8 @@ TEST(LoginHours, ParseErrors) {
     std::string message_part;
   } cases[] = {
       {"mon-fri 08:00-18:00", "", "time zone is required"},
-      {"mon-fri 08:00-18:00", "Mars/Olympus", "unknown time zone 'Mars/Olympus'"},
+      {"mon-fri 08:00-18:00", "Mars/Olympus",
+       "unknown time zone 'Mars/Olympus'"},
       {"", "Not/AZone", "unknown time zone"},
       {"mon 08:00-18:00", "/etc/localtime", "unknown time zone"},
       {"mon 08:00-18:00", "../../etc/passwd", "unknown time zone"},
@@ -186,4 +187,4 @@ TEST(LoginHours, ToleratesSpacingAndCase) {
 }
 
 }  // namespace
-}  // namespace crm::auth
+}  // namespace crm::login

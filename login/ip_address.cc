@@ -1,4 +1,4 @@
-#include "auth/ip_address.h"
+#include "login/ip_address.h"
 
 #include <arpa/inet.h>
 
@@ -11,14 +11,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
-namespace crm::auth {
+namespace crm::login {
 namespace {
 
 // Debian's Abseil keeps its own string_view type; convert at the boundary.
 absl::string_view Sv(std::string_view s) { return {s.data(), s.size()}; }
 std::string_view Std(absl::string_view s) { return {s.data(), s.size()}; }
 
-constexpr uint8_t kV4MappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+constexpr uint8_t kV4MappedPrefix[12] = {0, 0, 0, 0, 0,    0,
+                                         0, 0, 0, 0, 0xff, 0xff};
 
 bool AllDigits(std::string_view s) {
   if (s.empty() || s.size() > 5) return false;
@@ -152,12 +153,14 @@ absl::StatusOr<CidrRange> CidrRange::Parse(std::string_view text) {
     prefix = p;
   }
   std::optional<IpAddress> addr = IpAddress::Parse(addr_text);
-  if (!addr) return bad(absl::StrCat("'", Sv(addr_text), "' is not an IP address"));
+  if (!addr)
+    return bad(absl::StrCat("'", Sv(addr_text), "' is not an IP address"));
   const bool v6_notation = addr_text.find(':') != std::string_view::npos;
   int len = prefix.value_or(v6_notation ? 128 : 32);
   const int max = v6_notation ? 128 : 32;
   if (len < 0 || len > max) {
-    return bad(absl::StrCat("prefix length ", len, " is out of range 0..", max));
+    return bad(
+        absl::StrCat("prefix length ", len, " is out of range 0..", max));
   }
   if (v6_notation && addr->is_v4()) {
     // An IPv4-mapped network; it is an IPv4 range if the prefix covers the
@@ -210,9 +213,8 @@ absl::StatusOr<CidrSet> CidrSet::Parse(const std::vector<std::string>& texts) {
   for (size_t i = 0; i < texts.size(); ++i) {
     absl::StatusOr<CidrRange> r = CidrRange::Parse(texts[i]);
     if (!r.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("entry ", i + 1, " of ", texts.size(), ": ",
-                       r.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "entry ", i + 1, " of ", texts.size(), ": ", r.status().message()));
     }
     set.ranges_.push_back(*r);
   }
@@ -232,4 +234,4 @@ std::string CidrSet::ToString() const {
   });
 }
 
-}  // namespace crm::auth
+}  // namespace crm::login

@@ -1,4 +1,5 @@
 #include "store/identity_store.h"
+#include "store/profile_rows.h"
 
 #include <functional>
 #include <utility>
@@ -154,6 +155,19 @@ absl::StatusOr<int64_t> EndAllSessions(Session& session,
 }
 
 }  // namespace
+
+absl::StatusOr<std::vector<ProfileRow>> ReadAllProfiles(Session& session) {
+  auto rows = Query(
+      session,
+      {absl::StrCat("SELECT ", kProfileColumns, " FROM profiles p ORDER BY p.id"),
+       {}},
+      "loading profiles for the policy");
+  if (!rows.ok()) return rows.status();
+  std::vector<ProfileRow> out;
+  out.reserve(rows->size());
+  for (const Row& row : *rows) out.push_back(ProfileFrom(row, 0));
+  return out;
+}
 
 std::vector<std::string> SplitListColumn(absl::string_view text,
                                          char separator) {

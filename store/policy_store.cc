@@ -10,6 +10,7 @@
 #include "crm/v1/policy.pb.h"
 #include "model/record.h"
 #include "store/identity_store.h"
+#include "store/profile_rows.h"
 #include "store/statement.h"
 
 namespace crm::store {
@@ -213,21 +214,9 @@ absl::StatusOr<crm::internal::PolicyState> PolicyStore::LoadState(
     AddProfilePermissions(Str(row[4]), user);
   }
 
-  auto profiles = Query(
-      session,
-      {"SELECT id, name, allowed_ip_ranges, allowed_countries, login_hours, "
-       "login_time_zone FROM profiles ORDER BY id",
-       {}},
-      "loading profiles for the policy");
+  auto profiles = ReadAllProfiles(session);
   if (!profiles.ok()) return profiles.status();
-  for (const Row& row : *profiles) {
-    ProfileRow profile;
-    profile.id = Str(row[0]);
-    profile.name = Str(row[1]);
-    profile.allowed_ip_ranges = Str(row[2]);
-    profile.allowed_countries = Str(row[3]);
-    profile.login_hours = Str(row[4]);
-    profile.login_time_zone = Str(row[5]);
+  for (const ProfileRow& profile : *profiles) {
     *state.add_profiles() = ToPolicyProfile(profile);
   }
   return state;

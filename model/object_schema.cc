@@ -56,7 +56,7 @@ bool IsIdentifier(absl::string_view s) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ObjectSchema>> ObjectSchema::FromDescriptor(
-    const Descriptor* descriptor) {
+    const Descriptor* descriptor, Use use) {
   const auto& res = descriptor->options().GetExtension(crm::v1::resource);
   if (res.collection().empty() || !IsIdentifier(res.collection())) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -68,6 +68,7 @@ absl::StatusOr<std::unique_ptr<ObjectSchema>> ObjectSchema::FromDescriptor(
   schema->descriptor_ = descriptor;
   for (const char* standard :
        {"name", "etag", "create_time", "update_time", "owner", "source"}) {
+    if (use == Use::kFilterColumns) break;
     if (descriptor->FindFieldByName(standard) == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
           descriptor->full_name(), ": missing standard field ", standard));

@@ -49,11 +49,19 @@ struct FieldSchema {
 
 class ObjectSchema {
  public:
+  // What a schema is for: a CRM resource (stored and served by the generic
+  // record path; it must have the standard fields name, etag, create_time,
+  // update_time, owner and source), or only the columns a List-language
+  // filter may name on another table (e.g. audit_events; no standard
+  // fields needed).
+  enum class Use { kResource, kFilterColumns };
+
   // Builds the schema of a message carrying the (crm.v1.resource) option.
   // Fails with INVALID_ARGUMENT naming the field if a field has a type the
-  // generic path cannot store, or the standard fields are missing.
+  // generic path cannot store, or (kResource) the standard fields are
+  // missing.
   static absl::StatusOr<std::unique_ptr<ObjectSchema>> FromDescriptor(
-      const google::protobuf::Descriptor* descriptor);
+      const google::protobuf::Descriptor* descriptor, Use use = Use::kResource);
 
   const std::string& collection() const { return collection_; }  // table
   const std::string& singular() const { return singular_; }

@@ -304,6 +304,54 @@ CREATE TABLE create_requests (
 CREATE INDEX create_requests_create_time_idx ON create_requests (create_time)
 )sql";
 
+// Migration 7: the audit trail (crm/v1/audit_service.proto; store/
+// audit_store.h). audit_events columns are named as the fields of
+// crm.internal.AuditEventColumns (the filter's schema); changes and
+// attributes are JSON text. audit_head is one row: the newest sequence and
+// hash (the chain head, locked by every append) and the anchor a pruned
+// chain starts from. audit_checkpoints holds the signed heads.
+constexpr char kMigration7[] = R"sql(
+CREATE TABLE audit_events (
+  sequence BIGINT PRIMARY KEY,
+  time BIGINT NOT NULL,
+  request_id {text} NOT NULL DEFAULT '',
+  actor_user {text} NOT NULL DEFAULT '',
+  actor_service {text} NOT NULL DEFAULT '',
+  action {text} NOT NULL,
+  resource {text} NOT NULL DEFAULT '',
+  outcome {text} NOT NULL,
+  reason {text} NOT NULL DEFAULT '',
+  client_address {text} NOT NULL DEFAULT '',
+  country {text} NOT NULL DEFAULT '',
+  changes {text} NOT NULL DEFAULT '',
+  attributes {text} NOT NULL DEFAULT '',
+  previous_hash {text} NOT NULL,
+  hash {text} NOT NULL
+);
+CREATE INDEX audit_events_time_idx ON audit_events (time, sequence);
+CREATE INDEX audit_events_actor_user_idx ON audit_events (actor_user, sequence);
+CREATE INDEX audit_events_resource_idx ON audit_events (resource, sequence);
+CREATE TABLE audit_head (
+  id BIGINT PRIMARY KEY,
+  sequence BIGINT NOT NULL,
+  hash {text} NOT NULL,
+  anchor_sequence BIGINT NOT NULL DEFAULT 0,
+  anchor_hash {text} NOT NULL DEFAULT '',
+  anchor_time BIGINT NOT NULL DEFAULT 0,
+  anchor_key_id {text} NOT NULL DEFAULT '',
+  anchor_signature {text} NOT NULL DEFAULT ''
+);
+INSERT INTO audit_head (id, sequence, hash) VALUES
+  (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+CREATE TABLE audit_checkpoints (
+  sequence BIGINT PRIMARY KEY,
+  hash {text} NOT NULL,
+  time BIGINT NOT NULL,
+  key_id {text} NOT NULL,
+  signature {text} NOT NULL
+)
+)sql";
+
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -370,6 +418,8 @@ const std::vector<Migration>& AllMigrations() {
           "login_rates, users.session_epoch, sessions.user_epoch",
        kMigration5, "", ""},
       {6, "idempotent creates: create_requests", kMigration6, "", ""},
+      {7, "audit trail: audit_events, audit_head, audit_checkpoints",
+       kMigration7, "", ""},
   };
   return *migrations;
 }

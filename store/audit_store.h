@@ -1,0 +1,88 @@
+// Storage of the audit trail (migration 7; crm/v1/audit_service.proto):
+// the append-only chain of events, its head, its signed checkpoints and the
+// anchor a pruned chain starts from. SQL only; the chain's rules are
+// audit/chain.h's and the verifier is audit/verifier.h.
+//
+// Ordering (the contract several servers on one PostgreSQL rely on):
+// AppendAuditEvents locks the one audit_head row (PostgreSQL: SELECT ...
+// FOR UPDATE; SQLite: the write lock BEGIN IMMEDIATE already holds), takes
+// the next sequence numbers and the previous hash from it, inserts the
+// events and moves the head, all in the caller's transaction. Appenders are
+// therefore serialised from their first append until they commit, sequence
+// order is commit order, and a transaction that rolls back (a crash, a
+// failed write) leaves no event and no gap. Append late in a transaction:
+// the head stays locked until it commits.
+//
+// changes and attributes are stored as proto3 JSON text of an AuditEvent
+// holding only that field.
+//
+// Thread-safety: stateless functions; Sessions follow database.h's rules.
+// Failures are the Database's (UNAVAILABLE, ABORTED, INTERNAL).
+#ifndef CRM_STORE_AUDIT_STORE_H_
+#define CRM_STORE_AUDIT_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "crm/v1/audit_service.pb.h"
+#include "model/sql.h"
+#include "store/database.h"
+
+namespace crm::store {
+
+// Appends `events` (time and action set by the caller; actor, request and
+// client fields filled from audit::CurrentCall() where empty) to the chain
+// inside the caller's transaction, setting their sequence, previous_hash
+// and hash. Must run inside Database::InTransaction.
+absl::Status AppendAuditEvents(Session& session,
+                               std::vector<crm::v1::AuditEvent>* events);
+
+struct AuditHead {
+  int64_t sequence = 0;  // 0: no event yet
+  std::string hash;
+  // Set when retention removed events up to anchor->sequence.
+  std::optional<crm::v1::AuditCheckpoint> anchor;
+};
+absl::StatusOr<AuditHead> ReadAuditHead(Session& session);
+
+// Events with sequence > after, ascending, at most `limit`.
+absl::StatusOr<std::vector<crm::v1::AuditEvent>> ReadAuditEvents(
+    Session& session, int64_t after, int limit);
+
+// Events matching `where` (a predicate on audit_events' columns, e.g. from
+// query::ToSql over the crm.internal.AuditEventColumns schema; may be
+// empty) with sequence < before (0: no bound), newest first, at most
+// `limit`; sequence > after when after > 0 (for follow).
+absl::StatusOr<std::vector<crm::v1::AuditEvent>> ListAuditEvents(
+    Session& session, const model::SqlFragment& where, int64_t before,
+    int64_t after, int limit, bool newest_first);
+
+// Checkpoints with after < sequence <= upto, ascending.
+absl::StatusOr<std::vector<crm::v1::AuditCheckpoint>> ReadAuditCheckpoints(
+    Session& session, int64_t after, int64_t upto);
+// The newest checkpoint, if any.
+absl::StatusOr<std::optional<crm::v1::AuditCheckpoint>> LatestAuditCheckpoint(
+    Session& session);
+// Stores a signed checkpoint (a second one at the same sequence is ignored).
+absl::Status InsertAuditCheckpoint(Session& session,
+                                   const crm::v1::AuditCheckpoint& checkpoint);
+
+// Retention: removes every event with sequence <= anchor.sequence and the
+// checkpoints before it, and records `anchor` (a stored checkpoint) as the
+// chain's new start. Returns the number of events removed. Must run inside
+// a transaction.
+absl::StatusOr<int64_t> PruneAuditEvents(
+    Session& session, const crm::v1::AuditCheckpoint& anchor);
+
+// The newest checkpoint whose event is older than `time_micros` (what
+// retention may prune through), if any.
+absl::StatusOr<std::optional<crm::v1::AuditCheckpoint>> PrunableCheckpoint(
+    Session& session, int64_t time_micros);
+
+}  // namespace crm::store
+
+#endif  // CRM_STORE_AUDIT_STORE_H_

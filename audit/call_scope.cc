@@ -11,8 +11,8 @@ void FillFromCall(crm::v1::AuditEvent* event) {
   const CallInfo* call = current_call;
   if (call == nullptr) return;
   if (event->request_id().empty()) event->set_request_id(call->request_id);
-  if (event->actor_user().empty() && event->actor_service().empty()) {
-    event->set_actor_user(call->actor_user);
+  if (event->actor_user().empty()) event->set_actor_user(call->actor_user);
+  if (event->actor_service().empty()) {
     event->set_actor_service(call->actor_service);
   }
   if (event->client_address().empty()) {

@@ -41,4 +41,9 @@ for svc in "${services[@]}"; do
   fi
 done
 write_crl "$out"
+# The Ed25519 key that signs audit checkpoints (AuditConfig.signing_key_file).
+if [[ ! -f "$out/audit-signing.key" ]]; then
+  (umask 077 && openssl genpkey -algorithm ed25519 -out "$out/audit-signing.key")
+  openssl pkey -in "$out/audit-signing.key" -pubout -out "$out/audit-signing.pub.pem"
+fi
 echo "certificates in $out"

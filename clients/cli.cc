@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/error.h"
+#include "clients/audit_commands.h"
 #include "clients/auth_commands.h"
 #include "clients/cli_session.h"
 #include "clients/descriptor_catalog.h"
@@ -206,6 +207,13 @@ const Command kCommands[] = {
     {"shares", "shares RECORD", "list a record's manual shares", RunShares},
     {"transfer", "transfer RECORD NEW_OWNER [--etag E]",
      "make a user (users/ID or ID) the owner of a record", RunTransfer},
+    {"audit",
+     "audit list [--filter F] [--all] | tail | export FILE | verify "
+     "[--file FILE --public-key PEM [--expect OLD]] | public-key | "
+     "history NAME",
+     "auditors (needs view_audit): the audit trail, its export and "
+     "verification",
+     RunAudit},
     {"help", "help [COLLECTION]",
      "this help, or a collection's verbs and fields", RunHelp},
 };

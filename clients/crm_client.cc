@@ -21,6 +21,7 @@ CrmClient::CrmClient(std::shared_ptr<grpc::Channel> channel,
                      absl::Duration default_deadline)
     : channel_(std::move(channel)),
       accounts_(crm::v1::AccountService::NewStub(channel_)),
+      audit_(crm::v1::AuditService::NewStub(channel_)),
       contacts_(crm::v1::ContactService::NewStub(channel_)),
       leads_(crm::v1::LeadService::NewStub(channel_)),
       opportunities_(crm::v1::OpportunityService::NewStub(channel_)),

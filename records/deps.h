@@ -14,6 +14,8 @@
 #include "absl/status/status.h"
 #include "auth/clock.h"  // the interface only (header-only, no gRPC)
 #include "query/page_token.h"
+#include "absl/container/flat_hash_set.h"
+#include "store/audit_log.h"
 #include "store/database.h"
 #include "store/record_store.h"
 
@@ -26,6 +28,15 @@ struct Deps {
   const query::PageTokenCodec* page_tokens = nullptr;
   // Stamps create_time/update_time and the share creation time.
   const auth::Clock* clock = nullptr;
+
+  // The audit trail; null: writes are not audited (unit tests of records/
+  // alone, benchmarks of the bare path). Otherwise every create, update,
+  // delete, share, unshare and transfer appends its event in its own
+  // transaction (records/record_audit.h).
+  store::AuditLog* audit = nullptr;
+  // "collection.field" names whose old and new values update events carry
+  // (AuditConfig.tracked_fields; never a sensitive field). Null: none.
+  const absl::flat_hash_set<std::string>* audit_tracked_fields = nullptr;
 
   // Test seam, null in production: called inside every write transaction of
   // Update and Delete after the record was read and checked and before the

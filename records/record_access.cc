@@ -98,7 +98,11 @@ absl::StatusOr<LoadedRecord> LoadRecordFor(store::Session& session,
   if (!loaded->has_value()) return policy::RecordNotFound(schema.ResourceName(id));
   const policy::RecordFacts facts = (*loaded)->Facts();
   if (!eval.AllowsRecord(schema, policy::Operation::kRead, facts)) {
-    return policy::RecordNotFound(schema.ResourceName(id));
+    // Hidden: the caller sees exactly a missing record's NOT_FOUND; the
+    // internal decision note names the rule for the log and the audit.
+    return policy::ToStatus(
+        eval.CheckRecord(schema, policy::Operation::kRead, facts),
+        policy::DenialKind::kRecord, schema.ResourceName(id));
   }
   // The reason is only built for a refusal.
   if (op != policy::Operation::kRead && !eval.AllowsRecord(schema, op, facts)) {

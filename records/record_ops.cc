@@ -24,6 +24,7 @@
 #include "records/list_plan.h"
 #include "records/pagination.h"
 #include "records/record_access.h"
+#include "records/record_audit.h"
 #include "store/policy_store.h"
 #include "store/record_store.h"
 
@@ -161,7 +162,8 @@ class Request {
   Request(const ObjectSchema& schema, const Deps& deps, const Evaluator& eval)
       : schema_(schema), deps_(deps), eval_(eval) {}
 
-  absl::Status Get(const Message& request, Message* response);
+  absl::Status Get(const Message& request, Message* response,
+                   std::string* grant);
   absl::Status List(const Message& request, Message* response);
   absl::Status Create(const Message& request, Message* response);
   absl::Status Update(const Message& request, Message* response);
@@ -263,7 +265,8 @@ absl::StatusOr<LoadedRecord> Request::LoadForWrite(store::Session& session,
   return LoadRecordFor(session, deps_, eval_, schema_, id, op);
 }
 
-absl::Status Request::Get(const Message& request, Message* response) {
+absl::Status Request::Get(const Message& request, Message* response,
+                          std::string* grant) {
   auto id = ParseName(StringField(request, "name"));
   if (!id.ok()) return id.status();
   if (absl::Status s = CheckObject(Operation::kRead); !s.ok()) return s;
@@ -275,9 +278,17 @@ absl::Status Request::Get(const Message& request, Message* response) {
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  if (!loaded.has_value() ||
-      !eval_.AllowsRecord(schema_, Operation::kRead, loaded->Facts())) {
-    return policy::RecordNotFound(schema_.ResourceName(*id));
+  if (!loaded.has_value()) return policy::RecordNotFound(schema_.ResourceName(*id));
+  if (!eval_.AllowsRecord(schema_, Operation::kRead, loaded->Facts())) {
+    // Hidden: byte-identical to missing for the caller (policy/decision.h);
+    // the decision note carries the rule to the log and the audit trail.
+    return policy::ToStatus(CheckLoaded(eval_, schema_, Operation::kRead, *loaded),
+                            policy::DenialKind::kRecord,
+                            schema_.ResourceName(*id));
+  }
+  if (grant != nullptr) {
+    // The explaining twin, only when asked (reads audited as "all").
+    *grant = CheckLoaded(eval_, schema_, Operation::kRead, *loaded).rule;
   }
   Respond(loaded->record, response);
   return absl::OkStatus();
@@ -428,7 +439,13 @@ absl::Status Request::Create(const Message& request, Message* response) {
     if (absl::Status r = CheckReferences(session, fields, input); !r.ok()) {
       return r;
     }
-    return deps_.records->Insert(session, schema_, record);
+    if (absl::Status w = deps_.records->Insert(session, schema_, record);
+        !w.ok()) {
+      return w;
+    }
+    return AppendEvent(deps_, session,
+                       RecordWriteEvent(deps_, schema_, "records.create",
+                                        record.id, nullptr, &record, d.rule));
   });
   if (!s.ok()) return s;
   if (replay_id.has_value()) {
@@ -534,7 +551,10 @@ absl::Status Request::Update(const Message& request, Message* response) {
                 " was changed by another writer; read it again and retry"));
           }
           updated.version = current->record.version + 1;
-          return absl::OkStatus();
+          return AppendEvent(
+              deps_, session,
+              RecordWriteEvent(deps_, schema_, "records.update", *id,
+                               &current->record, &updated, d.rule));
         });
     if (s.ok()) {
       Respond(updated, response);
@@ -589,7 +609,14 @@ absl::Status Request::Delete(const Message& request) {
                 schema_.ResourceName(*id),
                 " was changed by another writer; read it again and retry"));
           }
-          return absl::OkStatus();
+          crm::v1::AuditEvent event = RecordWriteEvent(
+              deps_, schema_, "records.delete", *id, &current->record,
+              nullptr, "");
+          if (removed.ok() && *removed > 0) {
+            (*event.mutable_attributes())["shares_removed"] =
+                absl::StrCat(*removed);
+          }
+          return AppendEvent(deps_, session, std::move(event));
         });
     if (s.ok() || !lost_race || expected.has_value()) return s;
     BackOff(attempt);
@@ -603,8 +630,9 @@ absl::Status Request::Delete(const Message& request) {
 
 absl::Status Get(const Deps& deps, const Evaluator& eval,
                  const ObjectSchema& schema, const Message& request,
-                 Message* response) {
-  return Request(schema, deps, eval).Get(request, response);
+                 Message* response,
+                 std::string* grant) {
+  return Request(schema, deps, eval).Get(request, response, grant);
 }
 
 absl::Status List(const Deps& deps, const Evaluator& eval,

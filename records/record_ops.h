@@ -46,10 +46,14 @@
 
 namespace crm::records {
 
+// `grant`, when not null, receives the grant that allowed the read
+// (policy::Decision::rule from the explaining check; costs a little more,
+// so only the audit of reads asks for it).
 absl::Status Get(const Deps& deps, const policy::Evaluator& eval,
                  const model::ObjectSchema& schema,
                  const google::protobuf::Message& request,
-                 google::protobuf::Message* response);
+                 google::protobuf::Message* response,
+                 std::string* grant = nullptr);
 
 // page_size 0 means 50, at most 1000. Record access is applied in SQL
 // (list_plan.h); page tokens are signed and bound to the query.

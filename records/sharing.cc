@@ -15,6 +15,7 @@
 #include "policy/evaluator.h"
 #include "policy/grantee.h"
 #include "records/record_access.h"
+#include "records/record_audit.h"
 #include "store/policy_store.h"
 
 namespace crm::records {
@@ -177,15 +178,36 @@ absl::Status ShareRecord(const Deps& deps, const Evaluator& eval,
         auto existing = store.FindShareByGrantee(
             session, target->schema->collection(), target->id, *key);
         if (!existing.ok()) return existing.status();
+        crm::v1::AuditEvent event;
+        event.set_action("records.share");
+        event.set_resource(req.record());
+        event.set_outcome(crm::v1::ALLOWED);
+        auto* change = event.add_changes();
+        change->set_field(absl::StrCat("shares[", *key, "]"));
+        change->set_values_recorded(true);
+        change->set_after(crm::v1::AccessLevel_Name(req.access()));
         if (existing->has_value()) {
           share = **existing;
+          change->set_before(share.access == store::kShareReadWrite
+                                 ? "READ_WRITE"
+                                 : "READ");
           share.access = access;
-          return store.UpdateShareAccess(session, share.id, access).status();
+          if (absl::Status u =
+                  store.UpdateShareAccess(session, share.id, access).status();
+              !u.ok()) {
+            return u;
+          }
+        } else {
+          share = {
+              NewShareId(), target->schema->collection(),    target->id, *key,
+              access,       eval.principal().ResourceName(), Now(deps)};
+          if (absl::Status i = store.InsertShare(session, share); !i.ok()) {
+            return i;
+          }
         }
-        share = {
-            NewShareId(), target->schema->collection(),    target->id, *key,
-            access,       eval.principal().ResourceName(), Now(deps)};
-        return store.InsertShare(session, share);
+        (*event.mutable_attributes())["share"] =
+            absl::StrCat(req.record(), "/shares/", share.id);
+        return AppendEvent(deps, session, std::move(event));
       });
   if (!s.ok()) return s;
   ShareToProto(share, response);
@@ -220,7 +242,12 @@ absl::Status UnshareRecord(const Deps& deps, const Evaluator& eval,
         if (!*deleted) {
           return absl::NotFoundError(absl::StrCat(req.name(), " not found"));
         }
-        return absl::OkStatus();
+        crm::v1::AuditEvent event;
+        event.set_action("records.unshare");
+        event.set_resource(absl::StrCat(parts[0], "/", parts[1]));
+        event.set_outcome(crm::v1::ALLOWED);
+        (*event.mutable_attributes())["share"] = req.name();
+        return AppendEvent(deps, session, std::move(event));
       });
 }
 
@@ -331,7 +358,18 @@ absl::Status TransferRecord(const Deps& deps, const Evaluator& eval,
           " was changed by another writer; read it again and retry"));
     }
     new_version = current.version + 1;
-    return absl::OkStatus();
+    crm::v1::AuditEvent event;
+    event.set_action("records.transfer");
+    event.set_resource(req.record());
+    event.set_outcome(crm::v1::ALLOWED);
+    auto* change = event.add_changes();
+    change->set_field("owner");
+    change->set_values_recorded(true);
+    if (const auto* was = std::get_if<std::string>(&current.values[owner_field])) {
+      change->set_before(absl::StrCat("\"", *was, "\""));
+    }
+    change->set_after(absl::StrCat("\"", req.new_owner(), "\""));
+    return AppendEvent(deps, session, std::move(event));
   });
   if (!s.ok()) return s;
   response->set_record(schema.ResourceName(target->id));

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "audit/policy_diff.h"
 #include "auth/system_permissions.h"
 #include "base/decision_note.h"
 #include "base/error.h"
@@ -59,11 +60,14 @@ namespace {
 
 // The common body of WritePolicy and WritePolicyRows: one transaction that
 // bumps the version first, then runs `apply`, which leaves the would-be
-// state in `state`; compiled, committed, installed.
+// state in `state` (`before` is the stored state it starts from);
+// compiled, audited (one event per changed object, appended in the same
+// transaction), committed, installed.
 absl::Status CommitPolicy(
     ServerCore* core, PolicyLoader& loader,
     const std::function<absl::Status(store::Session&, store::PolicyStore&,
-                                     PolicyState&)>& apply) {
+                                     const PolicyState&, PolicyState&)>&
+        apply) {
   store::PolicyStore store(core->database.get());
   std::shared_ptr<const policy::PolicySnapshot> snapshot;
   PolicyState committed;
@@ -71,8 +75,12 @@ absl::Status CommitPolicy(
       [&](store::Session& session) -> absl::Status {
         auto version = store.BumpPolicyVersion(session);
         if (!version.ok()) return version.status();
+        auto before = store.LoadState(session);
+        if (!before.ok()) return before.status();
         PolicyState state;
-        if (absl::Status a = apply(session, store, state); !a.ok()) return a;
+        if (absl::Status a = apply(session, store, *before, state); !a.ok()) {
+          return a;
+        }
         auto compiled = loader.Compile(state);
         if (!compiled.ok()) {
           // INVALID_ARGUMENT, keeping the compiler's details (a profile's
@@ -81,6 +89,11 @@ absl::Status CommitPolicy(
             return compiled.status();
           }
           return absl::InvalidArgumentError(compiled.status().message());
+        }
+        if (core->audit != nullptr) {
+          absl::Status a = core->audit->AppendInTransaction(
+              session, audit::PolicyChangeEvents(*before, state));
+          if (!a.ok()) return a;
         }
         snapshot = *std::move(compiled);
         committed = std::move(state);
@@ -98,10 +111,8 @@ absl::Status WritePolicy(ServerCore* core, PolicyLoader& loader,
   return CommitPolicy(
       core, loader,
       [&](store::Session& session, store::PolicyStore& store,
-          PolicyState& state) -> absl::Status {
-        auto loaded = store.LoadState(session);
-        if (!loaded.ok()) return loaded.status();
-        state = *std::move(loaded);
+          const PolicyState& before, PolicyState& state) -> absl::Status {
+        state = before;
         return change(session, store, state);
       });
 }
@@ -111,7 +122,7 @@ absl::Status WritePolicyRows(ServerCore* core, PolicyLoader& loader,
   return CommitPolicy(
       core, loader,
       [&](store::Session& session, store::PolicyStore& store,
-          PolicyState& state) -> absl::Status {
+          const PolicyState& /*before*/, PolicyState& state) -> absl::Status {
         if (absl::Status w = write(session); !w.ok()) return w;
         auto loaded = store.LoadState(session);
         if (!loaded.ok()) return loaded.status();

@@ -80,6 +80,7 @@ grpc::Status AuthServiceImpl::Login(grpc::ServerContext* context,
       context, "crm.v1.AuthService/Login", *request,
       [&](const Call& call) -> absl::Status {
         const RequestContext& rc = call.context();
+        (*call.audit().mutable_attributes())["username"] = request->username();
         // The profile's restrictions as compiled in the call's snapshot.
         auto result = core_->authn->authenticator().Login(
             request->username(), request->password(), rc.principal.service,
@@ -90,12 +91,14 @@ grpc::Status AuthServiceImpl::Login(grpc::ServerContext* context,
                  {"client_address", rc.client_address.ToString()},
                  {"result", result.ok() ? "ok" : result.status().ToString()}});
         if (!result.ok()) return result.status();
+        call.audit().set_actor_user(absl::StrCat("users/", result->user.user_id));
+        call.audit().set_resource(absl::StrCat("users/", result->user.user_id));
         response->set_session_token(result->token);
         SetTimestamp(result->expire_time, response->mutable_expire_time());
         FillUser(result->user, response->mutable_user());
         return absl::OkStatus();
       },
-      {.decision_kind = "login"});
+      {.decision_kind = "login", .audit_action = "login"});
 }
 
 grpc::Status AuthServiceImpl::Logout(grpc::ServerContext* context,
@@ -115,7 +118,8 @@ grpc::Status AuthServiceImpl::Logout(grpc::ServerContext* context,
                                 {"user", rc.principal.ResourceName()},
                                 {"result", s.ok() ? "ok" : s.ToString()}});
         return s;
-      });
+      },
+      {.audit_action = "logout"});
 }
 
 grpc::Status AuthServiceImpl::WhoAmI(grpc::ServerContext* context,
@@ -159,10 +163,13 @@ grpc::Status AuthServiceImpl::RevokeUserSessions(
                  {"user", "users/" + target->user.id},
                  {"count", absl::StrCat(*n)}});
         response->set_revoked_count(*n);
+        call.audit().set_resource("users/" + target->user.id);
+        (*call.audit().mutable_attributes())["count"] = absl::StrCat(*n);
         return absl::OkStatus();
       },
       {.requires_permission = crm::v1::MANAGE_USERS,
-       .decision_kind = "system"});
+       .decision_kind = "system",
+       .audit_action = "sessions.revoke"});
 }
 
 grpc::Status AuthServiceImpl::UnlockUser(
@@ -178,10 +185,12 @@ grpc::Status AuthServiceImpl::UnlockUser(
                 {{"by", Who(call.context())},
                  {"user", "users/" + target->user.id},
                  {"result", s.ok() ? "ok" : s.ToString()}});
+        call.audit().set_resource("users/" + target->user.id);
         return s;
       },
       {.requires_permission = crm::v1::MANAGE_USERS,
-       .decision_kind = "system"});
+       .decision_kind = "system",
+       .audit_action = "users.unlock"});
 }
 
 }  // namespace crm::server

@@ -50,6 +50,8 @@ std::vector<DemoUser> DemoUsers() {
       user("frank", "Frank Seller", "sales-rep", "Europe/London", "sales-rep"),
       user("carol", "Carol Contractor", "contractor", "Europe/Paris", ""),
       user("dave", "Dave Partner", "eu-partner", "Europe/Paris", ""),
+      // The security team: reads the audit trail, sees no record.
+      user("audrey", "Audrey Auditor", "auditor", "Europe/London", ""),
   };
 }
 
@@ -81,7 +83,11 @@ std::vector<store::ProfileRow> DemoProfiles() {
   partner.id = "eu-partner";
   partner.name = "EU Partner";
   partner.allowed_countries = "FR";
-  return {admin, manager, sales, contractor, partner};
+  store::ProfileRow auditor;
+  auditor.id = "auditor";
+  auditor.name = "Auditor";
+  auditor.system_permissions = "view_audit";
+  return {admin, manager, sales, contractor, partner, auditor};
 }
 
 // Creates the demo profiles and users that do not exist yet (an existing one
@@ -246,8 +252,9 @@ std::vector<store::PolicyObjectRow> DemoPolicyObjects(const ServerCore& core,
   // admin-cli: the calling service must hold it too.
   if (HasService(core, "admin-cli")) {
     PermissionSet cli;
-    cli.set_display_name("admin-cli: policy administration");
+    cli.set_display_name("admin-cli: policy administration and audit");
     cli.add_system_permissions(crm::v1::MANAGE_POLICY);
+    cli.add_system_permissions(crm::v1::VIEW_AUDIT);
     cli.add_assignees("services/admin-cli");
     rows.push_back(
         Row(store::kPermissionSetsKind, "cli-policy-admin", cli, now));

@@ -12,6 +12,7 @@
 #include "base/decision_note.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "audit/call_scope.h"
 #include "server/admin_support.h"
 #include "server/metrics.h"
 #include "server/server_core.h"
@@ -62,6 +63,77 @@ std::string ReasonOf(const absl::Status& status) {
 
 Pipeline::Pipeline(const ServerCore* core) : core_(core) {}
 
+absl::Status Pipeline::Audit(const grpc::ServerContext& context,
+                             absl::string_view method,
+                             const MethodPolicy& policy,
+                             const google::protobuf::Message& request,
+                             const absl::StatusOr<RequestContext>& rc,
+                             const std::optional<base::DecisionNote>& note,
+                             bool refused, absl::Status status,
+                             crm::v1::AuditEvent event) const {
+  const bool login = policy.audit_action == "login";
+  const bool unaudited_reads =
+      !policy.audit_read_object.empty() &&
+      core_->audit_settings.ReadsOf(policy.audit_read_object) ==
+          AuditReads::kNone;
+  bool record = (refused && !unaudited_reads) || login;
+  if (!record && status.ok()) {
+    record = !policy.audit_action.empty() ||
+             (!policy.audit_read_object.empty() &&
+              core_->audit_settings.ReadsOf(policy.audit_read_object) ==
+                  AuditReads::kAll);
+  }
+  if (!record) return status;
+  if (event.action().empty()) {
+    event.set_action(policy.audit_action.empty() ? std::string(method)
+                                                 : std::string(
+                                                       policy.audit_action));
+  }
+  if (event.resource().empty()) {
+    // The request's target, when it names one ("name", "record").
+    const auto* d = request.GetDescriptor();
+    for (const char* field : {"name", "record"}) {
+      const auto* f = d->FindFieldByName(field);
+      if (f != nullptr && !f->is_repeated() &&
+          f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
+        event.set_resource(request.GetReflection()->GetString(request, f));
+        break;
+      }
+    }
+  }
+  if (status.ok()) {
+    event.set_outcome(crm::v1::ALLOWED);
+  } else {
+    event.set_outcome(refused ? crm::v1::DENIED : crm::v1::FAILED);
+    if (event.reason().empty()) {
+      event.set_reason(note.has_value()
+                           ? absl::StrCat(note->kind, ":", note->rule)
+                           : ReasonOf(status));
+    }
+    (*event.mutable_attributes())["message"] = std::string(status.message());
+  }
+  if (event.actor_service().empty() && !rc.ok()) {
+    // Refused before the caller was known: the peer is all there is.
+    (*event.mutable_attributes())["peer"] = context.peer();
+  }
+  if (rc.ok() && core_->authn != nullptr && core_->authn->geo() != nullptr) {
+    if (auto country = core_->authn->geo()->CountryOf(rc->client_address)) {
+      event.set_country(*country);
+    }
+  }
+  audit::FillFromCall(&event);  // the writer thread has no call scope
+  absl::Time deadline = std::min(
+      absl::FromChrono(context.deadline()), absl::Now() + absl::Seconds(30));
+  absl::Status recorded = core_->audit->Record(std::move(event), deadline);
+  if (recorded.ok() || !status.ok()) {
+    // A refusal stays a refusal (nothing was given away); its event's
+    // failure is logged by the audit writer.
+    return status;
+  }
+  // Never serve a call that should be audited and was not.
+  return recorded;
+}
+
 std::string Pipeline::RequestId(const grpc::ServerContext& context,
                                 const RequestContext* caller) const {
   if (caller != nullptr && caller->service != nullptr &&
@@ -96,6 +168,21 @@ grpc::Status Pipeline::Run(grpc::ServerContext* context,
   context->AddInitialMetadata(kRequestIdHeader, request_id);
   base::ScopedRequestId log_scope(request_id);
 
+  // Who is acting, for audit events written anywhere in the call.
+  audit::CallInfo call_info;
+  call_info.request_id = request_id;
+  if (rc.ok()) {
+    call_info.actor_service = absl::StrCat("services/", rc->principal.service);
+    if (rc->principal.acting_for_user()) {
+      call_info.actor_user = rc->principal.ResourceName();
+    }
+    call_info.client_address = rc->client_address.ToString();
+  } else {
+    call_info.client_address = context->peer();
+  }
+  audit::ScopedCall audit_scope(&call_info);
+  crm::v1::AuditEvent event;
+
   absl::Status status = rc.status();
   if (status.ok()) {
     // 3. Limits, for every method.
@@ -123,7 +210,7 @@ grpc::Status Pipeline::Run(grpc::ServerContext* context,
     }
     if (status.ok()) {
       // 5. The handler; nothing it throws escapes unclassified.
-      const Call call(context, request_id, &*rc, &evaluator);
+      const Call call(context, request_id, &*rc, &evaluator, &event);
       try {
         status = handler(call);
       } catch (const std::exception& e) {
@@ -134,12 +221,18 @@ grpc::Status Pipeline::Run(grpc::ServerContext* context,
     }
   }
 
-  // 6. One log line and the metrics.
-  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  // 6. The audit trail.
   const std::optional<base::DecisionNote> note = base::DecisionNoteOf(status);
   const bool refused = status.code() == absl::StatusCode::kPermissionDenied ||
                        status.code() == absl::StatusCode::kUnauthenticated ||
                        note.has_value();
+  if (core_->audit != nullptr) {
+    status = Audit(*context, method, policy, request, rc, note, refused,
+                   std::move(status), std::move(event));
+  }
+
+  // 7. One log line and the metrics.
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   if (Metrics* metrics = core_->metrics.get(); metrics != nullptr) {
     metrics->ObserveCall(method, status.code(), seconds);
     if (refused) {
@@ -184,7 +277,7 @@ grpc::Status Pipeline::Run(grpc::ServerContext* context,
                       : std::string()}});
     }
   }
-  // 7. The status the caller sees.
+  // 8. The status the caller sees.
   return ToGrpcStatus(status);
 }
 

@@ -19,10 +19,19 @@
 //      (Evaluator::CheckSystem: the same decision WhoAmI reports);
 //   5. runs the handler (an exception becomes INTERNAL with an error id:
 //      fail closed);
-//   6. writes one structured log line ("rpc": method, code, principal,
+//   6. records the call in the audit trail when it must (crm/v1/
+//      audit_service.proto): every refusal (with the rule that refused),
+//      every login attempt, the session and lockout actions named by
+//      MethodPolicy.audit_action, and allowed reads of objects whose
+//      AuditConfig.reads is "all". Group commit: the call answers once its
+//      event is committed; if it cannot be written in time an allowed call
+//      is answered UNAVAILABLE instead (never served unaudited). Writes
+//      record their own events in their transactions (records/,
+//      admin_support.h), with the actor set here (audit::ScopedCall);
+//   7. writes one structured log line ("rpc": method, code, principal,
 //      peer, duration, and for a refusal its message and the rule that
 //      refused) and records the call's metrics (server/metrics.h);
-//   7. maps the absl::Status to the grpc::Status the caller sees, with its
+//   8. maps the absl::Status to the grpc::Status the caller sees, with its
 //      google.rpc.Status details (server/status_util.h).
 //
 // tests/pipeline_test.cc enumerates every method of every registered
@@ -39,10 +48,12 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "crm/v1/audit_service.pb.h"
 #include "crm/v1/policy.pb.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
+#include "base/decision_note.h"
 #include "policy/evaluator.h"
 #include "server/request_context.h"
 
@@ -61,6 +72,12 @@ struct MethodPolicy {
   // (resource and sharing methods), "system" (admin methods), "login",
   // "none" (no access decision: Echo, WhoAmI, Logout).
   absl::string_view decision_kind = "none";
+  // Audit (step 6): "login" records every attempt; another non-empty action
+  // ("logout", "sessions.revoke", "users.unlock") records an OK call.
+  absl::string_view audit_action;
+  // The collection a read method reads; an OK call is recorded when
+  // AuditConfig.reads is "all" for it.
+  absl::string_view audit_read_object;
 };
 
 // What the handler of one call gets. Valid for the handler's duration.
@@ -71,20 +88,27 @@ class Call {
   const policy::Evaluator& evaluator() const { return *evaluator_; }
   const std::string& request_id() const { return request_id_; }
   grpc::ServerContext& server_context() const { return *server_context_; }
+  // The draft of the call's audit event, for the handler to add what only
+  // it knows (the resource, the logged-in user, attributes). Recorded by
+  // the pipeline only when step 6 says so.
+  crm::v1::AuditEvent& audit() const { return *audit_; }
 
  private:
   friend class Pipeline;
   Call(grpc::ServerContext* server_context, const std::string& request_id,
-       const RequestContext* context, const policy::Evaluator* evaluator)
+       const RequestContext* context, const policy::Evaluator* evaluator,
+       crm::v1::AuditEvent* audit)
       : server_context_(server_context),
         request_id_(request_id),
         context_(context),
-        evaluator_(evaluator) {}
+        evaluator_(evaluator),
+        audit_(audit) {}
 
   grpc::ServerContext* server_context_;
   const std::string& request_id_;
   const RequestContext* context_;
   const policy::Evaluator* evaluator_;
+  crm::v1::AuditEvent* audit_;
 };
 
 class Pipeline {
@@ -102,6 +126,15 @@ class Pipeline {
  private:
   std::string RequestId(const grpc::ServerContext& context,
                         const RequestContext* caller) const;
+  // Step 6: whether the call is recorded, and recording it. Returns the
+  // status the call answers with.
+  absl::Status Audit(const grpc::ServerContext& context,
+                     absl::string_view method, const MethodPolicy& policy,
+                     const google::protobuf::Message& request,
+                     const absl::StatusOr<RequestContext>& rc,
+                     const std::optional<base::DecisionNote>& note,
+                     bool refused, absl::Status status,
+                     crm::v1::AuditEvent event) const;
 
   const ServerCore* core_;
 };

@@ -23,6 +23,7 @@
 #include "server/identity.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/audit_service.h"
 #include "server/pipeline.h"
 #include "server/parse_errors.h"
 #include "server/policy_admin_service.h"
@@ -188,6 +189,21 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
   if (!db.ok()) return db.status();
   core->database = *std::move(db);
   core->records = std::make_unique<store::RecordStore>(core->database.get());
+  // The audit trail's writer, before anything can write (the start-up hook
+  // may create records).
+  auto audit_settings = CompileAuditSettings(config.audit(),
+                                             model::SchemaRegistry::Default());
+  if (!audit_settings.ok()) return audit_settings.status();
+  core->audit_settings = *std::move(audit_settings);
+  auto signer = LoadAuditSigner(config.audit(),
+                                config.allow_insecure_key_permissions());
+  if (!signer.ok()) return signer.status();
+  {
+    auth::Clock* clock = core->clock;
+    core->audit = std::make_unique<store::AuditLog>(
+        core->database.get(), *std::move(signer),
+        core->audit_settings.options, [clock] { return clock->Now(); });
+  }
   const bool database_ready = core->database->available();
   if (!database_ready) core->database->SetAdmitting(false);
 
@@ -297,6 +313,8 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
       std::make_unique<UserAdminServiceImpl>(server->core_.get(), policy_loader));
   server->services_.push_back(std::make_unique<PolicyAdminServiceImpl>(
       server->core_.get(), policy_loader));
+  server->services_.push_back(
+      std::make_unique<AuditServiceImpl>(server->core_.get()));
   server->policy_loader_ = std::move(policy_loader);
   server->services_.push_back(
       std::make_unique<SharingServiceImpl>(server->core_.get()));

@@ -19,6 +19,8 @@
 #include "policy/policy_holder.h"
 #include "query/page_token.h"
 #include "records/deps.h"
+#include "server/audit_settings.h"
+#include "store/audit_log.h"
 #include "store/database.h"
 #include "store/record_store.h"
 
@@ -43,6 +45,10 @@ struct ServerCore {
   std::unique_ptr<Metrics> metrics;
   // The one request pipeline (pipeline.h); every handler runs through it.
   std::unique_ptr<Pipeline> pipeline;
+  // The audit trail (crm/v1/audit_service.proto) and its settings. Null
+  // audit only in tests that build a core by hand.
+  AuditSettings audit_settings;
+  std::unique_ptr<store::AuditLog> audit;
 
   // What records/ needs, borrowed from this core.
   records::Deps RecordDeps() const {
@@ -51,6 +57,8 @@ struct ServerCore {
     deps.records = records.get();
     deps.page_tokens = page_tokens.get();
     deps.clock = clock;
+    deps.audit = audit.get();
+    deps.audit_tracked_fields = &audit_settings.tracked_fields;
     return deps;
   }
 };

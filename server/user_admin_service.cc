@@ -394,9 +394,17 @@ grpc::Status Run(grpc::ServerContext* context,
                                      : std::string(absl::StatusCodeToString(
                                            s.code()))}});
         }
+        if (!target.empty()) call.audit().set_resource(target);
         return s;
       },
-      {.requires_permission = p, .decision_kind = "system"});
+      // Other writes are audited in their policy transaction (a diff of
+      // the policy state); a password change is not part of the policy, so
+      // the pipeline records it (without the password, of course).
+      {.requires_permission = p,
+       .decision_kind = "system",
+       .audit_action = absl::string_view(method) == "SetUserPassword"
+                           ? "users.set_password"
+                           : ""});
 }
 
 }  // namespace

@@ -1,0 +1,273 @@
+#include "store/audit_log.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "audit/chain.h"
+#include "base/log.h"
+#include "store/audit_store.h"
+
+namespace crm::store {
+
+AuditLog::AuditLog(Database* db, audit::Signer signer, AuditLogOptions options,
+                   std::function<absl::Time()> now)
+    : db_(db),
+      signer_(std::move(signer)),
+      options_(options),
+      now_(std::move(now)),
+      next_prune_(absl::Now()) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+AuditLog::~AuditLog() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+    work_.Signal();
+  }
+  thread_.join();
+}
+
+size_t AuditLog::pending() const {
+  absl::MutexLock lock(&mu_);
+  return queue_.size();
+}
+
+size_t AuditLog::in_flight() const {
+  absl::MutexLock lock(&mu_);
+  return in_flight_;
+}
+
+absl::Status AuditLog::AppendInTransaction(
+    Session& session, std::vector<crm::v1::AuditEvent> events) {
+  if (events.empty()) return absl::OkStatus();
+  const auto time = audit::TimeFromMicros(absl::ToUnixMicros(now_()));
+  for (crm::v1::AuditEvent& e : events) *e.mutable_time() = time;
+  absl::Status s = AppendAuditEvents(session, &events);
+  if (s.ok()) {
+    // A hint for the checkpoint timer; the transaction may still roll back.
+    absl::MutexLock lock(&mu_);
+    if (unsigned_ == 0) first_unsigned_ = absl::Now();
+    unsigned_ += static_cast<int64_t>(events.size());
+  }
+  return s;
+}
+
+absl::Status AuditLog::Record(crm::v1::AuditEvent event, absl::Time deadline) {
+  *event.mutable_time() = audit::TimeFromMicros(absl::ToUnixMicros(now_()));
+  auto pending = std::make_shared<Pending>();
+  pending->event = std::move(event);
+  absl::MutexLock lock(&mu_);
+  const bool refuse =
+      options_.when_behind == AuditLogOptions::WhenBehind::kRefuse;
+  if (refuse && !db_->available()) {
+    return absl::UnavailableError(
+        "the audit trail cannot be written (database unavailable) and the "
+        "server is configured to refuse calls it cannot audit; retry");
+  }
+  while (queue_.size() >= options_.max_pending) {
+    if (refuse || (progress_.WaitWithDeadline(&mu_, deadline) &&
+                   queue_.size() >= options_.max_pending)) {
+      return absl::UnavailableError(
+          "the audit trail is behind (too many events waiting to be "
+          "written); retry");
+    }
+  }
+  queue_.push_back(pending);
+  work_.Signal();
+  bool deadline_passed = false;
+  while (!pending->done) {
+    if (deadline_passed) {
+      // Taken by the writer: its transaction decides; wait for it.
+      progress_.Wait(&mu_);
+      continue;
+    }
+    if (progress_.WaitWithDeadline(&mu_, deadline) && !pending->done) {
+      deadline_passed = true;
+      if (!pending->taken) {
+        // The writer has not taken it: withdraw it; the call is refused.
+        auto it = std::find(queue_.begin(), queue_.end(), pending);
+        if (it != queue_.end()) queue_.erase(it);
+        progress_.SignalAll();
+        return absl::UnavailableError(
+            "the audit trail could not record this call in time (database "
+            "slow or unavailable); nothing was done, retry");
+      }
+    }
+  }
+  return pending->status;
+}
+
+bool AuditLog::WriteBatch() {
+  std::vector<std::shared_ptr<Pending>> batch;
+  {
+    absl::MutexLock lock(&mu_);
+    while (!queue_.empty() &&
+           batch.size() < static_cast<size_t>(options_.max_batch)) {
+      queue_.front()->taken = true;
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    in_flight_ = batch.size();
+    progress_.SignalAll();  // room in the queue
+  }
+  if (batch.empty()) return false;
+  std::vector<crm::v1::AuditEvent> events;
+  events.reserve(batch.size());
+  int64_t last = 0;
+  absl::Status s;
+  // Until written or the thread is told to stop with the database gone:
+  // an event that was taken is never dropped while its caller waits.
+  for (int attempt = 0;; ++attempt) {
+    events.clear();
+    for (const auto& p : batch) events.push_back(p->event);
+    s = db_->InTransaction([&](Session& session) {
+      std::vector<crm::v1::AuditEvent> copy = events;
+      absl::Status a = AppendAuditEvents(session, &copy);
+      if (a.ok()) last = copy.back().sequence();
+      return a;
+    });
+    if (s.ok() || !absl::IsUnavailable(s)) break;
+    absl::MutexLock lock(&mu_);
+    if (stop_ && attempt >= 3) break;
+    mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::Milliseconds(
+                                                      std::min(1000, 50 << std::min(attempt, 4))));
+  }
+  if (!s.ok()) {
+    base::Log(base::LogLevel::kError, "audit.write_failed",
+              {{"events", absl::StrCat(batch.size())},
+               {"error", std::string(s.message())}});
+  }
+  absl::MutexLock lock(&mu_);
+  in_flight_ = 0;
+  for (const auto& p : batch) {
+    p->done = true;
+    p->status = s;
+  }
+  if (s.ok()) {
+    last_committed_ = std::max(last_committed_, last);
+    if (unsigned_ == 0) first_unsigned_ = absl::Now();
+    unsigned_ += static_cast<int64_t>(batch.size());
+  }
+  progress_.SignalAll();
+  return true;
+}
+
+absl::Status AuditLog::Checkpoint() {
+  return db_->InTransaction([&](Session& session) -> absl::Status {
+    auto head = ReadAuditHead(session);
+    if (!head.ok()) return head.status();
+    if (head->sequence == 0) return absl::OkStatus();
+    auto latest = LatestAuditCheckpoint(session);
+    if (!latest.ok()) return latest.status();
+    if (latest->has_value() && (*latest)->sequence() >= head->sequence) {
+      return absl::OkStatus();
+    }
+    crm::v1::AuditCheckpoint c;
+    c.set_sequence(head->sequence);
+    c.set_hash(head->hash);
+    *c.mutable_time() = audit::TimeFromMicros(absl::ToUnixMicros(now_()));
+    c.set_key_id(signer_.public_key().key_id());
+    c.set_signature(signer_.Sign(audit::CheckpointMessage(c)));
+    return InsertAuditCheckpoint(session, c);
+  });
+}
+
+absl::StatusOr<int64_t> AuditLog::Prune(absl::Time cutoff) {
+  int64_t removed = 0;
+  absl::Status s = db_->InTransaction([&](Session& session) -> absl::Status {
+    removed = 0;
+    auto anchor = PrunableCheckpoint(session, absl::ToUnixMicros(cutoff));
+    if (!anchor.ok()) return anchor.status();
+    if (!anchor->has_value()) return absl::OkStatus();
+    auto head = ReadAuditHead(session);
+    if (!head.ok()) return head.status();
+    if (head->anchor.has_value() &&
+        head->anchor->sequence() >= (*anchor)->sequence()) {
+      return absl::OkStatus();
+    }
+    auto n = PruneAuditEvents(session, **anchor);
+    if (!n.ok()) return n.status();
+    removed = *n;
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (removed > 0) {
+    base::Log(base::LogLevel::kInfo, "audit.pruned",
+              {{"events", absl::StrCat(removed)}});
+  }
+  return removed;
+}
+
+void AuditLog::MaybeCheckpoint() {
+  bool due = false;
+  {
+    absl::MutexLock lock(&mu_);
+    due = unsigned_ > 0 &&
+          (unsigned_ >= options_.checkpoint_every ||
+           absl::Now() - first_unsigned_ >= options_.checkpoint_interval ||
+           stop_);
+  }
+  if (!due) return;
+  absl::Status s = Checkpoint();
+  if (s.ok()) {
+    absl::MutexLock lock(&mu_);
+    unsigned_ = 0;
+    first_unsigned_ = absl::InfiniteFuture();
+  } else {
+    base::Log(base::LogLevel::kWarning, "audit.checkpoint_failed",
+              {{"error", std::string(s.message())}});
+  }
+}
+
+void AuditLog::WaitForEvents(int64_t after, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto newer = [this, after]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return last_committed_ > after || stop_;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&newer), timeout);
+}
+
+void AuditLog::Run() {
+  for (;;) {
+    bool stopping = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (queue_.empty() && !stop_) {
+        absl::Duration wait = absl::Milliseconds(500);
+        if (unsigned_ > 0) {
+          wait = std::min(wait, std::max(absl::ZeroDuration(),
+                                         first_unsigned_ +
+                                             options_.checkpoint_interval -
+                                             absl::Now()));
+        }
+        work_.WaitWithTimeout(&mu_, wait);
+      }
+      stopping = stop_ && queue_.empty();
+    }
+    while (WriteBatch()) {
+    }
+    MaybeCheckpoint();
+    if (stopping) break;
+    if (options_.retention > absl::ZeroDuration()) {
+      bool prune = false;
+      {
+        absl::MutexLock lock(&mu_);
+        if (absl::Now() >= next_prune_) {
+          next_prune_ = absl::Now() + options_.prune_interval;
+          prune = true;
+        }
+      }
+      if (prune) {
+        auto removed = Prune(now_() - options_.retention);
+        if (!removed.ok()) {
+          base::Log(base::LogLevel::kWarning, "audit.prune_failed",
+                    {{"error", std::string(removed.status().message())}});
+        }
+      }
+    }
+  }
+}
+
+}  // namespace crm::store

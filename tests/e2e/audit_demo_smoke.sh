@@ -88,7 +88,7 @@ login() {  # USER
 as() { local user=$1; shift; CRM_TOKEN=${token[$user]} "$crmctl" "$@" 2>&1; }
 sql() {  # STATEMENT, on the server's database
   if [[ "$backend" == postgresql ]]; then
-    psql -q "${pg_args[@]}" -d "$pg_db" -c "$1"
+    psql -qtA "${pg_args[@]}" -d "$pg_db" -c "$1"
   else
     sqlite3 var/dev/crm.db "$1"
   fi
@@ -147,6 +147,7 @@ has "a cut export is caught against the held checkpoint" "truncated" "$out"
 [[ $rc -ne 0 ]] && ok "and exits non-zero" || fail "cut export exited 0"
 
 echo "--- one edited row"
+original=$(sql "SELECT actor_user FROM audit_events WHERE sequence = 3")
 sql "UPDATE audit_events SET actor_user = 'users/frank' WHERE sequence = 3" >/dev/null
 rc=0; out=$(as audrey audit verify) || rc=$?
 has "online verification names the edited event" "event 3: its hash does not match its contents (edited)" "$out"
@@ -154,7 +155,9 @@ has "online verification names the edited event" "event 3: its hash does not mat
 as audrey audit export audit-2.jsonl >/dev/null
 rc=0; out=$(ctl audit verify --file audit-2.jsonl --public-key pinned.pem) || rc=$?
 has "offline verification names it too" "event 3: its hash does not match" "$out"
-sql "UPDATE audit_events SET actor_user = '' WHERE sequence = 3" >/dev/null
+sql "UPDATE audit_events SET actor_user = '$original' WHERE sequence = 3" >/dev/null
+out=$(as audrey audit verify)
+has_line "restored, it verifies again" '^OK: ' "$out"
 
 echo "--- kill -9 during writes"
 (
@@ -186,6 +189,6 @@ while read -r name; do
   grep -qF -- " $name " <<<"$events" || { missing=$((missing + 1)); echo "    no event for $name"; }
 done < acked.txt
 [[ $missing -eq 0 ]] && ok "every acknowledged create has its event" || fail "$missing acknowledged creates have no event"
-out=$(ctl audit verify)
+rc=0; out=$(ctl audit verify) || rc=$?
 has_line "the chain verifies after the crash" '^OK: ' "$out"
 finish

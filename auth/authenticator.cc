@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "auth/account_rules.h"
 #include "auth/lockout.h"
+#include "base/decision_note.h"
 #include "auth/password_hasher.h"
 #include "auth/profile_restrictions.h"
 #include "auth/session_token.h"
@@ -18,10 +19,18 @@ namespace {
 
 // One answer for an unknown user, a wrong password, an inactive user and a
 // lock: nothing in it (message or details) tells them apart.
-absl::Status BadLogin() {
-  return base::WithErrorInfo(
-      absl::UnauthenticatedError(std::string(kBadLoginMessage)),
-      crm::v1::BAD_CREDENTIALS);
+// Every failed login looks the same to the caller; `why` (the internal
+// decision note, never sent) tells the log and the audit trail what really
+// happened: "unknown_user", "inactive_user", "bad_password",
+// "bad_password:lockout_started", "locked_out", "user_throttled",
+// "bad_password:restricted" (a wrong password from an address or time the
+// profile refuses).
+absl::Status BadLogin(absl::string_view why) {
+  return base::WithDecisionNote(
+      base::WithErrorInfo(
+          absl::UnauthenticatedError(std::string(kBadLoginMessage)),
+          crm::v1::BAD_CREDENTIALS),
+      "login", why);
 }
 
 std::string_view Sv(absl::string_view s) { return {s.data(), s.size()}; }
@@ -96,12 +105,15 @@ absl::Status Authenticator::ChargeSource(const std::string& source,
       .status();
 }
 
-absl::Status Authenticator::CountFailure(const std::string& user_id,
-                                         const std::string& source,
-                                         absl::Time now) const {
+absl::StatusOr<bool> Authenticator::CountFailure(const std::string& user_id,
+                                                 const std::string& source,
+                                                 absl::Time now) const {
+  bool locked_now = false;
   auto pair = store_->UpdateLoginFailure(
       user_id, source, [&](store::LoginFailureRow& row) {
-        LockState next = AfterFailure(ToLockState(row), settings_.lockout, now);
+        const LockState before = ToLockState(row);
+        LockState next = AfterFailure(before, settings_.lockout, now);
+        locked_now = !IsLocked(before, now) && IsLocked(next, now);
         row.failures = next.failed_count;
         row.last_failure = ToStored(next.last_failure);
         row.locked_until = ToStored(next.locked_until);
@@ -120,7 +132,8 @@ absl::Status Authenticator::CountFailure(const std::string& user_id,
         });
     if (!user.ok()) return user.status();
   }
-  return ChargeSource(source, now);
+  if (absl::Status s = ChargeSource(source, now); !s.ok()) return s;
+  return locked_now;
 }
 
 absl::Status Authenticator::RecordSuccess(const std::string& user_id,
@@ -169,7 +182,7 @@ absl::StatusOr<LoginResult> Authenticator::Login(
   if (!found->has_value()) {
     BurnVerifyTime(Sv(password), settings_.hash_params);
     if (absl::Status s = ChargeSource(source, now); !s.ok()) return s;
-    return BadLogin();
+    return BadLogin("unknown_user");
   }
   const store::UserWithProfile& row = **found;
   const std::string& user_id = row.user.id;
@@ -185,7 +198,8 @@ absl::StatusOr<LoginResult> Authenticator::Login(
   if (!row.user.active || !refusal.ok()) {
     if (row.user.active && password_ok) return refusal;
     if (absl::Status s = ChargeSource(source, now); !s.ok()) return s;
-    return BadLogin();
+    return BadLogin(row.user.active ? "bad_password:restricted"
+                                    : "inactive_user");
   }
   // Rules 2 and 3: locked out from this source, or the user's budget is
   // spent and this source is not familiar. Such attempts teach nothing (the
@@ -204,11 +218,14 @@ absl::StatusOr<LoginResult> Authenticator::Login(
   }
   if (held_back) {
     if (absl::Status s = ChargeSource(source, now); !s.ok()) return s;
-    return BadLogin();
+    return BadLogin(IsLocked(ToLockState(*pair), now) ? "locked_out"
+                                                      : "user_throttled");
   }
   if (!password_ok) {
-    if (absl::Status s = CountFailure(user_id, source, now); !s.ok()) return s;
-    return BadLogin();
+    auto locked_now = CountFailure(user_id, source, now);
+    if (!locked_now.ok()) return locked_now.status();
+    return BadLogin(*locked_now ? "bad_password:lockout_started"
+                                : "bad_password");
   }
   if (absl::Status s = RecordSuccess(user_id, source, now); !s.ok()) return s;
   IssuedToken issued = NewSessionToken();

@@ -76,9 +76,11 @@ class Authenticator {
   // Spends one failure of the source's budget.
   absl::Status ChargeSource(const std::string& source, absl::Time now) const;
   // A counted failure: the (user, source) lock count, the user's budget and
-  // the source's budget.
-  absl::Status CountFailure(const std::string& user_id,
-                            const std::string& source, absl::Time now) const;
+  // the source's budget. True if this failure started a lockout of
+  // (user, source).
+  absl::StatusOr<bool> CountFailure(const std::string& user_id,
+                                    const std::string& source,
+                                    absl::Time now) const;
   // A success: clears the (user, source) count and makes it familiar.
   absl::Status RecordSuccess(const std::string& user_id,
                              const std::string& source, absl::Time now) const;

@@ -611,7 +611,8 @@ absl::Status Request::Delete(const Message& request) {
           }
           crm::v1::AuditEvent event = RecordWriteEvent(
               deps_, schema_, "records.delete", *id, &current->record,
-              nullptr, "");
+              nullptr,
+              CheckLoaded(eval_, schema_, Operation::kDelete, *current).rule);
           if (removed.ok() && *removed > 0) {
             (*event.mutable_attributes())["shares_removed"] =
                 absl::StrCat(*removed);

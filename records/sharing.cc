@@ -182,6 +182,8 @@ absl::Status ShareRecord(const Deps& deps, const Evaluator& eval,
         event.set_action("records.share");
         event.set_resource(req.record());
         event.set_outcome(crm::v1::ALLOWED);
+        event.set_reason(
+            CheckLoaded(eval, *target->schema, Operation::kShare, *loaded).rule);
         auto* change = event.add_changes();
         change->set_field(absl::StrCat("shares[", *key, "]"));
         change->set_values_recorded(true);
@@ -246,6 +248,8 @@ absl::Status UnshareRecord(const Deps& deps, const Evaluator& eval,
         event.set_action("records.unshare");
         event.set_resource(absl::StrCat(parts[0], "/", parts[1]));
         event.set_outcome(crm::v1::ALLOWED);
+        event.set_reason(
+            CheckLoaded(eval, *target->schema, Operation::kShare, *loaded).rule);
         (*event.mutable_attributes())["share"] = req.name();
         return AppendEvent(deps, session, std::move(event));
       });
@@ -362,6 +366,8 @@ absl::Status TransferRecord(const Deps& deps, const Evaluator& eval,
     event.set_action("records.transfer");
     event.set_resource(req.record());
     event.set_outcome(crm::v1::ALLOWED);
+    event.set_reason(
+        CheckLoaded(eval, schema, Operation::kTransfer, *loaded).rule);
     auto* change = event.add_changes();
     change->set_field("owner");
     change->set_values_recorded(true);

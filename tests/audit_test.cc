@@ -234,7 +234,8 @@ TEST_P(AuditTest, EveryKindOfEventIsRecordedWithItsActorReasonAndDiff) {
   const auto* failed_login = Find(events, "login", crm::v1::DENIED);
   ASSERT_NE(failed_login, nullptr);
   EXPECT_EQ(failed_login->attributes().at("username"), "bob");
-  EXPECT_EQ(failed_login->reason(), "BAD_CREDENTIALS");
+  EXPECT_EQ(failed_login->reason(), "login:bad_password")
+      << "the caller saw BAD_CREDENTIALS; the auditor sees why";
   EXPECT_EQ(failed_login->actor_service(), "services/web-frontend");
   EXPECT_THAT(failed_login->client_address(), HasSubstr("127.0.0.1"));
   const auto* login = Find(events, "login", crm::v1::ALLOWED);
@@ -278,6 +279,7 @@ TEST_P(AuditTest, EveryKindOfEventIsRecordedWithItsActorReasonAndDiff) {
   ASSERT_EQ(share->changes_size(), 1);
   EXPECT_EQ(share->changes(0).field(), "shares[users/bob]");
   EXPECT_EQ(share->changes(0).after(), "READ");
+  EXPECT_FALSE(share->reason().empty()) << "the grant that allowed sharing";
   const auto* transfer = Find(events, "records.transfer", crm::v1::ALLOWED, acme);
   ASSERT_NE(transfer, nullptr);
   ASSERT_NE(Change(*transfer, "owner"), nullptr);
@@ -299,7 +301,10 @@ TEST_P(AuditTest, EveryKindOfEventIsRecordedWithItsActorReasonAndDiff) {
   const auto* logout = Find(events, "logout", crm::v1::ALLOWED);
   ASSERT_NE(logout, nullptr);
   EXPECT_EQ(logout->actor_user(), "users/bob");
-  EXPECT_NE(Find(events, "records.delete", crm::v1::ALLOWED, acme), nullptr);
+  const auto* deleted = Find(events, "records.delete", crm::v1::ALLOWED, acme);
+  ASSERT_NE(deleted, nullptr);
+  EXPECT_FALSE(deleted->reason().empty());
+  EXPECT_EQ(deleted->changes_size(), 0) << "a delete names the record only";
 
   // No secret anywhere: passwords, the session token.
   for (const auto& e : events) {
@@ -358,6 +363,36 @@ TEST_P(AuditTest, HiddenRecordReadIsRecordedAsDeniedWithItsRule) {
       Find(events, "crm.v1.AccountService/GetAccount", crm::v1::DENIED, secret);
   ASSERT_NE(hidden, nullptr);
   EXPECT_TRUE(absl::StartsWith(hidden->reason(), "record:")) << hidden->reason();
+}
+
+TEST_P(AuditTest, LockoutAndUnlockAreRecorded) {
+  auto gateway = server_->Client("web-frontend");
+  ASSERT_FALSE(LoginToken(*gateway, "nobody", "x-pw-1234").ok());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_FALSE(LoginToken(*gateway, "bob", "bad-pw-x").ok());
+  }
+  ASSERT_FALSE(LoginToken(*gateway, "bob", "right-pw-7731").ok()) << "locked";
+  crm::v1::UnlockUserRequest unlock;
+  unlock.set_username("bob");
+  google::protobuf::Empty empty;
+  auto ctx = admin_->NewContext();
+  ASSERT_TRUE(admin_->auth().UnlockUser(ctx.get(), unlock, &empty).ok());
+  ASSERT_TRUE(LoginToken(*gateway, "bob", "right-pw-7731").ok());
+
+  std::vector<std::string> reasons;
+  for (const auto& e : AllEvents("action = \"login\"")) {
+    reasons.push_back(e.outcome() == crm::v1::ALLOWED ? "ALLOWED" : e.reason());
+  }
+  EXPECT_THAT(reasons,
+              ::testing::ElementsAre(
+                  "login:unknown_user", "login:bad_password",
+                  "login:bad_password", "login:bad_password",
+                  "login:bad_password", "login:bad_password:lockout_started",
+                  "login:locked_out", "ALLOWED"));
+  auto unlocked = AllEvents("action = \"users.unlock\"");
+  ASSERT_EQ(unlocked.size(), 1u);
+  EXPECT_EQ(unlocked[0].actor_service(), "services/admin-cli");
+  EXPECT_THAT(unlocked[0].resource(), ::testing::StartsWith("users/"));
 }
 
 TEST_P(AuditTest, FilterPagesAndTheirErrors) {

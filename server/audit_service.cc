@@ -54,6 +54,30 @@ absl::StatusOr<CheckedQuery> CheckQuery(const std::string& filter) {
   return out;
 }
 
+// One chunk of events after `after` (ascending; matching `where` if not
+// empty) and, when asked, the checkpoints among them.
+absl::Status ReadChunk(const ServerCore& core, const model::SqlFragment& where,
+                       bool with_checkpoints, int64_t after,
+                       std::vector<crm::v1::AuditEvent>* events,
+                       std::vector<crm::v1::AuditCheckpoint>* checkpoints) {
+  return core.database->WithSession([&](store::Session& session) {
+    auto read = where.empty()
+                    ? store::ReadAuditEvents(session, after, kChunk)
+                    : store::ListAuditEvents(session, where, 0, after, kChunk,
+                                             false);
+    if (!read.ok()) return read.status();
+    *events = *std::move(read);
+    checkpoints->clear();
+    if (with_checkpoints && !events->empty()) {
+      auto c = store::ReadAuditCheckpoints(session, after,
+                                           events->back().sequence());
+      if (!c.ok()) return c.status();
+      *checkpoints = *std::move(c);
+    }
+    return absl::OkStatus();
+  });
+}
+
 // Streams events after `after` (ascending), with the checkpoints among
 // them when unfiltered; returns the last sequence sent.
 absl::StatusOr<int64_t> SendRange(const ServerCore& core,
@@ -65,21 +89,8 @@ absl::StatusOr<int64_t> SendRange(const ServerCore& core,
   for (;;) {
     std::vector<crm::v1::AuditEvent> events;
     std::vector<crm::v1::AuditCheckpoint> checkpoints;
-    absl::Status s = core.database->WithSession([&](store::Session& session) {
-      auto read = where.empty()
-                      ? store::ReadAuditEvents(session, after, kChunk)
-                      : store::ListAuditEvents(session, where, 0, after,
-                                               kChunk, false);
-      if (!read.ok()) return read.status();
-      events = *std::move(read);
-      if (with_checkpoints && !events.empty()) {
-        auto c = store::ReadAuditCheckpoints(session, after,
-                                             events.back().sequence());
-        if (!c.ok()) return c.status();
-        checkpoints = *std::move(c);
-      }
-      return absl::OkStatus();
-    });
+    absl::Status s = ReadChunk(core, where, with_checkpoints, after, &events,
+                               &checkpoints);
     if (!s.ok()) return s;
     size_t next_checkpoint = 0;
     for (crm::v1::AuditEvent& event : events) {
@@ -240,17 +251,8 @@ grpc::Status AuditServiceImpl::VerifyAuditLog(
         for (;;) {
           std::vector<crm::v1::AuditEvent> events;
           std::vector<crm::v1::AuditCheckpoint> checkpoints;
-          s = core_->database->WithSession([&](store::Session& session) {
-            auto read = store::ReadAuditEvents(session, after, kChunk);
-            if (!read.ok()) return read.status();
-            events = *std::move(read);
-            if (events.empty()) return absl::OkStatus();
-            auto c = store::ReadAuditCheckpoints(session, after,
-                                                 events.back().sequence());
-            if (!c.ok()) return c.status();
-            checkpoints = *std::move(c);
-            return absl::OkStatus();
-          });
+          s = ReadChunk(*core_, model::SqlFragment(), true, after, &events,
+                        &checkpoints);
           if (!s.ok()) return s;
           size_t next = 0;
           for (const crm::v1::AuditEvent& e : events) {

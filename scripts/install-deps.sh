@@ -9,7 +9,8 @@ PACKAGES=(
   libabsl-dev libssl-dev libsoci-dev libboost-dev libpq-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libmaxminddb-dev libargon2-dev
   prometheus-cpp-dev postgresql-15 postgresql-client-15 tzdata
-  libmaxmind-db-writer-perl python3-grpcio grpc-proto curl sqlite3
+  libmaxmind-db-writer-perl python3-grpcio python3-cryptography grpc-proto curl
+  sqlite3
   clang-14 libclang-rt-14-dev
 )
 

@@ -57,6 +57,18 @@ has_line "created by alice" 'policy.create  by users/alice via services/admin-cl
 has "with its criteria" 'criteria: (none) -> "industry = \"Retail\""' "$out"
 has_line "deleted by alice" 'policy.delete  by users/alice' "$out"
 
+echo "--- tail follows new events"
+CRM_TOKEN=${token[audrey]} "$crmctl" audit tail --filter 'action = "records.create"' >tail.out 2>&1 &
+tail_pid=$!
+# The tail follows from the newest event when it starts, and nothing says
+# when it has started: create until one shows (the first usually does).
+for i in $(seq 1 50); do
+  as alice accounts create display_name="Tailed $i" >/dev/null
+  for _ in $(seq 1 10); do grep -q "records.create" tail.out && break 2; sleep 0.1; done
+done
+kill "$tail_pid" 2>/dev/null || true; wait "$tail_pid" 2>/dev/null || true
+has_line "audit tail printed the create" 'users/alice via services/admin-cli  records.create  accounts/' "$(cat tail.out)"
+
 echo "--- least privilege"
 rc=0; out=$(as bob audit list) || rc=$?
 exit_is "bob (no view_audit) is refused" 9 "$rc" "$out"

@@ -76,7 +76,13 @@ absl::Status Pipeline::Audit(const grpc::ServerContext& context,
       !policy.audit_read_object.empty() &&
       core_->audit_settings.ReadsOf(policy.audit_read_object) ==
           AuditReads::kNone;
-  bool record = (refused && !unaudited_reads) || login;
+  // A call that did nothing because the database or the client went away
+  // (not a decision) is not an event.
+  const bool nothing_happened =
+      !refused && (status.code() == absl::StatusCode::kUnavailable ||
+                   status.code() == absl::StatusCode::kDeadlineExceeded ||
+                   status.code() == absl::StatusCode::kCancelled);
+  bool record = ((refused && !unaudited_reads) || login) && !nothing_happened;
   if (!record && status.ok()) {
     record = !policy.audit_action.empty() ||
              (!policy.audit_read_object.empty() &&
@@ -124,14 +130,19 @@ absl::Status Pipeline::Audit(const grpc::ServerContext& context,
   audit::FillFromCall(&event);  // the writer thread has no call scope
   absl::Time deadline = std::min(
       absl::FromChrono(context.deadline()), absl::Now() + absl::Seconds(30));
-  absl::Status recorded = core_->audit->Record(std::move(event), deadline);
-  if (recorded.ok() || !status.ok()) {
-    // A refusal stays a refusal (nothing was given away); its event's
-    // failure is logged by the audit writer.
+  if (!status.ok()) {
+    // Refused or failed: the answer does not wait for the event, which the
+    // writer keeps until it is written (through an outage too).
+    absl::Status queued = core_->audit->Enqueue(std::move(event), deadline);
+    if (!queued.ok()) {
+      base::Log(base::LogLevel::kError, "audit.event_not_queued",
+                {{"method", std::string(method)},
+                 {"error", std::string(queued.message())}});
+    }
     return status;
   }
   // Never serve a call that should be audited and was not.
-  return recorded;
+  return core_->audit->Record(std::move(event), deadline);
 }
 
 std::string Pipeline::RequestId(const grpc::ServerContext& context,

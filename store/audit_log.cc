@@ -54,25 +54,47 @@ absl::Status AuditLog::AppendInTransaction(
   return s;
 }
 
+bool AuditLog::WaitForRoom(absl::Time deadline) {
+  while (queue_.size() >= options_.max_pending) {
+    if (options_.when_behind == AuditLogOptions::WhenBehind::kRefuse ||
+        (progress_.WaitWithDeadline(&mu_, deadline) &&
+         queue_.size() >= options_.max_pending)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Status AuditLog::Enqueue(crm::v1::AuditEvent event,
+                               absl::Time deadline) {
+  *event.mutable_time() = audit::TimeFromMicros(absl::ToUnixMicros(now_()));
+  auto pending = std::make_shared<Pending>();
+  pending->event = std::move(event);
+  pending->detached = true;
+  absl::MutexLock lock(&mu_);
+  if (!WaitForRoom(deadline)) {
+    return absl::UnavailableError(
+        "the audit trail is behind (too many events waiting to be written)");
+  }
+  queue_.push_back(std::move(pending));
+  work_.Signal();
+  return absl::OkStatus();
+}
+
 absl::Status AuditLog::Record(crm::v1::AuditEvent event, absl::Time deadline) {
+  if (!db_->available()) {
+    return absl::UnavailableError(
+        "the CRM database is unavailable, so this call cannot be audited; "
+        "retry later");
+  }
   *event.mutable_time() = audit::TimeFromMicros(absl::ToUnixMicros(now_()));
   auto pending = std::make_shared<Pending>();
   pending->event = std::move(event);
   absl::MutexLock lock(&mu_);
-  const bool refuse =
-      options_.when_behind == AuditLogOptions::WhenBehind::kRefuse;
-  if (refuse && !db_->available()) {
+  if (!WaitForRoom(deadline)) {
     return absl::UnavailableError(
-        "the audit trail cannot be written (database unavailable) and the "
-        "server is configured to refuse calls it cannot audit; retry");
-  }
-  while (queue_.size() >= options_.max_pending) {
-    if (refuse || (progress_.WaitWithDeadline(&mu_, deadline) &&
-                   queue_.size() >= options_.max_pending)) {
-      return absl::UnavailableError(
-          "the audit trail is behind (too many events waiting to be "
-          "written); retry");
-    }
+        "the audit trail is behind (too many events waiting to be "
+        "written); retry");
   }
   queue_.push_back(pending);
   work_.Signal();
@@ -130,6 +152,9 @@ bool AuditLog::WriteBatch() {
     });
     if (s.ok() || !absl::IsUnavailable(s)) break;
     absl::MutexLock lock(&mu_);
+    // Through an outage for as long as it lasts; at shutdown a few more
+    // attempts, then what is left is logged as lost (the process is going
+    // away with the database unreachable).
     if (stop_ && attempt >= 3) break;
     mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::Milliseconds(
                                                       std::min(1000, 50 << std::min(attempt, 4))));

@@ -5,18 +5,24 @@
 // Two ways in:
 //   - AppendInTransaction: the events of a write, inside the write's own
 //     transaction (the same commit, or neither).
-//   - Record: events of reads, refusals and logins, by group commit: the
-//     caller's event joins a queue, one background thread appends whatever
-//     is queued in one transaction, and Record returns once its event is
-//     committed. Under load batches grow by themselves (no timer delays a
-//     lone call). When the queue is full (max_pending) or the database is
-//     unavailable: kWait blocks the caller until there is room and its
-//     event is committed, up to its deadline; kRefuse fails at once with
-//     UNAVAILABLE. A caller that gives up (deadline) before its event was
-//     taken by the writer withdraws it and gets UNAVAILABLE: the call is
-//     then refused, so no event was needed; once taken, the caller waits for
-//     that transaction's outcome. An event is never dropped for a call that
-//     was answered.
+//   - Record: events of calls about to be served (audited reads, logins,
+//     logouts), by group commit: the caller's event joins a queue, one
+//     background thread appends whatever is queued in one transaction, and
+//     Record returns once its event is committed. Under load batches grow
+//     by themselves (no timer delays a lone call). While the database is
+//     unavailable Record fails at once (the call fails fast like any call
+//     needing the database). When the queue is full (max_pending): kWait
+//     blocks the caller until there is room and its event is committed, up
+//     to its deadline; kRefuse fails at once with UNAVAILABLE. A caller that
+//     gives up (deadline) before its event was taken by the writer
+//     withdraws it and gets UNAVAILABLE: the call is then refused, so no
+//     event was needed; once taken, the caller waits for that transaction's
+//     outcome. An event is never dropped for a call that was served.
+//   - Enqueue: events of calls refused or failed anyway (refusals, failed
+//     logins): queued without waiting for the commit, and kept by the
+//     writer until written, through a database outage (a refused call does
+//     not wait for the database to come back). Lost only if the process
+//     dies before they are written.
 // Background (the same thread): a checkpoint (the head signed with the
 // Ed25519 key) after checkpoint_every events or checkpoint_interval after
 // the first unsigned one; retention removes events older than `retention`
@@ -73,10 +79,21 @@ class AuditLog {
   absl::Status AppendInTransaction(Session& session,
                                    std::vector<crm::v1::AuditEvent> events);
 
-  // Group commit (see the file comment). UNAVAILABLE when refused or when
-  // `deadline` passed before the event was taken; the database's status if
-  // its transaction failed.
+  // Group commit (see the file comment), for a call about to be served:
+  // returns once the event is committed. UNAVAILABLE at once while the
+  // database is unavailable (the call fails fast, as every call needing the
+  // database does), when kRefuse finds the queue full, or when `deadline`
+  // passed before the event was taken; the database's status if its
+  // transaction failed.
   absl::Status Record(crm::v1::AuditEvent event, absl::Time deadline);
+
+  // For a call that is refused or failed anyway (its answer does not wait
+  // on the event): queues the event and returns without waiting for the
+  // commit; the writer keeps it until it is written, through a database
+  // outage. Waits only for room in a full queue, up to `deadline` (kWait),
+  // and then, or at once (kRefuse), fails with UNAVAILABLE: the event is
+  // not queued (and logged by the caller).
+  absl::Status Enqueue(crm::v1::AuditEvent event, absl::Time deadline);
 
   // Signs the current head now if it is newer than the newest checkpoint.
   absl::Status Checkpoint();
@@ -99,12 +116,16 @@ class AuditLog {
  private:
   struct Pending {
     crm::v1::AuditEvent event;
+    bool detached = false;  // Enqueue: nobody waits for it
     bool taken = false;
     bool done = false;
     absl::Status status;
   };
 
   void Run();
+  // Waits (kWait, up to `deadline`) for room in the queue; false if there
+  // is none. mu_ held.
+  bool WaitForRoom(absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Appends one batch; true if anything was written.
   bool WriteBatch();
   void MaybeCheckpoint();

@@ -187,14 +187,48 @@ TEST_P(AuditLogTest, RetentionKeepsTheRestVerifiable) {
   EXPECT_EQ(*again, 0);
 }
 
-TEST_P(AuditLogTest, RefuseModeRefusesWhileTheDatabaseIsUnavailable) {
+TEST_P(AuditLogTest, AnOutageFailsServedCallsFastAndKeepsRefusalsQueued) {
+  auto log = NewLog();
+  db_->MarkUnavailable("test");
+  const absl::Time start = absl::Now();
+  absl::Status s = log->Record(Event("read", 1), absl::Now() + absl::Seconds(30));
+  EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5)) << "fails fast";
+  // A refusal's event is queued and written once the database is back.
+  ASSERT_TRUE(log->Enqueue(Event("refused", 2), absl::Now() + absl::Seconds(5)).ok());
+  // The prober reconnects (the database never really went away).
+  while (!db_->available()) absl::SleepFor(absl::Milliseconds(20));
+  while (Count() != 1) absl::SleepFor(absl::Milliseconds(20));
+  auto result = VerifyAll();
+  EXPECT_TRUE(result.ok()) << result.problem();
+}
+
+TEST_P(AuditLogTest, RefuseModeRefusesWhenTheQueueIsFull) {
   AuditLogOptions options;
   options.when_behind = AuditLogOptions::WhenBehind::kRefuse;
+  options.max_pending = 1;
   auto log = NewLog(options);
-  db_->MarkUnavailable("test");
-  absl::Status s = log->Record(Event("x", 1), absl::Now() + absl::Seconds(5));
+  // Hold the head so nothing is written; fill the queue.
+  std::atomic<bool> holding{false}, release{false};
+  std::thread holder([&] {
+    ASSERT_TRUE(db_->InTransaction([&](Session& session) -> absl::Status {
+                    absl::Status s =
+                        log->AppendInTransaction(session, {Event("held", 0)});
+                    holding = true;
+                    while (!release) absl::SleepFor(absl::Milliseconds(5));
+                    return s;
+                  }).ok());
+  });
+  while (!holding) absl::SleepFor(absl::Milliseconds(5));
+  ASSERT_TRUE(log->Enqueue(Event("a", 1), absl::Now() + absl::Seconds(5)).ok());
+  while (log->in_flight() != 1) absl::SleepFor(absl::Milliseconds(5));
+  ASSERT_TRUE(log->Enqueue(Event("b", 2), absl::Now() + absl::Seconds(5)).ok());
+  absl::Status s = log->Record(Event("c", 3), absl::Now() + absl::Seconds(5));
   EXPECT_TRUE(absl::IsUnavailable(s)) << s;
-  EXPECT_NE(s.message().find("refuse"), absl::string_view::npos) << s;
+  EXPECT_NE(s.message().find("behind"), absl::string_view::npos) << s;
+  release = true;
+  holder.join();
+  while (Count() != 3) absl::SleepFor(absl::Milliseconds(20));
 }
 
 TEST_P(AuditLogTest, WaitModeWithdrawsAnEventWhoseCallGaveUp) {

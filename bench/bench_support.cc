@@ -66,6 +66,9 @@ absl::StatusOr<std::unique_ptr<SeededServer>> SeededServer::Start(
     if (seeded.metrics) {
       config.mutable_metrics()->set_listen_address("127.0.0.1:0");
     }
+    for (const auto& [collection, reads] : seeded.audit_reads) {
+      (*config.mutable_audit()->mutable_reads())[collection] = reads;
+    }
   };
   if (seeded.unprotected_read) {
     options.extra_services.push_back(UnprotectedReadServiceFactory());

@@ -7,6 +7,7 @@
 #define CRM_BENCH_BENCH_SUPPORT_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +39,10 @@ struct SeededServerOptions {
   // Also register the benchmark-only crm.bench.v1.UnprotectedReadService
   // (bench/unprotected_read_service.h) on the same server.
   bool unprotected_read = false;
+  // AuditConfig.reads of the server (collection -> "all" | "denied_only" |
+  // "none"); empty keeps the default (denied_only: no event for an allowed
+  // read).
+  std::map<std::string, std::string> audit_reads;
 };
 
 // An in-process TestServer (real mTLS, real database) holding `accounts`

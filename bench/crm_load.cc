@@ -7,7 +7,8 @@
 // same run on the same server build, alternately (drift on a shared machine
 // hits both). Prints, per phase: calls/s, latency p50/p90/p99/max, errors,
 // and process CPU per call; then the median calls/s of each method over the
-// rounds and the ratios Get/Echo, Get/raw and Get/get_quiet. Exits 1 if
+// rounds and the ratios Get/Echo, Get/raw, Get/get_quiet,
+// get_audited/Get and list_audited/List. Exits 1 if
 // any call failed.
 //
 // Methods: echo (DiagnosticsService.Echo: mTLS + identity only, no
@@ -22,7 +23,12 @@
 // bench/unprotected_read_service.h), get_quiet (the same Get on a second
 // in-process server, seeded alike, with what --quiet names turned off:
 // "metrics" starts it without a metrics endpoint, "log" raises the process's
-// log level to warning for its phases, which drops the per-call "rpc" line).
+// log level to warning for its phases, which drops the per-call "rpc" line),
+// get_audited and list_audited (the same Get and List on another second
+// in-process server, seeded alike, whose config records every read of
+// accounts: audit { reads { key: "accounts" value: "all" } }, so each call
+// waits for its event's group commit; the main server keeps the default,
+// "denied_only", which records no event for an allowed read).
 //
 // Without --target an in-process server is started (TestServer: real mTLS
 // with per-run certificates, a fresh SQLite database, or PostgreSQL with
@@ -71,7 +77,16 @@ constexpr int kMaxRounds = 30;
 constexpr int64_t kMaxCallsPerPhase = 20'000'000;
 constexpr int kCallDeadlineSeconds = 10;
 
-enum class Method { kEcho, kPing, kGet, kList, kRaw, kGetQuiet };
+enum class Method {
+  kEcho,
+  kPing,
+  kGet,
+  kList,
+  kRaw,
+  kGetQuiet,
+  kGetAudited,
+  kListAudited
+};
 
 const char* MethodName(Method m) {
   switch (m) {
@@ -87,6 +102,10 @@ const char* MethodName(Method m) {
       return "raw";
     case Method::kGetQuiet:
       return "get_quiet";
+    case Method::kGetAudited:
+      return "get_audited";
+    case Method::kListAudited:
+      return "list_audited";
   }
   return "?";
 }
@@ -110,7 +129,8 @@ struct Flags {
 int Usage(const std::string& error) {
   fprintf(stderr,
           "crm_load: %s\n"
-          "usage: crm_load [--methods=echo,ping,get,list,raw,get_quiet]\n"
+          "usage: crm_load [--methods=echo,ping,get,list,raw,get_quiet,\n"
+          "                  get_audited,list_audited]\n"
           "  [--channels=C<=%d] [--inflight=K<=%d] [--duration=S<=%d]\n"
           "  [--warmup=S] [--rounds=R<=%d] [--accounts=N] [--pool=N]\n"
           "  [--filter=EXPR] [--backend=sqlite|postgres] [--metrics=1|0]\n"
@@ -160,9 +180,14 @@ std::string ParseFlags(int argc, char** argv, Flags* flags) {
           flags->methods.push_back(Method::kRaw);
         } else if (m == "get_quiet") {
           flags->methods.push_back(Method::kGetQuiet);
+        } else if (m == "get_audited") {
+          flags->methods.push_back(Method::kGetAudited);
+        } else if (m == "list_audited") {
+          flags->methods.push_back(Method::kListAudited);
         } else {
           return absl::StrCat("--methods: unknown method '", m,
-                              "'; use echo, ping, get, list, raw, get_quiet");
+                              "'; use echo, ping, get, list, raw, get_quiet, "
+                              "get_audited, list_audited");
         }
       }
     } else if (name == "quiet") {
@@ -204,7 +229,8 @@ std::string ParseFlags(int argc, char** argv, Flags* flags) {
       return "--target needs --ca, --cert and --key";
     }
     for (Method m : flags->methods) {
-      if (m == Method::kRaw || m == Method::kGetQuiet) {
+      if (m == Method::kRaw || m == Method::kGetQuiet ||
+          m == Method::kGetAudited || m == Method::kListAudited) {
         return absl::StrCat(MethodName(m),
                             " needs the in-process server (no --target)");
       }
@@ -250,6 +276,9 @@ struct Stubs {
   std::unique_ptr<crm::bench::v1::UnprotectedReadService::Stub> unprotected;
   // A channel to the get_quiet server; null unless get_quiet runs.
   std::unique_ptr<crm::v1::AccountService::Stub> quiet_accounts;
+  // A channel to the audited server; null unless get_audited or
+  // list_audited runs.
+  std::unique_ptr<crm::v1::AccountService::Stub> audited_accounts;
 };
 
 // One phase: `lanes` chains of sequential calls of one method.
@@ -331,11 +360,20 @@ class Lane {
         stubs_->quiet_accounts->async()->GetAccount(ctx_.get(), &get_req_,
                                                     &account_, done);
         break;
+      case Method::kGetAudited:
+        get_req_.set_name(PickName());
+        stubs_->audited_accounts->async()->GetAccount(ctx_.get(), &get_req_,
+                                                      &account_, done);
+        break;
+      case Method::kListAudited:
+        stubs_->audited_accounts->async()->ListAccounts(
+            ctx_.get(), &list_req_, &list_resp_, done);
+        break;
     }
   }
 
-  // A random seeded account (the same distribution for get, raw and
-  // get_quiet).
+  // A random seeded account (the same distribution for get, raw,
+  // get_quiet and get_audited).
   const std::string& PickName() {
     std::uniform_int_distribution<size_t> pick(0, names_->size() - 1);
     return (*names_)[pick(rng_)];
@@ -426,7 +464,7 @@ PhaseResult RunPhase(Method method, const Flags& flags,
   r.errors = errors;
   r.cpu_per_call = calls > 0 ? cpu / calls : 0;
   printf(
-      "round %d  %-9s  calls %8.0f  calls/s %8.0f  p50 %7.1f us  p90 %7.1f us"
+      "round %d  %-12s  calls %8.0f  calls/s %8.0f  p50 %7.1f us  p90 %7.1f us"
       "  p99 %7.1f us  max %8.1f us  errors %lld  cpu/call %5.1f us\n",
       round, MethodName(method), calls, r.calls_per_second,
       all.Quantile(0.50) / 1e3, all.Quantile(0.90) / 1e3,
@@ -480,6 +518,7 @@ int Main(int argc, char** argv) {
   }
   std::unique_ptr<SeededServer> local;
   std::unique_ptr<SeededServer> quiet;  // get_quiet's server
+  std::unique_ptr<SeededServer> audited;  // get_audited's, list_audited's
   std::vector<std::string> names;
   std::string target = flags.target, ca = flags.ca, cert = flags.cert,
               key = flags.key;
@@ -526,6 +565,26 @@ int Main(int argc, char** argv) {
         return 1;
       }
     }
+    if (Runs(flags, Method::kGetAudited) || Runs(flags, Method::kListAudited)) {
+      fprintf(stderr,
+              "crm_load: second in-process %s server for get_audited and "
+              "list_audited (every read of accounts audited), seeding %d "
+              "accounts\n",
+              flags.backend.c_str(), flags.accounts);
+      SeededServerOptions audited_options = options;
+      audited_options.unprotected_read = false;
+      audited_options.audit_reads = {{"accounts", "all"}};
+      auto a = SeededServer::Start(backend, flags.accounts, audited_options);
+      if (!a.ok()) {
+        fprintf(stderr, "crm_load: %s\n", a.status().ToString().c_str());
+        return 1;
+      }
+      audited = *std::move(a);
+      if (audited->account_names() != names) {
+        fprintf(stderr, "crm_load: the two servers hold different accounts\n");
+        return 1;
+      }
+    }
   } else {
     client::ChannelOptions options;
     options.target = target;
@@ -550,9 +609,11 @@ int Main(int argc, char** argv) {
     bool needs_names = false;
     for (Method m : flags.methods) {
       needs_names |= m == Method::kGet || m == Method::kRaw ||
-                     m == Method::kGetQuiet;
+                     m == Method::kGetQuiet || m == Method::kGetAudited;
     }
-    if (needs_names) return Usage("get, raw and get_quiet need --accounts >= 1");
+    if (needs_names) {
+      return Usage("get, raw, get_quiet and get_audited need --accounts >= 1");
+    }
   }
 
   std::vector<std::unique_ptr<Stubs>> stubs =
@@ -567,6 +628,17 @@ int Main(int argc, char** argv) {
     if (quiet_stubs.empty()) return 1;
     for (int i = 0; i < flags.channels; ++i) {
       stubs[i]->quiet_accounts = std::move(quiet_stubs[i]->accounts);
+    }
+  }
+  if (audited != nullptr) {
+    const testing::TestCerts& certs = audited->server().certs();
+    std::vector<std::unique_ptr<Stubs>> audited_stubs =
+        Connect(flags, audited->server().target(), certs.ca,
+                certs.ClientCert("admin-cli"), certs.ClientKey("admin-cli"),
+                2 * flags.channels);
+    if (audited_stubs.empty()) return 1;
+    for (int i = 0; i < flags.channels; ++i) {
+      stubs[i]->audited_accounts = std::move(audited_stubs[i]->accounts);
     }
   }
   std::vector<std::unique_ptr<Lane>> lanes;
@@ -643,6 +715,12 @@ int Main(int argc, char** argv) {
   ratio(Method::kGet, Method::kGetQuiet,
         "target >= 0.97: Get with metrics and the log line over Get without "
         "what --quiet names");
+  ratio(Method::kGetAudited, Method::kGet,
+        "target >= 0.90: Get with its read event committed (group commit) "
+        "over Get with no event (reads: denied_only)");
+  ratio(Method::kListAudited, Method::kList,
+        "target >= 0.90: List (page of 50) with its read event committed "
+        "over List with no event");
   if (errors > 0) {
     fprintf(stderr, "crm_load: %lld call(s) failed\n",
             static_cast<long long>(errors));

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/error.h"
+#include "clients/access_commands.h"
 #include "clients/auth_commands.h"
 #include "clients/cli_session.h"
 #include "clients/descriptor_catalog.h"
@@ -206,6 +207,13 @@ const Command kCommands[] = {
     {"shares", "shares RECORD", "list a record's manual shares", RunShares},
     {"transfer", "transfer RECORD NEW_OWNER [--etag E]",
      "make a user (users/ID or ID) the owner of a record", RunTransfer},
+    {"access",
+     "access explain USER RECORD|OBJECT ACTION [--field F] [--from ADDR] | "
+     "accessors RECORD | summary USER [OBJECT...] | permissions USER  "
+     "(each with [--service S] [--json])",
+     "audit (needs view_audit): why a user may do something, who can see a "
+     "record, what a user can see and do",
+     RunAccess},
     {"help", "help [COLLECTION]",
      "this help, or a collection's verbs and fields", RunHelp},
 };

@@ -70,6 +70,9 @@ class RequestAuthenticator {
   const auth::SessionManager& sessions() const { return *sessions_; }
   store::IdentityStore& identities() const { return *identities_; }
   const auth::AuthSettings& settings() const { return settings_; }
+  // The GeoIP database (null if none is configured), for checks of login
+  // restrictions outside a request (the access review).
+  const login::CountryResolver* geo() const { return geo_.get(); }
 
  private:
   struct ServiceAuth {

@@ -88,9 +88,27 @@ std::string PathsTable(
                      rows);
 }
 
+// A field readable and writable by default (no permission set mentions
+// it and it is not sensitive), for the user and the service alike.
+bool PlainField(const crm::v1::FieldAccessExplanation& f) {
+  return f.readable() && f.writable() &&
+         Sources(f.user_edit_sources()) == "default" &&
+         Sources(f.service_edit_sources()) == "default";
+}
+
+constexpr char kPlainFields[] =
+    "(other fields: read and edit by default: not sensitive, no permission "
+    "set mentions them)\n";
+
+// The fields that are not plain, as a table (every field with `all`).
 std::string FieldsTable(
-    const RepeatedPtrField<crm::v1::FieldAccessExplanation>& fields,
+    const RepeatedPtrField<crm::v1::FieldAccessExplanation>& all_fields,
     bool with_object) {
+  RepeatedPtrField<crm::v1::FieldAccessExplanation> fields;
+  for (const auto& f : all_fields) {
+    if (!PlainField(f)) *fields.Add() = f;
+  }
+  if (fields.empty()) return std::string("  (none)\n") + kPlainFields;
   std::vector<std::vector<std::string>> rows;
   for (const auto& f : fields) {
     rows.push_back(
@@ -103,7 +121,8 @@ std::string FieldsTable(
   }
   return FormatTable({"field", "read", "edit", "read granted by",
                       "edit granted by"},
-                     rows);
+                     rows) +
+         kPlainFields;
 }
 
 absl::Status Explain(CliSession& s, const Args& args) {
@@ -293,18 +312,7 @@ absl::Status Permissions(CliSession& s, const Args& args) {
       << FormatTable({"object", "effective", "user's grants",
                       "service's grants"},
                      rows);
-  // Fields: only those that are not plainly readable and writable by default.
-  RepeatedPtrField<crm::v1::FieldAccessExplanation> notable;
-  for (const auto& f : p.fields()) {
-    const bool plain = f.readable() && f.writable() &&
-                       Sources(f.user_edit_sources()) == "default" &&
-                       Sources(f.service_edit_sources()) == "default";
-    if (!plain) *notable.Add() = f;
-  }
-  out << "field permissions (other fields: read and edit by default, "
-         "non-sensitive):\n"
-      << (notable.empty() ? std::string("  (none)\n")
-                          : FieldsTable(notable, true));
+  out << "field permissions:\n" << FieldsTable(p.fields(), true);
   rows.clear();
   for (const auto& sp : p.system_permissions()) {
     rows.push_back({absl::AsciiStrToLower(

@@ -468,8 +468,10 @@ std::vector<std::string> GrantSummary(const Evaluator& eval,
     for (int child : p->roles[user->role].children) {
       p->AppendUsers({GranteeRef::Kind::kRoleAndSubordinates, child}, &below);
     }
-    out.push_back(absl::StrCat("hierarchy: records of ", below.size(),
-                               " users below ", p->roles[user->role].name));
+    if (!below.empty()) {
+      out.push_back(absl::StrCat("hierarchy: records of the ", below.size(),
+                                 " users below ", p->roles[user->role].name));
+    }
   }
   for (int r : user->sharing_rules[grants_object]) {
     const CompiledSharingRule& rule = p->sharing_rules[r];

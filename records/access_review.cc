@@ -111,34 +111,42 @@ absl::Status SummarizeUserAccess(
     const Deps& deps, const policy::Evaluator& subject,
     const std::vector<const model::ObjectSchema*>& schemas,
     crm::v1::UserAccessSummary* out) {
+  using policy::Operation;
   return deps.database->WithSession([&](store::Session& session) {
     for (const model::ObjectSchema* schema : schemas) {
       crm::v1::ObjectAccessSummary* s = out->add_objects();
       s->set_object(schema->collection());
-      using policy::Operation;
-      struct Count {
-        Operation op;
-        void (crm::v1::ObjectAccessSummary::*set_allowed)(bool);
-        void (crm::v1::ObjectAccessSummary::*set_count)(int64_t);
-      };
-      const Count counts[] = {
-          {Operation::kRead, &crm::v1::ObjectAccessSummary::set_can_read,
-           &crm::v1::ObjectAccessSummary::set_readable_records},
-          {Operation::kEdit, &crm::v1::ObjectAccessSummary::set_can_edit,
-           &crm::v1::ObjectAccessSummary::set_editable_records},
-          {Operation::kDelete, &crm::v1::ObjectAccessSummary::set_can_delete,
-           &crm::v1::ObjectAccessSummary::set_deletable_records}};
-      for (const Count& c : counts) {
-        const bool allowed = subject.AllowsObject(*schema, c.op);
-        (s->*c.set_allowed)(allowed);
-        if (!allowed) continue;  // RecordFilter would be "1 = 0"
+      const bool read = subject.AllowsObject(*schema, Operation::kRead);
+      const bool edit = subject.AllowsObject(*schema, Operation::kEdit);
+      const bool remove = subject.AllowsObject(*schema, Operation::kDelete);
+      s->set_can_read(read);
+      s->set_can_edit(edit);
+      s->set_can_delete(remove);
+      if (read) {
+        // One pass: the records List would return (RecordFilter for read),
+        // and among them those editable and deletable (a subset: edit and
+        // delete need read access and the read permission). A subset
+        // whose predicate is the read predicate is not counted again.
         policy::PlanInfo plan;
         const model::SqlFragment where =
-            subject.RecordFilter(*schema, c.op, {}, &plan);
-        if (c.op == Operation::kRead) s->set_plan(plan.shape);
-        auto n = deps.records->Count(session, *schema, where);
+            subject.RecordFilter(*schema, Operation::kRead, {}, &plan);
+        s->set_plan(plan.shape);
+        std::vector<model::SqlFragment> subsets;
+        std::vector<int> slot = {-1, -1};  // edit, delete: index or -1
+        for (int i = 0; i < 2; ++i) {
+          const bool allowed = i == 0 ? edit : remove;
+          if (!allowed) continue;
+          model::SqlFragment f = subject.RecordFilter(
+              *schema, i == 0 ? Operation::kEdit : Operation::kDelete);
+          if (f.sql == where.sql && f.params == where.params) continue;
+          slot[i] = static_cast<int>(subsets.size()) + 1;
+          subsets.push_back(std::move(f));
+        }
+        auto n = deps.records->CountSubsets(session, *schema, where, subsets);
         if (!n.ok()) return n.status();
-        (s->*c.set_count)(*n);
+        s->set_readable_records((*n)[0]);
+        if (edit) s->set_editable_records((*n)[slot[0] < 0 ? 0 : slot[0]]);
+        if (remove) s->set_deletable_records((*n)[slot[1] < 0 ? 0 : slot[1]]);
       }
       for (std::string& g : policy::GrantSummary(subject, *schema)) {
         s->add_grants(std::move(g));

@@ -49,7 +49,9 @@ absl::Status ListRecordAccessors(
 
 // Per object in `schemas`: object permissions, and the records the subject
 // may read, edit and delete counted in SQL with Evaluator::RecordFilter (the
-// predicate List uses), plus the grants (policy::GrantSummary).
+// predicate List uses) in one statement per object
+// (store::RecordStore::CountSubsets), plus the grants
+// (policy::GrantSummary).
 absl::Status SummarizeUserAccess(
     const Deps& deps, const policy::Evaluator& subject,
     const std::vector<const model::ObjectSchema*>& schemas,

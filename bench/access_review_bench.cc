@@ -219,6 +219,20 @@ int Main(int argc, char** argv) {
       separate.Add(NowNanos() - start);
     }
     Report("  three separate COUNT statements", separate, 1000);
+    if (getenv("ACCESS_BENCH_EXPLAIN") != nullptr) {  // the read count's plan
+      model::SqlFragment q;
+      q.Append("EXPLAIN (ANALYZE, BUFFERS) SELECT COUNT(*) FROM accounts WHERE ");
+      q.Append(eval.RecordFilter(accounts, policy::Operation::kRead));
+      absl::Status st = deps.database->WithSession([&](store::Session& session) {
+        auto rows = store::Query(session, q, "explain");
+        if (!rows.ok()) return rows.status();
+        for (const auto& row : *rows) {
+          printf("    %s\n", std::get<std::string>(row[0]).c_str());
+        }
+        return absl::OkStatus();
+      });
+      if (!st.ok()) Die("explain", st);
+    }
     const auto& o = last.objects(0);
     printf("  readable %lld, editable %lld, deletable %lld (filter %s)\n",
            static_cast<long long>(o.readable_records()),

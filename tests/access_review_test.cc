@@ -342,6 +342,24 @@ TEST_P(AccessReviewTest, RefusalsNameTheirLayer) {
   EXPECT_EQ(remove.refused_layer(), crm::v1::LAYER_OBJECT_PERMISSION);
   EXPECT_EQ(remove.rule(), "no-grant:accounts:delete");
 
+  // A question about the object type, without a record.
+  crm::v1::ExplainAccessRequest object;
+  object.set_user("users/bob");
+  object.set_object("accounts");
+  object.set_action(crm::v1::ACTION_DELETE);
+  AccessExplanation on_object;
+  auto octx = admin_->NewContext();
+  grpc::Status os = review_->ExplainAccess(octx.get(), object, &on_object);
+  ASSERT_TRUE(os.ok()) << Text(os);
+  EXPECT_FALSE(on_object.allowed());
+  EXPECT_EQ(on_object.refused_layer(), crm::v1::LAYER_OBJECT_PERMISSION);
+  EXPECT_TRUE(on_object.paths().empty());
+  object.set_action(crm::v1::ACTION_CREATE);
+  octx = admin_->NewContext();
+  ASSERT_TRUE(review_->ExplainAccess(octx.get(), object, &on_object).ok());
+  EXPECT_TRUE(on_object.allowed());
+  EXPECT_EQ(on_object.rule(), "object-permission:accounts:create");
+
   AccessExplanation revenue = ExplainOk("users/bob", "accounts/acme",
                                         crm::v1::ACTION_EDIT, "annual_revenue");
   EXPECT_FALSE(revenue.allowed());

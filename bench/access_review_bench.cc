@@ -221,7 +221,16 @@ int Main(int argc, char** argv) {
     Report("  three separate COUNT statements", separate, 1000);
     if (getenv("ACCESS_BENCH_EXPLAIN") != nullptr) {  // the read count's plan
       model::SqlFragment q;
-      q.Append("EXPLAIN (ANALYZE, BUFFERS) SELECT COUNT(*) FROM accounts WHERE ");
+      q.Append("EXPLAIN (ANALYZE, BUFFERS) SELECT COUNT(*)");
+      if (getenv("ACCESS_BENCH_EXPLAIN_SUBSETS") != nullptr) {
+        for (policy::Operation op :
+             {policy::Operation::kEdit, policy::Operation::kDelete}) {
+          q.Append(", COUNT(CASE WHEN (");
+          q.Append(eval.RecordFilter(accounts, op));
+          q.Append(") THEN 1 END)");
+        }
+      }
+      q.Append(" FROM accounts WHERE ");
       q.Append(eval.RecordFilter(accounts, policy::Operation::kRead));
       absl::Status st = deps.database->WithSession([&](store::Session& session) {
         auto rows = store::Query(session, q, "explain");

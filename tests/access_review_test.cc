@@ -56,7 +56,7 @@ std::string Text(const grpc::Status& s) {
 
 TEST(AccessReviewDifferential, ExplainVerdictEqualsPointDecision) {
   const auto& registry = model::SchemaRegistry::Default();
-  int64_t checked = 0, allowed = 0, with_paths = 0;
+  int64_t checked = 0, allowed = 0, with_paths = 0, paths = 0;
   for (uint64_t seed : {1u, 2u, 3u, 4u, 5u}) {
     const GeneratedOrg org = GenerateOrg(seed, SmallOrgSize());
     auto snapshot = policy::PolicySnapshot::Build(org.state, org.services,
@@ -115,7 +115,26 @@ TEST(AccessReviewDifferential, ExplainVerdictEqualsPointDecision) {
             ++checked;
             if (!e.paths().empty()) ++with_paths;
             bool sufficient = false;
-            for (const auto& p : e.paths()) sufficient |= p.sufficient();
+            for (const auto& p : e.paths()) {
+              sufficient |= p.sufficient();
+              // Membership paths lead from the grantee down to the user
+              // (through nested groups, roles and subordinates).
+              if (p.kind() == "manual-share" || p.kind() == "sharing-rule" ||
+                  p.kind() == "owner") {
+                ASSERT_FALSE(p.via().empty()) << p.DebugString();
+                ASSERT_EQ(p.via(p.via_size() - 1), "users/" + user.id())
+                    << p.DebugString();
+              }
+              if (p.kind() == "manual-share") {
+                ASSERT_EQ(p.rule(), "share:" + p.via(0)) << p.DebugString();
+              }
+              if (p.kind() == "hierarchy") {
+                ASSERT_GE(p.via_size(), 3) << p.DebugString();
+                ASSERT_EQ(p.via(p.via_size() - 1), user.role())
+                    << p.DebugString();
+              }
+              ++paths;
+            }
             if (point.allowed) {
               ++allowed;
               ASSERT_EQ(e.refused_layer(), crm::v1::ACCESS_LAYER_UNSPECIFIED);
@@ -140,6 +159,7 @@ TEST(AccessReviewDifferential, ExplainVerdictEqualsPointDecision) {
   EXPECT_GT(allowed, checked / 20);
   EXPECT_LT(allowed, checked - checked / 20);
   EXPECT_GT(with_paths, checked / 10);
+  EXPECT_GT(paths, with_paths);
 }
 
 // --- 2. The service on the demo organisation, on both backends ------------

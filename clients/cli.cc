@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/error.h"
+#include "clients/access_commands.h"
 #include "clients/audit_commands.h"
 #include "clients/auth_commands.h"
 #include "clients/cli_session.h"
@@ -214,6 +215,13 @@ const Command kCommands[] = {
      "auditors (needs view_audit): the audit trail, its export and "
      "verification",
      RunAudit},
+    {"access",
+     "access explain USER RECORD|OBJECT ACTION [--field F] [--from ADDR] | "
+     "accessors RECORD | summary USER [OBJECT...] | permissions USER  "
+     "(each with [--service S] [--json])",
+     "audit (needs view_audit): why a user may do something, who can see a "
+     "record, what a user can see and do",
+     RunAccess},
     {"help", "help [COLLECTION]",
      "this help, or a collection's verbs and fields", RunHelp},
 };

@@ -319,7 +319,8 @@ TEST(FindMethod, FullShortAndUnknown) {
   ASSERT_TRUE(short_name.ok());
   EXPECT_EQ((*short_name)->full_name(), "crm.v1.LeadService.ListLeads");
   EXPECT_THAT(std::string(FindMethod("NoService/X").status().message()),
-              HasSubstr("known services: crm.v1.AccountService"));
+              HasSubstr("known services: crm.v1.AccessReviewService, "
+                        "crm.v1.AccountService"));
   EXPECT_THAT(std::string(FindMethod("AccountService/Frob").status().message()),
               HasSubstr("its methods: GetAccount, ListAccounts"));
   EXPECT_EQ(FindMethod("AccountService").status().code(),
@@ -510,10 +511,11 @@ TEST(IdempotentMethodNames, ReadMethodsOnlyFromEveryService) {
   EXPECT_TRUE(has("crm.v1.PolicyAdminService/ListPolicyObjects"));
   EXPECT_TRUE(has("crm.v1.SharingService/ListRecordShares"));
   EXPECT_TRUE(has("crm.v1.UserAdminService/ListUsers"));
+  EXPECT_TRUE(has("crm.v1.AccessReviewService/ListRecordAccessors"));
   // Get and List of six resources, Echo, WhoAmI; GetPolicyObject,
   // ListPolicyObjects, ListRecordShares; GetUser, ListUsers, GetProfile,
-  // ListProfiles.
-  EXPECT_EQ(names.size(), 6u * 2 + 2 + 3 + 4);
+  // ListProfiles; ListRecordAccessors.
+  EXPECT_EQ(names.size(), 6u * 2 + 2 + 3 + 4 + 1);
 }
 
 TEST(RetryServiceConfigJson, RetriesUnavailableForGivenMethods) {

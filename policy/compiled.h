@@ -93,6 +93,9 @@ struct CompiledRole {
 struct CompiledGroup {
   std::string name;               // "groups/{id}"
   std::vector<uint64_t> members;  // bitset over users (transitive)
+  // The members as configured (users, roles, roles and subordinates, other
+  // groups), for explaining how a user is a member (policy/explain.h).
+  std::vector<GranteeRef> direct;
   bool Contains(int user) const {
     return (members[user >> 6] >> (user & 63)) & 1u;
   }
@@ -155,6 +158,9 @@ struct CompiledService {
   ObjectPermissions Scope(int object) const { return scope[object]; }
   std::string resource_name;             // "services/{name}"
   std::vector<ObjectPermissions> scope;  // [object]: config grants + sets
+  // [object]: ServiceConfig.grants alone (to name the grant in an
+  // explanation; the sets' part is in the sets).
+  std::vector<ObjectPermissions> config_scope;
   const PermissionBundle* permissions = nullptr;  // sets assigned to it
   // Bits (1 << SystemPermission) of ServiceConfig.system_permissions.
   uint32_t config_system = 0;
@@ -166,9 +172,14 @@ struct CompiledService {
 
 // A permission set's name and the system permissions it grants (to name
 // the grant in a Decision).
+// Also its own object and field grants and its assignees, which only
+// explanations read (policy/explain.h): decisions use the merged bundles.
 struct CompiledPermissionSet {
   std::string name;  // "permissionSets/{id}"
   uint32_t system = 0;
+  std::vector<ObjectPermissions> objects;       // [object], normalized
+  std::vector<std::vector<FieldGrant>> fields;  // [object][field]; may be empty
+  std::vector<std::string> assignees;  // "users/..", "profiles/..", "services/.."
 };
 
 // A profile's login restrictions, compiled once per policy version

@@ -162,9 +162,35 @@ Decision Evaluator::ObjectDecision(const model::ObjectSchema& schema,
 }
 
 bool Evaluator::ViewAll(int object, Level needed, bool explain,
-                        std::string* rule) const {
+                        std::string* rule, RecordTrace* trace) const {
   const PermissionBundle& b = *user_->permissions;
   const ObjectPermissions& p = b.objects[object];
+  if (trace != nullptr) {
+    const std::string& collection =
+        policy_->objects[object].schema->collection();
+    auto add = [&](TracedGrant::Kind kind, Level level, std::string name) {
+      TracedGrant g;
+      g.kind = kind;
+      g.level = level;
+      g.rule = std::move(name);
+      g.parent = trace->parent;
+      trace->grants.push_back(std::move(g));
+    };
+    using K = TracedGrant::Kind;
+    if (p.modify_all) {
+      add(K::kModifyAll, Level::kFull, absl::StrCat("modify-all:", collection));
+    }
+    if (b.HasSystem(crm::v1::MODIFY_ALL_DATA)) {
+      add(K::kModifyAllData, Level::kFull, "system:MODIFY_ALL_DATA");
+    }
+    if (p.view_all && !p.modify_all) {
+      add(K::kViewAll, Level::kRead, absl::StrCat("view-all:", collection));
+    }
+    if (b.HasSystem(crm::v1::VIEW_ALL_DATA) &&
+        !b.HasSystem(crm::v1::MODIFY_ALL_DATA)) {
+      add(K::kViewAllData, Level::kRead, "system:VIEW_ALL_DATA");
+    }
+  }
   const char* kind = nullptr;  // "modify-all" / "view-all" on the object
   const char* system = nullptr;
   if (p.modify_all) {
@@ -190,7 +216,8 @@ bool Evaluator::ViewAll(int object, Level needed, bool explain,
 Evaluator::Grant Evaluator::OwnAccess(int object, Level needed,
                                       const model::Record& record,
                                       const std::vector<ShareFact>& shares,
-                                      bool explain) const {
+                                      bool explain, RecordTrace* trace) const {
+  using K = TracedGrant::Kind;
   const ObjectPolicy& obj = policy_->objects[object];
   const bool by_parent = obj.controlled_by_parent();  // the no-account case
   int owner = -1;
@@ -199,79 +226,128 @@ Evaluator::Grant Evaluator::OwnAccess(int object, Level needed,
     if (it != policy_->owner_index.end()) owner = it->second;
   }
   Grant g;
+  // Takes a grant found at `level`: the first sufficient one decides. True
+  // when the caller may stop looking (never while tracing: every grant is
+  // recorded). `rule` builds the grant's name.
+  auto take = [&](K kind, Level level, auto&& rule, int index,
+                  const std::string* grantee) {
+    const bool first = level >= needed && g.level == Level::kNone;
+    if (first) {
+      g.level = level;
+      if (explain) g.rule = rule();
+    }
+    if (trace == nullptr) return first;
+    TracedGrant t;
+    t.kind = kind;
+    t.level = level;
+    t.rule = rule();
+    t.index = index;
+    if (grantee != nullptr) t.grantee = *grantee;
+    t.parent = trace->parent;
+    trace->grants.push_back(std::move(t));
+    return false;
+  };
   if (owner >= 0 && owner == user_index_) {
-    g.level = Level::kFull;
-    if (explain) g.rule = "owner";
-    return g;
+    if (take(K::kOwner, Level::kFull, [] { return std::string("owner"); },
+             owner, nullptr)) {
+      return g;
+    }
   }
   if ((obj.hierarchy || by_parent) && owner >= 0 &&
       policy_->RoleAbove(user_->role, policy_->users[owner].role)) {
-    g.level = Level::kFull;
-    if (explain) {
-      g.rule = absl::StrCat("hierarchy:via ",
-                            policy_->roles[policy_->users[owner].role].name);
+    if (take(K::kHierarchy, Level::kFull,
+             [&] {
+               return absl::StrCat(
+                   "hierarchy:via ",
+                   policy_->roles[policy_->users[owner].role].name);
+             },
+             owner, nullptr)) {
+      return g;
     }
-    return g;
   }
-  if (!by_parent && obj.public_level() >= needed) {
-    g.level = obj.public_level();
-    if (explain) {
-      g.rule = absl::StrCat("org-default:",
-                            crm::v1::OrgWideDefault::Access_Name(obj.access));
+  const Level public_level = obj.public_level();
+  if (!by_parent && public_level > Level::kNone &&
+      (trace != nullptr || public_level >= needed)) {
+    if (take(K::kOrgDefault, public_level,
+             [&] {
+               return absl::StrCat(
+                   "org-default:",
+                   crm::v1::OrgWideDefault::Access_Name(obj.access));
+             },
+             -1, nullptr)) {
+      return g;
     }
-    return g;
   }
   if (!by_parent) {
     for (int r : user_->sharing_rules[object]) {
       const CompiledSharingRule& rule = policy_->sharing_rules[r];
-      if (rule.level < needed) continue;
+      if (trace == nullptr && rule.level < needed) continue;
       bool applies = rule.criteria_based
                          ? query::Matches(rule.criteria, record)
                          : owner >= 0 && policy_->Contains(rule.owned_by, owner);
-      if (applies) {
-        g.level = rule.level;
-        if (explain) g.rule = absl::StrCat("sharing-rule:", rule.name);
+      if (applies &&
+          take(K::kSharingRule, rule.level,
+               [&] { return absl::StrCat("sharing-rule:", rule.name); }, r,
+               nullptr)) {
         return g;
       }
     }
   }
   for (const ShareFact& share : shares) {
     Level level = ShareLevel(share.level);
-    if (level < needed) continue;
+    if (level == Level::kNone || (trace == nullptr && level < needed)) continue;
     auto it = policy_->grantees.find(share.grantee);
     if (it != policy_->grantees.end() &&
-        policy_->Contains(it->second, user_index_)) {
-      g.level = level;
-      if (explain) g.rule = absl::StrCat("share:", share.grantee);
+        policy_->Contains(it->second, user_index_) &&
+        take(K::kShare, level,
+             [&] { return absl::StrCat("share:", share.grantee); }, -1,
+             &share.grantee)) {
       return g;
     }
   }
-  if (explain) g.rule = "no-access";
+  if (g.level == Level::kNone && explain) g.rule = "no-access";
   return g;
 }
 
 const char* Evaluator::FailedRestriction(int object,
-                                         const model::Record& record) const {
+                                         const model::Record& record,
+                                         RecordTrace* trace) const {
+  const char* failed = nullptr;
   for (int r : user_->restrictions[object]) {
     const CompiledRestriction& rule = policy_->restrictions[r];
-    if (!query::Matches(rule.criteria, record)) return rule.name.c_str();
+    const bool passed = query::Matches(rule.criteria, record);
+    if (trace != nullptr) {
+      trace->restrictions.push_back({rule.name, passed, trace->parent});
+    }
+    if (!passed && failed == nullptr) {
+      failed = rule.name.c_str();
+      if (trace == nullptr) return failed;
+    }
   }
-  return nullptr;
+  return failed;
 }
 
 Evaluator::Grant Evaluator::RecordAccess(int object, Level needed,
                                          const model::Record& record,
                                          const std::vector<ShareFact>& shares,
-                                         bool explain) const {
+                                         bool explain,
+                                         RecordTrace* trace) const {
   // Only the no-account case reaches here for objects controlled by parent.
   Grant g;
-  if (ViewAll(object, needed, explain, &g.rule)) {
+  if (ViewAll(object, needed, explain, &g.rule, trace)) {
     g.level = Level::kFull;
+    if (trace != nullptr) {  // decided; record the other grants too
+      OwnAccess(object, needed, record, shares, false, trace);
+      FailedRestriction(object, record, trace);
+    }
     return g;
   }
-  g = OwnAccess(object, needed, record, shares, explain);
-  if (g.level < needed) return g;
-  if (const char* r = FailedRestriction(object, record)) {
+  g = OwnAccess(object, needed, record, shares, explain, trace);
+  if (g.level < needed) {
+    if (trace != nullptr) FailedRestriction(object, record, trace);
+    return g;
+  }
+  if (const char* r = FailedRestriction(object, record, trace)) {
     g.level = Level::kNone;
     if (explain) g.rule = absl::StrCat("restriction-rule:", r);
   }
@@ -306,9 +382,15 @@ Decision Evaluator::ServiceRecordDecision(const model::ObjectSchema& schema,
                    schema.collection(), ")"));
 }
 
+Decision Evaluator::TraceRecord(const model::ObjectSchema& schema,
+                                Operation op, const RecordFacts& facts,
+                                RecordTrace* trace) const {
+  return RecordDecision(schema, op, facts, /*explain=*/true, trace);
+}
+
 Decision Evaluator::RecordDecision(const model::ObjectSchema& schema,
                                    Operation op, const RecordFacts& facts,
-                                   bool explain) const {
+                                   bool explain, RecordTrace* trace) const {
   const int object = ObjectOf(schema);
   // Create is decided by the object permission.
   if (object < 0 || op == Operation::kCreate ||
@@ -318,33 +400,48 @@ Decision Evaluator::RecordDecision(const model::ObjectSchema& schema,
   // A service acting as itself is an integration user: it reaches every
   // record, with the access its object permissions give.
   if (!principal_.acting_for_user()) {
+    if (trace != nullptr) {
+      TracedGrant t;
+      t.kind = TracedGrant::Kind::kServiceScope;
+      t.level = ServiceRecordLevel(service_->scope[object]);
+      t.rule = absl::StrCat("service-scope:", principal_.service);
+      trace->grants.push_back(std::move(t));
+    }
     return ServiceRecordDecision(schema, object, op, explain);
   }
   const ObjectPolicy& obj = policy_->objects[object];
   const Level needed = RequiredLevel(op);
   const model::Record& record = *facts.record;
+  Grant view;
+  const bool view_all = ViewAll(object, needed, explain, &view.rule, trace);
+  if (view_all && trace == nullptr) {
+    return explain ? Decision::Allow(std::move(view.rule)) : Decision{true};
+  }
+  // Tracing goes on past view-all to record the other grants.
   Grant g;
   const std::string* account = StringValue(record, obj.account_field);
-  if (ViewAll(object, needed, explain, &g.rule)) {
-    return explain ? Decision::Allow(std::move(g.rule)) : Decision{true};
-  }
   if (obj.controlled_by_parent() && account != nullptr && !account->empty()) {
     if (!NamesAccount(*account, facts.parent)) {
       if (explain) g.rule = absl::StrCat("parent-missing:", *account);
+      if (trace != nullptr) trace->parent_missing = *account;
     } else {
+      if (trace != nullptr) trace->parent = *account;
       g = RecordAccess(policy_->accounts, needed, *facts.parent,
-                       facts.parent_shares, explain);
+                       facts.parent_shares, explain, trace);
+      if (trace != nullptr) trace->parent.clear();
       if (explain) g.rule = absl::StrCat("parent:", *account, " -> ", g.rule);
     }
   } else {
-    g = OwnAccess(object, needed, record, facts.shares, explain);
+    g = OwnAccess(object, needed, record, facts.shares, explain, trace);
   }
-  if (g.level >= needed) {
-    if (const char* r = FailedRestriction(object, record)) {
+  if (g.level >= needed || trace != nullptr) {
+    const char* r = FailedRestriction(object, record, trace);
+    if (r != nullptr && g.level >= needed) {
       g.level = Level::kNone;
       if (explain) g.rule = absl::StrCat("restriction-rule:", r);
     }
   }
+  if (view_all) return Decision::Allow(std::move(view.rule));  // tracing
   if (g.level < needed) {
     if (!explain) return Decision{};
     return Decision::Deny(
@@ -464,6 +561,18 @@ std::string Evaluator::UserSystemGrant(uint32_t bit) const {
     if ((s.system & bit) != 0) return absl::StrCat("permission-set:", s.name);
   }
   return "";
+}
+
+std::string Evaluator::UserSystemGrantOf(SystemPermission p) const {
+  if (policy_ == nullptr || user_ == nullptr || !user_->active) return "";
+  const uint32_t bit = SystemBit(p);
+  return bit == 0 ? "" : UserSystemGrant(bit);
+}
+
+std::string Evaluator::ServiceSystemGrantOf(SystemPermission p) const {
+  if (policy_ == nullptr || service_ == nullptr) return "";
+  const uint32_t bit = SystemBit(p);
+  return bit == 0 ? "" : ServiceSystemGrant(bit);
 }
 
 Decision Evaluator::CheckSystem(SystemPermission p) const {

@@ -47,6 +47,54 @@ struct RecordFacts {
   std::vector<ShareFact> parent_shares;
 };
 
+// One grant a record decision found, in Evaluator::TraceRecord: every
+// grant, not only the first that suffices, whatever its level.
+struct TracedGrant {
+  enum class Kind {
+    kOwner,           // the user owns the record
+    kHierarchy,       // the user's role is above the owner's
+    kOrgDefault,      // PUBLIC_READ / PUBLIC_READ_WRITE
+    kSharingRule,     // an owner- or criteria-based sharing rule
+    kShare,           // a manual share to a grantee containing the user
+    kViewAll,         // view_all on the object
+    kModifyAll,       // modify_all on the object
+    kViewAllData,     // the system permission VIEW_ALL_DATA
+    kModifyAllData,   // the system permission MODIFY_ALL_DATA
+    kServiceScope,    // a service acting as itself: its object permissions
+  };
+  Kind kind = Kind::kOwner;
+  Level level = Level::kNone;
+  // As Decision::rule names it: "owner", "hierarchy:via roles/r3",
+  // "sharing-rule:sharingRules/x", "share:groups/g1", "view-all:accounts"...
+  std::string rule;
+  // kOwner / kHierarchy: the owner's user index; kSharingRule: the rule's
+  // index in CompiledPolicy::sharing_rules; else -1.
+  int index = -1;
+  std::string grantee;  // kShare: the share's grantee key
+  // "accounts/a1" when the grant is on the parent record (the object is
+  // controlled by its account); "" when on the record itself.
+  std::string parent;
+};
+
+// A restriction rule that applies to the user, and whether the record (or
+// its parent account, `parent` set) passes it.
+struct TracedRestriction {
+  std::string rule;  // "restrictionRules/x"
+  bool passed = false;
+  std::string parent;
+};
+
+// Everything a record decision considered (Evaluator::TraceRecord).
+struct RecordTrace {
+  std::vector<TracedGrant> grants;
+  std::vector<TracedRestriction> restrictions;
+  // The "account" the record names when that account does not exist (its
+  // access through the parent is then none).
+  std::string parent_missing;
+  // Set while the parent is evaluated (internal).
+  std::string parent;
+};
+
 // How RecordFilter should shape its SQL. The default picks per request from
 // the sizes of the principal's sets (see policy/README.md).
 struct SqlShape {
@@ -143,6 +191,11 @@ class Evaluator {
   // policy loaded, everything refused). The request path checks login
   // restrictions against the same one (server/pipeline.h).
   const PolicySnapshot* snapshot() const { return snapshot_.get(); }
+  // The same snapshot, shared (to bind other principals' Evaluators to it:
+  // the access review explains other users on the call's snapshot).
+  const std::shared_ptr<const PolicySnapshot>& shared_snapshot() const {
+    return snapshot_;
+  }
 
   // May the principal perform `op` on this object type at all?
   Decision CheckObject(const model::ObjectSchema& schema, Operation op) const;
@@ -164,6 +217,18 @@ class Evaluator {
   // NOT_FOUND whatever the reason).
   bool AllowsRecord(const model::ObjectSchema& schema, Operation op,
                     const RecordFacts& facts) const;
+
+  // CheckRecord, the same decision from the same code, which in addition
+  // records in `trace` every grant that reaches the record (owner, role
+  // hierarchy, org-wide default, each sharing rule, each manual share,
+  // view-all / modify-all, through the parent for objects controlled by
+  // their account), at any level, and every restriction rule that applies
+  // with its outcome. Where CheckRecord stops at the first sufficient grant,
+  // this goes on; the returned Decision is CheckRecord's (tests/
+  // access_review_test.cc checks it on generated organisations). For
+  // explanations (policy/explain.h), not for the request path.
+  Decision TraceRecord(const model::ObjectSchema& schema, Operation op,
+                       const RecordFacts& facts, RecordTrace* trace) const;
 
   // Whether CheckRecord on this object needs RecordFacts::parent (the object
   // is controlled by its account) for this principal.
@@ -226,6 +291,20 @@ class Evaluator {
   // (the user holds it, the service does not), "unknown-user:{id}",
   // "inactive-user:{id}", "unknown-service:{name}", "no-policy".
   Decision CheckSystem(crm::v1::SystemPermission p) const;
+  // For explanations (policy/explain.h): the grant through which the
+  // user (acting for one), and the service, hold `p`, named as in
+  // CheckSystem's rule without its "system:" prefix ("profile:profiles/z",
+  // "permission-set:permissionSets/y", "config:services/x"); "" where the
+  // principal does not hold it or is unknown.
+  std::string UserSystemGrantOf(crm::v1::SystemPermission p) const;
+  std::string ServiceSystemGrantOf(crm::v1::SystemPermission p) const;
+  // The object permissions the principal holds on `schema` (a user's
+  // intersected with the service's scope; what CheckObject decides from).
+  ObjectPermissions EffectiveObjectPermissions(
+      const model::ObjectSchema& schema) const {
+    return Permissions(ObjectOf(schema));
+  }
+
   // CheckSystem(p).allowed without building the Decision (a mask test).
   bool AllowsSystem(crm::v1::SystemPermission p) const;
   // Every system permission AllowsSystem grants, in enum order (what
@@ -237,25 +316,33 @@ class Evaluator {
 
   // The functions below take `explain`: when false they decide the same
   // way but leave every rule and reason string empty (no allocation).
+  // Those taking `trace` (null on the request path) record every grant and
+  // restriction they consider in it and then do not stop at the first
+  // sufficient grant; their result is the same either way.
   ObjectPermissions Permissions(int object) const;
   int ObjectOf(const model::ObjectSchema& schema) const;
   Decision ObjectDecision(const model::ObjectSchema& schema, Operation op,
                           bool explain) const;
   Decision RecordDecision(const model::ObjectSchema& schema, Operation op,
-                          const RecordFacts& facts, bool explain) const;
+                          const RecordFacts& facts, bool explain,
+                          RecordTrace* trace = nullptr) const;
   // A service acting as itself: its record access from its scope.
   Decision ServiceRecordDecision(const model::ObjectSchema& schema, int object,
                                  Operation op, bool explain) const;
-  bool ViewAll(int object, Level needed, bool explain, std::string* rule) const;
+  bool ViewAll(int object, Level needed, bool explain, std::string* rule,
+               RecordTrace* trace = nullptr) const;
   // Fields(); without `with_read`, CanRead is always false (CanWriteField
   // does not need the object permission).
   FieldAccess FieldsFor(const model::ObjectSchema& schema,
                         bool with_read) const;
   Grant RecordAccess(int object, Level needed, const model::Record& record,
-                     const std::vector<ShareFact>& shares, bool explain) const;
+                     const std::vector<ShareFact>& shares, bool explain,
+                     RecordTrace* trace = nullptr) const;
   Grant OwnAccess(int object, Level needed, const model::Record& record,
-                  const std::vector<ShareFact>& shares, bool explain) const;
-  const char* FailedRestriction(int object, const model::Record& record) const;
+                  const std::vector<ShareFact>& shares, bool explain,
+                  RecordTrace* trace = nullptr) const;
+  const char* FailedRestriction(int object, const model::Record& record,
+                                RecordTrace* trace = nullptr) const;
   // `user_filter`: RecordFilter's hint, or nullptr.
   model::SqlFragment AccessSql(int object, Level needed, const SqlShape& shape,
                                PlanInfo* plan,

@@ -289,6 +289,7 @@ absl::Status Compiler::CompileGroups() {
       auto ref = Resolve(m, absl::StrCat("group '", p_.groups[gi].name,
                                          "' member"));
       if (!ref.ok()) return ref.status();
+      p_.groups[gi].direct.push_back(*ref);
       if (ref->kind == GranteeRef::Kind::kGroup) {
         nested[gi].push_back(ref->index);
       } else {
@@ -372,7 +373,9 @@ absl::Status Compiler::CompilePermissionSets() {
       g.system |= 1u << sp;
     }
     int index = static_cast<int>(sets_.size());
-    p_.permission_sets.push_back(CompiledPermissionSet{set.name(), g.system});
+    p_.permission_sets.push_back(CompiledPermissionSet{
+        set.name(), g.system, g.objects, g.fields,
+        {set.assignees().begin(), set.assignees().end()}});
     sets_.push_back(std::move(g));
     for (const std::string& a : set.assignees()) {
       bool ok = HasIdForm(a, "profiles/") ||
@@ -448,6 +451,7 @@ absl::Status Compiler::CompileServices() {
       perms.Normalize();
       for (int o : targets) cs.scope[o].Merge(perms);
     }
+    cs.config_scope = cs.scope;
     auto sets = sets_by_assignee_.find(cs.resource_name);
     if (sets == sets_by_assignee_.end()) {
       cs.permissions = &p_.empty_bundle;

@@ -70,7 +70,8 @@ class RequestAuthenticator {
   const auth::SessionManager& sessions() const { return *sessions_; }
   store::IdentityStore& identities() const { return *identities_; }
   const auth::AuthSettings& settings() const { return settings_; }
-  // The GeoIP resolver, or null when AuthConfig.geoip_database is unset.
+  // The GeoIP resolver, or null when AuthConfig.geoip_database is unset
+  // (the pipeline's audit events, the access review's restriction checks).
   const login::CountryResolver* geo() const { return geo_.get(); }
 
  private:

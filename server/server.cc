@@ -16,6 +16,7 @@
 #include "google/protobuf/descriptor.h"
 #include "grpcpp/server_builder.h"
 #include "model/object_schema.h"
+#include "server/access_review_service.h"
 #include "server/auth_service.h"
 #include "server/call_gate.h"
 #include "server/connection_limits.h"
@@ -149,7 +150,8 @@ std::vector<std::string> DatabaseBackedServiceNames() {
   for (const char* file :
        {"crm/v1/crm_service.proto", "crm/v1/auth_service.proto",
         "crm/v1/admin_service.proto", "crm/v1/user_admin_service.proto",
-        "crm/v1/sharing_service.proto"}) {
+        "crm/v1/sharing_service.proto",
+        "crm/v1/access_review_service.proto"}) {
     const auto* fd =
         google::protobuf::DescriptorPool::generated_pool()->FindFileByName(
             file);
@@ -318,6 +320,8 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
   server->policy_loader_ = std::move(policy_loader);
   server->services_.push_back(
       std::make_unique<SharingServiceImpl>(server->core_.get()));
+  server->services_.push_back(
+      std::make_unique<AccessReviewServiceImpl>(server->core_.get()));
   // Tests and benchmarks only (ExtraService): outside the pipeline.
   for (const ExtraService& make : extra_services) {
     server->services_.push_back(make(*server->core_));

@@ -441,6 +441,52 @@ absl::StatusOr<int64_t> RecordStore::Count(Session& session,
   return QueryInt(session, q, absl::StrCat("counting ", schema.collection()));
 }
 
+absl::StatusOr<std::vector<int64_t>> RecordStore::CountSubsets(
+    Session& session, const ObjectSchema& schema, const SqlFragment& where,
+    const std::vector<SqlFragment>& subsets) {
+  SqlFragment q;
+  q.Append("SELECT COUNT(*)");
+  for (const SqlFragment& subset : subsets) {
+    q.Append(", COUNT(CASE WHEN (");
+    if (subset.empty()) {
+      q.Append("1 = 1");
+    } else {
+      q.Append(subset);
+    }
+    q.Append(") THEN 1 END)");
+  }
+  q.Append(absl::StrCat(" FROM ", Table(schema)));
+  if (!where.empty()) {
+    q.Append(" WHERE (");
+    q.Append(where);
+    q.Append(")");
+  }
+  auto rows = Query(session, q, absl::StrCat("counting ", schema.collection()));
+  if (!rows.ok()) return rows.status();
+  std::vector<int64_t> out;
+  if (rows->size() != 1 || (*rows)[0].size() != subsets.size() + 1) {
+    return absl::InternalError(
+        absl::StrCat("counting ", schema.collection(), ": unexpected result"));
+  }
+  for (const model::SqlValue& v : (*rows)[0]) {
+    // SQLite reports an expression column's type from its first value's
+    // storage class, which SOCI may hand over as text or a double.
+    int64_t parsed = 0;
+    if (const int64_t* n = std::get_if<int64_t>(&v)) {
+      out.push_back(*n);
+    } else if (const double* d = std::get_if<double>(&v)) {
+      out.push_back(static_cast<int64_t>(*d));
+    } else if (const std::string* text = std::get_if<std::string>(&v);
+               text != nullptr && absl::SimpleAtoi(*text, &parsed)) {
+      out.push_back(parsed);
+    } else {
+      return absl::InternalError(absl::StrCat(
+          "counting ", schema.collection(), ": a count is not a number"));
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<CreateRequestClaim> RecordStore::ClaimCreateRequest(
     Session& session, const CreateRequestKey& key,
     const CreateRequestRow& row) {

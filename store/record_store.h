@@ -178,6 +178,16 @@ class RecordStore {
                                 const model::ObjectSchema& schema,
                                 const model::SqlFragment& where);
 
+  // One pass over the rows matching `where`: their count, then for each of
+  // `subsets` how many of them also match it (an empty fragment matches
+  // every row). SELECT COUNT(*), COUNT(CASE WHEN <subset> THEN 1 END), ...
+  // FROM t WHERE <where>. For the access review's counts of readable,
+  // editable and deletable records (records/access_review.h).
+  absl::StatusOr<std::vector<int64_t>> CountSubsets(
+      Session& session, const model::ObjectSchema& schema,
+      const model::SqlFragment& where,
+      const std::vector<model::SqlFragment>& subsets);
+
   // Binds `key` to `row` (the new record's id, the request's hash, `now`)
   // unless a create within kCreateRequestRetention before row.create_time
   // already owns it; an older (expired) owner is replaced.

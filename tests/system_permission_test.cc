@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "crm/v1/access_review_service.grpc.pb.h"
 #include "crm/v1/admin_service.grpc.pb.h"
 #include "crm/v1/auth_service.grpc.pb.h"
 #include "crm/v1/user_admin_service.grpc.pb.h"
@@ -53,6 +54,10 @@ const std::map<std::string, SystemPermission>& Required() {
       {"crm.v1.UserAdminService.DeleteProfile", crm::v1::MANAGE_POLICY},
       {"crm.v1.AuthService.RevokeUserSessions", crm::v1::MANAGE_USERS},
       {"crm.v1.AuthService.UnlockUser", crm::v1::MANAGE_USERS},
+      {"crm.v1.AccessReviewService.ExplainAccess", crm::v1::VIEW_AUDIT},
+      {"crm.v1.AccessReviewService.ListRecordAccessors", crm::v1::VIEW_AUDIT},
+      {"crm.v1.AccessReviewService.SummarizeUserAccess", crm::v1::VIEW_AUDIT},
+      {"crm.v1.AccessReviewService.EffectivePermissions", crm::v1::VIEW_AUDIT},
   };
   return *required;
 }
@@ -69,8 +74,9 @@ const std::set<std::string>& SelfService() {
 std::vector<const google::protobuf::MethodDescriptor*> AdminMethods() {
   std::vector<const google::protobuf::MethodDescriptor*> out;
   const auto* pool = google::protobuf::DescriptorPool::generated_pool();
-  for (const char* name : {"crm.v1.PolicyAdminService",
-                           "crm.v1.UserAdminService", "crm.v1.AuthService"}) {
+  for (const char* name :
+       {"crm.v1.PolicyAdminService", "crm.v1.UserAdminService",
+        "crm.v1.AuthService", "crm.v1.AccessReviewService"}) {
     const google::protobuf::ServiceDescriptor* service =
         pool->FindServiceByName(name);
     EXPECT_NE(service, nullptr) << name;

@@ -19,7 +19,10 @@
 #     shows the matching accounts on bob's very next request, and deleting
 #     it hides them again;
 #   - a manual share and unshare through `crmctl share/shares/unshare`, and
-#     a transfer of ownership (`crmctl transfer`).
+#     a transfer of ownership (`crmctl transfer`);
+#   - the access review walk-through (`crmctl access ...`, view_audit): why
+#     bob sees Globex and Acme, refusals naming their layer, who can see
+#     Acme, bob's summary and permissions, and bob refused (no view_audit).
 # Fails loudly (every failed check printed with the output it saw).
 set -euo pipefail
 build=$(cd "${1:?usage: policy_demo_smoke.sh BUILD_DIR [SOURCE_DIR] [sqlite|postgresql]}" && pwd)
@@ -136,6 +139,31 @@ has "the new owner is users/frank" "users/frank" "$out"
 lacks "bob no longer sees Initech" "Initech" "$(as bob accounts list)"
 has "frank sees Initech" "Initech" "$(as frank accounts list)"
 has "erin still sees Initech (frank is on her team)" "Initech" "$(as erin accounts list)"
+
+echo "--- access review (an auditor)"
+out=$(as alice access explain bob accounts/globex read)
+has "globex: allowed" "ALLOWED: users/bob read accounts/globex" "$out"
+has "globex: through frank's manual share" "manual-share" "$out"
+out=$(as alice access explain bob accounts/acme read)
+has_line "acme: bob is the owner" "^owner +full" "$out"
+out=$(as alice access explain bob accounts/umbrella read)
+has "umbrella: refused by record access" "refused by: record access" "$out"
+out=$(as alice access explain bob accounts/acme delete)
+has "acme delete: refused by the object permission" "refused by: object permission" "$out"
+out=$(as alice access explain bob accounts/acme edit --field annual_revenue)
+has "annual_revenue: refused by the field permission" "refused by: field permission" "$out"
+out=$(as alice access explain carol accounts/acme read --from 192.0.2.7)
+has "carol from 192.0.2.7: refused by her login restriction" "refused by: login restriction" "$out"
+out=$(as alice access accessors accounts/acme)
+has "acme accessors: erin through the hierarchy" "hierarchy (full) via users/bob > roles/sales-rep > roles/sales-manager" "$out"
+lacks "acme accessors: not frank" "users/frank" "$out"
+out=$(as alice access summary bob)
+has_line "bob's summary counts accounts" "^accounts +[0-9]+ " "$out"
+out=$(as alice access permissions bob)
+has "bob's permissions name the sales set" "permissionSets/sales" "$out"
+has "--json gives JSON" '"allowed": true' "$(as alice access explain bob accounts/globex read --json)"
+rc=0; out=$(as bob access summary bob) || rc=$?
+has "bob may not review: view_audit" "view_audit" "$out"
 
 kill -TERM "$pid"; wait "$pid" || true; pid=""
 finish

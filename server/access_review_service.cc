@@ -28,15 +28,25 @@ constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
 
 // Runs `fn(call)` through the pipeline as
-// "crm.v1.AccessReviewService/{method}", which checks VIEW_AUDIT first.
+// "crm.v1.AccessReviewService/{method}", which checks VIEW_AUDIT first and
+// records the call in the audit trail as "access.{method}".
 template <typename Fn>
 grpc::Status Run(grpc::ServerContext* context, ServerCore* core,
                  const char* method, const google::protobuf::Message& request,
                  Fn fn) {
+  // Access reviews are audited like the auditor's other queries: the
+  // event names the method and carries the question asked.
+  const std::string action = absl::StrCat("access.", method);
   return core->pipeline->Run(
       context, absl::StrCat("crm.v1.AccessReviewService/", method), request,
-      [&](const Call& call) { return fn(call); },
-      {.requires_permission = crm::v1::VIEW_AUDIT, .decision_kind = "system"});
+      [&](const Call& call) {
+        (*call.audit().mutable_attributes())["request"] =
+            request.ShortDebugString();
+        return fn(call);
+      },
+      {.requires_permission = crm::v1::VIEW_AUDIT,
+       .decision_kind = "system",
+       .audit_action = action});
 }
 
 std::vector<std::string> Collections() {

@@ -41,7 +41,7 @@ for _ in $(seq 1 200); do
   if login bob && [[ "$(count_accounts bob)" == 3 ]]; then break; fi
   sleep 0.1
 done
-for user in alice bob erin frank; do
+for user in alice bob erin frank audrey; do
   if login "$user"; then ok "$user logs in"; else fail "$user cannot log in"; finish; fi
 done
 
@@ -141,27 +141,27 @@ has "frank sees Initech" "Initech" "$(as frank accounts list)"
 has "erin still sees Initech (frank is on her team)" "Initech" "$(as erin accounts list)"
 
 echo "--- access review (an auditor)"
-out=$(as alice access explain bob accounts/globex read)
+out=$(as audrey access explain bob accounts/globex read)
 has "globex: allowed" "ALLOWED: users/bob read accounts/globex" "$out"
 has "globex: through frank's manual share" "manual-share" "$out"
-out=$(as alice access explain bob accounts/acme read)
+out=$(as audrey access explain bob accounts/acme read)
 has_line "acme: bob is the owner" "^owner +full" "$out"
-out=$(as alice access explain bob accounts/umbrella read)
+out=$(as audrey access explain bob accounts/umbrella read)
 has "umbrella: refused by record access" "refused by: record access" "$out"
-out=$(as alice access explain bob accounts/acme delete)
+out=$(as audrey access explain bob accounts/acme delete)
 has "acme delete: refused by the object permission" "refused by: object permission" "$out"
-out=$(as alice access explain bob accounts/acme edit --field annual_revenue)
+out=$(as audrey access explain bob accounts/acme edit --field annual_revenue)
 has "annual_revenue: refused by the field permission" "refused by: field permission" "$out"
-out=$(as alice access explain carol accounts/acme read --from 192.0.2.7)
+out=$(as audrey access explain carol accounts/acme read --from 192.0.2.7)
 has "carol from 192.0.2.7: refused by her login restriction" "refused by: login restriction" "$out"
-out=$(as alice access accessors accounts/acme)
+out=$(as audrey access accessors accounts/acme)
 has "acme accessors: erin through the hierarchy" "hierarchy (full) via users/bob > roles/sales-rep > roles/sales-manager" "$out"
 lacks "acme accessors: not frank" "users/frank" "$out"
-out=$(as alice access summary bob)
+out=$(as audrey access summary bob)
 has_line "bob's summary counts accounts" "^accounts +[0-9]+ " "$out"
-out=$(as alice access permissions bob)
+out=$(as audrey access permissions bob)
 has "bob's permissions name the sales set" "permissionSets/sales" "$out"
-has "--json gives JSON" '"allowed": true' "$(as alice access explain bob accounts/globex read --json)"
+has "--json gives JSON" '"allowed": true' "$(as audrey access explain bob accounts/globex read --json)"
 rc=0; out=$(as bob access summary bob) || rc=$?
 has "bob may not review: view_audit" "view_audit" "$out"
 

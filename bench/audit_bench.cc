@@ -269,39 +269,11 @@ std::unique_ptr<Dataset> Open(testing::Backend backend, int64_t count) {
   return d;
 }
 
-// VerifyAuditLog's loop (server/audit_service.cc), minus gRPC.
+// VerifyAuditLog minus gRPC: store::VerifyStoredAudit.
 crm::v1::AuditVerification VerifyAll(Dataset& d) {
-  audit::ChainVerifier verifier({d.signer.public_key()});
-  int64_t after = 0;
-  for (;;) {
-    std::vector<crm::v1::AuditEvent> events;
-    std::vector<crm::v1::AuditCheckpoint> checkpoints;
-    absl::Status s = d.db->WithSession([&](store::Session& session) {
-      auto read = store::ReadAuditEvents(session, after, kChunk);
-      if (!read.ok()) return read.status();
-      events = *std::move(read);
-      if (events.empty()) return absl::OkStatus();
-      auto c = store::ReadAuditCheckpoints(session, after,
-                                           events.back().sequence());
-      if (!c.ok()) return c.status();
-      checkpoints = *std::move(c);
-      return absl::OkStatus();
-    });
-    if (!s.ok()) Die("reading the chain", s);
-    size_t next = 0;
-    for (const crm::v1::AuditEvent& e : events) {
-      verifier.AddEvent(e);
-      while (next < checkpoints.size() &&
-             checkpoints[next].sequence() <= e.sequence()) {
-        verifier.AddCheckpoint(checkpoints[next++]);
-      }
-      after = e.sequence();
-    }
-    if (verifier.failed() || events.size() < static_cast<size_t>(kChunk)) {
-      break;
-    }
-  }
-  return verifier.Finish();
+  auto result = store::VerifyStoredAudit(*d.db, {d.signer.public_key()}, kChunk);
+  if (!result.ok()) Die("reading the chain", result.status());
+  return *result;
 }
 
 void BM_VerifyAll(benchmark::State& state, Dataset* d) {

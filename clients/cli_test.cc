@@ -512,10 +512,12 @@ TEST(IdempotentMethodNames, ReadMethodsOnlyFromEveryService) {
   EXPECT_TRUE(has("crm.v1.SharingService/ListRecordShares"));
   EXPECT_TRUE(has("crm.v1.UserAdminService/ListUsers"));
   EXPECT_TRUE(has("crm.v1.AccessReviewService/ListRecordAccessors"));
+  EXPECT_TRUE(has("crm.v1.AuditService/ListAuditEvents"));
+  EXPECT_TRUE(has("crm.v1.AuditService/GetAuditPublicKey"));
   // Get and List of six resources, Echo, WhoAmI; GetPolicyObject,
   // ListPolicyObjects, ListRecordShares; GetUser, ListUsers, GetProfile,
-  // ListProfiles; ListRecordAccessors.
-  EXPECT_EQ(names.size(), 6u * 2 + 2 + 3 + 4 + 1);
+  // ListProfiles; ListRecordAccessors; ListAuditEvents, GetAuditPublicKey.
+  EXPECT_EQ(names.size(), 6u * 2 + 2 + 3 + 4 + 1 + 2);
 }
 
 TEST(RetryServiceConfigJson, RetriesUnavailableForGivenMethods) {

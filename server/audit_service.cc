@@ -235,49 +235,10 @@ grpc::Status AuditServiceImpl::VerifyAuditLog(
   return core_->pipeline->Run(
       context, "crm.v1.AuditService/VerifyAuditLog", *request,
       [&](const Call& call) -> absl::Status {
-        audit::ChainVerifier verifier({core_->audit->signer().public_key()});
-        absl::StatusOr<store::AuditHead> head;
-        absl::Status s =
-            core_->database->WithSession([&](store::Session& session) {
-              head = store::ReadAuditHead(session);
-              return head.status();
-            });
-        if (!s.ok()) return s;
-        int64_t after = 0;
-        if (head->anchor.has_value()) {
-          verifier.StartFrom(*head->anchor);
-          after = head->anchor->sequence();
-        }
-        for (;;) {
-          std::vector<crm::v1::AuditEvent> events;
-          std::vector<crm::v1::AuditCheckpoint> checkpoints;
-          s = ReadChunk(*core_, model::SqlFragment(), true, after, &events,
-                        &checkpoints);
-          if (!s.ok()) return s;
-          size_t next = 0;
-          for (const crm::v1::AuditEvent& e : events) {
-            verifier.AddEvent(e);
-            while (next < checkpoints.size() &&
-                   checkpoints[next].sequence() <= e.sequence()) {
-              verifier.AddCheckpoint(checkpoints[next++]);
-            }
-            after = e.sequence();
-          }
-          if (verifier.failed() || events.size() < static_cast<size_t>(kChunk)) {
-            break;
-          }
-        }
-        *response = verifier.Finish();
-        if (response->ok() && after < head->sequence) {
-          // The head (read first) says more events were committed than
-          // the table holds below it: the newest ones were removed.
-          response->set_ok(false);
-          response->set_first_bad_sequence(after + 1);
-          response->set_problem(absl::StrCat(
-              "the chain head says event ", head->sequence,
-              " was written but the log ends at event ", after,
-              " (events removed: truncated)"));
-        }
+        auto result = store::VerifyStoredAudit(
+            *core_->database, {core_->audit->signer().public_key()}, kChunk);
+        if (!result.ok()) return result.status();
+        *response = *std::move(result);
         call.audit().mutable_attributes()->insert(
             {"result", response->ok() ? "ok" : response->problem()});
         return absl::OkStatus();

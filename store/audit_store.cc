@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "audit/call_scope.h"
 #include "audit/chain.h"
+#include "audit/verifier.h"
 #include "store/audit_json.h"
 #include "store/soci_util.h"
 #include "store/statement.h"
@@ -345,6 +346,61 @@ absl::StatusOr<std::optional<AuditCheckpoint>> PrunableCheckpoint(
   if (!rows.ok()) return rows.status();
   if (rows->empty()) return std::optional<AuditCheckpoint>();
   return std::optional<AuditCheckpoint>(CheckpointFromRow((*rows)[0]));
+}
+
+absl::StatusOr<crm::v1::AuditVerification> VerifyStoredAudit(
+    Database& db, const std::vector<audit::PublicKey>& keys, int chunk) {
+  audit::ChainVerifier verifier(keys);
+  absl::StatusOr<AuditHead> head;
+  absl::Status s = db.WithSession([&](Session& session) {
+    head = ReadAuditHead(session);
+    return head.status();
+  });
+  if (!s.ok()) return s;
+  int64_t after = 0;
+  if (head->anchor.has_value()) {
+    verifier.StartFrom(*head->anchor);
+    after = head->anchor->sequence();
+  }
+  for (;;) {
+    std::vector<crm::v1::AuditEvent> events;
+    std::vector<crm::v1::AuditCheckpoint> checkpoints;
+    s = db.WithSession([&](Session& session) -> absl::Status {
+      auto read = ReadAuditEvents(session, after, chunk);
+      if (!read.ok()) return read.status();
+      events = *std::move(read);
+      if (events.empty()) return absl::OkStatus();
+      auto c = ReadAuditCheckpoints(session, after, events.back().sequence());
+      if (!c.ok()) return c.status();
+      checkpoints = *std::move(c);
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    size_t next = 0;
+    for (const crm::v1::AuditEvent& e : events) {
+      verifier.AddEvent(e);
+      while (next < checkpoints.size() &&
+             checkpoints[next].sequence() <= e.sequence()) {
+        verifier.AddCheckpoint(checkpoints[next++]);
+      }
+      after = e.sequence();
+    }
+    if (verifier.failed() || events.size() < static_cast<size_t>(chunk)) {
+      break;
+    }
+  }
+  crm::v1::AuditVerification result = verifier.Finish();
+  if (result.ok() && after < head->sequence) {
+    // The head (read first) says more events were committed than the
+    // table holds: the newest ones were removed.
+    result.set_ok(false);
+    result.set_first_bad_sequence(after + 1);
+    result.set_problem(absl::StrCat(
+        "the chain head says event ", head->sequence,
+        " was written but the log ends at event ", after,
+        " (events removed: truncated)"));
+  }
+  return result;
 }
 
 }  // namespace crm::store

@@ -28,6 +28,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "audit/signing.h"
 #include "crm/v1/audit_service.pb.h"
 #include "model/sql.h"
 #include "store/database.h"
@@ -82,6 +83,17 @@ absl::StatusOr<int64_t> PruneAuditEvents(
 // retention may prune through), if any.
 absl::StatusOr<std::optional<crm::v1::AuditCheckpoint>> PrunableCheckpoint(
     Session& session, int64_t time_micros);
+
+// Verifies the whole stored chain with audit::ChainVerifier under `keys`
+// (from the anchor if retention pruned a prefix), reading `chunk` events
+// per statement, and checks that the table reaches the head row (events
+// removed from the end while the head was left show as truncation). What
+// VerifyAuditLog answers, and what the benchmarks and tests measure.
+// Failures are the database's; a chain that does not verify is an OK
+// status with ok = false in the result.
+absl::StatusOr<crm::v1::AuditVerification> VerifyStoredAudit(
+    Database& db, const std::vector<audit::PublicKey>& keys,
+    int chunk = 2000);
 
 }  // namespace crm::store
 

@@ -57,7 +57,7 @@ absl::StatusOr<PublicKey> PublicKey::FromPem(absl::string_view pem) {
   if (key == nullptr || EVP_PKEY_id(key) != EVP_PKEY_ED25519) {
     if (key != nullptr) EVP_PKEY_free(key);
     return absl::InvalidArgumentError(
-        "not an Ed25519 public key in PEM (\"-----BEGIN PUBLIC KEY-----\"); "
+        "not an Ed25519 public key in PEM (SubjectPublicKeyInfo); "
         "get it with `crmctl audit public-key`");
   }
   PublicKey out;
@@ -93,7 +93,7 @@ absl::StatusOr<Signer> Signer::FromPem(absl::string_view pem) {
   if (key == nullptr || EVP_PKEY_id(key) != EVP_PKEY_ED25519) {
     if (key != nullptr) EVP_PKEY_free(key);
     return absl::InvalidArgumentError(
-        "not an Ed25519 private key in PEM (\"-----BEGIN PRIVATE KEY-----\"); "
+        "not an Ed25519 private key in PEM (PKCS#8); "
         "make one with `openssl genpkey -algorithm ed25519`");
   }
   Signer out;

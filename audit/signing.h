@@ -20,7 +20,7 @@ namespace crm::audit {
 
 class PublicKey {
  public:
-  // From PEM ("-----BEGIN PUBLIC KEY-----"). INVALID_ARGUMENT if it is not
+  // From PEM (SubjectPublicKeyInfo). INVALID_ARGUMENT if it is not
   // an Ed25519 public key.
   static absl::StatusOr<PublicKey> FromPem(absl::string_view pem);
 
@@ -39,7 +39,7 @@ class PublicKey {
 
 class Signer {
  public:
-  // From a PEM private key ("-----BEGIN PRIVATE KEY-----", PKCS#8).
+  // From a PEM private key (PKCS#8; certs/make-dev-certs.sh makes one).
   // INVALID_ARGUMENT if it is not an Ed25519 key; the message never
   // contains key material.
   static absl::StatusOr<Signer> FromPem(absl::string_view pem);

@@ -17,22 +17,6 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 
-std::string Quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      absl::StrAppend(&out, "\\u00", c < 0x10 ? "0" : "",
-                      absl::Hex(static_cast<unsigned char>(c)));
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
-  return out;
-}
 
 std::string MessageJson(const Message& m) {
   std::string json;
@@ -64,9 +48,9 @@ std::string Value(const Message& m, const FieldDescriptor* f, int index) {
     case FieldDescriptor::CPPTYPE_BOOL:
       return (rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f)) ? "true" : "false";
     case FieldDescriptor::CPPTYPE_ENUM:
-      return Quote((rep ? r->GetRepeatedEnum(m, f, index) : r->GetEnum(m, f))->name());
+      return JsonString((rep ? r->GetRepeatedEnum(m, f, index) : r->GetEnum(m, f))->name());
     case FieldDescriptor::CPPTYPE_STRING:
-      return Quote(rep ? r->GetRepeatedString(m, f, index) : r->GetString(m, f));
+      return JsonString(rep ? r->GetRepeatedString(m, f, index) : r->GetString(m, f));
     case FieldDescriptor::CPPTYPE_MESSAGE:
       return MessageJson(rep ? r->GetRepeatedMessage(m, f, index) : r->GetMessage(m, f));
   }
@@ -126,6 +110,23 @@ void Diff(const Message* before, const Message* after, const Descriptor* d,
 }
 
 }  // namespace
+
+std::string JsonString(absl::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      absl::StrAppend(&out, "\\u00", c < 0x10 ? "0" : "",
+                      absl::Hex(static_cast<unsigned char>(c)));
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
+  return out;
+}
 
 std::vector<crm::v1::AuditFieldChange> DiffMessages(
     const Message* before, const Message* after,

@@ -9,12 +9,18 @@
 #ifndef CRM_AUDIT_DIFF_H_
 #define CRM_AUDIT_DIFF_H_
 
+#include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "crm/v1/audit_service.pb.h"
 #include "google/protobuf/message.h"
 
 namespace crm::audit {
+
+// `text` as a JSON string literal (quotes, backslashes and control
+// characters escaped): how a string value appears in AuditFieldChange.
+std::string JsonString(absl::string_view text);
 
 // The changes from `before` to `after` (same type; either may be null for a
 // create or a delete: every set field then appears once). Fields named in

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "audit/diff.h"
 
 namespace crm::records {
 namespace {
@@ -13,15 +14,7 @@ bool Stamped(const std::string& name) {
 }
 
 std::string Text(const model::SqlValue& v) {
-  if (const auto* s = std::get_if<std::string>(&v)) {
-    std::string out = "\"";
-    for (char c : *s) {
-      if (c == '"' || c == '\\') out.push_back('\\');
-      out.push_back(c);
-    }
-    out.push_back('"');
-    return out;
-  }
+  if (const auto* s = std::get_if<std::string>(&v)) return audit::JsonString(*s);
   return model::DebugString(v);
 }
 

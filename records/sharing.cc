@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "audit/diff.h"
 #include "model/record.h"
 #include "model/resource_name.h"
 #include "policy/evaluator.h"
@@ -372,9 +373,9 @@ absl::Status TransferRecord(const Deps& deps, const Evaluator& eval,
     change->set_field("owner");
     change->set_values_recorded(true);
     if (const auto* was = std::get_if<std::string>(&current.values[owner_field])) {
-      change->set_before(absl::StrCat("\"", *was, "\""));
+      change->set_before(audit::JsonString(*was));
     }
-    change->set_after(absl::StrCat("\"", req.new_owner(), "\""));
+    change->set_after(audit::JsonString(req.new_owner()));
     return AppendEvent(deps, session, std::move(event));
   });
   if (!s.ok()) return s;

@@ -6,7 +6,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "audit/verifier.h"
 #include "base/error.h"
 #include "crm/internal/audit_columns.pb.h"
 #include "query/checked_filter.h"

@@ -12,7 +12,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "audit/call_scope.h"
-#include "audit/verifier.h"
 #include "gtest/gtest.h"
 #include "store/audit_log.h"
 #include "store/audit_store.h"

@@ -1,5 +1,8 @@
 #include "clients/access_commands.h"
 
+#include <cstdio>
+#include <fstream>
+#include <functional>
 #include <sstream>
 #include <utility>
 
@@ -7,9 +10,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/numbers.h"
+#include "clients/access_report.h"
 #include "clients/cli_args.h"
+#include "clients/error_details.h"
 #include "clients/output_format.h"
 #include "crm/v1/access_review_service.pb.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace crm::client {
 namespace {
@@ -21,8 +28,10 @@ constexpr char kService[] = "crm.v1.AccessReviewService/";
 constexpr char kUsage[] =
     "access explain USER RECORD|OBJECT ACTION [--service S] [--field F] "
     "[--from ADDRESS] | accessors RECORD [--service S] | summary USER "
-    "[OBJECT...] [--service S] | permissions USER [--service S]  "
-    "(each with --json)";
+    "[OBJECT...] [--service S] | permissions USER [--service S] | matrix "
+    "FILE.csv|- [--service S] | report [--html FILE] [--dormant-days N] "
+    "[--changes-days N]  (explain, accessors, summary, permissions and "
+    "report take --json)";
 
 bool Json(CliSession& s, const CommandArgs& a) {
   return a.Has("json") || s.globals().output == OutputFormat::kJson;
@@ -327,6 +336,119 @@ absl::Status Permissions(CliSession& s, const Args& args) {
   return absl::OkStatus();
 }
 
+absl::Status Matrix(CliSession& s, const Args& args) {
+  auto a = ParseCommand(args, {{"service", true}}, "access matrix", 1, 1,
+                        "access matrix FILE.csv|- [--service S]");
+  if (!a.ok()) return a.status();
+  crm::v1::ExportAccessMatrixRequest request;
+  request.set_service(a->Get("service"));
+  auto client = s.Client();
+  if (!client.ok()) return client.status();
+  int64_t users = 0;
+  int64_t version = 0;
+  absl::Status st = WriteOutput(s, a->positional[0], [&](std::ostream& out) {
+    auto context = (*client)->NewContext();
+    auto reader =
+        (*client)->access_review().ExportAccessMatrix(context.get(), request);
+    crm::v1::AccessMatrixChunk chunk;
+    while (reader->Read(&chunk)) {
+      version = chunk.policy_version();
+      for (const crm::v1::AccessMatrixRow& row : chunk.rows()) {
+        if (users++ == 0) out << AccessMatrixCsvHeader(row);
+        out << AccessMatrixCsvRow(row);
+      }
+    }
+    grpc::Status status = reader->Finish();
+    return status.ok() ? absl::OkStatus() : RpcError(ToAbslStatus(status));
+  });
+  if (!st.ok()) return st;
+  if (a->positional[0] != "-") {
+    s.err() << "wrote " << users << " users to " << a->positional[0]
+            << " (policy version " << version << ")\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Report(CliSession& s, const Args& args) {
+  auto a = ParseCommand(args,
+                        {{"html", true},
+                         {"dormant-days", true},
+                         {"changes-days", true},
+                         {"json", false}},
+                        "access report", 0, 0,
+                        "access report [--html FILE] [--dormant-days N] "
+                        "[--changes-days N] [--json]");
+  if (!a.ok()) return a.status();
+  crm::v1::GetAccessReviewReportRequest request;
+  for (const char* flag : {"dormant-days", "changes-days"}) {
+    if (!a->Has(flag)) continue;
+    int days = 0;
+    if (!absl::SimpleAtoi(a->Get(flag), &days) || days <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "access report: --", flag, " expects a number of days (1-3650)"));
+    }
+    if (std::string(flag) == "dormant-days") {
+      request.set_dormant_days(days);
+    } else {
+      request.set_changes_days(days);
+    }
+  }
+  crm::v1::AccessReviewReport report;
+  if (auto st = s.Call(absl::StrCat(kService, "GetAccessReviewReport"),
+                       request, &report);
+      !st.ok()) {
+    return st;
+  }
+  if (a->Has("html")) {
+    const std::string& path = a->Get("html");
+    absl::Status st = WriteOutput(s, path, [&](std::ostream& out) {
+      out << AccessReviewHtml(report);
+      return absl::OkStatus();
+    });
+    if (!st.ok()) return st;
+    if (path != "-") s.err() << "wrote the access review to " << path << "\n";
+    return absl::OkStatus();
+  }
+  if (Json(s, *a)) return s.PrintJson(report);
+  std::ostream& out = s.out();
+  out << "access review, policy version " << report.policy_version() << ": "
+      << report.total_users() << " users (" << report.active_users()
+      << " active)\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& u : report.privileged_users()) {
+    for (const auto& g : u.privileges()) {
+      rows.push_back({u.user(), u.username(), g.privilege(),
+                      absl::StrJoin(g.sources(), "; ")});
+    }
+  }
+  out << "privileged users:\n"
+      << FormatTable({"user", "username", "privilege", "granted by"}, rows);
+  rows.clear();
+  for (const auto& p : report.profiles()) {
+    rows.push_back({p.profile(), p.display_name(),
+                    absl::StrCat(p.active_users()),
+                    absl::StrCat(p.inactive_users())});
+  }
+  out << "users per profile:\n"
+      << FormatTable({"profile", "name", "active", "inactive"}, rows);
+  rows.clear();
+  for (const auto& d : report.dormant_users()) {
+    rows.push_back({d.user(), d.username(), d.profile(),
+                    d.has_last_login() ? google::protobuf::util::TimeUtil::
+                                             ToString(d.last_login())
+                                       : "none"});
+  }
+  out << "dormant users (no login in " << report.dormant_days()
+      << " days):\n"
+      << FormatTable({"user", "username", "profile", "last login"}, rows);
+  out << report.policy_changes_size()
+      << (report.policy_changes_truncated() ? "+" : "")
+      << " policy changes in the last " << report.changes_days()
+      << " days (crmctl audit list --filter 'action = \"policy.update\"' for "
+         "details)\n";
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status RunAccess(CliSession& s, const Args& args) {
@@ -337,7 +459,9 @@ absl::Status RunAccess(CliSession& s, const Args& args) {
   static constexpr Verb kVerbs[] = {{"explain", Explain},
                                     {"accessors", Accessors},
                                     {"summary", Summary},
-                                    {"permissions", Permissions}};
+                                    {"permissions", Permissions},
+                                    {"matrix", Matrix},
+                                    {"report", Report}};
   if (!args.empty()) {
     for (const Verb& v : kVerbs) {
       if (args[0] == v.name) return v.run(s, Args(args.begin() + 1, args.end()));

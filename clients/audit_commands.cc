@@ -196,35 +196,15 @@ absl::Status Export(CliSession& s, const Args& args) {
     request.set_after_sequence(after);
   }
   const std::string& path = a->positional[0];
-  std::ofstream file;
-  std::ostream* out = &s.out();
-  const std::string partial = path + ".partial";
-  if (path != "-") {
-    file.open(partial, std::ios::trunc);
-    if (!file) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cannot write '", partial, "'"));
-    }
-    out = &file;
-  }
   int64_t events = 0, checkpoints = 0;
-  absl::Status st = Stream(s, request, [&](const crm::v1::AuditExportLine& line) {
-    *out << JsonLine(line) << "\n";
-    if (line.has_event()) ++events;
-    if (line.has_checkpoint()) ++checkpoints;
+  absl::Status st = WriteOutput(s, path, [&](std::ostream& out) {
+    return Stream(s, request, [&](const crm::v1::AuditExportLine& line) {
+      out << JsonLine(line) << "\n";
+      if (line.has_event()) ++events;
+      if (line.has_checkpoint()) ++checkpoints;
+    });
   });
-  if (path != "-") {
-    file.close();
-    if (!st.ok() || !file) {
-      std::remove(partial.c_str());
-      return st.ok() ? absl::DataLossError(absl::StrCat("writing '", path,
-                                                        "' failed"))
-                     : st;
-    }
-    // Only a complete export gets the name.
-    if (std::rename(partial.c_str(), path.c_str()) != 0) {
-      return absl::InternalError(absl::StrCat("cannot rename to '", path, "'"));
-    }
+  if (st.ok() && path != "-") {
     s.err() << "exported " << events << " events and " << checkpoints
             << " checkpoints to " << path << "\n";
   }

@@ -1,5 +1,10 @@
 #include "clients/cli_session.h"
 
+#include <cstdio>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+
 #include "clients/descriptor_catalog.h"
 #include "clients/error_details.h"
 #include "clients/generic_call.h"
@@ -51,6 +56,31 @@ absl::Status CliSession::PrintJson(const google::protobuf::Message& message) {
   auto json = FormatJson(message);
   if (!json.ok()) return json.status();
   out_ << *json;
+  return absl::OkStatus();
+}
+
+absl::Status WriteOutput(
+    CliSession& s, const std::string& path,
+    const std::function<absl::Status(std::ostream&)>& write) {
+  if (path == "-") return write(s.out());
+  const std::string partial = path + ".partial";
+  std::ofstream file(partial, std::ios::trunc | std::ios::binary);
+  if (!file) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot write '", partial, "'"));
+  }
+  absl::Status st = write(file);
+  file.close();
+  if (st.ok() && !file) {
+    st = absl::DataLossError(absl::StrCat("writing '", path, "' failed"));
+  }
+  if (!st.ok()) {
+    std::remove(partial.c_str());
+    return st;
+  }
+  if (std::rename(partial.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot rename to '", path, "'"));
+  }
   return absl::OkStatus();
 }
 

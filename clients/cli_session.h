@@ -5,8 +5,10 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
 
+#include <functional>
 #include <memory>
 #include <ostream>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -74,6 +76,15 @@ absl::Status ListAll(CliSession& s, absl::string_view method, Request request,
   all->clear_next_page_token();
   return absl::OkStatus();
 }
+
+// Writes what `write` puts on its stream to `path`, or to the session's
+// output for "-". A file is written as "{path}.partial" and renamed to
+// `path` only when `write` succeeded and every byte reached the disk, so a
+// failed or interrupted export or report never leaves a file that looks
+// whole (the partial file is removed).
+absl::Status WriteOutput(
+    CliSession& s, const std::string& path,
+    const std::function<absl::Status(std::ostream&)>& write);
 
 }  // namespace crm::client
 

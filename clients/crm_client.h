@@ -30,6 +30,7 @@
 #include "clients/channel.h"
 #include "clients/error_details.h"
 #include "crm/v1/admin_service.grpc.pb.h"
+#include "crm/v1/access_review_service.grpc.pb.h"
 #include "crm/v1/audit_service.grpc.pb.h"
 #include "crm/v1/auth_service.grpc.pb.h"
 #include "crm/v1/crm_service.grpc.pb.h"
@@ -84,6 +85,9 @@ class CrmClient {
   crm::v1::SharingService::Stub& sharing() const { return *sharing_; }
   crm::v1::UserAdminService::Stub& user_admin() const { return *user_admin_; }
   crm::v1::AuditService::Stub& audit() const { return *audit_; }
+  crm::v1::AccessReviewService::Stub& access_review() const {
+    return *access_review_;
+  }
   // For calls by method name with serialized messages (see generic_call.h).
   grpc::GenericStub& generic() const { return *generic_; }
 
@@ -109,6 +113,7 @@ class CrmClient {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<crm::v1::AccountService::Stub> accounts_;
   std::unique_ptr<crm::v1::AuditService::Stub> audit_;
+  std::unique_ptr<crm::v1::AccessReviewService::Stub> access_review_;
   std::unique_ptr<crm::v1::ContactService::Stub> contacts_;
   std::unique_ptr<crm::v1::LeadService::Stub> leads_;
   std::unique_ptr<crm::v1::OpportunityService::Stub> opportunities_;

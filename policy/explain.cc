@@ -570,4 +570,98 @@ crm::v1::EffectivePermissionsResponse EffectivePermissions(
   return out;
 }
 
+namespace {
+
+crm::v1::RecordScope ScopeOf(const PlanInfo& plan) {
+  if (plan.shape == "none") return crm::v1::SCOPE_NONE;
+  if (plan.shape == "all" || plan.shape == "service-scope") {
+    return crm::v1::SCOPE_ALL;
+  }
+  if (plan.shape == "restricted") return crm::v1::SCOPE_ALL_RESTRICTED;
+  return crm::v1::SCOPE_GRANTED;  // "scan" or "drive"
+}
+
+}  // namespace
+
+crm::v1::AccessMatrixRow AccessMatrixRow(const Evaluator& eval) {
+  crm::v1::AccessMatrixRow row;
+  const CompiledPolicy* p = PolicyOf(eval);
+  if (p == nullptr) return row;
+  for (const ObjectPolicy& obj : p->objects) {
+    const model::ObjectSchema& schema = *obj.schema;
+    const ObjectPermissions eff = eval.EffectiveObjectPermissions(schema);
+    crm::v1::AccessMatrixCell* cell = row.add_objects();
+    cell->set_object(schema.collection());
+    cell->set_read(eff.read);
+    cell->set_create(eff.create);
+    cell->set_edit(eff.edit);
+    cell->set_delete_(eff.remove);
+    cell->set_view_all(eff.view_all);
+    cell->set_modify_all(eff.modify_all);
+    // The scope is the request path's own: the shape of the predicate List
+    // would AND into its SQL.
+    PlanInfo read;
+    PlanInfo edit;
+    eval.RecordFilter(schema, Operation::kRead, {}, &read);
+    eval.RecordFilter(schema, Operation::kEdit, {}, &edit);
+    cell->set_read_scope(ScopeOf(read));
+    cell->set_edit_scope(ScopeOf(edit));
+    if (cell->read_scope() == crm::v1::SCOPE_GRANTED) {
+      cell->set_owner_users(static_cast<int32_t>(read.owners));
+      cell->set_share_keys(static_cast<int32_t>(read.share_keys));
+      cell->set_criteria_rules(static_cast<int32_t>(read.criteria_rules));
+    }
+    cell->set_restriction_rules(static_cast<int32_t>(read.restriction_rules));
+    for (const model::FieldSchema& field : schema.fields()) {
+      if (!field.sensitive) continue;
+      crm::v1::SensitiveFieldAccess* f = row.add_sensitive_fields();
+      f->set_field(absl::StrCat(schema.collection(), ".", field.name));
+      f->set_read(eff.read && eval.CanReadField(schema, field));
+      f->set_edit(eff.edit && eval.CanWriteField(schema, field));
+    }
+  }
+  return row;
+}
+
+std::vector<crm::v1::PrivilegeGrant> UserPrivileges(const Evaluator& eval) {
+  std::vector<crm::v1::PrivilegeGrant> out;
+  const CompiledPolicy* p = PolicyOf(eval);
+  const CompiledUser* user = UserOf(eval);
+  if (p == nullptr || user == nullptr || !user->active) return out;
+  for (crm::v1::SystemPermission sp :
+       {crm::v1::VIEW_ALL_DATA, crm::v1::MODIFY_ALL_DATA,
+        crm::v1::MANAGE_POLICY, crm::v1::MANAGE_USERS, crm::v1::VIEW_AUDIT}) {
+    std::string grant = eval.UserSystemGrantOf(sp);
+    if (grant.empty()) continue;
+    crm::v1::PrivilegeGrant g;
+    g.set_privilege(crm::v1::SystemPermission_Name(sp));
+    g.add_sources(std::move(grant));
+    out.push_back(std::move(g));
+  }
+  struct Wide {
+    const char* name;
+    bool ObjectPermissions::*member;
+  };
+  for (const Wide& w : {Wide{"modify_all", &ObjectPermissions::modify_all},
+                        Wide{"view_all", &ObjectPermissions::view_all}}) {
+    for (int object = 0; object < static_cast<int>(p->objects.size());
+         ++object) {
+      RepeatedPtrField<PermissionSource> sources;
+      UserObjectSources(
+          *p, user, object,
+          [&](const ObjectPermissions& o) { return o.*w.member; }, &sources);
+      if (sources.empty()) continue;
+      crm::v1::PrivilegeGrant g;
+      g.set_privilege(absl::StrCat(
+          w.name, ":", p->objects[object].schema->collection()));
+      for (const PermissionSource& s : sources) {
+        g.add_sources(absl::StrCat("permission-set:", s.grant(),
+                                   " (assigned to ", s.assigned_to(), ")"));
+      }
+      out.push_back(std::move(g));
+    }
+  }
+  return out;
+}
+
 }  // namespace crm::policy

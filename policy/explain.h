@@ -65,6 +65,19 @@ std::vector<std::string> GrantSummary(const Evaluator& eval,
 crm::v1::EffectivePermissionsResponse EffectivePermissions(
     const Evaluator& eval);
 
+// One row of the access matrix for the principal: per object of the policy
+// the effective object permissions and the record scope of read and edit
+// (the shape of RecordFilter's predicate, the filter List applies), per
+// sensitive field read and edit (object permission AND field permission).
+// Leaves user, username, profile, role and active to the caller.
+crm::v1::AccessMatrixRow AccessMatrixRow(const Evaluator& eval);
+
+// The principal's user's privileges (whatever service it acts through):
+// the system permissions VIEW_ALL_DATA, MODIFY_ALL_DATA, MANAGE_POLICY,
+// MANAGE_USERS and VIEW_AUDIT, and view-all / modify-all on any object,
+// each with the grants that give it. Empty for an inactive user.
+std::vector<crm::v1::PrivilegeGrant> UserPrivileges(const Evaluator& eval);
+
 // ACTION_READ -> Operation::kRead, ...; false for UNSPECIFIED or unknown.
 bool OperationOf(crm::v1::AccessAction action, Operation* op);
 

@@ -11,6 +11,7 @@ PACKAGES=(
   prometheus-cpp-dev postgresql-15 postgresql-client-15 tzdata
   libmaxmind-db-writer-perl python3-grpcio python3-cryptography grpc-proto curl
   sqlite3
+  chromium fonts-dejavu-core
   clang-14 libclang-rt-14-dev
 )
 

@@ -1,5 +1,6 @@
 #include "server/access_review_service.h"
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,9 +18,14 @@
 #include "model/resource_name.h"
 #include "policy/explain.h"
 #include "records/access_review.h"
+#include "query/checked_filter.h"
+#include "query/filter.h"
+#include "server/audit_service.h"
 #include "server/pipeline.h"
 #include "server/request_context.h"
+#include "store/audit_store.h"
 #include "store/identity_store.h"
+#include "audit/chain.h"
 
 namespace crm::server {
 namespace {
@@ -167,6 +173,34 @@ absl::StatusOr<absl::Status> CheckLogin(const Call& call, ServerCore* core,
   return restrictions->Check(
       {address, core->clock->Now(), (*user)->user.time_zone},
       core->authn->geo());
+}
+
+// Every user row, by id (usernames and display names for the reports).
+absl::StatusOr<absl::flat_hash_map<std::string, store::UserRow>> AllUsers(
+    ServerCore* core) {
+  absl::flat_hash_map<std::string, store::UserRow> out;
+  std::string after;
+  for (;;) {
+    auto page = core->authn->identities().ListUsers(after, 1000);
+    if (!page.ok()) return page.status();
+    for (store::UserWithProfile& u : *page) {
+      after = u.user.username;
+      std::string id = u.user.id;
+      out.emplace(std::move(id), std::move(u.user));
+    }
+    if (page->size() < 1000) return out;
+  }
+}
+
+// The users of the call's snapshot in id order (the reports' order).
+std::vector<const policy::CompiledUser*> UsersInIdOrder(
+    const policy::CompiledPolicy& p) {
+  std::vector<const policy::CompiledUser*> users;
+  users.reserve(p.users.size());
+  for (const policy::CompiledUser& u : p.users) users.push_back(&u);
+  std::sort(users.begin(), users.end(),
+            [](const auto* a, const auto* b) { return a->id < b->id; });
+  return users;
 }
 
 std::string EncodeToken(const std::string& record, const std::string& user) {
@@ -344,6 +378,201 @@ grpc::Status AccessReviewServiceImpl::EffectivePermissions(
     *response = policy::EffectivePermissions(EvaluatorFor(call, subject));
     response->set_user(absl::StrCat("users/", subject.user_id));
     response->set_service(absl::StrCat("services/", subject.service));
+    response->set_policy_version(call.evaluator().snapshot()->version());
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status AccessReviewServiceImpl::ExportAccessMatrix(
+    grpc::ServerContext* context,
+    const crm::v1::ExportAccessMatrixRequest* request,
+    grpc::ServerWriter<crm::v1::AccessMatrixChunk>* writer) {
+  return Run(context, core_, "ExportAccessMatrix", *request,
+             [&](const Call& call) -> absl::Status {
+    base::BadRequestBuilder bad;
+    // The service only: a placeholder user passes ParseSubject's checks.
+    const Subject subject =
+        ParseSubject(call, "users/-", request->service(), &bad);
+    if (request->chunk_size() < 0 || request->chunk_size() > kMaxPageSize) {
+      bad.Add("chunk_size",
+              absl::StrCat("must be 0..", kMaxPageSize, " (0 means 500)"));
+    }
+    if (!bad.empty()) return bad.Build();
+    const policy::CompiledPolicy& p = call.evaluator().snapshot()->compiled();
+    if (!p.services.contains(subject.service)) {
+      return absl::NotFoundError(absl::StrCat(
+          "services/", subject.service, " is not a registered service"));
+    }
+    auto rows = AllUsers(core_);
+    if (!rows.ok()) return rows.status();
+    const size_t chunk_size =
+        request->chunk_size() == 0 ? 500 : request->chunk_size();
+    crm::v1::AccessMatrixChunk chunk;
+    auto flush = [&]() -> bool {
+      chunk.set_policy_version(call.evaluator().snapshot()->version());
+      chunk.set_service(absl::StrCat("services/", subject.service));
+      const bool ok = writer->Write(chunk);
+      chunk.Clear();
+      return ok;
+    };
+    for (const policy::CompiledUser* u : UsersInIdOrder(p)) {
+      const policy::Evaluator eval(call.evaluator().shared_snapshot(),
+                                   {subject.service, u->id});
+      crm::v1::AccessMatrixRow* row = chunk.add_rows();
+      *row = policy::AccessMatrixRow(eval);
+      row->set_user(u->resource_name);
+      if (auto it = rows->find(u->id); it != rows->end()) {
+        row->set_username(it->second.username);
+      }
+      row->set_profile(u->profile);
+      if (u->role >= 0) row->set_role(p.roles[u->role].name);
+      row->set_active(u->active);
+      if (static_cast<size_t>(chunk.rows_size()) == chunk_size) {
+        if (!flush()) return absl::CancelledError("the client went away");
+        if (context->IsCancelled()) return absl::CancelledError("cancelled");
+      }
+    }
+    if (chunk.rows_size() > 0 && !flush()) {
+      return absl::CancelledError("the client went away");
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status AccessReviewServiceImpl::GetAccessReviewReport(
+    grpc::ServerContext* context,
+    const crm::v1::GetAccessReviewReportRequest* request,
+    crm::v1::AccessReviewReport* response) {
+  return Run(context, core_, "GetAccessReviewReport", *request,
+             [&](const Call& call) -> absl::Status {
+    constexpr int kMaxDays = 3650;
+    constexpr int kMaxChanges = 1000;
+    base::BadRequestBuilder bad;
+    if (request->dormant_days() < 0 || request->dormant_days() > kMaxDays) {
+      bad.Add("dormant_days",
+              absl::StrCat("must be 0..", kMaxDays, " (0 means 90)"));
+    }
+    if (request->changes_days() < 0 || request->changes_days() > kMaxDays) {
+      bad.Add("changes_days",
+              absl::StrCat("must be 0..", kMaxDays, " (0 means 30)"));
+    }
+    if (!bad.empty()) return bad.Build();
+    const int dormant_days =
+        request->dormant_days() == 0 ? 90 : request->dormant_days();
+    const int changes_days =
+        request->changes_days() == 0 ? 30 : request->changes_days();
+    const absl::Time now = core_->clock->Now();
+    const int64_t dormant_since =
+        absl::ToUnixMicros(now - absl::Hours(24) * dormant_days);
+    const absl::Time changes_since = now - absl::Hours(24) * changes_days;
+
+    // Recent changes, through the audit trail's own filter language.
+    auto checked = query::ParseAndCheckFilter(
+        absl::StrCat("time >= \"", absl::FormatTime(absl::RFC3339_sec,
+                                                    changes_since,
+                                                    absl::UTCTimeZone()),
+                     "\" AND (action = \"policy.create\" OR action = "
+                     "\"policy.update\" OR action = \"policy.delete\")"),
+        AuditColumnsSchema(), query::AllFields());
+    if (!checked.ok()) return checked.status();
+    absl::flat_hash_map<std::string, int64_t> last_login;
+    int64_t trail_start = 0;
+    std::vector<crm::v1::AuditEvent> changes;
+    absl::Status read =
+        core_->database->WithSession([&](store::Session& session) {
+          auto logins = store::LatestEventTimeByActor(
+              session, "login", crm::v1::ALLOWED, 0);
+          if (!logins.ok()) return logins.status();
+          last_login = *std::move(logins);
+          auto oldest = store::OldestAuditEventTime(session);
+          if (!oldest.ok()) return oldest.status();
+          trail_start = *oldest;
+          auto listed = store::ListAuditEvents(
+              session, query::ToSql(*checked), 0, 0, kMaxChanges + 1, true);
+          if (!listed.ok()) return listed.status();
+          changes = *std::move(listed);
+          return absl::OkStatus();
+        });
+    if (!read.ok()) return read;
+    auto rows = AllUsers(core_);
+    if (!rows.ok()) return rows.status();
+    auto profiles = core_->authn->identities().ListProfiles("", 100000);
+    if (!profiles.ok()) return profiles.status();
+
+    const policy::CompiledPolicy& p = call.evaluator().snapshot()->compiled();
+    absl::flat_hash_map<std::string, crm::v1::ProfileUserCount*> by_profile;
+    for (const store::ProfileRow& profile : *profiles) {
+      crm::v1::ProfileUserCount* c = response->add_profiles();
+      c->set_profile(absl::StrCat("profiles/", profile.id));
+      c->set_display_name(profile.name);
+      by_profile[c->profile()] = c;
+    }
+    int active = 0;
+    for (const policy::CompiledUser* u : UsersInIdOrder(p)) {
+      const store::UserRow* row = nullptr;
+      if (auto it = rows->find(u->id); it != rows->end()) row = &it->second;
+      if (u->active) ++active;
+      if (auto it = by_profile.find(u->profile); it != by_profile.end()) {
+        crm::v1::ProfileUserCount* c = it->second;
+        if (u->active) {
+          c->set_active_users(c->active_users() + 1);
+        } else {
+          c->set_inactive_users(c->inactive_users() + 1);
+        }
+      }
+      const policy::Evaluator eval(call.evaluator().shared_snapshot(),
+                                   {call.principal().service, u->id});
+      std::vector<crm::v1::PrivilegeGrant> privileges =
+          policy::UserPrivileges(eval);
+      if (!privileges.empty()) {
+        crm::v1::PrivilegedUser* pu = response->add_privileged_users();
+        pu->set_user(u->resource_name);
+        if (row != nullptr) {
+          pu->set_username(row->username);
+          pu->set_display_name(row->display_name);
+        }
+        pu->set_profile(u->profile);
+        pu->set_active(u->active);
+        for (crm::v1::PrivilegeGrant& g : privileges) {
+          *pu->add_privileges() = std::move(g);
+        }
+      }
+      if (!u->active) continue;
+      const int64_t created = row == nullptr ? 0 : row->create_time;
+      if (created >= dormant_since) continue;  // too new to be dormant
+      const auto login = last_login.find(u->resource_name);
+      if (login != last_login.end() && login->second >= dormant_since) {
+        continue;
+      }
+      crm::v1::DormantUser* d = response->add_dormant_users();
+      if (login != last_login.end()) {
+        *d->mutable_last_login() = audit::TimeFromMicros(login->second);
+      }
+      d->set_user(u->resource_name);
+      if (row != nullptr) {
+        d->set_username(row->username);
+        d->set_display_name(row->display_name);
+        *d->mutable_create_time() = audit::TimeFromMicros(row->create_time);
+      }
+      d->set_profile(u->profile);
+    }
+    response->set_total_users(static_cast<int32_t>(p.users.size()));
+    response->set_active_users(active);
+    response->set_dormant_days(dormant_days);
+    response->set_changes_days(changes_days);
+    if (trail_start > 0) {
+      *response->mutable_audit_trail_start() =
+          audit::TimeFromMicros(trail_start);
+    }
+    if (changes.size() > static_cast<size_t>(kMaxChanges)) {
+      changes.resize(kMaxChanges);
+      response->set_policy_changes_truncated(true);
+    }
+    for (crm::v1::AuditEvent& e : changes) {
+      *response->add_policy_changes() = std::move(e);
+    }
+    *response->mutable_generate_time() = audit::TimeFromMicros(
+        absl::ToUnixMicros(now));
     response->set_policy_version(call.evaluator().snapshot()->version());
     return absl::OkStatus();
   });

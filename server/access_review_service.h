@@ -36,6 +36,14 @@ class AccessReviewServiceImpl final
       grpc::ServerContext* context,
       const crm::v1::EffectivePermissionsRequest* request,
       crm::v1::EffectivePermissionsResponse* response) override;
+  grpc::Status ExportAccessMatrix(
+      grpc::ServerContext* context,
+      const crm::v1::ExportAccessMatrixRequest* request,
+      grpc::ServerWriter<crm::v1::AccessMatrixChunk>* writer) override;
+  grpc::Status GetAccessReviewReport(
+      grpc::ServerContext* context,
+      const crm::v1::GetAccessReviewReportRequest* request,
+      crm::v1::AccessReviewReport* response) override;
 
  private:
   ServerCore* core_;

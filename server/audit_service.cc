@@ -21,17 +21,6 @@ constexpr int kMaxPageSize = 1000;
 constexpr int kChunk = 2000;  // events read per transaction when streaming
 constexpr char kCollection[] = "audit_events";
 
-const model::ObjectSchema& ColumnsSchema() {
-  static const model::ObjectSchema* schema = [] {
-    auto built = model::ObjectSchema::FromDescriptor(
-        crm::internal::AuditEventColumns::descriptor(),
-        model::ObjectSchema::Use::kFilterColumns);
-    if (!built.ok()) abort();  // the proto is part of this binary
-    return built->release();
-  }();
-  return *schema;
-}
-
 struct CheckedQuery {
   query::CheckedFilter filter;
   std::string hash;
@@ -40,7 +29,8 @@ struct CheckedQuery {
 absl::StatusOr<CheckedQuery> CheckQuery(const std::string& filter) {
   CheckedQuery out;
   auto checked =
-      query::ParseAndCheckFilter(filter, ColumnsSchema(), query::AllFields());
+      query::ParseAndCheckFilter(filter, AuditColumnsSchema(),
+                                 query::AllFields());
   if (!checked.ok()) {
     base::BadRequestBuilder bad;
     bad.AddAll("filter", checked.status());
@@ -111,6 +101,17 @@ absl::StatusOr<int64_t> SendRange(const ServerCore& core,
 }
 
 }  // namespace
+
+const model::ObjectSchema& AuditColumnsSchema() {
+  static const model::ObjectSchema* schema = [] {
+    auto built = model::ObjectSchema::FromDescriptor(
+        crm::internal::AuditEventColumns::descriptor(),
+        model::ObjectSchema::Use::kFilterColumns);
+    if (!built.ok()) abort();  // the proto is part of this binary
+    return built->release();
+  }();
+  return *schema;
+}
 
 grpc::Status AuditServiceImpl::ListAuditEvents(
     grpc::ServerContext* context,

@@ -7,9 +7,15 @@
 #define CRM_SERVER_AUDIT_SERVICE_H_
 
 #include "crm/v1/audit_service.grpc.pb.h"
+#include "model/object_schema.h"
 #include "server/server_core.h"
 
 namespace crm::server {
+
+// The filter-only schema of audit_events' columns
+// (crm.internal.AuditEventColumns): what ListAuditEvents' filter, and the
+// access review's queries of the trail, are checked against.
+const model::ObjectSchema& AuditColumnsSchema();
 
 class AuditServiceImpl final : public crm::v1::AuditService::Service {
  public:

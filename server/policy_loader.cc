@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/log.h"
+#include "store/change_listener.h"
 
 namespace crm::server {
 
@@ -78,31 +79,79 @@ void PolicyLoader::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    if (listener_ != nullptr) listener_->Interrupt();
   }
   if (refresher_.joinable()) refresher_.join();
 }
 
 void PolicyLoader::RefreshLoop(absl::Duration interval) {
   int64_t failed_version = -1;
-  while (true) {
-    {
-      absl::MutexLock lock(&mu_);
-      mu_.AwaitWithTimeout(absl::Condition(&stopping_), interval);
-      if (stopping_) return;
-    }
+  auto refresh = [&] {
     auto refreshed = RefreshOnce();
-    if (!refreshed.ok()) {
-      // Keep the last good snapshot; log each failing version once.
-      auto stored = store_.PolicyVersion();
-      int64_t v = stored.ok() ? *stored : -2;
-      if (v != failed_version) {
-        LogError("policy.refresh_failed",
-                 {{"status", refreshed.status().ToString()},
-                  {"stored_version", absl::StrCat(v)},
-                  {"installed_version", absl::StrCat(version())}});
-        failed_version = v;
+    if (refreshed.ok()) return;
+    // Keep the last good snapshot; log each failing version once.
+    auto stored = store_.PolicyVersion();
+    int64_t v = stored.ok() ? *stored : -2;
+    if (v != failed_version) {
+      LogError("policy.refresh_failed",
+               {{"status", refreshed.status().ToString()},
+                {"stored_version", absl::StrCat(v)},
+                {"installed_version", absl::StrCat(version())}});
+      failed_version = v;
+    }
+  };
+  // PostgreSQL: wake at a change's commit (LISTEN on a connection of our
+  // own), and poll at the interval anyway. SQLite: poll.
+  std::unique_ptr<store::ChangeListener> listener;
+  bool listener_failed = false;  // logged once per outage
+  while (true) {
+    if (listener == nullptr && db_->dialect() == store::Dialect::kPostgres) {
+      auto opened = store::ChangeListener::Open(*db_, store::kPolicyChannel);
+      if (opened.ok()) {
+        listener = *std::move(opened);
+        if (listener_failed) LogInfo("policy.listening", {});
+        listener_failed = false;
+      } else if (!listener_failed) {
+        LogError("policy.listen_failed",
+                 {{"status", opened.status().ToString()},
+                  {"fallback", absl::StrCat("polling every ",
+                                            absl::FormatDuration(interval))}});
+        listener_failed = true;
+      }
+      {
+        absl::MutexLock lock(&mu_);
+        listener_ = listener.get();
+        if (stopping_) {
+          listener_ = nullptr;
+          return;
+        }
+      }
+      // Changes committed while nobody listened were not notified.
+      if (listener != nullptr) refresh();
+    }
+    if (listener != nullptr) {
+      auto woke = listener->Wait(interval);
+      if (!woke.ok()) {
+        // The connection broke (a database restart): reopen at once, then
+        // re-read what may have been missed.
+        absl::MutexLock lock(&mu_);
+        listener_ = nullptr;
+        listener.reset();
+        if (stopping_) return;
+        continue;
       }
     }
+    {
+      absl::MutexLock lock(&mu_);
+      if (listener == nullptr) {
+        mu_.AwaitWithTimeout(absl::Condition(&stopping_), interval);
+      }
+      if (stopping_) {
+        listener_ = nullptr;
+        return;
+      }
+    }
+    refresh();
   }
 }
 

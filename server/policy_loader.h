@@ -8,15 +8,19 @@
 //   - after every successful policy write on this server (Install, with the
 //     snapshot the writer already compiled from the committed state), so the
 //     very next request sees the change;
-//   - for changes made by other servers sharing the database: a background
-//     thread reads the one-row policy_version table every `refresh_interval`
-//     (1 s in the server) and reloads when it differs from the installed
-//     version. Polling was chosen over PostgreSQL LISTEN/NOTIFY because it
-//     works the same on SQLite and PostgreSQL, needs no dedicated
-//     connection, and cannot miss a notification across a reconnect; one
-//     indexed single-row read per second per server is negligible. A stored
-//     policy that stops compiling (which validated writes prevent) keeps the
-//     last good snapshot installed and is logged as an error.
+//   - for changes made by other servers sharing the database: on
+//     PostgreSQL, a policy write notifies the channel "crm_policy" at its
+//     commit (store::PolicyStore::BumpPolicyVersion, NOTIFY) and a
+//     background thread LISTENing on a dedicated connection
+//     (store/change_listener.h) reloads at once; on every backend the same
+//     thread also reads the one-row policy_version table every
+//     `refresh_interval` (1 s in the server) and reloads when it differs
+//     from the installed version. Polling stays as the fallback because a
+//     notification is lost while the listening connection is down (it is
+//     reopened, and the state re-read, on the next round) and SQLite has
+//     none. A stored policy that stops compiling (which validated writes
+//     prevent) keeps the last good snapshot installed and is logged as an
+//     error.
 //
 // Thread-safety: all methods are thread-safe. Installs are monotonic: a
 // snapshot older than the installed one is ignored.
@@ -37,6 +41,7 @@
 #include "model/object_schema.h"
 #include "policy/policy_holder.h"
 #include "policy/snapshot.h"
+#include "store/change_listener.h"
 #include "store/database.h"
 #include "store/policy_store.h"
 
@@ -96,6 +101,8 @@ class PolicyLoader {
   std::shared_ptr<const crm::internal::PolicyState> state_ ABSL_GUARDED_BY(mu_);
   int64_t version_ ABSL_GUARDED_BY(mu_) = -1;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // The refresh thread's listener (owned by it), for Stop to interrupt.
+  store::ChangeListener* listener_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::thread refresher_;
 };
 

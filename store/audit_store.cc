@@ -270,6 +270,30 @@ absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(
   return QueryEvents(session, q, Reuse::kOnce);
 }
 
+absl::StatusOr<absl::flat_hash_map<std::string, int64_t>>
+LatestEventTimeByActor(Session& session, const std::string& action,
+                       crm::v1::AuditOutcome outcome, int64_t since_micros) {
+  auto rows = Query(
+      session,
+      {"SELECT actor_user, MAX(time) FROM audit_events WHERE time >= ? AND "
+       "action = ? AND outcome = ? AND actor_user <> '' GROUP BY actor_user",
+       {since_micros, action, crm::v1::AuditOutcome_Name(outcome)}},
+      "reading the newest audit event per user", Reuse::kOnce);
+  if (!rows.ok()) return rows.status();
+  absl::flat_hash_map<std::string, int64_t> out;
+  for (const Row& row : *rows) out[Str(row[0])] = Int(row[1]);
+  return out;
+}
+
+absl::StatusOr<int64_t> OldestAuditEventTime(Session& session) {
+  auto rows = Query(session,
+                    {"SELECT time FROM audit_events ORDER BY sequence LIMIT 1",
+                     {}},
+                    "reading the oldest audit event", Reuse::kCached);
+  if (!rows.ok()) return rows.status();
+  return rows->empty() ? int64_t{0} : Int((*rows)[0][0]);
+}
+
 absl::StatusOr<std::vector<AuditCheckpoint>> ReadAuditCheckpoints(
     Session& session, int64_t after, int64_t upto) {
   auto rows = Query(session,

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "audit/signing.h"
@@ -61,6 +62,17 @@ absl::StatusOr<std::vector<crm::v1::AuditEvent>> ReadAuditEvents(
 absl::StatusOr<std::vector<crm::v1::AuditEvent>> ListAuditEvents(
     Session& session, const model::SqlFragment& where, int64_t before,
     int64_t after, int limit, bool newest_first);
+
+// For each actor_user with an event of `action` and `outcome` at or after
+// `since_micros`: the time of its newest such event (the access review's
+// last successful login per user).
+absl::StatusOr<absl::flat_hash_map<std::string, int64_t>>
+LatestEventTimeByActor(Session& session, const std::string& action,
+                       crm::v1::AuditOutcome outcome, int64_t since_micros);
+
+// The time of the oldest event kept (retention prunes older ones); 0 when
+// the trail is empty.
+absl::StatusOr<int64_t> OldestAuditEventTime(Session& session);
 
 // Checkpoints with after < sequence <= upto, ascending.
 absl::StatusOr<std::vector<crm::v1::AuditCheckpoint>> ReadAuditCheckpoints(

@@ -114,6 +114,9 @@ class Database {
 
   Dialect dialect() const { return dialect_; }
   int pool_size() const { return pool_size_; }
+  // The driver's connection string (for store/change_listener.h's own
+  // connection). May hold a password: never log it.
+  const std::string& driver_connection() const { return soci_connect_; }
 
   // Runs `fn` with a leased connection in autocommit mode (no BEGIN): each
   // statement commits on its own. For reads and single-statement writes.

@@ -1,5 +1,7 @@
 #include "store/policy_store.h"
 
+#include "store/change_listener.h"
+
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -263,7 +265,15 @@ absl::StatusOr<int64_t> PolicyStore::BumpPolicyVersion(Session& session) {
         "policy_version has no row 1; the database was not migrated "
         "correctly (migration 3)");
   }
-  return PolicyVersion(session);
+  auto version = PolicyVersion(session);
+  if (!version.ok()) return version.status();
+  // Other servers on the database reload at commit, not at their next poll.
+  if (absl::Status s =
+          NotifyAtCommit(session, kPolicyChannel, absl::StrCat(*version));
+      !s.ok()) {
+    return s;
+  }
+  return version;
 }
 
 absl::StatusOr<std::optional<PolicyObjectRow>> PolicyStore::GetObject(

@@ -14,16 +14,29 @@
 //    returns for every account, the counts of SummarizeUserAccess, the
 //    sources of EffectivePermissions, and VIEW_AUDIT refused to callers
 //    without it, NOT_FOUND and INVALID_ARGUMENT as documented.
+// 3. The reports: the access matrix agrees cell by cell with
+//    EffectivePermissions and with the records SummarizeUserAccess counts
+//    (a scope of "all" is every record, "none" none); the access-review
+//    report's privileges, profile counts, dormant users (on a fake clock)
+//    and policy changes agree with UserAdminService, the audit trail and a
+//    login; crmctl writes the CSV and the HTML page.
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
 #include <optional>
+#include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "auth/clock.h"
+#include "crm/v1/user_admin_service.grpc.pb.h"
+#include "crm/v1/admin_service.grpc.pb.h"
+#include "tests/auth_test_util.h"
 #include "clients/cli.h"
 #include "clients/error_details.h"
 #include "crm/v1/access_review_service.grpc.pb.h"
@@ -612,6 +625,373 @@ TEST_P(AccessReviewTest, Crmctl) {
   r = Cli({"access", "explain", "zed", "accounts/acme", "read"});
   EXPECT_NE(r.code, 0);
   EXPECT_THAT(r.err, HasSubstr("users/zed not found"));
+}
+
+// --- 3. Reports -------------------------------------------------------------
+
+std::vector<crm::v1::AccessMatrixRow> ReadMatrix(
+    crm::v1::AccessReviewService::Stub& stub, const client::CrmClient& client,
+    int chunk_size, int* chunks, int64_t* version) {
+  crm::v1::ExportAccessMatrixRequest req;
+  req.set_chunk_size(chunk_size);
+  auto ctx = client.NewContext();
+  auto reader = stub.ExportAccessMatrix(ctx.get(), req);
+  std::vector<crm::v1::AccessMatrixRow> rows;
+  crm::v1::AccessMatrixChunk chunk;
+  *chunks = 0;
+  while (reader->Read(&chunk)) {
+    ++*chunks;
+    *version = chunk.policy_version();
+    EXPECT_EQ(chunk.service(), "services/admin-cli");
+    for (const auto& r : chunk.rows()) rows.push_back(r);
+  }
+  grpc::Status s = reader->Finish();
+  EXPECT_TRUE(s.ok()) << Text(s);
+  return rows;
+}
+
+TEST_P(AccessReviewTest, AccessMatrixAgreesWithPermissionsAndCounts) {
+  int chunks = 0;
+  int64_t version = 0;
+  std::vector<crm::v1::AccessMatrixRow> rows =
+      ReadMatrix(*review_, *admin_, 2, &chunks, &version);
+  ASSERT_GE(rows.size(), 7u);
+  EXPECT_EQ(chunks, static_cast<int>((rows.size() + 1) / 2));
+  EXPECT_GT(version, 0);
+  // Every user once, in id order, with the same columns.
+  for (size_t i = 1; i < rows.size(); ++i) {
+    EXPECT_LT(rows[i - 1].user(), rows[i].user());
+    ASSERT_EQ(rows[i].objects_size(), rows[0].objects_size());
+    ASSERT_EQ(rows[i].sensitive_fields_size(),
+              rows[0].sensitive_fields_size());
+  }
+  ASSERT_GT(rows[0].sensitive_fields_size(), 0);
+
+  // Each object's total, as admin-cli (a service acting as itself reads
+  // every record).
+  std::map<std::string, int64_t> totals;
+  {
+    crm::v1::SummarizeUserAccessRequest req;
+    req.set_user("users/alice");  // view_all_data: every record
+    crm::v1::UserAccessSummary all;
+    auto ctx = admin_->NewContext();
+    ASSERT_TRUE(review_->SummarizeUserAccess(ctx.get(), req, &all).ok());
+    for (const auto& o : all.objects()) totals[o.object()] = o.readable_records();
+  }
+  ASSERT_GT(totals["accounts"], 3);
+
+  int granted = 0, all_scope = 0, none = 0;
+  for (const crm::v1::AccessMatrixRow& row : rows) {
+    SCOPED_TRACE(row.user());
+    crm::v1::EffectivePermissionsRequest preq;
+    preq.set_user(row.user());
+    crm::v1::EffectivePermissionsResponse perms;
+    auto pctx = admin_->NewContext();
+    ASSERT_TRUE(review_->EffectivePermissions(pctx.get(), preq, &perms).ok());
+    EXPECT_EQ(row.active(), perms.active());
+    EXPECT_EQ(row.profile(), perms.profile());
+    EXPECT_EQ(row.role(), perms.role());
+    EXPECT_FALSE(row.username().empty());
+    crm::v1::SummarizeUserAccessRequest sreq;
+    sreq.set_user(row.user());
+    crm::v1::UserAccessSummary summary;
+    auto sctx = admin_->NewContext();
+    ASSERT_TRUE(review_->SummarizeUserAccess(sctx.get(), sreq, &summary).ok());
+    ASSERT_EQ(summary.objects_size(), row.objects_size());
+    ASSERT_EQ(perms.objects_size(), row.objects_size());
+    for (int i = 0; i < row.objects_size(); ++i) {
+      const crm::v1::AccessMatrixCell& cell = row.objects(i);
+      const auto& p = perms.objects(i);
+      const auto& counted = summary.objects(i);
+      SCOPED_TRACE(cell.object());
+      ASSERT_EQ(cell.object(), p.object());
+      ASSERT_EQ(cell.object(), counted.object());
+      EXPECT_EQ(cell.read(), p.read());
+      EXPECT_EQ(cell.create(), p.create());
+      EXPECT_EQ(cell.edit(), p.edit());
+      EXPECT_EQ(cell.delete_(), p.delete_());
+      EXPECT_EQ(cell.view_all(), p.view_all());
+      EXPECT_EQ(cell.modify_all(), p.modify_all());
+      // The scope is what the counted filter reaches.
+      switch (cell.read_scope()) {
+        case crm::v1::SCOPE_ALL:
+          ++all_scope;
+          EXPECT_EQ(counted.readable_records(), totals[cell.object()]);
+          break;
+        case crm::v1::SCOPE_NONE:
+          ++none;
+          EXPECT_EQ(counted.readable_records(), 0);
+          break;
+        case crm::v1::SCOPE_GRANTED:
+          ++granted;
+          EXPECT_TRUE(cell.read());
+          EXPECT_GE(cell.owner_users(), 1);  // at least the user
+          EXPECT_LE(counted.readable_records(), totals[cell.object()]);
+          break;
+        default:
+          EXPECT_LE(counted.readable_records(), totals[cell.object()]);
+      }
+      if (cell.edit_scope() == crm::v1::SCOPE_ALL) {
+        EXPECT_EQ(counted.editable_records(), totals[cell.object()]);
+      }
+      if (cell.edit_scope() == crm::v1::SCOPE_NONE) {
+        EXPECT_EQ(counted.editable_records(), 0);
+      }
+    }
+    // Sensitive fields: readable only with the field permission
+    // EffectivePermissions names, and the object's read.
+    for (const auto& f : row.sensitive_fields()) {
+      std::pair<std::string, std::string> name =
+          absl::StrSplit(f.field(), absl::MaxSplits('.', 1));
+      bool found = false;
+      for (const auto& pf : perms.fields()) {
+        if (pf.object() != name.first || pf.field() != name.second) continue;
+        found = true;
+        EXPECT_TRUE(pf.sensitive());
+        bool object_read = false, object_edit = false;
+        for (const auto& o : perms.objects()) {
+          if (o.object() == name.first) {
+            object_read = o.read();
+            object_edit = o.edit();
+          }
+        }
+        EXPECT_EQ(f.read(), pf.readable() && object_read) << f.field();
+        EXPECT_EQ(f.edit(), pf.writable() && object_edit) << f.field();
+      }
+      EXPECT_TRUE(found) << f.field();
+    }
+  }
+  EXPECT_GT(granted, 0);
+  EXPECT_GT(all_scope, 0);
+  EXPECT_GT(none, 0);
+
+  // Known cells: bob reaches accounts by grants and cannot read the
+  // personal phone; audrey (view_audit only) reads nothing.
+  for (const auto& row : rows) {
+    if (row.user() == "users/bob") {
+      EXPECT_EQ(row.objects(0).object(), "accounts");
+      EXPECT_EQ(row.objects(0).read_scope(), crm::v1::SCOPE_GRANTED);
+      for (const auto& f : row.sensitive_fields()) {
+        if (f.field() == "contacts.personal_phone") {
+          EXPECT_FALSE(f.read());
+        }
+      }
+    }
+    if (row.user() == "users/audrey") {
+      for (const auto& c : row.objects()) {
+        EXPECT_EQ(c.read_scope(), crm::v1::SCOPE_NONE) << c.object();
+      }
+    }
+  }
+}
+
+TEST_P(AccessReviewTest, ReportsThroughCrmctl) {
+  const std::string dir = ::testing::TempDir();
+  const std::string csv = absl::StrCat(dir, "/matrix-", GetParam() ==
+                                                            Backend::kSqlite
+                                                        ? "sqlite"
+                                                        : "pg",
+                                       ".csv");
+  CliResult r = Cli({"access", "matrix", csv});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("users to"));
+  std::ifstream in(csv);
+  std::string line;
+  std::vector<std::string> lines;
+  while (std::getline(in, line)) lines.push_back(line);
+  int chunks = 0;
+  int64_t version = 0;
+  const auto rows = ReadMatrix(*review_, *admin_, 0, &chunks, &version);
+  ASSERT_EQ(lines.size(), rows.size() + 1);
+  EXPECT_THAT(lines[0], HasSubstr("user,username,profile,role,active,"
+                                  "accounts permissions,accounts read scope"));
+  EXPECT_THAT(lines[0], HasSubstr("contacts.personal_phone"));
+  bool bob = false;
+  for (const std::string& l : lines) {
+    if (absl::StartsWith(l, "users/bob,bob,profiles/sales-rep,")) {
+      bob = true;
+      EXPECT_THAT(l, HasSubstr(",read create edit,granted,granted,owners="));
+    }
+  }
+  EXPECT_TRUE(bob);
+  EXPECT_FALSE(std::ifstream(csv + ".partial").good());
+
+  const std::string html = absl::StrCat(csv, ".html");
+  r = Cli({"access", "report", "--html", html});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  std::ifstream page(html);
+  std::stringstream text;
+  text << page.rdbuf();
+  EXPECT_THAT(text.str(), HasSubstr("<!DOCTYPE html>"));
+  EXPECT_THAT(text.str(), HasSubstr("data-user=\"users/alice\" "
+                                    "data-privilege=\"VIEW_ALL_DATA\""));
+  r = Cli({"access", "report"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("profile:profiles/admin"));
+  r = Cli({"access", "report", "--dormant-days", "zero"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_THAT(r.err, HasSubstr("--dormant-days expects a number of days"));
+}
+
+// The report on a fake clock: the demo organisation is created 200 days
+// ago, bob logs in today, a sharing rule is created and deleted.
+TEST_P(AccessReviewTest, AccessReviewReportAgreesWithTheApi) {
+  auth::FakeClock clock(absl::Now() - absl::Hours(24 * 200));
+  auto started = TestServer::Start(
+      {.backend = GetParam(),
+       .customize =
+           [](crm::internal::ServerConfig& config) {
+             for (auto& service : *config.mutable_services()) {
+               if (service.name() == "admin-cli") {
+                 service.add_system_permissions("view_audit");
+               }
+             }
+           },
+       .clock = &clock});
+  ASSERT_TRUE(started.ok()) << started.status();
+  std::unique_ptr<TestServer> server = *std::move(started);
+  ASSERT_TRUE(server::LoadDemoOrganisation(server->server().core()).ok());
+  ASSERT_TRUE(server->server().ReloadPolicy().ok());
+  auto admin = server->Client("admin-cli");
+  auto review = crm::v1::AccessReviewService::NewStub(admin->channel());
+
+  clock.Advance(absl::Hours(24 * 200));
+  auto bob = server->Client("admin-cli");
+  auto token = LoginToken(*bob, "bob", "bob-demo-pw");
+  ASSERT_TRUE(token.ok()) << token.status();
+
+  // A policy change today, and its removal.
+  auto policy = crm::v1::PolicyAdminService::NewStub(admin->channel());
+  crm::v1::CreatePolicyObjectRequest create;
+  auto* rule = create.mutable_object()->mutable_sharing_rule();
+  rule->set_name("sharingRules/report-test");
+  rule->set_object("accounts");
+  rule->set_criteria("industry = \"Retail\"");
+  rule->mutable_shared_with()->set_role("roles/sales-rep");
+  rule->set_access(crm::v1::READ);
+  crm::v1::PolicyObject created;
+  {
+    auto ctx = admin->NewContext();
+    grpc::Status s = policy->CreatePolicyObject(ctx.get(), create, &created);
+    ASSERT_TRUE(s.ok()) << Text(s);
+  }
+
+  crm::v1::GetAccessReviewReportRequest req;
+  req.set_dormant_days(90);
+  req.set_changes_days(1);
+  crm::v1::AccessReviewReport report;
+  {
+    auto ctx = admin->NewContext();
+    grpc::Status s = review->GetAccessReviewReport(ctx.get(), req, &report);
+    ASSERT_TRUE(s.ok()) << Text(s);
+  }
+
+  // Totals and profiles against UserAdminService.
+  auto users_stub = crm::v1::UserAdminService::NewStub(admin->channel());
+  crm::v1::ListUsersRequest lreq;
+  lreq.set_page_size(1000);
+  crm::v1::ListUsersResponse listed;
+  {
+    auto ctx = admin->NewContext();
+    ASSERT_TRUE(users_stub->ListUsers(ctx.get(), lreq, &listed).ok());
+  }
+  std::map<std::string, std::pair<int, int>> per_profile;
+  int active = 0;
+  std::set<std::string> active_users;
+  for (const auto& u : listed.users()) {
+    const bool on = u.active();
+    active += on;
+    if (on) active_users.insert(u.name());
+    auto& c = per_profile[u.profile()];
+    (on ? c.first : c.second)++;
+  }
+  EXPECT_EQ(report.total_users(), listed.users_size());
+  EXPECT_EQ(report.active_users(), active);
+  ASSERT_EQ(report.profiles_size(), 6);
+  for (const auto& p : report.profiles()) {
+    EXPECT_EQ(p.active_users(), per_profile[p.profile()].first) << p.profile();
+    EXPECT_EQ(p.inactive_users(), per_profile[p.profile()].second)
+        << p.profile();
+  }
+
+  // Privileged users against EffectivePermissions' user grants.
+  std::map<std::string, std::set<std::string>> privileged;
+  for (const auto& u : report.privileged_users()) {
+    for (const auto& g : u.privileges()) {
+      privileged[u.user()].insert(g.privilege());
+      EXPECT_FALSE(g.sources().empty());
+    }
+  }
+  EXPECT_THAT(privileged["users/alice"],
+              ::testing::IsSupersetOf({"VIEW_ALL_DATA", "MODIFY_ALL_DATA",
+                                       "MANAGE_POLICY", "MANAGE_USERS",
+                                       "VIEW_AUDIT"}));
+  EXPECT_EQ(privileged["users/audrey"], std::set<std::string>{"VIEW_AUDIT"});
+  EXPECT_EQ(privileged.count("users/bob"), 0u);
+  for (const auto& [user, held] : privileged) {
+    crm::v1::EffectivePermissionsRequest preq;
+    preq.set_user(user);
+    crm::v1::EffectivePermissionsResponse perms;
+    auto ctx = admin->NewContext();
+    ASSERT_TRUE(review->EffectivePermissions(ctx.get(), preq, &perms).ok());
+    for (const auto& sp : perms.system_permissions()) {
+      const std::string name = crm::v1::SystemPermission_Name(sp.permission());
+      if (name == "EXPORT") continue;
+      EXPECT_EQ(held.count(name) == 1, !sp.user_grant().empty())
+          << user << " " << name;
+    }
+  }
+
+  // Dormant: every active user but bob (created 200 days ago; only bob
+  // logged in since).
+  std::set<std::string> dormant;
+  for (const auto& d : report.dormant_users()) {
+    dormant.insert(d.user());
+    EXPECT_FALSE(d.has_last_login()) << d.user();
+  }
+  std::set<std::string> expected = active_users;
+  expected.erase("users/bob");
+  EXPECT_EQ(dormant, expected);
+  EXPECT_EQ(report.dormant_days(), 90);
+  EXPECT_TRUE(report.has_audit_trail_start());
+
+  // Changes: the rule's creation, from the audit trail.
+  bool seen = false;
+  for (const auto& e : report.policy_changes()) {
+    EXPECT_TRUE(absl::StartsWith(e.action(), "policy.")) << e.action();
+    if (e.resource() == "sharingRules/report-test") {
+      seen = true;
+      EXPECT_EQ(e.action(), "policy.create");
+    }
+  }
+  EXPECT_TRUE(seen);
+
+  // A year later, bob is dormant too, with his last login named, and the
+  // day's window holds no change.
+  clock.Advance(absl::Hours(24 * 365));
+  {
+    auto ctx = admin->NewContext();
+    ASSERT_TRUE(review->GetAccessReviewReport(ctx.get(), req, &report).ok());
+  }
+  bool bob_dormant = false;
+  for (const auto& d : report.dormant_users()) {
+    if (d.user() != "users/bob") continue;
+    bob_dormant = true;
+    EXPECT_TRUE(d.has_last_login());
+  }
+  EXPECT_TRUE(bob_dormant);
+  EXPECT_EQ(report.policy_changes_size(), 0);
+
+  // Bad windows.
+  req.set_dormant_days(-1);
+  req.set_changes_days(4000);
+  auto ctx = admin->NewContext();
+  grpc::Status s = review->GetAccessReviewReport(ctx.get(), req, &report);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Text(s);
+  client::ErrorDetails d = client::DecodeErrorDetails(s);
+  std::set<std::string> fields;
+  for (const auto& v : d.field_violations) fields.insert(v.field);
+  EXPECT_EQ(fields, (std::set<std::string>{"dormant_days", "changes_days"}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AccessReviewTest,

@@ -58,6 +58,9 @@ const std::map<std::string, SystemPermission>& Required() {
       {"crm.v1.AccessReviewService.ListRecordAccessors", crm::v1::VIEW_AUDIT},
       {"crm.v1.AccessReviewService.SummarizeUserAccess", crm::v1::VIEW_AUDIT},
       {"crm.v1.AccessReviewService.EffectivePermissions", crm::v1::VIEW_AUDIT},
+      {"crm.v1.AccessReviewService.ExportAccessMatrix", crm::v1::VIEW_AUDIT},
+      {"crm.v1.AccessReviewService.GetAccessReviewReport",
+       crm::v1::VIEW_AUDIT},
   };
   return *required;
 }

@@ -9,6 +9,9 @@
 #     with the rule and the address; bob's success with his user;
 #   - the Retail sharing rule's history shows its creation and deletion by
 #     alice with the diff;
+#   - audrey writes the access matrix (CSV) and the access-review report
+#     (HTML); headless Chromium renders the page and its numbers are read
+#     back and compared with the API (check_access_report.py);
 #   - the trail exports, verifies offline with the pinned public key, and
 #     fails verification (online and offline) after one row is edited in
 #     the database; an export cut after a held checkpoint is caught;
@@ -56,6 +59,30 @@ out=$(as audrey audit history sharingRules/retail)
 has_line "created by alice" 'policy.create  by users/alice via services/admin-cli' "$out"
 has "with its criteria" 'criteria: (none) -> "industry = \"Retail\""' "$out"
 has_line "deleted by alice" 'policy.delete  by users/alice' "$out"
+
+echo "--- the access matrix and the access-review report, rendered by Chromium"
+rc=0; out=$(as audrey access matrix matrix.csv) || rc=$?
+exit_is "audrey writes the access matrix" 0 "$rc" "$out"
+has_line "bob's row: accounts read by grants" '^users/bob,bob,profiles/sales-rep,roles/sales-rep,true,read create edit,granted,granted,owners=' "$(cat matrix.csv)"
+has_line "the personal phone is a column" '^user,username,.*contacts.personal_phone' "$(head -1 matrix.csv)"
+as audrey access report --html report.html >/dev/null
+as audrey access report --json >report.json
+ctl --output json users list >users.json
+chrome=$(command -v chromium || command -v chromium-browser || true)
+if [[ -z "$chrome" ]]; then
+  fail "chromium is not installed (scripts/install-deps.sh installs it)"
+else
+  "$chrome" --headless --no-sandbox --disable-gpu --user-data-dir="$work/chrome" \
+    --dump-dom "file://$work/report.html" >dom.html 2>chrome.log
+  "$chrome" --headless --no-sandbox --disable-gpu --user-data-dir="$work/chrome" \
+    --window-size=1280,1600 --screenshot="$work/report.png" \
+    "file://$work/report.html" >/dev/null 2>>chrome.log
+  if [[ -s dom.html && -s report.png ]]; then ok "Chromium renders the report"; else
+    fail "Chromium did not render the report:"; sed 's/^/    /' chrome.log; fi
+  rc=0; out=$(python3 "$src/tests/e2e/check_access_report.py" dom.html report.json users.json) || rc=$?
+  echo "$out" | sed 's/^/    /'
+  exit_is "the rendered numbers match the API" 0 "$rc" "$out"
+fi
 
 echo "--- tail follows new events"
 CRM_TOKEN=${token[audrey]} "$crmctl" audit tail --filter 'action = "records.create"' >tail.out 2>&1 &

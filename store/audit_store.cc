@@ -281,7 +281,7 @@ LatestEventTimeByActor(Session& session, const std::string& action,
       "reading the newest audit event per user", Reuse::kOnce);
   if (!rows.ok()) return rows.status();
   absl::flat_hash_map<std::string, int64_t> out;
-  for (const Row& row : *rows) out[Str(row[0])] = Int(row[1]);
+  for (const Row& row : *rows) out[Str(row[0])] = IntOf(row[1]).value_or(0);
   return out;
 }
 

@@ -469,20 +469,12 @@ absl::StatusOr<std::vector<int64_t>> RecordStore::CountSubsets(
         absl::StrCat("counting ", schema.collection(), ": unexpected result"));
   }
   for (const model::SqlValue& v : (*rows)[0]) {
-    // SQLite reports an expression column's type from its first value's
-    // storage class, which SOCI may hand over as text or a double.
-    int64_t parsed = 0;
-    if (const int64_t* n = std::get_if<int64_t>(&v)) {
-      out.push_back(*n);
-    } else if (const double* d = std::get_if<double>(&v)) {
-      out.push_back(static_cast<int64_t>(*d));
-    } else if (const std::string* text = std::get_if<std::string>(&v);
-               text != nullptr && absl::SimpleAtoi(*text, &parsed)) {
-      out.push_back(parsed);
-    } else {
+    std::optional<int64_t> n = IntOf(v);
+    if (!n.has_value()) {
       return absl::InternalError(absl::StrCat(
           "counting ", schema.collection(), ": a count is not a number"));
     }
+    out.push_back(*n);
   }
   return out;
 }

@@ -1,5 +1,7 @@
 #include "store/statement.h"
 
+#include "absl/strings/numbers.h"
+
 #include <exception>
 #include <memory>
 #include <string>
@@ -193,6 +195,19 @@ absl::StatusOr<std::vector<Row>> Query(Session& session,
         }
         return rows;
       });
+}
+
+std::optional<int64_t> IntOf(const model::SqlValue& value) {
+  int64_t parsed = 0;
+  if (const int64_t* n = std::get_if<int64_t>(&value)) return *n;
+  if (const double* d = std::get_if<double>(&value)) {
+    return static_cast<int64_t>(*d);
+  }
+  if (const std::string* text = std::get_if<std::string>(&value);
+      text != nullptr && absl::SimpleAtoi(*text, &parsed)) {
+    return parsed;
+  }
+  return std::nullopt;
 }
 
 absl::StatusOr<int64_t> QueryInt(Session& session,

@@ -18,6 +18,7 @@
 #define CRM_STORE_STATEMENT_H_
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -47,6 +48,12 @@ absl::StatusOr<std::vector<Row>> Query(Session& session,
                                        const model::SqlFragment& query,
                                        absl::string_view operation,
                                        Reuse reuse = Reuse::kOnce);
+
+// An integer column of a Query row. SQLite reports an expression column's
+// type (COUNT, MAX, CASE) from its first value's storage class, which SOCI
+// may hand over as text or a double: both are converted. nullopt for NULL
+// or a value that is not a number.
+std::optional<int64_t> IntOf(const model::SqlValue& value);
 
 // Runs a query returning one integer (e.g. COUNT(*)); 0 when it returns no
 // row or NULL.

@@ -52,8 +52,8 @@ absl::Status ListRecordAccessors(
 // predicate List uses for each operation), plus the grants
 // (policy::GrantSummary). Per object, one pass over the readable records,
 // and where the edit or delete filter differs from the read filter only in
-// manual shares, a second statement over the readable records shared to
-// the subject instead of evaluating that filter on every readable record
+// manual shares, a second statement over the records shared to the
+// subject instead of evaluating that filter on every readable record
 // (access_review.cc, CountRecords); both read one snapshot
 // (store::RecordStore::CountSubsetsInSnapshot).
 absl::Status SummarizeUserAccess(

@@ -208,8 +208,11 @@ class RecordStore {
   // A predicate over `schema`'s table, for `where` or a subset above: the
   // record has a manual share (a row of record_shares) to one of
   // `grantees` (grantee keys, policy/grantee.h), at any access level; "1 = 0"
-  // when `grantees` is empty. Uses the (object, grantee, record_id) index:
-  // ANDed into a `where`, the count is driven from those shares.
+  // when `grantees` is empty. As the whole `where` (other predicates as
+  // subsets), the count is driven from those shares through the (object,
+  // grantee, record_id) index and the primary key; ANDed with a predicate
+  // holding subqueries, PostgreSQL may scan the table instead
+  // (records/access_review.cc).
   static model::SqlFragment SharedTo(const model::ObjectSchema& schema,
                                      const std::vector<std::string>& grantees);
 

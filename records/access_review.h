@@ -49,9 +49,13 @@ absl::Status ListRecordAccessors(
 
 // Per object in `schemas`: object permissions, and the records the subject
 // may read, edit and delete counted in SQL with Evaluator::RecordFilter (the
-// predicate List uses) in one statement per object
-// (store::RecordStore::CountSubsets), plus the grants
-// (policy::GrantSummary).
+// predicate List uses for each operation), plus the grants
+// (policy::GrantSummary). Per object, one pass over the readable records,
+// and where the edit or delete filter differs from the read filter only in
+// manual shares, a second statement over the records shared to the
+// subject instead of evaluating that filter on every readable record
+// (access_review.cc, CountRecords); both read one snapshot
+// (store::RecordStore::CountSubsetsInSnapshot).
 absl::Status SummarizeUserAccess(
     const Deps& deps, const policy::Evaluator& subject,
     const std::vector<const model::ObjectSchema*>& schemas,

@@ -479,6 +479,54 @@ absl::StatusOr<std::vector<int64_t>> RecordStore::CountSubsets(
   return out;
 }
 
+absl::StatusOr<std::vector<std::vector<int64_t>>>
+RecordStore::CountSubsetsInSnapshot(Session& session,
+                                    const ObjectSchema& schema,
+                                    const std::vector<SubsetCount>& counts) {
+  const std::string what = absl::StrCat("counting ", schema.collection());
+  const char* begin = DialectOf(session) == Dialect::kPostgres
+                          ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+                          : "BEGIN";
+  auto begun = Execute(session, {begin, {}}, what);
+  if (!begun.ok()) return begun.status();
+  std::vector<std::vector<int64_t>> out;
+  absl::Status s;
+  for (const SubsetCount& c : counts) {
+    auto n = CountSubsets(session, schema, c.where, c.subsets);
+    if (!n.ok()) {
+      s = n.status();
+      break;
+    }
+    out.push_back(*std::move(n));
+  }
+  if (s.ok()) {
+    auto done = Execute(session, {"COMMIT", {}}, what);
+    if (done.ok()) return out;
+    s = done.status();
+  }
+  // Best effort: a lost connection has no transaction left to roll back.
+  (void)Execute(session, {"ROLLBACK", {}}, what);
+  return s;
+}
+
+SqlFragment RecordStore::SharedTo(const ObjectSchema& schema,
+                                  const std::vector<std::string>& grantees) {
+  SqlFragment f;
+  if (grantees.empty()) {
+    f.Append("1 = 0");
+    return f;
+  }
+  f.Append(
+      "\"id\" IN (SELECT \"record_id\" FROM \"record_shares\" WHERE "
+      "\"object\" = ? AND \"grantee\" IN (",
+      {schema.collection()});
+  for (size_t i = 0; i < grantees.size(); ++i) {
+    f.Append(i == 0 ? "?" : ", ?", {grantees[i]});
+  }
+  f.Append("))");
+  return f;
+}
+
 absl::StatusOr<CreateRequestClaim> RecordStore::ClaimCreateRequest(
     Session& session, const CreateRequestKey& key,
     const CreateRequestRow& row) {

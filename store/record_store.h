@@ -188,6 +188,34 @@ class RecordStore {
       const model::SqlFragment& where,
       const std::vector<model::SqlFragment>& subsets);
 
+  // One CountSubsets statement of CountSubsetsInSnapshot.
+  struct SubsetCount {
+    model::SqlFragment where;
+    std::vector<model::SqlFragment> subsets;
+  };
+  // CountSubsets for each of `counts`, in order, all read from one snapshot
+  // of the database, so that figures taken by several statements agree as
+  // those of one statement would (no write committed in between is seen by
+  // some and not others). A read-only transaction: PostgreSQL BEGIN
+  // ISOLATION LEVEL REPEATABLE READ READ ONLY; SQLite a deferred BEGIN (in
+  // WAL mode a reader's snapshot, no write lock: writers are not blocked).
+  // `session` must be in autocommit mode (Database::WithSession). On an
+  // error the transaction is rolled back and the error returned.
+  absl::StatusOr<std::vector<std::vector<int64_t>>> CountSubsetsInSnapshot(
+      Session& session, const model::ObjectSchema& schema,
+      const std::vector<SubsetCount>& counts);
+
+  // A predicate over `schema`'s table, for `where` or a subset above: the
+  // record has a manual share (a row of record_shares) to one of
+  // `grantees` (grantee keys, policy/grantee.h), at any access level; "1 = 0"
+  // when `grantees` is empty. As the whole `where` (other predicates as
+  // subsets), the count is driven from those shares through the (object,
+  // grantee, record_id) index and the primary key; ANDed with a predicate
+  // holding subqueries, PostgreSQL may scan the table instead
+  // (records/access_review.cc).
+  static model::SqlFragment SharedTo(const model::ObjectSchema& schema,
+                                     const std::vector<std::string>& grantees);
+
   // Binds `key` to `row` (the new record's id, the request's hash, `now`)
   // unless a create within kCreateRequestRetention before row.create_time
   // already owns it; an older (expired) owner is replaced.

@@ -5,6 +5,7 @@
 #include <limits>
 #include <memory>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -504,6 +505,90 @@ TEST_P(RecordStoreTest, CachedStatementsSurviveFailuresAndRollbacks) {
   ASSERT_TRUE(again.ok() && again->has_value()) << again.status();
   EXPECT_EQ((*again)->values[accounts.FieldIndex("display_name")],
             SqlValue(std::string("Acme")));
+}
+
+// CountSubsetsInSnapshot gives CountSubsets' figures for each statement;
+// SharedTo selects the records with a share to one of the grantees, at any
+// access. A failed statement rolls the read transaction back: the
+// connection serves the next call.
+TEST_P(RecordStoreTest, CountSubsetsInSnapshotAndSharedTo) {
+  const ObjectSchema& accounts = Schema("accounts");
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(store_
+                    ->Insert(accounts, Account(absl::StrCat("a", i),
+                                               absl::StrCat("n", i), i % 2, 0))
+                    .ok());
+  }
+  ASSERT_TRUE(db_->WithSession([](Session& session) -> absl::Status {
+                   int n = 0;
+                   for (const auto& [record, grantee, access] :
+                        std::vector<std::tuple<std::string, std::string,
+                                               int64_t>>{
+                            {"a1", "users/u1", 1},
+                            {"a2", "users/u1", 2},
+                            {"a2", "groups/g1", 1},
+                            {"a3", "users/u2", 1},
+                            {"a4", "groups/g1", 2}}) {
+                     auto st = Execute(
+                         session,
+                         {"INSERT INTO record_shares (id, object, record_id, "
+                          "grantee, access) VALUES (?, 'accounts', ?, ?, ?)",
+                          {absl::StrCat("s", n++), record, grantee, access}},
+                         "sharing");
+                     if (!st.ok()) return st.status();
+                   }
+                   return absl::OkStatus();
+                 }).ok());
+  const SqlFragment odd = {"\"employee_count\" = ?", {int64_t{1}}};
+  // a1, a2, a4 (a3 is shared to another user; a2 twice).
+  const SqlFragment shared =
+      RecordStore::SharedTo(accounts, {"users/u1", "groups/g1"});
+  // One connection: the failure below and the call after it share it.
+  auto one = Database::Open(test_db_->connection(), 1);
+  ASSERT_TRUE(one.ok()) << one.status();
+  RecordStore records(one->get());
+  absl::StatusOr<std::vector<std::vector<int64_t>>> n;
+  auto count = [&](const std::vector<RecordStore::SubsetCount>& counts) {
+    return (*one)->WithSession([&](Session& session) {
+      n = records.CountSubsetsInSnapshot(session, accounts, counts);
+      return n.status();
+    });
+  };
+  ASSERT_TRUE(count({{{}, {odd}}, {shared, {odd, {}}}}).ok()) << n.status();
+  EXPECT_EQ(*n, (std::vector<std::vector<int64_t>>{{6, 3}, {3, 1, 3}}));
+  EXPECT_EQ(RecordStore::SharedTo(accounts, {}).sql, "1 = 0");
+
+  absl::Status failed = count({{odd, {}}, {{"no_such_column = 1", {}}, {}}});
+  EXPECT_FALSE(failed.ok());
+  ASSERT_TRUE(count({{odd, {shared}}}).ok()) << n.status();
+  EXPECT_EQ(*n, (std::vector<std::vector<int64_t>>{{3, 1}}));
+  // Not left inside a transaction: a write commits on its own.
+  ASSERT_TRUE(records.Insert(accounts, Account("a9", "n9", 1, 0)).ok());
+  EXPECT_EQ(store_->Count(accounts, odd).value_or(-1), 4);
+}
+
+// SQLite (no statistics) reads the records of SharedTo from the shares'
+// (object, grantee, record_id) index and the primary key, not by scanning
+// the table.
+TEST_P(RecordStoreTest, SharedToIsReadFromTheSharesIndexOnSqlite) {
+  if (db_->dialect() != Dialect::kSqlite) GTEST_SKIP() << "SQLite plan";
+  const ObjectSchema& accounts = Schema("accounts");
+  SqlFragment q;
+  q.Append("EXPLAIN QUERY PLAN SELECT COUNT(*) FROM accounts WHERE ");
+  q.Append(RecordStore::SharedTo(accounts, {"users/u1", "groups/g1"}));
+  std::string plan;
+  ASSERT_TRUE(db_->WithSession([&](Session& session) -> absl::Status {
+                   auto rows = Query(session, q, "explaining");
+                   if (!rows.ok()) return rows.status();
+                   for (const Row& row : *rows) {
+                     absl::StrAppend(&plan,
+                                     std::get<std::string>(row.back()), "\n");
+                   }
+                   return absl::OkStatus();
+                 }).ok());
+  EXPECT_NE(plan.find("record_shares_grantee_idx"), std::string::npos)
+      << plan;
+  EXPECT_EQ(plan.find("SCAN accounts"), std::string::npos) << plan;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RecordStoreTest,

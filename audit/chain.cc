@@ -1,5 +1,6 @@
 #include "audit/chain.h"
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include <algorithm>
@@ -83,9 +84,19 @@ std::string CanonicalEncoding(const crm::v1::AuditEvent& e) {
 }
 
 std::string Sha256Hex(absl::string_view data) {
+  // OpenSSL 3's one-shot SHA256() fetches the algorithm on every call; the
+  // chain hashes a million events to verify, so fetch it once.
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-         digest);
+  unsigned int length = 0;
+  if (kSha256 == nullptr ||
+      EVP_Digest(data.data(), data.size(), digest, &length, kSha256,
+                 nullptr) != 1 ||
+      length != sizeof(digest)) {
+    // Only without a working OpenSSL default provider.
+    SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+           digest);
+  }
   return absl::BytesToHexString(absl::string_view(
       reinterpret_cast<const char*>(digest), sizeof(digest)));
 }

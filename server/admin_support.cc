@@ -1,6 +1,8 @@
 #include "server/admin_support.h"
 
 #include <memory>
+#include <string>
+#include <vector>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -8,6 +10,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/container/flat_hash_set.h"
+#include "audit/diff.h"
 #include "audit/policy_diff.h"
 #include "auth/system_permissions.h"
 #include "base/decision_note.h"
@@ -63,11 +67,45 @@ namespace {
 // state in `state` (`before` is the stored state it starts from);
 // compiled, audited (one event per changed object, appended in the same
 // transaction), committed, installed.
+// The policy diff's events, with `described`'s own diff merged into its
+// object's event (or added as one).
+std::vector<crm::v1::AuditEvent> ChangeEvents(
+    const PolicyState& before, const PolicyState& after,
+    const DescribedObject* described) {
+  std::vector<crm::v1::AuditEvent> events =
+      audit::PolicyChangeEvents(before, after);
+  if (described == nullptr) return events;
+  std::vector<crm::v1::AuditFieldChange> changes =
+      audit::DiffMessages(described->before, described->after);
+  if (changes.empty()) return events;
+  crm::v1::AuditEvent* event = nullptr;
+  for (crm::v1::AuditEvent& e : events) {
+    if (e.resource() == described->name) event = &e;
+  }
+  if (event == nullptr) {
+    event = &events.emplace_back();
+    event->set_action(described->before == nullptr  ? "policy.create"
+                      : described->after == nullptr ? "policy.delete"
+                                                    : "policy.update");
+    event->set_resource(described->name);
+    event->set_outcome(crm::v1::ALLOWED);
+  }
+  absl::flat_hash_set<std::string> known;
+  for (const crm::v1::AuditFieldChange& c : event->changes()) {
+    known.insert(c.field());
+  }
+  for (crm::v1::AuditFieldChange& c : changes) {
+    if (!known.contains(c.field())) *event->add_changes() = std::move(c);
+  }
+  return events;
+}
+
 absl::Status CommitPolicy(
     ServerCore* core, PolicyLoader& loader,
     const std::function<absl::Status(store::Session&, store::PolicyStore&,
                                      const PolicyState&, PolicyState&)>&
-        apply) {
+        apply,
+    const DescribedObject* described = nullptr) {
   store::PolicyStore store(core->database.get());
   std::shared_ptr<const policy::PolicySnapshot> snapshot;
   PolicyState committed;
@@ -92,7 +130,7 @@ absl::Status CommitPolicy(
         }
         if (core->audit != nullptr) {
           absl::Status a = core->audit->AppendInTransaction(
-              session, audit::PolicyChangeEvents(*before, state));
+              session, ChangeEvents(*before, state, described));
           if (!a.ok()) return a;
         }
         snapshot = *std::move(compiled);
@@ -118,7 +156,8 @@ absl::Status WritePolicy(ServerCore* core, PolicyLoader& loader,
 }
 
 absl::Status WritePolicyRows(ServerCore* core, PolicyLoader& loader,
-                             const RowsChange& write, const StateCheck& check) {
+                             const RowsChange& write, const StateCheck& check,
+                             const DescribedObject* described) {
   return CommitPolicy(
       core, loader,
       [&](store::Session& session, store::PolicyStore& store,
@@ -128,7 +167,8 @@ absl::Status WritePolicyRows(ServerCore* core, PolicyLoader& loader,
         if (!loaded.ok()) return loaded.status();
         state = *std::move(loaded);
         return check ? check(state) : absl::OkStatus();
-      });
+      },
+      described);
 }
 
 absl::StatusOr<int64_t> ParseOptionalEtag(const std::string& etag) {

@@ -20,6 +20,7 @@
 #include "crm/internal/policy_state.pb.h"
 #include "crm/internal/server_config.pb.h"
 #include "crm/v1/policy.pb.h"
+#include "google/protobuf/message.h"
 #include "grpcpp/server_context.h"
 #include "policy/evaluator.h"
 #include "policy/principal.h"
@@ -62,10 +63,22 @@ using RowsChange = std::function<absl::Status(store::Session&)>;
 using StateCheck =
     std::function<absl::Status(const crm::internal::PolicyState&)>;
 
+// An object whose fields the policy state does not hold (a user's username,
+// display name, time zone): its field-level diff joins the audit event of
+// the policy change (or makes one, "policy.create/update/delete" by which
+// of before/after is null), in the same transaction. Fields the state
+// already diffs are not repeated.
+struct DescribedObject {
+  std::string name;  // "users/bob"
+  const google::protobuf::Message* before = nullptr;  // null: created
+  const google::protobuf::Message* after = nullptr;   // null: deleted
+};
+
 // As WritePolicy, for a RowsChange: bump first, `write`, load the state,
-// `check`, compile, commit, install.
+// `check`, compile, audit (with `described`, if any), commit, install.
 absl::Status WritePolicyRows(ServerCore* core, PolicyLoader& loader,
-                             const RowsChange& write, const StateCheck& check);
+                             const RowsChange& write, const StateCheck& check,
+                             const DescribedObject* described = nullptr);
 
 // -1 for an empty etag (unconditional), else its version (INVALID_ARGUMENT
 // for a malformed one).

@@ -131,6 +131,19 @@ User ToUser(const store::UserWithProfile& up, int64_t now) {
   return out;
 }
 
+// What a user's audit event describes beyond the policy state (username,
+// display name, time zone, ...): the User without its derived and output
+// fields.
+User Audited(const store::UserRow& row) {
+  User out = ToUser({row, {}}, 0);
+  out.clear_profile_display_name();
+  out.clear_locked();
+  out.clear_create_time();
+  out.clear_update_time();
+  out.clear_etag();
+  return out;
+}
+
 // Copies the fields of `in` named in `paths` into `row`, validating each.
 absl::Status ApplyUserFields(const User& in, const std::set<std::string>& paths,
                              store::UserRow* row) {
@@ -456,6 +469,8 @@ grpc::Status UserAdminServiceImpl::CreateUser(
     row.password_hash = *std::move(hash);
     row.create_time = absl::ToUnixMicros(core_->clock->Now());
     row.update_time = row.create_time;
+    const User after = Audited(row);
+    const DescribedObject described{*target, nullptr, &after};
     absl::Status s = WritePolicyRows(
         core_, *loader_,
         [&](store::Session& session) -> absl::Status {
@@ -465,7 +480,7 @@ grpc::Status UserAdminServiceImpl::CreateUser(
           }
           return store.CreateUser(session, row);
         },
-        RoleMustExist(row.role_id));
+        RoleMustExist(row.role_id), &described);
     if (!s.ok()) return s;
     auto created = FindUser(store, row.id);
     if (!created.ok()) return created.status();
@@ -538,6 +553,9 @@ grpc::Status UserAdminServiceImpl::UpdateUser(
       if (absl::Status s = NotSelf(rc, row.id, "deactivate"); !s.ok()) return s;
     }
     row.update_time = absl::ToUnixMicros(core_->clock->Now());
+    const User before = Audited(current->user);
+    const User after = Audited(row);
+    const DescribedObject described{*target, &before, &after};
     absl::Status s = WritePolicyRows(
         core_, *loader_,
         [&](store::Session& session) -> absl::Status {
@@ -549,7 +567,7 @@ grpc::Status UserAdminServiceImpl::UpdateUser(
           if (!done.ok()) return done.status();
           return *done ? absl::OkStatus() : ChangedMeanwhile(*target);
         },
-        RoleMustExist(row.role_id));
+        RoleMustExist(row.role_id), &described);
     if (!s.ok()) return s;
     auto updated = FindUser(store, row.id);
     if (!updated.ok()) return updated.status();
@@ -612,6 +630,8 @@ grpc::Status UserAdminServiceImpl::DeleteUser(
       return s;
     }
     int64_t shares = 0;
+    const User before = Audited(current->user);
+    const DescribedObject described{*target, &before, nullptr};
     return WritePolicyRows(
         core_, *loader_,
         [&](store::Session& session) -> absl::Status {
@@ -629,7 +649,8 @@ grpc::Status UserAdminServiceImpl::DeleteUser(
             referrers.push_back(absl::StrCat(shares, " record share(s)"));
           }
           return RefuseIfReferenced(*target, std::move(referrers));
-        });
+        },
+        &described);
   });
 }
 

@@ -19,6 +19,7 @@
 #include "crm/v1/audit_service.grpc.pb.h"
 #include "crm/v1/crm_service.grpc.pb.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/empty.pb.h"
 #include "gtest/gtest.h"
 #include "store/database.h"
 #include "store/identity_store.h"
@@ -41,6 +42,7 @@ class AuditTest : public ::testing::TestWithParam<Backend> {
              if (service.name() == "admin-cli") {
                service.add_system_permissions("view_audit");
                service.add_system_permissions("manage_policy");
+               service.add_system_permissions("manage_users");
              }
            }
            auto* audit = config.mutable_audit();
@@ -76,6 +78,23 @@ class AuditTest : public ::testing::TestWithParam<Backend> {
     }
     std::reverse(out.begin(), out.end());
     return out;
+  }
+
+  // AllEvents(filter) once it holds an event matching Find(action, outcome,
+  // resource). A refusal's event is queued without making the caller wait
+  // (store/audit_log.h), so it is committed shortly after the refused call
+  // returns: wait for that condition (up to a minute), never for a time.
+  std::vector<crm::v1::AuditEvent> EventsOnceRecorded(
+      const std::string& filter, absl::string_view action,
+      crm::v1::AuditOutcome outcome, absl::string_view resource = "") {
+    const absl::Time deadline = absl::Now() + absl::Minutes(1);
+    std::vector<crm::v1::AuditEvent> events = AllEvents(filter);
+    while (Find(events, action, outcome, resource) == nullptr &&
+           absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(20));
+      events = AllEvents(filter);
+    }
+    return events;
   }
 
   static const crm::v1::AuditEvent* Find(
@@ -230,7 +249,8 @@ TEST_P(AuditTest, EveryKindOfEventIsRecordedWithItsActorReasonAndDiff) {
     ASSERT_TRUE(admin_->accounts().DeleteAccount(ctx.get(), del, &empty).ok());
   }
 
-  const std::vector<crm::v1::AuditEvent> events = AllEvents();
+  const std::vector<crm::v1::AuditEvent> events = EventsOnceRecorded(
+      "", "crm.v1.AccountService/CreateAccount", crm::v1::DENIED);
   const auto* failed_login = Find(events, "login", crm::v1::DENIED);
   ASSERT_NE(failed_login, nullptr);
   EXPECT_EQ(failed_login->attributes().at("username"), "bob");
@@ -320,6 +340,68 @@ TEST_P(AuditTest, EveryKindOfEventIsRecordedWithItsActorReasonAndDiff) {
   EXPECT_GE(verified.checkpoints_verified(), 1);
 }
 
+// A user's own fields (username, display name, time zone) are not part of
+// the policy state, yet their changes are audited with before and after, in
+// the same event as the policy's diff of the user.
+TEST_P(AuditTest, UserFieldChangesAreDiffed) {
+  crm::v1::CreateUserRequest create;
+  create.set_user_id("zoe");
+  create.mutable_user()->set_username("zoe");
+  create.mutable_user()->set_display_name("Zoe Old");
+  create.mutable_user()->set_profile("profiles/rep");
+  create.mutable_user()->set_active(true);
+  create.set_password("zoe-initial-pw-5512");
+  crm::v1::User zoe;
+  {
+    auto ctx = admin_->NewContext();
+    grpc::Status s = admin_->user_admin().CreateUser(ctx.get(), create, &zoe);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  crm::v1::UpdateUserRequest update;
+  update.mutable_user()->set_name("users/zoe");
+  update.mutable_user()->set_display_name("Zoe New");
+  update.mutable_user()->set_time_zone("Europe/Paris");
+  update.mutable_update_mask()->add_paths("display_name");
+  update.mutable_update_mask()->add_paths("time_zone");
+  {
+    auto ctx = admin_->NewContext();
+    grpc::Status s = admin_->user_admin().UpdateUser(ctx.get(), update, &zoe);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  crm::v1::DeleteUserRequest del;
+  del.set_name("users/zoe");
+  {
+    google::protobuf::Empty empty;
+    auto ctx = admin_->NewContext();
+    grpc::Status s = admin_->user_admin().DeleteUser(ctx.get(), del, &empty);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  const auto events = AllEvents("resource = \"users/zoe\"");
+  const auto* created =
+      Find(events, "policy.create", crm::v1::ALLOWED, "users/zoe");
+  ASSERT_NE(created, nullptr);
+  ASSERT_NE(Change(*created, "username"), nullptr) << created->DebugString();
+  EXPECT_EQ(Change(*created, "username")->after(), "\"zoe\"");
+  ASSERT_NE(Change(*created, "display_name"), nullptr);
+  const auto* updated =
+      Find(events, "policy.update", crm::v1::ALLOWED, "users/zoe");
+  ASSERT_NE(updated, nullptr) << "a change the policy does not see is audited";
+  ASSERT_NE(Change(*updated, "display_name"), nullptr) << updated->DebugString();
+  EXPECT_EQ(Change(*updated, "display_name")->before(), "\"Zoe Old\"");
+  EXPECT_EQ(Change(*updated, "display_name")->after(), "\"Zoe New\"");
+  ASSERT_NE(Change(*updated, "time_zone"), nullptr);
+  EXPECT_EQ(Change(*updated, "time_zone")->after(), "\"Europe/Paris\"");
+  EXPECT_EQ(Change(*updated, "username"), nullptr) << "unchanged";
+  const auto* deleted =
+      Find(events, "policy.delete", crm::v1::ALLOWED, "users/zoe");
+  ASSERT_NE(deleted, nullptr);
+  ASSERT_NE(Change(*deleted, "username"), nullptr);
+  for (const auto& e : events) {
+    EXPECT_THAT(e.DebugString(),
+                ::testing::Not(HasSubstr("zoe-initial-pw-5512")));
+  }
+}
+
 TEST_P(AuditTest, HiddenRecordReadIsRecordedAsDeniedWithItsRule) {
   store::ProfileRow reader;
   reader.id = "reader";
@@ -358,7 +440,10 @@ TEST_P(AuditTest, HiddenRecordReadIsRecordedAsDeniedWithItsRule) {
   EXPECT_EQ(gateway->accounts().GetAccount(ctx.get(), get, &got).error_code(),
             grpc::StatusCode::NOT_FOUND);
 
-  auto events = AllEvents("outcome = DENIED AND actor_user = \"users/bob\"");
+  auto events =
+      EventsOnceRecorded("outcome = DENIED AND actor_user = \"users/bob\"",
+                         "crm.v1.AccountService/GetAccount", crm::v1::DENIED,
+                         secret);
   const auto* hidden =
       Find(events, "crm.v1.AccountService/GetAccount", crm::v1::DENIED, secret);
   ASSERT_NE(hidden, nullptr);
@@ -454,7 +539,8 @@ TEST_P(AuditTest, NeedsViewAuditAndTheRefusalIsRecorded) {
       ctx.get(), crm::v1::ListAuditEventsRequest(), &page);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(s.error_message(), HasSubstr("view_audit"));
-  auto events = AllEvents("actor_service = \"services/billing\"");
+  auto events = EventsOnceRecorded("actor_service = \"services/billing\"",
+                                   "audit.list", crm::v1::DENIED);
   const auto* refused = Find(events, "audit.list", crm::v1::DENIED);
   ASSERT_NE(refused, nullptr);
   EXPECT_TRUE(absl::StartsWith(refused->reason(), "system:"))

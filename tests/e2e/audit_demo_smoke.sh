@@ -45,8 +45,20 @@ done
 echo carol-demo-pw | ctl login carol --password-stdin >/dev/null || true
 echo dave-demo-pw | ctl login dave --password-stdin >/dev/null || true
 
+# A refusal's event is queued without making the refused caller wait: list
+# until the refusals are there (a condition, up to a minute).
+events_once() {  # PATTERN FILTER: audrey's listing once it matches PATTERN
+  local out
+  for _ in $(seq 1 300); do
+    out=$(as audrey audit list --filter "$2")
+    grep -qE -- "$1" <<<"$out" && break
+    sleep 0.2
+  done
+  echo "$out"
+}
+
 echo "--- refused logins, with the rule and the address"
-out=$(as audrey audit list --filter 'action = "login" AND outcome = DENIED')
+out=$(events_once 'username=dave LOGIN_COUNTRY' 'action = "login" AND outcome = DENIED')
 has_line "carol refused by the IP rule" 'username=carol LOGIN_IP_RESTRICTED.*10.0.0.0/8' "$out"
 has_line "dave refused by the country rule, from DE" '127.0.0.1 DE .*username=dave LOGIN_COUNTRY_RESTRICTED' "$out"
 out=$(as audrey audit list --filter 'action = "login" AND actor_user = "users/bob"')
@@ -99,7 +111,7 @@ has_line "audit tail printed the create" 'users/alice via services/admin-cli  re
 echo "--- least privilege"
 rc=0; out=$(as bob audit list) || rc=$?
 exit_is "bob (no view_audit) is refused" 9 "$rc" "$out"
-out=$(as audrey audit list --filter 'actor_user = "users/bob" AND outcome = DENIED')
+out=$(events_once 'audit\.list' 'actor_user = "users/bob" AND outcome = DENIED')
 has "bob's refused audit query is itself recorded" "audit.list" "$out"
 
 echo "--- export and verify"

@@ -1,6 +1,8 @@
 #include "policy/bundle.h"
 
+#include <algorithm>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -515,6 +517,14 @@ std::vector<BundleError> ValidateBundle(const BundleFiles& files,
   std::vector<BundleError> errors = std::move(parsed.errors);
   std::vector<BundleError> more = ValidateBundle(parsed.bundle, schemas, options);
   errors.insert(errors.end(), more.begin(), more.end());
+  // In file order, for people and for stable CI output.
+  std::stable_sort(errors.begin(), errors.end(),
+                   [](const BundleError& a, const BundleError& b) {
+                     return std::tie(a.location.file, a.location.line,
+                                     a.location.column) <
+                            std::tie(b.location.file, b.location.line,
+                                     b.location.column);
+                   });
   return errors;
 }
 

@@ -154,7 +154,9 @@ struct ValidateOptions {
 // dangling roles, groups and grantees, duplicate names, role and group
 // cycles, criteria that do not parse or name unknown fields, invalid login
 // restrictions, ...). The users the bundle names are assumed to exist (the
-// server checks them). Empty: the bundle compiles.
+// server checks them). Sorted by file, line and column (problems outside
+// the bundle, e.g. of a configured service, first). Empty: the bundle
+// compiles.
 std::vector<BundleError> ValidateBundle(const BundleFiles& files,
                                         const model::SchemaRegistry& schemas,
                                         const ValidateOptions& options = {});

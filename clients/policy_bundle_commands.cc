@@ -52,7 +52,8 @@ absl::StatusOr<bool> WriteIfChanged(const fs::path& path,
 
 }  // namespace
 
-absl::StatusOr<policy::BundleFiles> ReadBundleDirectory(const std::string& dir) {
+absl::StatusOr<policy::BundleFiles> ReadBundleDirectory(
+    const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     return absl::InvalidArgumentError(
@@ -76,8 +77,7 @@ absl::StatusOr<policy::BundleFiles> ReadBundleDirectory(const std::string& dir) 
     }
     if (!it->is_regular_file()) continue;
     if (it.depth() == 0) continue;  // DIR's own files (a README)
-    const std::string relative =
-        fs::relative(it->path(), dir).generic_string();
+    const std::string relative = fs::relative(it->path(), dir).generic_string();
     auto text = ReadFile(it->path(), "policy validate");
     if (!text.ok()) return text.status();
     files[relative] = *std::move(text);
@@ -122,8 +122,8 @@ absl::Status PolicyExport(CliSession& s, const Args& args) {
     fs::create_directories(dir / kind, ec);
     if (ec) {
       return absl::InvalidArgumentError(
-          absl::StrCat("policy export: cannot create '",
-                       (dir / kind).string(), "': ", ec.message()));
+          absl::StrCat("policy export: cannot create '", (dir / kind).string(),
+                       "': ", ec.message()));
     }
     // Stale files: objects the server no longer has.
     for (const auto& entry : fs::directory_iterator(dir / kind, ec)) {
@@ -179,9 +179,9 @@ absl::Status PolicyValidate(CliSession& s, const Args& args) {
     s.err() << (e.location.file.empty() ? "" : prefix) << e.ToString() << "\n";
   }
   if (!errors.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "policy validate: ", errors.size(),
-        errors.size() == 1 ? " error" : " errors", " in ", dir));
+    return absl::InvalidArgumentError(
+        absl::StrCat("policy validate: ", errors.size(),
+                     errors.size() == 1 ? " error" : " errors", " in ", dir));
   }
   s.out() << dir << ": " << files->size() << " objects; the policy compiles\n";
   return absl::OkStatus();

@@ -360,13 +360,11 @@ absl::Status RunPolicy(CliSession& s, const Args& args) {
     const char* name;
     absl::Status (*run)(CliSession&, const Args&);
   };
-  static constexpr Verb kVerbs[] = {{"list", PolicyList},
-                                    {"get", PolicyGet},
-                                    {"create", PolicyCreate},
-                                    {"update", PolicyUpdate},
-                                    {"delete", PolicyDelete},
-                                    {"export", PolicyExport},
-                                    {"validate", PolicyValidate}};
+  static constexpr Verb kVerbs[] = {
+      {"list", PolicyList},        {"get", PolicyGet},
+      {"create", PolicyCreate},    {"update", PolicyUpdate},
+      {"delete", PolicyDelete},    {"export", PolicyExport},
+      {"validate", PolicyValidate}};
   if (args.empty()) return Usage(kPolicyUsage);
   for (const Verb& v : kVerbs) {
     if (args[0] == v.name) return v.run(s, Args(args.begin() + 1, args.end()));

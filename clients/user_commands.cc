@@ -204,8 +204,8 @@ absl::Status ProfilesGet(CliSession& s, const Args& args) {
 // The fields of a Profile a write may set (UpdateProfile's mask paths).
 const std::set<std::string>& ProfileFields() {
   static const auto* fields = new std::set<std::string>{
-      "display_name",    "allowed_ip_ranges", "allowed_countries",
-      "login_hours",     "login_time_zone",   "system_permissions"};
+      "display_name", "allowed_ip_ranges", "allowed_countries",
+      "login_hours",  "login_time_zone",   "system_permissions"};
   return *fields;
 }
 
@@ -302,10 +302,10 @@ absl::Status ProfilesUpdate(CliSession& s, const Args& args) {
   crm::v1::Profile* profile = request.mutable_profile();
   *profile = parsed->profile;
   if (!profile->name().empty() && profile->name() != name) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "profiles update: the input's name is '", profile->name(),
-        "' but the command names ", name,
-        "; leave it out or make them the same"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("profiles update: the input's name is '", profile->name(),
+                     "' but the command names ", name,
+                     "; leave it out or make them the same"));
   }
   profile->set_name(name);
   if (a->Has("etag")) profile->set_etag(a->Get("etag"));
@@ -327,7 +327,8 @@ absl::Status ProfilesUpdate(CliSession& s, const Args& args) {
         absl::StrJoin(ProfileFields(), ", "),
         "; give the fields to change (to clear one, name it with --fields)"));
   }
-  for (const std::string& p : paths) request.mutable_update_mask()->add_paths(p);
+  for (const std::string& p : paths)
+    request.mutable_update_mask()->add_paths(p);
   crm::v1::Profile reply;
   if (auto st = s.Call(Method("UpdateProfile"), request, &reply); !st.ok()) {
     return st;

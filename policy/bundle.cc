@@ -80,15 +80,15 @@ Message* MutableBody(PolicyObject* object, const Kind& kind) {
 
 const Message& Body(const BundleObject& o) {
   if (o.is_profile) return o.profile;
-  return o.object.GetReflection()->GetMessage(
-      o.object, KindField(*KindOf(o.object)));
+  return o.object.GetReflection()->GetMessage(o.object,
+                                              KindField(*KindOf(o.object)));
 }
 
 // The field holding an object's key ("name", or "object" for org-wide
 // defaults).
 const FieldDescriptor* KeyField(const Message& body, const Kind& kind) {
   return body.GetDescriptor()->FindFieldByName(kind.keyed_by_object ? "object"
-                                                                     : "name");
+                                                                    : "name");
 }
 
 const FieldDescriptor* EtagField(const Message& body) {
@@ -259,15 +259,16 @@ BundleFiles RenderBundle(const PolicyBundle& bundle) {
     for (const char* key : {"name", "object", "etag"}) {
       const FieldDescriptor* f = body->GetDescriptor()->FindFieldByName(key);
       if (f == nullptr) continue;
-      if (std::string(key) == "object" && name.rfind("orgWideDefaults/", 0) != 0) {
+      if (std::string(key) == "object" &&
+          name.rfind("orgWideDefaults/", 0) != 0) {
         continue;  // a rule's object is content, not its key
       }
       body->GetReflection()->ClearField(body.get(), f);
     }
     std::string text;
     printer.PrintToString(*body, &text);
-    files[o.file] = absl::StrCat("# proto-message: ",
-                                 body->GetDescriptor()->full_name(), "\n", text);
+    files[o.file] = absl::StrCat(
+        "# proto-message: ", body->GetDescriptor()->full_name(), "\n", text);
   }
   return files;
 }
@@ -281,16 +282,16 @@ struct BundleParser {
     std::vector<std::string> parts = absl::StrSplit(path, '/');
     if (parts.size() != 2) {
       errors.push_back(PathError(
-          path, absl::StrCat("not a bundle file: files are {kind}/{id}",
-                             kBundleExtension, " with kind one of ",
-                             KindList())));
+          path,
+          absl::StrCat("not a bundle file: files are {kind}/{id}",
+                       kBundleExtension, " with kind one of ", KindList())));
       return;
     }
     const Kind* kind = FindKind(parts[0]);
     if (kind == nullptr) {
-      errors.push_back(PathError(
-          path, absl::StrCat("unknown kind directory '", parts[0],
-                             "'; kinds are ", KindList())));
+      errors.push_back(
+          PathError(path, absl::StrCat("unknown kind directory '", parts[0],
+                                       "'; kinds are ", KindList())));
       return;
     }
     absl::string_view id = parts[1];
@@ -336,16 +337,20 @@ struct BundleParser {
     const std::string want = kind->keyed_by_object ? std::string(id) : o.name;
     const std::string given = reflection->GetString(*body, key);
     if (!given.empty() && given != want) {
-      errors.push_back(BundleError{
-          {}, o.name, key->name(),
-          absl::StrCat("is '", given, "' but the file is ", path,
-                       " (its name is ", o.name,
-                       "); leave it out or make them the same")});
+      errors.push_back(
+          BundleError{{},
+                      o.name,
+                      key->name(),
+                      absl::StrCat("is '", given, "' but the file is ", path,
+                                   " (its name is ", o.name,
+                                   "); leave it out or make them the same")});
     }
     reflection->SetString(body, key, want);
     if (!reflection->GetString(*body, EtagField(*body)).empty()) {
       errors.push_back(BundleError{
-          {}, o.name, "etag",
+          {},
+          o.name,
+          "etag",
           "etags are not part of a bundle (the server keeps them); remove "
           "it"});
       reflection->ClearField(body, EtagField(*body));
@@ -515,16 +520,16 @@ std::vector<BundleError> ValidateBundle(const BundleFiles& files,
                                         const ValidateOptions& options) {
   ParsedBundle parsed = ParseBundle(files);
   std::vector<BundleError> errors = std::move(parsed.errors);
-  std::vector<BundleError> more = ValidateBundle(parsed.bundle, schemas, options);
+  std::vector<BundleError> more =
+      ValidateBundle(parsed.bundle, schemas, options);
   errors.insert(errors.end(), more.begin(), more.end());
   // In file order, for people and for stable CI output.
-  std::stable_sort(errors.begin(), errors.end(),
-                   [](const BundleError& a, const BundleError& b) {
-                     return std::tie(a.location.file, a.location.line,
-                                     a.location.column) <
-                            std::tie(b.location.file, b.location.line,
-                                     b.location.column);
-                   });
+  std::stable_sort(
+      errors.begin(), errors.end(),
+      [](const BundleError& a, const BundleError& b) {
+        return std::tie(a.location.file, a.location.line, a.location.column) <
+               std::tie(b.location.file, b.location.line, b.location.column);
+      });
   return errors;
 }
 

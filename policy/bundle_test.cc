@@ -28,8 +28,7 @@ BundleFiles ValidFiles() {
       {"roles/ceo.textproto", "display_name: \"CEO\"\n"},
       {"roles/vp.textproto",
        "display_name: \"VP Sales\"\nparent: \"roles/ceo\"\n"},
-      {"roles/rep.textproto",
-       "display_name: \"Rep\"\nparent: \"roles/vp\"\n"},
+      {"roles/rep.textproto", "display_name: \"Rep\"\nparent: \"roles/vp\"\n"},
       {"groups/emea.textproto",
        "display_name: \"EMEA\"\n"
        "members { role_and_subordinates: \"roles/vp\" }\n"
@@ -169,15 +168,15 @@ struct ErrorCase {
 TEST(PolicyBundle, EveryErrorKindIsLocated) {
   const ErrorCase cases[] = {
       {"parse error", "roles/vp.textproto",
-       "display_name: \"VP\"\nparent: roles/ceo\n", "roles/vp.textproto", 2,
-       "", "Expected string"},
+       "display_name: \"VP\"\nparent: roles/ceo\n", "roles/vp.textproto", 2, "",
+       "Expected string"},
       {"unknown field name", "roles/vp.textproto",
        "display_name: \"VP\"\nparnt: \"roles/ceo\"\n", "roles/vp.textproto", 2,
        "", "no field named \"parnt\""},
       // protobuf's parser reports it at the token after the value.
       {"unknown enum value", "orgWideDefaults/accounts.textproto",
-       "internal_access: PUBLIC\n", "orgWideDefaults/accounts.textproto", 2,
-       "", "PUBLIC"},
+       "internal_access: PUBLIC\n", "orgWideDefaults/accounts.textproto", 2, "",
+       "PUBLIC"},
       {"unknown kind directory", "rolez/x.textproto", "", "rolez/x.textproto",
        0, "", "unknown kind directory 'rolez'"},
       {"not a textproto", "roles/x.json", "{}", "roles/x.json", 0, "",
@@ -321,22 +320,21 @@ TEST(PolicyBundle, ReportsEveryErrorAtOnce) {
   auto errors = ValidateBundle(files, Schemas());
   std::vector<std::string> where;
   for (const BundleError& e : errors) {
-    where.push_back(absl::StrCat(e.location.file, ":", e.location.line, " ",
-                                 e.field));
+    where.push_back(
+        absl::StrCat(e.location.file, ":", e.location.line, " ", e.field));
   }
-  EXPECT_THAT(where,
-              ::testing::UnorderedElementsAre(
-                  "roles/vp.textproto:1 ", "widgets/w.textproto:0 ",
-                  "permissionSets/sales.textproto:2 assignees[0]",
-                  "roles/rep.textproto:1 parent",
-                  "groups/emea.textproto:1 members[0]",
-                  "groups/emea.textproto:2 members[1]",
-                  "permissionSets/sales.textproto:1 "
-                  "object_permissions[0].object",
-                  "sharingRules/retail.textproto:2 criteria",
-                  "sharingRules/retail.textproto:1 access",
-                  "profiles/sales.textproto:2 allowed_ip_ranges[0]",
-                  "profiles/sales.textproto:3 allowed_countries[0]"))
+  EXPECT_THAT(where, ::testing::UnorderedElementsAre(
+                         "roles/vp.textproto:1 ", "widgets/w.textproto:0 ",
+                         "permissionSets/sales.textproto:2 assignees[0]",
+                         "roles/rep.textproto:1 parent",
+                         "groups/emea.textproto:1 members[0]",
+                         "groups/emea.textproto:2 members[1]",
+                         "permissionSets/sales.textproto:1 "
+                         "object_permissions[0].object",
+                         "sharingRules/retail.textproto:2 criteria",
+                         "sharingRules/retail.textproto:1 access",
+                         "profiles/sales.textproto:2 allowed_ip_ranges[0]",
+                         "profiles/sales.textproto:3 allowed_countries[0]"))
       << Dump(errors);
   EXPECT_THAT(Dump(errors),
               HasSubstr("roles/rep.textproto:1:1: parent: role 'roles/rep': "

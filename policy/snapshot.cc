@@ -86,8 +86,8 @@ class Compiler {
   // Records a problem of `object` (its field `field`, "" for the whole
   // object). Returns false, for `return Fail(...)` in checks.
   bool Fail(absl::string_view object, std::string field, absl::Status status) {
-    problems_.push_back(
-        PolicyProblem{std::string(object), std::move(field), std::move(status)});
+    problems_.push_back(PolicyProblem{std::string(object), std::move(field),
+                                      std::move(status)});
     return false;
   }
 
@@ -157,8 +157,8 @@ void Compiler::CompileDefaults() {
       continue;
     }
     if (seen[*o]) {
-      Fail(name, "", Invalid("org-wide default for '", d.object(),
-                             "' is given twice"));
+      Fail(name, "",
+           Invalid("org-wide default for '", d.object(), "' is given twice"));
       continue;
     }
     seen[*o] = true;
@@ -277,7 +277,8 @@ void Compiler::CompileUsers() {
     cu.resource_name = name;
     cu.active = u.active();
     if (u.id().empty() || absl::StrContains(u.id(), '/')) {
-      Fail(name, "id", Invalid("user id '", u.id(), "' is empty or contains '/'"));
+      Fail(name, "id",
+           Invalid("user id '", u.id(), "' is empty or contains '/'"));
     } else if (!p_.user_index.emplace(u.id(), index).second) {
       Fail(name, "", Invalid("user '", u.id(), "' is listed twice"));
     }
@@ -298,8 +299,8 @@ void Compiler::CompileUsers() {
   for (size_t i = 0; i < p_.roles.size(); ++i) {
     const std::string& name = p_.roles[i].name;
     if (!HasIdForm(name, "roles/")) continue;
-    p_.grantees.emplace(name,
-                        GranteeRef{GranteeRef::Kind::kRole, static_cast<int>(i)});
+    p_.grantees.emplace(
+        name, GranteeRef{GranteeRef::Kind::kRole, static_cast<int>(i)});
     p_.grantees.emplace(
         absl::StrCat("roleAndSubordinates/", absl::string_view(name).substr(6)),
         GranteeRef{GranteeRef::Kind::kRoleAndSubordinates,
@@ -323,11 +324,13 @@ void Compiler::CompileGroups() {
   const size_t words = (p_.users.size() + 63) / 64;
   for (const crm::v1::Group& g : state_.groups()) {
     // Every group gets its slot (p_.groups[i] is state_.groups(i)).
-    GranteeRef ref{GranteeRef::Kind::kGroup, static_cast<int>(p_.groups.size())};
+    GranteeRef ref{GranteeRef::Kind::kGroup,
+                   static_cast<int>(p_.groups.size())};
     p_.groups.push_back(CompiledGroup{g.name(), std::vector<uint64_t>(words)});
     if (!HasIdForm(g.name(), "groups/")) {
       Fail(g.name(), "name",
-           Invalid("group name '", g.name(), "' is not of the form groups/{id}"));
+           Invalid("group name '", g.name(),
+                   "' is not of the form groups/{id}"));
       continue;
     }
     if (!p_.grantees.emplace(g.name(), ref).second) {
@@ -341,8 +344,8 @@ void Compiler::CompileGroups() {
     std::vector<int> users;
     const auto& members = state_.groups(gi).members();
     for (int mi = 0; mi < members.size(); ++mi) {
-      auto ref = Resolve(members[mi], absl::StrCat("group '", p_.groups[gi].name,
-                                                   "' member"));
+      auto ref = Resolve(
+          members[mi], absl::StrCat("group '", p_.groups[gi].name, "' member"));
       if (!ref.ok()) {
         Fail(p_.groups[gi].name, absl::StrCat("members[", mi, "]"),
              ref.status());
@@ -514,8 +517,8 @@ void Compiler::CompileServices() {
       if (!p.ok()) {
         Fail(name, absl::StrCat("system_permissions[", i, "]"),
              absl::InvalidArgumentError(absl::StrCat(
-                 "service '", service.name(), "': system_permissions: ",
-                 p.status().message())));
+                 "service '", service.name(),
+                 "': system_permissions: ", p.status().message())));
         continue;
       }
       cs.config_system |= SystemBit(*p);
@@ -572,7 +575,8 @@ void Compiler::CompileSharingRules() {
     const std::string& name = r.name();
     const std::string where = absl::StrCat("sharing rule '", name, "'");
     if (!HasIdForm(name, "sharingRules/")) {
-      Fail(name, "name", Invalid(where, " is not of the form sharingRules/{id}"));
+      Fail(name, "name",
+           Invalid(where, " is not of the form sharingRules/{id}"));
       continue;
     }
     if (!names.emplace(name, true).second) {
@@ -615,7 +619,8 @@ void Compiler::CompileSharingRules() {
         break;
       }
       case crm::v1::SharingRule::SOURCE_NOT_SET:
-        ok = Fail(name, "", Invalid(where, ": neither owned_by nor criteria is set"));
+        ok = Fail(name, "",
+                  Invalid(where, ": neither owned_by nor criteria is set"));
         break;
     }
     auto with = Resolve(r.shared_with(), absl::StrCat(where, " shared_with"));

@@ -31,8 +31,8 @@ struct CliResult {
   int code = -1;
   std::string out, err;
   std::string Describe() const {
-    return absl::StrCat("exit ", code, "\n--- stdout:\n", out,
-                        "--- stderr:\n", err);
+    return absl::StrCat("exit ", code, "\n--- stdout:\n", out, "--- stderr:\n",
+                        err);
   }
 };
 
@@ -100,8 +100,7 @@ TEST_P(PolicyBundleCliTest, ExportIsCompleteDeterministicAndValidates) {
   for (const char* path :
        {"roles/ceo.textproto", "roles/sales-rep.textproto",
         "orgWideDefaults/accounts.textproto",
-        "orgWideDefaults/contacts.textproto",
-        "permissionSets/sales.textproto",
+        "orgWideDefaults/contacts.textproto", "permissionSets/sales.textproto",
         "permissionSets/cli-policy-admin.textproto",
         "profiles/sales-rep.textproto", "profiles/eu-partner.textproto"}) {
     EXPECT_TRUE(files.count(path)) << path;
@@ -220,8 +219,8 @@ TEST_P(PolicyBundleCliTest, ProfilesCreateUpdateDelete) {
                            HasSubstr("profile.login_hours")));
 
   // Clearing a field needs naming it.
-  r = Run({"profiles", "update", "night", "{}", "--fields",
-           "allowed_countries"});
+  r = Run(
+      {"profiles", "update", "night", "{}", "--fields", "allowed_countries"});
   ASSERT_EQ(r.code, 0) << r.Describe();
   EXPECT_THAT(r.out, Not(HasSubstr("DE")));
   r = Run({"profiles", "update", "night", "{}"});

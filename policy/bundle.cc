@@ -15,6 +15,7 @@
 #include "base/error.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "model/resource_name.h"
+#include "policy/profile_restrictions.h"
 #include "policy/snapshot.h"
 
 namespace crm::policy {
@@ -430,22 +431,21 @@ void CheckBundleRules(const PolicyBundle& bundle,
                         "case-insensitive file systems"));
     }
     if (o.is_profile) {
-      const crm::v1::Profile& p = o.profile;
-      if (p.display_name().empty()) {
-        fail(name, "display_name", "a profile needs a display name");
-      } else if (auto [d, fresh] =
-                     display_names.emplace(p.display_name(), name);
-                 !fresh) {
-        fail(name, "display_name",
-             absl::StrCat("'", p.display_name(),
-                          "' is already the display name of ", d->second,
-                          "; profile display names are unique"));
+      // The checks UserAdminService makes before writing a profile (its
+      // login restrictions are the compiler's, below).
+      static const std::set<std::string> kAll = {
+          "display_name", "allowed_ip_ranges", "allowed_countries",
+          "login_hours",  "login_time_zone",   "system_permissions"};
+      for (const base::FieldViolation& v :
+           CheckProfileFields(o.profile, kAll)) {
+        fail(name, v.field, v.description);
       }
-      for (int i = 0; i < p.system_permissions_size(); ++i) {
-        if (p.system_permissions(i) == crm::v1::SYSTEM_PERMISSION_UNSPECIFIED) {
-          fail(name, absl::StrCat("system_permissions[", i, "]"),
-               "SYSTEM_PERMISSION_UNSPECIFIED is not a permission");
-        }
+      const std::string& display = o.profile.display_name();
+      if (auto [d, fresh] = display_names.emplace(display, name);
+          !display.empty() && !fresh) {
+        fail(name, "display_name",
+             absl::StrCat("'", display, "' is already the display name of ",
+                          d->second, "; profile display names are unique"));
       }
       continue;
     }
@@ -472,6 +472,10 @@ std::vector<BundleError> ValidateBundle(const PolicyBundle& bundle,
                                         const ValidateOptions& options) {
   std::vector<BundleError> errors;
   CheckBundleRules(bundle, &errors);
+  // A field the bundle's rules found wrong is not reported again by the
+  // compiler (e.g. "10.0.0.0/8, 10.1.0.0/16": two entries in one).
+  std::set<std::pair<std::string, std::string>> reported;
+  for (const BundleError& e : errors) reported.insert({e.object, e.field});
 
   crm::internal::PolicyState state = bundle.ToState();
   // Objects whose file does not parse: roles, groups and profiles stand in
@@ -502,6 +506,7 @@ std::vector<BundleError> ValidateBundle(const PolicyBundle& bundle,
     if (bad.has_value() && bad->field_violations_size() > 0 &&
         p.field.empty()) {
       for (const auto& v : bad->field_violations()) {
+        if (reported.count({p.object, v.field()})) continue;
         errors.push_back(BundleError{bundle.Locate(p.object, v.field()),
                                      p.object, v.field(), v.description()});
       }

@@ -148,7 +148,9 @@ struct ValidateOptions {
 
 // Every problem of the bundle, located: ParseBundle's, then the bundle's own
 // rules (every profile a permission set is assigned to is in the bundle;
-// profile display names are set and unique; no two ids differ only in case),
+// profile display names are unique; no two ids differ only in case), each
+// profile's own fields as UserAdminService checks them
+// (CheckProfileFields, profile_restrictions.h),
 // then everything the policy compiler refuses
 // (PolicySnapshot::Check: unknown objects and fields of model/'s schemas,
 // dangling roles, groups and grantees, duplicate names, role and group

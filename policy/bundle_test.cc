@@ -273,7 +273,16 @@ TEST(PolicyBundle, EveryErrorKindIsLocated) {
        "display_name", "already the display name of profiles/sales"},
       {"profile without a display name", "profiles/empty.textproto",
        "allowed_countries: \"DE\"\n", "profiles/empty.textproto", 1,
-       "display_name", "needs a display name"},
+       "display_name", "required"},
+      {"two ranges in one entry", "profiles/sales.textproto",
+       "display_name: \"Sales Rep\"\n"
+       "allowed_ip_ranges: \"10.0.0.0/8, 10.1.0.0/16\"\n",
+       "profiles/sales.textproto", 2, "allowed_ip_ranges[0]",
+       "is not one entry"},
+      {"unknown system permission", "profiles/sales.textproto",
+       "display_name: \"Sales Rep\"\nsystem_permissions: 42\n",
+       "profiles/sales.textproto", 2, "system_permissions[0]",
+       "not a known SystemPermission"},
       {"ids differing only in case", "roles/VP.textproto", "",
        "roles/vp.textproto", 1, "", "only in case"},
   };

@@ -43,9 +43,9 @@ std::vector<base::FieldViolation> CheckProfileFields(
                      "required: a profile is known by its display name "
                      "(e.g. \"Sales Rep\")"});
     } else if (profile.display_name().size() > kMaxProfileDisplayNameBytes) {
-      out.push_back({"display_name", absl::StrCat("at most ",
-                                                  kMaxProfileDisplayNameBytes,
-                                                  " bytes")});
+      out.push_back(
+          {"display_name",
+           absl::StrCat("at most ", kMaxProfileDisplayNameBytes, " bytes")});
     }
   }
   for (const char* list : {"allowed_ip_ranges", "allowed_countries"}) {

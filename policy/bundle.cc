@@ -249,28 +249,31 @@ SourceLocation PolicyBundle::Locate(absl::string_view name,
 
 // --- Rendering --------------------------------------------------------------
 
-BundleFiles RenderBundle(const PolicyBundle& bundle) {
+std::string RenderObject(const BundleObject& o) {
   TextFormat::Printer printer;
   printer.SetUseUtf8StringEscaping(true);
-  BundleFiles files;
-  for (const auto& [name, o] : bundle.objects()) {
-    std::unique_ptr<Message> body(Body(o).New());
-    body->CopyFrom(Body(o));
-    // The path is the name; etags are the server's.
-    for (const char* key : {"name", "object", "etag"}) {
-      const FieldDescriptor* f = body->GetDescriptor()->FindFieldByName(key);
-      if (f == nullptr) continue;
-      if (std::string(key) == "object" &&
-          name.rfind("orgWideDefaults/", 0) != 0) {
-        continue;  // a rule's object is content, not its key
-      }
-      body->GetReflection()->ClearField(body.get(), f);
+  std::unique_ptr<Message> body(Body(o).New());
+  body->CopyFrom(Body(o));
+  // The path is the name; etags are the server's.
+  for (const char* key : {"name", "object", "etag"}) {
+    const FieldDescriptor* f = body->GetDescriptor()->FindFieldByName(key);
+    if (f == nullptr) continue;
+    if (std::string(key) == "object" &&
+        !absl::StartsWith(o.name, "orgWideDefaults/")) {
+      continue;  // a rule's object is content, not its key
     }
-    std::string text;
-    printer.PrintToString(*body, &text);
-    files[o.file] = absl::StrCat(
-        "# proto-message: ", body->GetDescriptor()->full_name(), "\n", text);
+    body->GetReflection()->ClearField(body.get(), f);
   }
+  std::string text;
+  printer.PrintToString(*body, &text);
+  return absl::StrCat("# proto-message: ", body->GetDescriptor()->full_name(),
+                      "\n", text);
+}
+
+BundleFiles RenderBundle(const PolicyBundle& bundle) {
+  BundleFiles files;
+  for (const auto& [name, o] : bundle.objects())
+    files[o.file] = RenderObject(o);
   return files;
 }
 

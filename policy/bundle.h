@@ -125,6 +125,12 @@ class PolicyBundle {
 // UTF-8 unescaped), with no name, etag, version or time inside.
 BundleFiles RenderBundle(const PolicyBundle& bundle);
 
+// One object's file text (RenderBundle's). Equal texts are the same
+// object, so plan and apply can compare a bundle's object with the live one
+// by it (and leave an unchanged object, and its etag, alone); a reordered
+// repeated field counts as a change.
+std::string RenderObject(const BundleObject& object);
+
 // Parses every file; errors for: a path that is not {kind}/{id}.textproto
 // with a known kind and a valid id (1-64 of [A-Za-z0-9_-]), text that does
 // not parse (unknown fields and enum values included), a name or object that

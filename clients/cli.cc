@@ -190,14 +190,21 @@ const Command kCommands[] = {
      "admin (needs manage_users): users, their profile, role and password; "
      "unlock a user or end all their sessions",
      RunUsers},
-    {"profiles", "profiles list | get PROFILE",
-     "admin (needs manage_users): the profiles", RunProfiles},
+    {"profiles",
+     "profiles list | get PROFILE | create ID JSON|@FILE | update PROFILE "
+     "JSON|@FILE [--fields F,...] [--etag E] | delete PROFILE [--etag E]",
+     "admin (needs manage_policy): the profiles and their login "
+     "restrictions; @FILE may be a .textproto of `policy export`",
+     RunProfiles},
     {"policy",
      "policy list KIND | get NAME | create KIND ID JSON|@FILE | "
-     "update NAME JSON|@FILE [--etag E] | delete NAME [--etag E]",
+     "update NAME JSON|@FILE [--etag E] | delete NAME [--etag E] | "
+     "export DIR | validate DIR [--server-config FILE]",
      "admin: the access policy (needs manage_policy); KIND: permissionSets, "
      "orgWideDefaults, roles, groups, sharingRules, restrictionRules; JSON is "
-     "the object itself, update replaces it whole",
+     "the object itself, update replaces it whole; export writes the whole "
+     "policy as text files, one per object; validate compiles such a folder "
+     "offline and lists every error",
      RunPolicy},
     {"share", "share RECORD GRANTEE [read|read_write]",
      "share a record (e.g. accounts/acme) with users/ID, roles/ID, "

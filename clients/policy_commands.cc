@@ -13,6 +13,7 @@
 #include "clients/cli_args.h"
 #include "clients/descriptor_catalog.h"
 #include "clients/output_format.h"
+#include "clients/policy_bundle_commands.h"
 #include "clients/resource_requests.h"
 #include "crm/v1/admin_service.pb.h"
 #include "crm/v1/sharing_service.pb.h"
@@ -140,7 +141,8 @@ absl::Status PrintList(CliSession& s, const Message& all,
 
 constexpr char kPolicyUsage[] =
     "policy list KIND | policy get NAME | policy create KIND ID JSON|@FILE | "
-    "policy update NAME JSON|@FILE [--etag E] | policy delete NAME [--etag E]";
+    "policy update NAME JSON|@FILE [--etag E] | policy delete NAME [--etag E] "
+    "| policy export DIR | policy validate DIR [--server-config FILE]";
 
 absl::Status PolicyList(CliSession& s, const Args& args) {
   auto a = ParseCommand(args, {}, "policy list", 1, 1, "policy list KIND");
@@ -358,11 +360,11 @@ absl::Status RunPolicy(CliSession& s, const Args& args) {
     const char* name;
     absl::Status (*run)(CliSession&, const Args&);
   };
-  static constexpr Verb kVerbs[] = {{"list", PolicyList},
-                                    {"get", PolicyGet},
-                                    {"create", PolicyCreate},
-                                    {"update", PolicyUpdate},
-                                    {"delete", PolicyDelete}};
+  static constexpr Verb kVerbs[] = {
+      {"list", PolicyList},        {"get", PolicyGet},
+      {"create", PolicyCreate},    {"update", PolicyUpdate},
+      {"delete", PolicyDelete},    {"export", PolicyExport},
+      {"validate", PolicyValidate}};
   if (args.empty()) return Usage(kPolicyUsage);
   for (const Verb& v : kVerbs) {
     if (args[0] == v.name) return v.run(s, Args(args.begin() + 1, args.end()));

@@ -21,6 +21,9 @@
 //       object changed since). A name (or, for an org-wide default, object)
 //       in the JSON must be NAME's.
 //   crmctl policy delete NAME [--etag E]
+//   crmctl policy export DIR | policy validate DIR [--server-config FILE]
+//       The whole policy as text files, one per object, and their offline
+//       check (policy_bundle_commands.h).
 //
 //   crmctl share RECORD GRANTEE [read|read_write]     (default read)
 //       RECORD: COLLECTION/ID, e.g. accounts/acme. GRANTEE: users/ID,

@@ -1,11 +1,22 @@
 #include "clients/user_commands.h"
 
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/text_format.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "clients/auth_commands.h"
 #include "clients/cli_args.h"
 #include "clients/field_values.h"
 #include "clients/output_format.h"
+#include "clients/resource_requests.h"
 #include "crm/v1/user_admin_service.pb.h"
 
 namespace crm::client {
@@ -19,7 +30,10 @@ constexpr char kUsersUsage[] =
     "[--password-stdin] | users update USER FIELD=VALUE... [--etag E] | "
     "users set-password USER [--password-stdin] [--keep-sessions] [--etag E] "
     "| users unlock USER | users revoke-sessions USER";
-constexpr char kProfilesUsage[] = "profiles list | profiles get PROFILE";
+constexpr char kProfilesUsage[] =
+    "profiles list | profiles get PROFILE | profiles create ID JSON|@FILE | "
+    "profiles update PROFILE JSON|@FILE [--fields F,...] [--etag E] | "
+    "profiles delete PROFILE [--etag E]";
 
 std::string Method(const char* name) { return absl::StrCat(kService, name); }
 
@@ -187,6 +201,156 @@ absl::Status ProfilesGet(CliSession& s, const Args& args) {
   return s.PrintRecord(reply);
 }
 
+// The fields of a Profile a write may set (UpdateProfile's mask paths).
+const std::set<std::string>& ProfileFields() {
+  static const auto* fields = new std::set<std::string>{
+      "display_name", "allowed_ip_ranges", "allowed_countries",
+      "login_hours",  "login_time_zone",   "system_permissions"};
+  return *fields;
+}
+
+// A profile given as JSON (proto3 mapping), @FILE of JSON, or
+// @FILE.textproto (protobuf text format, as `policy export` writes it).
+struct ProfileArg {
+  crm::v1::Profile profile;
+  std::vector<std::string> given;  // writable fields the input names
+};
+
+absl::StatusOr<ProfileArg> ParseProfileArg(const std::string& arg,
+                                           absl::string_view command) {
+  ProfileArg out;
+  std::string text = arg;
+  const bool from_file = absl::StartsWith(arg, "@");
+  if (from_file) {
+    std::ifstream in(arg.substr(1), std::ios::binary);
+    if (!in) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(command, ": cannot read '", arg.substr(1), "'"));
+    }
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    text = buffer.str();
+  }
+  const auto* type = crm::v1::Profile::descriptor();
+  if (from_file && absl::EndsWith(arg, ".textproto")) {
+    google::protobuf::TextFormat::Parser parser;
+    google::protobuf::TextFormat::ParseInfoTree tree;
+    parser.WriteLocationsTo(&tree);
+    if (!parser.ParseFromString(text, &out.profile)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          command, ": '", arg.substr(1),
+          "' is not a crm.v1.Profile in text format (crmctl policy validate "
+          "on its folder shows where)"));
+    }
+    for (const std::string& f : ProfileFields()) {
+      const auto* field = type->FindFieldByName(f);
+      if (tree.GetLocation(field, field->is_repeated() ? 0 : -1).line >= 0) {
+        out.given.push_back(f);
+      }
+    }
+    return out;
+  }
+  if (auto st = ParseJsonInto(absl::StrCat(command, ": the JSON"), text,
+                              &out.profile);
+      !st.ok()) {
+    return st;
+  }
+  // Which fields the JSON names (an empty list names one, to clear it).
+  google::protobuf::Struct keys;
+  if (google::protobuf::util::JsonStringToMessage(text, &keys).ok()) {
+    for (const auto& [key, value] : keys.fields()) {
+      const auto* field = type->FindFieldByName(key);
+      for (int i = 0; field == nullptr && i < type->field_count(); ++i) {
+        if (type->field(i)->json_name() == key) field = type->field(i);
+      }
+      if (field != nullptr && ProfileFields().count(field->name())) {
+        out.given.push_back(field->name());
+      }
+    }
+  }
+  return out;
+}
+
+absl::Status ProfilesCreate(CliSession& s, const Args& args) {
+  constexpr char kUsage[] = "profiles create ID JSON|@FILE";
+  auto a = ParseCommand(args, {}, "profiles create", 2, 2, kUsage);
+  if (!a.ok()) return a.status();
+  auto parsed = ParseProfileArg(a->positional[1], "profiles create");
+  if (!parsed.ok()) return parsed.status();
+  crm::v1::CreateProfileRequest request;
+  request.set_profile_id(a->positional[0]);
+  *request.mutable_profile() = parsed->profile;
+  request.mutable_profile()->clear_name();
+  request.mutable_profile()->clear_etag();
+  crm::v1::Profile reply;
+  if (auto st = s.Call(Method("CreateProfile"), request, &reply); !st.ok()) {
+    return st;
+  }
+  return s.PrintRecord(reply);
+}
+
+absl::Status ProfilesUpdate(CliSession& s, const Args& args) {
+  constexpr char kUsage[] =
+      "profiles update PROFILE JSON|@FILE [--fields F,...] [--etag E]";
+  auto a = ParseCommand(args, {{"fields", true}, {"etag", true}},
+                        "profiles update", 2, 2, kUsage);
+  if (!a.ok()) return a.status();
+  const std::string name = Named("profiles", a->positional[0]);
+  auto parsed = ParseProfileArg(a->positional[1], "profiles update");
+  if (!parsed.ok()) return parsed.status();
+  crm::v1::UpdateProfileRequest request;
+  crm::v1::Profile* profile = request.mutable_profile();
+  *profile = parsed->profile;
+  if (!profile->name().empty() && profile->name() != name) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("profiles update: the input's name is '", profile->name(),
+                     "' but the command names ", name,
+                     "; leave it out or make them the same"));
+  }
+  profile->set_name(name);
+  if (a->Has("etag")) profile->set_etag(a->Get("etag"));
+  std::vector<std::string> paths = parsed->given;
+  if (a->Has("fields")) {
+    paths.clear();
+    for (absl::string_view f : absl::StrSplit(a->Get("fields"), ',')) {
+      if (!ProfileFields().count(std::string(f))) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "profiles update: --fields: '", f, "' is not a field; use ",
+            absl::StrJoin(ProfileFields(), ", ")));
+      }
+      paths.emplace_back(f);
+    }
+  }
+  if (paths.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "profiles update: the input sets none of ",
+        absl::StrJoin(ProfileFields(), ", "),
+        "; give the fields to change (to clear one, name it with --fields)"));
+  }
+  for (const std::string& p : paths)
+    request.mutable_update_mask()->add_paths(p);
+  crm::v1::Profile reply;
+  if (auto st = s.Call(Method("UpdateProfile"), request, &reply); !st.ok()) {
+    return st;
+  }
+  return s.PrintRecord(reply);
+}
+
+absl::Status ProfilesDelete(CliSession& s, const Args& args) {
+  auto a = ParseCommand(args, {{"etag", true}}, "profiles delete", 1, 1,
+                        "profiles delete PROFILE [--etag E]");
+  if (!a.ok()) return a.status();
+  crm::v1::DeleteProfileRequest request;
+  request.set_name(Named("profiles", a->positional[0]));
+  request.set_etag(a->Get("etag"));
+  google::protobuf::Empty reply;
+  if (auto st = s.Call(Method("DeleteProfile"), request, &reply); !st.ok()) {
+    return st;
+  }
+  s.out() << "deleted " << request.name() << "\n";
+  return absl::OkStatus();
+}
+
 struct Verb {
   const char* name;
   absl::Status (*run)(CliSession&, const Args&);
@@ -217,7 +381,11 @@ absl::Status RunUserAdmin(CliSession& s, const Args& args) {
 
 absl::Status RunProfiles(CliSession& s, const Args& args) {
   return Dispatch(s, args, "profiles", kProfilesUsage,
-                  {{"list", ProfilesList}, {"get", ProfilesGet}});
+                  {{"list", ProfilesList},
+                   {"get", ProfilesGet},
+                   {"create", ProfilesCreate},
+                   {"update", ProfilesUpdate},
+                   {"delete", ProfilesDelete}});
 }
 
 }  // namespace crm::client

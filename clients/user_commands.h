@@ -15,6 +15,18 @@
 //       [--etag E]                    ends the user's sessions unless kept
 //   crmctl profiles list
 //   crmctl profiles get PROFILE                PROFILE: profiles/ID or ID
+//   crmctl profiles create ID JSON|@FILE
+//       The profile (display_name, allowed_ip_ranges, allowed_countries,
+//       login_hours, login_time_zone, system_permissions) as JSON (proto3
+//       mapping), @FILE of JSON, or @FILE.textproto in protobuf text format
+//       (a file of `crmctl policy export`'s profiles/ folder). Needs
+//       manage_policy, like every profile write.
+//   crmctl profiles update PROFILE JSON|@FILE [--fields F,...] [--etag E]
+//       update_mask = the fields the input names (JSON keys; fields a
+//       .textproto file sets), or --fields; to clear a field name it with
+//       --fields (or give [] / "" in JSON). An etag in the input or --etag
+//       makes the update conditional.
+//   crmctl profiles delete PROFILE [--etag E]
 // (`users unlock` and `users revoke-sessions` are auth_commands.h's.)
 #ifndef CRM_CLIENTS_USER_COMMANDS_H_
 #define CRM_CLIENTS_USER_COMMANDS_H_

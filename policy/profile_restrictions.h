@@ -8,11 +8,16 @@
 #ifndef CRM_POLICY_PROFILE_RESTRICTIONS_H_
 #define CRM_POLICY_PROFILE_RESTRICTIONS_H_
 
+#include <cstddef>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "base/error.h"
 #include "crm/internal/policy_state.pb.h"
+#include "crm/v1/user_admin_service.pb.h"
 #include "login/login_restrictions.h"
 
 namespace crm::policy {
@@ -28,6 +33,22 @@ std::string ProfileLabel(absl::string_view display_name);
 // (fields as in login::LoginRuleSpec, unprefixed).
 absl::StatusOr<login::LoginRestrictions> CompileProfileRestrictions(
     const crm::internal::PolicyProfile& profile);
+
+// The most bytes of a profile's display name.
+inline constexpr size_t kMaxProfileDisplayNameBytes = 200;
+
+// The checks of a profile's own fields beyond its login restrictions, for
+// the fields named in `fields` (crm.v1.Profile field names): display_name
+// set and at most kMaxProfileDisplayNameBytes; each allowed_ip_ranges and
+// allowed_countries entry one non-empty entry without ',' or a line break
+// (the profiles table stores them joined by those); every
+// system_permissions value a known permission. One violation per problem,
+// its field relative to the profile ("allowed_ip_ranges[1]"). What
+// UserAdminService refuses before writing (server/user_admin_service.cc,
+// which then compiles the restrictions with CompileProfileRestrictions) and
+// what a policy bundle reports for its profiles (policy/bundle.h).
+std::vector<base::FieldViolation> CheckProfileFields(
+    const crm::v1::Profile& profile, const std::set<std::string>& fields);
 
 }  // namespace crm::policy
 

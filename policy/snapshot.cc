@@ -38,10 +38,18 @@ bool HasIdForm(absl::string_view name, absl::string_view prefix) {
 class Compiler {
  public:
   Compiler(const PolicyState& state, const PolicySnapshot::Services& services,
-           const model::SchemaRegistry& schemas, CompiledPolicy* p)
-      : state_(state), services_(services), schemas_(schemas), p_(*p) {}
+           const model::SchemaRegistry& schemas, CompiledPolicy* p,
+           std::vector<PolicyProblem>* problems)
+      : state_(state),
+        services_(services),
+        schemas_(schemas),
+        p_(*p),
+        problems_(*problems) {}
 
-  absl::Status Run() {
+  // Runs every step. A step records each problem it finds (Fail) and goes
+  // on without the offending entry, so one run finds every problem; the
+  // result is only usable (CompileUserViews runs) when there is none.
+  void Run() {
     p_.version = state_.version();
     CompileObjects();
     for (auto step :
@@ -50,10 +58,9 @@ class Compiler {
           &Compiler::CompilePermissionSets, &Compiler::CompileServices,
           &Compiler::CompileSharingRules, &Compiler::CompileRestrictions,
           &Compiler::CompileProfiles}) {
-      if (absl::Status s = (this->*step)(); !s.ok()) return s;
+      (this->*step)();
     }
-    CompileUserViews();
-    return absl::OkStatus();
+    if (problems_.empty()) CompileUserViews();
   }
 
  private:
@@ -65,16 +72,24 @@ class Compiler {
   };
 
   void CompileObjects();
-  absl::Status CompileDefaults();
-  absl::Status CompileRoles();
-  absl::Status CompileUsers();
-  absl::Status CompileGroups();
-  absl::Status CompilePermissionSets();
-  absl::Status CompileServices();
-  absl::Status CompileSharingRules();
-  absl::Status CompileRestrictions();
-  absl::Status CompileProfiles();
+  void CompileDefaults();
+  void CompileRoles();
+  void CompileUsers();
+  void CompileGroups();
+  void CompilePermissionSets();
+  void CompileServices();
+  void CompileSharingRules();
+  void CompileRestrictions();
+  void CompileProfiles();
   void CompileUserViews();
+
+  // Records a problem of `object` (its field `field`, "" for the whole
+  // object). Returns false, for `return Fail(...)` in checks.
+  bool Fail(absl::string_view object, std::string field, absl::Status status) {
+    problems_.push_back(PolicyProblem{std::string(object), std::move(field),
+                                      std::move(status)});
+    return false;
+  }
 
   absl::StatusOr<GranteeRef> Resolve(const crm::v1::Grantee& g,
                                      absl::string_view where) const;
@@ -89,6 +104,7 @@ class Compiler {
   const PolicySnapshot::Services& services_;
   const model::SchemaRegistry& schemas_;
   CompiledPolicy& p_;
+  std::vector<PolicyProblem>& problems_;
 
   std::vector<SetGrants> sets_;
   std::map<std::string, std::vector<int>> sets_by_assignee_;
@@ -131,13 +147,19 @@ absl::StatusOr<int> Compiler::Object(absl::string_view collection,
   return o;
 }
 
-absl::Status Compiler::CompileDefaults() {
+void Compiler::CompileDefaults() {
   std::vector<bool> seen(p_.objects.size());
   for (const OrgWideDefault& d : state_.defaults()) {
+    const std::string name = absl::StrCat("orgWideDefaults/", d.object());
     auto o = Object(d.object(), "org-wide default");
-    if (!o.ok()) return o.status();
+    if (!o.ok()) {
+      Fail(name, "object", o.status());
+      continue;
+    }
     if (seen[*o]) {
-      return Invalid("org-wide default for '", d.object(), "' is given twice");
+      Fail(name, "",
+           Invalid("org-wide default for '", d.object(), "' is given twice"));
+      continue;
     }
     seen[*o] = true;
     ObjectPolicy& obj = p_.objects[*o];
@@ -147,24 +169,30 @@ absl::Status Compiler::CompileDefaults() {
     obj.hierarchy = d.grant_access_using_hierarchies();
     if (obj.controlled_by_parent() &&
         (obj.account_field < 0 || *o == p_.accounts)) {
-      return Invalid("org-wide default for '", d.object(),
-                     "': CONTROLLED_BY_PARENT needs an \"account\" field "
-                     "(contacts, opportunities, cases)");
+      obj.access = OrgWideDefault::PRIVATE;
+      Fail(name, "internal_access",
+           Invalid("org-wide default for '", d.object(),
+                   "': CONTROLLED_BY_PARENT needs an \"account\" field "
+                   "(contacts, opportunities, cases)"));
     }
   }
-  return absl::OkStatus();
 }
 
-absl::Status Compiler::CompileRoles() {
+void Compiler::CompileRoles() {
   std::map<std::string, int> index;
   for (const crm::v1::Role& r : state_.roles()) {
-    if (!HasIdForm(r.name(), "roles/")) {
-      return Invalid("role name '", r.name(), "' is not of the form roles/{id}");
-    }
-    if (!index.emplace(r.name(), static_cast<int>(p_.roles.size())).second) {
-      return Invalid("role '", r.name(), "' is defined twice");
-    }
+    // Every role gets its slot (p_.roles[i] is state_.roles(i)); a bad or
+    // repeated name is reported and left out of the index.
     p_.roles.push_back(CompiledRole{r.name()});
+    if (!HasIdForm(r.name(), "roles/")) {
+      Fail(r.name(), "name",
+           Invalid("role name '", r.name(), "' is not of the form roles/{id}"));
+      continue;
+    }
+    if (!index.emplace(r.name(), static_cast<int>(p_.roles.size()) - 1)
+             .second) {
+      Fail(r.name(), "", Invalid("role '", r.name(), "' is defined twice"));
+    }
   }
   std::vector<int> roots;
   for (int i = 0; i < state_.roles_size(); ++i) {
@@ -175,13 +203,17 @@ absl::Status Compiler::CompileRoles() {
     }
     auto it = index.find(parent);
     if (it == index.end()) {
-      return Invalid("role '", p_.roles[i].name, "': unknown parent '", parent,
-                     "'");
+      Fail(p_.roles[i].name, "parent",
+           Invalid("role '", p_.roles[i].name, "': unknown parent '", parent,
+                   "'"));
+      roots.push_back(i);
+      continue;
     }
     p_.roles[i].parent = it->second;
     p_.roles[it->second].children.push_back(i);
   }
-  // Euler tour from the roots; a role not reached lies on a cycle.
+  // Euler tour from the roots; a role not reached lies on a cycle or below
+  // one.
   std::vector<bool> reached(p_.roles.size());
   int clock = 0;
   for (int root : roots) {
@@ -201,46 +233,64 @@ absl::Status Compiler::CompileRoles() {
       }
     }
   }
+  // Each cycle is reported once, on the role whose parent closes it, and
+  // broken there (so later steps never walk it).
+  std::vector<bool> handled(p_.roles.size());
   for (size_t i = 0; i < p_.roles.size(); ++i) {
-    if (reached[i]) continue;
-    std::vector<std::string> path;
+    if (reached[i] || handled[i]) continue;
+    std::vector<int> path;
     std::vector<bool> on_path(p_.roles.size());
     int r = static_cast<int>(i);
-    while (!on_path[r]) {
+    while (r >= 0 && !on_path[r] && !handled[r]) {
       on_path[r] = true;
-      path.push_back(p_.roles[r].name);
+      path.push_back(r);
       r = p_.roles[r].parent;
     }
-    path.push_back(p_.roles[r].name);
-    return Invalid("role hierarchy has a cycle: ",
-                   absl::StrJoin(path, " -> parent "));
+    for (int x : path) handled[x] = true;
+    if (r < 0 || !on_path[r]) continue;  // below a cycle already reported
+    std::vector<std::string> names;
+    for (int x : path) names.push_back(p_.roles[x].name);
+    names.push_back(p_.roles[r].name);
+    const int closing = path.back();
+    Fail(p_.roles[closing].name, "parent",
+         Invalid("role hierarchy has a cycle: ",
+                 absl::StrJoin(names, " -> parent ")));
+    auto& siblings = p_.roles[r].children;
+    siblings.erase(std::remove(siblings.begin(), siblings.end(), closing),
+                   siblings.end());
+    p_.roles[closing].parent = -1;
   }
-  return absl::OkStatus();
 }
 
-absl::Status Compiler::CompileUsers() {
+void Compiler::CompileUsers() {
   std::map<absl::string_view, int> roles;
-  for (size_t i = 0; i < p_.roles.size(); ++i) roles[p_.roles[i].name] = i;
+  for (size_t i = 0; i < p_.roles.size(); ++i) {
+    roles.emplace(p_.roles[i].name, i);
+  }
   p_.users.reserve(state_.users_size());
   for (const crm::internal::PolicyUser& u : state_.users()) {
-    if (u.id().empty() || absl::StrContains(u.id(), '/')) {
-      return Invalid("user id '", u.id(), "' is empty or contains '/'");
-    }
+    // Every user gets its slot (p_.users[i] is state_.users(i)).
+    const std::string name = absl::StrCat("users/", u.id());
     int index = static_cast<int>(p_.users.size());
-    if (!p_.user_index.emplace(u.id(), index).second) {
-      return Invalid("user '", u.id(), "' is listed twice");
-    }
     CompiledUser cu;
     cu.id = u.id();
-    cu.resource_name = absl::StrCat("users/", u.id());
+    cu.resource_name = name;
     cu.active = u.active();
+    if (u.id().empty() || absl::StrContains(u.id(), '/')) {
+      Fail(name, "id",
+           Invalid("user id '", u.id(), "' is empty or contains '/'"));
+    } else if (!p_.user_index.emplace(u.id(), index).second) {
+      Fail(name, "", Invalid("user '", u.id(), "' is listed twice"));
+    }
     if (!u.role().empty()) {
       auto it = roles.find(u.role());
       if (it == roles.end()) {
-        return Invalid("user '", u.id(), "': unknown role '", u.role(), "'");
+        Fail(name, "role",
+             Invalid("user '", u.id(), "': unknown role '", u.role(), "'"));
+      } else {
+        cu.role = it->second;
+        p_.roles[cu.role].users.push_back(index);
       }
-      cu.role = it->second;
-      p_.roles[cu.role].users.push_back(index);
     }
     p_.owner_index[cu.resource_name] = index;
     p_.grantees[cu.resource_name] = {GranteeRef::Kind::kUser, index};
@@ -248,12 +298,14 @@ absl::Status Compiler::CompileUsers() {
   }
   for (size_t i = 0; i < p_.roles.size(); ++i) {
     const std::string& name = p_.roles[i].name;
-    p_.grantees[name] = {GranteeRef::Kind::kRole, static_cast<int>(i)};
-    p_.grantees[absl::StrCat("roleAndSubordinates/",
-                             absl::string_view(name).substr(6))] = {
-        GranteeRef::Kind::kRoleAndSubordinates, static_cast<int>(i)};
+    if (!HasIdForm(name, "roles/")) continue;
+    p_.grantees.emplace(
+        name, GranteeRef{GranteeRef::Kind::kRole, static_cast<int>(i)});
+    p_.grantees.emplace(
+        absl::StrCat("roleAndSubordinates/", absl::string_view(name).substr(6)),
+        GranteeRef{GranteeRef::Kind::kRoleAndSubordinates,
+                   static_cast<int>(i)});
   }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<GranteeRef> Compiler::Resolve(const crm::v1::Grantee& g,
@@ -268,99 +320,125 @@ absl::StatusOr<GranteeRef> Compiler::Resolve(const crm::v1::Grantee& g,
   return it->second;
 }
 
-absl::Status Compiler::CompileGroups() {
+void Compiler::CompileGroups() {
   const size_t words = (p_.users.size() + 63) / 64;
   for (const crm::v1::Group& g : state_.groups()) {
-    if (!HasIdForm(g.name(), "groups/")) {
-      return Invalid("group name '", g.name(),
-                     "' is not of the form groups/{id}");
-    }
-    GranteeRef ref{GranteeRef::Kind::kGroup, static_cast<int>(p_.groups.size())};
-    if (!p_.grantees.emplace(g.name(), ref).second) {
-      return Invalid("group '", g.name(), "' is defined twice");
-    }
+    // Every group gets its slot (p_.groups[i] is state_.groups(i)).
+    GranteeRef ref{GranteeRef::Kind::kGroup,
+                   static_cast<int>(p_.groups.size())};
     p_.groups.push_back(CompiledGroup{g.name(), std::vector<uint64_t>(words)});
+    if (!HasIdForm(g.name(), "groups/")) {
+      Fail(g.name(), "name",
+           Invalid("group name '", g.name(),
+                   "' is not of the form groups/{id}"));
+      continue;
+    }
+    if (!p_.grantees.emplace(g.name(), ref).second) {
+      Fail(g.name(), "", Invalid("group '", g.name(), "' is defined twice"));
+    }
   }
   // Direct members; nested groups are folded in below, in dependency order.
-  std::vector<std::vector<int>> nested(p_.groups.size());
+  // nested[g]: (group, index of the member naming it).
+  std::vector<std::vector<std::pair<int, int>>> nested(p_.groups.size());
   for (int gi = 0; gi < state_.groups_size(); ++gi) {
     std::vector<int> users;
-    for (const crm::v1::Grantee& m : state_.groups(gi).members()) {
-      auto ref = Resolve(m, absl::StrCat("group '", p_.groups[gi].name,
-                                         "' member"));
-      if (!ref.ok()) return ref.status();
+    const auto& members = state_.groups(gi).members();
+    for (int mi = 0; mi < members.size(); ++mi) {
+      auto ref = Resolve(
+          members[mi], absl::StrCat("group '", p_.groups[gi].name, "' member"));
+      if (!ref.ok()) {
+        Fail(p_.groups[gi].name, absl::StrCat("members[", mi, "]"),
+             ref.status());
+        continue;
+      }
       p_.groups[gi].direct.push_back(*ref);
       if (ref->kind == GranteeRef::Kind::kGroup) {
-        nested[gi].push_back(ref->index);
+        nested[gi].push_back({ref->index, mi});
       } else {
         p_.AppendUsers(*ref, &users);
       }
     }
     for (int u : users) p_.groups[gi].members[u >> 6] |= uint64_t{1} << (u & 63);
   }
-  // Depth-first fold with cycle detection (0 new, 1 on stack, 2 done).
+  // Depth-first fold with cycle detection (0 new, 1 on stack, 2 done). A
+  // cycle is reported on the member that closes it, which is then skipped.
   std::vector<int> state(p_.groups.size());
   std::vector<int> path;
-  std::function<absl::Status(int)> fold = [&](int g) -> absl::Status {
-    if (state[g] == 2) return absl::OkStatus();
-    if (state[g] == 1) {
-      std::vector<std::string> names;
-      auto from = std::find(path.begin(), path.end(), g);
-      for (auto it = from; it != path.end(); ++it) {
-        names.push_back(p_.groups[*it].name);
-      }
-      names.push_back(p_.groups[g].name);
-      return Invalid("group membership has a cycle: ",
-                     absl::StrJoin(names, " contains "));
-    }
+  std::function<void(int)> fold = [&](int g) {
     state[g] = 1;
     path.push_back(g);
-    for (int child : nested[g]) {
-      if (absl::Status s = fold(child); !s.ok()) return s;
+    for (auto [child, member] : nested[g]) {
+      if (state[child] == 1) {
+        std::vector<std::string> names;
+        auto from = std::find(path.begin(), path.end(), child);
+        for (auto it = from; it != path.end(); ++it) {
+          names.push_back(p_.groups[*it].name);
+        }
+        names.push_back(p_.groups[child].name);
+        Fail(p_.groups[g].name, absl::StrCat("members[", member, "]"),
+             Invalid("group membership has a cycle: ",
+                     absl::StrJoin(names, " contains ")));
+        continue;
+      }
+      if (state[child] == 0) fold(child);
       auto& mine = p_.groups[g].members;
       const auto& theirs = p_.groups[child].members;
       for (size_t w = 0; w < mine.size(); ++w) mine[w] |= theirs[w];
     }
     path.pop_back();
     state[g] = 2;
-    return absl::OkStatus();
   };
   for (size_t g = 0; g < p_.groups.size(); ++g) {
-    if (absl::Status s = fold(static_cast<int>(g)); !s.ok()) return s;
+    if (state[g] == 0) fold(static_cast<int>(g));
   }
-  return absl::OkStatus();
 }
 
-absl::Status Compiler::CompilePermissionSets() {
+void Compiler::CompilePermissionSets() {
   std::map<absl::string_view, bool> names;
   absl::flat_hash_map<std::string, bool> services;
   for (const auto& s : services_) services[s.name()] = true;
   for (const crm::v1::PermissionSet& set : state_.permission_sets()) {
-    const std::string where = absl::StrCat("permission set '", set.name(), "'");
-    if (!HasIdForm(set.name(), "permissionSets/")) {
-      return Invalid(where, " is not of the form permissionSets/{id}");
+    const std::string& name = set.name();
+    const std::string where = absl::StrCat("permission set '", name, "'");
+    if (!HasIdForm(name, "permissionSets/")) {
+      Fail(name, "name",
+           Invalid(where, " is not of the form permissionSets/{id}"));
+      continue;
     }
-    if (!names.emplace(set.name(), true).second) {
-      return Invalid(where, " is defined twice");
+    if (!names.emplace(name, true).second) {
+      Fail(name, "", Invalid(where, " is defined twice"));
+      continue;
     }
     SetGrants g;
     g.objects.resize(p_.objects.size());
     g.fields.resize(p_.objects.size());
-    for (const auto& op : set.object_permissions()) {
+    for (int i = 0; i < set.object_permissions_size(); ++i) {
+      const auto& op = set.object_permissions(i);
       auto o = Object(op.object(), where);
-      if (!o.ok()) return o.status();
+      if (!o.ok()) {
+        Fail(name, absl::StrCat("object_permissions[", i, "].object"),
+             o.status());
+        continue;
+      }
       ObjectPermissions perms{op.read(),     op.create(),   op.edit(),
                               op.delete_(),  op.view_all(), op.modify_all()};
       perms.Normalize();
       g.objects[*o].Merge(perms);
     }
-    for (const auto& fp : set.field_permissions()) {
+    for (int i = 0; i < set.field_permissions_size(); ++i) {
+      const auto& fp = set.field_permissions(i);
       auto o = Object(fp.object(), where);
-      if (!o.ok()) return o.status();
+      if (!o.ok()) {
+        Fail(name, absl::StrCat("field_permissions[", i, "].object"),
+             o.status());
+        continue;
+      }
       int f = p_.objects[*o].schema->FieldIndex(fp.field());
       if (f < 0) {
-        return Invalid(where, ": unknown field '", fp.field(), "' of ",
-                       fp.object());
+        Fail(name, absl::StrCat("field_permissions[", i, "].field"),
+             Invalid(where, ": unknown field '", fp.field(), "' of ",
+                     fp.object()));
+        continue;
       }
       auto& fields = g.fields[*o];
       if (fields.empty()) fields.resize(p_.objects[*o].schema->fields().size());
@@ -368,8 +446,13 @@ absl::Status Compiler::CompilePermissionSets() {
       fields[f].read |= fp.read() || fp.edit();
       fields[f].edit |= fp.edit();
     }
-    for (int sp : set.system_permissions()) {
-      if (sp <= 0 || sp >= 32) return Invalid(where, ": bad system permission");
+    for (int i = 0; i < set.system_permissions_size(); ++i) {
+      const int sp = set.system_permissions(i);
+      if (sp <= 0 || sp >= 32) {
+        Fail(name, absl::StrCat("system_permissions[", i, "]"),
+             Invalid(where, ": bad system permission"));
+        continue;
+      }
       g.system |= 1u << sp;
     }
     int index = static_cast<int>(sets_.size());
@@ -377,19 +460,21 @@ absl::Status Compiler::CompilePermissionSets() {
         set.name(), g.system, g.objects, g.fields,
         {set.assignees().begin(), set.assignees().end()}});
     sets_.push_back(std::move(g));
-    for (const std::string& a : set.assignees()) {
+    for (int i = 0; i < set.assignees_size(); ++i) {
+      const std::string& a = set.assignees(i);
       bool ok = HasIdForm(a, "profiles/") ||
                 (HasIdForm(a, "users/") && p_.user_index.contains(a.substr(6))) ||
                 (HasIdForm(a, "services/") && services.contains(a.substr(9)));
       if (!ok) {
-        return Invalid(where, ": assignee '", a,
-                       "' is not a known user, a registered service or a "
-                       "profile (profiles/{id})");
+        Fail(name, absl::StrCat("assignees[", i, "]"),
+             Invalid(where, ": assignee '", a,
+                     "' is not a known user, a registered service or a "
+                     "profile (profiles/{id})"));
+        continue;
       }
       sets_by_assignee_[a].push_back(index);
     }
   }
-  return absl::OkStatus();
 }
 
 const PermissionBundle* Compiler::Bundle(std::vector<int> sets,
@@ -421,30 +506,36 @@ const PermissionBundle* Compiler::Bundle(std::vector<int> sets,
   return raw;
 }
 
-absl::Status Compiler::CompileServices() {
+void Compiler::CompileServices() {
   for (const crm::internal::ServiceConfig& service : services_) {
+    const std::string name = absl::StrCat("services/", service.name());
     CompiledService& cs = p_.services[service.name()];
-    cs.resource_name = absl::StrCat("services/", service.name());
+    cs.resource_name = name;
     cs.scope.resize(p_.objects.size());
-    for (const std::string& name : service.system_permissions()) {
-      auto p = SystemPermissionFromName(name);
+    for (int i = 0; i < service.system_permissions_size(); ++i) {
+      auto p = SystemPermissionFromName(service.system_permissions(i));
       if (!p.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "service '", service.name(), "': system_permissions: ",
-            p.status().message()));
+        Fail(name, absl::StrCat("system_permissions[", i, "]"),
+             absl::InvalidArgumentError(absl::StrCat(
+                 "service '", service.name(),
+                 "': system_permissions: ", p.status().message())));
+        continue;
       }
       cs.config_system |= SystemBit(*p);
     }
-    for (const auto& grant : service.grants()) {
+    for (int i = 0; i < service.grants_size(); ++i) {
+      const auto& grant = service.grants(i);
       std::vector<int> targets;
       if (grant.object() == "*") {
         for (size_t o = 0; o < p_.objects.size(); ++o) targets.push_back(o);
       } else if (int o = p_.ObjectIndex(grant.object()); o >= 0) {
         targets.push_back(o);
       } else {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "service '", service.name(), "': grant names unknown object '",
-            grant.object(), "'"));
+        Fail(name, absl::StrCat("grants[", i, "].object"),
+             absl::InvalidArgumentError(absl::StrCat(
+                 "service '", service.name(), "': grant names unknown object '",
+                 grant.object(), "'")));
+        continue;
       }
       ObjectPermissions perms{grant.read(), grant.create(), grant.edit(),
                               grant.delete_()};
@@ -464,7 +555,6 @@ absl::Status Compiler::CompileServices() {
       cs.scope[o].Merge(cs.permissions->objects[o]);
     }
   }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<query::CheckedFilter> Compiler::Criteria(
@@ -479,45 +569,66 @@ absl::StatusOr<query::CheckedFilter> Compiler::Criteria(
   return *std::move(f);
 }
 
-absl::Status Compiler::CompileSharingRules() {
+void Compiler::CompileSharingRules() {
   std::map<absl::string_view, bool> names;
   for (const crm::v1::SharingRule& r : state_.sharing_rules()) {
-    const std::string where = absl::StrCat("sharing rule '", r.name(), "'");
-    if (!HasIdForm(r.name(), "sharingRules/")) {
-      return Invalid(where, " is not of the form sharingRules/{id}");
+    const std::string& name = r.name();
+    const std::string where = absl::StrCat("sharing rule '", name, "'");
+    if (!HasIdForm(name, "sharingRules/")) {
+      Fail(name, "name",
+           Invalid(where, " is not of the form sharingRules/{id}"));
+      continue;
     }
-    if (!names.emplace(r.name(), true).second) {
-      return Invalid(where, " is defined twice");
+    if (!names.emplace(name, true).second) {
+      Fail(name, "", Invalid(where, " is defined twice"));
+      continue;
     }
-    auto o = Object(r.object(), where);
-    if (!o.ok()) return o.status();
-    if (p_.objects[*o].controlled_by_parent()) {
-      return Invalid(where, ": ", r.object(),
-                     " is controlled by parent; share the account instead");
-    }
+    // Every problem of the rule is reported; a rule with one is left out.
+    bool ok = true;
     CompiledSharingRule c;
-    c.name = r.name();
-    c.object = *o;
+    c.name = name;
+    auto o = Object(r.object(), where);
+    if (!o.ok()) {
+      ok = Fail(name, "object", o.status());
+    } else if (p_.objects[*o].controlled_by_parent()) {
+      ok = Fail(name, "object",
+                Invalid(where, ": ", r.object(),
+                        " is controlled by parent; share the account instead"));
+    } else {
+      c.object = *o;
+    }
     switch (r.source_case()) {
       case crm::v1::SharingRule::kOwnedBy: {
         auto g = Resolve(r.owned_by(), absl::StrCat(where, " owned_by"));
-        if (!g.ok()) return g.status();
-        c.owned_by = *g;
+        if (!g.ok()) {
+          ok = Fail(name, "owned_by", g.status());
+        } else {
+          c.owned_by = *g;
+        }
         break;
       }
       case crm::v1::SharingRule::kCriteria: {
-        auto f = Criteria(r.criteria(), *o, where);
-        if (!f.ok()) return f.status();
-        c.criteria_based = true;
-        c.criteria = *std::move(f);
+        if (c.object < 0) break;  // needs the object's fields
+        auto f = Criteria(r.criteria(), c.object, where);
+        if (!f.ok()) {
+          ok = Fail(name, "criteria", f.status());
+        } else {
+          c.criteria_based = true;
+          c.criteria = *std::move(f);
+        }
         break;
       }
       case crm::v1::SharingRule::SOURCE_NOT_SET:
-        return Invalid(where, ": neither owned_by nor criteria is set");
+        ok = Fail(name, "",
+                  Invalid(where, ": neither owned_by nor criteria is set"));
+        break;
     }
     auto with = Resolve(r.shared_with(), absl::StrCat(where, " shared_with"));
-    if (!with.ok()) return with.status();
-    c.shared_with = *with;
+    if (!with.ok()) {
+      ok = Fail(name, "shared_with", with.status());
+    } else {
+      c.shared_with = *with;
+    }
     switch (r.access()) {
       case crm::v1::READ:
         c.level = Level::kRead;
@@ -526,58 +637,79 @@ absl::Status Compiler::CompileSharingRules() {
         c.level = Level::kReadWrite;
         break;
       default:
-        return Invalid(where, ": access must be READ or READ_WRITE");
+        ok = Fail(name, "access",
+                  Invalid(where, ": access must be READ or READ_WRITE"));
     }
-    p_.sharing_rules.push_back(std::move(c));
+    if (ok) p_.sharing_rules.push_back(std::move(c));
   }
-  return absl::OkStatus();
 }
 
-absl::Status Compiler::CompileRestrictions() {
+void Compiler::CompileRestrictions() {
   std::map<absl::string_view, bool> names;
   for (const crm::v1::RestrictionRule& r : state_.restriction_rules()) {
-    const std::string where = absl::StrCat("restriction rule '", r.name(), "'");
-    if (!HasIdForm(r.name(), "restrictionRules/")) {
-      return Invalid(where, " is not of the form restrictionRules/{id}");
+    const std::string& name = r.name();
+    const std::string where = absl::StrCat("restriction rule '", name, "'");
+    if (!HasIdForm(name, "restrictionRules/")) {
+      Fail(name, "name",
+           Invalid(where, " is not of the form restrictionRules/{id}"));
+      continue;
     }
-    if (!names.emplace(r.name(), true).second) {
-      return Invalid(where, " is defined twice");
+    if (!names.emplace(name, true).second) {
+      Fail(name, "", Invalid(where, " is defined twice"));
+      continue;
     }
-    auto o = Object(r.object(), where);
-    if (!o.ok()) return o.status();
+    bool ok = true;
     CompiledRestriction c;
-    c.name = r.name();
-    c.object = *o;
+    c.name = name;
+    auto o = Object(r.object(), where);
+    if (!o.ok()) {
+      ok = Fail(name, "object", o.status());
+    } else {
+      c.object = *o;
+    }
     auto g = Resolve(r.applies_to(), absl::StrCat(where, " applies_to"));
-    if (!g.ok()) return g.status();
-    c.applies_to = *g;
-    auto f = Criteria(r.criteria(), *o, where);
-    if (!f.ok()) return f.status();
-    c.criteria = *std::move(f);
-    p_.restrictions.push_back(std::move(c));
+    if (!g.ok()) {
+      ok = Fail(name, "applies_to", g.status());
+    } else {
+      c.applies_to = *g;
+    }
+    if (c.object >= 0) {
+      auto f = Criteria(r.criteria(), c.object, where);
+      if (!f.ok()) {
+        ok = Fail(name, "criteria", f.status());
+      } else {
+        c.criteria = *std::move(f);
+      }
+    }
+    if (ok) p_.restrictions.push_back(std::move(c));
   }
-  return absl::OkStatus();
 }
 
-absl::Status Compiler::CompileProfiles() {
+void Compiler::CompileProfiles() {
   for (const crm::internal::PolicyProfile& profile : state_.profiles()) {
     if (!HasIdForm(profile.name(), "profiles/")) {
-      return Invalid("profile '", profile.name(),
-                     "' is not of the form profiles/{id}");
+      Fail(profile.name(), "name",
+           Invalid("profile '", profile.name(),
+                   "' is not of the form profiles/{id}"));
+      continue;
     }
     auto restrictions = CompileProfileRestrictions(profile);
     if (!restrictions.ok()) {
-      // Keep the BadRequest: the admin service reports its violations.
-      return base::WithMessage(
-          restrictions.status(),
-          absl::StrCat("policy: ", restrictions.status().message()));
+      // Keep the BadRequest: the admin service reports its violations (and
+      // policy/bundle.h locates each one).
+      Fail(profile.name(), "",
+           base::WithMessage(
+               restrictions.status(),
+               absl::StrCat("policy: ", restrictions.status().message())));
+      continue;
     }
     const std::string id(profile.name().substr(sizeof("profiles/") - 1));
     auto [it, inserted] = p_.profiles.try_emplace(
         id, CompiledProfile{profile.name(), *std::move(restrictions)});
-    if (!inserted) return Invalid("duplicate profile ", profile.name());
+    if (!inserted) {
+      Fail(profile.name(), "", Invalid("duplicate profile ", profile.name()));
+    }
   }
-  return absl::OkStatus();
 }
 
 void Compiler::CompileUserViews() {
@@ -646,9 +778,19 @@ absl::StatusOr<std::shared_ptr<const PolicySnapshot>> PolicySnapshot::Build(
     const crm::internal::PolicyState& state, const Services& services,
     const model::SchemaRegistry& schemas) {
   auto snapshot = std::shared_ptr<PolicySnapshot>(new PolicySnapshot());
-  Compiler compiler(state, services, schemas, &snapshot->policy_);
-  if (absl::Status s = compiler.Run(); !s.ok()) return s;
+  std::vector<PolicyProblem> problems;
+  Compiler(state, services, schemas, &snapshot->policy_, &problems).Run();
+  if (!problems.empty()) return problems.front().status;
   return std::shared_ptr<const PolicySnapshot>(std::move(snapshot));
+}
+
+std::vector<PolicyProblem> PolicySnapshot::Check(
+    const crm::internal::PolicyState& state, const Services& services,
+    const model::SchemaRegistry& schemas) {
+  CompiledPolicy scratch;
+  std::vector<PolicyProblem> problems;
+  Compiler(state, services, schemas, &scratch, &problems).Run();
+  return problems;
 }
 
 absl::StatusOr<std::shared_ptr<const PolicySnapshot>> PolicySnapshot::Build(

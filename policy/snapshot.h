@@ -10,7 +10,9 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "crm/internal/policy_state.pb.h"
@@ -22,6 +24,22 @@
 #include "policy/principal.h"
 
 namespace crm::policy {
+
+// One problem found while compiling a PolicyState.
+struct PolicyProblem {
+  // The object it belongs to: "roles/vp", "orgWideDefaults/accounts",
+  // "profiles/x", "users/u1", "services/billing" (as the state names it).
+  std::string object;
+  // The field of that object, as a path: "parent", "members[2]",
+  // "object_permissions[0].object", "criteria"; "" for the whole object. A
+  // profile's login restrictions are one problem with field "" whose status
+  // carries a google.rpc.BadRequest with one violation per bad entry
+  // ("allowed_ip_ranges[1]", "login_hours", ...).
+  std::string field;
+  // INVALID_ARGUMENT with the compiler's message ("policy: role 'roles/a':
+  // unknown parent 'roles/x'"), exactly what Build returns for it.
+  absl::Status status;
+};
 
 class PolicySnapshot {
  public:
@@ -37,7 +55,19 @@ class PolicySnapshot {
   // login restrictions do not compile ("policy: profiles/x: login
   // restrictions of profile 'X': allowed_countries[0]: ...", with a
   // google.rpc.BadRequest listing every problem of that profile).
+  //
+  // Build returns the first problem Check finds.
   static absl::StatusOr<std::shared_ptr<const PolicySnapshot>> Build(
+      const crm::internal::PolicyState& state, const Services& services,
+      const model::SchemaRegistry& schemas);
+
+  // Every problem Build would refuse `state` for, in the order Build meets
+  // them (empty: Build succeeds). Each entry that has a problem is left out
+  // and compilation goes on, so one call reports them all (for
+  // `crmctl policy validate`, policy/bundle.h); a problem that only shows
+  // once another is fixed (e.g. criteria of a rule whose object is unknown)
+  // is not reported.
+  static std::vector<PolicyProblem> Check(
       const crm::internal::PolicyState& state, const Services& services,
       const model::SchemaRegistry& schemas);
 

@@ -254,50 +254,35 @@ absl::StatusOr<Profile> ToProfile(const store::ProfileRow& row) {
   return out;
 }
 
-// Joins list entries with `separator`, refusing (one violation each)
-// entries that are empty or contain a separator: they would be read back as
-// other entries. Nothing is joined if one is refused.
+// Joins list entries with `separator` (each stripped of surrounding
+// space), or nullopt if one is not a single entry (policy::CheckProfileFields
+// reports it).
 std::optional<std::string> JoinEntries(
     const google::protobuf::RepeatedPtrField<std::string>& entries,
-    char separator, absl::string_view field, base::BadRequestBuilder* bad) {
+    char separator) {
   std::vector<std::string> out;
-  bool ok = true;
-  for (int i = 0; i < entries.size(); ++i) {
-    std::string entry(absl::StripAsciiWhitespace(entries[i]));
+  for (const std::string& raw : entries) {
+    std::string entry(absl::StripAsciiWhitespace(raw));
     if (entry.empty() || absl::StrContains(entry, ',') ||
         absl::StrContains(entry, '\n')) {
-      bad->Add(absl::StrCat(field, "[", i, "]"),
-               absl::StrCat("'", entries[i],
-                            "' is not one entry; give each range or code as "
-                            "its own element"));
-      ok = false;
-      continue;
+      return std::nullopt;
     }
     out.push_back(std::move(entry));
   }
-  if (!ok) return std::nullopt;
   return absl::StrJoin(out, std::string(1, separator));
 }
 
-// The names of `permissions` joined by commas; a violation per unknown
-// value.
+// The names of `permissions` joined by commas, or nullopt if one is unknown
+// (policy::CheckProfileFields reports it).
 std::optional<std::string> PermissionNames(
-    const google::protobuf::RepeatedField<int>& permissions,
-    base::BadRequestBuilder* bad) {
+    const google::protobuf::RepeatedField<int>& permissions) {
   std::set<std::string> names;
-  bool ok = true;
-  for (int i = 0; i < permissions.size(); ++i) {
-    auto name = auth::SystemPermissionName(
-        static_cast<crm::v1::SystemPermission>(permissions[i]));
-    if (!name.ok()) {
-      bad->Add(absl::StrCat("profile.system_permissions[", i, "]"),
-               name.status());
-      ok = false;
-      continue;
-    }
+  for (int p : permissions) {
+    auto name =
+        auth::SystemPermissionName(static_cast<crm::v1::SystemPermission>(p));
+    if (!name.ok()) return std::nullopt;
     names.insert(*name);
   }
-  if (!ok) return std::nullopt;
   return absl::StrJoin(names, ",");
 }
 
@@ -311,27 +296,27 @@ const std::vector<std::string>& ProfilePaths() {
 // Copies the fields of `in` named in `paths` into `row`, then checks the
 // whole row's login restrictions exactly as the policy compiles them
 // (policy/profile_restrictions.h), so that no invalid profile is ever
-// stored. Every problem is reported: INVALID_ARGUMENT with a BadRequest of
-// field violations ("profile.allowed_ip_ranges[1]", ...). Country codes are
-// stored in upper case.
+// stored. The fields themselves are checked by policy::CheckProfileFields
+// (as a policy bundle's profiles are). Every problem is reported:
+// INVALID_ARGUMENT with a BadRequest of field violations
+// ("profile.allowed_ip_ranges[1]", ...). Country codes are stored in upper
+// case.
 absl::Status ApplyProfileFields(const Profile& in,
                                 const std::set<std::string>& paths,
                                 store::ProfileRow* row) {
   base::BadRequestBuilder bad;
-  if (paths.count("display_name")) {
-    absl::Status s =
-        CheckDisplayName(in.display_name(), "profile.display_name", true);
-    if (!s.ok()) bad.Add("profile.display_name", s);
-    row->name = in.display_name();
+  for (const base::FieldViolation& v : policy::CheckProfileFields(in, paths)) {
+    bad.Add(absl::StrCat("profile.", v.field), v.description);
   }
+  // A list with a bad entry keeps its stored (valid) value, so that the
+  // compiler below reports nothing twice.
+  if (paths.count("display_name")) row->name = in.display_name();
   if (paths.count("allowed_ip_ranges")) {
-    auto joined = JoinEntries(in.allowed_ip_ranges(), '\n',
-                              "profile.allowed_ip_ranges", &bad);
+    auto joined = JoinEntries(in.allowed_ip_ranges(), '\n');
     if (joined.has_value()) row->allowed_ip_ranges = *joined;
   }
   if (paths.count("allowed_countries")) {
-    auto joined = JoinEntries(in.allowed_countries(), ',',
-                              "profile.allowed_countries", &bad);
+    auto joined = JoinEntries(in.allowed_countries(), ',');
     if (joined.has_value()) row->allowed_countries = *joined;
   }
   if (paths.count("login_hours")) row->login_hours = in.login_hours();
@@ -339,7 +324,7 @@ absl::Status ApplyProfileFields(const Profile& in,
     row->login_time_zone = in.login_time_zone();
   }
   if (paths.count("system_permissions")) {
-    auto names = PermissionNames(in.system_permissions(), &bad);
+    auto names = PermissionNames(in.system_permissions());
     if (names.has_value()) row->system_permissions = *names;
   }
   // The lists were joined entry by entry (or kept as stored, valid), so the

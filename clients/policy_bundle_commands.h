@@ -1,0 +1,47 @@
+// crmctl commands for policy bundles (policy/bundle.h: the whole policy as
+// text files, one per object).
+//
+//   crmctl policy export DIR
+//       Writes every permission set, profile (with its login restrictions),
+//       role, group, org-wide default, sharing rule and restriction rule the
+//       server holds to DIR/{kind}/{id}.textproto (protobuf text format; no
+//       etags, versions or times; byte-identical for the same policy).
+//       Files under DIR's kind directories that name objects the server no
+//       longer has are removed (so exporting into a git checkout shows
+//       deletions); nothing else in DIR is touched. Needs manage_policy.
+//   crmctl policy validate DIR [--server-config FILE]
+//       Compiles the bundle in DIR with policy/ alone (no server): prints
+//       every problem to stderr as "DIR/FILE:LINE:COLUMN: FIELD: message"
+//       and fails (exit status 1) if there is one. With --server-config,
+//       services/{name} assignees are checked against the services of
+//       that server configuration (crm.internal.ServerConfig text format);
+//       without it they are assumed registered. Users (users/{id}) are not
+//       part of a bundle and are not checked.
+//
+// A bundle is every regular file below DIR except hidden ones (a name
+// starting with '.', e.g. .git) and files directly in DIR (a README).
+#ifndef CRM_CLIENTS_POLICY_BUNDLE_COMMANDS_H_
+#define CRM_CLIENTS_POLICY_BUNDLE_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "clients/cli_session.h"
+#include "policy/bundle.h"
+
+namespace crm::client {
+
+absl::Status PolicyExport(CliSession& session,
+                          const std::vector<std::string>& args);
+absl::Status PolicyValidate(CliSession& session,
+                            const std::vector<std::string>& args);
+
+// The bundle files under `dir` (see the file comment). INVALID_ARGUMENT if
+// `dir` is not a readable directory.
+absl::StatusOr<policy::BundleFiles> ReadBundleDirectory(const std::string& dir);
+
+}  // namespace crm::client
+
+#endif  // CRM_CLIENTS_POLICY_BUNDLE_COMMANDS_H_

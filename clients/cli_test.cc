@@ -516,8 +516,10 @@ TEST(IdempotentMethodNames, ReadMethodsOnlyFromEveryService) {
   EXPECT_TRUE(has("crm.v1.AuditService/GetAuditPublicKey"));
   // Get and List of six resources, Echo, WhoAmI; GetPolicyObject,
   // ListPolicyObjects, ListRecordShares; GetUser, ListUsers, GetProfile,
-  // ListProfiles; ListRecordAccessors; ListAuditEvents, GetAuditPublicKey.
-  EXPECT_EQ(names.size(), 6u * 2 + 2 + 3 + 4 + 1 + 2);
+  // ListProfiles; ListRecordAccessors, GetAccessReviewReport;
+  // ListAuditEvents, GetAuditPublicKey.
+  EXPECT_TRUE(has("crm.v1.AccessReviewService/GetAccessReviewReport"));
+  EXPECT_EQ(names.size(), 6u * 2 + 2 + 3 + 4 + 2 + 2);
 }
 
 TEST(RetryServiceConfigJson, RetriesUnavailableForGivenMethods) {

@@ -350,7 +350,7 @@ TEST_P(AuditTest, UserFieldChangesAreDiffed) {
   create.mutable_user()->set_display_name("Zoe Old");
   create.mutable_user()->set_profile("profiles/rep");
   create.mutable_user()->set_active(true);
-  create.set_password("zoe-initial-pw-5512");
+  create.set_password("Initial-pw-5512-x");
   crm::v1::User zoe;
   {
     auto ctx = admin_->NewContext();
@@ -398,7 +398,7 @@ TEST_P(AuditTest, UserFieldChangesAreDiffed) {
   ASSERT_NE(Change(*deleted, "username"), nullptr);
   for (const auto& e : events) {
     EXPECT_THAT(e.DebugString(),
-                ::testing::Not(HasSubstr("zoe-initial-pw-5512")));
+                ::testing::Not(HasSubstr("Initial-pw-5512-x")));
   }
 }
 

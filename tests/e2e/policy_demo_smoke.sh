@@ -165,5 +165,24 @@ has "--json gives JSON" '"allowed": true' "$(as audrey access explain bob accoun
 rc=0; out=$(as bob access summary bob) || rc=$?
 has "bob may not review: view_audit" "view_audit" "$out"
 
+echo "--- policy as files (export and validate)"
+rc=0; out=$(as alice policy export policy) || rc=$?
+exit_is "alice exports the policy" 0 "$rc" "$out"
+has "a role is a file" 'parent: "roles/sales-manager"' "$(cat policy/roles/sales-rep.textproto)"
+cp -r policy policy-again
+as alice policy export policy-again >/dev/null
+if diff -r policy policy-again >/dev/null; then ok "two exports are byte-identical"; else
+  fail "two exports differ:"; diff -r policy policy-again | sed 's/^/    /'; fi
+lacks "no etag inside" "etag" "$(cat policy/*/*.textproto)"
+rc=0; out=$(ctl policy validate policy) || rc=$?
+exit_is "the export validates offline" 0 "$rc" "$out"
+printf 'object: "accounts"\ncriteria: "industry = \\"Retail\\""\nshared_with { role: "roles/sales-reps" }\naccess: READ\n' \
+  > policy/sharingRules/retail.textproto
+echo 'allowed_countries: "Frankreich"' >> policy/profiles/eu-partner.textproto
+rc=0; out=$(ctl policy validate policy) || rc=$?
+exit_is "a broken bundle fails" 1 "$rc" "$out"
+has_line "the unknown role, with file and line" 'sharingRules/retail.textproto:3:[0-9]+: shared_with' "$out"
+has_line "the bad country, with file and line" 'profiles/eu-partner.textproto:[0-9]+:[0-9]+: allowed_countries' "$out"
+
 kill -TERM "$pid"; wait "$pid" || true; pid=""
 finish

@@ -49,6 +49,7 @@
 #include "policy/explain.h"
 #include "policy/snapshot.h"
 #include "server/demo_data.h"
+#include "tests/harness/cli_runner.h"
 #include "tests/harness/test_identities.h"
 #include "tests/harness/test_server.h"
 #include "tests/support/policy_org_generator.h"
@@ -223,31 +224,13 @@ class AccessReviewTest : public ::testing::TestWithParam<Backend> {
     return out;
   }
 
-  struct CliResult {
-    int code = -1;
-    std::string out, err;
-  };
   // crmctl ARGS in-process as admin-cli against the test server.
   CliResult Cli(const std::vector<std::string>& args) const {
-    std::map<std::string, std::string> env = {
-        {"CRM_TARGET", server_->target()},
-        {"CRM_CA", server_->certs().ca},
-        {"CRM_CERT", server_->certs().ClientCert("admin-cli")},
-        {"CRM_KEY", server_->certs().ClientKey("admin-cli")}};
-    client::CliDeps deps;
-    std::istringstream in;
-    deps.in = &in;
-    deps.env = [env](const std::string& name) -> std::optional<std::string> {
-      auto it = env.find(name);
-      if (it == env.end()) return std::nullopt;
-      return it->second;
-    };
-    std::ostringstream out, err;
-    CliResult r;
-    r.code = client::RunCli(args, out, err, deps);
-    r.out = out.str();
-    r.err = err.str();
-    return r;
+    return RunCrmctl(args,
+                     {{"CRM_TARGET", server_->target()},
+                      {"CRM_CA", server_->certs().ca},
+                      {"CRM_CERT", server_->certs().ClientCert("admin-cli")},
+                      {"CRM_KEY", server_->certs().ClientKey("admin-cli")}});
   }
 
   // The paths of `e` as "kind rule via..." strings.

@@ -30,6 +30,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "tests/harness/cli_runner.h"
 #include "tests/harness/test_identities.h"
 #include "tests/harness/test_server.h"
 
@@ -41,15 +42,6 @@ using ::testing::AnyOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
-
-struct CliResult {
-  int code = -1;
-  std::string out, err;
-  std::string Describe() const {
-    return absl::StrCat("exit ", code, "\n--- stdout:\n", out,
-                        "--- stderr:\n", err);
-  }
-};
 
 template <typename M>
 M ParseJson(const std::string& json) {
@@ -82,22 +74,9 @@ class CliE2eTest : public ::testing::TestWithParam<Backend> {
   CliResult Run(const std::vector<std::string>& args,
                 const std::string& token = "",
                 const std::string& input = "") const {
-    client::CliDeps deps;
-    std::istringstream in(input);
-    deps.in = &in;
     auto env = env_;
     if (!token.empty()) env["CRM_TOKEN"] = token;
-    deps.env = [env](const std::string& name) -> std::optional<std::string> {
-      auto it = env.find(name);
-      if (it == env.end()) return std::nullopt;
-      return it->second;
-    };
-    std::ostringstream out, err;
-    CliResult r;
-    r.code = client::RunCli(args, out, err, deps);
-    r.out = out.str();
-    r.err = err.str();
-    return r;
+    return RunCrmctl(args, std::move(env), input);
   }
 
   crm::v1::Account CreateAccount(const std::vector<std::string>& fields) {

@@ -17,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/demo_data.h"
+#include "tests/harness/cli_runner.h"
 #include "tests/harness/test_server.h"
 
 namespace crm::testing {
@@ -26,15 +27,6 @@ namespace fs = std::filesystem;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-struct CliResult {
-  int code = -1;
-  std::string out, err;
-  std::string Describe() const {
-    return absl::StrCat("exit ", code, "\n--- stdout:\n", out, "--- stderr:\n",
-                        err);
-  }
-};
 
 class PolicyBundleCliTest : public ::testing::TestWithParam<Backend> {
  protected:
@@ -54,19 +46,7 @@ class PolicyBundleCliTest : public ::testing::TestWithParam<Backend> {
   }
 
   CliResult Run(const std::vector<std::string>& args) const {
-    client::CliDeps deps;
-    auto env = env_;
-    deps.env = [env](const std::string& name) -> std::optional<std::string> {
-      auto it = env.find(name);
-      if (it == env.end()) return std::nullopt;
-      return it->second;
-    };
-    std::ostringstream out, err;
-    CliResult r;
-    r.code = client::RunCli(args, out, err, deps);
-    r.out = out.str();
-    r.err = err.str();
-    return r;
+    return RunCrmctl(args, env_);
   }
 
   policy::BundleFiles Read(const std::string& dir) const {

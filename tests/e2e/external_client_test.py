@@ -788,7 +788,7 @@ def main():
     loader = unittest.TestLoader()
     suite = unittest.TestSuite()
     for cls in [AccountCrudTest, ListTest, ContactTest, AuditTrailTest,
-                TransportTest]:
+                AccessReportTest, TransportTest]:
         names = loader.getTestCaseNames(cls)
         if rest:  # optional test name filters, e.g. test_paging
             names = [n for n in names if any(r in n for r in rest)]

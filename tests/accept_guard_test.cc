@@ -34,8 +34,8 @@ namespace {
 
 constexpr absl::Duration kDeadline = absl::Seconds(15);
 
-// One Echo on a new connection with the admin-cli certificate.
-grpc::Status EchoOnNewConnection(const TestServer& server) {
+// A channel of its own (no shared subchannel) with the admin-cli certificate.
+std::shared_ptr<grpc::Channel> NewAdminChannel(const TestServer& server) {
   const TestCerts& certs = server.certs();
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs = ReadFileOrDie(certs.ca);
@@ -43,13 +43,22 @@ grpc::Status EchoOnNewConnection(const TestServer& server) {
   ssl.pem_private_key = ReadFileOrDie(certs.ClientKey("admin-cli"));
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto stub = crm::v1::DiagnosticsService::NewStub(grpc::CreateCustomChannel(
-      server.target(), grpc::SslCredentials(ssl), args));
+  return grpc::CreateCustomChannel(server.target(), grpc::SslCredentials(ssl),
+                                   args);
+}
+
+grpc::Status Echo(const std::shared_ptr<grpc::Channel>& channel) {
+  auto stub = crm::v1::DiagnosticsService::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   crm::v1::EchoRequest request;
   crm::v1::EchoResponse response;
   return stub->Echo(&ctx, request, &response);
+}
+
+// One Echo on a new connection, closed when it returns.
+grpc::Status EchoOnNewConnection(const TestServer& server) {
+  return Echo(NewAdminChannel(server));
 }
 
 template <typename F>
@@ -84,7 +93,10 @@ TEST(AcceptGuard, LibgrpcCallsTheInterposedAccept4) {
   auto server = TestServer::Start();
   ASSERT_TRUE(server.ok()) << server.status();
   const uint64_t before = server::GetAcceptGuardStats().accepted;
-  grpc::Status s = EchoOnNewConnection(**server);
+  // The channel stays open while the count is read: once it is gone the
+  // server may close its side at any moment (CI saw 0 here).
+  const auto channel = NewAdminChannel(**server);
+  grpc::Status s = Echo(channel);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_GT(server::GetAcceptGuardStats().accepted, before)
       << "the connection was not accepted through server/accept_guard.cc: "

@@ -56,12 +56,6 @@ std::shared_ptr<const PolicySnapshot> Unowned(const PolicySnapshot& s) {
       std::shared_ptr<const PolicySnapshot>(), &s);
 }
 
-bool SamePermissions(const ObjectPermissions& a, const ObjectPermissions& b) {
-  return a.read == b.read && a.create == b.create && a.edit == b.edit &&
-         a.remove == b.remove && a.view_all == b.view_all &&
-         a.modify_all == b.modify_all;
-}
-
 // `users` (indexes of one policy) as indexes of the other through `map`,
 // sorted and unique; false if one of them is not in the other.
 bool MapUsers(std::vector<int> users, const std::vector<int>& map,
@@ -99,8 +93,8 @@ std::vector<int> UsersBelow(const CompiledPolicy& p, int role) {
 // Reading evaluator.cc / record_filter.cc, RecordFilter(op) of a principal
 // acting for user U on object O is, once CheckObject(op) allows, a function
 // of (AccessSql):
-//   - ViewAll: U's bundle's ObjectPermissions for O and its system bits
-//     VIEW_ALL_DATA / MODIFY_ALL_DATA;
+//   - ViewAll: view_all / modify_all of U's bundle on O and its system
+//     bits VIEW_ALL_DATA / MODIFY_ALL_DATA;
 //   - O's ObjectPolicy (default, hierarchy, owner and account fields);
 //   - OwnerSet: U itself, the users below U's role when the hierarchy
 //     applies (or O is controlled by parent), the users of the owned_by
@@ -130,7 +124,9 @@ class InputMatch {
       object_[o] = oa;
       if (oa < 0) continue;
       const ObjectPolicy& y = a_.objects[oa];
-      object_same_[o] = x.access == y.access && x.hierarchy == y.hierarchy &&
+      // The hierarchy flag is compared per user (it only matters to users
+      // with someone below them).
+      object_same_[o] = x.access == y.access &&
                         x.owner_field == y.owner_field &&
                         x.account_field == y.account_field;
     }
@@ -176,15 +172,31 @@ class InputMatch {
     if (oa < 0 || !object_same_[ob]) return false;
     const CompiledUser& x = b_.users[ub];
     const CompiledUser& y = a_.users[ua];
-    if (!SamePermissions(x.permissions->objects[ob],
-                         y.permissions->objects[oa]) ||
+    // ViewAll reads view_all / modify_all and the two system bits; the
+    // other object permissions only reach RecordFilter through
+    // CheckObject, whose verdict the caller compares.
+    const ObjectPermissions& xp = x.permissions->objects[ob];
+    const ObjectPermissions& yp = y.permissions->objects[oa];
+    if (xp.view_all != yp.view_all || xp.modify_all != yp.modify_all ||
         ((x.permissions->system ^ y.permissions->system) & all_data_) != 0) {
       return false;
     }
     const ObjectPolicy& obj = b_.objects[ob];
-    if (obj.hierarchy || obj.controlled_by_parent()) {
+    // OwnerSet adds the users below U's role where the hierarchy applies.
+    const bool hb = obj.hierarchy || obj.controlled_by_parent();
+    const bool ha =
+        a_.objects[oa].hierarchy || a_.objects[oa].controlled_by_parent();
+    if (hb && ha) {
       if ((x.role < 0) != (y.role < 0)) return false;
       if (x.role >= 0 && (role_[x.role] != y.role || !RoleBelowSame(x.role))) {
+        return false;
+      }
+    } else if (hb != ha) {
+      // Applies on one side only: the same if nobody is below U there.
+      if (hb && x.role >= 0 && HasUsersBelow(b_, x.role, &below_b_)) {
+        return false;
+      }
+      if (ha && y.role >= 0 && HasUsersBelow(a_, y.role, &below_a_)) {
         return false;
       }
     }
@@ -235,6 +247,14 @@ class InputMatch {
     return memo == 1;
   }
 
+  static bool HasUsersBelow(const CompiledPolicy& p, int role,
+                            std::vector<int8_t>* memo) {
+    if (memo->empty()) memo->assign(p.roles.size(), kUnknown);
+    int8_t& m = (*memo)[role];
+    if (m == kUnknown) m = !UsersBelow(p, role).empty();
+    return m == 1;
+  }
+
   bool SharingRuleSame(int rb) const {
     int8_t& memo = rule_same_[rb];
     if (memo != kUnknown) return memo == 1;
@@ -281,6 +301,7 @@ class InputMatch {
   mutable std::vector<int8_t> role_below_same_;
   mutable std::vector<int8_t> rule_same_;
   mutable std::vector<int8_t> restriction_same_;
+  mutable std::vector<int8_t> below_b_, below_a_;  // HasUsersBelow, per side
 };
 
 std::string DescribeRestrictions(const login::LoginRestrictions& r) {
@@ -328,8 +349,8 @@ int UserIndex(const CompiledPolicy& p, absl::string_view id) {
 // absent from that side).
 ObjectAccessChange DiffObject(const Evaluator& eb, const Evaluator& ea,
                               const model::ObjectSchema& schema,
-                              const InputMatch& match, int ob, int ub,
-                              int ua) {
+                              const SqlShape& shape, const InputMatch& match,
+                              int ob, int ub, int ua) {
   ObjectAccessChange c;
   c.object = schema.collection();
   bool allowed_before[4], allowed_after[4];
@@ -364,8 +385,8 @@ ObjectAccessChange DiffObject(const Evaluator& eb, const Evaluator& ea,
       if (same_inputs < 0) same_inputs = match.RecordInputsSame(ub, ua, ob);
       if (same_inputs == 1) continue;
     }
-    SqlFragment before = eb.RecordFilter(schema, op, ImpactSqlShape());
-    SqlFragment after = ea.RecordFilter(schema, op, ImpactSqlShape());
+    SqlFragment before = eb.RecordFilter(schema, op, shape);
+    SqlFragment after = ea.RecordFilter(schema, op, shape);
     if (SameSql(before, after)) continue;
     ObjectAccessChange::RecordFilterChange r;
     r.op = op;
@@ -403,13 +424,22 @@ bool UserAccessChange::empty() const {
          !login_changed;
 }
 
-const SqlShape& ImpactSqlShape() {
-  static const SqlShape* shape = [] {
-    auto* s = new SqlShape();
-    s->role_join_min_owners = std::numeric_limits<size_t>::max();
-    return s;
-  }();
-  return *shape;
+SqlShape ImpactSqlShape(const PolicySnapshot& before,
+                        const PolicySnapshot& after) {
+  // Same (user -> role) pairs on both sides, users without a role aside.
+  auto assignment = [](const CompiledPolicy& p) {
+    std::vector<std::pair<absl::string_view, absl::string_view>> out;
+    for (const CompiledUser& u : p.users) {
+      if (u.role >= 0) out.emplace_back(u.id, p.roles[u.role].name);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  SqlShape shape;
+  if (assignment(before.compiled()) != assignment(after.compiled())) {
+    shape.role_join_min_owners = std::numeric_limits<size_t>::max();
+  }
+  return shape;
 }
 
 std::string LoginSummary(const PolicySnapshot& snapshot,
@@ -453,6 +483,7 @@ std::vector<UserAccessChange> DiffUserAccess(
             [](const Pair& x, const Pair& y) { return x.name < y.name; });
 
   const InputMatch match(b, a);
+  const SqlShape shape = ImpactSqlShape(before, after);
   const std::vector<const model::ObjectSchema*> objects = schemas.All();
   std::vector<int> object_index;
   for (const model::ObjectSchema* schema : objects) {
@@ -481,7 +512,8 @@ std::vector<UserAccessChange> DiffUserAccess(
     }
     for (size_t o = 0; o < objects.size(); ++o) {
       ObjectAccessChange oc =
-          DiffObject(eb, ea, *objects[o], match, object_index[o], p.ub, p.ua);
+          DiffObject(eb, ea, *objects[o], shape, match, object_index[o], p.ub,
+                     p.ua);
       if (!oc.empty()) c.objects.push_back(std::move(oc));
     }
     if (!c.empty()) out.push_back(std::move(c));

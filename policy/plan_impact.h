@@ -67,7 +67,8 @@ struct ObjectAccessChange {
 
   // A record operation (read, edit, delete) whose record filter differs
   // between the two snapshots: Evaluator::RecordFilter on each, built with
-  // ImpactSqlShape() ("1 = 0": none; empty sql: every record of the table).
+  // ImpactSqlShape(before, after) ("1 = 0": none; empty sql: every record
+  // of the table).
   // The caller counts |after AND NOT before| and |before AND NOT after|.
   struct RecordFilterChange {
     Operation op = Operation::kRead;
@@ -97,14 +98,18 @@ struct UserAccessChange {
   bool empty() const;
 };
 
-// The shape RecordFilterChange predicates are built with: List's automatic
-// choice (drive / scan) but never the role join (SqlShape::
-// role_join_min_owners), whose `"owner" IN (SELECT ... FROM "users" WHERE
-// "role_id" IN (...))` reads the user -> role assignment from the users
-// table: run against the live database, the "after" predicate would see
-// the live (before) assignment, and a user moved between roles would be
-// counted on the wrong side. Owners are always listed by name instead.
-const SqlShape& ImpactSqlShape();
+// The shape RecordFilterChange predicates are built with: List's own
+// (SqlShape{}: drive or scan, owner sets of many users as a role join),
+// except that when a user's role differs between the snapshots (a user
+// moved, added or removed with a role) the role join is left out. Its
+// `"owner" IN (SELECT ... FROM "users" WHERE "role_id" IN (...))` reads the
+// user -> role assignment from the users table: run against the live
+// database, the "after" predicate would see the live (before) assignment,
+// and the moved user's records would be counted on the wrong side. Owners
+// are then listed by name (more parameters: a manager's predicate over
+// thousands of users is slower to build and to plan).
+SqlShape ImpactSqlShape(const PolicySnapshot& before,
+                        const PolicySnapshot& after);
 
 // How the user `user_id` ("bob" or "users/bob") may log in under
 // `snapshot`, as one line of text: "any address, any country, any time";

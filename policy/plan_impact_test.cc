@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -479,6 +481,23 @@ TEST(PlanImpact, ImpactByGrantClassifiesGroupsRestrictionsAndProfiles) {
   EXPECT_EQ((*grants)[0].object, "roles/rep2");
   EXPECT_THAT((*grants)[0].users_changing, ::testing::Contains("users/vp"));
   EXPECT_THAT((*grants)[0].users_gaining, IsEmpty());
+}
+
+TEST(PlanImpact, RoleJoinOnlyWhenNoUserChangesRole) {
+  // The role join reads users.role_id from the live database: it is only
+  // right for the after state if the assignment is the same.
+  PolicyState after = TestState();
+  after.mutable_roles(1)->set_parent("");  // vp becomes a root: no user moves
+  auto b = MustBuild(TestState(), TestServices());
+  auto a = MustBuild(after, TestServices());
+  EXPECT_EQ(ImpactSqlShape(*b, *a).role_join_min_owners,
+            SqlShape().role_join_min_owners);
+  for (auto& u : *after.mutable_users()) {
+    if (u.id() == "bob") u.set_role("roles/rep1");
+  }
+  a = MustBuild(after, TestServices());
+  EXPECT_EQ(ImpactSqlShape(*b, *a).role_join_min_owners,
+            std::numeric_limits<size_t>::max());
 }
 
 TEST(PlanImpact, SharingRuleSource) {
@@ -1028,16 +1047,25 @@ TEST(PlanImpact, DISABLED_Timing) {
     auto after = MustBuild(state, org.services);
     ASSERT_NE(after, nullptr);
     const auto start = std::chrono::steady_clock::now();
+    const std::clock_t cpu_start = std::clock();
     const auto changes = DiffUserAccess(*before, *after, "app", Registry());
+    const double cpu_ms = 1000.0 * (std::clock() - cpu_start) / CLOCKS_PER_SEC;
     const double ms = std::chrono::duration<double, std::milli>(
                           std::chrono::steady_clock::now() - start)
                           .count();
     int records = 0;
+    size_t params = 0;
     for (const auto& c : changes) {
-      for (const auto& o : c.objects) records += o.records.size();
+      for (const auto& o : c.objects) {
+        records += o.records.size();
+        for (const auto& r : o.records) {
+          params += r.before.params.size() + r.after.params.size();
+        }
+      }
     }
-    std::printf("%-50s %8.1f ms  %5zu users  %6d record filters\n",
-                what.c_str(), ms, changes.size(), records);
+    std::printf("%-36s %7.1f ms (CPU %7.1f ms)  %5zu users  %6d record "
+                "filter pairs, %zu parameters in all\n",
+                what.c_str(), ms, cpu_ms, changes.size(), records, params);
   };
   time("identical", org.state);
   PolicyState rule = org.state;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
@@ -774,13 +775,28 @@ struct PointCheck {
   const crm::testing::GeneratedOrg& org;
   std::map<std::string, std::vector<ShareFact>> shares;  // "accounts/a1"
   std::map<std::string, const model::Record*> accounts;
+  // Every `stride`-th account and contact: the records decided.
+  std::vector<const model::Record*> sample_accounts, sample_contacts;
 
-  explicit PointCheck(const crm::testing::GeneratedOrg& o) : org(o) {
+  PointCheck(const crm::testing::GeneratedOrg& o, size_t stride) : org(o) {
     for (const auto& s : org.shares) {
       shares[s.object + "/" + s.record_id].push_back(
           {s.grantee, s.access == 1 ? crm::v1::READ : crm::v1::READ_WRITE});
     }
     for (const auto& a : org.accounts) accounts["accounts/" + a.id] = &a;
+    for (size_t i = 0; i < org.accounts.size(); i += stride) {
+      sample_accounts.push_back(&org.accounts[i]);
+    }
+    for (size_t i = 0; i < org.contacts.size(); i += stride) {
+      sample_contacts.push_back(&org.contacts[i]);
+    }
+  }
+
+  const std::vector<const model::Record*>* Sample(
+      absl::string_view collection) const {
+    return collection == "accounts"   ? &sample_accounts
+           : collection == "contacts" ? &sample_contacts
+                                      : nullptr;
   }
 
   RecordFacts Facts(const model::ObjectSchema& schema,
@@ -896,10 +912,8 @@ int CheckAgainstPointDecisions(const PointCheck& check,
         EXPECT_EQ(!wb && wa, Listed(o->writable_fields_gained, f.name)) << f.name;
         EXPECT_EQ(wb && !wa, Listed(o->writable_fields_lost, f.name)) << f.name;
       }
-      const std::vector<model::Record>* records =
-          schema->collection() == "accounts"   ? &check.org.accounts
-          : schema->collection() == "contacts" ? &check.org.contacts
-                                               : nullptr;
+      const std::vector<const model::Record*>* records =
+          check.Sample(schema->collection());
       if (records == nullptr) continue;
       for (Operation op :
            {Operation::kRead, Operation::kEdit, Operation::kDelete}) {
@@ -909,13 +923,13 @@ int CheckAgainstPointDecisions(const PointCheck& check,
         }
         int gained = 0, lost = 0;
         std::string example;
-        for (const model::Record& record : *records) {
-          const RecordFacts facts = check.Facts(*schema, record);
+        for (const model::Record* record : *records) {
+          const RecordFacts facts = check.Facts(*schema, *record);
           const bool x = eb.AllowsRecord(*schema, op, facts);
           const bool y = ea.AllowsRecord(*schema, op, facts);
           gained += !x && y;
           lost += x && !y;
-          if (x != y && example.empty()) example = record.id;
+          if (x != y && example.empty()) example = record->id;
         }
         SCOPED_TRACE(OperationName(op));
         if (r == nullptr) {
@@ -944,11 +958,21 @@ int CheckAgainstPointDecisions(const PointCheck& check,
   return unobserved;
 }
 
-TEST(PlanImpact, PropertyUnreportedUsersDecideIdentically) {
-  int trials = 0, reported_users = 0, unobserved = 0, classified = 0;
-  for (uint64_t seed : {1, 2, 3, 4, 5, 6}) {
-    crm::testing::GeneratedOrg org =
-        crm::testing::GenerateOrg(seed, crm::testing::SmallOrgSize());
+struct PropertyStats {
+  int trials = 0;
+  int reported_users = 0;
+  int unobserved = 0;  // record changes no sampled record shows
+  int classified = 0;  // gaining / losing users checked
+  int role_join = 0;   // reported predicates with a role join
+};
+
+// `trials` random bundles of 1-3 mutations per seed, each checked against
+// point decisions on every `stride`-th generated record.
+void RunProperty(const std::vector<uint64_t>& seeds,
+                 const crm::testing::OrgSize& size, int trials, size_t stride,
+                 PropertyStats* stats) {
+  for (uint64_t seed : seeds) {
+    crm::testing::GeneratedOrg org = crm::testing::GenerateOrg(seed, size);
     org.services[0].add_system_permissions("view_all_data");
     org.services[0].add_system_permissions("export");
     // Profiles for the login restrictions (the generator has none).
@@ -959,8 +983,8 @@ TEST(PlanImpact, PropertyUnreportedUsersDecideIdentically) {
     }
     auto before = MustBuild(org.state, org.services);
     ASSERT_NE(before, nullptr);
-    const PointCheck check(org);
-    for (int t = 0; t < 12; ++t) {
+    const PointCheck check(org, stride);
+    for (int t = 0; t < trials; ++t) {
       // 1 to 3 mutations that together still compile.
       PolicyState mutated;
       std::vector<std::string> what;
@@ -980,9 +1004,18 @@ TEST(PlanImpact, PropertyUnreportedUsersDecideIdentically) {
                        absl::StrJoin(what, "; "));
       const auto changes =
           DiffUserAccess(*before, *after, "app", Registry());
-      ++trials;
-      reported_users += changes.size();
-      unobserved +=
+      ++stats->trials;
+      stats->reported_users += changes.size();
+      for (const auto& c : changes) {
+        for (const auto& o : c.objects) {
+          for (const auto& r : o.records) {
+            stats->role_join +=
+                absl::StrContains(r.before.sql, "\"role_id\"") ||
+                absl::StrContains(r.after.sql, "\"role_id\"");
+          }
+        }
+      }
+      stats->unobserved +=
           CheckAgainstPointDecisions(check, before, after, changes, desc);
       // One mutation: the grant view's classes must hold on the decisions.
       if (what.size() != 1) continue;
@@ -995,30 +1028,38 @@ TEST(PlanImpact, PropertyUnreportedUsersDecideIdentically) {
           const bool gaining = Listed(g.users_gaining, c.user);
           const bool losing = Listed(g.users_losing, c.user);
           if (!gaining && !losing) continue;
-          ++classified;
           // Applied alone, the single mutation is `after` (one object).
           if (grants->size() != 1) continue;
+          ++stats->classified;
           const std::string id = c.user.substr(6);
           const Evaluator eb(before, Principal{"app", id});
           const Evaluator ea(after, Principal{"app", id});
           for (const char* object : {"accounts", "contacts"}) {
             const model::ObjectSchema& schema = Schema(object);
-            const auto& records =
-                std::string(object) == "accounts" ? org.accounts : org.contacts;
+            for (Operation op : {Operation::kRead, Operation::kCreate,
+                                 Operation::kEdit, Operation::kDelete}) {
+              const bool x = eb.AllowsObject(schema, op);
+              const bool y = ea.AllowsObject(schema, op);
+              EXPECT_FALSE(gaining ? x && !y : !x && y)
+                  << desc << ": " << c.user << (gaining ? " gaining" : " losing")
+                  << ", object permission " << OperationName(op) << " on "
+                  << object;
+            }
+            const auto& records = *check.Sample(object);
             for (Operation op :
                  {Operation::kRead, Operation::kEdit, Operation::kDelete}) {
-              for (const model::Record& record : records) {
-                const RecordFacts facts = check.Facts(schema, record);
+              for (const model::Record* record : records) {
+                const RecordFacts facts = check.Facts(schema, *record);
                 const bool x = eb.AllowsRecord(schema, op, facts);
                 const bool y = ea.AllowsRecord(schema, op, facts);
                 if (gaining) {
                   EXPECT_FALSE(x && !y)
                       << desc << ": " << c.user << " gaining, but loses "
-                      << object << "/" << record.id;
+                      << object << "/" << record->id;
                 } else {
                   EXPECT_FALSE(!x && y)
                       << desc << ": " << c.user << " losing, but gains "
-                      << object << "/" << record.id;
+                      << object << "/" << record->id;
                 }
               }
             }
@@ -1027,12 +1068,83 @@ TEST(PlanImpact, PropertyUnreportedUsersDecideIdentically) {
       }
     }
   }
+}
+
+TEST(PlanImpact, PropertyUnreportedUsersDecideIdentically) {
+  PropertyStats stats;
+  RunProperty({1, 2, 3, 4, 5, 6}, crm::testing::SmallOrgSize(), 12, 1,
+              &stats);
   // The mutations must have reached someone, or nothing was tested.
-  EXPECT_GT(reported_users, trials);
-  EXPECT_GT(classified, 0);
+  EXPECT_GT(stats.reported_users, stats.trials);
+  EXPECT_GT(stats.classified, 0);
   std::printf("%d trials, %d user changes reported, %d record changes not "
-              "seen in the sample, %d users classified\n",
-              trials, reported_users, unobserved, classified);
+              "seen in the sample, %d gaining or losing users checked\n",
+              stats.trials, stats.reported_users, stats.unobserved,
+              stats.classified);
+}
+
+// The same with more than SqlShape::role_join_min_owners (512) users, so
+// that managers' predicates use the role join (compared as text, sound only
+// while no user changes role: ImpactSqlShape).
+TEST(PlanImpact, PropertyWithRoleJoin) {
+  PropertyStats stats;
+  RunProperty({7}, crm::testing::ScaledOrgSize(12), 5, 15, &stats);
+  EXPECT_GT(stats.reported_users, stats.trials);
+  EXPECT_GT(stats.role_join, 0);
+  std::printf("%d trials, %d user changes reported, %d with a role join, %d "
+              "record changes not seen in the sample\n",
+              stats.trials, stats.reported_users, stats.role_join,
+              stats.unobserved);
+}
+
+// A user leaves the role tree on an organisation where the top managers'
+// predicates use the role join: the role they left is still "all covered"
+// in the after snapshot, so a role join would read the same text while the
+// live users table still has them in it. ImpactSqlShape lists owners by
+// name then, and the change is seen.
+TEST(PlanImpact, UserLeavingTheRoleTreeUnderARoleJoin) {
+  crm::testing::GeneratedOrg org =
+      crm::testing::GenerateOrg(7, crm::testing::ScaledOrgSize(12));
+  auto before = MustBuild(org.state, org.services);
+  ASSERT_NE(before, nullptr);
+  // The active user with a role who owns the most accounts.
+  std::map<std::string, int> owned;
+  const int owner = Schema("accounts").FieldIndex("owner");
+  for (const auto& a : org.accounts) {
+    owned[std::get<std::string>(a.values[owner])]++;
+  }
+  std::string moved;
+  int most = 0;
+  for (const auto& u : org.state.users()) {
+    const int n = owned[absl::StrCat("users/", u.id())];
+    if (u.active() && !u.role().empty() && u.role() != "roles/r0" &&
+        n > most) {
+      most = n;
+      moved = u.id();
+    }
+  }
+  ASSERT_FALSE(moved.empty());
+  PolicyState state = org.state;
+  for (auto& u : *state.mutable_users()) {
+    if (u.id() == moved) u.clear_role();
+  }
+  auto after = MustBuild(state, org.services);
+  ASSERT_NE(after, nullptr);
+  EXPECT_EQ(ImpactSqlShape(*before, *after).role_join_min_owners,
+            std::numeric_limits<size_t>::max());
+  const auto changes = DiffUserAccess(*before, *after, "app", Registry());
+  const PointCheck check(org, 5);  // every 5th record is plenty here
+  CheckAgainstPointDecisions(check, before, after, changes,
+                             absl::StrCat("users/", moved, " leaves ",
+                                          "the role tree"));
+  // With the default shape the same predicates would have had role joins.
+  const auto* r0 = &before->compiled().roles[0];
+  ASSERT_EQ(r0->name, "roles/r0");
+  ASSERT_FALSE(r0->users.empty());
+  const Evaluator top(before,
+                      Principal{"app", before->compiled().users[r0->users[0]].id});
+  EXPECT_THAT(top.RecordFilter(Schema("contacts"), Operation::kRead).sql,
+              ::testing::HasSubstr("\"role_id\""));
 }
 
 // Timing on the benchmark organisation (10,001 users, 6 objects). Not run by

@@ -159,6 +159,32 @@ TEST(PlanImpact, PermissionSetGainingEditReachesItsAssignees) {
   EXPECT_EQ(accounts->records[0].direction, AccessDirection::kGained);
 }
 
+TEST(PlanImpact, ViewAllGainedByUsersWhoAlreadyRead) {
+  // No object permission changes (read is held already), only the records.
+  PolicyState after = TestState();
+  for (auto& set : *after.mutable_permission_sets()) {
+    if (set.name() != "permissionSets/sales") continue;
+    for (auto& p : *set.mutable_object_permissions()) {
+      if (p.object() == "accounts") p.set_view_all(true);
+    }
+  }
+  const auto changes = Diff(TestState(), after);
+  // The ceo has modify-all already.
+  EXPECT_THAT(Users(changes), ElementsAre("users/alice", "users/bob",
+                                          "users/carol", "users/vp"));
+  for (const auto& c : changes) {
+    SCOPED_TRACE(c.user);
+    const ObjectAccessChange* accounts = FindObject(&c, "accounts");
+    ASSERT_NE(accounts, nullptr);
+    EXPECT_THAT(accounts->operations_gained, IsEmpty());
+    ASSERT_THAT(RecordOps(accounts), ElementsAre("read"));
+    EXPECT_TRUE(accounts->records[0].after.empty());  // every record
+    EXPECT_EQ(accounts->records[0].direction, AccessDirection::kGained);
+    // Contacts with an account follow it.
+    EXPECT_THAT(RecordOps(FindObject(&c, "contacts")), ElementsAre("read"));
+  }
+}
+
 TEST(PlanImpact, FieldMadeReadable) {
   PolicyState after = TestState();
   for (auto& set : *after.mutable_permission_sets()) {
@@ -527,23 +553,27 @@ class Mutator {
 
   // One random mutation; returns what it did (for failure messages).
   std::string Mutate() {
-    switch (Uniform(10)) {
+    switch (Uniform(12)) {
       case 0:
         return AddSharingRule();
       case 1:
         return RemoveSharingRule();
       case 2:
+        return EditSharingRule();
       case 3:
-        return ChangeGroup();
       case 4:
-        return MoveRole();
+        return ChangeGroup();
       case 5:
-        return ChangePermissionSet();
+        return MoveRole();
       case 6:
-        return ChangeUser();
+        return ChangePermissionSet();
       case 7:
-        return ChangeRestriction();
+        return ChangeUser();
       case 8:
+        return ChangeRestriction();
+      case 9:
+        return EditRestriction();
+      case 10:
         return ChangeDefault();
       default:
         return ChangeProfile();
@@ -710,6 +740,40 @@ class Mutator {
         return absl::StrCat(profile, " gains system permission ", p);
       }
     }
+  }
+
+  // A rule changed in place (same name): level, source or recipients.
+  std::string EditSharingRule() {
+    if (s_.sharing_rules_size() == 0) return AddSharingRule();
+    auto* r = s_.mutable_sharing_rules(Uniform(s_.sharing_rules_size()));
+    switch (Uniform(3)) {
+      case 0:
+        r->set_access(r->access() == crm::v1::READ ? crm::v1::READ_WRITE
+                                                   : crm::v1::READ);
+        break;
+      case 1:
+        if (r->object() == "accounts" && Chance(0.5)) {
+          r->set_criteria(RandomAccountCriteria());
+        } else {
+          *r->mutable_owned_by() = RandomGrantee();
+        }
+        break;
+      default:
+        *r->mutable_shared_with() = RandomGrantee();
+    }
+    return absl::StrCat("edit ", r->ShortDebugString());
+  }
+
+  std::string EditRestriction() {
+    if (s_.restriction_rules_size() == 0) return ChangeRestriction();
+    auto* r =
+        s_.mutable_restriction_rules(Uniform(s_.restriction_rules_size()));
+    if (r->object() == "accounts" && Chance(0.7)) {
+      r->set_criteria(RandomAccountCriteria());
+    } else {
+      *r->mutable_applies_to() = RandomGrantee();
+    }
+    return absl::StrCat("edit ", r->ShortDebugString());
   }
 
   std::string ChangeRestriction() {
@@ -1072,7 +1136,7 @@ void RunProperty(const std::vector<uint64_t>& seeds,
 
 TEST(PlanImpact, PropertyUnreportedUsersDecideIdentically) {
   PropertyStats stats;
-  RunProperty({1, 2, 3, 4, 5, 6}, crm::testing::SmallOrgSize(), 12, 1,
+  RunProperty({1, 2, 3, 4, 5, 6}, crm::testing::SmallOrgSize(), 16, 1,
               &stats);
   // The mutations must have reached someone, or nothing was tested.
   EXPECT_GT(stats.reported_users, stats.trials);

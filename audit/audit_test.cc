@@ -6,6 +6,7 @@
 
 #include "audit/chain.h"
 #include "audit/diff.h"
+#include "audit/policy_diff.h"
 #include "audit/signing.h"
 #include "audit/verifier.h"
 #include "crm/v1/policy.pb.h"
@@ -239,6 +240,38 @@ TEST(DiffTest, NamesChangedFieldsWithValues) {
   EXPECT_FALSE(hidden[0].values_recorded());
   EXPECT_FALSE(hidden[0].has_before());
   EXPECT_FALSE(hidden[0].has_after());
+}
+
+}  // namespace
+}  // namespace crm::audit
+
+namespace crm::audit {
+namespace {
+
+// Org-wide defaults have no name field: each is named by its object, so a
+// change to one is not lost among the others (they once all came out as "").
+TEST(PolicyDiffTest, OrgWideDefaultsAreNamedByTheirObject) {
+  crm::internal::PolicyState before;
+  auto* accounts = before.add_defaults();
+  accounts->set_object("accounts");
+  accounts->set_internal_access(crm::v1::OrgWideDefault::PRIVATE);
+  auto* leads = before.add_defaults();
+  leads->set_object("leads");
+  leads->set_internal_access(crm::v1::OrgWideDefault::PUBLIC_READ);
+  crm::internal::PolicyState after = before;
+  after.mutable_defaults(0)->set_internal_access(
+      crm::v1::OrgWideDefault::PUBLIC_READ);
+  std::vector<crm::v1::AuditEvent> events = PolicyChangeEvents(before, after);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].action(), "policy.update");
+  EXPECT_EQ(events[0].resource(), "orgWideDefaults/accounts");
+  ASSERT_EQ(events[0].changes_size(), 1);
+  EXPECT_EQ(events[0].changes(0).field(), "internal_access");
+  after.mutable_defaults()->RemoveLast();
+  events = PolicyChangeEvents(before, after);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].resource(), "orgWideDefaults/leads");
+  EXPECT_EQ(events[1].action(), "policy.delete");
 }
 
 }  // namespace

@@ -20,6 +20,9 @@ struct CallInfo {
   std::string actor_service;  // "services/{name}" or ""
   std::string client_address;
   std::string country;
+  // The full gRPC method, "crm.v1.PolicyAdminService/ApplyPolicy" (for the
+  // policy's history; events carry it as their action instead).
+  std::string method;
 };
 
 // The current call, or nullptr.

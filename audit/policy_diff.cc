@@ -30,6 +30,11 @@ std::string NameOf(const Message& m) {
   if (const FieldDescriptor* f = d->FindFieldByName("id"); f != nullptr) {
     return absl::StrCat("users/", r->GetString(m, f));  // PolicyUser
   }
+  // An org-wide default is keyed by its object, as its name says
+  // (crm/v1/admin_service.proto): "orgWideDefaults/accounts".
+  if (const FieldDescriptor* f = d->FindFieldByName("object"); f != nullptr) {
+    return absl::StrCat("orgWideDefaults/", r->GetString(m, f));
+  }
   return "";
 }
 

@@ -198,13 +198,18 @@ const Command kCommands[] = {
      RunProfiles},
     {"policy",
      "policy list KIND | get NAME | create KIND ID JSON|@FILE | "
-     "update NAME JSON|@FILE [--etag E] | delete NAME [--etag E] | "
-     "export DIR | validate DIR [--server-config FILE]",
+     "update NAME JSON|@FILE [--etag E] [--fields F,...] | delete NAME "
+     "[--etag E] | export DIR | validate DIR [--server-config FILE] | plan DIR [--prune] "
+     "[--user users/ID] | apply DIR [--prune] [--expect-version V] "
+     "[--message TEXT] | history | diff V1 V2 | rollback V [--dry-run]",
      "admin: the access policy (needs manage_policy); KIND: permissionSets, "
      "orgWideDefaults, roles, groups, sharingRules, restrictionRules; JSON is "
-     "the object itself, update replaces it whole; export writes the whole "
-     "policy as text files, one per object; validate compiles such a folder "
-     "offline and lists every error",
+     "the object itself, update replaces it whole (or only --fields F,...); "
+     "export writes the whole policy as text files, one per object; validate "
+     "compiles such a folder offline and lists every error; plan shows what "
+     "applying a folder changes and who gains or loses access; apply makes "
+     "it live in one transaction; history, diff and rollback work on the "
+     "applied versions",
      RunPolicy},
     {"share", "share RECORD GRANTEE [read|read_write]",
      "share a record (e.g. accounts/acme) with users/ID, roles/ID, "

@@ -17,6 +17,27 @@
 //       that server configuration (crm.internal.ServerConfig text format);
 //       without it they are assumed registered. Users (users/{id}) are not
 //       part of a bundle and are not checked.
+//   crmctl policy plan DIR [--prune] [--user users/ID] [--service NAME]
+//                          [--max-users N] [--json]
+//       What applying DIR would change (object by object, field by field)
+//       and who gains and loses which access on the live data
+//       (PolicyAdminService.PlanPolicy): per user and object the
+//       permissions, fields and record counts (exact for --user and for
+//       the first --max-users users, default 20), per changed object the
+//       users it alone affects. Ends with the apply command for the
+//       version planned against. Nothing is written.
+//   crmctl policy apply DIR [--prune] [--expect-version V] [--message TEXT]
+//       Makes the live policy DIR's in one transaction (ApplyPolicy); with
+//       --expect-version, refused if the policy changed since that plan.
+//       Applying what is live changes nothing.
+//   crmctl policy history [--limit N]
+//       The policy versions, newest first: who, when, how, what changed.
+//   crmctl policy diff V1 V2
+//       The objects that differ between two versions, field by field.
+//   crmctl policy rollback V [--dry-run] [--message TEXT]
+//       Plans the whole policy of version V (pruning what came after) and
+//       applies it expecting the version it planned against: a new version
+//       equal to V's policy.
 //
 // A bundle is every regular file below DIR except hidden ones (a name
 // starting with '.', e.g. .git) and files directly in DIR (a README).
@@ -36,6 +57,16 @@ namespace crm::client {
 absl::Status PolicyExport(CliSession& session,
                           const std::vector<std::string>& args);
 absl::Status PolicyValidate(CliSession& session,
+                            const std::vector<std::string>& args);
+absl::Status PolicyPlan(CliSession& session,
+                        const std::vector<std::string>& args);
+absl::Status PolicyApply(CliSession& session,
+                         const std::vector<std::string>& args);
+absl::Status PolicyHistory(CliSession& session,
+                           const std::vector<std::string>& args);
+absl::Status PolicyDiff(CliSession& session,
+                        const std::vector<std::string>& args);
+absl::Status PolicyRollback(CliSession& session,
                             const std::vector<std::string>& args);
 
 // The bundle files under `dir` (see the file comment). INVALID_ARGUMENT if

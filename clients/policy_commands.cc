@@ -141,8 +141,13 @@ absl::Status PrintList(CliSession& s, const Message& all,
 
 constexpr char kPolicyUsage[] =
     "policy list KIND | policy get NAME | policy create KIND ID JSON|@FILE | "
-    "policy update NAME JSON|@FILE [--etag E] | policy delete NAME [--etag E] "
-    "| policy export DIR | policy validate DIR [--server-config FILE]";
+    "policy update NAME JSON|@FILE [--etag E] [--fields F,...] | "
+    "policy delete NAME [--etag E] "
+    "| policy export DIR | policy validate DIR [--server-config FILE] "
+    "| policy plan DIR [--prune] [--user users/ID] [--service NAME] "
+    "[--max-users N] [--json] | policy apply DIR [--prune] "
+    "[--expect-version V] [--message TEXT] | policy history [--limit N] "
+    "| policy diff V1 V2 | policy rollback V [--dry-run]";
 
 absl::Status PolicyList(CliSession& s, const Args& args) {
   auto a = ParseCommand(args, {}, "policy list", 1, 1, "policy list KIND");
@@ -201,8 +206,10 @@ absl::Status PolicyCreate(CliSession& s, const Args& args) {
 }
 
 absl::Status PolicyUpdate(CliSession& s, const Args& args) {
-  constexpr char kUsage[] = "policy update NAME JSON|@FILE [--etag E]";
-  auto a = ParseCommand(args, {{"etag", true}}, "policy update", 2, 2, kUsage);
+  constexpr char kUsage[] =
+      "policy update NAME JSON|@FILE [--etag E] [--fields F,...]";
+  auto a = ParseCommand(args, {{"etag", true}, {"fields", true}},
+                        "policy update", 2, 2, kUsage);
   if (!a.ok()) return a.status();
   const std::string& name = a->positional[0];
   auto parsed = ParsePolicyName(name, "policy update");
@@ -230,6 +237,11 @@ absl::Status PolicyUpdate(CliSession& s, const Args& args) {
   }
   SetString(body, key, want);
   if (a->Has("etag")) SetString(body, "etag", a->Get("etag"));
+  // --fields: only those fields are replaced (the rest stay as stored).
+  for (absl::string_view f :
+       absl::StrSplit(a->Get("fields"), ',', absl::SkipEmpty())) {
+    request.mutable_update_mask()->add_paths(std::string(f));
+  }
   PolicyObject reply;
   if (auto st = s.Call(absl::StrCat(kPolicyService, "UpdatePolicyObject"),
                        request, &reply);
@@ -364,7 +376,9 @@ absl::Status RunPolicy(CliSession& s, const Args& args) {
       {"list", PolicyList},        {"get", PolicyGet},
       {"create", PolicyCreate},    {"update", PolicyUpdate},
       {"delete", PolicyDelete},    {"export", PolicyExport},
-      {"validate", PolicyValidate}};
+      {"validate", PolicyValidate}, {"plan", PolicyPlan},
+      {"apply", PolicyApply},      {"history", PolicyHistory},
+      {"diff", PolicyDiff},        {"rollback", PolicyRollback}};
   if (args.empty()) return Usage(kPolicyUsage);
   for (const Verb& v : kVerbs) {
     if (args[0] == v.name) return v.run(s, Args(args.begin() + 1, args.end()));

@@ -13,7 +13,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "base/error.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "model/resource_name.h"
 #include "policy/profile_restrictions.h"
 #include "policy/snapshot.h"
@@ -184,6 +186,7 @@ crm::internal::PolicyState PolicyBundle::ToState() const {
       *p->mutable_allowed_countries() = o.profile.allowed_countries();
       p->set_login_hours(o.profile.login_hours());
       p->set_login_time_zone(o.profile.login_time_zone());
+      *p->mutable_system_permissions() = o.profile.system_permissions();
       continue;
     }
     switch (o.object.kind_case()) {
@@ -210,6 +213,66 @@ crm::internal::PolicyState PolicyBundle::ToState() const {
     }
   }
   return state;
+}
+
+PolicyBundle BundleFromState(const crm::internal::PolicyState& state) {
+  PolicyBundle bundle;
+  auto add = [&bundle](auto set) {
+    return [&bundle, set](const auto& body) {
+      PolicyObject o;
+      (o.*set)()->CopyFrom(body);
+      bundle.Add(o);
+    };
+  };
+  for (const auto& x : state.permission_sets()) {
+    add(&PolicyObject::mutable_permission_set)(x);
+  }
+  for (const auto& x : state.defaults()) {
+    add(&PolicyObject::mutable_org_wide_default)(x);
+  }
+  for (const auto& x : state.roles()) add(&PolicyObject::mutable_role)(x);
+  for (const auto& x : state.groups()) add(&PolicyObject::mutable_group)(x);
+  for (const auto& x : state.sharing_rules()) {
+    add(&PolicyObject::mutable_sharing_rule)(x);
+  }
+  for (const auto& x : state.restriction_rules()) {
+    add(&PolicyObject::mutable_restriction_rule)(x);
+  }
+  for (const crm::internal::PolicyProfile& p : state.profiles()) {
+    crm::v1::Profile profile;
+    profile.set_name(p.name());
+    profile.set_display_name(p.display_name());
+    *profile.mutable_allowed_ip_ranges() = p.allowed_ip_ranges();
+    *profile.mutable_allowed_countries() = p.allowed_countries();
+    profile.set_login_hours(p.login_hours());
+    profile.set_login_time_zone(p.login_time_zone());
+    *profile.mutable_system_permissions() = p.system_permissions();
+    bundle.Add(profile);
+  }
+  return bundle;
+}
+
+crm::internal::PolicyState BundleState(
+    const crm::internal::PolicyState& state) {
+  // Through a bundle: it drops etags, keys by name (so each kind comes out
+  // in name order) and ToState rebuilds the lists without users or version.
+  return BundleFromState(state).ToState();
+}
+
+std::string SerializeBundleState(const crm::internal::PolicyState& state) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream out(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    coded.SetSerializationDeterministic(true);
+    BundleState(state).SerializeToCodedStream(&coded);
+  }
+  return bytes;
+}
+
+bool SamePolicy(const crm::internal::PolicyState& a,
+                const crm::internal::PolicyState& b) {
+  return SerializeBundleState(a) == SerializeBundleState(b);
 }
 
 SourceLocation PolicyBundle::Locate(absl::string_view name,

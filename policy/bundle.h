@@ -120,6 +120,24 @@ class PolicyBundle {
   std::set<std::string> unparsed_;
 };
 
+// The policy objects and profiles of `state` (as PolicyStore::LoadState
+// reads them) as a bundle: what `crmctl policy export` would write for that
+// policy. Users, the version and etags are left out.
+PolicyBundle BundleFromState(const crm::internal::PolicyState& state);
+
+// `state` reduced to what a bundle holds, in a canonical order (each kind in
+// name order; no users, version or etags): the form the policy's history
+// keeps (store/policy_store.h) and plans compare.
+crm::internal::PolicyState BundleState(const crm::internal::PolicyState& state);
+
+// BundleState's deterministic serialization (equal bytes: same policy).
+std::string SerializeBundleState(const crm::internal::PolicyState& state);
+
+// Whether two states hold the same policy objects and profiles (users,
+// versions, etags and order aside).
+bool SamePolicy(const crm::internal::PolicyState& a,
+                const crm::internal::PolicyState& b);
+
 // The text of every object: deterministic (the same objects always give the
 // same bytes: fields in field-number order, repeated fields in their order,
 // UTF-8 unescaped), with no name, etag, version or time inside.

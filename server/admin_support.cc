@@ -10,12 +10,15 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/container/flat_hash_set.h"
+#include "audit/call_scope.h"
 #include "audit/diff.h"
 #include "audit/policy_diff.h"
 #include "auth/system_permissions.h"
 #include "base/decision_note.h"
 #include "base/error.h"
+#include "policy/bundle.h"
 #include "policy/evaluator.h"
 #include "model/record.h"
 
@@ -100,17 +103,45 @@ std::vector<crm::v1::AuditEvent> ChangeEvents(
   return events;
 }
 
+// The history entry of the version a write makes (the call's actor, method
+// and request id; the changed objects' names).
+store::PolicyHistoryRow HistoryEntry(
+    int64_t version, int64_t now, const std::string& message,
+    const std::vector<crm::v1::AuditEvent>& events) {
+  store::PolicyHistoryRow h;
+  h.version = version;
+  h.time = now;
+  h.message = message;
+  if (const audit::CallInfo* call = audit::CurrentCall(); call != nullptr) {
+    h.actor_user = call->actor_user;
+    h.actor_service = call->actor_service;
+    h.request_id = call->request_id;
+    absl::string_view method = call->method;
+    absl::ConsumePrefix(&method, "crm.v1.");
+    h.method = std::string(method);
+  }
+  for (const crm::v1::AuditEvent& e : events) h.changed.push_back(e.resource());
+  return h;
+}
+
+// Returned from inside the transaction to roll back a write that changed
+// nothing (WriteOptions::skip_if_unchanged); never leaves CommitPolicy.
+absl::Status Unchanged() { return absl::CancelledError("policy unchanged"); }
+
 absl::Status CommitPolicy(
     ServerCore* core, PolicyLoader& loader,
     const std::function<absl::Status(store::Session&, store::PolicyStore&,
                                      const PolicyState&, PolicyState&)>&
         apply,
-    const DescribedObject* described = nullptr) {
+    const DescribedObject* described, const WriteOptions& options) {
   store::PolicyStore store(core->database.get());
   std::shared_ptr<const policy::PolicySnapshot> snapshot;
   PolicyState committed;
+  bool unchanged = false;
+  int64_t made = 0;
   absl::Status s = core->database->InTransaction(
       [&](store::Session& session) -> absl::Status {
+        unchanged = false;
         auto version = store.BumpPolicyVersion(session);
         if (!version.ok()) return version.status();
         auto before = store.LoadState(session);
@@ -118,6 +149,12 @@ absl::Status CommitPolicy(
         PolicyState state;
         if (absl::Status a = apply(session, store, *before, state); !a.ok()) {
           return a;
+        }
+        std::vector<crm::v1::AuditEvent> events =
+            ChangeEvents(*before, state, described);
+        if (options.skip_if_unchanged && events.empty()) {
+          unchanged = true;
+          return Unchanged();
         }
         auto compiled = loader.Compile(state);
         if (!compiled.ok()) {
@@ -128,16 +165,35 @@ absl::Status CommitPolicy(
           }
           return absl::InvalidArgumentError(compiled.status().message());
         }
+        const std::string policy_before = policy::SerializeBundleState(*before);
+        const std::string policy_after = policy::SerializeBundleState(state);
+        store::PolicyHistoryRow history =
+            HistoryEntry(*version, absl::ToUnixMicros(core->clock->Now()),
+                         options.message, events);
+        history.state = policy_after;
+        if (absl::Status h = store.AppendHistory(
+                session, history, policy_before,
+                policy_before != policy_after);
+            !h.ok()) {
+          return h;
+        }
         if (core->audit != nullptr) {
-          absl::Status a = core->audit->AppendInTransaction(
-              session, ChangeEvents(*before, state, described));
+          absl::Status a =
+              core->audit->AppendInTransaction(session, std::move(events));
           if (!a.ok()) return a;
         }
         snapshot = *std::move(compiled);
         committed = std::move(state);
+        made = *version;
         return absl::OkStatus();
       });
+  if (unchanged) {
+    if (options.changed != nullptr) *options.changed = false;
+    return absl::OkStatus();
+  }
   if (!s.ok()) return s;
+  if (options.changed != nullptr) *options.changed = true;
+  if (options.version != nullptr) *options.version = made;
   loader.Install(std::move(snapshot), std::move(committed));
   return absl::OkStatus();
 }
@@ -145,19 +201,22 @@ absl::Status CommitPolicy(
 }  // namespace
 
 absl::Status WritePolicy(ServerCore* core, PolicyLoader& loader,
-                         const PolicyChange& change) {
+                         const PolicyChange& change,
+                         const WriteOptions& options) {
   return CommitPolicy(
       core, loader,
       [&](store::Session& session, store::PolicyStore& store,
           const PolicyState& before, PolicyState& state) -> absl::Status {
         state = before;
         return change(session, store, state);
-      });
+      },
+      nullptr, options);
 }
 
 absl::Status WritePolicyRows(ServerCore* core, PolicyLoader& loader,
                              const RowsChange& write, const StateCheck& check,
-                             const DescribedObject* described) {
+                             const DescribedObject* described,
+                             const WriteOptions& options) {
   return CommitPolicy(
       core, loader,
       [&](store::Session& session, store::PolicyStore& store,
@@ -168,7 +227,13 @@ absl::Status WritePolicyRows(ServerCore* core, PolicyLoader& loader,
         state = *std::move(loaded);
         return check ? check(state) : absl::OkStatus();
       },
-      described);
+      described, options);
+}
+
+absl::Status ApplyPolicyState(ServerCore* core, PolicyLoader& loader,
+                              const PolicyStateChange& change,
+                              const WriteOptions& options) {
+  return CommitPolicy(core, loader, change, nullptr, options);
 }
 
 absl::StatusOr<int64_t> ParseOptionalEtag(const std::string& etag) {

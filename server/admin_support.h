@@ -44,6 +44,24 @@ absl::Status CheckSystemPermission(const policy::Evaluator& evaluator,
                                    crm::v1::SystemPermission p,
                                    absl::string_view rpc);
 
+// How a policy write is recorded and reported.
+struct WriteOptions {
+  // Kept in the version's history entry (ApplyPolicy's message).
+  std::string message;
+  // A write that changes nothing (no object, profile or user differs, as the
+  // audit diff sees it) is rolled back: no version, no etag, no history.
+  bool skip_if_unchanged = false;
+  // If set: whether the write changed anything (false only with
+  // skip_if_unchanged), and the version it made.
+  bool* changed = nullptr;
+  int64_t* version = nullptr;
+};
+
+// Every policy write (WritePolicy, WritePolicyRows, ApplyPolicyState) is
+// also recorded in the policy's history (store/policy_store.h: the version,
+// the call's actor, service, method and request id, the message, the
+// changed objects and the resulting policy) in its transaction.
+
 // A change of policy objects: applied to `state` (the committed policy,
 // loaded after the version bump) and to the store, on `session`.
 using PolicyChange = std::function<absl::Status(
@@ -54,7 +72,17 @@ using PolicyChange = std::function<absl::Status(
 // result (INVALID_ARGUMENT with the compiler's message if it does not);
 // installed on this server after the commit. Nothing is written on failure.
 absl::Status WritePolicy(ServerCore* core, PolicyLoader& loader,
-                         const PolicyChange& change);
+                         const PolicyChange& change,
+                         const WriteOptions& options = {});
+
+// The general form: `change` reads `before` (the stored state after the
+// bump), writes the rows and leaves the would-be state in `after`.
+using PolicyStateChange = std::function<absl::Status(
+    store::Session&, store::PolicyStore&, const crm::internal::PolicyState&,
+    crm::internal::PolicyState&)>;
+absl::Status ApplyPolicyState(ServerCore* core, PolicyLoader& loader,
+                              const PolicyStateChange& change,
+                              const WriteOptions& options = {});
 
 // A change of rows the state is loaded from (users, profiles): `write`
 // changes them on `session`; `check` (may be null) then inspects the state
@@ -78,7 +106,8 @@ struct DescribedObject {
 // `check`, compile, audit (with `described`, if any), commit, install.
 absl::Status WritePolicyRows(ServerCore* core, PolicyLoader& loader,
                              const RowsChange& write, const StateCheck& check,
-                             const DescribedObject* described = nullptr);
+                             const DescribedObject* described = nullptr,
+                             const WriteOptions& options = {});
 
 // -1 for an empty etag (unconditional), else its version (INVALID_ARGUMENT
 // for a malformed one).

@@ -182,6 +182,7 @@ grpc::Status Pipeline::Run(grpc::ServerContext* context,
   // Who is acting, for audit events written anywhere in the call.
   audit::CallInfo call_info;
   call_info.request_id = request_id;
+  call_info.method = std::string(method);
   if (rc.ok()) {
     call_info.actor_service = absl::StrCat("services/", rc->principal.service);
     if (rc->principal.acting_for_user()) {

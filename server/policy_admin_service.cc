@@ -8,6 +8,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "base/error.h"
+#include "google/protobuf/util/field_mask_util.h"
 #include "model/record.h"
 #include "model/resource_name.h"
 #include "server/log.h"
@@ -222,6 +224,29 @@ absl::StatusOr<std::string> CreateId(const KindInfo& kind, const Message& body,
   return id;
 }
 
+// An update mask's paths must name fields of the kind's message; the key
+// (name, or an OrgWideDefault's object) and the etag cannot be masked.
+absl::Status CheckMask(const KindInfo& kind, const Message& body,
+                       const google::protobuf::FieldMask& mask) {
+  for (const std::string& path : mask.paths()) {
+    const bool key = path == (kind.keyed_by_object ? "object" : "name");
+    if (key || path == "etag" ||
+        !google::protobuf::util::FieldMaskUtil::GetFieldDescriptors(
+            body.GetDescriptor(), path, nullptr)) {
+      return base::WithErrorInfo(
+          absl::InvalidArgumentError(absl::StrCat(
+              "update_mask: '", path, "' is not ",
+              key || path == "etag" ? "a field an update may set"
+                                    : "a field",
+              " of ", body.GetDescriptor()->name(),
+              "; name fields of the object (e.g. display_name, criteria) or "
+              "leave the mask empty to replace the whole object")),
+          crm::v1::UNKNOWN_FIELD, {{"field", path}});
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 grpc::Status PolicyAdminServiceImpl::CreatePolicyObject(
@@ -367,12 +392,16 @@ grpc::Status PolicyAdminServiceImpl::UpdatePolicyObject(
     }
     auto expected = ParseOptionalEtag(GetString(input, "etag"));
     if (!expected.ok()) return expected.status();
+    const google::protobuf::FieldMask& mask = request->update_mask();
+    if (absl::Status m = CheckMask(*kind, input, mask); !m.ok()) return m;
     const std::string name = absl::StrCat(kind->kind, "/", id);
     PolicyObject stored = request->object();
     Message* body = MutableBody(&stored, *kind);
     SetString(body, "etag", "");
     int64_t now = absl::ToUnixMicros(core_->clock->Now());
     int64_t new_version = 0;
+    int64_t old_version = 0;
+    bool changed = true;
     absl::Status s = WritePolicy(
         core_, *loader_,
         [&](store::Session& session, store::PolicyStore& store,
@@ -382,24 +411,41 @@ grpc::Status PolicyAdminServiceImpl::UpdatePolicyObject(
           if (!current->has_value()) {
             return absl::NotFoundError(absl::StrCat(name, " not found"));
           }
-          int64_t version = (*current)->version;
-          if (absl::Status e = CheckEtag(name, *expected, version); !e.ok()) {
+          old_version = (*current)->version;
+          if (absl::Status e = CheckEtag(name, *expected, old_version);
+              !e.ok()) {
             return e;
           }
-          new_version = version + 1;
+          if (mask.paths_size() > 0) {
+            // The stored object with the masked fields replaced.
+            auto live = FromRow(*kind, **current);
+            if (!live.ok()) return live.status();
+            std::unique_ptr<Message> merged(Body(*live, *kind).New());
+            merged->CopyFrom(Body(*live, *kind));
+            google::protobuf::util::FieldMaskUtil::MergeOptions replace;
+            replace.set_replace_message_fields(true);
+            replace.set_replace_repeated_fields(true);
+            google::protobuf::util::FieldMaskUtil::MergeMessageTo(
+                input, mask, replace, merged.get());
+            body->CopyFrom(*merged);
+            SetString(body, "etag", "");
+          }
+          new_version = old_version + 1;
           std::unique_ptr<Message> entry(body->New());
           entry->CopyFrom(*body);
           SetString(entry.get(), "etag", model::EtagOf(new_version));
           PutInState(*kind, *entry, &state);
           auto ok = store.UpdateObjectIfVersion(session, kind->kind, id,
-                                                version,
+                                                old_version,
                                                 body->SerializeAsString(), now);
           if (!ok.ok()) return ok.status();
           if (!*ok) return ChangedMeanwhile(name);
           return absl::OkStatus();
-        });
+        },
+        {.skip_if_unchanged = true, .changed = &changed});
     if (!s.ok()) return s;
-    SetString(body, "etag", model::EtagOf(new_version));
+    // Unchanged: nothing was written, the etag stays.
+    SetString(body, "etag", model::EtagOf(changed ? new_version : old_version));
     *response = std::move(stored);
     return absl::OkStatus();
   });

@@ -1,7 +1,9 @@
 // PolicyAdminService (crm/v1/admin_service.proto): generic CRUD over the
-// stored policy objects, validated by compiling the would-be policy in the
-// write's transaction, and installed (PolicyLoader::Install) right after the
-// commit so the very next request sees it.
+// stored policy objects (policy_admin_service.cc), whole bundles planned and
+// applied, and the policy's history (policy_bundle_service.cc); every write
+// validated by compiling the would-be policy in the write's transaction,
+// and installed (PolicyLoader::Install) right after the commit so the very
+// next request sees it.
 //
 // Thread-safety: immutable after construction; serves concurrent calls.
 #ifndef CRM_SERVER_POLICY_ADMIN_SERVICE_H_
@@ -47,6 +49,26 @@ class PolicyAdminServiceImpl final
       grpc::ServerContext* context,
       const crm::v1::DeletePolicyObjectRequest* request,
       google::protobuf::Empty* response) override;
+
+  // Policy as files (policy_bundle_service.cc).
+  grpc::Status PlanPolicy(grpc::ServerContext* context,
+                          const crm::v1::PlanPolicyRequest* request,
+                          crm::v1::PolicyPlan* response) override;
+  grpc::Status ApplyPolicy(grpc::ServerContext* context,
+                           const crm::v1::ApplyPolicyRequest* request,
+                           crm::v1::ApplyPolicyResponse* response) override;
+  grpc::Status ListPolicyVersions(
+      grpc::ServerContext* context,
+      const crm::v1::ListPolicyVersionsRequest* request,
+      crm::v1::ListPolicyVersionsResponse* response) override;
+  grpc::Status GetPolicyVersion(
+      grpc::ServerContext* context,
+      const crm::v1::GetPolicyVersionRequest* request,
+      crm::v1::PolicyVersionBundle* response) override;
+  grpc::Status DiffPolicyVersions(
+      grpc::ServerContext* context,
+      const crm::v1::DiffPolicyVersionsRequest* request,
+      crm::v1::DiffPolicyVersionsResponse* response) override;
 
   PolicyLoader& loader() { return *loader_; }
 

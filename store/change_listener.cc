@@ -55,7 +55,13 @@ absl::StatusOr<std::unique_ptr<ChangeListener>> ChangeListener::Open(
     return absl::InvalidArgumentError(
         absl::StrCat("'", channel, "' is not a channel name"));
   }
-  pg_conn* conn = PQconnectdb(db.driver_connection().c_str());
+  // Named in pg_stat_activity, so operators (and tests killing the pool's
+  // connections) can tell it from the pool's. dbname is expanded: the
+  // connection string may be key=value pairs or a URI.
+  const std::string conninfo = db.driver_connection();
+  const char* keys[] = {"dbname", "application_name", nullptr};
+  const char* values[] = {conninfo.c_str(), kListenerApplicationName, nullptr};
+  pg_conn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
     absl::Status s = absl::UnavailableError(absl::StrCat(
         "cannot open the notification connection: ", ConnectionError(conn)));

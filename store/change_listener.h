@@ -44,6 +44,9 @@ inline constexpr char kPolicyChannel[] = "crm_policy";
 absl::Status NotifyAtCommit(Session& session, absl::string_view channel,
                             absl::string_view payload);
 
+// The application_name of a listener's connection (pg_stat_activity).
+inline constexpr char kListenerApplicationName[] = "crm-policy-listener";
+
 class ChangeListener {
  public:
   // Connects to `db`'s PostgreSQL database with its connection settings and

@@ -1,6 +1,7 @@
 #include "store/identity_store.h"
 #include "store/profile_rows.h"
 
+#include <algorithm>
 #include <functional>
 #include <utility>
 #include <variant>
@@ -10,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "store/policy_store.h"
 #include "store/statement.h"
 
@@ -191,6 +193,30 @@ crm::internal::PolicyProfile ToPolicyProfile(const ProfileRow& profile) {
   }
   out.set_login_hours(profile.login_hours);
   out.set_login_time_zone(profile.login_time_zone);
+  for (crm::v1::SystemPermission p :
+       ParseProfilePermissions(profile.system_permissions)) {
+    out.add_system_permissions(p);
+  }
+  return out;
+}
+
+std::vector<crm::v1::SystemPermission> ParseProfilePermissions(
+    absl::string_view csv) {
+  std::vector<crm::v1::SystemPermission> out;
+  for (absl::string_view name : absl::StrSplit(csv, ',')) {
+    name = absl::StripAsciiWhitespace(name);
+    if (name.empty()) continue;
+    crm::v1::SystemPermission p;
+    if (crm::v1::SystemPermission_Parse(
+            absl::AsciiStrToUpper(std::string(name)), &p) &&
+        p != crm::v1::SYSTEM_PERMISSION_UNSPECIFIED) {
+      out.push_back(p);
+    }
+  }
+  // One canonical order (the enum's), whatever order the column has: a
+  // policy bundle and the history compare profiles by their text.
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 

@@ -138,6 +138,12 @@ std::vector<std::string> SplitListColumn(absl::string_view text,
 // "profiles/{id}", display name, lists split, hours and zone as stored.
 crm::internal::PolicyProfile ToPolicyProfile(const ProfileRow& profile);
 
+// "view_all_data, manage_policy" -> VIEW_ALL_DATA, MANAGE_POLICY (the
+// profiles.system_permissions column). Unknown names are skipped: they are
+// validated when written.
+std::vector<crm::v1::SystemPermission> ParseProfilePermissions(
+    absl::string_view csv);
+
 class IdentityStore {
  public:
   // `db` must be migrated to version 5 or later and outlive the store.

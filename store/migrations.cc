@@ -360,6 +360,25 @@ constexpr char kMigration8[] = R"sql(
 CREATE INDEX audit_events_actor_time_idx ON audit_events (actor_user, time)
 )sql";
 
+// Migration 9: the policy's history (store/policy_store.h, "History"): one
+// row per policy version with who made it and how; `state` is the policy
+// (policy::SerializeBundleState, hex) where it differs from the previous
+// version's, else '' and `state_version` names the row that holds it.
+constexpr char kMigration9[] = R"sql(
+CREATE TABLE policy_history (
+  version BIGINT PRIMARY KEY,
+  time BIGINT NOT NULL,
+  actor_user {text} NOT NULL DEFAULT '',
+  actor_service {text} NOT NULL DEFAULT '',
+  request_id {text} NOT NULL DEFAULT '',
+  method {text} NOT NULL DEFAULT '',
+  message {text} NOT NULL DEFAULT '',
+  changed {text} NOT NULL DEFAULT '',
+  state_version BIGINT NOT NULL,
+  state {text} NOT NULL DEFAULT ''
+)
+)sql";
+
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -429,6 +448,7 @@ const std::vector<Migration>& AllMigrations() {
       {7, "audit trail: audit_events, audit_head, audit_checkpoints",
        kMigration7, "", ""},
       {8, "audit trail: events by actor and time", kMigration8, "", ""},
+      {9, "policy history: policy_history", kMigration9, "", ""},
   };
   return *migrations;
 }

@@ -2,11 +2,14 @@
 
 #include "store/change_listener.h"
 
+#include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "crm/v1/policy.pb.h"
@@ -151,19 +154,10 @@ absl::Status AddToState(const PolicyObjectRow& row,
   return absl::OkStatus();
 }
 
-// "view_all_data, manage_policy" -> VIEW_ALL_DATA, MANAGE_POLICY. Unknown
-// names are skipped: the identity store validates them when written.
 void AddProfilePermissions(const std::string& csv,
                            crm::internal::PolicyUser* user) {
-  for (absl::string_view name : absl::StrSplit(csv, ',')) {
-    name = absl::StripAsciiWhitespace(name);
-    if (name.empty()) continue;
-    crm::v1::SystemPermission p;
-    if (crm::v1::SystemPermission_Parse(
-            absl::AsciiStrToUpper(std::string(name)), &p) &&
-        p != crm::v1::SYSTEM_PERMISSION_UNSPECIFIED) {
-      user->add_profile_system_permissions(p);
-    }
+  for (crm::v1::SystemPermission p : ParseProfilePermissions(csv)) {
+    user->add_profile_system_permissions(p);
   }
 }
 
@@ -353,6 +347,115 @@ absl::StatusOr<bool> PolicyStore::DeleteObjectIfVersion(
                    "deleting a policy object");
   if (!n.ok()) return n.status();
   return *n == 1;
+}
+
+namespace {
+
+PolicyHistoryRow HistoryRow(const Row& row) {
+  PolicyHistoryRow h;
+  h.version = Int(row[0]);
+  h.time = Int(row[1]);
+  h.actor_user = Str(row[2]);
+  h.actor_service = Str(row[3]);
+  h.request_id = Str(row[4]);
+  h.method = Str(row[5]);
+  h.message = Str(row[6]);
+  h.changed = absl::StrSplit(Str(row[7]), '\n', absl::SkipEmpty());
+  return h;
+}
+
+constexpr char kHistoryColumns[] =
+    "version, time, actor_user, actor_service, request_id, method, message, "
+    "changed, state_version";
+
+}  // namespace
+
+absl::Status PolicyStore::AppendHistory(Session& session,
+                                        const PolicyHistoryRow& row,
+                                        const std::string& previous_state,
+                                        bool state_changed) {
+  auto previous = Query(
+      session,
+      {"SELECT state_version FROM policy_history WHERE version < ? "
+       "ORDER BY version DESC LIMIT 1",
+       {row.version}},
+      "reading the policy history", Reuse::kCached);
+  if (!previous.ok()) return previous.status();
+  auto insert = [&](const PolicyHistoryRow& r, int64_t state_version,
+                    const std::string& state) {
+    return Execute(
+               session,
+               {absl::StrCat("INSERT INTO policy_history (", kHistoryColumns,
+                             ", state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                {r.version, r.time, r.actor_user, r.actor_service,
+                 r.request_id, r.method, r.message,
+                 absl::StrJoin(r.changed, "\n"), state_version,
+                 state_version == r.version ? absl::BytesToHexString(state)
+                                            : std::string()}},
+               "recording the policy version", Reuse::kCached)
+        .status();
+  };
+  int64_t base = 0;  // the version whose row holds the previous state
+  if (!previous->empty()) {
+    base = Int((*previous)[0][0]);
+  } else if (row.version > 1) {
+    // The first write since the history began (a database migrated with a
+    // policy in it, or loaded directly, as the demo is): the policy it
+    // started from becomes the first entry, so it can be diffed and rolled
+    // back to.
+    PolicyHistoryRow baseline;
+    baseline.version = row.version - 1;
+    baseline.time = row.time;
+    baseline.message = "the policy as it was when its history began";
+    if (absl::Status s = insert(baseline, baseline.version, previous_state);
+        !s.ok()) {
+      return s;
+    }
+    base = baseline.version;
+  }
+  const bool store_state = state_changed || base == 0;
+  return insert(row, store_state ? row.version : base, row.state);
+}
+
+absl::StatusOr<std::vector<PolicyHistoryRow>> PolicyStore::ListHistory(
+    Session& session, int64_t before_version, int limit) {
+  auto rows = Query(
+      session,
+      {absl::StrCat("SELECT ", kHistoryColumns,
+                    " FROM policy_history WHERE version < ? ORDER BY version "
+                    "DESC LIMIT ?"),
+       {before_version > 0 ? before_version
+                           : std::numeric_limits<int64_t>::max(),
+        static_cast<int64_t>(limit)}},
+      "listing policy versions", Reuse::kCached);
+  if (!rows.ok()) return rows.status();
+  std::vector<PolicyHistoryRow> out;
+  out.reserve(rows->size());
+  for (const Row& row : *rows) out.push_back(HistoryRow(row));
+  return out;
+}
+
+absl::StatusOr<std::optional<PolicyHistoryRow>> PolicyStore::GetHistory(
+    Session& session, int64_t version) {
+  auto rows = Query(
+      session,
+      {absl::StrCat("SELECT ", kHistoryColumns,
+                    ", (SELECT s.state FROM policy_history s WHERE s.version "
+                    "= policy_history.state_version) FROM policy_history "
+                    "WHERE version = ?"),
+       {version}},
+      "reading a policy version", Reuse::kCached);
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::nullopt;
+  PolicyHistoryRow h = HistoryRow((*rows)[0]);
+  const std::string hex = Str((*rows)[0][9]);
+  if (hex.size() % 2 != 0 ||
+      !std::all_of(hex.begin(), hex.end(), absl::ascii_isxdigit)) {
+    return absl::InternalError(absl::StrCat(
+        "policy_history: the state of version ", version, " is not hex"));
+  }
+  h.state = absl::HexStringToBytes(hex);
+  return h;
 }
 
 absl::StatusOr<std::optional<bool>> PolicyStore::UserActive(

@@ -72,6 +72,22 @@ struct ShareRow {
   int64_t create_time = 0;  // Unix microseconds
 };
 
+// One policy version in the history (migration 9).
+struct PolicyHistoryRow {
+  int64_t version = 0;
+  int64_t time = 0;  // Unix microseconds
+  std::string actor_user;     // "users/{id}" or ""
+  std::string actor_service;  // "services/{name}" or ""
+  std::string request_id;
+  std::string method;   // "PolicyAdminService/ApplyPolicy", ...
+  std::string message;  // the caller's, or ""
+  std::vector<std::string> changed;  // object names, in diff order
+  // The policy at this version (policy::SerializeBundleState's bytes).
+  // AppendHistory: the state to keep; GetHistory: the state, read from the
+  // row that holds it; ListHistory: empty.
+  std::string state;
+};
+
 class PolicyStore {
  public:
   // `db` must be migrated to version 3 or later and outlive the store.
@@ -125,6 +141,28 @@ class PolicyStore {
                                              absl::string_view kind,
                                              absl::string_view id,
                                              int64_t expected_version);
+
+  // --- History --------------------------------------------------------------
+
+  // Records policy version `row.version` (in the transaction that made
+  // it). `state_changed`: whether the policy objects and profiles differ
+  // from the previous version's (`previous_state`); if not, the state is
+  // not stored again (the row points at the one that holds it). The first
+  // entry of an empty history is preceded by one for the version before it
+  // holding `previous_state`, so the policy the history starts from can be
+  // read, diffed and rolled back to.
+  absl::Status AppendHistory(Session& session, const PolicyHistoryRow& row,
+                             const std::string& previous_state,
+                             bool state_changed);
+
+  // Versions below `before_version` (0: from the newest), newest first, at
+  // most `limit`; without their states.
+  absl::StatusOr<std::vector<PolicyHistoryRow>> ListHistory(
+      Session& session, int64_t before_version, int limit);
+
+  // One version with its state; nullopt if the history has no such version.
+  absl::StatusOr<std::optional<PolicyHistoryRow>> GetHistory(
+      Session& session, int64_t version);
 
   // --- Users (read-only here; identity_store.h owns them) -----------------
 

@@ -1,6 +1,7 @@
 #include "store/policy_store.h"
 
 #include <limits>
+#include <map>
 
 #include "crm/v1/policy.pb.h"
 #include "gmock/gmock.h"
@@ -203,6 +204,72 @@ TEST_P(PolicyStoreTest, SharesCrud) {
     EXPECT_TRUE(deleted.ok() && *deleted);
     auto removed = store_->DeleteSharesOf(s, "accounts", "a1");
     EXPECT_TRUE(removed.ok() && *removed == 2);
+    return absl::OkStatus();
+  });
+}
+
+TEST_P(PolicyStoreTest, HistoryKeepsEachVersionAndStoresAStateOnce) {
+  // Binary states with NUL bytes (serialized protobufs are).
+  const std::string v1_state("v1\0state", 8), v3_state("v3\0", 3);
+  PolicyHistoryRow r2;
+  r2.version = 2;  // the first entry: version 1 is recorded before it
+  r2.time = 100;
+  r2.actor_user = "users/alice";
+  r2.actor_service = "services/admin-cli";
+  r2.request_id = "req-2";
+  r2.method = "UserAdminService/UpdateUser";
+  r2.changed = {"users/bob"};
+  r2.state = v1_state;  // users changed: the policy did not
+  Tx([&](Session& s) { return store_->AppendHistory(s, r2, v1_state, false); });
+  PolicyHistoryRow r3 = r2;
+  r3.version = 3;
+  r3.method = "PolicyAdminService/ApplyPolicy";
+  r3.message = "add the retail rule";
+  r3.changed = {"sharingRules/retail", "roles/vp"};
+  r3.state = v3_state;
+  Tx([&](Session& s) { return store_->AppendHistory(s, r3, v1_state, true); });
+  PolicyHistoryRow r4 = r2;
+  r4.version = 4;
+  r4.state = v3_state;
+  Tx([&](Session& s) { return store_->AppendHistory(s, r4, v3_state, false); });
+
+  Tx([&](Session& s) -> absl::Status {
+    auto all = store_->ListHistory(s, 0, 10);
+    if (!all.ok()) return all.status();
+    std::vector<int64_t> versions;
+    for (const auto& h : *all) versions.push_back(h.version);
+    EXPECT_EQ(versions, (std::vector<int64_t>{4, 3, 2, 1}));
+    EXPECT_EQ((*all)[1].message, "add the retail rule");
+    EXPECT_EQ((*all)[1].changed,
+              (std::vector<std::string>{"sharingRules/retail", "roles/vp"}));
+    EXPECT_EQ((*all)[2].actor_user, "users/alice");
+    EXPECT_EQ((*all)[2].request_id, "req-2");
+    EXPECT_TRUE((*all)[0].state.empty());  // lists carry no state
+    auto page = store_->ListHistory(s, 3, 1);
+    if (!page.ok()) return page.status();
+    EXPECT_EQ(page->size(), 1u);
+    EXPECT_EQ(page->front().version, 2);
+
+    std::map<int64_t, std::string> states;
+    for (int64_t v : {1, 2, 3, 4}) {
+      auto got = store_->GetHistory(s, v);
+      if (!got.ok()) return got.status();
+      EXPECT_TRUE(got->has_value()) << v;
+      if (got->has_value()) states[v] = (*got)->state;
+    }
+    EXPECT_EQ(states[1], v1_state);
+    EXPECT_EQ(states[2], v1_state);  // unchanged: read from version 1's row
+    EXPECT_EQ(states[3], v3_state);
+    EXPECT_EQ(states[4], v3_state);
+    auto none = store_->GetHistory(s, 9);
+    if (!none.ok()) return none.status();
+    EXPECT_FALSE(none->has_value());
+    // Each state is stored once.
+    auto stored = QueryInt(
+        s, {"SELECT COUNT(*) FROM policy_history WHERE state <> ''", {}},
+        "counting");
+    if (!stored.ok()) return stored.status();
+    EXPECT_EQ(*stored, 2);
     return absl::OkStatus();
   });
 }

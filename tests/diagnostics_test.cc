@@ -11,6 +11,7 @@
 #include "crm/v1/diagnostics.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "store/change_listener.h"
 #include "store/database.h"
 #include "store/statement.h"
 #include "tests/harness/test_server.h"
@@ -68,7 +69,8 @@ class DiagnosticsTest : public ::testing::TestWithParam<Backend> {
         auto left = store::QueryInt(
             s,
             {absl::StrCat("SELECT COUNT(*) ", others,
-                          " AND query <> 'LISTEN crm_policy'"),
+                          " AND application_name <> '",
+                          store::kListenerApplicationName, "'"),
              {}},
             "counting the server's connections");
         if (!left.ok()) return left.status();

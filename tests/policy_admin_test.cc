@@ -191,9 +191,26 @@ TEST_P(PolicyAdminTest, CrudRoundTripForEveryKind) {
     ASSERT_EQ(list.objects_size(), 1);
     EXPECT_EQ(list.objects(0).DebugString(), got.DebugString());
 
-    // Update with the current etag, then with the stale one.
+    // An update that changes nothing keeps the etag (nothing is written).
     PolicyObject updated;
     s = admin_->Update(got, &updated);
+    ASSERT_TRUE(s.ok()) << Text(s);
+    EXPECT_EQ(updated.DebugString(), got.DebugString());
+    // Update with the current etag, then with the stale one.
+    PolicyObject changed = got;
+    if (changed.has_org_wide_default()) {
+      changed.mutable_org_wide_default()->set_grant_access_using_hierarchies(
+          !got.org_wide_default().grant_access_using_hierarchies());
+    } else {
+      google::protobuf::Message* body =
+          changed.GetReflection()->MutableMessage(
+              &changed, changed.GetReflection()->GetOneofFieldDescriptor(
+                            changed, changed.GetDescriptor()->oneof_decl(0)));
+      body->GetReflection()->SetString(
+          body, body->GetDescriptor()->FindFieldByName("display_name"),
+          "Changed");
+    }
+    s = admin_->Update(changed, &updated);
     ASSERT_TRUE(s.ok()) << Text(s);
     EXPECT_THAT(updated.DebugString(), HasSubstr("etag: \"v2\""));
     EXPECT_EQ(admin_->Update(got).error_code(), grpc::StatusCode::ABORTED);

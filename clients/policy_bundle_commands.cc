@@ -207,11 +207,13 @@ absl::Status ReadBundleInto(const std::string& dir, absl::string_view command,
   return absl::OkStatus();
 }
 
-std::string Quoted(const crm::v1::AuditFieldChange& c, bool after) {
+// A value of a field change as the audit trail records it (JSON text:
+// strings quoted, enums by name).
+std::string Value(const crm::v1::AuditFieldChange& c, bool after) {
   if (!c.values_recorded()) return "(not recorded)";
   const bool has = after ? c.has_after() : c.has_before();
   if (!has) return "(none)";
-  return absl::StrCat("\"", after ? c.after() : c.before(), "\"");
+  return after ? c.after() : c.before();
 }
 
 char KindMark(crm::v1::PolicyObjectChange::Kind k) {
@@ -232,8 +234,8 @@ void PrintChanges(
   for (const crm::v1::PolicyObjectChange& c : changes) {
     out << "  " << KindMark(c.kind()) << " " << c.name() << "\n";
     for (const crm::v1::AuditFieldChange& f : c.changes()) {
-      out << "      " << f.field() << ": " << Quoted(f, false) << " -> "
-          << Quoted(f, true) << "\n";
+      out << "      " << f.field() << ": " << Value(f, false) << " -> "
+          << Value(f, true) << "\n";
     }
   }
 }
@@ -264,7 +266,8 @@ void PrintUser(std::ostream& out, const crm::v1::UserAccessDelta& u) {
       out << "    " << o.object() << ": may no longer "
           << Join(o.operations_lost()) << "\n";
     }
-    if (o.records_counted()) {
+    if (o.records_counted() &&
+        (o.records_gained() != 0 || o.records_lost() != 0)) {
       out << "    " << o.object() << ": +" << o.records_gained() << " / -"
           << o.records_lost() << " records (readable " << o.readable_before()
           << " -> " << o.readable_after() << ")";
@@ -275,7 +278,8 @@ void PrintUser(std::ostream& out, const crm::v1::UserAccessDelta& u) {
         out << "; loses e.g. " << Join(o.examples_lost());
       }
       out << "\n";
-    } else if (!o.record_operations_changed().empty()) {
+    } else if (!o.records_counted() &&
+               !o.record_operations_changed().empty()) {
       out << "    " << o.object() << ": records to "
           << Join(o.record_operations_changed())
           << " change (not counted; --user " << u.user() << " counts them)\n";
@@ -326,8 +330,9 @@ const char* KindWord(crm::v1::PolicyObjectChange::Kind k) {
   }
 }
 
+// `dir` names what was planned; `hint`: end with the apply command for it.
 void PrintPlan(std::ostream& out, const crm::v1::PolicyPlan& plan,
-               const std::string& dir, bool prune) {
+               const std::string& dir, bool prune, bool hint = true) {
   if (plan.no_change()) {
     out << "no change: the live policy (version " << plan.base_version()
         << ") is already " << dir << "\n";
@@ -368,6 +373,7 @@ void PrintPlan(std::ostream& out, const crm::v1::PolicyPlan& plan,
       out << "      no user's access changes\n";
     }
   }
+  if (!hint) return;
   out << "\nApply with: crmctl policy apply " << dir
       << (prune ? " --prune" : "") << " --expect-version "
       << plan.base_version() << "\n";
@@ -567,7 +573,7 @@ absl::Status PolicyRollback(CliSession& s, const Args& args) {
     return st;
   }
   const std::string label = absl::StrCat("version ", *version);
-  PrintPlan(s.out(), plan, label, true);
+  PrintPlan(s.out(), plan, label, true, /*hint=*/false);
   if (a->Has("dry-run") || plan.no_change()) return absl::OkStatus();
   crm::v1::ApplyPolicyRequest apply;
   *apply.mutable_bundle() = old.bundle();

@@ -20,6 +20,10 @@
 #     it hides them again;
 #   - a manual share and unshare through `crmctl share/shares/unshare`, and
 #     a transfer of ownership (`crmctl transfer`);
+#   - policy as files: export, validate, plan (bob gains Soylent Foods and
+#     Duff Stores), apply (bob's next request; with postgresql also on a
+#     second server), idempotent re-apply, a stale plan refused, history,
+#     diff and rollback;
 #   - the access review walk-through (`crmctl access ...`, view_audit): why
 #     bob sees Globex and Acme, refusals naming their layer, who can see
 #     Acme, bob's summary and permissions, and bob refused (no view_audit).
@@ -183,6 +187,66 @@ rc=0; out=$(ctl policy validate policy) || rc=$?
 exit_is "a broken bundle fails" 1 "$rc" "$out"
 has_line "the unknown role, with file and line" 'sharingRules/retail.textproto:3:[0-9]+: shared_with' "$out"
 has_line "the bad country, with file and line" 'profiles/eu-partner.textproto:[0-9]+:[0-9]+: allowed_countries' "$out"
+
+echo "--- policy as code (plan, apply, history, rollback)"
+sed -i 's/sales-reps/sales-rep/' policy/sharingRules/retail.textproto
+sed -i '$d' policy/profiles/eu-partner.textproto
+rc=0; out=$(ctl policy validate policy) || rc=$?
+exit_is "the fixed bundle validates" 0 "$rc" "$out"
+# A second server on the same PostgreSQL database: the change made through
+# the first is enforced by it on the very next request (LISTEN/NOTIFY).
+pid2=""
+if [[ "$backend" == postgresql ]]; then
+  trap '[[ -n "$pid2" ]] && kill -KILL "$pid2" 2>/dev/null; cleanup' EXIT
+  "$server_bin" --config=server/dev.textproto "${database_flag[@]}" \
+    --listen=127.0.0.1:0 --port_file=port2 --metrics_listen=127.0.0.1:0 >server2.log 2>&1 &
+  pid2=$!
+  for _ in $(seq 1 300); do [[ -s port2 ]] && break; sleep 0.1; done
+  [[ -s port2 ]] && ok "a second server starts" || { fail "no second server:"; cat server2.log; }
+  target2="localhost:$(cat port2)"
+  lacks "bob on the second server: no Soylent yet" "Soylent Foods" \
+    "$(CRM_TARGET=$target2 as bob accounts list)"
+fi
+bob_before=$(count_accounts bob)
+rc=0; out=$(as alice policy plan policy --user users/bob) || rc=$?
+exit_is "alice plans the folder" 0 "$rc" "$out"
+has "the plan adds the rule" "+ sharingRules/retail" "$out"
+has "bob gains Soylent Foods" "accounts/soylent" "$out"
+has "bob gains Duff Stores" "accounts/duff" "$out"
+has "bob gains exactly 2 accounts" "accounts: +2 / -0 records (readable $bob_before -> $((bob_before + 2)))" "$out"
+has "frank is affected too" "users/frank" "$out"
+base=$(sed -n 's/.*--expect-version \([0-9]*\).*/\1/p' <<<"$out")
+[[ -n "$base" ]] && ok "the plan names its version ($base)" || fail "no version in the plan"
+rc=0; out=$(as alice policy apply policy --expect-version "$base" --message "Retail accounts for the reps") || rc=$?
+exit_is "alice applies the plan" 0 "$rc" "$out"
+has "a new version" "applied: policy version $((base + 1))" "$out"
+n=$(count_accounts bob); [[ "$n" == $((bob_before + 2)) ]] && ok "bob's next request lists the 2 more the plan said" || fail "bob lists $n accounts after the apply, expected $((bob_before + 2))"
+if [[ -n "$pid2" ]]; then
+  has "bob on the second server sees Soylent Foods" "Soylent Foods" \
+    "$(CRM_TARGET=$target2 as bob accounts list)"
+fi
+rc=0; out=$(as alice policy apply policy) || rc=$?
+exit_is "applying again succeeds" 0 "$rc" "$out"
+has "applying again changes nothing" "no change" "$out"
+rc=0; out=$(as alice policy apply policy --expect-version "$base") || rc=$?
+exit_is "a stale plan is refused" 11 "$rc" "$out"
+has "POLICY_VERSION_MISMATCH" "POLICY_VERSION_MISMATCH" "$out"
+has "the refusal says to plan again" "plan" "$out"
+out=$(as alice policy history)
+has "the history has the message" "Retail accounts for the reps" "$out"
+has "the history names alice" "users/alice via services/admin-cli" "$out"
+out=$(as alice policy diff "$base" "$((base + 1))")
+has "the diff shows the rule's criteria" 'criteria: (none) -> "industry = \"Retail\""' "$out"
+rc=0; out=$(as alice policy rollback "$base") || rc=$?
+exit_is "alice rolls back" 0 "$rc" "$out"
+has "the rollback removes the rule" "- sharingRules/retail" "$out"
+has "the rollback is a new version" "applied: policy version $((base + 2))" "$out"
+n=$(count_accounts bob); [[ "$n" == "$bob_before" ]] && ok "bob lists $bob_before accounts again" || fail "bob lists $n accounts after the rollback, expected $bob_before"
+if [[ -n "$pid2" ]]; then
+  lacks "the second server follows the rollback" "Soylent Foods" \
+    "$(CRM_TARGET=$target2 as bob accounts list)"
+  kill -TERM "$pid2"; wait "$pid2" || true; pid2=""
+fi
 
 kill -TERM "$pid"; wait "$pid" || true; pid=""
 finish

@@ -1,5 +1,7 @@
 #include "clients/channel.h"
 
+#include "clients/consistency.h"
+
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
@@ -122,6 +124,15 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(
   }
   args.SetServiceConfigJSON(
       RetryServiceConfigJson(IdempotentMethodNames(), options.max_attempts));
+  if (options.consistency != nullptr) {
+    std::vector<std::unique_ptr<
+        grpc::experimental::ClientInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(ConsistencyInterceptorFactory(options.consistency));
+    return grpc::experimental::CreateCustomChannelWithInterceptors(
+        options.target, grpc::SslCredentials(*ssl), args,
+        std::move(interceptors));
+  }
   return grpc::CreateCustomChannel(options.target, grpc::SslCredentials(*ssl),
                                    args);
 }

@@ -13,6 +13,8 @@
 
 namespace crm::client {
 
+class PolicyVersionTracker;  // clients/consistency.h
+
 // How to reach and authenticate to the server.
 struct ChannelOptions {
   // "host:port", e.g. "localhost:8443".
@@ -31,6 +33,9 @@ struct ChannelOptions {
   // Total attempts (first call included) for idempotent methods failing with
   // UNAVAILABLE. 1 disables retries; gRPC caps it at 5.
   int max_attempts = 3;
+  // If set, calls on the channel carry the newest policy version it has
+  // seen and update it (clients/consistency.h). CrmClient::Create sets one.
+  std::shared_ptr<PolicyVersionTracker> consistency;
 };
 
 // Creates a channel with mTLS credentials and the retry service config.

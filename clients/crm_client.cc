@@ -1,5 +1,7 @@
 #include "clients/crm_client.h"
 
+#include "clients/consistency.h"
+
 #include <openssl/rand.h>
 
 #include <cstdlib>
@@ -11,10 +13,16 @@ namespace crm::client {
 
 absl::StatusOr<std::unique_ptr<CrmClient>> CrmClient::Create(
     const ChannelOptions& options) {
-  auto channel = CreateChannel(options);
+  ChannelOptions with_tracker = options;
+  if (with_tracker.consistency == nullptr) {
+    with_tracker.consistency = std::make_shared<PolicyVersionTracker>();
+  }
+  auto channel = CreateChannel(with_tracker);
   if (!channel.ok()) return channel.status();
-  return std::make_unique<CrmClient>(*std::move(channel),
-                                     options.default_deadline);
+  auto client = std::make_unique<CrmClient>(*std::move(channel),
+                                            options.default_deadline);
+  client->consistency_ = std::move(with_tracker.consistency);
+  return client;
 }
 
 CrmClient::CrmClient(std::shared_ptr<grpc::Channel> channel,

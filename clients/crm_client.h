@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "clients/channel.h"
+#include "clients/consistency.h"
 #include "clients/error_details.h"
 #include "crm/v1/admin_service.grpc.pb.h"
 #include "crm/v1/access_review_service.grpc.pb.h"
@@ -109,6 +110,12 @@ class CrmClient {
   void set_forwarded_for(std::string address);
   void set_default_deadline(absl::Duration deadline);
 
+  // The newest policy version this client has seen, sent with every call
+  // (clients/consistency.h); null for a client made from a bare channel.
+  const std::shared_ptr<PolicyVersionTracker>& consistency() const {
+    return consistency_;
+  }
+
  private:
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<crm::v1::AccountService::Stub> accounts_;
@@ -125,6 +132,7 @@ class CrmClient {
   std::unique_ptr<crm::v1::SharingService::Stub> sharing_;
   std::unique_ptr<crm::v1::UserAdminService::Stub> user_admin_;
   std::unique_ptr<grpc::GenericStub> generic_;
+  std::shared_ptr<PolicyVersionTracker> consistency_;
 
   mutable std::mutex mu_;  // Guards the three fields below.
   absl::Duration default_deadline_;

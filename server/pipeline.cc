@@ -6,9 +6,12 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "base/consistency.h"
 #include "base/decision_note.h"
 #include "base/error.h"
 #include "base/log.h"
@@ -21,6 +24,35 @@
 
 namespace crm::server {
 namespace {
+
+// The request's kMinPolicyVersionHeader, if any, honoured: `*snapshot`
+// becomes a snapshot at least that new (ServerCore::await_policy_version),
+// or the reason it cannot.
+absl::Status AwaitPolicy(
+    const grpc::ServerContext& context, const ServerCore& core,
+    std::shared_ptr<const policy::PolicySnapshot>* snapshot) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find(base::kMinPolicyVersionHeader);
+  if (it == metadata.end()) return absl::OkStatus();
+  const absl::string_view text(it->second.data(), it->second.size());
+  int64_t min = 0;
+  if (!absl::SimpleAtoi(text, &min) || min <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        base::kMinPolicyVersionHeader, ": '", absl::CHexEscape(text.substr(0, 40)),
+        "' is not a policy version; send the value of a response's ",
+        base::kPolicyVersionHeader));
+  }
+  if (*snapshot != nullptr && (*snapshot)->version() >= min) {
+    return absl::OkStatus();
+  }
+  if (!core.await_policy_version) {
+    return absl::UnavailableError(absl::StrCat(
+        "this server cannot load policy version ", min, "; retry"));
+  }
+  if (absl::Status s = core.await_policy_version(min); !s.ok()) return s;
+  *snapshot = core.policy->Current();
+  return absl::OkStatus();
+}
 
 constexpr size_t kMaxRequestIdLength = 64;
 
@@ -169,6 +201,11 @@ grpc::Status Pipeline::Run(grpc::ServerContext* context,
   // policy version.
   std::shared_ptr<const policy::PolicySnapshot> snapshot =
       core_->policy->Current();
+  // 1b. Consistency: a request naming the policy version its client has
+  // seen is decided by a snapshot at least that new (base/consistency.h).
+  // Refused only after authentication, so an unauthenticated caller learns
+  // nothing else first.
+  const absl::Status consistency = AwaitPolicy(*context, *core_, &snapshot);
   // 2. Authenticate first: a trusted gateway's own id can only be honoured
   // once the caller is known to be that gateway.
   absl::StatusOr<RequestContext> rc =
@@ -196,6 +233,9 @@ grpc::Status Pipeline::Run(grpc::ServerContext* context,
   crm::v1::AuditEvent event;
 
   absl::Status status = rc.status();
+  if (status.ok()) status = consistency;
+  // The version this call is decided with, for the response's token.
+  const int64_t decided_version = snapshot != nullptr ? snapshot->version() : 0;
   if (status.ok()) {
     // 3. Limits, for every method.
     const size_t size = request.ByteSizeLong();
@@ -289,7 +329,17 @@ grpc::Status Pipeline::Run(grpc::ServerContext* context,
                       : std::string()}});
     }
   }
-  // 8. The status the caller sees.
+  // 8. The status the caller sees, with the consistency token: the newer of
+  // the version decided with and the one installed now (a policy write on
+  // this server installs the version it made before answering).
+  const std::shared_ptr<const policy::PolicySnapshot> now =
+      core_->policy->Current();
+  const int64_t token =
+      std::max(decided_version, now != nullptr ? now->version() : 0);
+  if (token > 0) {
+    context->AddTrailingMetadata(base::kPolicyVersionHeader,
+                                 absl::StrCat(token));
+  }
   return ToGrpcStatus(status);
 }
 

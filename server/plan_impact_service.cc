@@ -141,9 +141,14 @@ absl::Status ToDelta(const ServerCore& core, const policy::UserAccessChange& u,
   return absl::OkStatus();
 }
 
+// Whether the user's readable records change somewhere (what is counted:
+// a change of edit or delete alone takes no place among the counted users).
 bool ChangesRecords(const policy::UserAccessChange& u) {
-  return std::any_of(u.objects.begin(), u.objects.end(),
-                     [](const auto& o) { return !o.records.empty(); });
+  return std::any_of(u.objects.begin(), u.objects.end(), [](const auto& o) {
+    return std::any_of(o.records.begin(), o.records.end(), [](const auto& r) {
+      return r.op == policy::Operation::kRead;
+    });
+  });
 }
 
 // How many records a sharing rule selects under `snapshot`; -1 if the

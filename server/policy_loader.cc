@@ -3,6 +3,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/consistency.h"
+#include "base/error.h"
 #include "server/log.h"
 #include "store/change_listener.h"
 
@@ -67,6 +69,48 @@ absl::StatusOr<bool> PolicyLoader::RefreshOnce() {
   if (*stored == version()) return false;
   if (absl::Status s = Reload(); !s.ok()) return s;
   return true;
+}
+
+absl::Status PolicyLoader::AwaitVersion(int64_t min_version,
+                                       absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::Status last;
+  while (version() < min_version) {
+    {
+      absl::MutexLock lock(&await_mu_);
+      if (version() >= min_version) break;
+      auto stored = store_.PolicyVersion();
+      if (stored.ok() && *stored < min_version) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            base::kMinPolicyVersionHeader, ": policy version ", min_version,
+            " does not exist (the newest is ", *stored,
+            "); send the value of a response's x-crm-policy-version from "
+            "this deployment"));
+      }
+      if (stored.ok()) {
+        auto refreshed = RefreshOnce();
+        last = refreshed.status();
+      } else {
+        last = stored.status();
+      }
+    }
+    if (version() >= min_version) break;
+    if (absl::Now() >= deadline) {
+      return base::WithRetryInfo(
+          base::WithErrorInfo(
+              absl::UnavailableError(absl::StrCat(
+                  "this server has policy version ", version(),
+                  " and could not load version ", min_version,
+                  " that the request requires (", last.message(),
+                  "); retry, possibly on another server")),
+              crm::v1::POLICY_NOT_CURRENT,
+              {{"policy_version", absl::StrCat(version())},
+               {"required_version", absl::StrCat(min_version)}}),
+          absl::Seconds(1));
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return absl::OkStatus();
 }
 
 void PolicyLoader::StartRefresh(absl::Duration interval) {

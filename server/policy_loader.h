@@ -88,6 +88,17 @@ class PolicyLoader {
   // it reloaded.
   absl::StatusOr<bool> RefreshOnce();
 
+  // For a request that names the policy version its client has seen
+  // (base/consistency.h, kMinPolicyVersionHeader): OK once a snapshot at least
+  // `min_version` is installed. An older one is not waited out: the stored
+  // version is read and, being at least `min_version` (the client saw it
+  // committed), loaded at once, by one caller at a time (the others find it
+  // installed). INVALID_ARGUMENT if the database has no such version (not a
+  // token of this deployment); UNAVAILABLE with ErrorInfo POLICY_NOT_CURRENT
+  // and RetryInfo if it cannot be installed within `timeout` (the database
+  // is unreachable, or the stored policy does not compile).
+  absl::Status AwaitVersion(int64_t min_version, absl::Duration timeout);
+
  private:
   void RefreshLoop(absl::Duration interval);
 
@@ -104,6 +115,8 @@ class PolicyLoader {
   // The refresh thread's listener (owned by it), for Stop to interrupt.
   store::ChangeListener* listener_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::thread refresher_;
+  // Serialises AwaitVersion's loads.
+  absl::Mutex await_mu_;
 };
 
 }  // namespace crm::server

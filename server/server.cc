@@ -85,6 +85,12 @@ void ConfigureSyncServerThreads(grpc::ServerBuilder& builder) {
 
 constexpr size_t kMinSecretBytes = 32;
 
+// How long a request carrying a consistency token (base/consistency.h) may
+// wait for this server to install the policy version it names. Loading is
+// started at once, so the wait is one read and one compilation unless the
+// database is unreachable; past it the request is UNAVAILABLE (retry).
+constexpr absl::Duration kConsistencyWait = absl::Seconds(2);
+
 // Shutdown. How long after the gate closes a call admitted before may take
 // to reach its handler (CallGate::AwaitArrivals): normally microseconds,
 // longer while its request message is still arriving. Waited for only while
@@ -227,6 +233,14 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
   auto policy_loader = std::make_shared<PolicyLoader>(
       core->database.get(), &core->config, &model::SchemaRegistry::Default(),
       core->policy.get());
+  core->await_policy_version =
+      [loader = std::weak_ptr<PolicyLoader>(policy_loader)](int64_t v) {
+        auto l = loader.lock();
+        if (l == nullptr) {
+          return absl::UnavailableError("the server is stopping; retry");
+        }
+        return l->AwaitVersion(v, kConsistencyWait);
+      };
   if (database_ready) {
     if (absl::Status s =
             PrepareDatabase(*core, *policy_loader, before_serving);

@@ -11,6 +11,7 @@
 #ifndef CRM_SERVER_SERVER_CORE_H_
 #define CRM_SERVER_SERVER_CORE_H_
 
+#include <functional>
 #include <memory>
 
 #include "auth/clock.h"
@@ -45,6 +46,11 @@ struct ServerCore {
   std::unique_ptr<Metrics> metrics;
   // The one request pipeline (pipeline.h); every handler runs through it.
   std::unique_ptr<Pipeline> pipeline;
+  // Installs a policy snapshot at least the given version, or says why it
+  // cannot (PolicyLoader::AwaitVersion with the server's wait); for requests
+  // that carry a consistency token (base/consistency.h). Unset: such a
+  // request is UNAVAILABLE unless the installed snapshot is new enough.
+  std::function<absl::Status(int64_t)> await_policy_version;
   // The audit trail (crm/v1/audit_service.proto) and its settings. Null
   // audit only in tests that build a core by hand.
   AuditSettings audit_settings;

@@ -634,11 +634,24 @@ class PolicyAsCodeTest(unittest.TestCase):
             self.assertFalse(plan.no_change)
             self.assertEqual(sorted(c.name for c in plan.changes),
                              sorted(n[:-len(".textproto")] for n in self.BUNDLE))
-            applied = stub.ApplyPolicy(admin.ApplyPolicyRequest(
-                bundle=files, expect_version=plan.base_version,
-                message="from python"), timeout=DEADLINE)
+            applied, call = stub.ApplyPolicy.with_call(
+                admin.ApplyPolicyRequest(
+                    bundle=files, expect_version=plan.base_version,
+                    message="from python"), timeout=DEADLINE)
             self.assertTrue(applied.changed)
             self.assertEqual(applied.version, plan.base_version + 1)
+            # The consistency token: the version this answer was made with,
+            # and a request may demand at least a version it has seen.
+            token = dict(call.trailing_metadata())["x-crm-policy-version"]
+            self.assertEqual(token, str(applied.version))
+            stub.ListPolicyVersions(
+                admin.ListPolicyVersionsRequest(page_size=1), timeout=DEADLINE,
+                metadata=(("x-crm-min-policy-version", token),))
+            code, details = code_of(
+                stub.ListPolicyVersions, admin.ListPolicyVersionsRequest(),
+                metadata=(("x-crm-min-policy-version", "999999999"),))
+            self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertIn("does not exist", details)
             again = stub.ApplyPolicy(admin.ApplyPolicyRequest(bundle=files),
                                      timeout=DEADLINE)
             self.assertFalse(again.changed)

@@ -294,6 +294,25 @@ std::vector<std::string> PolicyReferrers(const PolicyState& state,
   return out;
 }
 
+absl::Status AddShareReferrers(store::Session& session,
+                               store::PolicyStore& store,
+                               const std::string& name,
+                               std::vector<std::string>* referrers) {
+  absl::string_view id = name;
+  std::vector<std::string> keys = {name};
+  if (absl::ConsumePrefix(&id, "roles/")) {
+    keys.push_back(absl::StrCat("roleAndSubordinates/", id));
+  } else if (!absl::StartsWith(name, "groups/")) {
+    return absl::OkStatus();
+  }
+  auto shares = store.CountSharesWithGrantee(session, keys);
+  if (!shares.ok()) return shares.status();
+  if (*shares > 0) {
+    referrers->push_back(absl::StrCat(*shares, " record share(s)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RefuseIfReferenced(const std::string& name,
                                 std::vector<std::string> referrers) {
   if (referrers.empty()) return absl::OkStatus();

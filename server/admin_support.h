@@ -128,6 +128,14 @@ absl::Status ChangedMeanwhile(const std::string& name);
 std::vector<std::string> PolicyReferrers(
     const crm::internal::PolicyState& state, const std::string& name);
 
+// The record shares that name role or group `name` ("roles/x" also as
+// "roleAndSubordinates/x"), as one referrer "N record share(s)" appended
+// to `referrers` when there are any. Other kinds: nothing.
+absl::Status AddShareReferrers(store::Session& session,
+                               store::PolicyStore& store,
+                               const std::string& name,
+                               std::vector<std::string>* referrers);
+
 // OK if `referrers` is empty, else FAILED_PRECONDITION "{name} is still
 // referenced by A, B, ... and N more; change them first".
 absl::Status RefuseIfReferenced(const std::string& name,

@@ -480,14 +480,10 @@ grpc::Status PolicyAdminServiceImpl::DeletePolicyObject(
           if (kind.kind == store::kRolesKind ||
               kind.kind == store::kGroupsKind) {
             std::vector<std::string> referrers = PolicyReferrers(state, name);
-            std::vector<std::string> keys = {name};
-            if (kind.kind == store::kRolesKind) {
-              keys.push_back(absl::StrCat("roleAndSubordinates/", id));
-            }
-            auto shares = store.CountSharesWithGrantee(session, keys);
-            if (!shares.ok()) return shares.status();
-            if (*shares > 0) {
-              referrers.push_back(absl::StrCat(*shares, " record share(s)"));
+            if (absl::Status a =
+                    AddShareReferrers(session, store, name, &referrers);
+                !a.ok()) {
+              return a;
             }
             if (absl::Status r = RefuseIfReferenced(name, std::move(referrers));
                 !r.ok()) {

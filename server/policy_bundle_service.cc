@@ -225,16 +225,10 @@ absl::Status WriteRows(store::Session& session, store::PolicyStore& store,
                                                " (profile)"));
             }
           }
-        } else {
-          std::vector<std::string> keys = {name};
-          if (kind == store::kRolesKind) {
-            keys.push_back(absl::StrCat("roleAndSubordinates/", id));
-          }
-          auto shares = store.CountSharesWithGrantee(session, keys);
-          if (!shares.ok()) return shares.status();
-          if (*shares > 0) {
-            referrers.push_back(absl::StrCat(*shares, " record share(s)"));
-          }
+        } else if (absl::Status a =
+                       AddShareReferrers(session, store, name, &referrers);
+                   !a.ok()) {
+          return a;
         }
         if (absl::Status r = RefuseIfReferenced(name, std::move(referrers));
             !r.ok()) {

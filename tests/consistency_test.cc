@@ -39,13 +39,6 @@ int64_t TokenOf(const grpc::ClientContext& ctx) {
   return v;
 }
 
-void GrantManagePolicy(crm::internal::ServerConfig& config) {
-  for (auto& service : *config.mutable_services()) {
-    if (service.name() == "admin-cli") {
-      service.add_system_permissions("manage_policy");
-    }
-  }
-}
 
 class ConsistencyTest : public ::testing::TestWithParam<Backend> {
  protected:

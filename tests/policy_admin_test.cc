@@ -25,14 +25,6 @@ std::string Text(const grpc::Status& s) {
   return absl::StrCat(s.error_code(), ": ", s.error_message());
 }
 
-// admin-cli may manage policy; billing may not.
-void GrantManagePolicy(crm::internal::ServerConfig& config) {
-  for (auto& service : *config.mutable_services()) {
-    if (service.name() == "admin-cli") {
-      service.add_system_permissions("manage_policy");
-    }
-  }
-}
 
 class Admin {
  public:

@@ -361,13 +361,7 @@ TEST_P(PolicyApplyTest, RoundTripThroughAnEmptyDatabaseIsByteIdentical) {
   ASSERT_EQ(Run({"policy", "export", a}).code, 0);
   // The empty server's admin-cli needs manage_policy from its configuration.
   auto other = TestServer::Start(
-      {.backend = GetParam(), .customize = [](auto& config) {
-         for (auto& service : *config.mutable_services()) {
-           if (service.name() == "admin-cli") {
-             service.add_system_permissions("manage_policy");
-           }
-         }
-       }});
+      {.backend = GetParam(), .customize = GrantManagePolicy});
   ASSERT_TRUE(other.ok()) << other.status();
   const auto env = EnvFor(**other);
   CliResult apply = RunCrmctl({"policy", "apply", a, "--prune"}, env);

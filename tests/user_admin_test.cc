@@ -38,14 +38,6 @@ std::string Text(const grpc::Status& s) {
   return absl::StrCat(s.error_code(), ": ", s.error_message());
 }
 
-// admin-cli holds manage_users (base config) and manage_policy.
-void GrantManagePolicy(crm::internal::ServerConfig& config) {
-  for (auto& service : *config.mutable_services()) {
-    if (service.name() == "admin-cli") {
-      service.add_system_permissions("manage_policy");
-    }
-  }
-}
 
 google::protobuf::FieldMask Mask(std::vector<std::string> paths) {
   google::protobuf::FieldMask mask;

@@ -90,6 +90,14 @@ std::string TestServer::target() const {
   return absl::StrCat("localhost:", server_->port());
 }
 
+void GrantManagePolicy(crm::internal::ServerConfig& config) {
+  for (auto& service : *config.mutable_services()) {
+    if (service.name() == "admin-cli") {
+      service.add_system_permissions("manage_policy");
+    }
+  }
+}
+
 std::unique_ptr<client::CrmClient> TestServer::Client(
     absl::string_view service) const {
   return ClientWithFiles(certs_->ca, certs_->ClientCert(std::string(service)),

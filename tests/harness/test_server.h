@@ -31,6 +31,10 @@
 
 namespace crm::testing {
 
+// A TestServerOptions::customize that gives admin-cli manage_policy (the
+// base test configuration gives it manage_users only).
+void GrantManagePolicy(crm::internal::ServerConfig& config);
+
 struct TestServerOptions {
   Backend backend = Backend::kSqlite;
   // Applied to the base config before the server starts.

@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "crm/v1/policy.pb.h"
+#include "model/object_schema.h"
 #include "model/record.h"
 #include "store/identity_store.h"
 #include "store/profile_rows.h"
@@ -579,8 +580,20 @@ absl::StatusOr<std::vector<ShareRow>> PolicyStore::ListShares(
 absl::StatusOr<int64_t> PolicyStore::CountSharesWithGrantee(
     Session& session, const std::vector<std::string>& grantees) {
   if (grantees.empty()) return 0;
+  // Naming the collections lets both databases use the (object, grantee,
+  // record_id) index instead of scanning every share: without it, pruning
+  // 250 groups against 500,000 shares took 16-29 s (bench/README.md,
+  // "Policy as code"). Shares exist only for the registered collections
+  // (SharingService refuses others).
   SqlFragment q;
-  q.Append("SELECT COUNT(*) FROM record_shares WHERE grantee IN (");
+  q.Append("SELECT COUNT(*) FROM record_shares WHERE object IN (");
+  bool first = true;
+  for (const model::ObjectSchema* schema :
+       model::SchemaRegistry::Default().All()) {
+    q.Append(first ? "?" : ", ?", {schema->collection()});
+    first = false;
+  }
+  q.Append(") AND grantee IN (");
   for (size_t i = 0; i < grantees.size(); ++i) {
     q.Append(i == 0 ? "?" : ", ?", {grantees[i]});
   }

@@ -149,9 +149,11 @@ TEST_P(PolicyStoreTest, LoadStateParsesObjectsUsersAndVersion) {
   EXPECT_EQ(user.role(), "roles/ceo");
   EXPECT_EQ(user.profile(), "profiles/admin");
   EXPECT_TRUE(user.active());
+  // In the enum's order whatever the column's ("manage_policy,view_all_data"
+  // or the reverse), so policies compare by their text.
   ASSERT_EQ(user.profile_system_permissions_size(), 2);
-  EXPECT_EQ(user.profile_system_permissions(0), crm::v1::MANAGE_POLICY);
-  EXPECT_EQ(user.profile_system_permissions(1), crm::v1::VIEW_ALL_DATA);
+  EXPECT_EQ(user.profile_system_permissions(0), crm::v1::VIEW_ALL_DATA);
+  EXPECT_EQ(user.profile_system_permissions(1), crm::v1::MANAGE_POLICY);
   // Profiles with their login restrictions, lists split as stored.
   ASSERT_EQ(state->profiles_size(), 1);
   const auto& profile = state->profiles(0);

@@ -9,9 +9,12 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "audit/call_scope.h"
+#include "audit/chain.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "store/audit_log.h"
 #include "store/audit_store.h"
@@ -26,6 +29,34 @@ crm::v1::AuditEvent Event(const std::string& action, int i) {
   e.set_action(action);
   e.set_resource(absl::StrCat("accounts/a", i));
   e.set_outcome(crm::v1::ALLOWED);
+  return e;
+}
+
+// Events of different shapes, so that a reused message that held one shape
+// is refilled with another: every third one bare, the others with changes
+// (values or not), attributes, a country, a refusal.
+crm::v1::AuditEvent Varied(int i) {
+  crm::v1::AuditEvent e = Event(i % 2 == 0 ? "records.update" : "login", i);
+  *e.mutable_time() = audit::TimeFromMicros(1700000000000000 + i * 1000003);
+  if (i % 3 == 0) return e;
+  e.set_request_id(absl::StrCat("req-", i));
+  e.set_actor_user(absl::StrCat("users/u", i % 7));
+  e.set_actor_service("services/web");
+  e.set_client_address(absl::StrCat("ipv4:10.0.0.", i % 250, ":4242"));
+  if (i % 2 == 0) {
+    e.set_country("DE");
+    auto* c = e.add_changes();
+    c->set_field("industry");
+    c->set_before("\"Retail\"");
+    c->set_after(absl::StrCat("\"Banking ", i, "\""));
+    c->set_values_recorded(true);
+    if (i % 4 == 0) e.add_changes()->set_field("phone");
+  } else {
+    e.set_outcome(crm::v1::DENIED);
+    e.set_reason("profile 'Office' allows 10.0.0.0/8");
+    (*e.mutable_attributes())["username"] = absl::StrCat("user", i);
+    if (i % 5 == 1) (*e.mutable_attributes())["mfa"] = "none";
+  }
   return e;
 }
 
@@ -60,6 +91,36 @@ class AuditLogTest : public BackendTest {
                      return absl::OkStatus();
                    }).ok());
     return n;
+  }
+
+  // Appends Varied(1..n) to `db` in transactions of 40 with a signed
+  // checkpoint after each.
+  void AppendVaried(Database& db, int n) {
+    for (int first = 1; first <= n; first += 40) {
+      ASSERT_TRUE(db.InTransaction([&](Session& session) -> absl::Status {
+                       std::vector<crm::v1::AuditEvent> events;
+                       for (int i = first; i < first + 40 && i <= n; ++i) {
+                         events.push_back(Varied(i));
+                       }
+                       absl::Status s = AppendAuditEvents(session, &events);
+                       if (!s.ok()) return s;
+                       crm::v1::AuditCheckpoint c;
+                       c.set_sequence(events.back().sequence());
+                       c.set_hash(events.back().hash());
+                       *c.mutable_time() = events.back().time();
+                       c.set_key_id(signer_.public_key().key_id());
+                       c.set_signature(
+                           signer_.Sign(audit::CheckpointMessage(c)));
+                       return InsertAuditCheckpoint(session, c);
+                     }).ok());
+    }
+  }
+
+  void Tamper(Database& db, const std::string& sql) {
+    absl::Status s = db.WithSession([&](Session& session) {
+      return Execute(session, {sql, {}}, "tampering").status();
+    });
+    ASSERT_TRUE(s.ok()) << s << "\n" << sql;
   }
 
   audit::Signer signer_ = audit::Signer::Generate();
@@ -239,6 +300,123 @@ TEST_P(AuditLogTest, WaitModeWithdrawsAnEventWhoseCallGaveUp) {
   EXPECT_EQ(Count(), 2) << "held + first; second was withdrawn";
   auto result = VerifyAll();
   EXPECT_TRUE(result.ok()) << result.problem();
+}
+
+// ReadAuditEventsInto refills the messages it is given: each chunk read into
+// one reused vector equals the same events read fresh, whatever the
+// messages held before (changes, attributes and strings of another shape).
+TEST_P(AuditLogTest, ReadingIntoAReusedVectorGivesTheSameEvents) {
+  AppendVaried(*db_, 50);
+  std::vector<crm::v1::AuditEvent> fresh;
+  ASSERT_TRUE(db_->WithSession([&](Session& session) -> absl::Status {
+                   auto all = ReadAuditEvents(session, 0, 1000);
+                   if (!all.ok()) return all.status();
+                   fresh = *std::move(all);
+                   return absl::OkStatus();
+                 }).ok());
+  ASSERT_EQ(fresh.size(), 50u);
+  for (int i = 1; i <= 50; ++i) {
+    crm::v1::AuditEvent want = Varied(i);
+    want.set_sequence(i);
+    want.set_previous_hash(fresh[i - 1].previous_hash());
+    want.set_hash(fresh[i - 1].hash());
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+        fresh[i - 1], want))
+        << "event " << i << " read back as\n" << fresh[i - 1].DebugString()
+        << "written as\n" << want.DebugString();
+  }
+  // Chunks of 4 and of 3: every slot is refilled with another shape, and
+  // the last, shorter chunk drops the slots it does not use.
+  for (int chunk : {4, 3}) {
+    std::vector<crm::v1::AuditEvent> reused;
+    int64_t after = 0;
+    for (;;) {
+      absl::Status s = db_->WithSession([&](Session& session) {
+        return ReadAuditEventsInto(session, after, chunk, &reused);
+      });
+      ASSERT_TRUE(s.ok()) << s;
+      ASSERT_LE(reused.size(), static_cast<size_t>(chunk));
+      for (const crm::v1::AuditEvent& e : reused) {
+        ASSERT_EQ(e.sequence(), ++after);
+        EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+            e, fresh[after - 1]))
+            << "chunks of " << chunk << ", event " << after << ":\n"
+            << e.DebugString() << "instead of\n"
+            << fresh[after - 1].DebugString();
+      }
+      if (reused.size() < static_cast<size_t>(chunk)) break;
+    }
+    EXPECT_EQ(after, 50);
+  }
+}
+
+// VerifyStoredAudit reads chunk n+1 while chunk n is hashed, into two
+// reused buffers: tampering anywhere, at a chunk's edge too, is still
+// reported at the first event that does not verify, and why.
+TEST_P(AuditLogTest, VerificationAcrossChunksNamesTheFirstTamperedEvent) {
+  struct Case {
+    std::string name;
+    std::vector<std::string> sql;
+    int64_t first_bad;
+    std::string problem;
+  };
+  const std::vector<Case> cases = {
+      {"an edit mid-chunk",
+       {"UPDATE audit_events SET reason = 'owner' WHERE sequence = 77"},
+       77,
+       "edited"},
+      {"an edit of the first event of a chunk, and a later one",
+       {"UPDATE audit_events SET attributes = '' WHERE sequence = 101",
+        "UPDATE audit_events SET actor_user = 'users/x' WHERE sequence = 130"},
+       101,
+       "edited"},
+      {"a change removed",
+       {"UPDATE audit_events SET changes = '' WHERE sequence = 52"},
+       52,
+       "edited"},
+      {"attributes added to an event that had none",
+       {"UPDATE audit_events SET attributes = '{\"attributes\":{\"username\":"
+        "\"root\"}}' WHERE sequence = 51"},
+       51,
+       "edited"},
+      {"the last event of a chunk deleted",
+       {"DELETE FROM audit_events WHERE sequence = 100"},
+       100,
+       "missing"},
+      {"two events swapped across a chunk's edge",
+       {"UPDATE audit_events SET sequence = -1 WHERE sequence = 50",
+        "UPDATE audit_events SET sequence = 50 WHERE sequence = 51",
+        "UPDATE audit_events SET sequence = 51 WHERE sequence = -1"},
+       50,
+       "edited"},
+      {"the tail removed",
+       {"DELETE FROM audit_events WHERE sequence > 150"},
+       151,
+       "truncated"},
+  };
+  AppendVaried(*db_, 160);
+  auto clean = VerifyAll();  // chunks of 50
+  ASSERT_TRUE(clean.ok()) << clean.problem();
+  ASSERT_EQ(clean.events_verified(), 160);
+  ASSERT_EQ(clean.checkpoints_verified(), 4);
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    // Each case on a fresh chain in a database of its own.
+    auto test_db = testing::TestDatabase::Create(GetParam());
+    ASSERT_TRUE(test_db.ok()) << test_db.status();
+    auto db = Database::Open((*test_db)->connection(), 2);
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE(Migrate(**db).ok());
+    AppendVaried(**db, 160);
+    for (const std::string& sql : c.sql) Tamper(**db, sql);
+    auto result = VerifyStoredAudit(**db, {signer_.public_key()}, 50);
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_FALSE(result->ok());
+    EXPECT_EQ(result->first_bad_sequence(), c.first_bad) << result->problem();
+    EXPECT_TRUE(absl::StrContains(result->problem(), c.problem))
+        << result->problem();
+    db->reset();  // before its database is dropped
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AuditLogTest,

@@ -1,12 +1,15 @@
 #include "store/audit_store.h"
 
 #include <future>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "audit/call_scope.h"
 #include "audit/chain.h"
 #include "audit/verifier.h"
+#include "soci/sqlite3/soci-sqlite3.h"
 #include "store/audit_json.h"
 #include "store/soci_util.h"
 #include "store/statement.h"
@@ -195,15 +198,112 @@ absl::StatusOr<AuditHead> ReadAuditHead(Session& session) {
   return head;
 }
 
-// The chain read back in sequence order (VerifyAuditLog, export: a million
-// rows) is fetched in bulk into one typed vector per column instead of a
-// generic row with a variant per value, which was most of the reading cost
-// (bench/README.md, "Audit trail"). Not cached: one statement per chunk.
-absl::StatusOr<std::vector<AuditEvent>> ReadAuditEvents(Session& session,
-                                                        int64_t after,
-                                                        int limit) {
-  std::vector<AuditEvent> out;
-  if (limit <= 0) return out;
+namespace {
+
+// One row of audit_events in kEventColumns' order: the two integers, then
+// the thirteen texts from request_id to hash. The views point into the
+// driver's buffers and are valid until its next row.
+struct EventRow {
+  int64_t sequence = 0;
+  int64_t time = 0;
+  absl::string_view text[13];
+};
+
+using MutableText = std::string* (AuditEvent::*)();
+
+// Copies into the string `e` already holds (its capacity is reused); an
+// empty value leaves the cleared field as it is, allocating nothing.
+void SetText(AuditEvent* e, MutableText field, absl::string_view value) {
+  if (!value.empty()) (e->*field)()->assign(value.data(), value.size());
+}
+
+// `e` from `row`. `e` may hold an earlier event: it is cleared first, which
+// keeps its strings' buffers and its cleared `changes` for reuse.
+void FillEvent(const EventRow& row, AuditEvent* e) {
+  e->Clear();
+  e->set_sequence(row.sequence);
+  *e->mutable_time() = audit::TimeFromMicros(row.time);
+  SetText(e, &AuditEvent::mutable_request_id, row.text[0]);
+  SetText(e, &AuditEvent::mutable_actor_user, row.text[1]);
+  SetText(e, &AuditEvent::mutable_actor_service, row.text[2]);
+  SetText(e, &AuditEvent::mutable_action, row.text[3]);
+  SetText(e, &AuditEvent::mutable_resource, row.text[4]);
+  crm::v1::AuditOutcome outcome = crm::v1::AUDIT_OUTCOME_UNSPECIFIED;
+  crm::v1::AuditOutcome_Parse(std::string(row.text[5]), &outcome);
+  e->set_outcome(outcome);
+  SetText(e, &AuditEvent::mutable_reason, row.text[6]);
+  SetText(e, &AuditEvent::mutable_client_address, row.text[7]);
+  SetText(e, &AuditEvent::mutable_country, row.text[8]);
+  MergeAuditPartJson(row.text[9], e);
+  MergeAuditPartJson(row.text[10], e);
+  SetText(e, &AuditEvent::mutable_previous_hash, row.text[11]);
+  SetText(e, &AuditEvent::mutable_hash, row.text[12]);
+}
+
+// The next event of *out to fill: the one at `used` if *out already holds
+// it (reused), else a new one at the end.
+AuditEvent* NextSlot(std::vector<AuditEvent>* out, size_t used) {
+  if (used < out->size()) return &(*out)[used];
+  return &out->emplace_back();
+}
+
+std::string ReadEventsSql() {
+  return absl::StrCat("SELECT ", kEventColumns,
+                      " FROM audit_events WHERE sequence > ? ORDER BY "
+                      "sequence LIMIT ?");
+}
+
+// SQLite: the statement is stepped through SQLite's own API on the
+// session's connection, each value copied once, from SQLite's page into the
+// event. SOCI's bulk fetch copied every value twice through buffers of its
+// own (a malloc per value) and was most of the reading time
+// (bench/README.md, "Audit trail").
+absl::Status ReadSqliteEvents(Session& session, int64_t after, int limit,
+                              std::vector<AuditEvent>* out, size_t* used) {
+  // static_cast: libsoci hides the backends' typeinfo; the dialect says
+  // which backend this is.
+  sqlite_api::sqlite3* db =
+      static_cast<soci::sqlite3_session_backend*>(session.sql().get_backend())
+          ->conn_;
+  static const std::string* const sql = new std::string(ReadEventsSql());
+  auto fail = [&](int rc) {
+    return ToStatus(&session, "reading the audit trail", *sql,
+                    soci::sqlite3_soci_error(sqlite_api::sqlite3_errmsg(db),
+                                             rc));
+  };
+  sqlite_api::sqlite3_stmt* raw = nullptr;
+  int rc = sqlite_api::sqlite3_prepare_v2(db, sql->c_str(),
+                                          static_cast<int>(sql->size()), &raw,
+                                          nullptr);
+  if (rc != SQLITE_OK) return fail(rc);
+  std::unique_ptr<sqlite_api::sqlite3_stmt, int (*)(sqlite_api::sqlite3_stmt*)>
+      statement(raw, sqlite_api::sqlite3_finalize);
+  sqlite_api::sqlite3_bind_int64(raw, 1, after);
+  sqlite_api::sqlite3_bind_int64(raw, 2, limit);
+  EventRow row;
+  while ((rc = sqlite_api::sqlite3_step(raw)) == SQLITE_ROW) {
+    row.sequence = sqlite_api::sqlite3_column_int64(raw, 0);
+    row.time = sqlite_api::sqlite3_column_int64(raw, 1);
+    for (int i = 0; i < 13; ++i) {
+      // text before bytes: the length is that of the text form.
+      const unsigned char* text = sqlite_api::sqlite3_column_text(raw, i + 2);
+      const int bytes = sqlite_api::sqlite3_column_bytes(raw, i + 2);
+      row.text[i] = text == nullptr
+                        ? absl::string_view()
+                        : absl::string_view(
+                              reinterpret_cast<const char*>(text), bytes);
+    }
+    FillEvent(row, NextSlot(out, *used));
+    ++*used;
+  }
+  if (rc != SQLITE_DONE) return fail(rc);
+  return absl::OkStatus();
+}
+
+// PostgreSQL: each chunk fetched in bulk into one typed vector per column
+// (one round trip), instead of SOCI's generic row with a variant per value.
+absl::Status ReadPostgresEvents(Session& session, int64_t after, int limit,
+                                std::vector<AuditEvent>* out, size_t* used) {
   const std::string sql = absl::StrCat(
       "SELECT ", kEventColumns,
       " FROM audit_events WHERE sequence > :after ORDER BY sequence "
@@ -222,33 +322,44 @@ absl::StatusOr<std::vector<AuditEvent>> ReadAuditEvents(Session& session,
          soci::into(text[9]), soci::into(text[10]), soci::into(text[11]),
          soci::into(text[12]), soci::use(after_ll, "after"),
          soci::use(limit_ll, "limit"));
-    if (!st.execute(true)) return out;  // no row
-    out.reserve(sequence.size());
+    if (!st.execute(true)) return absl::OkStatus();  // no row
+    EventRow row;
     for (size_t i = 0; i < sequence.size(); ++i) {
-      AuditEvent e;
-      e.set_sequence(sequence[i]);
-      *e.mutable_time() = audit::TimeFromMicros(time[i]);
-      e.set_request_id(std::move(text[0][i]));
-      e.set_actor_user(std::move(text[1][i]));
-      e.set_actor_service(std::move(text[2][i]));
-      e.set_action(std::move(text[3][i]));
-      e.set_resource(std::move(text[4][i]));
-      crm::v1::AuditOutcome outcome = crm::v1::AUDIT_OUTCOME_UNSPECIFIED;
-      crm::v1::AuditOutcome_Parse(text[5][i], &outcome);
-      e.set_outcome(outcome);
-      e.set_reason(std::move(text[6][i]));
-      e.set_client_address(std::move(text[7][i]));
-      e.set_country(std::move(text[8][i]));
-      MergeAuditPartJson(text[9][i], &e);
-      MergeAuditPartJson(text[10][i], &e);
-      e.set_previous_hash(std::move(text[11][i]));
-      e.set_hash(std::move(text[12][i]));
-      out.push_back(std::move(e));
+      row.sequence = sequence[i];
+      row.time = time[i];
+      for (int c = 0; c < 13; ++c) row.text[c] = text[c][i];
+      FillEvent(row, NextSlot(out, *used));
+      ++*used;
     }
-    return out;
+    return absl::OkStatus();
   } catch (const std::exception& e) {
     return ToStatus(&session, "reading the audit trail", sql, e);
   }
+}
+
+}  // namespace
+
+absl::Status ReadAuditEventsInto(Session& session, int64_t after, int limit,
+                                 std::vector<AuditEvent>* events) {
+  size_t used = 0;
+  absl::Status s;
+  if (limit > 0) {
+    s = DialectOf(session) == Dialect::kSqlite
+            ? ReadSqliteEvents(session, after, limit, events, &used)
+            : ReadPostgresEvents(session, after, limit, events, &used);
+  }
+  // On failure too: no event of an earlier read may pass for this one's.
+  events->resize(used);
+  return s;
+}
+
+absl::StatusOr<std::vector<AuditEvent>> ReadAuditEvents(Session& session,
+                                                        int64_t after,
+                                                        int limit) {
+  std::vector<AuditEvent> out;
+  absl::Status s = ReadAuditEventsInto(session, after, limit, &out);
+  if (!s.ok()) return s;
+  return out;
 }
 
 absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(
@@ -391,49 +502,53 @@ absl::StatusOr<crm::v1::AuditVerification> VerifyStoredAudit(
     std::vector<crm::v1::AuditEvent> events;
     std::vector<crm::v1::AuditCheckpoint> checkpoints;
   };
-  auto read = [&db, chunk](int64_t from) -> absl::StatusOr<Chunk> {
-    Chunk out;
-    absl::Status st = db.WithSession([&](Session& session) -> absl::Status {
-      auto events = ReadAuditEvents(session, from, chunk);
-      if (!events.ok()) return events.status();
-      out.events = *std::move(events);
-      if (out.events.empty()) return absl::OkStatus();
+  auto read = [&db, chunk](int64_t from, Chunk* out) -> absl::Status {
+    return db.WithSession([&](Session& session) -> absl::Status {
+      absl::Status st = ReadAuditEventsInto(session, from, chunk, &out->events);
+      if (!st.ok()) return st;
+      out->checkpoints.clear();
+      if (out->events.empty()) return absl::OkStatus();
       auto c = ReadAuditCheckpoints(session, from,
-                                    out.events.back().sequence());
+                                    out->events.back().sequence());
       if (!c.ok()) return c.status();
-      out.checkpoints = *std::move(c);
+      out->checkpoints = *std::move(c);
       return absl::OkStatus();
     });
-    if (!st.ok()) return st;
-    return out;
   };
-  // The next chunk is read (one session, on another thread) while this one
-  // is hashed: reading and hashing each take about half of the time.
-  std::future<absl::StatusOr<Chunk>> pending =
-      std::async(std::launch::async, read, after);
+  // The next chunk is read (one session, on another thread) into one buffer
+  // while this one is hashed from the other; the two buffers' events are
+  // refilled in place, chunk after chunk (ReadAuditEventsInto), so neither
+  // thread allocates or frees a million events' strings. Declared before
+  // `pending`, whose destructor waits for the reader, so that they outlive it.
+  Chunk buffers[2];
+  int current = 0;
+  std::future<absl::Status> pending =
+      std::async(std::launch::async, read, after, &buffers[current]);
   for (;;) {
-    absl::StatusOr<Chunk> current = pending.get();
-    if (!current.ok()) return current.status();
+    if (absl::Status st = pending.get(); !st.ok()) return st;
+    const Chunk& chunk_read = buffers[current];
     const bool last =
-        current->events.size() < static_cast<size_t>(chunk);
+        chunk_read.events.size() < static_cast<size_t>(chunk);
     if (!last) {
       pending = std::async(std::launch::async, read,
-                           current->events.back().sequence());
+                           chunk_read.events.back().sequence(),
+                           &buffers[1 - current]);
     }
     size_t next = 0;
-    for (const crm::v1::AuditEvent& e : current->events) {
+    for (const crm::v1::AuditEvent& e : chunk_read.events) {
       verifier.AddEvent(e);
-      while (next < current->checkpoints.size() &&
-             current->checkpoints[next].sequence() <= e.sequence()) {
-        verifier.AddCheckpoint(current->checkpoints[next++]);
+      while (next < chunk_read.checkpoints.size() &&
+             chunk_read.checkpoints[next].sequence() <= e.sequence()) {
+        verifier.AddCheckpoint(chunk_read.checkpoints[next++]);
       }
       after = e.sequence();
     }
     if (last) break;
     if (verifier.failed()) {
-      pending.wait();  // the reader holds a session and `db`
+      pending.wait();  // the reader holds a session, `db` and a buffer
       break;
     }
+    current = 1 - current;
   }
   crm::v1::AuditVerification result = verifier.Finish();
   if (result.ok() && after < head->sequence) {

@@ -54,6 +54,13 @@ absl::StatusOr<AuditHead> ReadAuditHead(Session& session);
 // Events with sequence > after, ascending, at most `limit`.
 absl::StatusOr<std::vector<crm::v1::AuditEvent>> ReadAuditEvents(
     Session& session, int64_t after, int limit);
+// The same events into *events, replacing what it held (on failure it is
+// left empty or holding some of them). The messages already in *events are
+// cleared and refilled rather than freed and allocated again, so a reader
+// of a million events in chunks (VerifyStoredAudit) that passes the same
+// vector each time allocates almost nothing after its first chunks.
+absl::Status ReadAuditEventsInto(Session& session, int64_t after, int limit,
+                                 std::vector<crm::v1::AuditEvent>* events);
 
 // Events matching `where` (a predicate on audit_events' columns, e.g. from
 // query::ToSql over the crm.internal.AuditEventColumns schema; may be

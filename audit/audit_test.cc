@@ -92,6 +92,85 @@ TEST_F(ChainTest, UntouchedLogVerifies) {
   EXPECT_EQ(result.last_checkpoint_sequence(), 50);
 }
 
+// The canonical encoding is a stored format (every chain written so far
+// was hashed with it): built here item by item from audit/chain.h's
+// description, and one hash pinned.
+std::string SpecItem(const std::string& bytes) {
+  std::string out;
+  const uint64_t n = bytes.size();
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>((n >> shift) & 0xff));
+  }
+  return out + bytes;
+}
+
+AuditEvent SpecEvent() {
+  AuditEvent e;
+  e.set_sequence(1234567);
+  *e.mutable_time() = TimeFromMicros(1700000000123456);
+  e.set_request_id("req-1");
+  e.set_actor_user("users/bob");
+  e.set_actor_service("services/web-frontend");
+  e.set_action("records.update");
+  e.set_resource("accounts/a1");
+  e.set_outcome(crm::v1::DENIED);
+  e.set_reason("role:roles/rep via users/u1");
+  e.set_client_address("ipv6:%5B::1%5D:4242");
+  e.set_country("DE");
+  e.set_previous_hash(std::string(64, 'a'));
+  auto* c = e.add_changes();
+  c->set_field("industry");
+  c->set_before("\"Retail\"");
+  c->set_after("");  // present and empty: "1"
+  c->set_values_recorded(true);
+  e.add_changes()->set_field("phone");  // neither value: "0", "0"
+  (*e.mutable_attributes())["zeta"] = "last";
+  (*e.mutable_attributes())["alpha"] = "";
+  (*e.mutable_attributes())["Mid \xc3\xa9"] = "v";  // byte order: 'M' < 'a'
+  return e;
+}
+
+TEST(ChainEncodingTest, IsTheDocumentedFormat) {
+  const AuditEvent e = SpecEvent();
+  std::string want = "crm-audit-v1";
+  for (const std::string& item :
+       {std::string("1234567"), std::string("1700000000123456"),
+        std::string("req-1"), std::string("users/bob"),
+        std::string("services/web-frontend"), std::string("records.update"),
+        std::string("accounts/a1"), std::string("DENIED"),
+        std::string("role:roles/rep via users/u1"),
+        std::string("ipv6:%5B::1%5D:4242"), std::string("DE"),
+        std::string(64, 'a'), std::string("2"), std::string("industry"),
+        std::string("1\"Retail\""), std::string("1"), std::string("1"),
+        std::string("phone"), std::string("0"), std::string("0"),
+        std::string("0"), std::string("3"), std::string("Mid \xc3\xa9"),
+        std::string("v"), std::string("alpha"), std::string(""),
+        std::string("zeta"), std::string("last")}) {
+    want += SpecItem(item);
+  }
+  EXPECT_EQ(CanonicalEncoding(e), want);
+  EXPECT_EQ(EventHash(e), Sha256Hex(want));
+  EXPECT_EQ(EventHash(e),
+            "f38678ec8205a5bebb91f3cd5adacdb90b86f540b56c6b450487c86bad262148");
+  AuditEvent bare;
+  std::string bare_want = "crm-audit-v1";
+  for (const std::string& item :
+       {std::string("0"), std::string("0"), std::string(), std::string(),
+        std::string(), std::string(), std::string(),
+        std::string("AUDIT_OUTCOME_UNSPECIFIED"), std::string(),
+        std::string(), std::string(), std::string(), std::string("0"),
+        std::string("0")}) {
+    bare_want += SpecItem(item);
+  }
+  EXPECT_EQ(CanonicalEncoding(bare), bare_want);
+  // Before 1970: floor division of the microseconds.
+  AuditEvent old;
+  *old.mutable_time() = TimeFromMicros(-1500001);
+  EXPECT_EQ(TimeMicros(old.time()), -1500001);
+  EXPECT_NE(CanonicalEncoding(old).find(SpecItem("-1500001")),
+            std::string::npos);
+}
+
 TEST_F(ChainTest, AttributeOrderDoesNotChangeTheHash) {
   AuditEvent a = log_.events[0];
   AuditEvent b = a;

@@ -3,9 +3,11 @@
 // throwaway cluster):
 //   BM_VerifyAll        every event and checkpoint verified the way the
 //                       server's VerifyAuditLog does (server/audit_service.cc:
-//                       store::ReadAuditEvents in chunks of 2000 plus the
-//                       checkpoints among them, fed to audit::ChainVerifier).
-//                       Target: under 10 s.
+//                       store::VerifyStoredAudit, which reads chunks of 2000
+//                       events plus the checkpoints among them on one thread
+//                       while audit::ChainVerifier hashes the previous chunk
+//                       on this one). Wall time; the CPU column is this
+//                       thread's only (the hashing). Target: under 10 s.
 //   BM_ListLastHourForUser
 //                       ListAuditEvents' query for `time >= "<newest - 1h>"
 //                       AND actor_user = "users/uN"`: the filter checked

@@ -11,6 +11,8 @@
 #include "model/object_schema.h"
 #include "model/record.h"
 #include "server/server_core.h"
+#include "server/shadow_policy.h"
+#include "store/policy_store.h"
 #include "store/record_store.h"
 
 namespace crm::bench {
@@ -112,6 +114,32 @@ absl::StatusOr<std::unique_ptr<SeededServer>> SeededServer::Start(
     if (!s.ok()) return s;
     for (const model::Record& r : batch) {
       out->names_.push_back(schema->ResourceName(r.id));
+    }
+  }
+  if (seeded.shadow) {
+    server::ServerCore& core = out->server_->server().core();
+    crm::v1::PolicyBundleFiles files;
+    files.mutable_files()->insert(
+        {"orgWideDefaults/accounts.textproto",
+         "object: \"accounts\"\ninternal_access: PUBLIC_READ\n"});
+    store::ShadowPolicyRow row;
+    row.active = true;
+    row.message = "crm_load: get_shadow";
+    row.bundle = files.SerializeAsString();
+    store::PolicyStore policies(core.database.get());
+    absl::Status s = core.database->InTransaction([&](store::Session& session) {
+      return policies.PutShadow(session, row).status();
+    });
+    if (!s.ok()) return s;
+    if (absl::Status r = core.shadow->Refresh(/*force=*/true); !r.ok()) {
+      return r;
+    }
+    if (core.shadow->CandidateFor(*core.policy->Current()).candidate ==
+        nullptr) {
+      crm::v1::ShadowPolicyStatus status;
+      core.shadow->Describe(&status);
+      return absl::InternalError(absl::StrCat(
+          "the shadow policy is not evaluated: ", status.compile_error()));
     }
   }
   return out;

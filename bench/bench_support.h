@@ -43,6 +43,12 @@ struct SeededServerOptions {
   // "none"); empty keeps the default (denied_only: no event for an allowed
   // read).
   std::map<std::string, std::string> audit_reads;
+  // A shadow policy set (admin_service.proto SetShadowPolicy): the live
+  // policy with accounts' org-wide default made PUBLIC_READ, so every
+  // decision of every call is also made against it and compared (stored as
+  // SetShadowPolicy stores it, and loaded; Start fails if it is not being
+  // evaluated).
+  bool shadow = false;
 };
 
 // An in-process TestServer (real mTLS, real database) holding `accounts`

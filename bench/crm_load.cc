@@ -8,7 +8,7 @@
 // hits both). Prints, per phase: calls/s, latency p50/p90/p99/max, errors,
 // and process CPU per call; then the median calls/s of each method over the
 // rounds and the ratios Get/Echo, Get/raw, Get/get_quiet,
-// get_audited/Get and list_audited/List. Exits 1 if
+// get_audited/Get, list_audited/List and get_shadow/Get. Exits 1 if
 // any call failed.
 //
 // Methods: echo (DiagnosticsService.Echo: mTLS + identity only, no
@@ -28,7 +28,10 @@
 // in-process server, seeded alike, whose config records every read of
 // accounts: audit { reads { key: "accounts" value: "all" } }, so each call
 // waits for its event's group commit; the main server keeps the default,
-// "denied_only", which records no event for an allowed read).
+// "denied_only", which records no event for an allowed read), get_shadow
+// (the same Get on another second in-process server with a shadow policy
+// set, so every decision is also made against the candidate and compared;
+// server/shadow_policy.h).
 //
 // Without --target an in-process server is started (TestServer: real mTLS
 // with per-run certificates, a fresh SQLite database, or PostgreSQL with
@@ -85,7 +88,8 @@ enum class Method {
   kRaw,
   kGetQuiet,
   kGetAudited,
-  kListAudited
+  kListAudited,
+  kGetShadow
 };
 
 const char* MethodName(Method m) {
@@ -106,6 +110,8 @@ const char* MethodName(Method m) {
       return "get_audited";
     case Method::kListAudited:
       return "list_audited";
+    case Method::kGetShadow:
+      return "get_shadow";
   }
   return "?";
 }
@@ -130,7 +136,7 @@ int Usage(const std::string& error) {
   fprintf(stderr,
           "crm_load: %s\n"
           "usage: crm_load [--methods=echo,ping,get,list,raw,get_quiet,\n"
-          "                  get_audited,list_audited]\n"
+          "                  get_audited,list_audited,get_shadow]\n"
           "  [--channels=C<=%d] [--inflight=K<=%d] [--duration=S<=%d]\n"
           "  [--warmup=S] [--rounds=R<=%d] [--accounts=N] [--pool=N]\n"
           "  [--filter=EXPR] [--backend=sqlite|postgres] [--metrics=1|0]\n"
@@ -182,6 +188,8 @@ std::string ParseFlags(int argc, char** argv, Flags* flags) {
           flags->methods.push_back(Method::kGetQuiet);
         } else if (m == "get_audited") {
           flags->methods.push_back(Method::kGetAudited);
+        } else if (m == "get_shadow") {
+          flags->methods.push_back(Method::kGetShadow);
         } else if (m == "list_audited") {
           flags->methods.push_back(Method::kListAudited);
         } else {
@@ -230,7 +238,8 @@ std::string ParseFlags(int argc, char** argv, Flags* flags) {
     }
     for (Method m : flags->methods) {
       if (m == Method::kRaw || m == Method::kGetQuiet ||
-          m == Method::kGetAudited || m == Method::kListAudited) {
+          m == Method::kGetAudited || m == Method::kListAudited ||
+          m == Method::kGetShadow) {
         return absl::StrCat(MethodName(m),
                             " needs the in-process server (no --target)");
       }
@@ -279,6 +288,8 @@ struct Stubs {
   // A channel to the audited server; null unless get_audited or
   // list_audited runs.
   std::unique_ptr<crm::v1::AccountService::Stub> audited_accounts;
+  // A channel to the shadow server; null unless get_shadow runs.
+  std::unique_ptr<crm::v1::AccountService::Stub> shadow_accounts;
 };
 
 // One phase: `lanes` chains of sequential calls of one method.
@@ -368,6 +379,11 @@ class Lane {
       case Method::kListAudited:
         stubs_->audited_accounts->async()->ListAccounts(
             ctx_.get(), &list_req_, &list_resp_, done);
+        break;
+      case Method::kGetShadow:
+        get_req_.set_name(PickName());
+        stubs_->shadow_accounts->async()->GetAccount(ctx_.get(), &get_req_,
+                                                     &account_, done);
         break;
     }
   }
@@ -519,6 +535,7 @@ int Main(int argc, char** argv) {
   std::unique_ptr<SeededServer> local;
   std::unique_ptr<SeededServer> quiet;  // get_quiet's server
   std::unique_ptr<SeededServer> audited;  // get_audited's, list_audited's
+  std::unique_ptr<SeededServer> shadowed;  // get_shadow's
   std::vector<std::string> names;
   std::string target = flags.target, ca = flags.ca, cert = flags.cert,
               key = flags.key;
@@ -585,6 +602,26 @@ int Main(int argc, char** argv) {
         return 1;
       }
     }
+    if (Runs(flags, Method::kGetShadow)) {
+      fprintf(stderr,
+              "crm_load: second in-process %s server for get_shadow (a "
+              "shadow policy compared on every decision), seeding %d "
+              "accounts\n",
+              flags.backend.c_str(), flags.accounts);
+      SeededServerOptions shadow_options = options;
+      shadow_options.unprotected_read = false;
+      shadow_options.shadow = true;
+      auto a = SeededServer::Start(backend, flags.accounts, shadow_options);
+      if (!a.ok()) {
+        fprintf(stderr, "crm_load: %s\n", a.status().ToString().c_str());
+        return 1;
+      }
+      shadowed = *std::move(a);
+      if (shadowed->account_names() != names) {
+        fprintf(stderr, "crm_load: the two servers hold different accounts\n");
+        return 1;
+      }
+    }
   } else {
     client::ChannelOptions options;
     options.target = target;
@@ -609,7 +646,8 @@ int Main(int argc, char** argv) {
     bool needs_names = false;
     for (Method m : flags.methods) {
       needs_names |= m == Method::kGet || m == Method::kRaw ||
-                     m == Method::kGetQuiet || m == Method::kGetAudited;
+                     m == Method::kGetQuiet || m == Method::kGetAudited ||
+                     m == Method::kGetShadow;
     }
     if (needs_names) {
       return Usage("get, raw, get_quiet and get_audited need --accounts >= 1");
@@ -639,6 +677,17 @@ int Main(int argc, char** argv) {
     if (audited_stubs.empty()) return 1;
     for (int i = 0; i < flags.channels; ++i) {
       stubs[i]->audited_accounts = std::move(audited_stubs[i]->accounts);
+    }
+  }
+  if (shadowed != nullptr) {
+    const testing::TestCerts& certs = shadowed->server().certs();
+    std::vector<std::unique_ptr<Stubs>> shadow_stubs =
+        Connect(flags, shadowed->server().target(), certs.ca,
+                certs.ClientCert("admin-cli"), certs.ClientKey("admin-cli"),
+                3 * flags.channels);
+    if (shadow_stubs.empty()) return 1;
+    for (int i = 0; i < flags.channels; ++i) {
+      stubs[i]->shadow_accounts = std::move(shadow_stubs[i]->accounts);
     }
   }
   std::vector<std::unique_ptr<Lane>> lanes;
@@ -721,6 +770,9 @@ int Main(int argc, char** argv) {
   ratio(Method::kListAudited, Method::kList,
         "target >= 0.90: List (page of 50) with its read event committed "
         "over List with no event");
+  ratio(Method::kGetShadow, Method::kGet,
+        "target >= 0.90: Get with a shadow policy compared on every "
+        "decision over Get without one");
   if (errors > 0) {
     fprintf(stderr, "crm_load: %lld call(s) failed\n",
             static_cast<long long>(errors));

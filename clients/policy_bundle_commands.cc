@@ -196,17 +196,6 @@ namespace {
 
 constexpr char kPolicyService[] = "crm.v1.PolicyAdminService/";
 
-absl::Status ReadBundleInto(const std::string& dir, absl::string_view command,
-                            crm::v1::PolicyBundleFiles* out) {
-  auto files = ReadBundleDirectory(dir);
-  if (!files.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(command, ": ", files.status().message()));
-  }
-  for (auto& [path, text] : *files) (*out->mutable_files())[path] = text;
-  return absl::OkStatus();
-}
-
 // A value of a field change as the audit trail records it (JSON text:
 // strings quoted, enums by name).
 std::string Value(const crm::v1::AuditFieldChange& c, bool after) {
@@ -224,19 +213,6 @@ char KindMark(crm::v1::PolicyObjectChange::Kind k) {
       return '-';
     default:
       return '~';
-  }
-}
-
-void PrintChanges(
-    std::ostream& out,
-    const google::protobuf::RepeatedPtrField<crm::v1::PolicyObjectChange>&
-        changes) {
-  for (const crm::v1::PolicyObjectChange& c : changes) {
-    out << "  " << KindMark(c.kind()) << " " << c.name() << "\n";
-    for (const crm::v1::AuditFieldChange& f : c.changes()) {
-      out << "      " << f.field() << ": " << Value(f, false) << " -> "
-          << Value(f, true) << "\n";
-    }
   }
 }
 
@@ -340,7 +316,7 @@ void PrintPlan(std::ostream& out, const crm::v1::PolicyPlan& plan,
   }
   out << "Plan against version " << plan.base_version() << ": "
       << plan.changes_size() << " object(s) change\n";
-  PrintChanges(out, plan.changes());
+  PrintPolicyChanges(out, plan.changes());
   out << "\nAccess impact: " << plan.users_size() << " user(s)\n";
   for (const crm::v1::UserAccessDelta& u : plan.users()) PrintUser(out, u);
   if (!plan.grants().empty()) out << "\nBy change:\n";
@@ -390,6 +366,31 @@ absl::StatusOr<int64_t> VersionArg(const std::string& text,
 }
 
 }  // namespace
+
+absl::Status ReadBundleInto(const std::string& dir, absl::string_view command,
+                            crm::v1::PolicyBundleFiles* out) {
+  auto files = ReadBundleDirectory(dir);
+  if (!files.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(command, ": ", files.status().message()));
+  }
+  for (auto& [path, text] : *files) (*out->mutable_files())[path] = text;
+  return absl::OkStatus();
+}
+
+void PrintPolicyChanges(
+    std::ostream& out,
+    const google::protobuf::RepeatedPtrField<crm::v1::PolicyObjectChange>&
+        changes) {
+  for (const crm::v1::PolicyObjectChange& c : changes) {
+    out << "  " << KindMark(c.kind()) << " " << c.name() << "\n";
+    for (const crm::v1::AuditFieldChange& f : c.changes()) {
+      out << "      " << f.field() << ": " << Value(f, false) << " -> "
+          << Value(f, true) << "\n";
+    }
+  }
+}
+
 
 absl::Status PolicyPlan(CliSession& s, const Args& args) {
   constexpr char kUsage[] =
@@ -447,7 +448,7 @@ absl::Status Apply(CliSession& s, crm::v1::ApplyPolicyRequest request) {
   }
   s.out() << "applied: policy version " << reply.version() << " ("
           << reply.changes_size() << " object(s) changed)\n";
-  PrintChanges(s.out(), reply.changes());
+  PrintPolicyChanges(s.out(), reply.changes());
   return absl::OkStatus();
 }
 
@@ -542,7 +543,7 @@ absl::Status PolicyDiff(CliSession& s, const Args& args) {
     return absl::OkStatus();
   }
   s.out() << "from version " << *from << " to " << *to << ":\n";
-  PrintChanges(s.out(), reply.changes());
+  PrintPolicyChanges(s.out(), reply.changes());
   return absl::OkStatus();
 }
 

@@ -38,18 +38,34 @@
 //       Plans the whole policy of version V (pruning what came after) and
 //       applies it expecting the version it planned against: a new version
 //       equal to V's policy.
+//   crmctl policy shadow set DIR [--prune] [--message TEXT]
+//       Evaluates DIR beside the live policy on every call, on every server,
+//       without enforcing it (SetShadowPolicy); prints how it differs from
+//       the live policy.
+//   crmctl policy shadow status [--json]
+//       The candidate, how it differs from the live policy now, and this
+//       server's counts: decisions compared, disagreements.
+//   crmctl policy shadow report [--limit N]
+//       The recorded disagreements, newest first: who asked what about
+//       which record, the live answer and the candidate's, each with its
+//       rule (from the audit trail: needs view_audit).
+//   crmctl policy shadow clear [--expect-revision R]
+//       Stops shadow evaluation.
 //
 // A bundle is every regular file below DIR except hidden ones (a name
 // starting with '.', e.g. .git) and files directly in DIR (a README).
 #ifndef CRM_CLIENTS_POLICY_BUNDLE_COMMANDS_H_
 #define CRM_CLIENTS_POLICY_BUNDLE_COMMANDS_H_
 
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "clients/cli_session.h"
+#include "crm/v1/admin_service.pb.h"
 #include "policy/bundle.h"
 
 namespace crm::client {
@@ -69,9 +85,21 @@ absl::Status PolicyDiff(CliSession& session,
 absl::Status PolicyRollback(CliSession& session,
                             const std::vector<std::string>& args);
 
+// crmctl policy shadow ... (shadow_commands.cc).
+absl::Status PolicyShadow(CliSession& session,
+                          const std::vector<std::string>& args);
+
 // The bundle files under `dir` (see the file comment). INVALID_ARGUMENT if
 // `dir` is not a readable directory.
 absl::StatusOr<policy::BundleFiles> ReadBundleDirectory(const std::string& dir);
+// The same into a request's bundle; errors start with `command`.
+absl::Status ReadBundleInto(const std::string& dir, absl::string_view command,
+                            crm::v1::PolicyBundleFiles* out);
+// Object-by-object, field-by-field changes, indented, one per line.
+void PrintPolicyChanges(
+    std::ostream& out,
+    const google::protobuf::RepeatedPtrField<crm::v1::PolicyObjectChange>&
+        changes);
 
 }  // namespace crm::client
 

@@ -147,7 +147,10 @@ constexpr char kPolicyUsage[] =
     "| policy plan DIR [--prune] [--user users/ID] [--service NAME] "
     "[--max-users N] [--json] | policy apply DIR [--prune] "
     "[--expect-version V] [--message TEXT] | policy history [--limit N] "
-    "| policy diff V1 V2 | policy rollback V [--dry-run]";
+    "| policy diff V1 V2 | policy rollback V [--dry-run] "
+    "| policy shadow set DIR [--prune] [--message TEXT] | policy shadow "
+    "status [--json] | policy shadow report [--limit N] | policy shadow "
+    "clear [--expect-revision R]";
 
 absl::Status PolicyList(CliSession& s, const Args& args) {
   auto a = ParseCommand(args, {}, "policy list", 1, 1, "policy list KIND");
@@ -378,7 +381,8 @@ absl::Status RunPolicy(CliSession& s, const Args& args) {
       {"delete", PolicyDelete},    {"export", PolicyExport},
       {"validate", PolicyValidate}, {"plan", PolicyPlan},
       {"apply", PolicyApply},      {"history", PolicyHistory},
-      {"diff", PolicyDiff},        {"rollback", PolicyRollback}};
+      {"diff", PolicyDiff},        {"rollback", PolicyRollback},
+      {"shadow", PolicyShadow}};
   if (args.empty()) return Usage(kPolicyUsage);
   for (const Verb& v : kVerbs) {
     if (args[0] == v.name) return v.run(s, Args(args.begin() + 1, args.end()));

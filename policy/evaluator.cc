@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "policy/system_permission.h"
 
@@ -96,12 +97,109 @@ ObjectPermissions Evaluator::Permissions(int object) const {
 
 Decision Evaluator::CheckObject(const model::ObjectSchema& schema,
                                 Operation op) const {
-  return ObjectDecision(schema, op, /*explain=*/true);
+  Decision d = ObjectDecision(schema, op, /*explain=*/true);
+  if (shadow_ != nullptr) CompareObject(schema, op, d.allowed);
+  return d;
 }
 
 bool Evaluator::AllowsObject(const model::ObjectSchema& schema,
                              Operation op) const {
-  return ObjectDecision(schema, op, /*explain=*/false).allowed;
+  const bool allowed = ObjectDecision(schema, op, /*explain=*/false).allowed;
+  if (shadow_ != nullptr) CompareObject(schema, op, allowed);
+  return allowed;
+}
+
+// --- Shadow evaluation (policy/shadow.h) ----------------------------------
+
+void Evaluator::AttachShadow(std::shared_ptr<const PolicySnapshot> candidate,
+                             ShadowSink* sink) {
+  if (candidate == nullptr || sink == nullptr) {
+    shadow_.reset();
+    shadow_sink_ = nullptr;
+    return;
+  }
+  shadow_ = std::make_shared<const Evaluator>(std::move(candidate), principal_);
+  shadow_sink_ = sink;
+}
+
+void Evaluator::CompareObject(const model::ObjectSchema& schema, Operation op,
+                              bool live) const {
+  if (shadow_->ObjectDecision(schema, op, /*explain=*/false).allowed == live) {
+    shadow_sink_->Agreed();
+    return;
+  }
+  ShadowDisagreement d;
+  d.question = absl::StrCat("object:", OperationName(op));
+  d.resource = schema.collection();
+  d.live = ObjectDecision(schema, op, /*explain=*/true);
+  d.shadow = shadow_->ObjectDecision(schema, op, /*explain=*/true);
+  shadow_sink_->Disagreed(std::move(d));
+}
+
+void Evaluator::CompareRecord(const model::ObjectSchema& schema, Operation op,
+                              const RecordFacts& facts, bool live) const {
+  if (shadow_->RecordDecision(schema, op, facts, /*explain=*/false).allowed ==
+      live) {
+    shadow_sink_->Agreed();
+    return;
+  }
+  ShadowDisagreement d;
+  d.question = absl::StrCat("record:", OperationName(op));
+  d.resource = facts.record != nullptr ? schema.ResourceName(facts.record->id)
+                                       : schema.collection();
+  d.live = RecordDecision(schema, op, facts, /*explain=*/true);
+  d.shadow = shadow_->RecordDecision(schema, op, facts, /*explain=*/true);
+  shadow_sink_->Disagreed(std::move(d));
+}
+
+namespace {
+
+// "read: name, phone; edit: name" for a principal's field permissions.
+std::string DescribeFields(const model::ObjectSchema& schema,
+                           const FieldAccess& access) {
+  std::vector<absl::string_view> read, edit;
+  const auto& fields = schema.fields();
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (access.CanRead(static_cast<int>(i))) read.push_back(fields[i].name);
+    if (access.CanWrite(static_cast<int>(i))) edit.push_back(fields[i].name);
+  }
+  return absl::StrCat("read: ", read.empty() ? "-" : absl::StrJoin(read, ", "),
+                      "; edit: ", edit.empty() ? "-" : absl::StrJoin(edit, ", "));
+}
+
+}  // namespace
+
+void Evaluator::CompareFields(const model::ObjectSchema& schema,
+                              const FieldAccess& live) const {
+  const FieldAccess shadow = shadow_->FieldsFor(schema, /*with_read=*/true);
+  const int n = static_cast<int>(schema.fields().size());
+  bool same = true;
+  for (int i = 0; i < n && same; ++i) {
+    same = live.CanRead(i) == shadow.CanRead(i) &&
+           live.CanWrite(i) == shadow.CanWrite(i);
+  }
+  if (same) {
+    shadow_sink_->Agreed();
+    return;
+  }
+  ShadowDisagreement d;
+  d.question = "fields";
+  d.resource = schema.collection();
+  d.live = Decision::Allow(DescribeFields(schema, live));
+  d.shadow = Decision::Allow(DescribeFields(schema, shadow));
+  shadow_sink_->Disagreed(std::move(d));
+}
+
+void Evaluator::CompareSystem(SystemPermission p, bool live) const {
+  if (shadow_->SystemAllowed(p) == live) {
+    shadow_sink_->Agreed();
+    return;
+  }
+  ShadowDisagreement d;
+  d.question = absl::StrCat("system:", SystemPermissionName(p));
+  d.live = SystemDecision(p);
+  d.shadow = shadow_->SystemDecision(p);
+  shadow_sink_->Disagreed(std::move(d));
 }
 
 Decision Evaluator::ObjectDecision(const model::ObjectSchema& schema,
@@ -356,12 +454,17 @@ Evaluator::Grant Evaluator::RecordAccess(int object, Level needed,
 
 Decision Evaluator::CheckRecord(const model::ObjectSchema& schema,
                                 Operation op, const RecordFacts& facts) const {
-  return RecordDecision(schema, op, facts, /*explain=*/true);
+  Decision d = RecordDecision(schema, op, facts, /*explain=*/true);
+  if (shadow_ != nullptr) CompareRecord(schema, op, facts, d.allowed);
+  return d;
 }
 
 bool Evaluator::AllowsRecord(const model::ObjectSchema& schema, Operation op,
                              const RecordFacts& facts) const {
-  return RecordDecision(schema, op, facts, /*explain=*/false).allowed;
+  const bool allowed =
+      RecordDecision(schema, op, facts, /*explain=*/false).allowed;
+  if (shadow_ != nullptr) CompareRecord(schema, op, facts, allowed);
+  return allowed;
 }
 
 Decision Evaluator::ServiceRecordDecision(const model::ObjectSchema& schema,
@@ -462,6 +565,8 @@ Decision Evaluator::CheckRecord(const model::ObjectSchema& schema,
 }
 
 bool Evaluator::NeedsParent(const model::ObjectSchema& schema) const {
+  // A shadow decides from the same facts: load what either needs.
+  if (shadow_ != nullptr && shadow_->NeedsParent(schema)) return true;
   if (policy_ == nullptr || !principal_.acting_for_user()) return false;
   int object = ObjectOf(schema);
   return object >= 0 && policy_->objects[object].controlled_by_parent();
@@ -473,7 +578,9 @@ int FieldAccess::IndexOf(const model::FieldSchema& field) const {
 }
 
 FieldAccess Evaluator::Fields(const model::ObjectSchema& schema) const {
-  return FieldsFor(schema, /*with_read=*/true);
+  FieldAccess access = FieldsFor(schema, /*with_read=*/true);
+  if (shadow_ != nullptr) CompareFields(schema, access);
+  return access;
 }
 
 FieldAccess Evaluator::FieldsFor(const model::ObjectSchema& schema,
@@ -504,13 +611,34 @@ bool Evaluator::CanReadField(const model::ObjectSchema& schema,
 
 bool Evaluator::CanWriteField(const model::ObjectSchema& schema,
                               const model::FieldSchema& field) const {
-  return FieldsFor(schema, /*with_read=*/false).CanWrite(field);
+  const bool allowed = FieldsFor(schema, /*with_read=*/false).CanWrite(field);
+  if (shadow_ != nullptr) {
+    const bool other =
+        shadow_->FieldsFor(schema, /*with_read=*/false).CanWrite(field);
+    if (other == allowed) {
+      shadow_sink_->Agreed();
+    } else {
+      ShadowDisagreement d;
+      d.question = absl::StrCat("field-edit:", field.name);
+      d.resource = schema.collection();
+      d.live = FieldWriteDecision(schema, field, allowed);
+      d.shadow = shadow_->FieldWriteDecision(schema, field, other);
+      shadow_sink_->Disagreed(std::move(d));
+    }
+  }
+  return allowed;
 }
 
 Decision Evaluator::CheckFieldWrite(const model::ObjectSchema& schema,
                                     const model::FieldSchema& field) const {
+  return FieldWriteDecision(schema, field, CanWriteField(schema, field));
+}
+
+Decision Evaluator::FieldWriteDecision(const model::ObjectSchema& schema,
+                                       const model::FieldSchema& field,
+                                       bool allowed) const {
   const std::string what = absl::StrCat(schema.collection(), ".", field.name);
-  if (CanWriteField(schema, field)) {
+  if (allowed) {
     return Decision::Allow(absl::StrCat("field-edit:", what));
   }
   return Decision::Deny(
@@ -528,6 +656,12 @@ uint32_t Evaluator::SystemMask() const {
 }
 
 bool Evaluator::AllowsSystem(SystemPermission p) const {
+  const bool allowed = SystemAllowed(p);
+  if (shadow_ != nullptr) CompareSystem(p, allowed);
+  return allowed;
+}
+
+bool Evaluator::SystemAllowed(SystemPermission p) const {
   const uint32_t bit = SystemBit(p);
   return bit != 0 && (SystemMask() & bit) != 0;
 }
@@ -576,6 +710,12 @@ std::string Evaluator::ServiceSystemGrantOf(SystemPermission p) const {
 }
 
 Decision Evaluator::CheckSystem(SystemPermission p) const {
+  Decision d = SystemDecision(p);
+  if (shadow_ != nullptr) CompareSystem(p, d.allowed);
+  return d;
+}
+
+Decision Evaluator::SystemDecision(SystemPermission p) const {
   const std::string name = SystemPermissionName(p);
   const uint32_t bit = SystemBit(p);
   if (policy_ == nullptr) {

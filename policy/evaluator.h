@@ -25,6 +25,7 @@
 #include "model/sql.h"
 #include "policy/decision.h"
 #include "policy/principal.h"
+#include "policy/shadow.h"
 #include "policy/snapshot.h"
 
 namespace crm::policy {
@@ -197,6 +198,19 @@ class Evaluator {
     return snapshot_;
   }
 
+  // Shadow evaluation (policy/shadow.h, admin_service.proto
+  // SetShadowPolicy): from now on every compared decision of this evaluator
+  // is also made by an evaluator of the same principal bound to `candidate`,
+  // and `sink` is told whether the two agree. What this evaluator answers
+  // does not change. `sink` must outlive the evaluator; a null candidate or
+  // sink detaches. Not thread-safe against concurrent decisions: attach
+  // before the evaluator is shared.
+  void AttachShadow(std::shared_ptr<const PolicySnapshot> candidate,
+                    ShadowSink* sink);
+  // The candidate's evaluator, or null (List compares its pages with it).
+  const Evaluator* shadow() const { return shadow_.get(); }
+  ShadowSink* shadow_sink() const { return shadow_sink_; }
+
   // May the principal perform `op` on this object type at all?
   Decision CheckObject(const model::ObjectSchema& schema, Operation op) const;
   // CheckObject(...).allowed without building the Decision's strings.
@@ -231,7 +245,7 @@ class Evaluator {
                        const RecordFacts& facts, RecordTrace* trace) const;
 
   // Whether CheckRecord on this object needs RecordFacts::parent (the object
-  // is controlled by its account) for this principal.
+  // is controlled by its account) for this principal, or for its shadow.
   bool NeedsParent(const model::ObjectSchema& schema) const;
   // Whether CheckRecord needs RecordFacts::shares (and parent_shares): only
   // when acting for a user; a service acting as itself is decided by its
@@ -359,7 +373,23 @@ class Evaluator {
   std::string ServiceSystemGrant(uint32_t bit) const;
   std::string UserSystemGrant(uint32_t bit) const;
 
+  // Shadow evaluation: the decision without comparing, and the comparisons.
+  Decision FieldWriteDecision(const model::ObjectSchema& schema,
+                              const model::FieldSchema& field,
+                              bool allowed) const;
+  Decision SystemDecision(crm::v1::SystemPermission p) const;
+  bool SystemAllowed(crm::v1::SystemPermission p) const;
+  void CompareObject(const model::ObjectSchema& schema, Operation op,
+                     bool live) const;
+  void CompareRecord(const model::ObjectSchema& schema, Operation op,
+                     const RecordFacts& facts, bool live) const;
+  void CompareFields(const model::ObjectSchema& schema,
+                     const FieldAccess& live) const;
+  void CompareSystem(crm::v1::SystemPermission p, bool live) const;
+
   std::shared_ptr<const PolicySnapshot> snapshot_;
+  std::shared_ptr<const Evaluator> shadow_;  // null: no shadow
+  ShadowSink* shadow_sink_ = nullptr;
   const CompiledPolicy* policy_ = nullptr;
   Principal principal_;
   const CompiledService* service_ = nullptr;  // nullptr: unregistered

@@ -5,6 +5,8 @@
 
 #include <cstring>
 #include <optional>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "absl/random/random.h"
@@ -170,6 +172,16 @@ class Request {
   absl::Status Delete(const Message& request);
 
  private:
+  // Shadow evaluation of a List (policy/shadow.h): when the candidate's
+  // record filter differs from the live one, runs the same page under it;
+  // each record only one of the two pages holds is then decided by both
+  // (a point decision, compared like any other).
+  absl::Status CompareListWithShadow(store::Session& session,
+                                     const query::CheckedFilter& filter,
+                                     const std::vector<model::OrderTerm>& order,
+                                     const model::SqlFragment& after,
+                                     int32_t page_size,
+                                     const std::vector<Record>& live) const;
   absl::StatusOr<std::string> ParseName(const std::string& name) const {
     auto parsed =
         model::ParseResourceName(name, {schema_.collection()}, "name");
@@ -294,6 +306,56 @@ absl::Status Request::Get(const Message& request, Message* response,
   return absl::OkStatus();
 }
 
+absl::Status Request::CompareListWithShadow(
+    store::Session& session, const query::CheckedFilter& filter,
+    const std::vector<model::OrderTerm>& order, const model::SqlFragment& after,
+    int32_t page_size, const std::vector<Record>& live) const {
+  const Evaluator* shadow = eval_.shadow();
+  if (shadow == nullptr) return absl::OkStatus();
+  policy::ShadowSink& sink = *eval_.shadow_sink();
+  // The same filter selects the same records: nothing to run.
+  const model::SqlFragment mine =
+      eval_.RecordFilter(schema_, Operation::kRead, {}, nullptr, &filter);
+  const model::SqlFragment theirs =
+      shadow->RecordFilter(schema_, Operation::kRead, {}, nullptr, &filter);
+  if (mine.sql == theirs.sql && mine.params == theirs.params) {
+    sink.Agreed();
+    return absl::OkStatus();
+  }
+  // Else the page the candidate would have served, by the same query.
+  auto q = PlanList(session, *deps_.records, *shadow, schema_, filter, order,
+                    after, page_size + 1);
+  if (!q.ok()) return q.status();
+  auto other = deps_.records->List(session, schema_, *q);
+  if (!other.ok()) return other.status();
+  const size_t n = static_cast<size_t>(page_size);
+  std::set<std::string> live_ids, shadow_ids;
+  for (size_t i = 0; i < live.size() && i < n; ++i) live_ids.insert(live[i].id);
+  for (size_t i = 0; i < other->size() && i < n; ++i) {
+    shadow_ids.insert((*other)[i].id);
+  }
+  if (live_ids == shadow_ids) {
+    sink.Agreed();
+    return absl::OkStatus();
+  }
+  // A record on one page only is hidden by the other policy, or pushed
+  // across the page's edge by one that is: each is decided by both policies
+  // (AllowsRecord compares, and reports a disagreement with both rules).
+  for (const std::set<std::string>* ids : {&live_ids, &shadow_ids}) {
+    const std::set<std::string>& others =
+        ids == &live_ids ? shadow_ids : live_ids;
+    for (const std::string& id : *ids) {
+      if (others.count(id) > 0) continue;
+      auto loaded = LoadRecord(session, deps_, eval_, schema_, id);
+      if (!loaded.ok()) return loaded.status();
+      if (loaded->has_value()) {
+        eval_.AllowsRecord(schema_, Operation::kRead, (*loaded)->Facts());
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Request::List(const Message& request, Message* response) {
   if (absl::Status s = CheckObject(Operation::kRead); !s.ok()) return s;
 
@@ -344,7 +406,8 @@ absl::Status Request::List(const Message& request, Message* response) {
     auto r = deps_.records->List(session, schema_, *q);
     if (!r.ok()) return r.status();
     records = *std::move(r);
-    return absl::OkStatus();
+    return CompareListWithShadow(session, *filter, *order, after, page_size,
+                                 records);
   });
   if (!s.ok()) return s;
 

@@ -110,6 +110,16 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Start(
                     .Name("crm_login_attempts_total")
                     .Help("Login attempts by outcome and refusal reason.")
                     .Register(*m->registry_);
+  auto& shadow = prometheus::BuildCounter()
+                     .Name("crm_shadow_decisions_total")
+                     .Help("Decisions also made against the shadow policy "
+                           "(SetShadowPolicy): agree, disagree; calls not "
+                           "compared while it was recompiled: "
+                           "not_compared.")
+                     .Register(*m->registry_);
+  m->shadow_agree_ = &shadow.Add({{"result", "agree"}});
+  m->shadow_disagree_ = &shadow.Add({{"result", "disagree"}});
+  m->shadow_not_compared_ = &shadow.Add({{"result", "not_compared"}});
   m->scraped_ = std::make_shared<Scraped>();
   try {
     m->exposer_ = std::make_unique<prometheus::Exposer>(listen_address, 1);
@@ -206,6 +216,15 @@ void Metrics::ObserveDecision(bool allowed, absl::string_view kind) {
   LabelledCounter(*decisions_, "outcome", allowed ? "allow" : "deny", "kind",
                   kind)
       .Increment();
+}
+
+void Metrics::ObserveShadow(int64_t agreed, int64_t disagreed,
+                            bool not_compared) {
+  if (agreed > 0) shadow_agree_->Increment(static_cast<double>(agreed));
+  if (disagreed > 0) {
+    shadow_disagree_->Increment(static_cast<double>(disagreed));
+  }
+  if (not_compared) shadow_not_compared_->Increment();
 }
 
 void Metrics::ObserveLogin(bool ok, absl::string_view reason) {

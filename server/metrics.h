@@ -28,6 +28,7 @@
 #define CRM_SERVER_METRICS_H_
 
 #include <array>
+#include <cstdint>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -82,6 +83,8 @@ class Metrics {
                    double seconds);
   // One decision: `allowed`, and what decided ("object", "record", ...).
   void ObserveDecision(bool allowed, absl::string_view kind);
+  // One call's shadow comparisons (server/shadow_policy.h).
+  void ObserveShadow(int64_t agreed, int64_t disagreed, bool not_compared);
   // One Login: "OK" or the refusal's reason.
   void ObserveLogin(bool ok, absl::string_view reason);
 
@@ -113,6 +116,9 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>* durations_ = nullptr;
   prometheus::Family<prometheus::Counter>* decisions_ = nullptr;
   prometheus::Family<prometheus::Counter>* logins_ = nullptr;
+  prometheus::Counter* shadow_agree_ = nullptr;
+  prometheus::Counter* shadow_disagree_ = nullptr;
+  prometheus::Counter* shadow_not_compared_ = nullptr;
 
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<PerMethod>> methods_

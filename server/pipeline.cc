@@ -19,6 +19,7 @@
 #include "server/admin_support.h"
 #include "server/metrics.h"
 #include "server/server_core.h"
+#include "server/shadow_policy.h"
 #include "server/status_util.h"
 #include "store/soci_util.h"
 
@@ -177,6 +178,51 @@ absl::Status Pipeline::Audit(const grpc::ServerContext& context,
   return core_->audit->Record(std::move(event), deadline);
 }
 
+namespace {
+
+std::string Answer(const policy::Decision& d, bool fields) {
+  if (fields) return d.rule;
+  return absl::StrCat(d.allowed ? "allow " : "deny ", d.rule);
+}
+
+}  // namespace
+
+void Pipeline::RecordShadow(const ShadowCall& call) const {
+  core_->shadow->Finish(call);
+  if (core_->metrics != nullptr) {
+    core_->metrics->ObserveShadow(call.agreed(), call.disagreed(), false);
+  }
+  if (core_->audit == nullptr) return;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  for (size_t i = 0; i < call.kept().size(); ++i) {
+    const policy::ShadowDisagreement& d = call.kept()[i];
+    const bool fields = d.question == "fields";
+    crm::v1::AuditEvent e;
+    e.set_action("policy.shadow_disagreement");
+    e.set_resource(d.resource);
+    e.set_outcome(d.live.allowed ? crm::v1::ALLOWED : crm::v1::DENIED);
+    e.set_reason(d.live.rule);
+    auto& a = *e.mutable_attributes();
+    a["question"] = d.question;
+    a["live"] = Answer(d.live, fields);
+    a["shadow"] = Answer(d.shadow, fields);
+    a["live_version"] = absl::StrCat(call.live_version);
+    a["shadow_revision"] = absl::StrCat(call.revision);
+    if (i + 1 == call.kept().size() && call.dropped() > 0) {
+      a["more"] = absl::StrCat(call.dropped());
+    }
+    audit::FillFromCall(&e);
+    // Not waited for (as a refusal's event): the call's answer does not
+    // depend on the shadow.
+    if (absl::Status s = core_->audit->Enqueue(std::move(e), deadline);
+        !s.ok()) {
+      base::Log(base::LogLevel::kError, "audit.event_not_queued",
+                {{"action", "policy.shadow_disagreement"},
+                 {"error", std::string(s.message())}});
+    }
+  }
+}
+
 std::string Pipeline::RequestId(const grpc::ServerContext& context,
                                 const RequestContext* caller) const {
   if (caller != nullptr && caller->service != nullptr &&
@@ -231,6 +277,8 @@ grpc::Status Pipeline::Run(grpc::ServerContext* context,
   }
   audit::ScopedCall audit_scope(&call_info);
   crm::v1::AuditEvent event;
+  ShadowCall shadow_call;
+  bool shadow_compared = false;
 
   absl::Status status = rc.status();
   if (status.ok()) status = consistency;
@@ -248,8 +296,25 @@ grpc::Status Pipeline::Run(grpc::ServerContext* context,
     }
   }
   if (status.ok()) {
-    // 4. One evaluator, bound to one snapshot, for the whole call.
-    const policy::Evaluator evaluator(std::move(snapshot), rc->principal);
+    // 4. One evaluator, bound to one snapshot, for the whole call; with the
+    // shadow policy's candidate attached when one is set (shadow_policy.h):
+    // compared, never enforced.
+    policy::Evaluator evaluator(std::move(snapshot), rc->principal);
+    if (core_->shadow != nullptr && evaluator.snapshot() != nullptr) {
+      ShadowPolicy::ForCall shadow =
+          core_->shadow->CandidateFor(*evaluator.snapshot());
+      if (shadow.candidate != nullptr) {
+        shadow_call.revision = shadow.revision;
+        shadow_call.live_version = evaluator.snapshot()->version();
+        evaluator.AttachShadow(std::move(shadow.candidate), &shadow_call);
+        shadow_compared = true;
+      } else if (shadow.not_compared) {
+        core_->shadow->NotCompared();
+        if (core_->metrics != nullptr) {
+          core_->metrics->ObserveShadow(0, 0, /*not_compared=*/true);
+        }
+      }
+    }
     if (policy.requires_permission.has_value()) {
       // "crm.v1.UserAdminService/CreateUser" -> "UserAdminService.CreateUser"
       std::string rpc(method);
@@ -272,6 +337,10 @@ grpc::Status Pipeline::Run(grpc::ServerContext* context,
       }
     }
   }
+
+  // 4b. The shadow policy's comparisons, counted and (disagreements)
+  // recorded whatever the call's outcome.
+  if (shadow_compared) RecordShadow(shadow_call);
 
   // 6. The audit trail.
   const std::optional<base::DecisionNote> note = base::DecisionNoteOf(status);

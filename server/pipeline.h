@@ -16,7 +16,12 @@
 //   4. binds a policy::Evaluator to that same snapshot (so a restriction
 //      change and a permission change take effect on the same call), and
 //      checks the method's system permission if it needs one
-//      (Evaluator::CheckSystem: the same decision WhoAmI reports);
+//      (Evaluator::CheckSystem: the same decision WhoAmI reports); when a
+//      shadow policy is set (admin_service.proto SetShadowPolicy), attaches
+//      its candidate to the evaluator, which then compares every decision
+//      it makes with the candidate's, never enforcing it; after the handler
+//      the comparisons are counted and each disagreement recorded in the
+//      audit trail (server/shadow_policy.h);
 //   5. runs the handler (an exception becomes INTERNAL with an error id:
 //      fail closed);
 //   6. records the call in the audit trail when it must (crm/v1/
@@ -61,6 +66,7 @@ namespace crm::server {
 
 struct ServerCore;
 class Metrics;
+class ShadowCall;
 
 inline constexpr char kRequestIdHeader[] = "x-request-id";
 
@@ -124,6 +130,9 @@ class Pipeline {
                    const MethodPolicy& policy = {}) const;
 
  private:
+  // Step 4b: counts a call's shadow comparisons and records its
+  // disagreements in the audit trail.
+  void RecordShadow(const ShadowCall& call) const;
   std::string RequestId(const grpc::ServerContext& context,
                         const RequestContext* caller) const;
   // Step 6: whether the call is recorded, and recording it. Returns the

@@ -70,6 +70,18 @@ class PolicyAdminServiceImpl final
       const crm::v1::DiffPolicyVersionsRequest* request,
       crm::v1::DiffPolicyVersionsResponse* response) override;
 
+  // Shadow policy (shadow_policy_service.cc).
+  grpc::Status SetShadowPolicy(grpc::ServerContext* context,
+                               const crm::v1::SetShadowPolicyRequest* request,
+                               crm::v1::ShadowPolicyStatus* response) override;
+  grpc::Status GetShadowPolicy(grpc::ServerContext* context,
+                               const crm::v1::GetShadowPolicyRequest* request,
+                               crm::v1::ShadowPolicyStatus* response) override;
+  grpc::Status ClearShadowPolicy(
+      grpc::ServerContext* context,
+      const crm::v1::ClearShadowPolicyRequest* request,
+      crm::v1::ShadowPolicyStatus* response) override;
+
   PolicyLoader& loader() { return *loader_; }
 
  private:

@@ -144,6 +144,10 @@ void PolicyLoader::RefreshLoop(absl::Duration interval) {
       failed_version = v;
     }
   };
+  auto round = [&] {
+    refresh();
+    if (refresh_hook_) refresh_hook_();
+  };
   // PostgreSQL: wake at a change's commit (LISTEN on a connection of our
   // own), and poll at the interval anyway. SQLite: poll.
   std::unique_ptr<store::ChangeListener> listener;
@@ -171,7 +175,7 @@ void PolicyLoader::RefreshLoop(absl::Duration interval) {
         }
       }
       // Changes committed while nobody listened were not notified.
-      if (listener != nullptr) refresh();
+      if (listener != nullptr) round();
     }
     if (listener != nullptr) {
       auto woke = listener->Wait(interval);
@@ -195,7 +199,7 @@ void PolicyLoader::RefreshLoop(absl::Duration interval) {
         return;
       }
     }
-    refresh();
+    round();
   }
 }
 

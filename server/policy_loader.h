@@ -28,6 +28,7 @@
 #define CRM_SERVER_POLICY_LOADER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -79,6 +80,12 @@ class PolicyLoader {
   std::shared_ptr<const crm::internal::PolicyState> CurrentState() const;
   int64_t version() const;
 
+  // Runs `hook` on the refresh thread after every refresh round (the
+  // shadow policy's poll). Set before StartRefresh.
+  void SetRefreshHook(std::function<void()> hook) {
+    refresh_hook_ = std::move(hook);
+  }
+
   // Starts the background refresh (idempotent). Stop() or the destructor
   // ends it.
   void StartRefresh(absl::Duration interval);
@@ -114,6 +121,7 @@ class PolicyLoader {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // The refresh thread's listener (owned by it), for Stop to interrupt.
   store::ChangeListener* listener_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::function<void()> refresh_hook_;
   std::thread refresher_;
   // Serialises AwaitVersion's loads.
   absl::Mutex await_mu_;

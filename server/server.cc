@@ -29,6 +29,7 @@
 #include "server/parse_errors.h"
 #include "server/policy_admin_service.h"
 #include "server/policy_loader.h"
+#include "server/shadow_policy.h"
 #include "server/request_context.h"
 #include "server/resource_services.h"
 #include "server/secret_files.h"
@@ -145,7 +146,8 @@ absl::Status PrepareDatabase(ServerCore& core, PolicyLoader& policy_loader,
     if (absl::Status s = before_serving(core); !s.ok()) return s;
     if (absl::Status s = policy_loader.Reload(); !s.ok()) return s;
   }
-  return absl::OkStatus();
+  // The shadow policy, compiled against the policy just loaded.
+  return core.shadow->Refresh(/*force=*/true);
 }
 
 // The services whose calls need the database: NOT_SERVING while it is
@@ -233,6 +235,15 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
   auto policy_loader = std::make_shared<PolicyLoader>(
       core->database.get(), &core->config, &model::SchemaRegistry::Default(),
       core->policy.get());
+  // The shadow policy: loaded with the live one, then polled on the
+  // refresh thread (a read of its revision per round).
+  core->shadow = std::make_unique<ShadowPolicy>(core->database.get(),
+                                                policy_loader.get());
+  policy_loader->SetRefreshHook([shadow = core->shadow.get()] {
+    // A failed read keeps the loaded candidate; the policy refresh of the
+    // same round has logged the outage.
+    shadow->Refresh().IgnoreError();
+  });
   core->await_policy_version =
       [loader = std::weak_ptr<PolicyLoader>(policy_loader)](int64_t v) {
         auto l = loader.lock();

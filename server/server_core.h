@@ -30,6 +30,7 @@ namespace crm::server {
 class RequestAuthenticator;  // server/request_context.h
 class Metrics;              // server/metrics.h
 class Pipeline;             // server/pipeline.h
+class ShadowPolicy;         // server/shadow_policy.h
 
 // State shared by every handler; owned by CrmServer.
 struct ServerCore {
@@ -51,6 +52,9 @@ struct ServerCore {
   // that carry a consistency token (base/consistency.h). Unset: such a
   // request is UNAVAILABLE unless the installed snapshot is new enough.
   std::function<absl::Status(int64_t)> await_policy_version;
+  // The shadow policy (shadow_policy.h); null only in tests that build a
+  // core by hand.
+  std::unique_ptr<ShadowPolicy> shadow;
   // The audit trail (crm/v1/audit_service.proto) and its settings. Null
   // audit only in tests that build a core by hand.
   AuditSettings audit_settings;

@@ -379,6 +379,25 @@ CREATE TABLE policy_history (
 )
 )sql";
 
+// Migration 10: the shadow policy (admin_service.proto SetShadowPolicy):
+// one row, seeded here, that every write updates (so writers serialise on
+// its row lock and the revision only grows). `bundle` is the candidate's
+// crm.v1.PolicyBundleFiles, serialized and hex-encoded; '' when inactive.
+constexpr char kMigration10[] = R"sql(
+CREATE TABLE policy_shadow (
+  id INTEGER PRIMARY KEY,
+  revision BIGINT NOT NULL,
+  active INTEGER NOT NULL,
+  prune INTEGER NOT NULL DEFAULT 0,
+  time BIGINT NOT NULL DEFAULT 0,
+  actor_user {text} NOT NULL DEFAULT '',
+  actor_service {text} NOT NULL DEFAULT '',
+  message {text} NOT NULL DEFAULT '',
+  bundle {text} NOT NULL DEFAULT ''
+);
+INSERT INTO policy_shadow (id, revision, active) VALUES (1, 0, 0)
+)sql";
+
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -449,6 +468,7 @@ const std::vector<Migration>& AllMigrations() {
        kMigration7, "", ""},
       {8, "audit trail: events by actor and time", kMigration8, "", ""},
       {9, "policy history: policy_history", kMigration9, "", ""},
+      {10, "shadow policy: policy_shadow", kMigration10, "", ""},
   };
   return *migrations;
 }

@@ -459,6 +459,84 @@ absl::StatusOr<std::optional<PolicyHistoryRow>> PolicyStore::GetHistory(
   return h;
 }
 
+namespace {
+constexpr char kShadowColumns[] =
+    "revision, active, prune, time, actor_user, actor_service, message, "
+    "bundle";
+}  // namespace
+
+absl::StatusOr<ShadowPolicyRow> PolicyStore::GetShadow(Session& session) {
+  auto rows = Query(session,
+                    {absl::StrCat("SELECT ", kShadowColumns,
+                                  " FROM policy_shadow WHERE id = 1"),
+                     {}},
+                    "reading the shadow policy");
+  if (!rows.ok()) return rows.status();
+  ShadowPolicyRow row;
+  if (rows->empty()) return row;
+  const auto& r = rows->front();
+  row.revision = Int(r[0]);
+  row.active = Int(r[1]) != 0;
+  row.prune = Int(r[2]) != 0;
+  row.time = Int(r[3]);
+  row.actor_user = Str(r[4]);
+  row.actor_service = Str(r[5]);
+  row.message = Str(r[6]);
+  const std::string hex = Str(r[7]);
+  if (hex.size() % 2 != 0 ||
+      !std::all_of(hex.begin(), hex.end(), absl::ascii_isxdigit)) {
+    return absl::InternalError("policy_shadow: the bundle is not hex");
+  }
+  row.bundle = absl::HexStringToBytes(hex);
+  return row;
+}
+
+absl::StatusOr<int64_t> PolicyStore::ShadowRevision(Session& session) {
+  return QueryInt(session,
+                  {"SELECT revision FROM policy_shadow WHERE id = 1", {}},
+                  "reading the shadow policy's revision");
+}
+
+absl::StatusOr<int64_t> PolicyStore::ShadowRevision() {
+  int64_t revision = 0;
+  absl::Status s = db_->WithSession([&](Session& session) -> absl::Status {
+    auto r = ShadowRevision(session);
+    if (!r.ok()) return r.status();
+    revision = *r;
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return revision;
+}
+
+absl::StatusOr<int64_t> PolicyStore::PutShadow(Session& session,
+                                               const ShadowPolicyRow& row,
+                                               int64_t expect_revision) {
+  // The UPDATE takes the row lock first; the revision read after it is the
+  // one this transaction made.
+  auto updated = Execute(
+      session,
+      {"UPDATE policy_shadow SET revision = revision + 1, active = ?, "
+       "prune = ?, time = ?, actor_user = ?, actor_service = ?, message = ?, "
+       "bundle = ? WHERE id = 1",
+       {int64_t{row.active ? 1 : 0}, int64_t{row.prune ? 1 : 0}, row.time,
+        row.actor_user, row.actor_service, row.message,
+        absl::BytesToHexString(row.bundle)}},
+      "writing the shadow policy");
+  if (!updated.ok()) return updated.status();
+  if (*updated != 1) {
+    return absl::InternalError("policy_shadow: the row is missing");
+  }
+  auto revision = ShadowRevision(session);
+  if (!revision.ok()) return revision.status();
+  if (expect_revision > 0 && *revision - 1 != expect_revision) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the shadow policy is at revision ", *revision - 1, ", not ",
+        expect_revision, "; read it again (crmctl policy shadow status)"));
+  }
+  return *revision;
+}
+
 absl::StatusOr<std::optional<bool>> PolicyStore::UserActive(
     Session& session, absl::string_view user_id) {
   auto rows = Query(session,

@@ -88,6 +88,19 @@ struct PolicyHistoryRow {
   std::string state;
 };
 
+// The shadow policy (migration 10; admin_service.proto SetShadowPolicy).
+struct ShadowPolicyRow {
+  int64_t revision = 0;  // 0: never set
+  bool active = false;
+  bool prune = false;
+  int64_t time = 0;  // Unix microseconds of the last set or clear
+  std::string actor_user;     // "users/{id}" or ""
+  std::string actor_service;  // "services/{name}" or ""
+  std::string message;
+  // crm.v1.PolicyBundleFiles, serialized; empty when inactive.
+  std::string bundle;
+};
+
 class PolicyStore {
  public:
   // `db` must be migrated to version 3 or later and outlive the store.
@@ -163,6 +176,21 @@ class PolicyStore {
   // One version with its state; nullopt if the history has no such version.
   absl::StatusOr<std::optional<PolicyHistoryRow>> GetHistory(
       Session& session, int64_t version);
+
+  // --- Shadow policy ------------------------------------------------------
+
+  // The stored candidate (revision 0 and inactive if never set).
+  absl::StatusOr<ShadowPolicyRow> GetShadow(Session& session);
+  // Its revision alone (what servers poll).
+  absl::StatusOr<int64_t> ShadowRevision(Session& session);
+  absl::StatusOr<int64_t> ShadowRevision();
+  // Replaces the candidate (`row.revision` is ignored) and returns the new
+  // revision, one more than the stored one. Concurrent writers serialise on
+  // the row. With `expect_revision` > 0, FAILED_PRECONDITION if the stored
+  // revision is another one (nothing written).
+  absl::StatusOr<int64_t> PutShadow(Session& session,
+                                    const ShadowPolicyRow& row,
+                                    int64_t expect_revision = 0);
 
   // --- Users (read-only here; identity_store.h owns them) -----------------
 

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "clients/cli.h"
 #include "clients/policy_bundle_commands.h"
 #include "crm/v1/admin_service.grpc.pb.h"
@@ -24,6 +25,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/demo_data.h"
+#include "store/audit_store.h"
 #include "tests/harness/cli_runner.h"
 #include "tests/harness/test_server.h"
 
@@ -468,6 +470,170 @@ TEST_P(PolicyApplyTest, PlanRefusesBadArgumentsAndNeedsManagePolicy) {
   crm::v1::ListPolicyVersionsResponse versions;
   auto ctx = billing->NewContext();
   EXPECT_EQ(stub->ListPolicyVersions(ctx.get(), list, &versions).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+
+// The audit trail's shadow disagreements, once at least `n` are written
+// (they are queued without making the call wait).
+std::vector<crm::v1::AuditEvent> Disagreements(TestServer& server, size_t n) {
+  std::vector<crm::v1::AuditEvent> found;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline) {
+    found.clear();
+    absl::Status s = server.server().core().database->WithSession(
+        [&](store::Session& session) -> absl::Status {
+          auto all = store::ReadAuditEvents(session, 0, 100000);
+          if (!all.ok()) return all.status();
+          for (auto& e : *all) {
+            if (e.action() == "policy.shadow_disagreement") {
+              found.push_back(std::move(e));
+            }
+          }
+          return absl::OkStatus();
+        });
+    EXPECT_TRUE(s.ok()) << s;
+    if (found.size() >= n) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return found;
+}
+
+// Shadow policy: the Retail rule evaluated beside the live policy on bob's
+// real calls, never enforced; each disagreement counted and recorded with
+// both decisions; the candidate follows live changes; clearing stops it.
+TEST_P(PolicyApplyTest, ShadowRuleIsComparedOnLiveTrafficAndNeverEnforced) {
+  const std::string dir = dir_ + "/shadow";
+  ASSERT_EQ(Run({"policy", "export", dir}).code, 0);
+  Write(fs::path(dir) / "sharingRules/retail.textproto", kRetailRule);
+  const int64_t version = LiveVersion();
+
+  CliResult none = Run({"policy", "shadow", "status"});
+  ASSERT_EQ(none.code, 0) << none.Describe();
+  EXPECT_THAT(none.out, HasSubstr("no shadow policy"));
+
+  CliResult set = Run({"policy", "shadow", "set", dir, "--message",
+                       "retail for reps, watching first"});
+  ASSERT_EQ(set.code, 0) << set.Describe();
+  EXPECT_THAT(set.out, HasSubstr("shadow policy revision 1"));
+  EXPECT_THAT(set.out, HasSubstr("+ sharingRules/retail"));
+  // Not a policy change.
+  EXPECT_EQ(LiveVersion(), version);
+
+  // bob's list is the live one: no Soylent, no Duff.
+  EXPECT_THAT(AccountsOf("bob"), AllOf(Not(HasSubstr("Soylent")),
+                                       Not(HasSubstr("Duff"))));
+  // The candidate would have shown both: two record disagreements, with
+  // the live refusal and the rule that would have granted each.
+  std::vector<crm::v1::AuditEvent> found = Disagreements(*server_, 2);
+  std::map<std::string, crm::v1::AuditEvent> by_record;
+  for (const auto& e : found) by_record[e.resource()] = e;
+  ASSERT_TRUE(by_record.count("accounts/soylent")) << found.size();
+  ASSERT_TRUE(by_record.count("accounts/duff"));
+  const crm::v1::AuditEvent& soylent = by_record["accounts/soylent"];
+  EXPECT_EQ(soylent.actor_user(), "users/bob");
+  EXPECT_EQ(soylent.outcome(), crm::v1::DENIED);
+  EXPECT_EQ(soylent.attributes().at("question"), "record:read");
+  EXPECT_THAT(soylent.attributes().at("live"), HasSubstr("deny "));
+  EXPECT_EQ(soylent.attributes().at("shadow"),
+            "allow sharing-rule:sharingRules/retail");
+  EXPECT_EQ(soylent.attributes().at("shadow_revision"), "1");
+  EXPECT_EQ(soylent.attributes().at("live_version"), absl::StrCat(version));
+
+  CliResult status = Run({"policy", "shadow", "status", "--json"});
+  ASSERT_EQ(status.code, 0) << status.Describe();
+  crm::v1::GetShadowPolicyRequest get;
+  crm::v1::ShadowPolicyStatus st;
+  {
+    auto ctx = client_->NewContext();
+    grpc::Status g = stub_->GetShadowPolicy(ctx.get(), get, &st);
+    ASSERT_TRUE(g.ok()) << g.error_message();
+  }
+  EXPECT_TRUE(st.active());
+  EXPECT_EQ(st.revision(), 1);
+  EXPECT_EQ(st.message(), "retail for reps, watching first");
+  EXPECT_EQ(st.set_by_service(), "services/admin-cli");
+  EXPECT_GE(st.disagreements(), 2);
+  EXPECT_GE(st.calls_with_disagreements(), 1);
+  EXPECT_GT(st.decisions_compared(), st.disagreements());
+  ASSERT_EQ(st.changes_size(), 1);
+  EXPECT_EQ(st.changes(0).name(), "sharingRules/retail");
+
+  // A live change (a new group): the candidate is recompiled against it and
+  // still compared.
+  CliResult group = Run({"policy", "create", "groups", "watchers",
+                         R"({"display_name":"Watchers"})"});
+  ASSERT_EQ(group.code, 0) << group.Describe();
+  EXPECT_THAT(AccountsOf("bob"), Not(HasSubstr("Soylent")));
+  const size_t before_clear = Disagreements(*server_, 4).size();
+  EXPECT_GE(before_clear, 4u);
+  {
+    auto ctx = client_->NewContext();
+    grpc::Status g = stub_->GetShadowPolicy(ctx.get(), get, &st);
+    ASSERT_TRUE(g.ok()) << g.error_message();
+  }
+  EXPECT_EQ(st.live_version(), LiveVersion());
+  EXPECT_EQ(st.calls_not_compared(), 0);
+
+  // Clearing with a stale revision is refused; with the right one it stops.
+  CliResult stale = Run({"policy", "shadow", "clear", "--expect-revision", "7"});
+  EXPECT_NE(stale.code, 0);
+  EXPECT_THAT(stale.err, HasSubstr("revision 1"));
+  CliResult clear = Run({"policy", "shadow", "clear", "--expect-revision", "1"});
+  ASSERT_EQ(clear.code, 0) << clear.Describe();
+  EXPECT_THAT(clear.out, HasSubstr("no shadow policy (revision 2"));
+  EXPECT_THAT(AccountsOf("bob"), Not(HasSubstr("Soylent")));
+  CliResult again = Run({"policy", "shadow", "clear"});
+  ASSERT_EQ(again.code, 0) << again.Describe();
+  EXPECT_THAT(again.out, HasSubstr("revision 2"));
+  // Setting and clearing are audited; bob's last list added nothing.
+  EXPECT_EQ(Disagreements(*server_, 0).size(), before_clear);
+  size_t sets = 0, clears = 0;
+  ASSERT_TRUE(server_->server().core().database->WithSession(
+      [&](store::Session& session) -> absl::Status {
+        auto all = store::ReadAuditEvents(session, 0, 100000);
+        if (!all.ok()) return all.status();
+        for (const auto& e : *all) {
+          sets += e.action() == "policy.shadow_set";
+          clears += e.action() == "policy.shadow_clear";
+        }
+        return absl::OkStatus();
+      }).ok());
+  EXPECT_EQ(sets, 1u);
+  EXPECT_EQ(clears, 1u);
+}
+
+// A candidate that does not compile is refused with every problem, and
+// nothing is stored; so is one the caller may not set.
+TEST_P(PolicyApplyTest, ShadowRefusesBadBundlesAndNeedsManagePolicy) {
+  const std::string dir = dir_ + "/bad-shadow";
+  ASSERT_EQ(Run({"policy", "export", dir}).code, 0);
+  Write(fs::path(dir) / "sharingRules/retail.textproto",
+        "object: \"accounts\"\ncriteria: \"nope = 1\"\n"
+        "shared_with { role: \"roles/sales-rep\" }\naccess: READ\n");
+  Write(fs::path(dir) / "roles/x.textproto", "parent: \"roles/missing\"\n");
+  crm::v1::SetShadowPolicyRequest req;
+  *req.mutable_bundle() = Bundle(dir);
+  crm::v1::ShadowPolicyStatus out;
+  {
+    auto ctx = client_->NewContext();
+    grpc::Status s = stub_->SetShadowPolicy(ctx.get(), req, &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("roles/x.textproto"));
+    EXPECT_THAT(s.error_message(), HasSubstr("and 1 more"));
+  }
+  {
+    auto ctx = client_->NewContext();
+    grpc::Status s = stub_->GetShadowPolicy(
+        ctx.get(), crm::v1::GetShadowPolicyRequest(), &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_FALSE(out.active());
+    EXPECT_EQ(out.revision(), 0);
+  }
+  auto web = server_->Client("web-frontend");
+  auto web_stub = PolicyAdminService::NewStub(web->channel());
+  auto ctx = web->NewContext();
+  EXPECT_EQ(web_stub->SetShadowPolicy(ctx.get(), req, &out).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
 }
 

@@ -23,7 +23,10 @@
 #   - policy as files: export, validate, plan (bob gains Soylent Foods and
 #     Duff Stores), apply (bob's next request; with postgresql also on a
 #     second server), idempotent re-apply, a stale plan refused, history,
-#     diff and rollback;
+#     diff and rollback; the Retail rule as a shadow policy: not enforced,
+#     bob's list disagrees on the two records, audrey's report names them
+#     with both answers (with postgresql the second server compares too),
+#     cleared;
 #   - the access review walk-through (`crmctl access ...`, view_audit): why
 #     bob sees Globex and Acme, refusals naming their layer, who can see
 #     Acme, bob's summary and permissions, and bob refused (no view_audit).
@@ -242,6 +245,39 @@ exit_is "alice rolls back" 0 "$rc" "$out"
 has "the rollback removes the rule" "- sharingRules/retail" "$out"
 has "the rollback is a new version" "applied: policy version $((base + 2))" "$out"
 n=$(count_accounts bob); [[ "$n" == "$bob_before" ]] && ok "bob lists $bob_before accounts again" || fail "bob lists $n accounts after the rollback, expected $bob_before"
+
+echo "--- shadow policy (the Retail rule watched on live traffic, not enforced)"
+rc=0; out=$(as alice policy shadow set policy --message "Retail for the reps: watch first") || rc=$?
+exit_is "alice sets the folder as the shadow policy" 0 "$rc" "$out"
+has "the candidate differs by the rule" "+ sharingRules/retail" "$out"
+v_shadow=$(sed -n 's/^shadow policy revision \([0-9]*\).*/\1/p' <<<"$out")
+[[ -n "$v_shadow" ]] && ok "the shadow has a revision ($v_shadow)" || fail "no revision in: $out"
+n=$(count_accounts bob); [[ "$n" == "$bob_before" ]] && ok "not enforced: bob still lists $bob_before accounts" || fail "bob lists $n accounts with the shadow set, expected $bob_before"
+out=$(as alice policy shadow status)
+has "bob's list disagreed on 2 records" "2 disagreements in 1 calls" "$out"
+for _ in $(seq 1 100); do
+  out=$(as audrey policy shadow report) || true
+  grep -q "accounts/duff" <<<"$out" && break; sleep 0.1
+done
+has "the report names Soylent Foods" "accounts/soylent" "$out"
+has "the report names Duff Stores" "accounts/duff" "$out"
+has "the report gives the candidate's grant" "allow sharing-rule:sharingRules/retail" "$out"
+has "the report gives the live refusal" "deny " "$out"
+has "the report names who asked" "users/bob via services/admin-cli" "$out"
+rc=0; out=$(as bob policy shadow report) || rc=$?
+exit_is "bob may not read the report (view_audit)" 9 "$rc" "$out"
+if [[ -n "$pid2" ]]; then
+  # The candidate is in the database: the second server evaluates it too.
+  for _ in $(seq 1 100); do
+    CRM_TARGET=$target2 as bob accounts list >/dev/null
+    out=$(CRM_TARGET=$target2 as alice policy shadow status)
+    grep -q "[1-9][0-9]* disagreements" <<<"$out" && break; sleep 0.1
+  done
+  has "the second server compares too" "2 disagreements" "$out"
+fi
+rc=0; out=$(as alice policy shadow clear --expect-revision "$v_shadow") || rc=$?
+exit_is "alice clears the shadow" 0 "$rc" "$out"
+has "no shadow policy after clearing" "no shadow policy" "$out"
 if [[ -n "$pid2" ]]; then
   lacks "the second server follows the rollback" "Soylent Foods" \
     "$(CRM_TARGET=$target2 as bob accounts list)"

@@ -561,64 +561,54 @@ int Main(int argc, char** argv) {
     ca = certs.ca;
     cert = certs.ClientCert("admin-cli");
     key = certs.ClientKey("admin-cli");
+    // A second server seeded alike, for the methods that compare one
+    // server setting against the main server.
+    auto second = [&](const std::string& why, const SeededServerOptions& o,
+                      std::unique_ptr<SeededServer>* out) {
+      fprintf(stderr, "crm_load: second in-process %s server for %s, "
+              "seeding %d accounts\n", flags.backend.c_str(), why.c_str(),
+              flags.accounts);
+      auto started = SeededServer::Start(backend, flags.accounts, o);
+      if (!started.ok()) {
+        fprintf(stderr, "crm_load: %s\n",
+                started.status().ToString().c_str());
+        return false;
+      }
+      *out = *std::move(started);
+      if ((*out)->account_names() != names) {
+        fprintf(stderr, "crm_load: the two servers hold different accounts\n");
+        return false;
+      }
+      return true;
+    };
     if (Runs(flags, Method::kGetQuiet)) {
-      fprintf(stderr,
-              "crm_load: second in-process %s server for get_quiet (metrics "
-              "%s, log line %s), seeding %d accounts\n",
-              flags.backend.c_str(),
-              flags.quiet_metrics || flags.metrics == 0 ? "off" : "on",
-              flags.quiet_log ? "off" : "on", flags.accounts);
       SeededServerOptions quiet_options;
       quiet_options.pool_size = flags.pool;
       quiet_options.metrics = flags.metrics != 0 && !flags.quiet_metrics;
-      auto q = SeededServer::Start(backend, flags.accounts, quiet_options);
-      if (!q.ok()) {
-        fprintf(stderr, "crm_load: %s\n", q.status().ToString().c_str());
-        return 1;
-      }
-      quiet = *std::move(q);
-      if (quiet->account_names() != names) {
-        fprintf(stderr, "crm_load: the two servers hold different accounts\n");
+      if (!second(absl::StrCat("get_quiet (metrics ",
+                               quiet_options.metrics ? "on" : "off",
+                               ", log line ", flags.quiet_log ? "off" : "on",
+                               ")"),
+                  quiet_options, &quiet)) {
         return 1;
       }
     }
     if (Runs(flags, Method::kGetAudited) || Runs(flags, Method::kListAudited)) {
-      fprintf(stderr,
-              "crm_load: second in-process %s server for get_audited and "
-              "list_audited (every read of accounts audited), seeding %d "
-              "accounts\n",
-              flags.backend.c_str(), flags.accounts);
       SeededServerOptions audited_options = options;
       audited_options.unprotected_read = false;
       audited_options.audit_reads = {{"accounts", "all"}};
-      auto a = SeededServer::Start(backend, flags.accounts, audited_options);
-      if (!a.ok()) {
-        fprintf(stderr, "crm_load: %s\n", a.status().ToString().c_str());
-        return 1;
-      }
-      audited = *std::move(a);
-      if (audited->account_names() != names) {
-        fprintf(stderr, "crm_load: the two servers hold different accounts\n");
+      if (!second("get_audited and list_audited (every read of accounts "
+                  "audited)",
+                  audited_options, &audited)) {
         return 1;
       }
     }
     if (Runs(flags, Method::kGetShadow)) {
-      fprintf(stderr,
-              "crm_load: second in-process %s server for get_shadow (a "
-              "shadow policy compared on every decision), seeding %d "
-              "accounts\n",
-              flags.backend.c_str(), flags.accounts);
       SeededServerOptions shadow_options = options;
       shadow_options.unprotected_read = false;
       shadow_options.shadow = true;
-      auto a = SeededServer::Start(backend, flags.accounts, shadow_options);
-      if (!a.ok()) {
-        fprintf(stderr, "crm_load: %s\n", a.status().ToString().c_str());
-        return 1;
-      }
-      shadowed = *std::move(a);
-      if (shadowed->account_names() != names) {
-        fprintf(stderr, "crm_load: the two servers hold different accounts\n");
+      if (!second("get_shadow (a shadow policy compared on every decision)",
+                  shadow_options, &shadowed)) {
         return 1;
       }
     }
@@ -657,38 +647,28 @@ int Main(int argc, char** argv) {
   std::vector<std::unique_ptr<Stubs>> stubs =
       Connect(flags, target, ca, cert, key, 0);
   if (stubs.empty()) return 1;
-  if (quiet != nullptr) {
-    const testing::TestCerts& certs = quiet->server().certs();
-    std::vector<std::unique_ptr<Stubs>> quiet_stubs =
-        Connect(flags, quiet->server().target(), certs.ca,
-                certs.ClientCert("admin-cli"), certs.ClientKey("admin-cli"),
-                flags.channels);
-    if (quiet_stubs.empty()) return 1;
-    for (int i = 0; i < flags.channels; ++i) {
-      stubs[i]->quiet_accounts = std::move(quiet_stubs[i]->accounts);
-    }
-  }
-  if (audited != nullptr) {
-    const testing::TestCerts& certs = audited->server().certs();
-    std::vector<std::unique_ptr<Stubs>> audited_stubs =
-        Connect(flags, audited->server().target(), certs.ca,
-                certs.ClientCert("admin-cli"), certs.ClientKey("admin-cli"),
-                2 * flags.channels);
-    if (audited_stubs.empty()) return 1;
-    for (int i = 0; i < flags.channels; ++i) {
-      stubs[i]->audited_accounts = std::move(audited_stubs[i]->accounts);
-    }
-  }
-  if (shadowed != nullptr) {
-    const testing::TestCerts& certs = shadowed->server().certs();
-    std::vector<std::unique_ptr<Stubs>> shadow_stubs =
-        Connect(flags, shadowed->server().target(), certs.ca,
-                certs.ClientCert("admin-cli"), certs.ClientKey("admin-cli"),
-                3 * flags.channels);
-    if (shadow_stubs.empty()) return 1;
-    for (int i = 0; i < flags.channels; ++i) {
-      stubs[i]->shadow_accounts = std::move(shadow_stubs[i]->accounts);
-    }
+  // Channels to a second server, one per main channel, each into `field`.
+  auto connect_second =
+      [&](const SeededServer* server, int salt,
+          std::unique_ptr<crm::v1::AccountService::Stub> Stubs::*field) {
+        if (server == nullptr) return true;
+        const testing::TestCerts& certs = server->server().certs();
+        std::vector<std::unique_ptr<Stubs>> more =
+            Connect(flags, server->server().target(), certs.ca,
+                    certs.ClientCert("admin-cli"),
+                    certs.ClientKey("admin-cli"), salt);
+        if (more.empty()) return false;
+        for (int i = 0; i < flags.channels; ++i) {
+          stubs[i].get()->*field = std::move(more[i]->accounts);
+        }
+        return true;
+      };
+  if (!connect_second(quiet.get(), flags.channels, &Stubs::quiet_accounts) ||
+      !connect_second(audited.get(), 2 * flags.channels,
+                      &Stubs::audited_accounts) ||
+      !connect_second(shadowed.get(), 3 * flags.channels,
+                      &Stubs::shadow_accounts)) {
+    return 1;
   }
   std::vector<std::unique_ptr<Lane>> lanes;
   for (int i = 0; i < flags.inflight; ++i) {

@@ -14,7 +14,8 @@
 //   2. The exact impact for one named user (target < 1 s): DiffUserAccess
 //      limited to that user (only_users) + CountRecordDelta of their read
 //      filters, given the two compiled policies (and with the two
-//      compilations); then the whole PlanPolicy with `user` set.
+//      compilations); then the whole PlanPolicy with `user` set, and with
+//      `user` and `only_user` (that user alone, through the API).
 //   3. ApplyPolicy of a 500-object bundle (250 new groups, 250 existing
 //      groups with one more member; target < 5 s): one transaction with the
 //      compile, the history row and 500 audit events. Each apply is undone
@@ -902,6 +903,16 @@ void RunPlan(const Flags& flags, const client::CrmClient& client,
         if (!s.ok()) Die("PlanPolicy(user)", FromGrpc(s));
       });
       whole.Add(absl::StrCat("PlanPolicy with user = ", label, " ", user), uns);
+      // The same user alone (only_user: no other user, no per-grant
+      // impact): the "exact impact for one named user" through the API.
+      ureq.set_only_user(true);
+      auto octx = Context(client);
+      const int64_t ons = Time([&] {
+        grpc::Status s =
+            client.policy_admin().PlanPolicy(octx.get(), ureq, &uplan);
+        if (!s.ok()) Die("PlanPolicy(only_user)", FromGrpc(s));
+      });
+      whole.Add(absl::StrCat("PlanPolicy only_user = ", label, " ", user), ons);
     }
     fflush(stdout);
   }

@@ -516,12 +516,13 @@ TEST(IdempotentMethodNames, ReadMethodsOnlyFromEveryService) {
   EXPECT_TRUE(has("crm.v1.AuditService/GetAuditPublicKey"));
   // Get and List of six resources, Echo, WhoAmI; GetPolicyObject,
   // ListPolicyObjects, ListPolicyVersions, GetPolicyVersion,
-  // ListRecordShares; GetUser, ListUsers, GetProfile,
+  // GetShadowPolicy, ListRecordShares; GetUser, ListUsers, GetProfile,
   // ListProfiles; ListRecordAccessors, GetAccessReviewReport;
   // ListAuditEvents, GetAuditPublicKey.
   EXPECT_TRUE(has("crm.v1.AccessReviewService/GetAccessReviewReport"));
   EXPECT_TRUE(has("crm.v1.PolicyAdminService/GetPolicyVersion"));
-  EXPECT_EQ(names.size(), 6u * 2 + 2 + 5 + 4 + 2 + 2);
+  EXPECT_TRUE(has("crm.v1.PolicyAdminService/GetShadowPolicy"));
+  EXPECT_EQ(names.size(), 6u * 2 + 2 + 6 + 4 + 2 + 2);
 }
 
 TEST(RetryServiceConfigJson, RetriesUnavailableForGivenMethods) {

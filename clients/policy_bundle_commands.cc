@@ -394,14 +394,15 @@ void PrintPolicyChanges(
 
 absl::Status PolicyPlan(CliSession& s, const Args& args) {
   constexpr char kUsage[] =
-      "policy plan DIR [--prune] [--user users/ID] [--service NAME] "
-      "[--max-users N] [--json]";
+      "policy plan DIR [--prune] [--user users/ID [--only-user]] "
+      "[--service NAME] [--max-users N] [--json]";
   auto a = ParseCommand(args,
                         {{"prune", false},
                          {"user", true},
                          {"service", true},
                          {"max-users", true},
-                         {"json", false}},
+                         {"json", false},
+                         {"only-user", false}},
                         "policy plan", 1, 1, kUsage);
   if (!a.ok()) return a.status();
   crm::v1::PlanPolicyRequest request;
@@ -412,6 +413,7 @@ absl::Status PolicyPlan(CliSession& s, const Args& args) {
   }
   request.set_prune(a->Has("prune"));
   request.set_user(a->Get("user"));
+  request.set_only_user(a->Has("only-user"));
   request.set_service(a->Get("service"));
   if (a->Has("max-users")) {
     int n = 0;

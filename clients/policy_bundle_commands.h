@@ -17,15 +17,17 @@
 //       that server configuration (crm.internal.ServerConfig text format);
 //       without it they are assumed registered. Users (users/{id}) are not
 //       part of a bundle and are not checked.
-//   crmctl policy plan DIR [--prune] [--user users/ID] [--service NAME]
-//                          [--max-users N] [--json]
+//   crmctl policy plan DIR [--prune] [--user users/ID [--only-user]]
+//                          [--service NAME] [--max-users N] [--json]
 //       What applying DIR would change (object by object, field by field)
 //       and who gains and loses which access on the live data
 //       (PolicyAdminService.PlanPolicy): per user and object the
 //       permissions, fields and record counts (exact for --user and for
 //       the first --max-users users, default 20), per changed object the
 //       users it alone affects. Ends with the apply command for the
-//       version planned against. Nothing is written.
+//       version planned against. Nothing is written. With --only-user,
+//       only --user's access is computed (a quick answer about one
+//       person; no other user, no per-change impact).
 //   crmctl policy apply DIR [--prune] [--expect-version V] [--message TEXT]
 //       Makes the live policy DIR's in one transaction (ApplyPolicy); with
 //       --expect-version, refused if the policy changed since that plan.

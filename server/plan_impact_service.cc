@@ -77,6 +77,9 @@ absl::StatusOr<Limits> CheckRequest(const crm::v1::PlanPolicyRequest& req,
     }
     l.user = req.user();
   }
+  if (req.only_user() && req.user().empty()) {
+    bad.Add("only_user", "needs user (\"users/{id}\"): whose access to plan");
+  }
   if (req.max_counted_users() < 0 ||
       req.max_counted_users() > kMaxCountedUsers) {
     bad.Add("max_counted_users",
@@ -184,8 +187,10 @@ absl::Status PlanImpact(const ServerCore& core, const PolicyLoader& loader,
   if (out->no_change()) return absl::OkStatus();
   const model::SchemaRegistry& schemas = model::SchemaRegistry::Default();
 
-  std::vector<policy::UserAccessChange> users =
-      policy::DiffUserAccess(**before, **after, limits->service, schemas);
+  const std::vector<std::string> only = {limits->user};
+  std::vector<policy::UserAccessChange> users = policy::DiffUserAccess(
+      **before, **after, limits->service, schemas,
+      request.only_user() ? &only : nullptr);
   int counted = 0;
   bool named_listed = false;
   for (const policy::UserAccessChange& u : users) {
@@ -205,6 +210,7 @@ absl::Status PlanImpact(const ServerCore& core, const PolicyLoader& loader,
     out->add_users()->set_user(limits->user);
   }
 
+  if (request.only_user()) return absl::OkStatus();
   auto grants =
       policy::ImpactByGrant(live, target, core.config.services(),
                             limits->service, schemas, kMaxGrantsExamined);

@@ -199,7 +199,9 @@ class RecordStore {
   // some and not others). A read-only transaction: PostgreSQL BEGIN
   // ISOLATION LEVEL REPEATABLE READ READ ONLY; SQLite a deferred BEGIN (in
   // WAL mode a reader's snapshot, no write lock: writers are not blocked).
-  // `session` must be in autocommit mode (Database::WithSession). On an
+  // On PostgreSQL with JIT off for the transaction (these one-off scans
+  // cost more to compile than they save; bench/README.md, "Policy as
+  // code"). `session` must be in autocommit mode (Database::WithSession). On an
   // error the transaction is rolled back and the error returned.
   absl::StatusOr<std::vector<std::vector<int64_t>>> CountSubsetsInSnapshot(
       Session& session, const model::ObjectSchema& schema,

@@ -474,6 +474,46 @@ TEST_P(PolicyApplyTest, PlanRefusesBadArgumentsAndNeedsManagePolicy) {
 }
 
 
+// only_user: the named user's counts and nothing else (no other user, no
+// per-change impact); the same counts as the whole plan gives for them.
+TEST_P(PolicyApplyTest, PlanForOnlyOneUser) {
+  const std::string dir = dir_ + "/only";
+  ASSERT_EQ(Run({"policy", "export", dir}).code, 0);
+  Write(fs::path(dir) / "sharingRules/retail.textproto", kRetailRule);
+  crm::v1::PlanPolicyRequest req;
+  *req.mutable_bundle() = Bundle(dir);
+  req.set_user("users/bob");
+  crm::v1::PolicyPlan whole;
+  ASSERT_TRUE(Plan(req, &whole).ok());
+  req.set_only_user(true);
+  crm::v1::PolicyPlan only;
+  grpc::Status s = Plan(req, &only);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(only.users_size(), 1);
+  EXPECT_EQ(only.users(0).user(), "users/bob");
+  EXPECT_TRUE(only.grants().empty());
+  EXPECT_GT(whole.users_size(), 1);
+  EXPECT_FALSE(whole.grants().empty());
+  const crm::v1::UserAccessDelta* bob = nullptr;
+  for (const auto& u : whole.users()) {
+    if (u.user() == "users/bob") bob = &u;
+  }
+  ASSERT_NE(bob, nullptr);
+  EXPECT_EQ(only.users(0).SerializeAsString(), bob->SerializeAsString());
+  EXPECT_EQ(only.changes_size(), whole.changes_size());
+
+  CliResult cli = Run({"policy", "plan", dir, "--user", "users/bob",
+                       "--only-user"});
+  ASSERT_EQ(cli.code, 0) << cli.Describe();
+  EXPECT_THAT(cli.out, HasSubstr("accounts/soylent"));
+  EXPECT_THAT(cli.out, Not(HasSubstr("users/frank")));
+
+  req.clear_user();
+  s = Plan(req, &only);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("only_user"));
+}
+
 // The audit trail's shadow disagreements, once at least `n` are written
 // (they are queued without making the call wait).
 std::vector<crm::v1::AuditEvent> Disagreements(TestServer& server, size_t n) {

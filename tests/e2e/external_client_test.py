@@ -688,6 +688,43 @@ class PolicyAsCodeTest(unittest.TestCase):
             self.assertEqual(code_of(stub.PlanPolicy, admin.PlanPolicyRequest(
                 bundle=files))[0], grpc.StatusCode.PERMISSION_DENIED)
 
+    def test_shadow_policy(self):
+        """A candidate giving billing view_audit, set as a shadow policy:
+        billing is still refused (never enforced), the refusal is counted as
+        a disagreement, and clearing stops it."""
+        admin = PB["admin"]
+        audit = PB["audit"]
+        files = admin.PolicyBundleFiles(files={
+            "permissionSets/py-shadow.textproto":
+                'display_name: "Py shadow"\nsystem_permissions: VIEW_AUDIT\n'
+                'assignees: "services/billing"\n'})
+        with ENV.channel() as ch:
+            stub = PB["admin_grpc"].PolicyAdminServiceStub(ch)
+            st = stub.SetShadowPolicy(admin.SetShadowPolicyRequest(
+                bundle=files, message="py"), timeout=DEADLINE)
+            self.assertTrue(st.active)
+            self.assertEqual([c.name for c in st.changes],
+                             ["permissionSets/py-shadow"])
+            revision = st.revision
+        try:
+            with ENV.channel("billing") as ch:
+                code, details = code_of(
+                    PB["audit_grpc"].AuditServiceStub(ch).ListAuditEvents,
+                    audit.ListAuditEventsRequest(page_size=1))
+                self.assertEqual(code, grpc.StatusCode.PERMISSION_DENIED)
+            with ENV.channel() as ch:
+                stub = PB["admin_grpc"].PolicyAdminServiceStub(ch)
+                st = stub.GetShadowPolicy(admin.GetShadowPolicyRequest(),
+                                          timeout=DEADLINE)
+                self.assertGreaterEqual(st.disagreements, 1)
+                self.assertGreaterEqual(st.calls_with_disagreements, 1)
+        finally:
+            with ENV.channel() as ch:
+                stub = PB["admin_grpc"].PolicyAdminServiceStub(ch)
+                st = stub.ClearShadowPolicy(admin.ClearShadowPolicyRequest(
+                    expect_revision=revision), timeout=DEADLINE)
+                self.assertFalse(st.active)
+
 
 class AuditTrailTest(unittest.TestCase):
     """The audit trail as a SIEM or an auditor's own tool sees it: the

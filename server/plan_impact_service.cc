@@ -177,8 +177,13 @@ absl::Status PlanImpact(const ServerCore& core, const PolicyLoader& loader,
                         const crm::internal::PolicyState& live,
                         const crm::internal::PolicyState& target,
                         const crm::v1::PlanPolicyRequest& request,
-                        crm::v1::PolicyPlan* out) {
-  auto before = loader.Compile(live);
+                        crm::v1::PolicyPlan* out,
+                        std::shared_ptr<const policy::PolicySnapshot>
+                            live_compiled) {
+  absl::StatusOr<std::shared_ptr<const policy::PolicySnapshot>> before =
+      live_compiled != nullptr && live_compiled->version() == live.version()
+          ? std::move(live_compiled)
+          : loader.Compile(live);
   if (!before.ok()) return before.status();
   auto after = loader.Compile(target);
   if (!after.ok()) return after.status();

@@ -10,6 +10,7 @@
 // the live policy changes nothing at all.
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <utility>
@@ -229,16 +230,29 @@ grpc::Status PolicyAdminServiceImpl::PlanPolicy(
              [&](const std::string& service) -> absl::Status {
     auto bundle = CheckedBundle(request->bundle(), *core_);
     if (!bundle.ok()) return bundle.status();
+    // The live policy: the one this server has installed when it is the
+    // stored version (already read and compiled: no need to read and
+    // compile every user again), else read from the database.
     store::PolicyStore store(core_->database.get());
-    auto live = store.LoadState();
-    if (!live.ok()) return live.status();
+    auto stored = store.PolicyVersion();
+    if (!stored.ok()) return stored.status();
+    std::shared_ptr<const PolicyState> live = loader_->CurrentState();
+    std::shared_ptr<const policy::PolicySnapshot> compiled =
+        core_->policy->Current();
+    if (live == nullptr || live->version() != *stored ||
+        compiled == nullptr || compiled->version() != *stored) {
+      auto loaded = store.LoadState();
+      if (!loaded.ok()) return loaded.status();
+      live = std::make_shared<const PolicyState>(*std::move(loaded));
+      compiled = nullptr;
+    }
     auto target = MakeTarget(*live, *bundle, request->prune());
     if (!target.ok()) return target.status();
     response->set_base_version(live->version());
     AddChanges(*live, target->state, response->mutable_changes());
     response->set_no_change(response->changes().empty());
     return PlanImpact(*core_, *loader_, service, *live, target->state,
-                      *request, response);
+                      *request, response, std::move(compiled));
   });
 }
 

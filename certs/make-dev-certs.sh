@@ -4,7 +4,8 @@
 # Makes a development CA, a server certificate for localhost and one client
 # certificate per service (default: web-frontend billing order-fulfilment
 # marketing admin-cli), plus the CA's (empty) CRL in OUT_DIR/crl/HASH.r0.
-# Existing files are kept; --force regenerates everything.
+# Existing files are kept; --force regenerates everything but the
+# encryption master key (master.key).
 # shellcheck source=certs/certlib.sh
 source "$(dirname "$0")/certlib.sh"
 
@@ -23,7 +24,11 @@ done
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 if [[ $force -eq 1 ]]; then
-  rm -rf "$out/ca-db" "$out/crl" "$out"/*.pem "$out"/*.key
+  rm -rf "$out/ca-db" "$out/crl" "$out"/*.pem
+  # Every key but master.key (replacing it would lose the encrypted data).
+  for key in "$out"/*.key; do
+    [[ "$(basename "$key")" == master.key ]] || rm -f "$key"
+  done
 fi
 
 if [[ ! -f "$out/ca.pem" || ! -f "$out/ca.key" ]]; then
@@ -45,5 +50,13 @@ write_crl "$out"
 if [[ ! -f "$out/audit-signing.key" ]]; then
   (umask 077 && openssl genpkey -algorithm ed25519 -out "$out/audit-signing.key")
   openssl pkey -in "$out/audit-signing.key" -pubout -out "$out/audit-signing.pub.pem"
+fi
+# The master key that wraps the data keys of fields encrypted at rest
+# (EncryptionConfig.master_key_file): 64 hex characters, mode 0600. Never
+# replaced once made: a new one would make every encrypted value in the
+# dev database unreadable (--force above keeps it too).
+if [[ ! -f "$out/master.key" ]]; then
+  (umask 077 && openssl rand -hex 32 > "$out/master.key")
+  chmod 600 "$out/master.key"
 fi
 echo "certificates in $out"

@@ -30,4 +30,9 @@ sign_client "$other" web-frontend
 cp "$other/ca.pem" "$out/other-ca.pem"
 cp "$other/web-frontend.pem" "$out/foreign.pem"
 (umask 077 && cp "$other/web-frontend.key" "$out/foreign.key")
+# A master key for fields encrypted at rest (EncryptionConfig), for
+# servers the end-to-end scripts start (C++ tests make one per server).
+if [[ ! -f "$out/master.key" ]]; then
+  (umask 077 && openssl rand -hex 32 > "$out/master.key")
+fi
 echo "test certificates in $out"

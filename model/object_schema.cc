@@ -1,6 +1,7 @@
 #include "model/object_schema.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "crm/v1/annotations.pb.h"
 #include "crm/v1/resources.pb.h"
@@ -92,13 +93,40 @@ absl::StatusOr<std::unique_ptr<ObjectSchema>> ObjectSchema::FromDescriptor(
     fs.required = behavior.required();
     fs.immutable = behavior.immutable();
     fs.sensitive = behavior.sensitive();
+    fs.blind_index = behavior.blind_index();
+    if (fs.blind_index && !fs.sensitive) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          f->full_name(), ": blind_index needs sensitive (an index of a "
+          "plaintext column would only leak)"));
+    }
+    if (fs.sensitive && fs.kind != FieldKind::kString) {
+      // Encrypted at rest: only a text column can hold the ciphertext.
+      return absl::InvalidArgumentError(absl::StrCat(
+          f->full_name(), ": only string fields can be sensitive"));
+    }
     if (behavior.max_length() > 0) fs.max_length = behavior.max_length();
     fs.references.assign(behavior.references().begin(),
                          behavior.references().end());
     schema->index_.emplace(fs.name, static_cast<int>(schema->fields_.size()));
     schema->fields_.push_back(std::move(fs));
   }
+  for (const FieldSchema& fs : schema->fields_) {
+    if (fs.blind_index && schema->FieldIndex(BlindIndexColumn(fs)) >= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(descriptor->full_name(), ": field ",
+                       BlindIndexColumn(fs), " collides with the blind index "
+                       "column of ", fs.name));
+    }
+  }
   return schema;
+}
+
+std::string BlindIndexColumn(const FieldSchema& field) {
+  return absl::StrCat(field.name, "_bidx");
+}
+
+std::string BlindIndexInput(absl::string_view value) {
+  return absl::AsciiStrToLower(absl::StripAsciiWhitespace(value));
 }
 
 int ObjectSchema::FieldIndex(absl::string_view name) const {

@@ -41,11 +41,24 @@ struct FieldSchema {
   bool output_only = false;
   bool required = false;
   bool immutable = false;
+  // Readable only with an explicit grant, and stored encrypted at rest
+  // (store/field_encryption.h): never filtered or sorted on (query/).
   bool sensitive = false;
+  // Sensitive fields only: a keyed blind index of the normalised value
+  // (BlindIndexInput) is stored in the column BlindIndexColumn(*this), so
+  // that = and != filters work (annotations.proto, blind_index).
+  bool blind_index = false;
   size_t max_length = kDefaultMaxStringLength;  // strings only
   // Collections a reference field may name; empty for ordinary fields.
   std::vector<std::string> references;
 };
+
+// The column holding `field`'s blind index: "<name>_bidx".
+std::string BlindIndexColumn(const FieldSchema& field);
+// The normalisation a blind index is computed over: surrounding ASCII
+// whitespace removed, ASCII letters lower-cased. Written values and filter
+// literals go through the same function.
+std::string BlindIndexInput(absl::string_view value);
 
 class ObjectSchema {
  public:

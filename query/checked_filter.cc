@@ -30,6 +30,17 @@ absl::Status UnknownField(absl::string_view name, size_t offset) {
       crm::v1::UNKNOWN_FIELD, {{"field", std::string(name.substr(0, 80))}});
 }
 
+// A field encrypted at rest (sensitive) holds ciphertext in its column:
+// neither SQL nor a comparison of ciphertexts can evaluate a predicate.
+// Only for a caller who may read the field (others get UnknownField).
+absl::Status EncryptedField(const model::ObjectSchema& schema,
+                            const FieldSchema& field, size_t offset) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "filter: ", schema.collection(), ".", field.name,
+      " is encrypted at rest and cannot be filtered or sorted on (at offset ",
+      offset, ")"));
+}
+
 bool IsEquality(CompareOp op) {
   return op == CompareOp::kEq || op == CompareOp::kNe;
 }
@@ -161,12 +172,14 @@ absl::Status ConvertLiteral(const FieldSchema& field, const FilterExpr& expr,
 
 absl::StatusOr<CheckedNode> Check(const FilterExpr& expr,
                                   const model::ObjectSchema& schema,
-                                  const FieldAccess& can_filter) {
+                                  const FieldAccess& can_filter,
+                                  const BlindIndexer* blind_index) {
   CheckedNode node;
   node.kind = expr.kind;
   if (expr.kind != FilterExpr::Kind::kComparison) {
     for (const auto& child : expr.children) {
-      absl::StatusOr<CheckedNode> checked = Check(*child, schema, can_filter);
+      absl::StatusOr<CheckedNode> checked =
+          Check(*child, schema, can_filter, blind_index);
       if (!checked.ok()) return checked.status();
       node.children.push_back(*std::move(checked));
     }
@@ -177,6 +190,17 @@ absl::StatusOr<CheckedNode> Check(const FilterExpr& expr,
     return UnknownField(expr.field, expr.field_offset);
   }
   const FieldSchema& field = schema.fields()[index];
+  const bool by_index = field.sensitive && field.blind_index &&
+                        blind_index != nullptr && *blind_index;
+  if (field.sensitive && !by_index) {
+    return EncryptedField(schema, field, expr.field_offset);
+  }
+  if (by_index && !IsEquality(expr.op)) {
+    return Error(absl::StrCat(schema.collection(), ".", field.name,
+                              " is encrypted at rest: only = and != filters "
+                              "work on it (through its blind index)"),
+                 expr.field_offset);
+  }
   CheckedComparison& cmp = node.comparison;
   cmp.field_index = index;
   cmp.column = field.name;
@@ -184,6 +208,15 @@ absl::StatusOr<CheckedNode> Check(const FilterExpr& expr,
   cmp.op = expr.op;
   absl::Status s = ConvertLiteral(field, expr, &cmp);
   if (!s.ok()) return s;
+  if (by_index) {
+    cmp.blind_index = true;
+    cmp.blind_input = model::BlindIndexInput(std::get<std::string>(cmp.value));
+    absl::StatusOr<std::string> index =
+        (*blind_index)(schema, field, cmp.blind_input);
+    if (!index.ok()) return index.status();
+    cmp.column = model::BlindIndexColumn(field);
+    cmp.value = *std::move(index);
+  }
   return node;
 }
 
@@ -195,19 +228,21 @@ CheckedFilter::CheckedFilter(std::string collection, CheckedNode root)
 
 absl::StatusOr<CheckedFilter> CheckFilter(const FilterExpr& expr,
                                           const model::ObjectSchema& schema,
-                                          const FieldAccess& can_filter) {
-  absl::StatusOr<CheckedNode> root = Check(expr, schema, can_filter);
+                                          const FieldAccess& can_filter,
+                                          const BlindIndexer* blind_index) {
+  absl::StatusOr<CheckedNode> root =
+      Check(expr, schema, can_filter, blind_index);
   if (!root.ok()) return root.status();
   return CheckedFilter(schema.collection(), *std::move(root));
 }
 
 absl::StatusOr<CheckedFilter> ParseAndCheckFilter(
     absl::string_view text, const model::ObjectSchema& schema,
-    const FieldAccess& can_filter) {
+    const FieldAccess& can_filter, const BlindIndexer* blind_index) {
   absl::StatusOr<std::unique_ptr<const FilterExpr>> expr = ParseFilter(text);
   if (!expr.ok()) return expr.status();
   if (*expr == nullptr) return CheckedFilter();
-  return CheckFilter(**expr, schema, can_filter);
+  return CheckFilter(**expr, schema, can_filter, blind_index);
 }
 
 }  // namespace crm::query

@@ -17,11 +17,23 @@
 // Type errors are INVALID_ARGUMENT "filter: ... at offset N". A field that
 // does not exist, is not a stored field, or is refused by `can_filter` gives
 // the same message: "filter: field 'x' is unknown or not readable ...".
+// A field the caller may read but that is encrypted at rest (sensitive;
+// store/field_encryption.h) is refused: INVALID_ARGUMENT "filter:
+// contacts.personal_phone is encrypted at rest and cannot be filtered or
+// sorted on". Its column holds ciphertext; in memory and in SQL the
+// predicate could not mean the same. Exception: a field with a blind index
+// (FieldSchema::blind_index), when the caller passes a BlindIndexer, may
+// be compared with = and != to a string: the SQL compares the index column
+// (model::BlindIndexColumn) with the literal's index, and Matches compares
+// the normalised values (model::BlindIndexInput), which agree (the index
+// is a keyed hash of that normalised value). Other operators on it are
+// refused, naming the two that work.
 //
 // Thread-safety: CheckedFilter is immutable and cheap to copy (shared tree).
 #ifndef CRM_QUERY_CHECKED_FILTER_H_
 #define CRM_QUERY_CHECKED_FILTER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,6 +58,11 @@ struct CheckedComparison {
   model::SqlValue value;
   // An integer column compared with a decimal literal: compare as doubles.
   bool column_as_double = false;
+  // A blind-indexed field (see the file comment): `column` is its index
+  // column and `value` the literal's index; Matches compares
+  // BlindIndexInput of the record's value with `blind_input`.
+  bool blind_index = false;
+  std::string blind_input;
 };
 
 struct CheckedNode {
@@ -71,16 +88,26 @@ class CheckedFilter {
   std::shared_ptr<const CheckedNode> root_;
 };
 
+// The blind index of a normalised value (model::BlindIndexInput) of a
+// blind-indexed field; supplied by the store, which holds the keys
+// (store::FieldEncryption::BlindIndex). An error fails the check.
+using BlindIndexer = std::function<absl::StatusOr<std::string>(
+    const model::ObjectSchema&, const model::FieldSchema&,
+    absl::string_view normalized)>;
+
 // Checks a parsed filter against `schema`. Only stored fields
 // (schema.fields()) for which can_filter returns true may be used.
-absl::StatusOr<CheckedFilter> CheckFilter(const FilterExpr& expr,
-                                          const model::ObjectSchema& schema,
-                                          const FieldAccess& can_filter);
+// `blind_index` null: no equality on blind-indexed fields (they are
+// refused like other encrypted fields), e.g. for policy criteria, which
+// are compiled without keys.
+absl::StatusOr<CheckedFilter> CheckFilter(
+    const FilterExpr& expr, const model::ObjectSchema& schema,
+    const FieldAccess& can_filter, const BlindIndexer* blind_index = nullptr);
 
 // ParseFilter then CheckFilter; an empty filter gives an empty CheckedFilter.
 absl::StatusOr<CheckedFilter> ParseAndCheckFilter(
     absl::string_view text, const model::ObjectSchema& schema,
-    const FieldAccess& can_filter);
+    const FieldAccess& can_filter, const BlindIndexer* blind_index = nullptr);
 
 // The WHERE predicate, e.g. ("industry" = ?) AND (NOT ("employee_count" > ?)).
 // Every literal is a bound parameter. Columns are qualified with

@@ -283,3 +283,110 @@ TEST(Matches, EvaluatesInMemory) {
 
 }  // namespace
 }  // namespace crm::query
+
+namespace crm::query {
+namespace {
+
+const model::ObjectSchema& ContactsSchema() {
+  return *model::SchemaRegistry::Default().Find("contacts");
+}
+
+// A stand-in for the store's keyed index: "idx(" + collection.field + ":"
+// + normalized + ")".
+BlindIndexer FakeIndexer() {
+  return [](const model::ObjectSchema& schema, const model::FieldSchema& f,
+            absl::string_view normalized) -> absl::StatusOr<std::string> {
+    return absl::StrCat("idx(", schema.collection(), ".", f.name, ":",
+                        normalized, ")");
+  };
+}
+
+std::string SqlWithIndexer(absl::string_view filter,
+                           const BlindIndexer* indexer) {
+  absl::StatusOr<CheckedFilter> checked =
+      ParseAndCheckFilter(filter, ContactsSchema(), AllFields(), indexer);
+  if (!checked.ok()) return absl::StrCat("ERROR: ", checked.status().message());
+  model::SqlFragment sql = ToSql(*checked);
+  return absl::StrCat(
+      sql.sql, " | ",
+      absl::StrJoin(sql.params, ", ", [](std::string* out, const SqlValue& v) {
+        out->append(model::DebugString(v));
+      }));
+}
+
+TEST(CheckFilter, EncryptedFieldsAreRefusedNamingTheField) {
+  const BlindIndexer indexer = FakeIndexer();
+  for (const BlindIndexer* with : {static_cast<const BlindIndexer*>(nullptr),
+                                   &indexer}) {
+    EXPECT_EQ(SqlWithIndexer("personal_phone = '1'", with),
+              "ERROR: filter: contacts.personal_phone is encrypted at rest "
+              "and cannot be filtered or sorted on (at offset 0)");
+    EXPECT_EQ(SqlWithIndexer("last_name = 'x' OR personal_phone > '1'", with),
+              "ERROR: filter: contacts.personal_phone is encrypted at rest "
+              "and cannot be filtered or sorted on (at offset 19)");
+  }
+  // Without the store's indexer the blind-indexed field is refused too.
+  EXPECT_EQ(SqlWithIndexer("personal_email = 'a@b.c'", nullptr),
+            "ERROR: filter: contacts.personal_email is encrypted at rest and "
+            "cannot be filtered or sorted on (at offset 0)");
+  // The test schema's sensitive field, readable: encrypted, not unknown.
+  EXPECT_EQ(Sql("secret = 'x'", Widgets()),
+            "ERROR: filter: widgets.secret is encrypted at rest and cannot "
+            "be filtered or sorted on (at offset 0)");
+}
+
+TEST(CheckFilter, BlindIndexEqualityComparesTheIndexColumn) {
+  const BlindIndexer indexer = FakeIndexer();
+  EXPECT_EQ(SqlWithIndexer("personal_email = ' Ada@Example.ORG '", &indexer),
+            "\"personal_email_bidx\" = ? | "
+            "'idx(contacts.personal_email:ada@example.org)'");
+  EXPECT_EQ(SqlWithIndexer("last_name = 'L' AND personal_email != 'x@y.z'",
+                           &indexer),
+            "(\"last_name\" = ?) AND (\"personal_email_bidx\" != ?) | 'L', "
+            "'idx(contacts.personal_email:x@y.z)'");
+  for (const char* op : {"<", "<=", ">", ">="}) {
+    EXPECT_EQ(
+        SqlWithIndexer(absl::StrCat("personal_email ", op, " 'a'"), &indexer),
+        "ERROR: filter: contacts.personal_email is encrypted at rest: only = "
+        "and != filters work on it (through its blind index) at offset 0")
+        << op;
+  }
+  EXPECT_TRUE(absl::StrContains(
+      SqlWithIndexer("personal_email = 3", &indexer), "is a string"));
+  // An unreadable field stays unknown, blind index or not.
+  FieldAccess no_sensitive = [](const model::FieldSchema& f) {
+    return !f.sensitive;
+  };
+  absl::StatusOr<CheckedFilter> hidden = ParseAndCheckFilter(
+      "personal_email = 'a'", ContactsSchema(), no_sensitive, &indexer);
+  EXPECT_TRUE(absl::StrContains(hidden.status().message(),
+                                "unknown or not readable"))
+      << hidden.status();
+}
+
+TEST(Matches, BlindIndexEqualityComparesNormalisedPlaintext) {
+  const BlindIndexer indexer = FakeIndexer();
+  const model::ObjectSchema& schema = ContactsSchema();
+  model::Record r;
+  r.id = "c1";
+  for (const auto& f : schema.fields()) {
+    r.values.push_back(f.kind == model::FieldKind::kString
+                           ? SqlValue(std::string())
+                           : SqlValue(int64_t{0}));
+  }
+  r.values[schema.FieldIndex("personal_email")] =
+      std::string("Ada@Example.org");
+  auto match = [&](const char* text) {
+    auto f = ParseAndCheckFilter(text, schema, AllFields(), &indexer);
+    EXPECT_TRUE(f.ok()) << f.status();
+    return f.ok() && Matches(*f, r);
+  };
+  EXPECT_TRUE(match("personal_email = 'ada@example.org'"));
+  EXPECT_TRUE(match("personal_email = '  ADA@EXAMPLE.ORG'"));
+  EXPECT_FALSE(match("personal_email = 'ada@example.com'"));
+  EXPECT_TRUE(match("personal_email != 'ada@example.com'"));
+  EXPECT_FALSE(match("personal_email != 'ADA@example.org'"));
+}
+
+}  // namespace
+}  // namespace crm::query

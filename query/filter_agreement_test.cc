@@ -171,7 +171,10 @@ std::string RandomFilter(const model::ObjectSchema& schema, int depth,
                          std::mt19937_64& rng) {
   const int choice = depth >= 3 ? 0 : static_cast<int>(rng() % 5);
   if (choice <= 1) {
-    const model::FieldSchema& f = Pick(schema.fields(), rng);
+    // Sensitive fields are encrypted at rest: never in a filter.
+    const model::FieldSchema* picked = &Pick(schema.fields(), rng);
+    while (picked->sensitive) picked = &Pick(schema.fields(), rng);
+    const model::FieldSchema& f = *picked;
     const bool equality_only =
         f.kind == FieldKind::kEnum || f.kind == FieldKind::kBool;
     const char* ops[] = {"=", "!=", "<", "<=", ">", ">="};

@@ -61,6 +61,13 @@ Truth Compare(const CheckedComparison& cmp, const model::Record& record) {
     return std::nullopt;
   }
   model::SqlValue column = record.values[cmp.field_index];
+  if (cmp.blind_index) {
+    // The record holds the plaintext; equal indexes <=> equal inputs.
+    const auto* text = std::get_if<std::string>(&column);
+    if (text == nullptr) return std::nullopt;
+    const bool equal = model::BlindIndexInput(*text) == cmp.blind_input;
+    return cmp.op == CompareOp::kEq ? equal : !equal;
+  }
   if (cmp.column_as_double) {
     const auto* i = std::get_if<int64_t>(&column);
     if (i == nullptr) return std::nullopt;

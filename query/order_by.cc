@@ -62,8 +62,15 @@ absl::StatusOr<std::vector<model::OrderTerm>> ParseOrderBy(
                                   "', got '", words[1], "'"));
       }
     }
-    if (!Allowed(schema.FindField(words[0]), can_sort)) {
+    const model::FieldSchema* field = schema.FindField(words[0]);
+    if (!Allowed(field, can_sort)) {
       return UnknownField(words[0]);
+    }
+    if (field->sensitive) {
+      // Its column holds ciphertext, whose order means nothing.
+      return Error(absl::StrCat(
+          schema.collection(), ".", field->name,
+          " is encrypted at rest and cannot be filtered or sorted on"));
     }
     if (!seen.insert(std::string(words[0])).second) {
       return Error(absl::StrCat("field '", words[0], "' appears twice"));

@@ -25,6 +25,9 @@ namespace crm::query {
 
 inline constexpr size_t kMaxOrderByTerms = 4;
 
+// A field encrypted at rest (sensitive) that the caller may read is refused:
+// INVALID_ARGUMENT "order_by: contacts.personal_phone is encrypted at rest
+// and cannot be filtered or sorted on".
 // Empty or all-whitespace text gives the default {create_time asc}. If the
 // caller may not sort on create_time (can_sort refuses it) the default is
 // {} (order by id only): page tokens carry the sort key values of the last

@@ -82,8 +82,18 @@ TEST(ParseOrderBy, HiddenFieldsReadLikeUnknownOnes) {
   EXPECT_EQ(Parse("label, secrets desc", w, no_secrets),
             "ERROR: order_by: field 'secrets' is unknown or not readable; see "
             "the API documentation for the sortable fields");
+  // Readable but encrypted at rest: refused, naming it.
   EXPECT_EQ(Parse("label, secret desc", w, AllFields()),
-            "label asc,secret desc");
+            "ERROR: order_by: widgets.secret is encrypted at rest and cannot "
+            "be filtered or sorted on");
+  const model::ObjectSchema& contacts =
+      *model::SchemaRegistry::Default().Find("contacts");
+  for (const char* field : {"personal_phone", "personal_email"}) {
+    EXPECT_EQ(Parse(field, contacts, AllFields()),
+              absl::StrCat("ERROR: order_by: contacts.", field,
+                           " is encrypted at rest and cannot be filtered or "
+                           "sorted on"));
+  }
   // Without create_time access the default order is by id only.
   FieldAccess no_create_time = [](const model::FieldSchema& f) {
     return f.name != "create_time";

@@ -373,8 +373,19 @@ absl::Status Request::List(const Message& request, Message* response) {
   query::FieldAccess readable = [this](const FieldSchema& field) {
     return eval_.CanReadField(schema_, field);
   };
+  // Equality on a blind-indexed encrypted field compares index columns;
+  // the store holds the keys (store/field_encryption.h).
+  query::BlindIndexer blind_index;
+  if (const store::FieldEncryption* enc = deps_.records->encryption();
+      enc != nullptr) {
+    blind_index = [enc](const model::ObjectSchema& schema,
+                        const FieldSchema& field,
+                        absl::string_view normalized) {
+      return enc->BlindIndex(schema, field, normalized);
+    };
+  }
   auto filter = query::ParseAndCheckFilter(StringField(request, "filter"),
-                                           schema_, readable);
+                                           schema_, readable, &blind_index);
   if (!filter.ok()) bad.Add("filter", filter.status());
   auto order =
       query::ParseOrderBy(StringField(request, "order_by"), schema_, readable);

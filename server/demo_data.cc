@@ -202,6 +202,8 @@ std::vector<store::PolicyObjectRow> DemoPolicyObjects(const ServerCore& core,
   }
   *admin.add_field_permissions() =
       FieldGrant("contacts", "personal_phone", true, true);
+  *admin.add_field_permissions() =
+      FieldGrant("contacts", "personal_email", true, true);
   admin.add_assignees("profiles/admin");
   rows.push_back(Row(store::kPermissionSetsKind, "admin", admin, now));
 
@@ -227,6 +229,8 @@ std::vector<store::PolicyObjectRow> DemoPolicyObjects(const ServerCore& core,
   *managers.add_field_permissions() =
       FieldGrant("contacts", "personal_phone", true, true);
   *managers.add_field_permissions() =
+      FieldGrant("contacts", "personal_email", true, true);
+  *managers.add_field_permissions() =
       FieldGrant("accounts", "annual_revenue", true, true);
   managers.add_assignees("profiles/sales-manager");
   rows.push_back(
@@ -239,6 +243,8 @@ std::vector<store::PolicyObjectRow> DemoPolicyObjects(const ServerCore& core,
   gateways.set_display_name("Gateways: sensitive contact fields");
   *gateways.add_field_permissions() =
       FieldGrant("contacts", "personal_phone", true, true);
+  *gateways.add_field_permissions() =
+      FieldGrant("contacts", "personal_email", true, true);
   for (const char* service : {"admin-cli", "web-frontend"}) {
     if (HasService(core, service)) {
       gateways.add_assignees(absl::StrCat("services/", service));
@@ -412,6 +418,7 @@ absl::Status PutOtherRecords(ServerCore& core, store::Session& session) {
     c.set_account(absl::StrCat("accounts/", p[3]));
     c.set_title("Head of Purchasing");
     c.set_personal_phone("+44 7700 900123");
+    c.set_personal_email(absl::StrCat(p[0], "@home.example"));
     if (absl::Status r =
             Put(core, session, c, p[0], absl::StrCat("users/", p[4]));
         !r.ok()) {

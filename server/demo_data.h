@@ -13,10 +13,11 @@
 //     accounts and activities private with access granted using
 //     hierarchies, contacts/opportunities/cases controlled by their account,
 //     leads public read; permission sets for admins, sales and sales
-//     managers (contacts.personal_phone, which is sensitive, only for
-//     managers and admins; accounts.annual_revenue read-only for reps), and
-//     for the gateway services (admin-cli, web-frontend: the sensitive field,
-//     and manage_policy for admin-cli) when the config registers them;
+//     managers (contacts.personal_phone and personal_email, which are
+//     sensitive and encrypted at rest, only for managers and admins;
+//     accounts.annual_revenue read-only for reps), and for the gateway
+//     services (admin-cli, web-frontend: the sensitive fields, and
+//     manage_policy for admin-cli) when the config registers them;
 //   - records owned by bob, frank, erin and alice, and a manual share of
 //     frank's accounts/globex with bob (read).
 //

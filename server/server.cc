@@ -36,6 +36,7 @@
 #include "server/sharing_service.h"
 #include "server/tls.h"
 #include "server/user_admin_service.h"
+#include "store/field_encryption.h"
 #include "store/migrations.h"
 
 namespace crm::server {
@@ -126,6 +127,37 @@ absl::StatusOr<std::string> LoadPageTokenSecret(const std::string& path) {
   return secret;
 }
 
+// The master key for sensitive fields (EncryptionConfig); null if no
+// resource has one. Fails closed: sensitive fields and no readable key
+// (missing, unreadable, accessible to group or others, malformed) stop the
+// server with a message naming the config field and how to make a key.
+absl::StatusOr<std::shared_ptr<const crypto::MasterKey>> LoadEncryptionKey(
+    const crm::internal::EncryptionConfig& config) {
+  if (!store::HasSensitiveFields(model::SchemaRegistry::Default())) {
+    return std::shared_ptr<const crypto::MasterKey>();
+  }
+  constexpr char kHowTo[] =
+      "make one with `(umask 077 && openssl rand -hex 32 > FILE); chmod 600 "
+      "FILE` (certs/make-dev-certs.sh writes certs/out/master.key for "
+      "development) and keep it apart from database backups";
+  const std::string& path = config.master_key_file();
+  if (path.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "encryption.master_key_file is not set, but resources have fields "
+        "marked sensitive that are stored encrypted at rest and need a "
+        "master key; ",
+        kHowTo));
+  }
+  absl::StatusOr<crypto::MasterKey> key = crypto::LoadMasterKey(path);
+  if (!key.ok()) {
+    return absl::Status(
+        key.status().code(),
+        absl::StrCat("encryption.master_key_file: ", key.status().message(),
+                     "; ", kHowTo));
+  }
+  return std::make_shared<const crypto::MasterKey>(*std::move(key));
+}
+
 // Everything that needs the database before the first call: migrations,
 // the schema check, the stored policy and the caller's start-up hook. Runs
 // on the thread that calls Start when the database is there, otherwise on
@@ -138,6 +170,18 @@ absl::Status PrepareDatabase(ServerCore& core, PolicyLoader& policy_loader,
                                            model::SchemaRegistry::Default());
       !s.ok()) {
     return s;
+  }
+  // The data keys (migration 11), before anything reads or writes a record.
+  if (core.master_key != nullptr && core.records->encryption() == nullptr) {
+    absl::StatusOr<crypto::Keyring> keyring =
+        store::LoadOrCreateKeyring(*core.database, *core.master_key);
+    if (!keyring.ok()) return keyring.status();
+    LogInfo("encryption.keyring_loaded",
+            {{"master_key_id", core.master_key->id()},
+             {"current_data_key", keyring->current_key_id()},
+             {"data_keys", absl::StrCat(keyring->key_ids().size())}});
+    core.records->SetEncryption(std::make_shared<store::FieldEncryption>(
+        *core.master_key, *std::move(keyring)));
   }
   // The stored policy (migration 3) replaces the services-only snapshot;
   // the server refuses to serve if it does not compile.
@@ -181,6 +225,8 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
   absl::call_once(grpc_log_once, [] { gpr_set_log_function(GrpcLogToJson); });
   // Secrets readable by other users: refuse before touching anything.
   if (absl::Status s = CheckSecretFiles(config); !s.ok()) return s;
+  auto master_key = LoadEncryptionKey(config.encryption());
+  if (!master_key.ok()) return master_key.status();
   std::unique_ptr<CrmServer> server(new CrmServer());
   server->config_ = config;
   auto core = std::make_unique<ServerCore>();
@@ -199,6 +245,7 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
   if (!db.ok()) return db.status();
   core->database = *std::move(db);
   core->records = std::make_unique<store::RecordStore>(core->database.get());
+  core->master_key = *std::move(master_key);
   // The audit trail's writer, before anything can write (the start-up hook
   // may create records).
   auto audit_settings = CompileAuditSettings(config.audit(),

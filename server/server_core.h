@@ -16,6 +16,7 @@
 
 #include "auth/clock.h"
 #include "auth/service_registry.h"
+#include "crypto/master_key.h"
 #include "crm/internal/server_config.pb.h"
 #include "policy/policy_holder.h"
 #include "query/page_token.h"
@@ -38,6 +39,11 @@ struct ServerCore {
   auth::Clock* clock = nullptr;
   std::unique_ptr<store::Database> database;
   std::unique_ptr<store::RecordStore> records;
+  // The master key (EncryptionConfig.master_key_file), loaded before
+  // anything else; null when no resource has a sensitive field. Start-up
+  // (PrepareDatabase) loads the data keys under it and hands them to
+  // `records` (RecordStore::SetEncryption).
+  std::shared_ptr<const crypto::MasterKey> master_key;
   std::shared_ptr<const auth::ServiceRegistry> services;
   std::unique_ptr<policy::PolicyHolder> policy;
   std::unique_ptr<query::PageTokenCodec> page_tokens;

@@ -398,6 +398,31 @@ CREATE TABLE policy_shadow (
 INSERT INTO policy_shadow (id, revision, active) VALUES (1, 0, 0)
 )sql";
 
+// Migration 11: encryption at rest (store/field_encryption.h). One row per
+// data key, wrapped under the master key named by master_key_id (never the
+// master key itself); exactly one is current (the partial unique index).
+// created_at: Unix microseconds.
+constexpr char kMigration11[] = R"sql(
+CREATE TABLE data_keys (
+  id {text} PRIMARY KEY,
+  wrapped {text} NOT NULL,
+  master_key_id {text} NOT NULL,
+  created_at BIGINT NOT NULL,
+  is_current INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX data_keys_one_current ON data_keys (is_current)
+  WHERE is_current = 1
+)sql";
+
+// Migration 12: contacts.personal_email (sensitive, encrypted at rest) and
+// its blind index (annotations.proto blind_index), indexed for equality
+// filters.
+constexpr char kMigration12[] = R"sql(
+ALTER TABLE contacts ADD COLUMN personal_email {text} NOT NULL DEFAULT '';
+ALTER TABLE contacts ADD COLUMN personal_email_bidx {text} NOT NULL DEFAULT '';
+CREATE INDEX contacts_personal_email_bidx_idx ON contacts (personal_email_bidx)
+)sql";
+
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -469,6 +494,9 @@ const std::vector<Migration>& AllMigrations() {
       {8, "audit trail: events by actor and time", kMigration8, "", ""},
       {9, "policy history: policy_history", kMigration9, "", ""},
       {10, "shadow policy: policy_shadow", kMigration10, "", ""},
+      {11, "encryption at rest: data_keys", kMigration11, "", ""},
+      {12, "contacts.personal_email and its blind index", kMigration12, "",
+       ""},
   };
   return *migrations;
 }
@@ -639,6 +667,10 @@ absl::Status VerifySchema(Database& db,
         if (!s.ok()) break;
         s = CheckColumn(*columns, table, field.name, ExpectedType(field.kind),
                         DialectOf(session));
+        if (s.ok() && field.blind_index) {
+          s = CheckColumn(*columns, table, model::BlindIndexColumn(field),
+                          "text", DialectOf(session));
+        }
       }
       if (!s.ok()) return s;
     }

@@ -6,9 +6,12 @@
 #include <shared_mutex>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "crypto/keyring.h"
+#include "store/soci_util.h"
 #include "store/statement.h"
 
 namespace crm::store {
@@ -149,15 +152,31 @@ struct RecordStore::SchemaSql {
         deleting(absl::StrCat("deleting ", schema.singular())) {
     std::string placeholders = "?, ?";
     for (size_t i = 0; i < schema.fields().size(); ++i) placeholders += ", ?";
+    std::string index_columns;
+    for (size_t i = 0; i < schema.fields().size(); ++i) {
+      const FieldSchema& field = schema.fields()[i];
+      if (field.sensitive) sensitive.push_back(static_cast<int>(i));
+      if (field.sensitive && field.blind_index) {
+        blind.push_back(static_cast<int>(i));
+        absl::StrAppend(&index_columns, ", ",
+                        model::QuoteIdentifier(model::BlindIndexColumn(field)));
+        placeholders += ", ?";
+      }
+    }
+    // The blind index columns follow the fields.
     insert = absl::StrCat("INSERT INTO ", Table(schema), " (",
-                          SelectColumns(schema), ") VALUES (", placeholders,
-                          ")");
+                          SelectColumns(schema), index_columns, ") VALUES (",
+                          placeholders, ")");
   }
 
   const std::string get;
   const std::string exists;
   const std::string remove;
   std::string insert;
+  // Indexes of the sensitive fields, encrypted at rest, and of those with a
+  // blind index column.
+  std::vector<int> sensitive;
+  std::vector<int> blind;
   // Operation names for status messages.
   const std::string reading;
   const std::string checking;
@@ -167,6 +186,95 @@ struct RecordStore::SchemaSql {
 
 RecordStore::RecordStore(Database* db) : db_(db) {}
 RecordStore::~RecordStore() = default;
+
+void RecordStore::SetEncryption(std::shared_ptr<FieldEncryption> encryption) {
+  if (encryption_owner_ != nullptr || encryption == nullptr) return;
+  encryption_owner_ = std::move(encryption);
+  encryption_.store(encryption_owner_.get(), std::memory_order_release);
+}
+
+absl::StatusOr<SqlValue> RecordStore::EncryptValue(const ObjectSchema& schema,
+                                                   const FieldSchema& field,
+                                                   const std::string& id,
+                                                   SqlValue value) const {
+  const auto* text = std::get_if<std::string>(&value);
+  if (text == nullptr || text->empty()) return value;
+  const FieldEncryption* enc = encryption();
+  if (enc == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "record store: ", schema.collection(), ".", field.name,
+        " is encrypted at rest and no master key is configured "
+        "(encryption.master_key_file)"));
+  }
+  absl::StatusOr<std::string> sealed = enc->keyring().Encrypt(
+      *text, crypto::FieldAad(schema.collection(), field.name, id));
+  if (!sealed.ok()) {
+    return InternalErrorWithId(
+        absl::StrCat("encrypting ", schema.collection(), ".", field.name),
+        sealed.status().ToString());
+  }
+  return SqlValue(*std::move(sealed));
+}
+
+absl::StatusOr<SqlValue> RecordStore::BlindIndexValue(
+    const ObjectSchema& schema, const FieldSchema& field,
+    const SqlValue& plaintext) const {
+  const auto* text = std::get_if<std::string>(&plaintext);
+  const std::string normalized =
+      model::BlindIndexInput(text == nullptr ? "" : *text);
+  if (normalized.empty()) return SqlValue(std::string());
+  const FieldEncryption* enc = encryption();
+  if (enc == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "record store: ", schema.collection(), ".", field.name,
+        " is encrypted at rest and no master key is configured "
+        "(encryption.master_key_file)"));
+  }
+  absl::StatusOr<std::string> index =
+      enc->BlindIndex(schema, field, normalized);
+  if (!index.ok()) {
+    return InternalErrorWithId(
+        absl::StrCat("indexing ", schema.collection(), ".", field.name),
+        index.status().ToString());
+  }
+  return SqlValue(*std::move(index));
+}
+
+absl::Status RecordStore::DecryptFields(const ObjectSchema& schema,
+                                        const SchemaSql& sql,
+                                        Record& record) const {
+  if (sql.sensitive.empty()) return absl::OkStatus();
+  const FieldEncryption* enc = encryption();
+  std::optional<crypto::Keyring> keyring;
+  for (int i : sql.sensitive) {
+    auto* text = std::get_if<std::string>(&record.values[i]);
+    // Empty: not set. No "enc:" prefix: plaintext from before encryption
+    // (field_encryption.h), re-encrypted by the next rotation.
+    if (text == nullptr || text->empty() || !absl::StartsWith(*text, "enc:")) {
+      continue;
+    }
+    const FieldSchema& field = schema.fields()[i];
+    if (enc == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "record store: ", schema.collection(), ".", field.name,
+          " is encrypted at rest and no master key is configured "
+          "(encryption.master_key_file)"));
+    }
+    if (!keyring.has_value()) keyring = enc->keyring();
+    absl::StatusOr<std::string> plain = keyring->Decrypt(
+        *text, crypto::FieldAad(schema.collection(), field.name, record.id));
+    if (!plain.ok()) {
+      // The crypto error names at most the key id and "collection.field".
+      return InternalErrorWithId(
+          absl::StrCat("reading ", schema.collection()),
+          absl::StrCat(schema.collection(), ".", field.name, " of record ",
+                       record.id, " does not decrypt: ",
+                       plain.status().ToString()));
+    }
+    *text = *std::move(plain);
+  }
+  return absl::OkStatus();
+}
 
 const RecordStore::SchemaSql& RecordStore::SqlFor(const ObjectSchema& schema) {
   {
@@ -189,6 +297,7 @@ absl::StatusOr<std::optional<Record>> RecordStore::Get(
   if (rows->empty()) return std::optional<Record>();
   absl::StatusOr<Record> record = RecordFromRow(schema, std::move(rows->at(0)));
   if (!record.ok()) return record.status();
+  if (absl::Status s = DecryptFields(schema, sql, *record); !s.ok()) return s;
   return std::optional<Record>(*std::move(record));
 }
 
@@ -230,7 +339,17 @@ absl::Status RecordStore::Insert(Session& session, const ObjectSchema& schema,
     absl::StatusOr<SqlValue> v =
         ValueToWrite(schema, fields[i], record.values[i]);
     if (!v.ok()) return v.status();
+    if (fields[i].sensitive) {
+      v = EncryptValue(schema, fields[i], record.id, *std::move(v));
+      if (!v.ok()) return v.status();
+    }
     stmt.params.push_back(*std::move(v));
+  }
+  for (int i : sql.blind) {
+    absl::StatusOr<SqlValue> index =
+        BlindIndexValue(schema, fields[i], record.values[i]);
+    if (!index.ok()) return index.status();
+    stmt.params.push_back(*std::move(index));
   }
   absl::StatusOr<int64_t> n =
       Execute(session, stmt, sql.creating, Reuse::kCached);
@@ -260,6 +379,20 @@ absl::StatusOr<bool> RecordStore::UpdateIfVersion(
     absl::StatusOr<SqlValue> v =
         ValueToWrite(schema, fields[index], new_values.values[index]);
     if (!v.ok()) return v.status();
+    if (fields[index].sensitive && fields[index].blind_index) {
+      absl::StatusOr<SqlValue> blind =
+          BlindIndexValue(schema, fields[index], *v);
+      if (!blind.ok()) return blind.status();
+      absl::StrAppend(
+          &stmt.sql,
+          model::QuoteIdentifier(model::BlindIndexColumn(fields[index])),
+          " = ?, ");
+      stmt.params.push_back(*std::move(blind));
+    }
+    if (fields[index].sensitive) {
+      v = EncryptValue(schema, fields[index], id, *std::move(v));
+      if (!v.ok()) return v.status();
+    }
     absl::StrAppend(&stmt.sql, model::QuoteIdentifier(fields[index].name),
                     " = ?, ");
     stmt.params.push_back(*std::move(v));
@@ -317,6 +450,7 @@ absl::StatusOr<std::vector<Record>> RecordStore::List(
       absl::StrCat(" ORDER BY ", absl::StrJoin(terms, ", "), " LIMIT ?");
   const std::string columns = SelectColumns(schema);
   const std::string operation = absl::StrCat("listing ", schema.collection());
+  const SchemaSql& sql = SqlFor(schema);
   auto where = [](SqlFragment& q, const SqlFragment& w) {
     if (w.empty()) return;
     q.Append(" WHERE (");
@@ -330,6 +464,9 @@ absl::StatusOr<std::vector<Record>> RecordStore::List(
     for (Row& row : rows) {
       absl::StatusOr<Record> record = RecordFromRow(schema, std::move(row));
       if (!record.ok()) return record.status();
+      if (absl::Status s = DecryptFields(schema, sql, *record); !s.ok()) {
+        return s;
+      }
       records.push_back(*std::move(record));
     }
     return records;

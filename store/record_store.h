@@ -20,6 +20,17 @@
 // built once per schema and keep their statements prepared on each pooled
 // connection (store/statement.h, Reuse::kCached).
 //
+// Sensitive fields (FieldSchema::sensitive) are encrypted on every write and
+// decrypted on every read, with the keyring of SetEncryption; the formats
+// and the rules for empty and legacy plaintext values are in
+// store/field_encryption.h. A stored value that does not decrypt makes the
+// read fail with INTERNAL "internal error while reading ... (error id E)",
+// logged (id, collection, field, record id, the crypto error; never the
+// value). Without SetEncryption a non-empty sensitive value can be neither
+// written nor read (FAILED_PRECONDITION): never stored in the clear. A
+// blind-indexed field's index column is written with it (Insert, and
+// UpdateIfVersion when the field changes); it is never read back.
+//
 // Thread-safety: RecordStore is thread-safe (the per-schema texts are built
 // under a mutex, once); share it freely. Schemas passed to it must outlive
 // it (the SchemaRegistry's do). Sessions follow database.h's rules.
@@ -43,6 +54,7 @@
 #include "model/record.h"
 #include "model/sql.h"
 #include "store/database.h"
+#include "store/field_encryption.h"
 
 namespace crm::store {
 
@@ -122,6 +134,16 @@ class RecordStore {
   // `db` is not owned and must outlive the store.
   explicit RecordStore(Database* db);
   ~RecordStore();
+
+  // The keyring for sensitive fields (see the file comment). Call once,
+  // before the store is shared between threads (the server: at start-up,
+  // before the first call); later calls are ignored. The keyring inside may
+  // change at any time (FieldEncryption::SetKeyring).
+  void SetEncryption(std::shared_ptr<FieldEncryption> encryption);
+  // Null until SetEncryption.
+  FieldEncryption* encryption() const {
+    return encryption_.load(std::memory_order_acquire);
+  }
 
   // The record with `id`, or nullopt.
   absl::StatusOr<std::optional<model::Record>> Get(
@@ -270,6 +292,21 @@ class RecordStore {
 
   // The texts for `schema`, built on first use.
   const SchemaSql& SqlFor(const model::ObjectSchema& schema);
+
+  // `value` of the sensitive field `field` of record `id`, as stored.
+  absl::StatusOr<model::SqlValue> EncryptValue(
+      const model::ObjectSchema& schema, const model::FieldSchema& field,
+      const std::string& id, model::SqlValue value) const;
+  // The blind index column's value for `plaintext` of `field`.
+  absl::StatusOr<model::SqlValue> BlindIndexValue(
+      const model::ObjectSchema& schema, const model::FieldSchema& field,
+      const model::SqlValue& plaintext) const;
+  // Decrypts the sensitive fields (`sql.sensitive`) of `record` in place.
+  absl::Status DecryptFields(const model::ObjectSchema& schema,
+                             const SchemaSql& sql, model::Record& record) const;
+
+  std::shared_ptr<FieldEncryption> encryption_owner_;
+  std::atomic<FieldEncryption*> encryption_{nullptr};
 
   Database* db_;
   std::shared_mutex mu_;  // guards sql_

@@ -85,6 +85,7 @@ class RecordStoreTest : public BackendTest {
     if (HasFatalFailure()) return;
     MigrateOrFail();
     store_ = std::make_unique<RecordStore>(db_.get());
+    store_->SetEncryption(NewEncryptionOrDie());
   }
 
   const ObjectSchema& Schema(const std::string& collection) {

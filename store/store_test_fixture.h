@@ -7,7 +7,9 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "crypto/master_key.h"
 #include "store/database.h"
+#include "store/field_encryption.h"
 #include "store/migrations.h"
 #include "tests/support/test_database.h"
 
@@ -29,6 +31,18 @@ class BackendTest : public ::testing::TestWithParam<testing::Backend> {
   void MigrateOrFail() {
     absl::Status s = Migrate(*db_);
     ASSERT_TRUE(s.ok()) << s;
+  }
+
+  // A new master key and the keyring stored under it (migrated database),
+  // for a RecordStore's SetEncryption.
+  std::shared_ptr<FieldEncryption> NewEncryptionOrDie() {
+    auto master = crypto::MasterKey::Generate();
+    EXPECT_TRUE(master.ok()) << master.status();
+    if (!master.ok()) abort();
+    auto keyring = LoadOrCreateKeyring(*db_, *master);
+    EXPECT_TRUE(keyring.ok()) << keyring.status();
+    if (!keyring.ok()) abort();
+    return std::make_shared<FieldEncryption>(*master, *keyring);
   }
 
   // Declared first: destroyed after the Database that uses it.

@@ -373,6 +373,10 @@ TEST_P(PolicyAdminTest, AnotherServerOnTheSameDatabaseAppliesTheChange) {
        .customize = [&](crm::internal::ServerConfig& config) {
          GrantManagePolicy(config);
          config.set_database(database);
+         // Servers on one database share its master key (another one is
+         // refused at start: the data keys are wrapped under this one).
+         config.mutable_encryption()->set_master_key_file(
+             server_->master_key_file());
        }});
   ASSERT_TRUE(other.ok()) << other.status();
   auto billing_other = (*other)->Client("billing");

@@ -86,6 +86,9 @@ tls {
   refresh_interval_seconds: 1
 }
 connections { %(conn)s }
+encryption {
+  master_key_file: "%(c)s/master.key"
+}
 services {
   name: "admin-cli"
   identities: "spiffe://crm.local/svc/admin-cli"

@@ -158,6 +158,9 @@ tls {
   cert_file: "%(c)s/server.pem"
   key_file: "%(c)s/server.key"
 }
+encryption {
+  master_key_file: "%(c)s/master.key"
+}
 services {
   name: "admin-cli"
   identities: "spiffe://crm.local/svc/admin-cli"

@@ -181,6 +181,9 @@ services {
 audit {
   checkpoint_every: 2
 }
+encryption {
+  master_key_file: "%(c)s/master.key"
+}
 services {
   name: "billing"
   identities: "spiffe://crm.local/svc/billing"

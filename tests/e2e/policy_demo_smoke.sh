@@ -11,6 +11,8 @@
 #   - bob (Sales Rep) sees his accounts and the one frank shared with him;
 #     erin (their Sales Manager) sees her team's; nobody below alice sees
 #     alice's;
+#   - contacts.personal_phone (sensitive) is stored encrypted (enc:v1:...),
+#     cannot be filtered on, personal_email filters by equality;
 #   - contacts.personal_phone (sensitive) is absent for bob, present and
 #     editable for erin and alice;
 #   - bob may edit an account but not its annual_revenue: PERMISSION_DENIED
@@ -87,6 +89,19 @@ exit_is "erin edits personal_phone" 0 "$rc" "$out"
 has "alice sees erin's new personal_phone" "+44 7700 900999" "$(as alice contacts get contacts/ada)"
 rc=0; out=$(as bob contacts update contacts/ada personal_phone="+1") || rc=$?
 exit_is "bob may not write personal_phone" 9 "$rc" "$out"
+# Encrypted at rest: the column holds enc:v1:... values, never the number.
+if [[ "$backend" == postgresql ]]; then
+  raw=$(psql "${pg_args[@]}" -d "$pg_db" -At -c "select personal_phone from contacts where id = 'ada'")
+else
+  raw=$(sqlite3 var/dev/crm.db "select personal_phone from contacts where id = 'ada'")
+fi
+has "personal_phone is stored encrypted" "enc:v1:dk" "$raw"
+lacks "the stored personal_phone is not the number" "900999" "$raw"
+out=$(as alice contacts list --filter 'personal_email = "ADA@home.example"')
+has "personal_email equality through its blind index" "Lovelace" "$out"
+rc=0; out=$(as alice contacts list --filter 'personal_phone = "+44 7700 900999"') || rc=$?
+exit_is "filtering on an encrypted field is refused" 5 "$rc" "$out"
+has "the refusal names the field" "contacts.personal_phone is encrypted at rest" "$out"
 
 echo "--- an unwritable field"
 before=$(as bob --output json accounts get accounts/acme)

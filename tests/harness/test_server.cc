@@ -1,6 +1,10 @@
 #include "tests/harness/test_server.h"
 
+#include <cstdlib>
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
+#include "crypto/master_key.h"
 #include "server/config.h"
 
 namespace crm::testing {
@@ -69,6 +73,19 @@ absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(
   ts->db_ = *std::move(db);
   crm::internal::ServerConfig config =
       BaseTestConfig(*ts->certs_, ts->db_->connection());
+  // A master key of its own for every test server (sensitive fields are
+  // encrypted at rest), unless `customize` chose a file.
+  {
+    char dir[] = "/tmp/crm-test-key-XXXXXX";
+    if (mkdtemp(dir) == nullptr) {
+      return absl::InternalError("TestServer: cannot make a temp directory");
+    }
+    ts->key_dir_ = dir;
+    ts->master_key_file_ = absl::StrCat(dir, "/master.key");
+    auto key = crypto::GenerateMasterKeyFile(ts->master_key_file_);
+    if (!key.ok()) return key.status();
+    config.mutable_encryption()->set_master_key_file(ts->master_key_file_);
+  }
   if (options.customize) options.customize(config);
   if (absl::Status s = server::FinalizeConfig(&config); !s.ok()) return s;
   auto server = server::CrmServer::Start(config, options.clock,
@@ -83,6 +100,10 @@ TestServer::~TestServer() {
   if (server_ != nullptr) {
     server_->Shutdown(absl::Seconds(1));
     server_->Wait();
+  }
+  if (!key_dir_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(key_dir_, ignored);
   }
 }
 

@@ -12,6 +12,8 @@
 //   gateway       trusted gateway, no grants
 //   expired, revoked  every object (their certificates are what fail)
 // "unregistered" has a valid certificate but is not registered.
+// Each server gets a new master key file (encryption.master_key_file) in
+// a temp directory of its own, removed with it.
 #ifndef CRM_TESTS_HARNESS_TEST_SERVER_H_
 #define CRM_TESTS_HARNESS_TEST_SERVER_H_
 
@@ -62,6 +64,9 @@ class TestServer {
   const TestCerts& certs() const { return *certs_; }
   server::CrmServer& server() { return *server_; }
   const std::string& database() const { return db_->connection(); }
+  // The master key file made for this server (encryption.master_key_file,
+  // unless TestServerOptions::customize replaced it).
+  const std::string& master_key_file() const { return master_key_file_; }
 
   // A client holding the certificate of `service` (a name from
   // make-test-certs.sh); each call opens a new channel.
@@ -77,6 +82,8 @@ class TestServer {
   const TestCerts* certs_ = nullptr;
   std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<server::CrmServer> server_;
+  std::string key_dir_;  // removed with the server
+  std::string master_key_file_;
 };
 
 }  // namespace crm::testing

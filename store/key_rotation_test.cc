@@ -1,0 +1,184 @@
+#include "store/key_rotation.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "crm/v1/resources.pb.h"
+#include "gtest/gtest.h"
+#include "model/record.h"
+#include "store/record_store.h"
+#include "store/statement.h"
+#include "store/store_test_fixture.h"
+
+namespace crm::store {
+namespace {
+
+const model::ObjectSchema& Contacts() {
+  return *model::SchemaRegistry::Default().Find("contacts");
+}
+
+class KeyRotationTest : public BackendTest {
+ protected:
+  void SetUp() override {
+    BackendTest::SetUp();
+    if (HasFatalFailure()) return;
+    MigrateOrFail();
+    enc_ = NewEncryptionOrDie();
+    records_ = std::make_unique<RecordStore>(db_.get());
+    records_->SetEncryption(enc_);
+  }
+
+  void Insert(const std::string& id, const std::string& phone,
+              const std::string& email) {
+    crm::v1::Contact c;
+    c.set_last_name(id);
+    c.set_personal_phone(phone);
+    c.set_personal_email(email);
+    model::Record r = model::RecordFromMessage(Contacts(), c);
+    r.id = id;
+    r.version = 1;
+    absl::Status s = records_->Insert(Contacts(), r);
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  // id -> {personal_phone, personal_email, personal_email_bidx} as stored.
+  std::vector<std::vector<std::string>> Raw() {
+    std::vector<std::vector<std::string>> out;
+    absl::Status s = db_->WithSession([&](Session& session) -> absl::Status {
+      auto rows = Query(session,
+                        {"SELECT id, personal_phone, personal_email, "
+                         "personal_email_bidx FROM contacts ORDER BY id",
+                         {}},
+                        "test");
+      if (!rows.ok()) return rows.status();
+      for (const Row& row : *rows) {
+        std::vector<std::string> r;
+        for (const auto& v : row) r.push_back(std::get<std::string>(v));
+        out.push_back(r);
+      }
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    return out;
+  }
+
+  // Every contact reads back with its phone and e-mail.
+  void ExpectAllReadable(int n) {
+    for (int i = 0; i < n; ++i) {
+      const std::string id = absl::StrCat("c", i);
+      auto got = records_->Get(Contacts(), id);
+      ASSERT_TRUE(got.ok() && got->has_value()) << id << got.status();
+      const auto& v = (*got)->values;
+      EXPECT_EQ(std::get<std::string>(
+                    v[Contacts().FieldIndex("personal_phone")]),
+                absl::StrCat("+49 170 000", i))
+          << id;
+      EXPECT_EQ(std::get<std::string>(
+                    v[Contacts().FieldIndex("personal_email")]),
+                i % 3 == 0 ? "" : absl::StrCat("p", i, "@example.org"))
+          << id;
+    }
+  }
+
+  std::shared_ptr<FieldEncryption> enc_;
+  std::unique_ptr<RecordStore> records_;
+};
+
+TEST_P(KeyRotationTest, ReencryptsEverythingInBatchesAndReadsGoOn) {
+  constexpr int kContacts = 7;
+  for (int i = 0; i < kContacts; ++i) {
+    Insert(absl::StrCat("c", i), absl::StrCat("+49 170 000", i),
+           i % 3 == 0 ? "" : absl::StrCat("p", i, "@example.org"));
+  }
+  const std::string old_key = enc_->keyring().current_key_id();
+  const auto before = Raw();
+  // A value from before encryption (plaintext, no index).
+  ASSERT_TRUE(db_->WithSession([&](Session& session) {
+                  return Execute(session,
+                                 {"UPDATE contacts SET personal_email = "
+                                  "'p1@example.org', personal_email_bidx = '' "
+                                  "WHERE id = 'c1'",
+                                  {}},
+                                 "test")
+                      .status();
+                }).ok());
+
+  auto new_key = AddCurrentDataKey(*db_, *enc_);
+  ASSERT_TRUE(new_key.ok()) << new_key.status();
+  EXPECT_NE(*new_key, old_key);
+  EXPECT_EQ(enc_->keyring().current_key_id(), *new_key);
+  EXPECT_TRUE(enc_->keyring().HasKey(old_key));
+  auto stale = CountStaleValues(*db_, *enc_, model::SchemaRegistry::Default());
+  ASSERT_TRUE(stale.ok()) << stale.status();
+  EXPECT_EQ((*stale)["contacts.personal_phone"], kContacts);
+  EXPECT_EQ((*stale)["contacts.personal_email"], 4);  // c1 c2 c4 c5
+
+  int64_t total = 0;
+  int batches = 0;
+  while (true) {
+    auto n = ReencryptBatch(*db_, *enc_, Contacts(), 3);
+    ASSERT_TRUE(n.ok()) << n.status();
+    if (*n == 0) break;
+    EXPECT_LE(*n, 3);
+    total += *n;
+    ++batches;
+    ExpectAllReadable(kContacts);  // mid-rotation: old and new keys mixed
+    ASSERT_LT(batches, 10);
+  }
+  EXPECT_EQ(total, kContacts);
+  EXPECT_EQ(batches, 3);
+  const std::string prefix = absl::StrCat("enc:v1:", *new_key, ":");
+  const auto after = Raw();
+  ASSERT_EQ(after.size(), static_cast<size_t>(kContacts));
+  for (size_t i = 0; i < after.size(); ++i) {
+    SCOPED_TRACE(after[i][0]);
+    EXPECT_TRUE(absl::StartsWith(after[i][1], prefix)) << after[i][1];
+    if (i % 3 == 0) {
+      EXPECT_EQ(after[i][2], "");
+    } else {
+      EXPECT_TRUE(absl::StartsWith(after[i][2], prefix)) << after[i][2];
+      EXPECT_NE(after[i][2], before[i][2]);
+    }
+    // The index is the same (it does not depend on the data key), and
+    // the legacy plaintext value got one.
+    EXPECT_EQ(after[i][3], before[i][3]);
+  }
+  ExpectAllReadable(kContacts);
+  stale = CountStaleValues(*db_, *enc_, model::SchemaRegistry::Default());
+  ASSERT_TRUE(stale.ok());
+  EXPECT_EQ((*stale)["contacts.personal_phone"], 0);
+  EXPECT_EQ((*stale)["contacts.personal_email"], 0);
+  // A server started now loads both keys, the new one current.
+  auto reloaded = LoadOrCreateKeyring(*db_, enc_->master());
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+  EXPECT_EQ(reloaded->current_key_id(), *new_key);
+  EXPECT_EQ(reloaded->key_ids().size(), 2u);
+}
+
+TEST_P(KeyRotationTest, AValueThatDoesNotDecryptStopsTheBatch) {
+  Insert("c0", "+49 170 0000", "");
+  Insert("c1", "+49 170 0001", "");
+  ASSERT_TRUE(db_->WithSession([&](Session& session) {
+                  return Execute(session,
+                                 {"UPDATE contacts SET personal_phone = (SELECT "
+                                  "personal_phone FROM contacts WHERE id = "
+                                  "'c0') WHERE id = 'c1'",
+                                  {}},
+                                 "test")
+                      .status();
+                }).ok());
+  ASSERT_TRUE(AddCurrentDataKey(*db_, *enc_).ok());
+  auto n = ReencryptBatch(*db_, *enc_, Contacts(), 10);
+  EXPECT_EQ(n.status().code(), absl::StatusCode::kInternal) << n.status();
+  EXPECT_FALSE(absl::StrContains(n.status().message(), "0000"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, KeyRotationTest,
+                         ::testing::ValuesIn(testing::AllBackends()),
+                         BackendParamName);
+
+}  // namespace
+}  // namespace crm::store

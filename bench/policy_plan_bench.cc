@@ -52,6 +52,8 @@
 // --explain prints the plans (EXPLAIN ANALYZE, BUFFERS) of the statements
 // CountRecordDelta runs for the named users. --one-scan adds an experiment:
 // the 20 users' counts as one statement per object (see CountAllInOneScan).
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -82,6 +84,7 @@
 #include "policy/plan_impact.h"
 #include "policy/snapshot.h"
 #include "records/policy_impact.h"
+#include "crypto/master_key.h"
 #include "store/database.h"
 #include "store/identity_store.h"
 #include "store/migrations.h"
@@ -1039,8 +1042,20 @@ int Main(int argc, char** argv) {
   // The server's configuration: the harness's, with admin-cli allowed to
   // manage the policy (PlanPolicy, ApplyPolicy).
   std::string copy_connection;
+  // The copy outlives the run, and its data keys are wrapped by the master
+  // key of the server that first opened it (field encryption): every run
+  // uses the same key file, kept beside the cluster.
+  const char* pg_dir = getenv("CRM_TEST_PG_DIR");
+  const std::string master_key =
+      absl::StrCat(pg_dir != nullptr ? pg_dir : flags.pg_dir,
+                   "/crm_policy_plan_bench.master.key");
+  if (access(master_key.c_str(), F_OK) != 0) {
+    auto made = crypto::GenerateMasterKeyFile(master_key);
+    if (!made.ok()) Die("master key", made.status());
+  }
   auto customize = [&](crm::internal::ServerConfig& config) {
     config.set_database(copy_connection);
+    config.mutable_encryption()->set_master_key_file(master_key);
     for (auto& s : *config.mutable_services()) {
       if (s.name() == "admin-cli") s.add_system_permissions("manage_policy");
     }

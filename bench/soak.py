@@ -406,6 +406,9 @@ tls {
   key_file: "%(c)s/server.key"
   crl_directory: "%(c)s/crl"
 }
+encryption {
+  master_key_file: "%(c)s/master.key"
+}
 services {
   name: "admin-cli"
   identities: "spiffe://crm.local/svc/admin-cli"

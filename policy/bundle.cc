@@ -1,6 +1,7 @@
 #include "policy/bundle.h"
 
 #include <algorithm>
+#include <cstring>
 #include <set>
 #include <tuple>
 #include <utility>
@@ -19,6 +20,7 @@
 #include "model/resource_name.h"
 #include "policy/profile_restrictions.h"
 #include "policy/snapshot.h"
+#include "policy/system_permission.h"
 
 namespace crm::policy {
 namespace {
@@ -47,6 +49,8 @@ constexpr Kind kKinds[] = {
     {"sharingRules", PolicyObject::kSharingRuleFieldNumber, false},
     {"restrictionRules", PolicyObject::kRestrictionRuleFieldNumber, false},
     {"profiles", 0, false},
+    // Read-only: compared with the server's configuration, never compiled.
+    {"services", PolicyObject::kServiceFieldNumber, false},
 };
 
 const Kind* FindKind(absl::string_view dir) {
@@ -152,7 +156,9 @@ void PolicyBundle::Add(const PolicyObject& object) {
   BundleObject o;
   o.object = object;
   Message* body = MutableBody(&o.object, *kind);
-  body->GetReflection()->ClearField(body, EtagField(*body));
+  if (const FieldDescriptor* etag = EtagField(*body)) {
+    body->GetReflection()->ClearField(body, etag);
+  }
   const std::string key =
       body->GetReflection()->GetString(*body, KeyField(*body, *kind));
   o.name = kind->keyed_by_object ? absl::StrCat(kind->dir, "/", key) : key;
@@ -208,6 +214,7 @@ crm::internal::PolicyState PolicyBundle::ToState() const {
       case PolicyObject::kRestrictionRule:
         *state.add_restriction_rules() = o.object.restriction_rule();
         break;
+      case PolicyObject::kService:  // configuration, not compiled policy
       case PolicyObject::KIND_NOT_SET:
         break;
     }
@@ -413,7 +420,8 @@ struct BundleParser {
                                    "); leave it out or make them the same")});
     }
     reflection->SetString(body, key, want);
-    if (!reflection->GetString(*body, EtagField(*body)).empty()) {
+    if (EtagField(*body) != nullptr &&
+        !reflection->GetString(*body, EtagField(*body)).empty()) {
       errors.push_back(BundleError{
           {},
           o.name,
@@ -531,13 +539,105 @@ void CheckBundleRules(const PolicyBundle& bundle,
   }
 }
 
+// services/ files: read-only copies of the configured scopes.
+void CheckServiceScopes(const PolicyBundle& bundle,
+                        const google::protobuf::RepeatedPtrField<
+                            crm::internal::ServiceConfig>& services,
+                        std::vector<BundleError>* errors) {
+  auto fail = [&](const std::string& name, std::string field,
+                  std::string message) {
+    errors->push_back(BundleError{bundle.Locate(name, field), name,
+                                  std::move(field), std::move(message)});
+  };
+  const std::string kReadOnly =
+      "a service's own scope is set in the server's configuration file "
+      "(services { ... }), not by a bundle: change the configuration and "
+      "restart the servers; or export this server's policy again, or leave "
+      "services/ out of the bundle (a bundle never changes or removes a "
+      "service)";
+  for (const auto& [name, o] : bundle.objects()) {
+    if (!o.object.has_service()) continue;
+    const crm::internal::ServiceConfig* config = nullptr;
+    std::vector<std::string> configured;
+    for (const crm::internal::ServiceConfig& s : services) {
+      configured.push_back(s.name());
+      if (absl::StrCat("services/", s.name()) == name) config = &s;
+    }
+    if (config == nullptr) {
+      fail(name, "",
+           absl::StrCat("no service '", name.substr(strlen("services/")),
+                        "' is in this server's configuration (configured: ",
+                        configured.empty() ? "none"
+                                           : absl::StrJoin(configured, ", "),
+                        "); ", kReadOnly));
+      continue;
+    }
+    const crm::v1::ServiceScope want = ServiceScopeOf(*config);
+    const crm::v1::ServiceScope& got = o.object.service();
+    const Descriptor* type = crm::v1::ServiceScope::descriptor();
+    // Field by field, so the error points at the line that differs.
+    auto only = [type](const crm::v1::ServiceScope& m,
+                       const FieldDescriptor* keep) {
+      crm::v1::ServiceScope copy = m;
+      for (int i = 0; i < type->field_count(); ++i) {
+        if (type->field(i) != keep) {
+          copy.GetReflection()->ClearField(&copy, type->field(i));
+        }
+      }
+      return copy;
+    };
+    for (int i = 0; i < type->field_count(); ++i) {
+      const FieldDescriptor* f = type->field(i);
+      if (f->name() == "name") continue;
+      const crm::v1::ServiceScope a = only(got, f), b = only(want, f);
+      if (a.SerializeAsString() == b.SerializeAsString()) continue;
+      TextFormat::Printer printer;
+      printer.SetSingleLineMode(true);
+      std::string text;
+      printer.PrintToString(b, &text);
+      absl::StripTrailingAsciiWhitespace(&text);
+      fail(name, f->name(),
+           absl::StrCat("differs from this server's configuration (",
+                        text.empty() ? "not set" : text, "); ", kReadOnly));
+    }
+  }
+}
+
 }  // namespace
+
+crm::v1::ServiceScope ServiceScopeOf(
+    const crm::internal::ServiceConfig& service) {
+  crm::v1::ServiceScope scope;
+  scope.set_name(absl::StrCat("services/", service.name()));
+  for (const crm::internal::ObjectGrant& g : service.grants()) {
+    crm::v1::ObjectPermission* p = scope.add_object_permissions();
+    p->set_object(g.object());
+    p->set_read(g.read());
+    p->set_create(g.create());
+    p->set_edit(g.edit());
+    p->set_delete_(g.delete_());
+  }
+  std::set<int> permissions;
+  for (const std::string& name : service.system_permissions()) {
+    if (auto p = SystemPermissionFromName(name); p.ok()) permissions.insert(*p);
+  }
+  for (int p : permissions) {
+    scope.add_system_permissions(static_cast<crm::v1::SystemPermission>(p));
+  }
+  *scope.mutable_allowed_ip_ranges() = service.allowed_ip_ranges();
+  *scope.mutable_allowed_countries() = service.allowed_countries();
+  scope.set_trusted_gateway(service.trusted_gateway());
+  return scope;
+}
 
 std::vector<BundleError> ValidateBundle(const PolicyBundle& bundle,
                                         const model::SchemaRegistry& schemas,
                                         const ValidateOptions& options) {
   std::vector<BundleError> errors;
   CheckBundleRules(bundle, &errors);
+  if (options.services != nullptr) {
+    CheckServiceScopes(bundle, *options.services, &errors);
+  }
   // A field the bundle's rules found wrong is not reported again by the
   // compiler (e.g. "10.0.0.0/8, 10.1.0.0/16": two entries in one).
   std::set<std::pair<std::string, std::string>> reported;

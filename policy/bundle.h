@@ -11,6 +11,13 @@
 //   orgWideDefaults/{object}.textproto crm.v1.OrgWideDefault
 //   sharingRules/{id}.textproto       crm.v1.SharingRule
 //   restrictionRules/{id}.textproto   crm.v1.RestrictionRule
+//   services/{name}.textproto         crm.v1.ServiceScope, READ-ONLY: a
+//                                     service's own scope as the server's
+//                                     configuration sets it (export writes
+//                                     it so the bundle shows every grant);
+//                                     validated against the configuration
+//                                     when one is given, never compiled or
+//                                     applied
 // Each file is the object in protobuf text format, headed by
 // "# proto-message: crm.v1.Role". The name (for an org-wide default its
 // `object`) is the file's path and is left out when rendered; when a file
@@ -19,10 +26,10 @@
 //
 // Not in a bundle: users (their role and profile are managed by
 // UserAdminService; a bundle names them as users/{id}, which only the server
-// can check), services and their configured grants (ServiceConfig in the
-// server's configuration file: the bundle names them as services/{name} in
-// permission set assignees; what the services' permission sets grant them
-// is in those sets).
+// can check). Services are registered in the server's configuration file
+// (ServiceConfig); their own scope may appear in services/ as above, and
+// what permission sets assigned to services/{name} grant them is in those
+// sets, which are ordinary policy.
 //
 // Pure: no I/O (files come and go as a path -> contents map; the caller
 // reads and writes the directory), no gRPC, no SQL. Thread-compatible.
@@ -165,10 +172,20 @@ struct ValidateOptions {
   // The registered services (the server's ServiceConfig list): permission
   // set assignees services/{name} must be one of them, and their grants are
   // compiled too. Null: every services/{name} a bundle names is taken as
-  // registered (with no grants of its own).
+  // registered (with no grants of its own). When set, every services/
+  // file must name one of them and equal its scope (ServiceScopeOf): a
+  // difference is an error on the field that differs.
   const google::protobuf::RepeatedPtrField<crm::internal::ServiceConfig>*
       services = nullptr;
 };
+
+// A configured service's own scope as the API shows it (PolicyAdminService
+// kind "services", and a bundle's services/{name}.textproto): name
+// "services/{name}", the grants in configuration order, the system
+// permissions in enum order (a name that is not one is left out; the server
+// refuses to start with one).
+crm::v1::ServiceScope ServiceScopeOf(
+    const crm::internal::ServiceConfig& service);
 
 // Every problem of the bundle, located: ParseBundle's, then the bundle's own
 // rules (every profile a permission set is assigned to is in the bundle;

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "policy/snapshot.h"
@@ -13,6 +14,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 const model::SchemaRegistry& Schemas() {
   return model::SchemaRegistry::Default();
@@ -359,6 +361,101 @@ TEST(PolicyBundle, RegisteredServicesAreChecked) {
   EXPECT_EQ(errors[0].field, "assignees[2]");
   EXPECT_EQ(errors[0].location.line, 15);
   EXPECT_THAT(errors[0].message, HasSubstr("'services/billing'"));
+}
+
+// A configured service as the server's configuration file gives it.
+crm::internal::ServiceConfig BillingService() {
+  crm::internal::ServiceConfig billing;
+  billing.set_name("billing");
+  billing.add_identities("spiffe://crm.local/svc/billing");  // not shown
+  auto* g = billing.add_grants();
+  g->set_object("accounts");
+  g->set_read(true);
+  g->set_edit(true);
+  g = billing.add_grants();
+  g->set_object("*");
+  g->set_read(true);
+  // Out of enum order, and once twice: the scope lists them in enum order.
+  billing.add_system_permissions("view_audit");
+  billing.add_system_permissions("manage_users");
+  billing.add_system_permissions("view_audit");
+  billing.add_allowed_ip_ranges("10.0.0.0/8");
+  billing.add_allowed_countries("DE");
+  return billing;
+}
+
+TEST(ServiceScope, ShowsTheConfiguredScopeWithoutIdentities) {
+  const crm::v1::ServiceScope scope = ServiceScopeOf(BillingService());
+  EXPECT_EQ(scope.name(), "services/billing");
+  ASSERT_EQ(scope.object_permissions_size(), 2);
+  EXPECT_EQ(scope.object_permissions(0).object(), "accounts");
+  EXPECT_TRUE(scope.object_permissions(0).edit());
+  EXPECT_FALSE(scope.object_permissions(0).create());
+  EXPECT_EQ(scope.object_permissions(1).object(), "*");
+  ASSERT_EQ(scope.system_permissions_size(), 2);
+  EXPECT_EQ(scope.system_permissions(0), crm::v1::MANAGE_USERS);
+  EXPECT_EQ(scope.system_permissions(1), crm::v1::VIEW_AUDIT);
+  EXPECT_EQ(scope.allowed_ip_ranges(0), "10.0.0.0/8");
+  EXPECT_EQ(scope.allowed_countries(0), "DE");
+  EXPECT_THAT(scope.DebugString(), Not(HasSubstr("spiffe")));
+}
+
+TEST(ServiceScope, AnExportedScopeValidatesAndAnEditedOneIsRefused) {
+  google::protobuf::RepeatedPtrField<crm::internal::ServiceConfig> services;
+  *services.Add() = BillingService();
+  // As export writes it: through the bundle's renderer.
+  crm::v1::PolicyObject object;
+  *object.mutable_service() = ServiceScopeOf(BillingService());
+  PolicyBundle exported;
+  exported.Add(object);
+  BundleFiles files = ValidFiles();
+  for (auto& [path, text] : RenderBundle(exported)) files[path] = text;
+  ASSERT_EQ(files.count("services/billing.textproto"), 1u);
+  const std::string text = files["services/billing.textproto"];
+  EXPECT_THAT(text, HasSubstr("# proto-message: crm.v1.ServiceScope\n"));
+  EXPECT_THAT(text, Not(HasSubstr("name:")));  // the path is the name
+  EXPECT_THAT(text, HasSubstr("system_permissions: MANAGE_USERS"));
+
+  auto errors = ValidateBundle(files, Schemas(), {.services = &services});
+  EXPECT_THAT(errors, IsEmpty()) << Dump(errors);
+  // Without a configuration to compare with, it parses and is not compiled.
+  errors = ValidateBundle(files, Schemas());
+  EXPECT_THAT(errors, IsEmpty()) << Dump(errors);
+  ParsedBundle parsed = ParseBundle(files);
+  EXPECT_EQ(parsed.bundle.ToState().SerializeAsString(),
+            ParseBundle(ValidFiles()).bundle.ToState().SerializeAsString());
+
+  // Granting the service more through its file: refused at the line, with
+  // what the configuration has and what to do instead.
+  BundleFiles edited = files;
+  absl::StrReplaceAll({{"  edit: true\n", "  edit: true\n  delete: true\n"}},
+                      &edited["services/billing.textproto"]);
+  ASSERT_NE(edited["services/billing.textproto"], text);
+  errors = ValidateBundle(edited, Schemas(), {.services = &services});
+  ASSERT_EQ(errors.size(), 1u) << Dump(errors);
+  EXPECT_EQ(errors[0].object, "services/billing");
+  EXPECT_EQ(errors[0].field, "object_permissions");
+  EXPECT_EQ(errors[0].location.file, "services/billing.textproto");
+  EXPECT_EQ(errors[0].location.line, 2);
+  EXPECT_THAT(errors[0].message,
+              HasSubstr("differs from this server's configuration"));
+  EXPECT_THAT(errors[0].message, HasSubstr("configuration file"));
+
+  // Two fields changed: two errors, each at its own line.
+  edited["services/billing.textproto"] += "trusted_gateway: true\n";
+  errors = ValidateBundle(edited, Schemas(), {.services = &services});
+  ASSERT_EQ(errors.size(), 2u) << Dump(errors);
+  EXPECT_EQ(errors[1].field, "trusted_gateway");
+
+  // A service the configuration does not have.
+  BundleFiles unknown = files;
+  unknown["services/ghost.textproto"] = "trusted_gateway: true\n";
+  errors = ValidateBundle(unknown, Schemas(), {.services = &services});
+  ASSERT_EQ(errors.size(), 1u) << Dump(errors);
+  EXPECT_EQ(errors[0].object, "services/ghost");
+  EXPECT_THAT(errors[0].message,
+              HasSubstr("no service 'ghost' is in this server's "
+                        "configuration (configured: billing)"));
 }
 
 TEST(PolicySnapshotCheck, FindsEveryProblemAndBuildReportsTheFirst) {

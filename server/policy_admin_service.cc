@@ -1,5 +1,6 @@
 #include "server/policy_admin_service.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "google/protobuf/util/field_mask_util.h"
 #include "model/record.h"
 #include "model/resource_name.h"
+#include "policy/bundle.h"
 #include "server/log.h"
 #include "server/pipeline.h"
 #include "server/request_context.h"
@@ -52,6 +54,36 @@ std::string KindList() {
   std::vector<std::string> names;
   for (const KindInfo& k : kKinds) names.emplace_back(k.kind);
   return absl::StrJoin(names, ", ");
+}
+
+// The configured services' own scopes: listed and read here, written only
+// in the configuration file (policy::ServiceScopeOf).
+constexpr absl::string_view kServicesKind = "services";
+
+bool IsServiceName(absl::string_view name) {
+  return absl::StartsWith(name, absl::StrCat(kServicesKind, "/"));
+}
+
+absl::Status ReadOnlyService(absl::string_view name) {
+  return base::WithErrorInfo(
+      absl::FailedPreconditionError(absl::StrCat(
+          name.empty() ? "a service's scope" : name,
+          " is read-only: a service's own scope is set in the server's "
+          "configuration file (services { name: ... }), not through the "
+          "API; change the configuration and restart the servers (to grant "
+          "a service more, assign it a permission set instead)")),
+      crm::v1::READ_ONLY_OBJECT, {{"resource", std::string(name)}});
+}
+
+// The configured services in name order.
+std::vector<const crm::internal::ServiceConfig*> ServicesByName(
+    const ServerCore& core) {
+  std::vector<const crm::internal::ServiceConfig*> out;
+  for (const auto& s : core.config.services()) out.push_back(&s);
+  std::sort(out.begin(), out.end(), [](const auto* a, const auto* b) {
+    return a->name() < b->name();
+  });
+  return out;
 }
 
 const KindInfo* KindByName(absl::string_view kind) {
@@ -255,6 +287,9 @@ grpc::Status PolicyAdminServiceImpl::CreatePolicyObject(
     crm::v1::PolicyObject* response) {
   return Run(context, *request, core_, *loader_, "CreatePolicyObject",
              [&](const policy::Principal&) -> absl::Status {
+    if (request->object().has_service()) {
+      return ReadOnlyService(request->object().service().name());
+    }
     const KindInfo* kind = KindOf(request->object());
     if (kind == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -297,6 +332,18 @@ grpc::Status PolicyAdminServiceImpl::GetPolicyObject(
     crm::v1::PolicyObject* response) {
   return Run(context, *request, core_, *loader_, "GetPolicyObject",
              [&](const policy::Principal&) -> absl::Status {
+    if (IsServiceName(request->name())) {
+      for (const auto& service : core_->config.services()) {
+        if (absl::StrCat(kServicesKind, "/", service.name()) ==
+            request->name()) {
+          *response->mutable_service() = policy::ServiceScopeOf(service);
+          return absl::OkStatus();
+        }
+      }
+      return absl::NotFoundError(absl::StrCat(
+          request->name(), " not found: no service of that name is in the "
+          "server's configuration"));
+    }
     auto parsed = ParseName(request->name(), "name");
     if (!parsed.ok()) return parsed.status();
     store::PolicyStore store(core_->database.get());
@@ -325,13 +372,31 @@ grpc::Status PolicyAdminServiceImpl::ListPolicyObjects(
   return Run(context, *request, core_, *loader_, "ListPolicyObjects",
              [&](const policy::Principal&) -> absl::Status {
     const KindInfo* kind = KindByName(request->kind());
-    if (kind == nullptr) {
+    if (kind == nullptr && request->kind() != kServicesKind) {
       return absl::InvalidArgumentError(absl::StrCat(
           "kind: '", request->kind(), "' is not a policy kind; use one of ",
-          KindList()));
+          KindList(), ", ", kServicesKind));
     }
     auto page_size = PageSize(request->page_size());
     if (!page_size.ok()) return page_size.status();
+    if (kind == nullptr) {  // services: from the configuration
+      auto after = DecodePageToken(request->page_token(), kServicesKind,
+                                   "ListPolicyObjects");
+      if (!after.ok()) return after.status();
+      std::string last;
+      for (const auto* service : ServicesByName(*core_)) {
+        if (!after->empty() && service->name() <= *after) continue;
+        if (response->objects_size() == *page_size) {
+          response->set_next_page_token(
+              EncodePageToken(kServicesKind, last));
+          break;
+        }
+        *response->add_objects()->mutable_service() =
+            policy::ServiceScopeOf(*service);
+        last = service->name();
+      }
+      return absl::OkStatus();
+    }
     auto after = DecodePageToken(request->page_token(), kind->kind,
                                  "ListPolicyObjects");
     if (!after.ok()) return after.status();
@@ -366,6 +431,9 @@ grpc::Status PolicyAdminServiceImpl::UpdatePolicyObject(
     crm::v1::PolicyObject* response) {
   return Run(context, *request, core_, *loader_, "UpdatePolicyObject",
              [&](const policy::Principal&) -> absl::Status {
+    if (request->object().has_service()) {
+      return ReadOnlyService(request->object().service().name());
+    }
     const KindInfo* kind = KindOf(request->object());
     if (kind == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -457,6 +525,7 @@ grpc::Status PolicyAdminServiceImpl::DeletePolicyObject(
     google::protobuf::Empty*) {
   return Run(context, *request, core_, *loader_, "DeletePolicyObject",
              [&](const policy::Principal&) -> absl::Status {
+    if (IsServiceName(request->name())) return ReadOnlyService(request->name());
     auto parsed = ParseName(request->name(), "name");
     if (!parsed.ok()) return parsed.status();
     const KindInfo& kind = *parsed->first;

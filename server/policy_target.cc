@@ -79,6 +79,9 @@ absl::StatusOr<Target> MakeTarget(const PolicyState& live_state,
   Target t;
   t.live = policy::BundleFromState(live_state);
   for (const auto& [name, o] : bundle.objects()) {
+    // A service's scope is configuration: CheckedBundle compared it with
+    // the server's; it is never written.
+    if (o.object.has_service()) continue;
     if (!o.is_profile) {
       t.bundle.Add(o.object);
       continue;

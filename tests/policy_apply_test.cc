@@ -364,12 +364,24 @@ TEST_P(PolicyApplyTest, RoundTripThroughAnEmptyDatabaseIsByteIdentical) {
   // The empty server's admin-cli needs manage_policy from its configuration.
   auto other = TestServer::Start(
       {.backend = GetParam(), .customize = GrantManagePolicy});
+  // So the services' own scopes (read-only, from each server's
+  // configuration) differ, and the other server refuses them; a bundle
+  // moved between servers leaves them out.
+  ASSERT_TRUE(std::filesystem::exists(a + "/services/admin-cli.textproto"));
+  CliResult refused =
+      RunCrmctl({"policy", "apply", a, "--prune"}, EnvFor(**other));
+  EXPECT_EQ(refused.code, 2 + 3) << refused.Describe();
+  EXPECT_THAT(refused.err,
+              HasSubstr("services/admin-cli.textproto:9:1 system_permissions: "
+                        "differs from this server's configuration"));
+  std::filesystem::remove_all(a + "/services");
   ASSERT_TRUE(other.ok()) << other.status();
   const auto env = EnvFor(**other);
   CliResult apply = RunCrmctl({"policy", "apply", a, "--prune"}, env);
   ASSERT_EQ(apply.code, 0) << apply.Describe();
   CliResult exported = RunCrmctl({"policy", "export", b}, env);
   ASSERT_EQ(exported.code, 0) << exported.Describe();
+  std::filesystem::remove_all(b + "/services");
   EXPECT_EQ(Read(a), Read(b));
   CliResult again = RunCrmctl({"policy", "apply", b, "--prune"}, env);
   ASSERT_EQ(again.code, 0) << again.Describe();

@@ -168,6 +168,101 @@ TEST_P(PolicyBundleCliTest, BrokenBundleFailsWithEveryErrorLocated) {
       << r.Describe();
 }
 
+// A service's own scope (ServiceConfig in the server's configuration) is
+// in the export so the bundle shows every grant, and is read-only: a bundle
+// may carry it only as configured, and the API refuses to write it.
+TEST_P(PolicyBundleCliTest, ServicesOwnScopeIsExportedReadOnly) {
+  CliResult r = Run({"policy", "export", dir_});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  policy::BundleFiles files = Read(dir_);
+  // Every configured service, none that is not (the harness's config).
+  for (const char* name : {"admin-cli", "web-frontend", "gateway", "expired",
+                           "revoked", "billing"}) {
+    EXPECT_TRUE(files.count(absl::StrCat("services/", name, ".textproto")))
+        << name;
+  }
+  EXPECT_EQ(files.at("services/billing.textproto"),
+            "# proto-message: crm.v1.ServiceScope\n"
+            "object_permissions {\n  object: \"accounts\"\n  read: true\n}\n"
+            "object_permissions {\n  object: \"opportunities\"\n"
+            "  read: true\n  edit: true\n}\n");
+  EXPECT_THAT(files.at("services/admin-cli.textproto"),
+              AllOf(HasSubstr("object: \"*\""),
+                    HasSubstr("system_permissions: MANAGE_USERS\n")));
+  EXPECT_THAT(files.at("services/web-frontend.textproto"),
+              HasSubstr("trusted_gateway: true\n"));
+  for (const auto& [path, text] : files) {
+    EXPECT_THAT(text, Not(HasSubstr("spiffe://"))) << path;  // no identities
+  }
+
+  // The exported bundle, services included, applies as a no-op.
+  r = Run({"policy", "apply", dir_});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("no change"));
+
+  // Read through the generic commands.
+  r = Run({"policy", "get", "services/billing"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("opportunities"));
+  r = Run({"policy", "list", "services"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_THAT(r.out, AllOf(HasSubstr("services/admin-cli"),
+                           HasSubstr("services/web-frontend")));
+  r = Run({"policy", "get", "services/nope"});
+  EXPECT_EQ(r.code, 2 + 5) << r.Describe();  // NOT_FOUND
+
+  // Writes are refused, naming where the scope is set.
+  r = Run({"policy", "delete", "services/billing"});
+  EXPECT_EQ(r.code, 2 + 9) << r.Describe();  // FAILED_PRECONDITION
+  EXPECT_THAT(r.err, AllOf(HasSubstr("services/billing is read-only"),
+                           HasSubstr("configuration file"),
+                           HasSubstr("READ_ONLY_OBJECT")));
+  r = Run({"policy", "create", "services", "billing2",
+           "{\"object_permissions\":[{\"object\":\"accounts\","
+           "\"read\":true}]}"});
+  EXPECT_EQ(r.code, 2 + 9) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr("read-only"));
+
+  // A bundle that grants a service more through its file: plan and apply
+  // refuse it at the line, and nothing changes.
+  const fs::path billing = fs::path(dir_) / "services/billing.textproto";
+  std::string edited = files.at("services/billing.textproto");
+  edited.replace(edited.find("  read: true\n}"), 12,
+                 "  read: true\n  delete: true\n");
+  Write(billing, edited);
+  r = Run({"policy", "history"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  const std::string history = r.out;
+  for (const char* verb : {"plan", "apply"}) {
+    r = Run({"policy", verb, dir_});
+    EXPECT_EQ(r.code, 2 + 3) << verb << ": " << r.Describe();
+    EXPECT_THAT(r.err,
+                AllOf(HasSubstr("services/billing.textproto:2:1"),
+                      HasSubstr("object_permissions"),
+                      HasSubstr("differs from this server's configuration"),
+                      HasSubstr("restart the servers")))
+        << verb;
+  }
+  // A service the server does not have.
+  Write(billing, files.at("services/billing.textproto"));
+  Write(fs::path(dir_) / "services/ghost.textproto", "trusted_gateway: true\n");
+  r = Run({"policy", "apply", dir_});
+  EXPECT_EQ(r.code, 2 + 3) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr("no service 'ghost'"));
+  r = Run({"policy", "history"});
+  EXPECT_EQ(r.out, history);  // no version was made
+  fs::remove(fs::path(dir_) / "services/ghost.textproto");
+
+  // Leaving the services out (or all of them) removes nothing, even with
+  // --prune: they are not the bundle's to remove.
+  fs::remove_all(fs::path(dir_) / "services");
+  r = Run({"policy", "apply", dir_, "--prune"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("no change"));
+  r = Run({"policy", "get", "services/billing"});
+  EXPECT_EQ(r.code, 0) << r.Describe();
+}
+
 TEST_P(PolicyBundleCliTest, ProfilesCreateUpdateDelete) {
   // From an exported file's form (text format)...
   const fs::path file = fs::path(dir_) / "profiles/night.textproto";

@@ -691,6 +691,40 @@ class PolicyAsCodeTest(unittest.TestCase):
             self.assertEqual(code_of(stub.PlanPolicy, admin.PlanPolicyRequest(
                 bundle=files))[0], grpc.StatusCode.PERMISSION_DENIED)
 
+    def test_service_scopes_are_listed_read_only(self):
+        """A service's own scope (from the server's configuration) is listed
+        with the policy, cannot be written through the API, and a bundle
+        that changes it is refused naming the file and field."""
+        admin = PB["admin"]
+        with ENV.channel() as ch:
+            stub = PB["admin_grpc"].PolicyAdminServiceStub(ch)
+            listed = stub.ListPolicyObjects(
+                admin.ListPolicyObjectsRequest(kind="services"),
+                timeout=DEADLINE)
+            scopes = {o.service.name: o.service for o in listed.objects}
+            self.assertIn("services/billing", scopes)
+            self.assertTrue(scopes["services/billing"].object_permissions)
+            code, details = code_of(stub.DeletePolicyObject,
+                                    admin.DeletePolicyObjectRequest(
+                                        name="services/billing"))
+            self.assertEqual(code, grpc.StatusCode.FAILED_PRECONDITION)
+            self.assertIn("read-only", details)
+            # The scope as exported, plus a grant: refused, nothing written.
+            billing = scopes["services/billing"]
+            billing.ClearField("name")
+            grant = billing.object_permissions.add()
+            grant.object = "contacts"
+            grant.delete = True
+            from google.protobuf import text_format
+            files = admin.PolicyBundleFiles(files={
+                "services/billing.textproto":
+                    text_format.MessageToString(billing)})
+            code, details = code_of(stub.ApplyPolicy,
+                                    admin.ApplyPolicyRequest(bundle=files))
+            self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertIn("services/billing.textproto", details)
+            self.assertIn("differs from this server's configuration", details)
+
     def test_shadow_policy(self):
         """A candidate giving billing view_audit, set as a shadow policy:
         billing is still refused (never enforced), the refusal is counted as

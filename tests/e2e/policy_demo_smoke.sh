@@ -196,6 +196,17 @@ as alice policy export policy-again >/dev/null
 if diff -r policy policy-again >/dev/null; then ok "two exports are byte-identical"; else
   fail "two exports differ:"; diff -r policy policy-again | sed 's/^/    /'; fi
 lacks "no etag inside" "etag" "$(cat policy/*/*.textproto)"
+has "a service's own scope is exported (read-only)" 'object: "accounts"' "$(cat policy/services/billing.textproto)"
+cp policy/services/billing.textproto billing.saved
+sed -i '0,/read: true/s//read: true\n  delete: true/' policy/services/billing.textproto
+rc=0; out=$(as alice policy plan policy) || rc=$?
+exit_is "a bundle granting a service more through its own scope is refused" 5 "$rc" "$out"
+has_line "...at the line that differs" 'services/billing.textproto:2:1 object_permissions' "$out"
+has "...saying where the scope is set" "server's configuration file" "$out"
+rc=0; out=$(as alice policy delete services/billing) || rc=$?
+exit_is "a service's scope cannot be deleted through the API" 11 "$rc" "$out"
+has "...READ_ONLY_OBJECT" "READ_ONLY_OBJECT" "$out"
+mv billing.saved policy/services/billing.textproto
 rc=0; out=$(ctl policy validate policy) || rc=$?
 exit_is "the export validates offline" 0 "$rc" "$out"
 printf 'object: "accounts"\ncriteria: "industry = \\"Retail\\""\nshared_with { role: "roles/sales-reps" }\naccess: READ\n' \

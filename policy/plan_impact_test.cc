@@ -19,6 +19,7 @@
 #include "login/ip_address.h"
 #include "policy/policy_test_org.h"
 #include "policy/system_permission.h"
+#include "tests/support/policy_mutator.h"
 #include "tests/support/policy_org_generator.h"
 
 namespace crm::policy {
@@ -547,12 +548,12 @@ TEST(PlanImpact, SharingRuleSource) {
 // then for every user, every decision the report does not mention must be
 // the same before and after, and every one it mentions must really change.
 
-class Mutator {
+class Mutator : public crm::testing::PolicyMutatorBase {
  public:
-  Mutator(uint64_t seed, PolicyState* state) : rng_(seed), s_(*state) {}
+  Mutator(uint64_t seed, PolicyState* state)
+      : PolicyMutatorBase(seed, state) {}
 
-  // One random mutation; returns what it did (for failure messages).
-  std::string Mutate() {
+  std::string Mutate() override {
     switch (Uniform(12)) {
       case 0:
         return AddSharingRule();
@@ -574,45 +575,13 @@ class Mutator {
       case 9:
         return EditRestriction();
       case 10:
-        return ChangeDefault();
+        return ChangeDefault(0.5);
       default:
         return ChangeProfile();
     }
   }
 
  private:
-  int Uniform(int n) {
-    return std::uniform_int_distribution<int>(0, n - 1)(rng_);
-  }
-  bool Chance(double p) { return std::bernoulli_distribution(p)(rng_); }
-
-  std::string RandomUser() {
-    return absl::StrCat("users/", s_.users(Uniform(s_.users_size())).id());
-  }
-  std::string RandomRole() { return s_.roles(Uniform(s_.roles_size())).name(); }
-
-  crm::v1::Grantee RandomGrantee() {
-    crm::v1::Grantee g;
-    switch (Uniform(4)) {
-      case 0:
-        g.set_user(RandomUser());
-        break;
-      case 1:
-        g.set_role(RandomRole());
-        break;
-      case 2:
-        g.set_role_and_subordinates(RandomRole());
-        break;
-      default:
-        if (s_.groups_size() == 0) {
-          g.set_user(RandomUser());
-        } else {
-          g.set_group(s_.groups(Uniform(s_.groups_size())).name());
-        }
-    }
-    return g;
-  }
-
   std::string RandomAccountCriteria() {
     static const char* kIndustries[] = {"Energy", "Retail", "Banking",
                                         "Health"};
@@ -623,9 +592,9 @@ class Mutator {
     return absl::StrCat("billing_country = \"", kCountries[Uniform(4)], "\"");
   }
 
-  std::string AddSharingRule() {
+  std::string AddSharingRule() override {
     auto* r = s_.add_sharing_rules();
-    r->set_name(absl::StrCat("sharingRules/m", next_++));
+    r->set_name(NewName("sharingRules/"));
     r->set_object("accounts");
     if (Chance(0.5)) {
       *r->mutable_owned_by() = RandomGrantee();
@@ -637,38 +606,10 @@ class Mutator {
     return absl::StrCat("add ", r->ShortDebugString());
   }
 
-  std::string RemoveSharingRule() {
-    if (s_.sharing_rules_size() == 0) return AddSharingRule();
-    int i = Uniform(s_.sharing_rules_size());
-    std::string name = s_.sharing_rules(i).name();
-    s_.mutable_sharing_rules()->DeleteSubrange(i, 1);
-    return absl::StrCat("remove ", name);
-  }
-
-  std::string ChangeGroup() {
-    if (s_.groups_size() == 0) return AddSharingRule();
-    auto* g = s_.mutable_groups(Uniform(s_.groups_size()));
-    if (g->members_size() > 0 && Chance(0.5)) {
-      int i = Uniform(g->members_size());
-      std::string what = g->members(i).ShortDebugString();
-      g->mutable_members()->DeleteSubrange(i, 1);
-      return absl::StrCat("remove member ", what, " of ", g->name());
-    }
-    crm::v1::Grantee m = RandomGrantee();
-    if (m.has_group()) m.set_user(RandomUser());  // no cycles
-    *g->add_members() = m;
-    return absl::StrCat("add member ", m.ShortDebugString(), " to ",
-                        g->name());
-  }
-
   std::string MoveRole() {
-    // A non-root role to a random new parent; a cycle fails to build and
-    // the caller draws again.
-    auto* r = s_.mutable_roles(Uniform(s_.roles_size()));
-    if (r->parent().empty()) return ChangeUser();
-    std::string parent = RandomRole();
-    r->set_parent(parent);
-    return absl::StrCat("move ", r->name(), " under ", parent);
+    // A cycle fails to build and the caller draws again.
+    const std::string moved = MoveRoleOrNothing();
+    return moved.empty() ? ChangeUser() : moved;
   }
 
   std::string ChangePermissionSet() {
@@ -680,16 +621,8 @@ class Mutator {
                                                  Uniform(set->object_permissions_size()))
                                            : set->add_object_permissions();
         if (p->object().empty()) p->set_object("accounts");
-        switch (Uniform(6)) {
-          case 0: p->set_read(!p->read()); break;
-          case 1: p->set_create(!p->create()); break;
-          case 2: p->set_edit(!p->edit()); break;
-          case 3: p->set_delete_(!p->delete_()); break;
-          case 4: p->set_view_all(!p->view_all()); break;
-          default: p->set_modify_all(!p->modify_all());
-        }
         return absl::StrCat("object permission of ", set->name(), ": ",
-                            p->ShortDebugString());
+                            FlipObjectPermission(p));
       }
       case 1: {
         auto* f = set->add_field_permissions();
@@ -784,27 +717,11 @@ class Mutator {
       return absl::StrCat("remove ", name);
     }
     auto* r = s_.add_restriction_rules();
-    r->set_name(absl::StrCat("restrictionRules/m", next_++));
+    r->set_name(NewName("restrictionRules/"));
     r->set_object("accounts");
     *r->mutable_applies_to() = RandomGrantee();
     r->set_criteria(RandomAccountCriteria());
     return absl::StrCat("add ", r->ShortDebugString());
-  }
-
-  std::string ChangeDefault() {
-    auto* d = s_.mutable_defaults(Uniform(s_.defaults_size()));
-    if (Chance(0.5)) {
-      d->set_grant_access_using_hierarchies(
-          !d->grant_access_using_hierarchies());
-    } else {
-      using crm::v1::OrgWideDefault;
-      const OrgWideDefault::Access kinds[] = {
-          OrgWideDefault::PRIVATE, OrgWideDefault::PUBLIC_READ,
-          OrgWideDefault::PUBLIC_READ_WRITE,
-          OrgWideDefault::CONTROLLED_BY_PARENT};
-      d->set_internal_access(kinds[Uniform(d->object() == "accounts" ? 3 : 4)]);
-    }
-    return absl::StrCat("default ", d->ShortDebugString());
   }
 
   std::string ChangeProfile() {
@@ -828,10 +745,6 @@ class Mutator {
     }
     return absl::StrCat("change ", p->ShortDebugString());
   }
-
-  std::mt19937_64 rng_;
-  PolicyState& s_;
-  int next_ = 0;
 };
 
 // The point decisions the report must account for, per user.

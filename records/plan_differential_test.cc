@@ -70,6 +70,7 @@
 #include "records/policy_impact.h"
 #include "store/record_store.h"
 #include "store/statement.h"
+#include "tests/support/policy_mutator.h"
 #include "store/store_test_fixture.h"
 #include "tests/support/policy_org_generator.h"
 
@@ -98,12 +99,12 @@ const model::SchemaRegistry& Registry() {
 // admin (a user moved to another role, activated or deactivated). Some do
 // not compile (a role cycle, a rule on an object controlled by its parent):
 // the caller draws again.
-class Mutator {
+class Mutator : public crm::testing::PolicyMutatorBase {
  public:
   Mutator(uint64_t seed, PolicyState* state, int* next_name)
-      : rng_(seed), s_(*state), next_(*next_name) {}
+      : PolicyMutatorBase(seed, state, next_name) {}
 
-  std::string Mutate() {
+  std::string Mutate() override {
     switch (Uniform(12)) {
       case 0:
         return AddSharingRule();
@@ -119,7 +120,7 @@ class Mutator {
       case 6:
         return ChangePermissionSet();
       case 7:
-        return ChangeDefault();
+        return ChangeDefault(0.4);
       case 8:
       case 9:
         return MoveUser();
@@ -145,7 +146,7 @@ class Mutator {
   // A new criteria rule on accounts shared with the users of `role`.
   std::string ShareWithRole(const std::string& role) {
     auto* r = s_.add_sharing_rules();
-    r->set_name(absl::StrCat("sharingRules/m", next_++));
+    r->set_name(NewName("sharingRules/"));
     r->set_object("accounts");
     r->set_criteria(RandomCriteria("accounts"));
     r->mutable_shared_with()->set_role(role);
@@ -164,63 +165,8 @@ class Mutator {
   }
 
   std::string MoveRole() {
-    auto* r = s_.mutable_roles(Uniform(s_.roles_size()));
-    if (r->parent().empty()) return MoveUser();
-    const std::string parent = RandomRole();
-    r->set_parent(parent);
-    return absl::StrCat("move ", r->name(), " under ", parent);
-  }
-
-  std::string ChangeGroup() {
-    if (s_.groups_size() == 0) return AddSharingRule();
-    auto* g = s_.mutable_groups(Uniform(s_.groups_size()));
-    if (g->members_size() > 0 && Chance(0.5)) {
-      const int i = Uniform(g->members_size());
-      const std::string what = g->members(i).ShortDebugString();
-      g->mutable_members()->DeleteSubrange(i, 1);
-      return absl::StrCat("remove member ", what, " of ", g->name());
-    }
-    crm::v1::Grantee m = RandomGrantee();
-    if (m.has_group()) m.set_user(RandomUser());  // no cycles
-    *g->add_members() = m;
-    return absl::StrCat("add member ", m.ShortDebugString(), " to ",
-                        g->name());
-  }
-
-  int Uniform(int n) {
-    return std::uniform_int_distribution<int>(0, n - 1)(rng_);
-  }
-  bool Chance(double p) { return std::bernoulli_distribution(p)(rng_); }
-  template <typename T>
-  const T& Pick(const std::vector<T>& v) {
-    return v[Uniform(static_cast<int>(v.size()))];
-  }
-
-  std::string RandomUser() {
-    return absl::StrCat("users/", s_.users(Uniform(s_.users_size())).id());
-  }
-  std::string RandomRole() { return s_.roles(Uniform(s_.roles_size())).name(); }
-
-  crm::v1::Grantee RandomGrantee() {
-    crm::v1::Grantee g;
-    switch (Uniform(4)) {
-      case 0:
-        g.set_user(RandomUser());
-        break;
-      case 1:
-        g.set_role(RandomRole());
-        break;
-      case 2:
-        g.set_role_and_subordinates(RandomRole());
-        break;
-      default:
-        if (s_.groups_size() == 0) {
-          g.set_user(RandomUser());
-        } else {
-          g.set_group(s_.groups(Uniform(s_.groups_size())).name());
-        }
-    }
-    return g;
+    const std::string moved = MoveRoleOrNothing();
+    return moved.empty() ? MoveUser() : moved;
   }
 
   // The generator's fields and values (one or two terms), so that criteria
@@ -261,9 +207,9 @@ class Mutator {
     return absl::StrJoin(terms, " AND ");
   }
 
-  std::string AddSharingRule() {
+  std::string AddSharingRule() override {
     auto* r = s_.add_sharing_rules();
-    r->set_name(absl::StrCat("sharingRules/m", next_++));
+    r->set_name(NewName("sharingRules/"));
     r->set_object(Chance(0.75) ? "accounts" : "contacts");
     if (Chance(0.5)) {
       *r->mutable_owned_by() = RandomGrantee();
@@ -273,14 +219,6 @@ class Mutator {
     *r->mutable_shared_with() = RandomGrantee();
     r->set_access(Chance(0.5) ? crm::v1::READ : crm::v1::READ_WRITE);
     return absl::StrCat("add ", r->ShortDebugString());
-  }
-
-  std::string RemoveSharingRule() {
-    if (s_.sharing_rules_size() == 0) return AddSharingRule();
-    const int i = Uniform(s_.sharing_rules_size());
-    const std::string name = s_.sharing_rules(i).name();
-    s_.mutable_sharing_rules()->DeleteSubrange(i, 1);
-    return absl::StrCat("remove ", name);
   }
 
   // In place (same name): level, source (criteria <-> owners) or recipients.
@@ -318,16 +256,8 @@ class Mutator {
         if (p->object().empty()) {
           p->set_object(Chance(0.5) ? "accounts" : "contacts");
         }
-        switch (Uniform(6)) {
-          case 0: p->set_read(!p->read()); break;
-          case 1: p->set_create(!p->create()); break;
-          case 2: p->set_edit(!p->edit()); break;
-          case 3: p->set_delete_(!p->delete_()); break;
-          case 4: p->set_view_all(!p->view_all()); break;
-          default: p->set_modify_all(!p->modify_all());
-        }
         return absl::StrCat("object permission of ", set->name(), ": ",
-                            p->ShortDebugString());
+                            FlipObjectPermission(p));
       }
       default:
         if (set->assignees_size() > 0 && Chance(0.5)) {
@@ -342,23 +272,6 @@ class Mutator {
         set->add_assignees(a);
         return absl::StrCat("assign ", set->name(), " to ", a);
     }
-  }
-
-  std::string ChangeDefault() {
-    auto* d = s_.mutable_defaults(Uniform(s_.defaults_size()));
-    if (Chance(0.4)) {
-      d->set_grant_access_using_hierarchies(
-          !d->grant_access_using_hierarchies());
-    } else {
-      using crm::v1::OrgWideDefault;
-      const OrgWideDefault::Access kinds[] = {
-          OrgWideDefault::PRIVATE, OrgWideDefault::PUBLIC_READ,
-          OrgWideDefault::PUBLIC_READ_WRITE,
-          OrgWideDefault::CONTROLLED_BY_PARENT};
-      d->set_internal_access(
-          kinds[Uniform(d->object() == "accounts" ? 3 : 4)]);
-    }
-    return absl::StrCat("default ", d->ShortDebugString());
   }
 
   std::string ChangeRestriction() {
@@ -379,7 +292,7 @@ class Mutator {
       return absl::StrCat("edit ", r->ShortDebugString());
     }
     auto* r = s_.add_restriction_rules();
-    r->set_name(absl::StrCat("restrictionRules/m", next_++));
+    r->set_name(NewName("restrictionRules/"));
     r->set_object(Chance(0.7) ? "accounts" : "contacts");
     *r->mutable_applies_to() = RandomGrantee();
     r->set_criteria(RandomCriteria(r->object()));
@@ -391,10 +304,6 @@ class Mutator {
     u->set_active(!u->active());
     return absl::StrCat("users/", u->id(), " active ", u->active());
   }
-
-  std::mt19937_64 rng_;
-  PolicyState& s_;
-  int& next_;  // names of added rules, unique across a run
 };
 
 // ---------------------------------------------------------------------------

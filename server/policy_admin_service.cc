@@ -202,14 +202,13 @@ absl::StatusOr<PolicyObject> FromRow(const KindInfo& kind,
   return object;
 }
 
-// Every method runs through the request pipeline, which checks
-// MANAGE_POLICY (Evaluator::CheckSystem) before `fn` runs.
+// The object methods need MANAGE_POLICY; a change is logged.
 template <typename Fn>
 grpc::Status Run(grpc::ServerContext* context, const Message& request,
                  ServerCore* core, PolicyLoader& loader, const char* method,
                  Fn fn) {
-  return core->pipeline->Run(
-      context, absl::StrCat("crm.v1.PolicyAdminService/", method), request,
+  return RunPolicyAdminMethod(
+      context, request, *core, method, crm::v1::MANAGE_POLICY,
       [&](const Call& call) -> absl::Status {
         absl::Status s = fn(call.principal());
         if (s.ok() && (absl::StartsWith(method, "Create") ||
@@ -221,9 +220,7 @@ grpc::Status Run(grpc::ServerContext* context, const Message& request,
                    {"version", absl::StrCat(loader.version())}});
         }
         return s;
-      },
-      {.requires_permission = crm::v1::MANAGE_POLICY,
-       .decision_kind = "system"});
+      });
 }
 
 // The id a Create request names, checked against the object's own key.
@@ -280,6 +277,17 @@ absl::Status CheckMask(const KindInfo& kind, const Message& body,
 }
 
 }  // namespace
+
+grpc::Status RunPolicyAdminMethod(grpc::ServerContext* context,
+                                  const google::protobuf::Message& request,
+                                  const ServerCore& core,
+                                  absl::string_view method,
+                                  crm::v1::SystemPermission permission,
+                                  Pipeline::Handler handler) {
+  return core.pipeline->Run(
+      context, absl::StrCat("crm.v1.PolicyAdminService/", method), request,
+      handler, {.requires_permission = permission, .decision_kind = "system"});
+}
 
 grpc::Status PolicyAdminServiceImpl::CreatePolicyObject(
     grpc::ServerContext* context,

@@ -16,10 +16,23 @@
 #include "crm/v1/admin_service.grpc.pb.h"
 #include "policy/principal.h"
 #include "server/admin_support.h"
+#include "server/pipeline.h"
 #include "server/policy_loader.h"
 #include "server/server_core.h"
 
 namespace crm::server {
+
+// Runs one PolicyAdminService method (`method` without the service,
+// "PlanPolicy") through the request pipeline, which checks `permission`
+// (Evaluator::CheckSystem) before `handler` runs. The one way in for the
+// files that implement the service (policy_admin_service.cc,
+// policy_bundle_service.cc, shadow_policy_service.cc).
+grpc::Status RunPolicyAdminMethod(grpc::ServerContext* context,
+                                  const google::protobuf::Message& request,
+                                  const ServerCore& core,
+                                  absl::string_view method,
+                                  crm::v1::SystemPermission permission,
+                                  Pipeline::Handler handler);
 
 class PolicyAdminServiceImpl final
     : public crm::v1::PolicyAdminService::Service {

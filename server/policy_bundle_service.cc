@@ -43,18 +43,14 @@ using google::protobuf::Message;
 
 constexpr size_t kMaxMessageBytes = 1000;
 
-// Every bundle method runs through the request pipeline, which checks
-// `permission` (Evaluator::CheckSystem) before `fn` runs.
+// `fn` gets the calling service (plans evaluate users through it).
 template <typename Fn>
 grpc::Status Run(grpc::ServerContext* context, const Message& request,
                  ServerCore* core, const char* method,
                  crm::v1::SystemPermission permission, Fn fn) {
-  return core->pipeline->Run(
-      context, absl::StrCat("crm.v1.PolicyAdminService/", method), request,
-      [&](const Call& call) -> absl::Status {
-        return fn(call.principal().service);
-      },
-      {.requires_permission = permission, .decision_kind = "system"});
+  return RunPolicyAdminMethod(
+      context, request, *core, method, permission,
+      [&](const Call& call) { return fn(call.principal().service); });
 }
 
 // The stored body of a bundle object: its message with the name set and the

@@ -94,10 +94,9 @@ void ShadowPolicy::CompileLocked() {
   std::shared_ptr<const crm::internal::PolicyState> live =
       loader_->CurrentState();
   if (bundle == nullptr || live == nullptr) return;
-  absl::StatusOr<std::shared_ptr<const policy::PolicySnapshot>> compiled =
-      absl::UnknownError("");
   absl::StatusOr<Target> target = MakeTarget(*live, *bundle, prune);
-  compiled = target.ok() ? loader_->Compile(target->state) : target.status();
+  absl::StatusOr<std::shared_ptr<const policy::PolicySnapshot>> compiled =
+      target.ok() ? loader_->Compile(target->state) : target.status();
   absl::MutexLock lock(&mu_);
   if (bundle_ != bundle) return;  // replaced meanwhile
   compiled_for_ = live->version();

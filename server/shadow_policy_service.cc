@@ -24,11 +24,9 @@ template <typename Fn>
 grpc::Status Run(grpc::ServerContext* context,
                  const google::protobuf::Message& request, ServerCore* core,
                  const char* method, Fn fn) {
-  return core->pipeline->Run(
-      context, absl::StrCat("crm.v1.PolicyAdminService/", method), request,
-      [&](const Call&) -> absl::Status { return fn(); },
-      {.requires_permission = crm::v1::MANAGE_POLICY,
-       .decision_kind = "system"});
+  return RunPolicyAdminMethod(context, request, *core, method,
+                              crm::v1::MANAGE_POLICY,
+                              [&](const Call&) { return fn(); });
 }
 
 // Stores `row` (its audit event `action` in the same transaction) and loads

@@ -11,7 +11,9 @@ test), Python grpcio clients.
      connections, every acknowledged write is present, none appears twice;
   3. a fast shutdown with no traffic: health goes NOT_SERVING, then SERVING
      within 2 s of the restart;
-  4. a restart while the pool is idle: the first calls after it succeed.
+  4. a restart while the pool is idle: the first calls after it succeed;
+  5. a shadow policy set before a restart is still loaded and compared
+     after it (an outage does not silently stop the comparison).
 
 The cluster runs with fsync=off (the machine does not crash, only the
 server processes die) but synchronous_commit=on: an acknowledged COMMIT is
@@ -165,6 +167,7 @@ services {
   name: "admin-cli"
   identities: "spiffe://crm.local/svc/admin-cli"
   grants { object: "*" read: true create: true edit: true delete: true }
+  system_permissions: "manage_policy"
 }
 """ % {"db": self.cluster.conninfo(self.dbname), "c": c}
 
@@ -460,6 +463,50 @@ class RestartWithoutTrafficTest(ServerTestCase):
         self.assert_recovers(up)
         for i in range(8):
             self.assertTrue(self.create("Idle %d" % i).name)
+
+
+    def test_shadow_policy_survives_a_restart(self):
+        """The candidate gives admin-cli view_audit: every ListAuditEvents
+        is refused (live) and counted as a disagreement (shadow), before
+        and after PostgreSQL restarts."""
+        admin = PB["admin"]
+        audit = PB["audit"]
+        stub = PB["admin_grpc"].PolicyAdminServiceStub(self.channel)
+        audits = PB["audit_grpc"].AuditServiceStub(self.channel)
+        files = admin.PolicyBundleFiles(files={
+            "permissionSets/fault-shadow.textproto":
+                'system_permissions: VIEW_AUDIT\n'
+                'assignees: "services/admin-cli"\n'})
+        stub.SetShadowPolicy(admin.SetShadowPolicyRequest(bundle=files),
+                             timeout=CALL_DEADLINE)
+
+        def refused_and_counted():
+            before = stub.GetShadowPolicy(admin.GetShadowPolicyRequest(),
+                                          timeout=CALL_DEADLINE)
+            try:
+                audits.ListAuditEvents(audit.ListAuditEventsRequest(
+                    page_size=1), timeout=CALL_DEADLINE)
+                self.fail("ListAuditEvents was allowed: the shadow policy "
+                          "was enforced")
+            except grpc.RpcError as e:
+                self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+            after = stub.GetShadowPolicy(admin.GetShadowPolicyRequest(),
+                                         timeout=CALL_DEADLINE)
+            self.assertTrue(after.active)
+            return after.disagreements - before.disagreements
+
+        try:
+            self.assertGreaterEqual(refused_and_counted(), 1)
+            ENV.cluster.stop("fast")
+            wait_for(self.not_serving, 10, "health NOT_SERVING")
+            ENV.cluster.start()
+            self.assert_recovers(time.monotonic())
+            # Every policy refresh round during the outage failed; the
+            # candidate is neither dropped nor stale once it is over.
+            self.assertGreaterEqual(refused_and_counted(), 1)
+        finally:
+            stub.ClearShadowPolicy(admin.ClearShadowPolicyRequest(),
+                                   timeout=CALL_DEADLINE)
 
 
 class CountingResult(ext.CountingResult):

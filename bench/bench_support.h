@@ -49,7 +49,18 @@ struct SeededServerOptions {
   // SetShadowPolicy stores it, and loaded; Start fails if it is not being
   // evaluated).
   bool shadow = false;
+  // Also seed `contacts` pairs of contacts of the same shape (crm_load's
+  // get_plain and get_encrypted): "contacts/plainN" holds a phone number
+  // and an e-mail address in the non-sensitive fields phone and
+  // description, "contacts/encN" the same two values in the sensitive
+  // fields personal_phone and personal_email (encrypted at rest); the other
+  // fields are alike. admin-cli is then granted reading both sensitive
+  // fields (a permission set), so a Get returns and decrypts them.
+  int contacts = 0;
 };
+
+// The i-th seeded contact (see SeededServerOptions::contacts).
+crm::v1::Contact SeedContact(int i, bool encrypted);
 
 // An in-process TestServer (real mTLS, real database) holding `accounts`
 // seeded accounts. Seeding writes through the server's own RecordStore in
@@ -75,10 +86,16 @@ class SeededServer {
   policy::Evaluator EvaluatorFor(const policy::Principal& principal) const;
   // "accounts/{id}" of every seeded account, in seeding order.
   const std::vector<std::string>& account_names() const { return names_; }
+  // "contacts/{id}" of the seeded contacts whose two values are plain
+  // (false) or encrypted (true), in seeding order.
+  const std::vector<std::string>& contact_names(bool encrypted) const {
+    return encrypted ? encrypted_contacts_ : plain_contacts_;
+  }
 
  private:
   std::unique_ptr<testing::TestServer> server_;
   std::vector<std::string> names_;
+  std::vector<std::string> plain_contacts_, encrypted_contacts_;
 };
 
 // Inserts `count` accounts through the public API (CreateAccount) of the

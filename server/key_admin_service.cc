@@ -261,9 +261,6 @@ grpc::Status KeyAdminServiceImpl::RotateDataKey(
       // The current key may be another server's newer one.
       if (absl::Status s = (*enc)->Reload(*core_->database); !s.ok()) return s;
     }
-    const std::string data_key = (*enc)->keyring().current_key_id();
-    response->set_data_key(data_key);
-
     Reencryption r(core_, *enc, *context, batch);
     absl::Status s = r.Pass();
     if (s.ok() && mode == RotateDataKeyRequest::NEW_KEY) {
@@ -272,6 +269,10 @@ grpc::Status KeyAdminServiceImpl::RotateDataKey(
       s = r.WaitUntil(key_made + kOtherServersGrace);
       if (s.ok()) s = r.Pass();
     }
+    // The key values are under now: a rotation another server made
+    // meanwhile is picked up by ReencryptBatch (store/key_rotation.h).
+    const std::string data_key = (*enc)->keyring().current_key_id();
+    response->set_data_key(data_key);
     int64_t remaining = -1;
     if (s.ok()) s = Stale(core_, **enc, response->mutable_remaining(),
                           &remaining);

@@ -22,11 +22,11 @@ using Args = std::vector<std::string>;
 constexpr char kUsage[] =
     "keys status [--json] | keys rotate [--batch N] [--resume]";
 
-void PrintStale(CliSession& s,
-                const google::protobuf::RepeatedPtrField<
-                    crm::v1::StaleFieldValues>& stale) {
+void PrintStale(CliSession& s, const google::protobuf::RepeatedPtrField<
+                                   crm::v1::StaleFieldValues>& stale) {
   std::vector<std::vector<std::string>> rows;
-  for (const auto& v : stale) rows.push_back({v.field(), absl::StrCat(v.values())});
+  for (const auto& v : stale)
+    rows.push_back({v.field(), absl::StrCat(v.values())});
   s.out() << FormatTable({"FIELD", "VALUES NOT UNDER THE CURRENT KEY"}, rows);
 }
 
@@ -68,9 +68,9 @@ absl::Status Status(CliSession& s, const Args& args) {
 }
 
 absl::Status Rotate(CliSession& s, const Args& args) {
-  auto a = ParseCommand(args, {{"batch", true}, {"resume", false}},
-                        "keys rotate", 0, 0,
-                        "keys rotate [--batch N] [--resume]");
+  auto a =
+      ParseCommand(args, {{"batch", true}, {"resume", false}}, "keys rotate", 0,
+                   0, "keys rotate [--batch N] [--resume]");
   if (!a.ok()) return a.status();
   crm::v1::RotateDataKeyRequest request;
   request.set_mode(a->Has("resume") ? crm::v1::RotateDataKeyRequest::RESUME

@@ -1,5 +1,6 @@
 #include "server/key_admin_service.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <utility>
@@ -44,7 +45,8 @@ absl::StatusOr<store::FieldEncryption*> Encryption(ServerCore* core) {
 // The resources with a sensitive field, in registry order.
 std::vector<const model::ObjectSchema*> EncryptedSchemas() {
   std::vector<const model::ObjectSchema*> out;
-  for (const model::ObjectSchema* schema : model::SchemaRegistry::Default().All()) {
+  for (const model::ObjectSchema* schema :
+       model::SchemaRegistry::Default().All()) {
     for (const model::FieldSchema& f : schema->fields()) {
       if (f.sensitive) {
         out.push_back(schema);
@@ -55,10 +57,10 @@ std::vector<const model::ObjectSchema*> EncryptedSchemas() {
   return out;
 }
 
-absl::Status Stale(ServerCore* core, store::FieldEncryption& enc,
-                   google::protobuf::RepeatedPtrField<crm::v1::StaleFieldValues>*
-                       out,
-                   int64_t* total) {
+absl::Status Stale(
+    ServerCore* core, store::FieldEncryption& enc,
+    google::protobuf::RepeatedPtrField<crm::v1::StaleFieldValues>* out,
+    int64_t* total) {
   auto stale = store::CountStaleValues(*core->database, enc,
                                        model::SchemaRegistry::Default());
   if (!stale.ok()) return stale.status();
@@ -170,145 +172,156 @@ absl::Status AuditReencryption(ServerCore* core, const std::string& data_key,
   });
 }
 
+absl::Status DescribeKeys(ServerCore* core, crm::v1::KeyStatus* response) {
+  auto enc = Encryption(core);
+  if (!enc.ok()) return enc.status();
+  // Another server may have rotated since this one looked.
+  if (auto r = (*enc)->RefreshIfRotated(*core->database); !r.ok()) {
+    return r.status();
+  }
+  auto keys = store::ListDataKeys(*core->database);
+  if (!keys.ok()) return keys.status();
+  response->set_master_key_id((*enc)->master().id());
+  for (const store::DataKeyInfo& k : *keys) {
+    crm::v1::DataKeyInfo* out = response->add_data_keys();
+    out->set_id(k.id);
+    *out->mutable_create_time() =
+        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+            k.created_micros);
+    out->set_current(k.current);
+    out->set_master_key_id(k.master_key_id);
+    if (k.current) response->set_current_data_key(k.id);
+  }
+  int64_t total = 0;
+  if (absl::Status s = Stale(core, **enc, response->mutable_stale(), &total);
+      !s.ok()) {
+    return s;
+  }
+  response->set_stale_total(total);
+  return absl::OkStatus();
+}
+
+// Step 1: a new current data key, its [keys.rotate] event in the same
+// transaction. Sets *previous to the key that was current.
+absl::StatusOr<std::string> NewCurrentKey(ServerCore* core,
+                                          store::FieldEncryption& enc,
+                                          std::string* previous) {
+  return store::AddCurrentDataKey(
+      *core->database, enc,
+      [&](store::Session& session, const std::string& previous_id,
+          const std::string& new_id) -> absl::Status {
+        *previous = previous_id;
+        crm::v1::AuditEvent e;
+        e.set_action("keys.rotate");
+        e.set_resource(absl::StrCat("dataKeys/", new_id));
+        e.set_outcome(crm::v1::ALLOWED);
+        auto& a = *e.mutable_attributes();
+        a["data_key"] = new_id;
+        a["previous_data_key"] = previous_id;
+        a["master_key"] = enc.master().id();
+        audit::FillFromCall(&e);
+        std::vector<crm::v1::AuditEvent> events;
+        events.push_back(std::move(e));
+        return core->audit->AppendInTransaction(session, std::move(events));
+      });
+}
+
+absl::Status Rotate(ServerCore* core, const grpc::ServerContext& context,
+                    const RotateDataKeyRequest& request,
+                    crm::v1::RotateDataKeyResponse* response) {
+  const RotateDataKeyRequest::Mode mode = request.mode();
+  if (mode != RotateDataKeyRequest::NEW_KEY &&
+      mode != RotateDataKeyRequest::RESUME) {
+    return absl::InvalidArgumentError(
+        "mode: required: NEW_KEY (a new data key, then re-encryption) or "
+        "RESUME (re-encryption under the current key only, e.g. after an "
+        "interrupted rotation)");
+  }
+  const int batch = request.batch_size() == 0
+                        ? KeyAdminServiceImpl::kDefaultBatchSize
+                        : request.batch_size();
+  if (batch < 1 || batch > KeyAdminServiceImpl::kMaxBatchSize) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "batch_size: 1 to ", KeyAdminServiceImpl::kMaxBatchSize,
+        " records (0 means ", KeyAdminServiceImpl::kDefaultBatchSize, "), got ",
+        request.batch_size()));
+  }
+  auto enc = Encryption(core);
+  if (!enc.ok()) return enc.status();
+  absl::Time key_made = absl::InfinitePast();
+  if (mode == RotateDataKeyRequest::NEW_KEY) {
+    std::string previous;
+    auto key = NewCurrentKey(core, **enc, &previous);
+    if (!key.ok()) return key.status();
+    key_made = absl::Now();
+    response->set_previous_data_key(previous);
+    LogInfo("keys.rotated",
+            {{"data_key", *key}, {"previous_data_key", previous}});
+  } else if (absl::Status s = (*enc)->Reload(*core->database); !s.ok()) {
+    return s;  // RESUME: the current key may be another server's newer one
+  }
+
+  // Step 2.
+  Reencryption r(core, *enc, context, batch);
+  absl::Status s = r.Pass();
+  if (s.ok() && mode == RotateDataKeyRequest::NEW_KEY) {
+    // What other servers wrote under the previous key until they saw this
+    // one.
+    s = r.WaitUntil(key_made + KeyAdminServiceImpl::kOtherServersGrace);
+    if (s.ok()) s = r.Pass();
+  }
+  // The key values are under now: a rotation another server made
+  // meanwhile is picked up by ReencryptBatch (store/key_rotation.h).
+  const std::string data_key = (*enc)->keyring().current_key_id();
+  response->set_data_key(data_key);
+  int64_t remaining = -1;
+  if (s.ok()) s = Stale(core, **enc, response->mutable_remaining(), &remaining);
+  for (const auto& [collection, n] : r.records()) {
+    crm::v1::ReencryptedRecords* out = response->add_reencrypted();
+    out->set_collection(collection);
+    out->set_records(n);
+  }
+  response->set_reencrypted_total(r.total());
+  response->set_batches(r.batches());
+  LogInfo("keys.reencrypted",
+          {{"data_key", data_key},
+           {"records", absl::StrCat(r.total())},
+           {"batches", absl::StrCat(r.batches())},
+           {"outcome", s.ok() ? "OK" : absl::StatusCodeToString(s.code())}});
+  if (absl::Status audited =
+          AuditReencryption(core, data_key, mode, batch, r, remaining, s);
+      !audited.ok()) {
+    // The batches are committed either way; say the event is missing.
+    LogWarning("keys.reencrypt_not_audited", {{"error", audited.ToString()}});
+    if (s.ok()) return audited;
+  }
+  if (s.code() == absl::StatusCode::kCancelled ||
+      s.code() == absl::StatusCode::kDeadlineExceeded) {
+    return absl::Status(
+        s.code(), absl::StrCat("re-encryption under data key ", data_key,
+                               " stopped after ", r.total(), " records in ",
+                               r.batches(), " batches (", s.message(),
+                               "); the batches done are committed: resume with "
+                               "RotateDataKey mode RESUME (crmctl keys rotate "
+                               "--resume)"));
+  }
+  return s;
+}
+
 }  // namespace
 
 grpc::Status KeyAdminServiceImpl::GetKeyStatus(
     grpc::ServerContext* context, const crm::v1::GetKeyStatusRequest* request,
     crm::v1::KeyStatus* response) {
   return Run(context, *request, core_, "GetKeyStatus",
-             [&](const Call&) -> absl::Status {
-               auto enc = Encryption(core_);
-               if (!enc.ok()) return enc.status();
-               // Another server may have rotated since this one looked.
-               if (auto r = (*enc)->RefreshIfRotated(*core_->database);
-                   !r.ok()) {
-                 return r.status();
-               }
-               auto keys = store::ListDataKeys(*core_->database);
-               if (!keys.ok()) return keys.status();
-               response->set_master_key_id((*enc)->master().id());
-               for (const store::DataKeyInfo& k : *keys) {
-                 crm::v1::DataKeyInfo* out = response->add_data_keys();
-                 out->set_id(k.id);
-                 *out->mutable_create_time() =
-                     google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
-                         k.created_micros);
-                 out->set_current(k.current);
-                 out->set_master_key_id(k.master_key_id);
-                 if (k.current) response->set_current_data_key(k.id);
-               }
-               int64_t total = 0;
-               if (absl::Status s = Stale(core_, **enc,
-                                          response->mutable_stale(), &total);
-                   !s.ok()) {
-                 return s;
-               }
-               response->set_stale_total(total);
-               return absl::OkStatus();
-             });
+             [&](const Call&) { return DescribeKeys(core_, response); });
 }
 
 grpc::Status KeyAdminServiceImpl::RotateDataKey(
     grpc::ServerContext* context, const crm::v1::RotateDataKeyRequest* request,
     crm::v1::RotateDataKeyResponse* response) {
-  return Run(context, *request, core_, "RotateDataKey", [&](const Call&)
-                                                            -> absl::Status {
-    const RotateDataKeyRequest::Mode mode = request->mode();
-    if (mode != RotateDataKeyRequest::NEW_KEY &&
-        mode != RotateDataKeyRequest::RESUME) {
-      return absl::InvalidArgumentError(
-          "mode: required: NEW_KEY (a new data key, then re-encryption) or "
-          "RESUME (re-encryption under the current key only, e.g. after an "
-          "interrupted rotation)");
-    }
-    const int batch = request->batch_size() == 0 ? kDefaultBatchSize
-                                                 : request->batch_size();
-    if (batch < 1 || batch > kMaxBatchSize) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("batch_size: 1 to ", kMaxBatchSize, " records (0 means ",
-                       kDefaultBatchSize, "), got ", request->batch_size()));
-    }
-    auto enc = Encryption(core_);
-    if (!enc.ok()) return enc.status();
-    absl::Time key_made = absl::InfinitePast();
-    if (mode == RotateDataKeyRequest::NEW_KEY) {
-      std::string previous;
-      auto key = store::AddCurrentDataKey(
-          *core_->database, **enc,
-          [&](store::Session& session, const std::string& previous_id,
-              const std::string& new_id) -> absl::Status {
-            previous = previous_id;
-            crm::v1::AuditEvent e;
-            e.set_action("keys.rotate");
-            e.set_resource(absl::StrCat("dataKeys/", new_id));
-            e.set_outcome(crm::v1::ALLOWED);
-            auto& a = *e.mutable_attributes();
-            a["data_key"] = new_id;
-            a["previous_data_key"] = previous_id;
-            a["master_key"] = (*enc)->master().id();
-            audit::FillFromCall(&e);
-            std::vector<crm::v1::AuditEvent> events;
-            events.push_back(std::move(e));
-            return core_->audit->AppendInTransaction(session,
-                                                     std::move(events));
-          });
-      if (!key.ok()) return key.status();
-      key_made = absl::Now();
-      response->set_previous_data_key(previous);
-      LogInfo("keys.rotated", {{"data_key", *key},
-                               {"previous_data_key", previous}});
-    } else {
-      // The current key may be another server's newer one.
-      if (absl::Status s = (*enc)->Reload(*core_->database); !s.ok()) return s;
-    }
-    Reencryption r(core_, *enc, *context, batch);
-    absl::Status s = r.Pass();
-    if (s.ok() && mode == RotateDataKeyRequest::NEW_KEY) {
-      // What other servers wrote under the previous key until they saw
-      // this one.
-      s = r.WaitUntil(key_made + kOtherServersGrace);
-      if (s.ok()) s = r.Pass();
-    }
-    // The key values are under now: a rotation another server made
-    // meanwhile is picked up by ReencryptBatch (store/key_rotation.h).
-    const std::string data_key = (*enc)->keyring().current_key_id();
-    response->set_data_key(data_key);
-    int64_t remaining = -1;
-    if (s.ok()) s = Stale(core_, **enc, response->mutable_remaining(),
-                          &remaining);
-    for (const auto& [collection, n] : r.records()) {
-      crm::v1::ReencryptedRecords* out = response->add_reencrypted();
-      out->set_collection(collection);
-      out->set_records(n);
-    }
-    response->set_reencrypted_total(r.total());
-    response->set_batches(r.batches());
-    LogInfo("keys.reencrypted",
-            {{"data_key", data_key},
-             {"records", absl::StrCat(r.total())},
-             {"batches", absl::StrCat(r.batches())},
-             {"outcome", s.ok() ? "OK" : absl::StatusCodeToString(s.code())}});
-    if (absl::Status audited =
-            AuditReencryption(core_, data_key, mode, batch, r, remaining, s);
-        !audited.ok()) {
-      // The batches are committed either way; say the event is missing.
-      LogWarning("keys.reencrypt_not_audited",
-                 {{"error", audited.ToString()}});
-      if (s.ok()) return audited;
-    }
-    if (s.ok()) return absl::OkStatus();
-    if (s.code() == absl::StatusCode::kCancelled ||
-        s.code() == absl::StatusCode::kDeadlineExceeded) {
-      return absl::Status(
-          s.code(),
-          absl::StrCat("re-encryption under data key ", data_key,
-                       " stopped after ", r.total(), " records in ",
-                       r.batches(), " batches (", s.message(),
-                       "); the batches done are committed: resume with "
-                       "RotateDataKey mode RESUME (crmctl keys rotate "
-                       "--resume)"));
-    }
-    return s;
+  return Run(context, *request, core_, "RotateDataKey", [&](const Call&) {
+    return Rotate(core_, *context, *request, response);
   });
 }
 

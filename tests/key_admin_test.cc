@@ -45,10 +45,10 @@
 namespace crm::testing {
 namespace {
 
+using crm::v1::RotateDataKeyRequest;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
-using crm::v1::RotateDataKeyRequest;
 
 std::string Text(const grpc::Status& s) {
   return absl::StrCat(s.error_code(), ": ", s.error_message());
@@ -225,17 +225,19 @@ TEST_P(KeyAdminTest, StatusBeforeAndAfterARotation) {
   std::map<std::string, std::string> phones = DemoPhones();
   crm::v1::Contact legacy = Create(*admin_, "Legacy", "+1 555 0100");
   phones[legacy.name()] = "+1 555 0199";
-  ASSERT_TRUE(direct_->WithSession([&](store::Session& session) {
-                  return store::Execute(
-                             session,
-                             {"UPDATE contacts SET personal_phone = ? WHERE "
-                              "id = ?",
-                              {std::string("+1 555 0199"),
-                               std::string(absl::StripPrefix(legacy.name(),
-                                                             "contacts/"))}},
-                             "test")
-                      .status();
-                }).ok());
+  ASSERT_TRUE(direct_
+                  ->WithSession([&](store::Session& session) {
+                    return store::Execute(
+                               session,
+                               {"UPDATE contacts SET personal_phone = ? WHERE "
+                                "id = ?",
+                                {std::string("+1 555 0199"),
+                                 std::string(absl::StripPrefix(legacy.name(),
+                                                               "contacts/"))}},
+                               "test")
+                        .status();
+                  })
+                  .ok());
   crm::v1::KeyStatus stale = StatusOrDie(*admin_);
   EXPECT_EQ(Stale(stale, "contacts.personal_phone"), 1);
   EXPECT_EQ(stale.stale_total(), 1);
@@ -254,7 +256,8 @@ TEST_P(KeyAdminTest, StatusBeforeAndAfterARotation) {
   EXPECT_EQ(rotated.reencrypted(0).records(), 6);  // 5 demo + Legacy
   EXPECT_EQ(rotated.reencrypted_total(), 6);
   EXPECT_EQ(rotated.batches(), 3);
-  for (const auto& r : rotated.remaining()) EXPECT_EQ(r.values(), 0) << r.field();
+  for (const auto& r : rotated.remaining())
+    EXPECT_EQ(r.values(), 0) << r.field();
 
   crm::v1::KeyStatus after = StatusOrDie(*admin_);
   EXPECT_EQ(after.current_data_key(), new_key);
@@ -368,9 +371,9 @@ TEST_P(KeyAdminTest, AuditedWithKeyIdsAndCountsButNoKeyMaterial) {
   master_hex << in.rdbuf();
   const std::string master(absl::StripAsciiWhitespace(master_hex.str()));
   ASSERT_EQ(master.size(), 64u);
-  std::vector<std::string> secrets = {master, master.substr(0, 16),
-                                      "+44 7700", "home.example", "enc:v1:",
-                                      "wk:v1:"};
+  std::vector<std::string> secrets = {master,     master.substr(0, 16),
+                                      "+44 7700", "home.example",
+                                      "enc:v1:",  "wk:v1:"};
   for (const store::Row& row : Sql("SELECT wrapped FROM data_keys")) {
     const std::string& wrapped = std::get<std::string>(row[0]);
     secrets.push_back(wrapped);
@@ -460,14 +463,14 @@ TEST_P(KeyAdminTest, ResumeAfterARotationStoppedAtItsNewKey) {
 
 // Two servers on one database: B neither restarts nor is told.
 TEST_P(KeyAdminTest, AnotherServerReadsAndWritesUnderTheNewKey) {
-  auto other = TestServer::Start(
-      {.backend = GetParam(),
-       .customize = [&](crm::internal::ServerConfig& config) {
-         AdminMayRotateAndAudit(config);
-         config.set_database(server_->database());
-         config.mutable_encryption()->set_master_key_file(
-             server_->master_key_file());
-       }});
+  auto other =
+      TestServer::Start({.backend = GetParam(),
+                         .customize = [&](crm::internal::ServerConfig& config) {
+                           AdminMayRotateAndAudit(config);
+                           config.set_database(server_->database());
+                           config.mutable_encryption()->set_master_key_file(
+                               server_->master_key_file());
+                         }});
   ASSERT_TRUE(other.ok()) << other.status();
   auto admin_b = (*other)->Client("admin-cli");
   crm::v1::Contact before = Create(*admin_, "Before", "+33 1 0000 0001");
@@ -494,9 +497,9 @@ TEST_P(KeyAdminTest, AnotherServerReadsAndWritesUnderTheNewKey) {
   // B writes under the new key: it has loaded it on the read above, and
   // would on its refresh round (every second) anyway.
   crm::v1::Contact by_b = Create(*admin_b, "ByB", "+33 1 0000 0003");
-  EXPECT_THAT(RawValues()[std::string(absl::StripPrefix(by_b.name(),
-                                                        "contacts/"))][0],
-              StartsWith(absl::StrCat("enc:v1:", new_key, ":")));
+  EXPECT_THAT(
+      RawValues()[std::string(absl::StripPrefix(by_b.name(), "contacts/"))][0],
+      StartsWith(absl::StrCat("enc:v1:", new_key, ":")));
   EXPECT_EQ(StatusOrDie(*admin_b).current_data_key(), new_key);
   EXPECT_EQ(StatusOrDie(*admin_b).stale_total(), 0);
 }
@@ -504,13 +507,13 @@ TEST_P(KeyAdminTest, AnotherServerReadsAndWritesUnderTheNewKey) {
 // Without reading anything under the new key, B picks it up for writing
 // on its refresh round.
 TEST_P(KeyAdminTest, AnotherServerWritesUnderTheNewKeyAfterItsRefresh) {
-  auto other = TestServer::Start(
-      {.backend = GetParam(),
-       .customize = [&](crm::internal::ServerConfig& config) {
-         config.set_database(server_->database());
-         config.mutable_encryption()->set_master_key_file(
-             server_->master_key_file());
-       }});
+  auto other =
+      TestServer::Start({.backend = GetParam(),
+                         .customize = [&](crm::internal::ServerConfig& config) {
+                           config.set_database(server_->database());
+                           config.mutable_encryption()->set_master_key_file(
+                               server_->master_key_file());
+                         }});
   ASSERT_TRUE(other.ok()) << other.status();
   auto admin_b = (*other)->Client("admin-cli");
   crm::v1::RotateDataKeyResponse rotated;
@@ -519,15 +522,17 @@ TEST_P(KeyAdminTest, AnotherServerWritesUnderTheNewKeyAfterItsRefresh) {
   // The rotation answered at least 2 s after its key was made; B's round
   // is every second. Allow a slow machine some more.
   std::string raw;
-  for (absl::Time until = absl::Now() + absl::Seconds(5);
-       absl::Now() < until; absl::SleepFor(absl::Milliseconds(200))) {
+  for (absl::Time until = absl::Now() + absl::Seconds(5); absl::Now() < until;
+       absl::SleepFor(absl::Milliseconds(200))) {
     crm::v1::Contact c = Create(*admin_b, "ByB", "+33 1 0000 0004");
     raw = RawValues()[std::string(absl::StripPrefix(c.name(), "contacts/"))][0];
-    if (absl::StartsWith(raw, absl::StrCat("enc:v1:", rotated.data_key(), ":"))) {
+    if (absl::StartsWith(raw,
+                         absl::StrCat("enc:v1:", rotated.data_key(), ":"))) {
       break;
     }
   }
-  EXPECT_THAT(raw, StartsWith(absl::StrCat("enc:v1:", rotated.data_key(), ":")));
+  EXPECT_THAT(raw,
+              StartsWith(absl::StrCat("enc:v1:", rotated.data_key(), ":")));
 }
 
 TEST_P(KeyAdminTest, CrmctlKeysStatusAndRotate) {
@@ -560,8 +565,8 @@ TEST_P(KeyAdminTest, CrmctlKeysStatusAndRotate) {
 
   r = RunCrmctl({"keys", "status", "--json"}, env);
   ASSERT_EQ(r.code, 0) << r.Describe();
-  EXPECT_THAT(r.out, HasSubstr(absl::StrCat("\"current_data_key\": \"",
-                                            new_key, "\"")));
+  EXPECT_THAT(r.out, HasSubstr(absl::StrCat("\"current_data_key\": \"", new_key,
+                                            "\"")));
 
   // Usage errors exit 1; server errors 2 + the gRPC code.
   r = RunCrmctl({"keys", "rotate", "--batch", "0"}, env);

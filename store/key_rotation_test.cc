@@ -229,6 +229,30 @@ TEST_P(KeyRotationTest, AnotherServerReloadsItsKeyringForANewKey) {
   ASSERT_TRUE(records_->Get(Contacts(), "c0").ok());
 }
 
+// A re-encryption on a server whose keyring predates another server's
+// rotation: the value under the unknown key reloads the keyring, and is
+// written under the newest key (never back under an older one).
+TEST_P(KeyRotationTest, ReencryptionOnAServerBehindReloadsItsKeyring) {
+  auto keyring_b = LoadOrCreateKeyring(*db_, enc_->master());
+  ASSERT_TRUE(keyring_b.ok()) << keyring_b.status();
+  auto enc_b = std::make_shared<FieldEncryption>(enc_->master(), *keyring_b);
+  auto new_key = AddCurrentDataKey(*db_, *enc_);  // on A
+  ASSERT_TRUE(new_key.ok()) << new_key.status();
+  Insert("c0", "+49 170 0000", "");  // by A, under the new key
+  ASSERT_NE(enc_b->keyring().current_key_id(), *new_key);
+  auto n = ReencryptBatch(*db_, *enc_b, Contacts(), 10);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(enc_b->reloads(), 1);
+  EXPECT_EQ(enc_b->keyring().current_key_id(), *new_key);
+  EXPECT_TRUE(absl::StartsWith(Raw()[0][1],
+                               absl::StrCat("enc:v1:", *new_key, ":")))
+      << Raw()[0][1];
+  n = ReencryptBatch(*db_, *enc_b, Contacts(), 10);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 0);
+  ExpectAllReadable(1);
+}
+
 // A value naming a key id that is in no keyring and not in data_keys
 // (forged) costs one reload, then is refused without reading data_keys;
 // distinct forged ids are rate-limited.

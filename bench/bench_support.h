@@ -49,18 +49,19 @@ struct SeededServerOptions {
   // SetShadowPolicy stores it, and loaded; Start fails if it is not being
   // evaluated).
   bool shadow = false;
-  // Also seed `contacts` pairs of contacts of the same shape (crm_load's
-  // get_plain and get_encrypted): "contacts/plainN" holds a phone number
-  // and an e-mail address in the non-sensitive fields phone and
-  // description, "contacts/encN" the same two values in the sensitive
-  // fields personal_phone and personal_email (encrypted at rest); the other
-  // fields are alike. admin-cli is then granted reading both sensitive
-  // fields (a permission set), so a Get returns and decrypts them.
+  // Also seed `contacts` pairs of the same contact (crm_load's get_plain
+  // and get_encrypted): "contacts/encN" and "contacts/plainN" both
+  // SeedContact(N), with a phone number and an e-mail address in the
+  // sensitive fields personal_phone and personal_email; encN's encrypted
+  // at rest as every write stores them, plainN's in plaintext, as a
+  // database from before the fields were encrypted holds them (read as
+  // they are: store/field_encryption.h). admin-cli is then granted reading
+  // both fields (a permission set), so a Get returns both values.
   int contacts = 0;
 };
 
 // The i-th seeded contact (see SeededServerOptions::contacts).
-crm::v1::Contact SeedContact(int i, bool encrypted);
+crm::v1::Contact SeedContact(int i);
 
 // An in-process TestServer (real mTLS, real database) holding `accounts`
 // seeded accounts. Seeding writes through the server's own RecordStore in

@@ -32,13 +32,12 @@
 // (the same Get on another second in-process server with a shadow policy
 // set, so every decision is also made against the candidate and compared;
 // server/shadow_policy.h), get_plain and get_encrypted (ContactService.
-// GetContact on the main server of a random one of --contacts seeded
-// contacts of the same shape: get_encrypted's hold a phone number and an
-// e-mail address in the two sensitive fields, encrypted at rest
-// (AES-256-GCM, decrypted on every read), get_plain's the same two values
-// in the plain fields phone and description; admin-cli may read both
-// sensitive fields, so they are decrypted and returned;
-// bench_support.h SeedContact).
+// GetContact on the main server of a random one of --contacts pairs of the
+// same contact, with a phone number and an e-mail address in the two
+// sensitive fields: get_encrypted's stored encrypted (AES-256-GCM,
+// decrypted on every read), get_plain's stored in plaintext as before
+// encryption; admin-cli may read both fields, so both are returned;
+// bench_support.h SeededServerOptions::contacts).
 //
 // Without --target an in-process server is started (TestServer: real mTLS
 // with per-run certificates, a fresh SQLite database, or PostgreSQL with
@@ -607,8 +606,8 @@ int Main(int argc, char** argv) {
       }
       options.contacts = flags.contacts;
       fprintf(stderr,
-              "crm_load: and %d contacts with two plain values, %d with the "
-              "same two values encrypted\n",
+              "crm_load: and %d contacts with two sensitive values in "
+              "plaintext, %d alike encrypted\n",
               flags.contacts, flags.contacts);
     }
     auto server = SeededServer::Start(backend, flags.accounts, options);
@@ -823,7 +822,7 @@ int Main(int argc, char** argv) {
         "decision over Get without one");
   ratio(Method::kGetEncrypted, Method::kGetPlain,
         "target >= 0.95: Get of a contact with two encrypted fields over the "
-        "same contact with the two values in plain fields");
+        "same contact with the two stored in plaintext");
   if (errors > 0) {
     fprintf(stderr, "crm_load: %lld call(s) failed\n",
             static_cast<long long>(errors));

@@ -4,16 +4,19 @@
 #include <chrono>
 #include <cstdlib>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/unprotected_read_service.h"
+#include "crm/v1/admin_service.grpc.pb.h"
 #include "model/object_schema.h"
 #include "model/record.h"
 #include "server/server_core.h"
 #include "server/shadow_policy.h"
 #include "store/policy_store.h"
 #include "store/record_store.h"
+#include "store/statement.h"
 
 namespace crm::bench {
 namespace {
@@ -52,6 +55,122 @@ crm::v1::Account SeedAccount(int i) {
   return a;
 }
 
+crm::v1::Contact SeedContact(int i) {
+  crm::v1::Contact c;
+  c.set_first_name(absl::StrCat("Person", i));
+  c.set_last_name(absl::StrCat("Contact ", i));
+  c.set_email(absl::StrCat("person", i, "@account-", i, ".example.com"));
+  c.set_title("Head of Purchasing");
+  c.set_mailing_city(absl::StrCat("City ", i % 97));
+  c.set_mailing_country(Countries()[i % Countries().size()]);
+  c.set_personal_phone(absl::StrCat("+49 170 ", 1000000 + i));
+  c.set_personal_email(absl::StrCat("person", i, "@home.example"));
+  return c;
+}
+
+namespace {
+
+// SeededServerOptions::contacts: the contacts, inserted through the
+// server's record store (so the sensitive values are encrypted as the API
+// would), the plain ones' two values then stored in plaintext, and
+// admin-cli's grant to read them through the API.
+absl::Status SeedContacts(testing::TestServer& server, int count,
+                          std::vector<std::string>* plain,
+                          std::vector<std::string>* encrypted) {
+  const records::Deps deps = server.server().core().RecordDeps();
+  const model::ObjectSchema* schema =
+      model::SchemaRegistry::Default().Find("contacts");
+  const int create_time = schema->FieldIndex("create_time");
+  const int update_time = schema->FieldIndex("update_time");
+  const int owner = schema->FieldIndex("owner");
+  const int source = schema->FieldIndex("source");
+  const int64_t now = absl::ToUnixMicros(absl::Now());
+  for (int first = 0; first < count; first += kSeedBatch / 2) {
+    const int last = std::min(count, first + kSeedBatch / 2);
+    std::vector<model::Record> batch;
+    for (int i = first; i < last; ++i) {
+      for (bool enc : {false, true}) {
+        model::Record r = model::RecordFromMessage(*schema, SeedContact(i));
+        r.id = absl::StrCat(enc ? "enc" : "plain", i);
+        r.version = 1;
+        r.values[create_time] = now;
+        r.values[update_time] = now;
+        r.values[owner] = std::string("services/admin-cli");
+        r.values[source] = std::string("services/admin-cli");
+        batch.push_back(std::move(r));
+      }
+    }
+    absl::Status s = deps.database->InTransaction([&](store::Session& session) {
+      for (const model::Record& r : batch) {
+        if (absl::Status s = deps.records->Insert(session, *schema, r);
+            !s.ok()) {
+          return s;
+        }
+        if (absl::StartsWith(r.id, "enc")) continue;
+        // As a database from before the fields were encrypted holds them
+        // (store/field_encryption.h: read as they are).
+        const auto& phone = std::get<std::string>(
+            r.values[schema->FieldIndex("personal_phone")]);
+        const auto& email = std::get<std::string>(
+            r.values[schema->FieldIndex("personal_email")]);
+        auto n = store::Execute(
+            session,
+            {"UPDATE contacts SET personal_phone = ?, personal_email = ? "
+             "WHERE id = ?",
+             {phone, email, r.id}},
+            "storing a seeded contact's values in plaintext");
+        if (!n.ok()) return n.status();
+        if (*n != 1) return absl::InternalError("seeding: contact not found");
+      }
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    for (const model::Record& r : batch) {
+      (absl::StartsWith(r.id, "enc") ? encrypted : plain)
+          ->push_back(schema->ResourceName(r.id));
+    }
+  }
+  crm::v1::CreatePolicyObjectRequest req;
+  req.set_id("bench-sensitive-contacts");
+  auto* set = req.mutable_object()->mutable_permission_set();
+  set->set_display_name("crm_load: admin-cli reads the sensitive contact fields");
+  for (const char* field : {"personal_phone", "personal_email"}) {
+    auto* f = set->add_field_permissions();
+    f->set_object("contacts");
+    f->set_field(field);
+    f->set_read(true);
+  }
+  set->add_assignees("services/admin-cli");
+  auto client = server.Client("admin-cli");
+  auto ctx = client->NewContext();
+  crm::v1::PolicyObject created;
+  grpc::Status g =
+      client->policy_admin().CreatePolicyObject(ctx.get(), req, &created);
+  if (!g.ok()) {
+    return absl::InternalError(absl::StrCat(
+        "granting admin-cli the sensitive contact fields: ", g.error_message()));
+  }
+  // The comparison is void unless a Get returns both values of each kind.
+  for (const std::vector<std::string>* names : {plain, encrypted}) {
+    if (names->empty()) continue;
+    crm::v1::GetContactRequest get;
+    get.set_name(names->front());
+    crm::v1::Contact got;
+    ctx = client->NewContext();
+    g = client->contacts().GetContact(ctx.get(), get, &got);
+    const crm::v1::Contact want = SeedContact(0);
+    if (!g.ok() || got.personal_phone() != want.personal_phone() ||
+        got.personal_email() != want.personal_email()) {
+      return absl::InternalError(absl::StrCat(
+          "seeded contact ", get.name(), " does not read back with its two "
+          "sensitive values: ", g.ok() ? "fields missing" : g.error_message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<SeededServer>> SeededServer::Start(
     testing::Backend backend, int accounts, int pool_size) {
   SeededServerOptions options;
@@ -71,6 +190,8 @@ absl::StatusOr<std::unique_ptr<SeededServer>> SeededServer::Start(
     for (const auto& [collection, reads] : seeded.audit_reads) {
       (*config.mutable_audit()->mutable_reads())[collection] = reads;
     }
+    // To grant itself the sensitive contact fields (SeedContacts).
+    if (seeded.contacts > 0) testing::GrantManagePolicy(config);
   };
   if (seeded.unprotected_read) {
     options.extra_services.push_back(UnprotectedReadServiceFactory());
@@ -114,6 +235,14 @@ absl::StatusOr<std::unique_ptr<SeededServer>> SeededServer::Start(
     if (!s.ok()) return s;
     for (const model::Record& r : batch) {
       out->names_.push_back(schema->ResourceName(r.id));
+    }
+  }
+  if (seeded.contacts > 0) {
+    if (absl::Status s =
+            SeedContacts(*out->server_, seeded.contacts, &out->plain_contacts_,
+                         &out->encrypted_contacts_);
+        !s.ok()) {
+      return s;
     }
   }
   if (seeded.shadow) {

@@ -49,7 +49,19 @@ struct SeededServerOptions {
   // SetShadowPolicy stores it, and loaded; Start fails if it is not being
   // evaluated).
   bool shadow = false;
+  // Also seed `contacts` pairs of the same contact (crm_load's get_plain
+  // and get_encrypted): "contacts/encN" and "contacts/plainN" both
+  // SeedContact(N), with a phone number and an e-mail address in the
+  // sensitive fields personal_phone and personal_email; encN's encrypted
+  // at rest as every write stores them, plainN's in plaintext, as a
+  // database from before the fields were encrypted holds them (read as
+  // they are: store/field_encryption.h). admin-cli is then granted reading
+  // both fields (a permission set), so a Get returns both values.
+  int contacts = 0;
 };
+
+// The i-th seeded contact (see SeededServerOptions::contacts).
+crm::v1::Contact SeedContact(int i);
 
 // An in-process TestServer (real mTLS, real database) holding `accounts`
 // seeded accounts. Seeding writes through the server's own RecordStore in
@@ -75,10 +87,16 @@ class SeededServer {
   policy::Evaluator EvaluatorFor(const policy::Principal& principal) const;
   // "accounts/{id}" of every seeded account, in seeding order.
   const std::vector<std::string>& account_names() const { return names_; }
+  // "contacts/{id}" of the seeded contacts whose two values are plain
+  // (false) or encrypted (true), in seeding order.
+  const std::vector<std::string>& contact_names(bool encrypted) const {
+    return encrypted ? encrypted_contacts_ : plain_contacts_;
+  }
 
  private:
   std::unique_ptr<testing::TestServer> server_;
   std::vector<std::string> names_;
+  std::vector<std::string> plain_contacts_, encrypted_contacts_;
 };
 
 // Inserts `count` accounts through the public API (CreateAccount) of the

@@ -31,7 +31,13 @@
 // "denied_only", which records no event for an allowed read), get_shadow
 // (the same Get on another second in-process server with a shadow policy
 // set, so every decision is also made against the candidate and compared;
-// server/shadow_policy.h).
+// server/shadow_policy.h), get_plain and get_encrypted (ContactService.
+// GetContact on the main server of a random one of --contacts pairs of the
+// same contact, with a phone number and an e-mail address in the two
+// sensitive fields: get_encrypted's stored encrypted (AES-256-GCM,
+// decrypted on every read), get_plain's stored in plaintext as before
+// encryption; admin-cli may read both fields, so both are returned;
+// bench_support.h SeededServerOptions::contacts).
 //
 // Without --target an in-process server is started (TestServer: real mTLS
 // with per-run certificates, a fresh SQLite database, or PostgreSQL with
@@ -89,7 +95,9 @@ enum class Method {
   kGetQuiet,
   kGetAudited,
   kListAudited,
-  kGetShadow
+  kGetShadow,
+  kGetPlain,
+  kGetEncrypted
 };
 
 const char* MethodName(Method m) {
@@ -112,6 +120,10 @@ const char* MethodName(Method m) {
       return "list_audited";
     case Method::kGetShadow:
       return "get_shadow";
+    case Method::kGetPlain:
+      return "get_plain";
+    case Method::kGetEncrypted:
+      return "get_encrypted";
   }
   return "?";
 }
@@ -124,6 +136,7 @@ struct Flags {
   int warmup = 1;    // seconds per phase, not counted
   int rounds = 3;
   int accounts = 10000;
+  int contacts = 1000;  // of each kind, when get_plain or get_encrypted runs
   int pool = 0;  // in-process server's database pool; 0: the harness's 4
   int metrics = 1;  // in-process server's metrics endpoint
   bool quiet_log = true, quiet_metrics = true;  // what get_quiet turns off
@@ -136,9 +149,11 @@ int Usage(const std::string& error) {
   fprintf(stderr,
           "crm_load: %s\n"
           "usage: crm_load [--methods=echo,ping,get,list,raw,get_quiet,\n"
-          "                  get_audited,list_audited,get_shadow]\n"
+          "                  get_audited,list_audited,get_shadow,get_plain,\n"
+          "                  get_encrypted]\n"
           "  [--channels=C<=%d] [--inflight=K<=%d] [--duration=S<=%d]\n"
-          "  [--warmup=S] [--rounds=R<=%d] [--accounts=N] [--pool=N]\n"
+          "  [--warmup=S] [--rounds=R<=%d] [--accounts=N] [--contacts=N]\n"
+          "  [--pool=N]\n"
           "  [--filter=EXPR] [--backend=sqlite|postgres] [--metrics=1|0]\n"
           "  [--quiet=log,metrics]\n"
           "  [--target=localhost:PORT --ca=FILE --cert=FILE --key=FILE]\n",
@@ -159,6 +174,7 @@ std::string ParseFlags(int argc, char** argv, Flags* flags) {
       {"channels", &flags->channels}, {"inflight", &flags->inflight},
       {"duration", &flags->duration}, {"warmup", &flags->warmup},
       {"rounds", &flags->rounds},     {"accounts", &flags->accounts},
+      {"contacts", &flags->contacts},
       {"pool", &flags->pool},         {"metrics", &flags->metrics}};
   std::map<std::string, std::string*> strings = {
       {"filter", &flags->filter}, {"backend", &flags->backend},
@@ -192,10 +208,15 @@ std::string ParseFlags(int argc, char** argv, Flags* flags) {
           flags->methods.push_back(Method::kGetShadow);
         } else if (m == "list_audited") {
           flags->methods.push_back(Method::kListAudited);
+        } else if (m == "get_plain") {
+          flags->methods.push_back(Method::kGetPlain);
+        } else if (m == "get_encrypted") {
+          flags->methods.push_back(Method::kGetEncrypted);
         } else {
           return absl::StrCat("--methods: unknown method '", m,
                               "'; use echo, ping, get, list, raw, get_quiet, "
-                              "get_audited, list_audited");
+                              "get_audited, list_audited, get_shadow, "
+                              "get_plain, get_encrypted");
         }
       }
     } else if (name == "quiet") {
@@ -239,7 +260,8 @@ std::string ParseFlags(int argc, char** argv, Flags* flags) {
     for (Method m : flags->methods) {
       if (m == Method::kRaw || m == Method::kGetQuiet ||
           m == Method::kGetAudited || m == Method::kListAudited ||
-          m == Method::kGetShadow) {
+          m == Method::kGetShadow || m == Method::kGetPlain ||
+          m == Method::kGetEncrypted) {
         return absl::StrCat(MethodName(m),
                             " needs the in-process server (no --target)");
       }
@@ -281,6 +303,7 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target,
 struct Stubs {
   std::unique_ptr<crm::v1::DiagnosticsService::Stub> diagnostics;
   std::unique_ptr<crm::v1::AccountService::Stub> accounts;
+  std::unique_ptr<crm::v1::ContactService::Stub> contacts;
   // Same channel; only on the in-process server.
   std::unique_ptr<crm::bench::v1::UnprotectedReadService::Stub> unprotected;
   // A channel to the get_quiet server; null unless get_quiet runs.
@@ -308,8 +331,14 @@ struct Phase {
 class Lane {
  public:
   Lane(Stubs* stubs, const std::vector<std::string>* names,
+       const std::vector<std::string>* plain_contacts,
+       const std::vector<std::string>* encrypted_contacts,
        const std::string& filter, int seed)
-      : stubs_(stubs), names_(names), rng_(seed) {
+      : stubs_(stubs),
+        names_(names),
+        plain_contacts_(plain_contacts),
+        encrypted_contacts_(encrypted_contacts),
+        rng_(seed) {
     echo_req_.set_payload(std::string(32, 'x'));
     ping_req_.set_payload(std::string(32, 'x'));
     ping_req_.set_ping_database(true);
@@ -385,7 +414,23 @@ class Lane {
         stubs_->shadow_accounts->async()->GetAccount(ctx_.get(), &get_req_,
                                                      &account_, done);
         break;
+      case Method::kGetPlain:
+        get_contact_req_.set_name(Pick(*plain_contacts_));
+        stubs_->contacts->async()->GetContact(ctx_.get(), &get_contact_req_,
+                                              &contact_, done);
+        break;
+      case Method::kGetEncrypted:
+        get_contact_req_.set_name(Pick(*encrypted_contacts_));
+        stubs_->contacts->async()->GetContact(ctx_.get(), &get_contact_req_,
+                                              &contact_, done);
+        break;
     }
+  }
+
+  // A random one of `names` (get_plain and get_encrypted pick alike).
+  const std::string& Pick(const std::vector<std::string>& names) {
+    std::uniform_int_distribution<size_t> pick(0, names.size() - 1);
+    return names[pick(rng_)];
   }
 
   // A random seeded account (the same distribution for get, raw,
@@ -410,6 +455,8 @@ class Lane {
 
   Stubs* stubs_;
   const std::vector<std::string>* names_;
+  const std::vector<std::string>* plain_contacts_;
+  const std::vector<std::string>* encrypted_contacts_;
   std::mt19937 rng_;
   Phase* phase_ = nullptr;
   std::unique_ptr<grpc::ClientContext> ctx_;
@@ -420,6 +467,8 @@ class Lane {
   crm::v1::GetAccountRequest get_req_;
   crm::bench::v1::GetAccountRequest raw_req_;
   crm::v1::Account account_;
+  crm::v1::GetContactRequest get_contact_req_;
+  crm::v1::Contact contact_;
   crm::v1::ListAccountsRequest list_req_;
   crm::v1::ListAccountsResponse list_resp_;
   LatencySamples samples_;
@@ -521,6 +570,7 @@ std::vector<std::unique_ptr<Stubs>> Connect(const Flags& flags,
     auto s = std::make_unique<Stubs>();
     s->diagnostics = crm::v1::DiagnosticsService::NewStub(channel);
     s->accounts = crm::v1::AccountService::NewStub(channel);
+    s->contacts = crm::v1::ContactService::NewStub(channel);
     s->unprotected = crm::bench::v1::UnprotectedReadService::NewStub(channel);
     stubs.push_back(std::move(s));
   }
@@ -537,6 +587,7 @@ int Main(int argc, char** argv) {
   std::unique_ptr<SeededServer> audited;  // get_audited's, list_audited's
   std::unique_ptr<SeededServer> shadowed;  // get_shadow's
   std::vector<std::string> names;
+  std::vector<std::string> plain_contacts, encrypted_contacts;
   std::string target = flags.target, ca = flags.ca, cert = flags.cert,
               key = flags.key;
   if (target.empty()) {
@@ -549,6 +600,16 @@ int Main(int argc, char** argv) {
     options.pool_size = flags.pool;
     options.metrics = flags.metrics != 0;
     options.unprotected_read = Runs(flags, Method::kRaw);
+    if (Runs(flags, Method::kGetPlain) || Runs(flags, Method::kGetEncrypted)) {
+      if (flags.contacts < 1) {
+        return Usage("get_plain and get_encrypted need --contacts >= 1");
+      }
+      options.contacts = flags.contacts;
+      fprintf(stderr,
+              "crm_load: and %d contacts with two sensitive values in "
+              "plaintext, %d alike encrypted\n",
+              flags.contacts, flags.contacts);
+    }
     auto server = SeededServer::Start(backend, flags.accounts, options);
     if (!server.ok()) {
       fprintf(stderr, "crm_load: %s\n", server.status().ToString().c_str());
@@ -556,6 +617,8 @@ int Main(int argc, char** argv) {
     }
     local = *std::move(server);
     names = local->account_names();
+    plain_contacts = local->contact_names(false);
+    encrypted_contacts = local->contact_names(true);
     target = local->server().target();
     const testing::TestCerts& certs = local->server().certs();
     ca = certs.ca;
@@ -596,6 +659,7 @@ int Main(int argc, char** argv) {
     if (Runs(flags, Method::kGetAudited) || Runs(flags, Method::kListAudited)) {
       SeededServerOptions audited_options = options;
       audited_options.unprotected_read = false;
+      audited_options.contacts = 0;
       audited_options.audit_reads = {{"accounts", "all"}};
       if (!second("get_audited and list_audited (every read of accounts "
                   "audited)",
@@ -606,6 +670,7 @@ int Main(int argc, char** argv) {
     if (Runs(flags, Method::kGetShadow)) {
       SeededServerOptions shadow_options = options;
       shadow_options.unprotected_read = false;
+      shadow_options.contacts = 0;
       shadow_options.shadow = true;
       if (!second("get_shadow (a shadow policy compared on every decision)",
                   shadow_options, &shadowed)) {
@@ -673,7 +738,9 @@ int Main(int argc, char** argv) {
   std::vector<std::unique_ptr<Lane>> lanes;
   for (int i = 0; i < flags.inflight; ++i) {
     lanes.push_back(std::make_unique<Lane>(stubs[i % flags.channels].get(),
-                                           &names, flags.filter, 7 + i));
+                                           &names, &plain_contacts,
+                                           &encrypted_contacts, flags.filter,
+                                           7 + i));
   }
 
   printf("crm_load: target %s, %d channel(s), %d calls in flight, %d s per "
@@ -753,6 +820,9 @@ int Main(int argc, char** argv) {
   ratio(Method::kGetShadow, Method::kGet,
         "target >= 0.90: Get with a shadow policy compared on every "
         "decision over Get without one");
+  ratio(Method::kGetEncrypted, Method::kGetPlain,
+        "target >= 0.95: Get of a contact with two encrypted fields over the "
+        "same contact with the two stored in plaintext");
   if (errors > 0) {
     fprintf(stderr, "crm_load: %lld call(s) failed\n",
             static_cast<long long>(errors));

@@ -13,6 +13,7 @@
 #include "clients/cli_session.h"
 #include "clients/descriptor_catalog.h"
 #include "clients/error_details.h"
+#include "clients/key_commands.h"
 #include "clients/policy_commands.h"
 #include "clients/resource_commands.h"
 #include "clients/resource_requests.h"
@@ -234,6 +235,11 @@ const Command kCommands[] = {
      "audit (needs view_audit): why a user may do something, who can see a "
      "record, what a user can see and do",
      RunAccess},
+    {"keys", "keys status [--json] | rotate [--batch N] [--resume]",
+     "admin (needs manage_policy): the data keys that encrypt sensitive "
+     "fields at rest; rotate makes a new current key and re-encrypts every "
+     "value under it online (--resume finishes an interrupted rotation)",
+     RunKeys},
     {"help", "help [COLLECTION]",
      "this help, or a collection's verbs and fields", RunHelp},
 };

@@ -518,11 +518,13 @@ TEST(IdempotentMethodNames, ReadMethodsOnlyFromEveryService) {
   // ListPolicyObjects, ListPolicyVersions, GetPolicyVersion,
   // GetShadowPolicy, ListRecordShares; GetUser, ListUsers, GetProfile,
   // ListProfiles; ListRecordAccessors, GetAccessReviewReport;
-  // ListAuditEvents, GetAuditPublicKey.
+  // ListAuditEvents, GetAuditPublicKey; GetKeyStatus (not RotateDataKey).
   EXPECT_TRUE(has("crm.v1.AccessReviewService/GetAccessReviewReport"));
   EXPECT_TRUE(has("crm.v1.PolicyAdminService/GetPolicyVersion"));
   EXPECT_TRUE(has("crm.v1.PolicyAdminService/GetShadowPolicy"));
-  EXPECT_EQ(names.size(), 6u * 2 + 2 + 6 + 4 + 2 + 2);
+  EXPECT_TRUE(has("crm.v1.KeyAdminService/GetKeyStatus"));
+  EXPECT_FALSE(has("crm.v1.KeyAdminService/RotateDataKey"));
+  EXPECT_EQ(names.size(), 6u * 2 + 2 + 6 + 4 + 2 + 2 + 1);
 }
 
 TEST(RetryServiceConfigJson, RetriesUnavailableForGivenMethods) {

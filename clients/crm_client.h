@@ -32,6 +32,7 @@
 #include "clients/error_details.h"
 #include "crm/v1/admin_service.grpc.pb.h"
 #include "crm/v1/access_review_service.grpc.pb.h"
+#include "crm/v1/key_admin_service.grpc.pb.h"
 #include "crm/v1/audit_service.grpc.pb.h"
 #include "crm/v1/auth_service.grpc.pb.h"
 #include "crm/v1/crm_service.grpc.pb.h"
@@ -89,6 +90,7 @@ class CrmClient {
   crm::v1::AccessReviewService::Stub& access_review() const {
     return *access_review_;
   }
+  crm::v1::KeyAdminService::Stub& key_admin() const { return *key_admin_; }
   // For calls by method name with serialized messages (see generic_call.h).
   grpc::GenericStub& generic() const { return *generic_; }
 
@@ -121,6 +123,7 @@ class CrmClient {
   std::unique_ptr<crm::v1::AccountService::Stub> accounts_;
   std::unique_ptr<crm::v1::AuditService::Stub> audit_;
   std::unique_ptr<crm::v1::AccessReviewService::Stub> access_review_;
+  std::unique_ptr<crm::v1::KeyAdminService::Stub> key_admin_;
   std::unique_ptr<crm::v1::ContactService::Stub> contacts_;
   std::unique_ptr<crm::v1::LeadService::Stub> leads_;
   std::unique_ptr<crm::v1::OpportunityService::Stub> opportunities_;

@@ -22,6 +22,7 @@
 #include "server/connection_limits.h"
 #include "server/diagnostics_service.h"
 #include "server/identity.h"
+#include "server/key_admin_service.h"
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/audit_service.h"
@@ -203,7 +204,8 @@ std::vector<std::string> DatabaseBackedServiceNames() {
        {"crm/v1/crm_service.proto", "crm/v1/auth_service.proto",
         "crm/v1/admin_service.proto", "crm/v1/user_admin_service.proto",
         "crm/v1/sharing_service.proto",
-        "crm/v1/access_review_service.proto"}) {
+        "crm/v1/access_review_service.proto",
+        "crm/v1/key_admin_service.proto"}) {
     const auto* fd =
         google::protobuf::DescriptorPool::generated_pool()->FindFileByName(
             file);
@@ -286,10 +288,18 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
   // refresh thread (a read of its revision per round).
   core->shadow = std::make_unique<ShadowPolicy>(core->database.get(),
                                                 policy_loader.get());
-  policy_loader->SetRefreshHook([shadow = core->shadow.get()] {
+  policy_loader->SetRefreshHook([shadow = core->shadow.get(),
+                                  records = core->records.get(),
+                                  db = core->database.get()] {
     // A failed read keeps the loaded candidate; the policy refresh of the
     // same round has logged the outage.
     shadow->Refresh().IgnoreError();
+    // A data key another server made current (a rotation): written under
+    // from now on (store/field_encryption.h). A failed read keeps the
+    // keyring; reads of values under the new key reload it themselves.
+    if (store::FieldEncryption* enc = records->encryption(); enc != nullptr) {
+      enc->RefreshIfRotated(*db).IgnoreError();
+    }
   });
   core->await_policy_version =
       [loader = std::weak_ptr<PolicyLoader>(policy_loader)](int64_t v) {
@@ -394,6 +404,8 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
       std::make_unique<SharingServiceImpl>(server->core_.get()));
   server->services_.push_back(
       std::make_unique<AccessReviewServiceImpl>(server->core_.get()));
+  server->services_.push_back(
+      std::make_unique<KeyAdminServiceImpl>(server->core_.get()));
   // Tests and benchmarks only (ExtraService): outside the pipeline.
   for (const ExtraService& make : extra_services) {
     server->services_.push_back(make(*server->core_));

@@ -49,7 +49,8 @@ model::SqlFragment Stale(const std::string& column, const std::string& current) 
 }  // namespace
 
 absl::StatusOr<std::string> AddCurrentDataKey(Database& db,
-                                              FieldEncryption& encryption) {
+                                              FieldEncryption& encryption,
+                                              const NewKeyHook& in_transaction) {
   absl::StatusOr<crypto::DataKey> key = crypto::DataKey::Generate();
   if (!key.ok()) return key.status();
   absl::StatusOr<std::string> wrapped =
@@ -64,17 +65,30 @@ absl::StatusOr<std::string> AddCurrentDataKey(Database& db,
           "locking data_keys");
       if (!locked.ok()) return locked.status();
     }
+    std::string previous;
+    auto current = Query(session,
+                         {"SELECT id FROM data_keys WHERE is_current = 1", {}},
+                         "reading the current data key");
+    if (!current.ok()) return current.status();
+    if (current->size() == 1) {
+      if (const auto* id = std::get_if<std::string>(&current->at(0)[0])) {
+        previous = *id;
+      }
+    }
     auto cleared =
         Execute(session,
                 {"UPDATE data_keys SET is_current = 0 WHERE is_current = 1", {}},
                 "rotating the data key");
     if (!cleared.ok()) return cleared.status();
-    return Execute(session,
-                   {"INSERT INTO data_keys (id, wrapped, master_key_id, "
-                    "created_at, is_current) VALUES (?, ?, ?, ?, 1)",
-                    {key->id, *wrapped, encryption.master().id(), NowMicros()}},
-                   "storing a new data key")
-        .status();
+    auto inserted =
+        Execute(session,
+                {"INSERT INTO data_keys (id, wrapped, master_key_id, "
+                 "created_at, is_current) VALUES (?, ?, ?, ?, 1)",
+                 {key->id, *wrapped, encryption.master().id(), NowMicros()}},
+                "storing a new data key");
+    if (!inserted.ok()) return inserted.status();
+    if (in_transaction == nullptr) return absl::OkStatus();
+    return in_transaction(session, previous, key->id);
   });
   if (!s.ok()) return s;
   absl::StatusOr<crypto::Keyring> keyring =
@@ -85,7 +99,7 @@ absl::StatusOr<std::string> AddCurrentDataKey(Database& db,
 }
 
 absl::StatusOr<int64_t> ReencryptBatch(Database& db,
-                                       const FieldEncryption& encryption,
+                                       FieldEncryption& encryption,
                                        const model::ObjectSchema& schema,
                                        int batch) {
   if (batch <= 0) {
@@ -95,7 +109,7 @@ absl::StatusOr<int64_t> ReencryptBatch(Database& db,
   const std::vector<const model::FieldSchema*> fields =
       SensitiveFields(schema);
   if (fields.empty()) return 0;
-  const crypto::Keyring keyring = encryption.keyring();
+  crypto::Keyring keyring = encryption.keyring();
   const std::string table = model::QuoteIdentifier(schema.collection());
   const std::string operation =
       absl::StrCat("re-encrypting ", schema.collection());
@@ -137,6 +151,21 @@ absl::StatusOr<int64_t> ReencryptBatch(Database& db,
         if (legacy) {
           plaintext = *value;
         } else {
+          // Under a key this keyring lacks: another server's rotation.
+          if (std::optional<absl::string_view> key_id =
+                  crypto::EncryptedKeyId(*value);
+              key_id.has_value() && !keyring.HasKey(*key_id)) {
+            absl::StatusOr<crypto::Keyring> reloaded =
+                encryption.KeyringWithKey(session, *key_id);
+            if (!reloaded.ok()) {
+              return InternalErrorWithId(
+                  operation,
+                  absl::StrCat(schema.collection(), ".", field.name,
+                               " of record ", *id, " does not decrypt: ",
+                               reloaded.status().ToString()));
+            }
+            keyring = *std::move(reloaded);
+          }
           absl::StatusOr<std::string> opened = keyring.Decrypt(*value, aad);
           if (!opened.ok()) {
             return InternalErrorWithId(
@@ -200,6 +229,35 @@ absl::StatusOr<std::map<std::string, int64_t>> CountStaleValues(
         if (!n.ok()) return n.status();
         out[absl::StrCat(schema->collection(), ".", f->name)] = *n;
       }
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<DataKeyInfo>> ListDataKeys(Database& db) {
+  std::vector<DataKeyInfo> out;
+  absl::Status s = db.WithSession([&](Session& session) -> absl::Status {
+    out.clear();
+    auto rows = Query(session,
+                      {"SELECT id, master_key_id, created_at, is_current FROM "
+                       "data_keys ORDER BY created_at, id",
+                       {}},
+                      "listing data keys");
+    if (!rows.ok()) return rows.status();
+    for (const Row& row : *rows) {
+      const auto* id = std::get_if<std::string>(&row[0]);
+      const auto* master = std::get_if<std::string>(&row[1]);
+      std::optional<int64_t> created = IntOf(row[2]);
+      std::optional<int64_t> current = IntOf(row[3]);
+      if (id == nullptr || master == nullptr || !created.has_value() ||
+          !current.has_value()) {
+        return absl::InternalError(
+            "data_keys: unexpected row shape; is the database schema up to "
+            "date?");
+      }
+      out.push_back({*id, *master, *created, *current != 0});
     }
     return absl::OkStatus();
   });

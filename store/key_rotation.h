@@ -14,12 +14,20 @@
 // stops the batch with INTERNAL (an error id, logged with the record id and
 // field, never the value): it needs an operator, not a retry.
 //
-// Several servers: NOT YET HANDLED. The server that rotates installs the
-// new keyring; the others keep theirs until they restart, so they cannot
-// read values written under the new key (INTERNAL, logged "not in this
-// keyring"), and they write under the previous key (re-encrypted by the
-// next run of step 2). Until a reload on an unknown key id exists, restart
-// the other servers after a rotation.
+// Several servers on one database: the server that rotates installs the
+// new keyring at once; the others reload theirs from data_keys
+// (field_encryption.h) when they read a value under a key id they lack
+// (once, rate-limited, on the reading session) and, for writing under the
+// new key, on their policy refresh round (every second:
+// FieldEncryption::RefreshIfRotated). A value another server wrote under
+// the previous key in that second is re-encrypted by step 2 if it ran
+// after the write, else it is counted by CountStaleValues and a resumed
+// step 2 (`crmctl keys rotate --resume`) re-encrypts it. A step 2 that
+// meets a value under a key its keyring lacks (another server's rotation
+// meanwhile) reloads the keyring the same way.
+//
+// The gRPC face (KeyAdminService, server/key_admin_service.h) runs steps 1
+// and 2 online and audits them; `crmctl keys` calls it.
 //
 // Thread-safety: the functions may run concurrently with reads and writes
 // of records; two rotations at once are serialised by the data_keys lock
@@ -28,8 +36,10 @@
 #define CRM_STORE_KEY_ROTATION_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "model/object_schema.h"
@@ -38,18 +48,26 @@
 
 namespace crm::store {
 
+// Called inside step 1's transaction with the previous current key's id
+// and the new key's: what must commit with the new key (its audit event).
+// An error rolls the new key back.
+using NewKeyHook = std::function<absl::Status(
+    Session& session, const std::string& previous_id,
+    const std::string& new_id)>;
+
 // Step 1: stores a new current data key and installs the keyring with it
 // (reloaded from data_keys, so keys another server added are in it too).
-// Returns the new key's id.
-absl::StatusOr<std::string> AddCurrentDataKey(Database& db,
-                                              FieldEncryption& encryption);
+// Returns the new key's id. `in_transaction` may be null.
+absl::StatusOr<std::string> AddCurrentDataKey(
+    Database& db, FieldEncryption& encryption,
+    const NewKeyHook& in_transaction = nullptr);
 
 // Step 2 for one resource: re-encrypts under the current key the sensitive
 // values of at most `batch` records of `schema` that hold one not under it
 // (in one transaction); returns how many records it changed. 0: none left
 // (as of this read). INVALID_ARGUMENT for batch <= 0.
 absl::StatusOr<int64_t> ReencryptBatch(Database& db,
-                                       const FieldEncryption& encryption,
+                                       FieldEncryption& encryption,
                                        const model::ObjectSchema& schema,
                                        int batch);
 
@@ -58,6 +76,17 @@ absl::StatusOr<int64_t> ReencryptBatch(Database& db,
 absl::StatusOr<std::map<std::string, int64_t>> CountStaleValues(
     Database& db, const FieldEncryption& encryption,
     const model::SchemaRegistry& registry);
+
+// A row of data_keys, without its wrapped key.
+struct DataKeyInfo {
+  std::string id;
+  std::string master_key_id;
+  int64_t created_micros = 0;  // since the Unix epoch
+  bool current = false;
+};
+
+// Every data key, oldest first.
+absl::StatusOr<std::vector<DataKeyInfo>> ListDataKeys(Database& db);
 
 }  // namespace crm::store
 

@@ -176,6 +176,134 @@ TEST_P(KeyRotationTest, AValueThatDoesNotDecryptStopsTheBatch) {
   EXPECT_FALSE(absl::StrContains(n.status().message(), "0000"));
 }
 
+// Two servers on one database, as two FieldEncryptions with their own
+// record stores: after a rotation on A, B reads what A wrote under the new
+// key (reloading its keyring once), re-encrypts it if asked, and picks up
+// the new key for writing on RefreshIfRotated.
+TEST_P(KeyRotationTest, AnotherServerReloadsItsKeyringForANewKey) {
+  auto keyring_b = LoadOrCreateKeyring(*db_, enc_->master());
+  ASSERT_TRUE(keyring_b.ok()) << keyring_b.status();
+  auto enc_b = std::make_shared<FieldEncryption>(enc_->master(), *keyring_b);
+  RecordStore records_b(db_.get());
+  records_b.SetEncryption(enc_b);
+  const std::string old_key = enc_b->keyring().current_key_id();
+
+  auto new_key = AddCurrentDataKey(*db_, *enc_);
+  ASSERT_TRUE(new_key.ok()) << new_key.status();
+  Insert("c0", "+49 170 0000", "p0@example.org");  // by A, under the new key
+  EXPECT_EQ(enc_b->keyring().current_key_id(), old_key);
+  EXPECT_EQ(enc_b->reloads(), 0);
+  auto got = records_b.Get(Contacts(), "c0");
+  ASSERT_TRUE(got.ok() && got->has_value()) << got.status();
+  EXPECT_EQ(std::get<std::string>(
+                (*got)->values[Contacts().FieldIndex("personal_phone")]),
+            "+49 170 0000");
+  EXPECT_EQ(enc_b->reloads(), 1);  // one reload for both fields
+  EXPECT_EQ(enc_b->keyring().current_key_id(), *new_key);
+  // Already held: no more reloads.
+  ASSERT_TRUE(records_b.Get(Contacts(), "c0").ok());
+  EXPECT_EQ(enc_b->reloads(), 1);
+  // Nothing changed since: RefreshIfRotated reads the current id only.
+  auto refreshed = enc_b->RefreshIfRotated(*db_);
+  ASSERT_TRUE(refreshed.ok()) << refreshed.status();
+  EXPECT_FALSE(*refreshed);
+  EXPECT_EQ(enc_b->reloads(), 1);
+
+  // A rotates again: B picks the key up for writing on its refresh round.
+  auto newer_key = AddCurrentDataKey(*db_, *enc_);
+  ASSERT_TRUE(newer_key.ok()) << newer_key.status();
+  refreshed = enc_b->RefreshIfRotated(*db_);
+  ASSERT_TRUE(refreshed.ok()) << refreshed.status();
+  EXPECT_TRUE(*refreshed);
+  EXPECT_EQ(enc_b->keyring().current_key_id(), *newer_key);
+
+  // B re-encrypts under the newest key what A wrote.
+  auto n = ReencryptBatch(*db_, *enc_b, Contacts(), 10);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 1);
+  const auto raw = Raw();
+  ASSERT_EQ(raw.size(), 1u);
+  EXPECT_TRUE(absl::StartsWith(raw[0][1], absl::StrCat("enc:v1:", *newer_key,
+                                                       ":")))
+      << raw[0][1];
+  ASSERT_TRUE(records_->Get(Contacts(), "c0").ok());
+}
+
+// A re-encryption on a server whose keyring predates another server's
+// rotation: the value under the unknown key reloads the keyring, and is
+// written under the newest key (never back under an older one).
+TEST_P(KeyRotationTest, ReencryptionOnAServerBehindReloadsItsKeyring) {
+  auto keyring_b = LoadOrCreateKeyring(*db_, enc_->master());
+  ASSERT_TRUE(keyring_b.ok()) << keyring_b.status();
+  auto enc_b = std::make_shared<FieldEncryption>(enc_->master(), *keyring_b);
+  auto new_key = AddCurrentDataKey(*db_, *enc_);  // on A
+  ASSERT_TRUE(new_key.ok()) << new_key.status();
+  Insert("c0", "+49 170 0000", "");  // by A, under the new key
+  ASSERT_NE(enc_b->keyring().current_key_id(), *new_key);
+  auto n = ReencryptBatch(*db_, *enc_b, Contacts(), 10);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(enc_b->reloads(), 1);
+  EXPECT_EQ(enc_b->keyring().current_key_id(), *new_key);
+  EXPECT_TRUE(absl::StartsWith(Raw()[0][1],
+                               absl::StrCat("enc:v1:", *new_key, ":")))
+      << Raw()[0][1];
+  n = ReencryptBatch(*db_, *enc_b, Contacts(), 10);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 0);
+  ExpectAllReadable(1);
+}
+
+// A value naming a key id that is in no keyring and not in data_keys
+// (forged) costs one reload, then is refused without reading data_keys;
+// distinct forged ids are rate-limited.
+TEST_P(KeyRotationTest, ForgedKeyIdsDoNotReloadOnEveryRead) {
+  absl::Time now = absl::FromUnixSeconds(1000000);
+  auto keyring_b = LoadOrCreateKeyring(*db_, enc_->master());
+  ASSERT_TRUE(keyring_b.ok()) << keyring_b.status();
+  auto enc_b = std::make_shared<FieldEncryption>(enc_->master(), *keyring_b,
+                                                 [&now] { return now; });
+  RecordStore records_b(db_.get());
+  records_b.SetEncryption(enc_b);
+  Insert("c0", "+49 170 0000", "");
+  const std::string real = Raw()[0][1];
+  const std::string current = enc_b->keyring().current_key_id();
+  auto forge = [&](const std::string& id) {
+    std::string forged = real;
+    forged.replace(forged.find(current), current.size(), id);
+    ASSERT_TRUE(db_->WithSession([&](Session& session) {
+                    return Execute(session,
+                                   {"UPDATE contacts SET personal_phone = ? "
+                                    "WHERE id = 'c0'",
+                                    {forged}},
+                                   "test")
+                        .status();
+                  }).ok());
+  };
+  forge("dkforged00001");
+  for (int i = 0; i < 20; ++i) {
+    auto got = records_b.Get(Contacts(), "c0");
+    ASSERT_EQ(got.status().code(), absl::StatusCode::kInternal)
+        << got.status();
+    EXPECT_FALSE(absl::StrContains(got.status().message(), "0000"));
+  }
+  EXPECT_EQ(enc_b->reloads(), 1);
+  // New forged ids: a burst, then one reload per second.
+  for (int i = 0; i < 20; ++i) {
+    forge(absl::StrCat("dkforged1", 1000 + i));
+    EXPECT_FALSE(records_b.Get(Contacts(), "c0").ok());
+  }
+  EXPECT_EQ(enc_b->reloads(), FieldEncryption::kReloadBurst);
+  now += absl::Seconds(1);
+  forge("dkforged2");
+  EXPECT_FALSE(records_b.Get(Contacts(), "c0").ok());
+  forge("dkforged3");
+  EXPECT_FALSE(records_b.Get(Contacts(), "c0").ok());
+  EXPECT_EQ(enc_b->reloads(), FieldEncryption::kReloadBurst + 1);
+  // The real value still reads.
+  forge(current);
+  EXPECT_TRUE(records_b.Get(Contacts(), "c0").ok());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, KeyRotationTest,
                          ::testing::ValuesIn(testing::AllBackends()),
                          BackendParamName);

@@ -240,11 +240,12 @@ absl::StatusOr<SqlValue> RecordStore::BlindIndexValue(
   return SqlValue(*std::move(index));
 }
 
-absl::Status RecordStore::DecryptFields(const ObjectSchema& schema,
+absl::Status RecordStore::DecryptFields(Session& session,
+                                        const ObjectSchema& schema,
                                         const SchemaSql& sql,
                                         Record& record) const {
   if (sql.sensitive.empty()) return absl::OkStatus();
-  const FieldEncryption* enc = encryption();
+  FieldEncryption* enc = encryption();
   std::optional<crypto::Keyring> keyring;
   for (int i : sql.sensitive) {
     auto* text = std::get_if<std::string>(&record.values[i]);
@@ -261,6 +262,21 @@ absl::Status RecordStore::DecryptFields(const ObjectSchema& schema,
           "(encryption.master_key_file)"));
     }
     if (!keyring.has_value()) keyring = enc->keyring();
+    // A key this server does not hold yet: another server rotated
+    // (field_encryption.h reloads the keyring, rate-limited).
+    if (std::optional<absl::string_view> key_id = crypto::EncryptedKeyId(*text);
+        key_id.has_value() && !keyring->HasKey(*key_id)) {
+      absl::StatusOr<crypto::Keyring> reloaded =
+          enc->KeyringWithKey(session, *key_id);
+      if (!reloaded.ok()) {
+        return InternalErrorWithId(
+            absl::StrCat("reading ", schema.collection()),
+            absl::StrCat(schema.collection(), ".", field.name, " of record ",
+                         record.id, " does not decrypt: ",
+                         reloaded.status().ToString()));
+      }
+      keyring = *std::move(reloaded);
+    }
     absl::StatusOr<std::string> plain = keyring->Decrypt(
         *text, crypto::FieldAad(schema.collection(), field.name, record.id));
     if (!plain.ok()) {
@@ -297,7 +313,9 @@ absl::StatusOr<std::optional<Record>> RecordStore::Get(
   if (rows->empty()) return std::optional<Record>();
   absl::StatusOr<Record> record = RecordFromRow(schema, std::move(rows->at(0)));
   if (!record.ok()) return record.status();
-  if (absl::Status s = DecryptFields(schema, sql, *record); !s.ok()) return s;
+  if (absl::Status s = DecryptFields(session, schema, sql, *record); !s.ok()) {
+    return s;
+  }
   return std::optional<Record>(*std::move(record));
 }
 
@@ -464,7 +482,8 @@ absl::StatusOr<std::vector<Record>> RecordStore::List(
     for (Row& row : rows) {
       absl::StatusOr<Record> record = RecordFromRow(schema, std::move(row));
       if (!record.ok()) return record.status();
-      if (absl::Status s = DecryptFields(schema, sql, *record); !s.ok()) {
+      if (absl::Status s = DecryptFields(session, schema, sql, *record);
+          !s.ok()) {
         return s;
       }
       records.push_back(*std::move(record));

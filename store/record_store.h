@@ -302,7 +302,10 @@ class RecordStore {
       const model::ObjectSchema& schema, const model::FieldSchema& field,
       const model::SqlValue& plaintext) const;
   // Decrypts the sensitive fields (`sql.sensitive`) of `record` in place.
-  absl::Status DecryptFields(const model::ObjectSchema& schema,
+  // A value under a key the keyring lacks reloads it on `session`
+  // (FieldEncryption::KeyringWithKey).
+  absl::Status DecryptFields(Session& session,
+                             const model::ObjectSchema& schema,
                              const SchemaSql& sql, model::Record& record) const;
 
   std::shared_ptr<FieldEncryption> encryption_owner_;

@@ -15,6 +15,7 @@
 #include "crm/v1/access_review_service.grpc.pb.h"
 #include "crm/v1/admin_service.grpc.pb.h"
 #include "crm/v1/auth_service.grpc.pb.h"
+#include "crm/v1/key_admin_service.grpc.pb.h"
 #include "crm/v1/user_admin_service.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
@@ -30,8 +31,9 @@ namespace {
 
 using crm::v1::SystemPermission;
 
-// The permission each admin method requires (admin_service.proto and
-// user_admin_service.proto "Who may call"; auth_service.proto). Every
+// The permission each admin method requires (admin_service.proto,
+// user_admin_service.proto, access_review_service.proto and
+// key_admin_service.proto "Who may call"; auth_service.proto). Every
 // method of the admin services must be listed: the test fails for a new one
 // until it is.
 const std::map<std::string, SystemPermission>& Required() {
@@ -69,6 +71,8 @@ const std::map<std::string, SystemPermission>& Required() {
       {"crm.v1.AccessReviewService.ExportAccessMatrix", crm::v1::VIEW_AUDIT},
       {"crm.v1.AccessReviewService.GetAccessReviewReport",
        crm::v1::VIEW_AUDIT},
+      {"crm.v1.KeyAdminService.GetKeyStatus", crm::v1::MANAGE_POLICY},
+      {"crm.v1.KeyAdminService.RotateDataKey", crm::v1::MANAGE_POLICY},
   };
   return *required;
 }
@@ -87,7 +91,8 @@ std::vector<const google::protobuf::MethodDescriptor*> AdminMethods() {
   const auto* pool = google::protobuf::DescriptorPool::generated_pool();
   for (const char* name :
        {"crm.v1.PolicyAdminService", "crm.v1.UserAdminService",
-        "crm.v1.AuthService", "crm.v1.AccessReviewService"}) {
+        "crm.v1.AuthService", "crm.v1.AccessReviewService",
+        "crm.v1.KeyAdminService"}) {
     const google::protobuf::ServiceDescriptor* service =
         pool->FindServiceByName(name);
     EXPECT_NE(service, nullptr) << name;

@@ -105,6 +105,9 @@ def generate_stubs(src, out):
             ("review_grpc", "crm.v1.access_review_service_pb2_grpc"),
             ("admin", "crm.v1.admin_service_pb2"),
             ("admin_grpc", "crm.v1.admin_service_pb2_grpc"),
+            ("policy", "crm.v1.policy_pb2"),
+            ("keys", "crm.v1.key_admin_service_pb2"),
+            ("keys_grpc", "crm.v1.key_admin_service_pb2_grpc"),
             ("health", "ext.health_pb2"),
             ("health_grpc", "ext.health_pb2_grpc"),
             ("refl", "ext.reflection_pb2"),
@@ -763,6 +766,76 @@ class PolicyAsCodeTest(unittest.TestCase):
                 self.assertFalse(st.active)
 
 
+class KeyAdminTest(unittest.TestCase):
+    """Data key rotation from Python (key_admin_service.proto): the status
+    names the current key and what is not under it, a rotation makes a new
+    key and re-encrypts a contact's personal_phone (which still reads), a
+    request without a mode and a least-privileged service are refused."""
+
+    def test_status_rotate_and_refusals(self):
+        keys, svc, pb = PB["keys"], PB["service"], PB["resources"]
+        admin = PB["admin"]
+        with ENV.channel() as ch:
+            policy = PB["admin_grpc"].PolicyAdminServiceStub(ch)
+            # admin-cli may write the sensitive field (none may by default).
+            policy.CreatePolicyObject(admin.CreatePolicyObjectRequest(
+                id="py-keys", object=admin.PolicyObject(
+                    permission_set=PB["policy"].PermissionSet(
+                        field_permissions=[PB["policy"].FieldPermission(
+                            object="contacts", field="personal_phone",
+                            read=True, edit=True)],
+                        assignees=["services/admin-cli"]))),
+                timeout=DEADLINE)
+            try:
+                stub = PB["keys_grpc"].KeyAdminServiceStub(ch)
+                contacts = PB["service_grpc"].ContactServiceStub(ch)
+                c = contacts.CreateContact(svc.CreateContactRequest(
+                    contact=pb.Contact(last_name="Py Keys",
+                                       personal_phone="+1 555 0142")),
+                    timeout=DEADLINE)
+                before = stub.GetKeyStatus(keys.GetKeyStatusRequest(),
+                                           timeout=DEADLINE)
+                self.assertTrue(before.current_data_key.startswith("dk"))
+                self.assertIn(before.current_data_key,
+                              [k.id for k in before.data_keys if k.current])
+                fields = [v.field for v in before.stale]
+                self.assertIn("contacts.personal_phone", fields)
+                self.assertEqual(before.stale_total, 0)
+                rotated = stub.RotateDataKey(keys.RotateDataKeyRequest(
+                    mode=keys.RotateDataKeyRequest.NEW_KEY, batch_size=10),
+                    timeout=60)
+                self.assertEqual(rotated.previous_data_key,
+                                 before.current_data_key)
+                self.assertNotEqual(rotated.data_key, before.current_data_key)
+                self.assertGreaterEqual(rotated.reencrypted_total, 1)
+                after = stub.GetKeyStatus(keys.GetKeyStatusRequest(),
+                                          timeout=DEADLINE)
+                self.assertEqual(after.current_data_key, rotated.data_key)
+                self.assertEqual(len(after.data_keys),
+                                 len(before.data_keys) + 1)
+                self.assertEqual(after.stale_total, 0)
+                got = contacts.GetContact(svc.GetContactRequest(name=c.name),
+                                          timeout=DEADLINE)
+                self.assertEqual(got.personal_phone, "+1 555 0142")
+                code, details = code_of(stub.RotateDataKey,
+                                        keys.RotateDataKeyRequest())
+                self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT)
+                self.assertIn("mode", details)
+                contacts.DeleteContact(svc.DeleteContactRequest(name=c.name),
+                                       timeout=DEADLINE)
+            finally:
+                policy.DeletePolicyObject(admin.DeletePolicyObjectRequest(
+                    name="permissionSets/py-keys"), timeout=DEADLINE)
+        with ENV.channel("billing") as ch:
+            stub = PB["keys_grpc"].KeyAdminServiceStub(ch)
+            for call, req in [(stub.GetKeyStatus, keys.GetKeyStatusRequest()),
+                              (stub.RotateDataKey, keys.RotateDataKeyRequest(
+                                  mode=keys.RotateDataKeyRequest.NEW_KEY))]:
+                code, details = code_of(call, req)
+                self.assertEqual(code, grpc.StatusCode.PERMISSION_DENIED)
+                self.assertIn("manage_policy is required", details)
+
+
 class AuditTrailTest(unittest.TestCase):
     """The audit trail as a SIEM or an auditor's own tool sees it: the
     refusal of a least-privileged service is recorded with its rule, and the
@@ -946,7 +1019,8 @@ def main():
     loader = unittest.TestLoader()
     suite = unittest.TestSuite()
     for cls in [AccountCrudTest, ListTest, ContactTest, AuditTrailTest,
-                AccessReportTest, PolicyAsCodeTest, TransportTest]:
+                AccessReportTest, PolicyAsCodeTest, KeyAdminTest,
+                TransportTest]:
         names = loader.getTestCaseNames(cls)
         if rest:  # optional test name filters, e.g. test_paging
             names = [n for n in names if any(r in n for r in rest)]

@@ -518,11 +518,14 @@ TEST(IdempotentMethodNames, ReadMethodsOnlyFromEveryService) {
   // ListPolicyObjects, ListPolicyVersions, GetPolicyVersion,
   // GetShadowPolicy, ListRecordShares; GetUser, ListUsers, GetProfile,
   // ListProfiles; ListRecordAccessors, GetAccessReviewReport;
-  // ListAuditEvents, GetAuditPublicKey.
+  // ListAuditEvents, GetAuditPublicKey; GetRecordProvenance,
+  // ListFieldHistory.
   EXPECT_TRUE(has("crm.v1.AccessReviewService/GetAccessReviewReport"));
+  EXPECT_TRUE(has("crm.v1.ProvenanceService/GetRecordProvenance"));
+  EXPECT_TRUE(has("crm.v1.ProvenanceService/ListFieldHistory"));
   EXPECT_TRUE(has("crm.v1.PolicyAdminService/GetPolicyVersion"));
   EXPECT_TRUE(has("crm.v1.PolicyAdminService/GetShadowPolicy"));
-  EXPECT_EQ(names.size(), 6u * 2 + 2 + 6 + 4 + 2 + 2);
+  EXPECT_EQ(names.size(), 6u * 2 + 2 + 6 + 4 + 2 + 2 + 2);
 }
 
 TEST(RetryServiceConfigJson, RetriesUnavailableForGivenMethods) {

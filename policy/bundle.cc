@@ -458,7 +458,8 @@ ParsedBundle ParseBundle(const BundleFiles& files) {
 
 namespace {
 
-// Users and services named by the bundle's grantees and assignees.
+// Users and services named by the bundle's grantees, assignees and data
+// sources.
 void CollectPrincipals(const crm::internal::PolicyState& state,
                        std::set<std::string>* users,
                        std::set<std::string>* services) {
@@ -478,6 +479,13 @@ void CollectPrincipals(const crm::internal::PolicyState& state,
     grantee(r.shared_with());
   }
   for (const auto& r : state.restriction_rules()) grantee(r.applies_to());
+  // A data source's writing service (offline, taken as registered too).
+  for (const auto& d : state.data_sources()) {
+    absl::string_view id = d.service();
+    if (absl::ConsumePrefix(&id, "services/") && model::IsValidRecordId(id)) {
+      services->emplace(id);
+    }
+  }
   for (const auto& set : state.permission_sets()) {
     for (const std::string& a : set.assignees()) {
       absl::string_view id = a;

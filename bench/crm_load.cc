@@ -97,7 +97,9 @@ enum class Method {
   kListAudited,
   kGetShadow,
   kGetPlain,
-  kGetEncrypted
+  kGetEncrypted,
+  kCreate,
+  kUpdate
 };
 
 const char* MethodName(Method m) {
@@ -124,6 +126,10 @@ const char* MethodName(Method m) {
       return "get_plain";
     case Method::kGetEncrypted:
       return "get_encrypted";
+    case Method::kCreate:
+      return "create";
+    case Method::kUpdate:
+      return "update";
   }
   return "?";
 }
@@ -150,7 +156,7 @@ int Usage(const std::string& error) {
           "crm_load: %s\n"
           "usage: crm_load [--methods=echo,ping,get,list,raw,get_quiet,\n"
           "                  get_audited,list_audited,get_shadow,get_plain,\n"
-          "                  get_encrypted]\n"
+          "                  get_encrypted,create,update]\n"
           "  [--channels=C<=%d] [--inflight=K<=%d] [--duration=S<=%d]\n"
           "  [--warmup=S] [--rounds=R<=%d] [--accounts=N] [--contacts=N]\n"
           "  [--pool=N]\n"
@@ -212,11 +218,15 @@ std::string ParseFlags(int argc, char** argv, Flags* flags) {
           flags->methods.push_back(Method::kGetPlain);
         } else if (m == "get_encrypted") {
           flags->methods.push_back(Method::kGetEncrypted);
+        } else if (m == "create") {
+          flags->methods.push_back(Method::kCreate);
+        } else if (m == "update") {
+          flags->methods.push_back(Method::kUpdate);
         } else {
           return absl::StrCat("--methods: unknown method '", m,
                               "'; use echo, ping, get, list, raw, get_quiet, "
                               "get_audited, list_audited, get_shadow, "
-                              "get_plain, get_encrypted");
+                              "get_plain, get_encrypted, create, update");
         }
       }
     } else if (name == "quiet") {
@@ -344,6 +354,14 @@ class Lane {
     ping_req_.set_ping_database(true);
     list_req_.set_page_size(50);
     list_req_.set_filter(filter);
+    crm::v1::Account* a = create_req_.mutable_account();
+    a->set_industry("Manufacturing");
+    a->set_website("https://load.example");
+    a->set_billing_city("Leeds");
+    a->set_billing_country("GB");
+    update_req_.mutable_account()->set_description("updated by crm_load");
+    update_req_.mutable_update_mask()->add_paths("phone");
+    update_req_.mutable_update_mask()->add_paths("description");
   }
 
   void Run(Phase* phase) {
@@ -424,6 +442,20 @@ class Lane {
         stubs_->contacts->async()->GetContact(ctx_.get(), &get_contact_req_,
                                               &contact_, done);
         break;
+      case Method::kCreate:
+        // Five fields written: each gets its provenance and history row.
+        create_req_.mutable_account()->set_display_name(
+            absl::StrCat("Load ", ++serial_));
+        stubs_->accounts->async()->CreateAccount(ctx_.get(), &create_req_,
+                                                 &account_, done);
+        break;
+      case Method::kUpdate:
+        // Two fields of a random seeded account, without an etag.
+        update_req_.mutable_account()->set_name(PickName());
+        update_req_.mutable_account()->set_phone(absl::StrCat(++serial_));
+        stubs_->accounts->async()->UpdateAccount(ctx_.get(), &update_req_,
+                                                 &account_, done);
+        break;
     }
   }
 
@@ -469,6 +501,9 @@ class Lane {
   crm::v1::Account account_;
   crm::v1::GetContactRequest get_contact_req_;
   crm::v1::Contact contact_;
+  crm::v1::CreateAccountRequest create_req_;
+  crm::v1::UpdateAccountRequest update_req_;
+  int64_t serial_ = 0;
   crm::v1::ListAccountsRequest list_req_;
   crm::v1::ListAccountsResponse list_resp_;
   LatencySamples samples_;
@@ -702,7 +737,7 @@ int Main(int argc, char** argv) {
     for (Method m : flags.methods) {
       needs_names |= m == Method::kGet || m == Method::kRaw ||
                      m == Method::kGetQuiet || m == Method::kGetAudited ||
-                     m == Method::kGetShadow;
+                     m == Method::kGetShadow || m == Method::kUpdate;
     }
     if (needs_names) {
       return Usage("get, raw, get_quiet and get_audited need --accounts >= 1");

@@ -15,6 +15,7 @@
 #include "clients/error_details.h"
 #include "clients/key_commands.h"
 #include "clients/policy_commands.h"
+#include "clients/provenance_commands.h"
 #include "clients/resource_commands.h"
 #include "clients/resource_requests.h"
 #include "clients/user_commands.h"
@@ -204,7 +205,8 @@ const Command kCommands[] = {
      "[--user users/ID] | apply DIR [--prune] [--expect-version V] "
      "[--message TEXT] | history | diff V1 V2 | rollback V [--dry-run]",
      "admin: the access policy (needs manage_policy); KIND: permissionSets, "
-     "orgWideDefaults, roles, groups, sharingRules, restrictionRules; JSON is "
+     "orgWideDefaults, roles, groups, sharingRules, restrictionRules, "
+     "dataSources (and the read-only services); JSON is "
      "the object itself, update replaces it whole (or only --fields F,...); "
      "export writes the whole policy as text files, one per object; validate "
      "compiles such a folder offline and lists every error; plan shows what "
@@ -221,6 +223,14 @@ const Command kCommands[] = {
     {"shares", "shares RECORD", "list a record's manual shares", RunShares},
     {"transfer", "transfer RECORD NEW_OWNER [--etag E]",
      "make a user (users/ID or ID) the owner of a record", RunTransfer},
+    {"provenance", "provenance RECORD",
+     "where each readable field of a record came from: data source, "
+     "service, actor, time, request",
+     RunProvenance},
+    {"history", "history RECORD [--field F]",
+     "the changes of a record's readable fields, oldest first (values of "
+     "sensitive fields are never kept)",
+     RunHistory},
     {"audit",
      "audit list [--filter F] [--all] | tail | export FILE | verify "
      "[--file FILE --public-key PEM [--expect OLD]] | public-key | "

@@ -518,13 +518,16 @@ TEST(IdempotentMethodNames, ReadMethodsOnlyFromEveryService) {
   // ListPolicyObjects, ListPolicyVersions, GetPolicyVersion,
   // GetShadowPolicy, ListRecordShares; GetUser, ListUsers, GetProfile,
   // ListProfiles; ListRecordAccessors, GetAccessReviewReport;
-  // ListAuditEvents, GetAuditPublicKey; GetKeyStatus (not RotateDataKey).
+  // ListAuditEvents, GetAuditPublicKey; GetKeyStatus (not RotateDataKey);
+  // GetRecordProvenance, ListFieldHistory.
   EXPECT_TRUE(has("crm.v1.AccessReviewService/GetAccessReviewReport"));
+  EXPECT_TRUE(has("crm.v1.ProvenanceService/GetRecordProvenance"));
+  EXPECT_TRUE(has("crm.v1.ProvenanceService/ListFieldHistory"));
   EXPECT_TRUE(has("crm.v1.PolicyAdminService/GetPolicyVersion"));
   EXPECT_TRUE(has("crm.v1.PolicyAdminService/GetShadowPolicy"));
   EXPECT_TRUE(has("crm.v1.KeyAdminService/GetKeyStatus"));
   EXPECT_FALSE(has("crm.v1.KeyAdminService/RotateDataKey"));
-  EXPECT_EQ(names.size(), 6u * 2 + 2 + 6 + 4 + 2 + 2 + 1);
+  EXPECT_EQ(names.size(), 6u * 2 + 2 + 6 + 4 + 2 + 2 + 1 + 2);
 }
 
 TEST(RetryServiceConfigJson, RetriesUnavailableForGivenMethods) {

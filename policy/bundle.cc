@@ -48,6 +48,7 @@ constexpr Kind kKinds[] = {
     {"permissionSets", PolicyObject::kPermissionSetFieldNumber, false},
     {"sharingRules", PolicyObject::kSharingRuleFieldNumber, false},
     {"restrictionRules", PolicyObject::kRestrictionRuleFieldNumber, false},
+    {"dataSources", PolicyObject::kDataSourceFieldNumber, false},
     {"profiles", 0, false},
     // Read-only: compared with the server's configuration, never compiled.
     {"services", PolicyObject::kServiceFieldNumber, false},
@@ -214,6 +215,9 @@ crm::internal::PolicyState PolicyBundle::ToState() const {
       case PolicyObject::kRestrictionRule:
         *state.add_restriction_rules() = o.object.restriction_rule();
         break;
+      case PolicyObject::kDataSource:
+        *state.add_data_sources() = o.object.data_source();
+        break;
       case PolicyObject::kService:  // configuration, not compiled policy
       case PolicyObject::KIND_NOT_SET:
         break;
@@ -244,6 +248,9 @@ PolicyBundle BundleFromState(const crm::internal::PolicyState& state) {
   }
   for (const auto& x : state.restriction_rules()) {
     add(&PolicyObject::mutable_restriction_rule)(x);
+  }
+  for (const auto& x : state.data_sources()) {
+    add(&PolicyObject::mutable_data_source)(x);
   }
   for (const crm::internal::PolicyProfile& p : state.profiles()) {
     crm::v1::Profile profile;
@@ -451,7 +458,8 @@ ParsedBundle ParseBundle(const BundleFiles& files) {
 
 namespace {
 
-// Users and services named by the bundle's grantees and assignees.
+// Users and services named by the bundle's grantees, assignees and data
+// sources.
 void CollectPrincipals(const crm::internal::PolicyState& state,
                        std::set<std::string>* users,
                        std::set<std::string>* services) {
@@ -471,6 +479,13 @@ void CollectPrincipals(const crm::internal::PolicyState& state,
     grantee(r.shared_with());
   }
   for (const auto& r : state.restriction_rules()) grantee(r.applies_to());
+  // A data source's writing service (offline, taken as registered too).
+  for (const auto& d : state.data_sources()) {
+    absl::string_view id = d.service();
+    if (absl::ConsumePrefix(&id, "services/") && model::IsValidRecordId(id)) {
+      services->emplace(id);
+    }
+  }
   for (const auto& set : state.permission_sets()) {
     for (const std::string& a : set.assignees()) {
       absl::string_view id = a;

@@ -287,6 +287,15 @@ TEST(PolicyBundle, EveryErrorKindIsLocated) {
        "not a known SystemPermission"},
       {"ids differing only in case", "roles/VP.textproto", "",
        "roles/vp.textproto", 1, "", "only in case"},
+      {"illegitimate data source kind", "dataSources/laptops.textproto",
+       "kind: CUSTOMER_DEVICES\nservice: \"services/marketing\"\n",
+       "dataSources/laptops.textproto", 1, "kind",
+       "not a legitimate data source"},
+      {"data source field unknown", "dataSources/web-forms.textproto",
+       "kind: WEB_FORMS\nservice: \"services/marketing\"\n"
+       "writes {\n  object: \"contacts\"\n  fields: \"shoe_size\"\n}\n",
+       "dataSources/web-forms.textproto", 5, "writes[0].fields[0]",
+       "unknown field 'shoe_size'"},
   };
   for (const ErrorCase& c : cases) {
     SCOPED_TRACE(c.what);
@@ -350,6 +359,31 @@ TEST(PolicyBundle, ReportsEveryErrorAtOnce) {
   EXPECT_THAT(Dump(errors),
               HasSubstr("roles/rep.textproto:1:1: parent: role 'roles/rep': "
                         "unknown parent 'roles/nope'"));
+}
+
+// A data source's service is taken as registered offline (like an
+// assignee's); with a configuration it must be one of its services.
+TEST(PolicyBundle, DataSourceServicesAreAssumedOfflineCheckedWithConfig) {
+  BundleFiles files = ValidFiles();
+  files["dataSources/web-forms.textproto"] =
+      "display_name: \"Web forms\"\nkind: WEB_FORMS\n"
+      "service: \"services/marketing\"\npurpose: \"sign-ups\"\n"
+      "writes {\n  object: \"contacts\"\n  fields: \"email\"\n}\n";
+  auto errors = ValidateBundle(files, Schemas());
+  EXPECT_THAT(errors, IsEmpty()) << Dump(errors);
+  ParsedBundle parsed = ParseBundle(files);
+  ASSERT_THAT(parsed.errors, IsEmpty()) << Dump(parsed.errors);
+  EXPECT_EQ(parsed.bundle.ToState().data_sources_size(), 1);
+  EXPECT_EQ(RenderBundle(parsed.bundle).count("dataSources/web-forms.textproto"),
+            1u);
+  google::protobuf::RepeatedPtrField<crm::internal::ServiceConfig> services;
+  services.Add()->set_name("billing");
+  errors = ValidateBundle(files, Schemas(), {.services = &services});
+  ASSERT_EQ(errors.size(), 1u) << Dump(errors);
+  EXPECT_EQ(errors[0].field, "service");
+  EXPECT_EQ(errors[0].location.line, 3);
+  EXPECT_THAT(errors[0].message,
+              HasSubstr("'services/marketing' is not registered"));
 }
 
 TEST(PolicyBundle, RegisteredServicesAreChecked) {

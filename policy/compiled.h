@@ -168,6 +168,19 @@ struct CompiledService {
   // assigned to "services/{name}" (permissions->system).
   uint32_t system = 0;
   std::vector<int> sets;  // indexes into CompiledPolicy::permission_sets
+  // Data sources (crm.v1.DataSource) whose service this is: [object][field]
+  // -> index into CompiledPolicy::data_sources of the first of them (by
+  // name) that may write the field, -1 if none. Empty when the service has
+  // no data source.
+  std::vector<std::vector<int>> source_of;
+};
+
+// A registered data source (crm.v1.DataSource), to name it in a decision
+// and in provenance.
+struct CompiledDataSource {
+  std::string name;  // "dataSources/{id}"
+  crm::v1::DataSourceKind kind = crm::v1::DATA_SOURCE_KIND_UNSPECIFIED;
+  std::string service;  // "services/{name}"
 };
 
 // A permission set's name and the system permissions it grants (to name
@@ -207,6 +220,9 @@ struct CompiledPolicy {
   std::vector<CompiledRestriction> restrictions;
   absl::flat_hash_map<std::string, CompiledService> services;
   std::vector<CompiledPermissionSet> permission_sets;
+  // Every data source, in name order. Non-empty: the source rule is
+  // enforced (policy.proto "Data sources").
+  std::vector<CompiledDataSource> data_sources;
   // Every profile of the PolicyState by id ("sales", not "profiles/sales").
   absl::flat_hash_map<std::string, CompiledProfile> profiles;
   std::vector<std::unique_ptr<PermissionBundle>> bundles;  // owned here

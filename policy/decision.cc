@@ -50,6 +50,19 @@ base::ErrorMetadata FieldMetadata(const std::string& rule) {
   return m;
 }
 
+// "no-source:services/marketing:contacts.phone".
+base::ErrorMetadata SourceMetadata(const std::string& rule) {
+  base::ErrorMetadata m{{"rule", rule}};
+  std::vector<std::string> parts = absl::StrSplit(rule, ':');
+  if (parts.size() != 3) return m;
+  m["service"] = parts[1];
+  const size_t dot = parts[2].find('.');
+  if (dot == std::string::npos) return m;
+  m["object"] = parts[2].substr(0, dot);
+  m["field"] = parts[2].substr(dot + 1);
+  return m;
+}
+
 }  // namespace
 
 Decision Decision::Allow(std::string rule, std::string reason) {
@@ -92,6 +105,12 @@ absl::Status ToStatus(const Decision& decision, DenialKind kind,
                               crm::v1::FIELD_NOT_WRITABLE,
                               FieldMetadata(decision.rule)),
           "field", decision.rule);
+    case DenialKind::kSource:
+      return base::WithDecisionNote(
+          base::WithErrorInfo(absl::PermissionDeniedError(decision.reason),
+                              crm::v1::SOURCE_NOT_REGISTERED,
+                              SourceMetadata(decision.rule)),
+          "source", decision.rule);
   }
   return absl::PermissionDeniedError(decision.reason);
 }

@@ -29,7 +29,9 @@ struct Decision {
 // object-level and field-level denials are PERMISSION_DENIED with
 // ErrorInfo OBJECT_PERMISSION_DENIED or FIELD_NOT_WRITABLE naming the
 // refusing rule (proto/crm/v1/errors.proto).
-enum class DenialKind { kObject, kRecord, kField };
+// A source-rule denial (Evaluator::CheckSourceWrite) is PERMISSION_DENIED
+// with ErrorInfo SOURCE_NOT_REGISTERED (service, object, field, rule).
+enum class DenialKind { kObject, kRecord, kField, kSource };
 
 // OK for an allow. `what` names the thing refused for kRecord
 // (e.g. "accounts/123") and is used in the NOT_FOUND message.

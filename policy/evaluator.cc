@@ -648,6 +648,102 @@ Decision Evaluator::FieldWriteDecision(const model::ObjectSchema& schema,
                    " is not writable by ", principal_.ResourceName()));
 }
 
+int Evaluator::SourceIndex(const model::ObjectSchema& schema,
+                           const model::FieldSchema& field) const {
+  if (policy_ == nullptr || service_ == nullptr) return kNoSource;
+  if (policy_->data_sources.empty()) return kUnenforced;
+  if (service_->source_of.empty()) {
+    return principal_.acting_for_user() ? kImplicitInteractions : kNoSource;
+  }
+  const int object = ObjectOf(schema);
+  if (object < 0) return kNoSource;
+  const std::vector<int>& fields = service_->source_of[object];
+  const int f = FieldOf(schema, field);
+  if (f < 0 || static_cast<size_t>(f) >= fields.size()) return kNoSource;
+  return fields[f];
+}
+
+bool Evaluator::AllowsSourceWrite(const model::ObjectSchema& schema,
+                                  const model::FieldSchema& field) const {
+  const int source = SourceIndex(schema, field);
+  const bool allowed = source != kNoSource;
+  if (shadow_ != nullptr) {
+    const int other = shadow_->SourceIndex(schema, field);
+    if ((other != kNoSource) == allowed) {
+      shadow_sink_->Agreed();
+    } else {
+      ShadowDisagreement d;
+      d.question = absl::StrCat("source-write:", field.name);
+      d.resource = schema.collection();
+      d.live = SourceDecision(schema, field, source);
+      d.shadow = shadow_->SourceDecision(schema, field, other);
+      shadow_sink_->Disagreed(std::move(d));
+    }
+  }
+  return allowed;
+}
+
+Decision Evaluator::CheckSourceWrite(const model::ObjectSchema& schema,
+                                     const model::FieldSchema& field) const {
+  AllowsSourceWrite(schema, field);  // compares with the shadow, if any
+  return SourceDecision(schema, field, SourceIndex(schema, field));
+}
+
+std::string Evaluator::SourceOf(const model::ObjectSchema& schema,
+                                const model::FieldSchema& field) const {
+  const int source = SourceIndex(schema, field);
+  switch (source) {
+    case kNoSource:
+      return "";
+    case kUnenforced:
+      return "unregistered";
+    case kImplicitInteractions:
+      return "interactions";
+    default:
+      return policy_->data_sources[source].name;
+  }
+}
+
+Decision Evaluator::SourceDecision(const model::ObjectSchema& schema,
+                                   const model::FieldSchema& field,
+                                   int source) const {
+  const std::string service = absl::StrCat("services/", principal_.service);
+  switch (source) {
+    case kUnenforced:
+      return Decision::Allow("source:unregistered",
+                             "the policy registers no data source");
+    case kImplicitInteractions:
+      return Decision::Allow(
+          absl::StrCat("source:interactions:", service),
+          absl::StrCat(principal_.ResourceName(), " writes through ", service,
+                       ", which has no data source of its own: the implicit "
+                       "source \"interactions\" of that service"));
+    case kNoSource:
+      break;
+    default:
+      return Decision::Allow(
+          absl::StrCat("source:", policy_->data_sources[source].name));
+  }
+  const std::string what = absl::StrCat(schema.collection(), ".", field.name);
+  std::string why;
+  if (policy_ == nullptr) {
+    why = "no access policy is loaded";
+  } else if (service_ == nullptr) {
+    why = absl::StrCat(service, " is not a registered service");
+  } else if (service_->source_of.empty()) {
+    why = absl::StrCat(service, " is not registered as a data source");
+  } else {
+    why = absl::StrCat("no data source of ", service, " lists ", what);
+  }
+  return Decision::Deny(
+      absl::StrCat("no-source:", service, ":", what),
+      absl::StrCat(
+          "source rule: ", service, " may not write ", what, ": ", why,
+          " (the policy registers data sources, so every write needs one); "
+          "register it in a dataSources/ policy object with service: \"",
+          service, "\" listing ", schema.collection(), " and ", field.name));
+}
+
 uint32_t Evaluator::SystemMask() const {
   if (service_ == nullptr) return 0;
   if (!principal_.acting_for_user()) return service_->system;

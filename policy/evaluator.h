@@ -282,6 +282,34 @@ class Evaluator {
   // Every field's permissions on `schema` at once (see FieldAccess).
   FieldAccess Fields(const model::ObjectSchema& schema) const;
 
+  // The source rule (proto/crm/v1/policy.proto "Data sources"): may the
+  // principal write `field` of `schema` as a data source, and under which
+  // source is the write recorded? Written here once:
+  //   - the policy registers no data source: allowed, rule
+  //     "source:unregistered" (enforcement is off: the migration path);
+  //   - a service acting as itself: allowed if one of its data sources
+  //     lists the field (or the object with no fields), rule
+  //     "source:dataSources/{id}" (the first such source by name);
+  //   - a user acting through a service: as above if the service has data
+  //     sources; if it has none, allowed as the implicit source
+  //     "interactions" of that service, rule
+  //     "source:interactions:services/{name}";
+  //   - otherwise refused: "no-source:services/{name}:{object}.{field}"
+  //     with a reason naming the service, the field and what to register;
+  //     so is an unregistered service or a missing policy (fail closed).
+  // The object and field permissions are separate checks (CheckObject,
+  // CheckFieldWrite); this one only says whether the write has a source.
+  Decision CheckSourceWrite(const model::ObjectSchema& schema,
+                            const model::FieldSchema& field) const;
+  // CheckSourceWrite(...).allowed without building the Decision.
+  bool AllowsSourceWrite(const model::ObjectSchema& schema,
+                         const model::FieldSchema& field) const;
+  // The source a write of `field` is recorded under, for provenance:
+  // "dataSources/{id}", "interactions" or "unregistered"; "" if the write
+  // is refused. Not compared by a shadow (AllowsSourceWrite is).
+  std::string SourceOf(const model::ObjectSchema& schema,
+                       const model::FieldSchema& field) const;
+
   // System permissions: rights that are not about records (manage_users,
   // manage_policy, view_audit, export, ...; crm.v1.SystemPermission). The
   // rule, written here once (admin_service.proto "Who may call" and
@@ -378,6 +406,14 @@ class Evaluator {
                               const model::FieldSchema& field,
                               bool allowed) const;
   Decision SystemDecision(crm::v1::SystemPermission p) const;
+  // The source rule's answer: a data source index (>= 0) or one of these.
+  static constexpr int kNoSource = -1;
+  static constexpr int kUnenforced = -2;
+  static constexpr int kImplicitInteractions = -3;
+  int SourceIndex(const model::ObjectSchema& schema,
+                  const model::FieldSchema& field) const;
+  Decision SourceDecision(const model::ObjectSchema& schema,
+                          const model::FieldSchema& field, int source) const;
   bool SystemAllowed(crm::v1::SystemPermission p) const;
   void CompareObject(const model::ObjectSchema& schema, Operation op,
                      bool live) const;

@@ -12,7 +12,9 @@
 //
 // Compared: CheckObject / AllowsObject, CheckRecord / AllowsRecord,
 // Fields / CanReadField, CanWriteField / CheckFieldWrite, CheckSystem /
-// AllowsSystem. RecordFilter is not compared here (two different SQL texts
+// AllowsSystem, AllowsSourceWrite / CheckSourceWrite (the data-source rule;
+// question "source-write:{field}"; SourceOf, which only names the source
+// for provenance, is not compared). RecordFilter is not compared here (two different SQL texts
 // may select the same records): records/ runs List's page under both
 // filters when they differ and decides each record found on one page only
 // by both policies (AllowsRecord). TraceRecord (explanations) and the report-style accessors

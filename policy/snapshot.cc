@@ -57,7 +57,7 @@ class Compiler {
           &Compiler::CompileUsers, &Compiler::CompileGroups,
           &Compiler::CompilePermissionSets, &Compiler::CompileServices,
           &Compiler::CompileSharingRules, &Compiler::CompileRestrictions,
-          &Compiler::CompileProfiles}) {
+          &Compiler::CompileProfiles, &Compiler::CompileDataSources}) {
       (this->*step)();
     }
     if (problems_.empty()) CompileUserViews();
@@ -81,6 +81,7 @@ class Compiler {
   void CompileSharingRules();
   void CompileRestrictions();
   void CompileProfiles();
+  void CompileDataSources();
   void CompileUserViews();
 
   // Records a problem of `object` (its field `field`, "" for the whole
@@ -708,6 +709,129 @@ void Compiler::CompileProfiles() {
         id, CompiledProfile{profile.name(), *std::move(restrictions)});
     if (!inserted) {
       Fail(profile.name(), "", Invalid("duplicate profile ", profile.name()));
+    }
+  }
+}
+
+// Why an illegitimate kind is refused, or "" for a legitimate one.
+absl::string_view IllegitimateKindReason(crm::v1::DataSourceKind kind) {
+  switch (kind) {
+    case crm::v1::CUSTOMER_DEVICES:
+      return "a customer's own computer or devices is not a legitimate data "
+             "source: the customer did not give that data to the company; "
+             "collect it through a legitimate channel (web forms, "
+             "interactions, ...)";
+    case crm::v1::EMPLOYEE_PERSONAL_CONTACTS:
+      return "employees' personal contact lists are not a legitimate data "
+             "source: the people in them never gave their data to the "
+             "company";
+    default:
+      return "";
+  }
+}
+
+void Compiler::CompileDataSources() {
+  // In name order, so that a field two sources of one service cover is
+  // recorded as the first's whatever the order of the state.
+  std::vector<const crm::v1::DataSource*> sources;
+  for (const crm::v1::DataSource& d : state_.data_sources()) {
+    sources.push_back(&d);
+  }
+  std::sort(sources.begin(), sources.end(),
+            [](const auto* a, const auto* b) { return a->name() < b->name(); });
+  std::map<absl::string_view, bool> names;
+  for (const crm::v1::DataSource* d : sources) {
+    const std::string& name = d->name();
+    const std::string where = absl::StrCat("data source '", name, "'");
+    if (!HasIdForm(name, "dataSources/")) {
+      Fail(name, "name", Invalid(where, " is not of the form dataSources/{id}"));
+      continue;
+    }
+    if (!names.emplace(name, true).second) {
+      Fail(name, "", Invalid(where, " is defined twice"));
+      continue;
+    }
+    bool ok = true;
+    if (absl::string_view why = IllegitimateKindReason(d->kind());
+        !why.empty()) {
+      ok = Fail(name, "kind",
+                Invalid(where, ": kind ",
+                        crm::v1::DataSourceKind_Name(d->kind()),
+                        " is refused: ", why));
+    } else if (d->kind() == crm::v1::DATA_SOURCE_KIND_UNSPECIFIED ||
+               !crm::v1::DataSourceKind_IsValid(d->kind())) {
+      ok = Fail(name, "kind",
+                Invalid(where,
+                        ": kind must be one of ACCOUNTING, ORDER_FULFILMENT, "
+                        "INVENTORY, INTERACTIONS, WEB_FORMS, SURVEYS, "
+                        "SOCIAL_MEDIA, THIRD_PARTY_DATA_PROVIDERS"));
+    }
+    CompiledService* service = nullptr;
+    if (!HasIdForm(d->service(), "services/")) {
+      ok = Fail(name, "service",
+                Invalid(where, ": service '", d->service(),
+                        "' is not of the form services/{name}"));
+    } else if (auto it = p_.services.find(d->service().substr(9));
+               it == p_.services.end()) {
+      ok = Fail(name, "service",
+                Invalid(where, ": service '", d->service(),
+                        "' is not registered in the server's configuration"));
+    } else {
+      service = &it->second;
+    }
+    // [object] -> fields (empty: every field), checked before anything is
+    // recorded.
+    std::vector<std::pair<int, std::vector<int>>> writes;
+    std::vector<bool> seen(p_.objects.size());
+    for (int i = 0; i < d->writes_size(); ++i) {
+      const crm::v1::DataSourceWrite& w = d->writes(i);
+      auto o = Object(w.object(), where);
+      if (!o.ok()) {
+        ok = Fail(name, absl::StrCat("writes[", i, "].object"), o.status());
+        continue;
+      }
+      if (seen[*o]) {
+        ok = Fail(name, absl::StrCat("writes[", i, "].object"),
+                  Invalid(where, ": object '", w.object(),
+                          "' is listed twice; list its fields once"));
+        continue;
+      }
+      seen[*o] = true;
+      std::vector<int> fields;
+      const model::ObjectSchema& schema = *p_.objects[*o].schema;
+      for (int j = 0; j < w.fields_size(); ++j) {
+        int f = schema.FieldIndex(w.fields(j));
+        if (f < 0) {
+          ok = Fail(name, absl::StrCat("writes[", i, "].fields[", j, "]"),
+                    Invalid(where, ": unknown field '", w.fields(j), "' of ",
+                            w.object()));
+          continue;
+        }
+        fields.push_back(f);
+      }
+      if (w.fields_size() == 0) {
+        for (size_t f = 0; f < schema.fields().size(); ++f) {
+          fields.push_back(static_cast<int>(f));
+        }
+      }
+      writes.emplace_back(*o, std::move(fields));
+    }
+    if (!ok) continue;
+    const int index = static_cast<int>(p_.data_sources.size());
+    p_.data_sources.push_back(
+        CompiledDataSource{name, d->kind(), d->service()});
+    if (service->source_of.empty()) {
+      service->source_of.resize(p_.objects.size());
+      for (size_t o = 0; o < p_.objects.size(); ++o) {
+        service->source_of[o].assign(p_.objects[o].schema->fields().size(),
+                                     -1);
+      }
+    }
+    for (const auto& [o, fields] : writes) {
+      for (int f : fields) {
+        int& slot = service->source_of[o][f];
+        if (slot < 0) slot = index;
+      }
     }
   }
 }

@@ -54,7 +54,10 @@ class PolicySnapshot {
   // object, a sharing rule without an access level, and a profile whose
   // login restrictions do not compile ("policy: profiles/x: login
   // restrictions of profile 'X': allowed_countries[0]: ...", with a
-  // google.rpc.BadRequest listing every problem of that profile).
+  // google.rpc.BadRequest listing every problem of that profile), and a
+  // data source of an illegitimate kind (refused by name, saying why), of
+  // no kind, of an unregistered service, or naming an unknown object or
+  // field.
   //
   // Build returns the first problem Check finds.
   static absl::StatusOr<std::shared_ptr<const PolicySnapshot>> Build(

@@ -28,6 +28,7 @@
 #include "records/record_access.h"
 #include "records/record_audit.h"
 #include "store/policy_store.h"
+#include "store/provenance_store.h"
 #include "store/record_store.h"
 
 namespace crm::records {
@@ -197,6 +198,21 @@ class Request {
   // Refuses writing any of `fields` that the principal may not write.
   absl::Status CheckFieldWrites(const std::vector<int>& fields,
                                 const Message& input, bool only_set) const;
+  // Refuses writing any of `fields` that no data source of the principal
+  // may write (the source rule, Evaluator::CheckSourceWrite), before
+  // anything is written. `only_set` as for CheckFieldWrites.
+  absl::Status CheckSourceWrites(const std::vector<int>& fields,
+                                 const Message& input, bool only_set) const;
+  // The provenance of a write of `fields` (those given, with only_set, for
+  // a Create) of `input`: one entry per field, each with its source.
+  std::vector<store::FieldWrite> ProvenanceOf(const std::vector<int>& fields,
+                                              const Message& input,
+                                              bool only_set) const;
+  store::FieldWriter Writer(int64_t now) const {
+    return {"", absl::StrCat("services/", eval_.principal().service),
+            eval_.principal().ResourceName(),
+            std::string(base::CurrentRequestId()), now};
+  }
   // Every reference field among `fields` must name a record the principal
   // can see (a hidden one is reported exactly like a missing one).
   absl::Status CheckReferences(store::Session& session,
@@ -240,6 +256,49 @@ absl::Status Request::CheckFieldWrites(const std::vector<int>& fields,
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status Request::CheckSourceWrites(const std::vector<int>& fields,
+                                        const Message& input,
+                                        bool only_set) const {
+  for (int i : fields) {
+    const FieldSchema& field = schema_.fields()[i];
+    if (only_set && IsDefaultValue(field, model::FieldValue(field, input))) {
+      continue;
+    }
+    if (eval_.AllowsSourceWrite(schema_, field)) continue;
+    return policy::ToStatus(eval_.CheckSourceWrite(schema_, field),
+                            policy::DenialKind::kSource);
+  }
+  return absl::OkStatus();
+}
+
+std::vector<store::FieldWrite> Request::ProvenanceOf(
+    const std::vector<int>& fields, const Message& input,
+    bool only_set) const {
+  std::vector<store::FieldWrite> out;
+  out.reserve(fields.size());
+  for (int i : fields) {
+    const FieldSchema& field = schema_.fields()[i];
+    model::SqlValue v = model::FieldValue(field, input);
+    if (only_set && IsDefaultValue(field, v)) continue;
+    store::FieldWrite w;
+    w.field = field.name;
+    w.source = eval_.SourceOf(schema_, field);
+    // A sensitive field's value is encrypted at rest: never copied here.
+    w.value_recorded = !field.sensitive;
+    if (w.value_recorded) {
+      if (const auto* s = std::get_if<std::string>(&v)) {
+        w.value = *s;
+      } else if (const auto* n = std::get_if<int64_t>(&v)) {
+        w.value = absl::StrCat(*n);
+      } else if (const auto* d = std::get_if<double>(&v)) {
+        w.value = absl::StrCat(*d);
+      }
+    }
+    out.push_back(std::move(w));
+  }
+  return out;
 }
 
 absl::Status Request::CheckReferences(store::Session& session,
@@ -452,6 +511,10 @@ absl::Status Request::Create(const Message& request, Message* response) {
       !s.ok()) {
     return s;
   }
+  if (absl::Status s = CheckSourceWrites(fields, input, /*only_set=*/true);
+      !s.ok()) {
+    return s;
+  }
   if (absl::Status s = model::ValidateFields(schema_, input, fields); !s.ok()) {
     return s;
   }
@@ -517,6 +580,12 @@ absl::Status Request::Create(const Message& request, Message* response) {
         !w.ok()) {
       return w;
     }
+    if (absl::Status p = store::ProvenanceStore::Record(
+            session, schema_.collection(), record.id, record.version, "create",
+            Writer(now), ProvenanceOf(fields, input, /*only_set=*/true));
+        !p.ok()) {
+      return p;
+    }
     return AppendEvent(deps_, session,
                        RecordWriteEvent(deps_, schema_, "records.create",
                                         record.id, nullptr, &record, d.rule));
@@ -566,6 +635,12 @@ absl::Status Request::Update(const Message& request, Message* response) {
       !s.ok()) {
     return s;
   }
+  if (absl::Status s = CheckSourceWrites(*fields, input, /*only_set=*/false);
+      !s.ok()) {
+    return s;
+  }
+  const std::vector<store::FieldWrite> provenance =
+      ProvenanceOf(*fields, input, /*only_set=*/false);
   if (absl::Status s = model::ValidateFields(schema_, input, *fields);
       !s.ok()) {
     return s;
@@ -597,8 +672,8 @@ absl::Status Request::Update(const Message& request, Message* response) {
           for (int i : *fields) {
             updated.values[i] = model::FieldValue(schema_.fields()[i], input);
           }
-          updated.values[update_time_field] =
-              absl::ToUnixMicros(deps_.clock->Now());
+          const int64_t now = absl::ToUnixMicros(deps_.clock->Now());
+          updated.values[update_time_field] = now;
           updated.values[source_field] =
               absl::StrCat("services/", eval_.principal().service);
           // The record after the change must still be one the principal may
@@ -625,6 +700,12 @@ absl::Status Request::Update(const Message& request, Message* response) {
                 " was changed by another writer; read it again and retry"));
           }
           updated.version = current->record.version + 1;
+          if (absl::Status p = store::ProvenanceStore::Record(
+                  session, schema_.collection(), *id, updated.version,
+                  "update", Writer(now), provenance);
+              !p.ok()) {
+            return p;
+          }
           return AppendEvent(
               deps_, session,
               RecordWriteEvent(deps_, schema_, "records.update", *id,
@@ -668,6 +749,13 @@ absl::Status Request::Delete(const Message& request) {
           auto removed =
               shares.DeleteSharesOf(session, schema_.collection(), *id);
           if (!removed.ok()) return removed.status();
+          // So is its provenance and field history (no values of a deleted
+          // record are kept; the audit trail records the delete).
+          if (absl::Status p = store::ProvenanceStore::Forget(
+                  session, schema_.collection(), *id);
+              !p.ok()) {
+            return p;
+          }
           if (deps_.before_conditional_write) {
             if (absl::Status h = deps_.before_conditional_write(session);
                 !h.ok()) {

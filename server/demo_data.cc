@@ -254,6 +254,57 @@ std::vector<store::PolicyObjectRow> DemoPolicyObjects(const ServerCore& core,
     rows.push_back(Row(store::kPermissionSetsKind, "gateways", gateways, now));
   }
 
+  // Data sources (policy.proto "Data sources"): one per configured demo
+  // service, so that every write of the demo has a source. Registering
+  // them turns the source rule on: a service writing a field its sources do
+  // not list is refused (billing may set an opportunity's stage and amount,
+  // not its description).
+  struct SourceSpec {
+    const char* id;
+    const char* display_name;
+    crm::v1::DataSourceKind kind;
+    const char* service;
+    const char* purpose;
+    std::vector<std::pair<const char*, std::vector<const char*>>> writes;
+  };
+  const std::vector<SourceSpec> sources = {
+      {"sales-ui", "Sales UI (web front end)", crm::v1::INTERACTIONS,
+       "web-frontend",
+       "what staff record about customers in calls, emails and meetings",
+       {{"accounts", {}}, {"contacts", {}}, {"leads", {}},
+        {"opportunities", {}}, {"cases", {}}, {"activities", {}}}},
+      {"crmctl", "Staff through crmctl", crm::v1::INTERACTIONS, "admin-cli",
+       "what staff record about customers through the command-line tool",
+       {{"accounts", {}}, {"contacts", {}}, {"leads", {}},
+        {"opportunities", {}}, {"cases", {}}, {"activities", {}}}},
+      {"billing", "Billing", crm::v1::ACCOUNTING, "billing",
+       "invoicing: the value and stage of deals",
+       {{"opportunities", {"stage", "amount", "currency_code", "close_time"}}}},
+      {"order-fulfilment", "Order fulfilment", crm::v1::ORDER_FULFILMENT,
+       "order-fulfilment", "deliveries and returns logged as activities",
+       {{"activities", {}}}},
+      {"web-forms", "Web forms", crm::v1::WEB_FORMS, "marketing",
+       "contact requests and sign-ups from the public web site",
+       {{"leads",
+         {"first_name", "last_name", "company", "email", "phone",
+          "lead_source", "country", "description"}},
+        {"activities", {}}}},
+  };
+  for (const SourceSpec& spec : sources) {
+    if (!HasService(core, spec.service)) continue;
+    crm::v1::DataSource source;
+    source.set_display_name(spec.display_name);
+    source.set_kind(spec.kind);
+    source.set_service(absl::StrCat("services/", spec.service));
+    source.set_purpose(spec.purpose);
+    for (const auto& [object, fields] : spec.writes) {
+      crm::v1::DataSourceWrite* w = source.add_writes();
+      w->set_object(object);
+      for (const char* f : fields) w->add_fields(f);
+    }
+    rows.push_back(Row(store::kDataSourcesKind, spec.id, source, now));
+  }
+
   // crmctl's users who hold manage_policy (alice) may use it through
   // admin-cli: the calling service must hold it too.
   if (HasService(core, "admin-cli")) {

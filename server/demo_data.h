@@ -18,6 +18,12 @@
 //     accounts.annual_revenue read-only for reps), and for the gateway
 //     services (admin-cli, web-frontend: the sensitive fields, and
 //     manage_policy for admin-cli) when the config registers them;
+//   - data sources (crm.v1.DataSource) for the configured demo services:
+//     web-frontend "sales-ui" and admin-cli "crmctl" (INTERACTIONS, every
+//     object), billing (ACCOUNTING: opportunities' stage, amount, currency
+//     and close time), order-fulfilment (ORDER_FULFILMENT: activities),
+//     marketing "web-forms" (WEB_FORMS: leads' contact fields, activities);
+//     so the source rule is on in the demo;
 //   - records owned by bob, frank, erin and alice, and a manual share of
 //     frank's accounts/globex with bob (read).
 //

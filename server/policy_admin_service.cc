@@ -48,6 +48,8 @@ constexpr KindInfo kKinds[] = {
      "sharing_rules", false},
     {store::kRestrictionRulesKind, PolicyObject::kRestrictionRuleFieldNumber,
      "restriction_rules", false},
+    {store::kDataSourcesKind, PolicyObject::kDataSourceFieldNumber,
+     "data_sources", false},
 };
 
 std::string KindList() {

@@ -423,6 +423,43 @@ ALTER TABLE contacts ADD COLUMN personal_email_bidx {text} NOT NULL DEFAULT '';
 CREATE INDEX contacts_personal_email_bidx_idx ON contacts (personal_email_bidx)
 )sql";
 
+// Migration 13: field provenance (store/provenance_store.h,
+// crm.v1.ProvenanceService). field_provenance holds the latest writer of
+// each written field of a record; field_history every write, keyed by the
+// record version the write produced (unique per record: writes are
+// conditional on the version). `value` is the value written as text, only
+// for fields that are not sensitive (value_recorded = 1); a sensitive
+// field's value is never copied here. Times: Unix microseconds.
+constexpr char kMigration13[] = R"sql(
+CREATE TABLE field_provenance (
+  collection {text} NOT NULL,
+  record_id {text} NOT NULL,
+  field {text} NOT NULL,
+  source {text} NOT NULL,
+  service {text} NOT NULL,
+  actor {text} NOT NULL,
+  request_id {text} NOT NULL DEFAULT '',
+  written_at BIGINT NOT NULL,
+  version BIGINT NOT NULL,
+  PRIMARY KEY (collection, record_id, field)
+);
+CREATE TABLE field_history (
+  collection {text} NOT NULL,
+  record_id {text} NOT NULL,
+  version BIGINT NOT NULL,
+  field {text} NOT NULL,
+  source {text} NOT NULL,
+  service {text} NOT NULL,
+  actor {text} NOT NULL,
+  request_id {text} NOT NULL DEFAULT '',
+  written_at BIGINT NOT NULL,
+  operation {text} NOT NULL,
+  value {text} NOT NULL DEFAULT '',
+  value_recorded INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (collection, record_id, version, field)
+)
+)sql";
+
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -496,6 +533,8 @@ const std::vector<Migration>& AllMigrations() {
       {10, "shadow policy: policy_shadow", kMigration10, "", ""},
       {11, "encryption at rest: data_keys", kMigration11, "", ""},
       {12, "contacts.personal_email and its blind index", kMigration12, "",
+       ""},
+      {13, "provenance: field_provenance, field_history", kMigration13, "",
        ""},
   };
   return *migrations;

@@ -143,6 +143,11 @@ absl::Status AddToState(const PolicyObjectRow& row,
     ok = m->ParseFromString(row.body);
     m->set_name(name);
     m->set_etag(etag);
+  } else if (row.kind == kDataSourcesKind) {
+    auto* m = state->add_data_sources();
+    ok = m->ParseFromString(row.body);
+    m->set_name(name);
+    m->set_etag(etag);
   } else {
     return absl::InternalError(absl::StrCat(
         "policy_objects holds unknown kind '", row.kind,

@@ -43,9 +43,11 @@ inline constexpr absl::string_view kRolesKind = "roles";
 inline constexpr absl::string_view kGroupsKind = "groups";
 inline constexpr absl::string_view kSharingRulesKind = "sharingRules";
 inline constexpr absl::string_view kRestrictionRulesKind = "restrictionRules";
+inline constexpr absl::string_view kDataSourcesKind = "dataSources";
 inline constexpr absl::string_view kPolicyKinds[] = {
     kPermissionSetsKind, kOrgWideDefaultsKind, kRolesKind,
-    kGroupsKind,         kSharingRulesKind,    kRestrictionRulesKind};
+    kGroupsKind,         kSharingRulesKind,    kRestrictionRulesKind,
+    kDataSourcesKind};
 
 bool IsPolicyKind(absl::string_view kind);
 

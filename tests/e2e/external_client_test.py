@@ -108,6 +108,8 @@ def generate_stubs(src, out):
             ("policy", "crm.v1.policy_pb2"),
             ("keys", "crm.v1.key_admin_service_pb2"),
             ("keys_grpc", "crm.v1.key_admin_service_pb2_grpc"),
+            ("prov", "crm.v1.provenance_service_pb2"),
+            ("prov_grpc", "crm.v1.provenance_service_pb2_grpc"),
             ("health", "ext.health_pb2"),
             ("health_grpc", "ext.health_pb2_grpc"),
             ("refl", "ext.reflection_pb2"),
@@ -996,6 +998,72 @@ class TransportTest(unittest.TestCase):
         self.assertEqual(fd.name, "crm/v1/crm_service.proto")
 
 
+class DataSourceTest(unittest.TestCase):
+    """Data sources and provenance (issue 13) from a foreign client: an
+    illegitimate kind is refused by name; once a source is registered, a
+    field no source of the caller lists is refused and nothing is written;
+    provenance and history are readable. Runs after the other policy tests
+    and removes its source (registering one turns enforcement on)."""
+
+    def test_sources_enforced_and_provenance_readable(self):
+        admin, pol = PB["admin"], PB["policy"]
+        svc, res, prov = PB["service"], PB["resources"], PB["prov"]
+        with ENV.channel() as ch:
+            policy = PB["admin_grpc"].PolicyAdminServiceStub(ch)
+            contacts = PB["service_grpc"].ContactServiceStub(ch)
+            provenance = PB["prov_grpc"].ProvenanceServiceStub(ch)
+            bad = admin.PolicyObject(data_source=pol.DataSource(
+                kind=pol.CUSTOMER_DEVICES, service="services/admin-cli",
+                writes=[pol.DataSourceWrite(object="contacts")]))
+            code, details = code_of(policy.CreatePolicyObject,
+                                    admin.CreatePolicyObjectRequest(
+                                        id="laptops", object=bad))
+            self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertIn("CUSTOMER_DEVICES", details)
+            self.assertIn("not a legitimate data source", details)
+            good = admin.PolicyObject(data_source=pol.DataSource(
+                display_name="Staff", kind=pol.INTERACTIONS,
+                service="services/admin-cli", purpose="staff notes",
+                writes=[pol.DataSourceWrite(object="contacts",
+                                            fields=["last_name", "title"])]))
+            policy.CreatePolicyObject(admin.CreatePolicyObjectRequest(
+                id="py-staff", object=good), timeout=DEADLINE)
+            try:
+                c = contacts.CreateContact(svc.CreateContactRequest(
+                    contact=res.Contact(last_name="Curie", title="Dr")),
+                    timeout=DEADLINE)
+                p = provenance.GetRecordProvenance(
+                    prov.GetRecordProvenanceRequest(record=c.name),
+                    timeout=DEADLINE)
+                fields = {f.field: f for f in p.fields}
+                self.assertEqual(set(fields), {"last_name", "title"})
+                self.assertEqual(fields["title"].source, "dataSources/py-staff")
+                self.assertEqual(fields["title"].service, "services/admin-cli")
+                self.assertTrue(fields["title"].request_id)
+                req = svc.UpdateContactRequest(
+                    contact=res.Contact(name=c.name, email="m@example.com"))
+                req.update_mask.paths.append("email")
+                code, details = code_of(contacts.UpdateContact, req)
+                self.assertEqual(code, grpc.StatusCode.PERMISSION_DENIED)
+                self.assertIn("contacts.email", details)
+                got = contacts.GetContact(svc.GetContactRequest(name=c.name),
+                                          timeout=DEADLINE)
+                self.assertEqual(got.email, "")
+                self.assertEqual(got.etag, c.etag)
+                h = provenance.ListFieldHistory(
+                    prov.ListFieldHistoryRequest(record=c.name, field="title"),
+                    timeout=DEADLINE)
+                self.assertEqual([(x.value, x.operation) for x in h.changes],
+                                 [("Dr", "create")])
+                code, _ = code_of(provenance.GetRecordProvenance,
+                                  prov.GetRecordProvenanceRequest(
+                                      record="contacts/doesnotexist"))
+                self.assertEqual(code, grpc.StatusCode.NOT_FOUND)
+            finally:
+                policy.DeletePolicyObject(admin.DeletePolicyObjectRequest(
+                    name="dataSources/py-staff"), timeout=DEADLINE)
+
+
 class CountingResult(unittest.TextTestResult):
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
@@ -1020,7 +1088,7 @@ def main():
     suite = unittest.TestSuite()
     for cls in [AccountCrudTest, ListTest, ContactTest, AuditTrailTest,
                 AccessReportTest, PolicyAsCodeTest, KeyAdminTest,
-                TransportTest]:
+                TransportTest, DataSourceTest]:
         names = loader.getTestCaseNames(cls)
         if rest:  # optional test name filters, e.g. test_paging
             names = [n for n in names if any(r in n for r in rest)]

@@ -32,6 +32,10 @@
 #   - data key rotation: `crmctl keys status`, `keys rotate` (bob refused),
 #     ada's stored phone under the new key and still read (with postgresql
 #     also by the second server), `keys rotate --resume`, the audit events;
+#   - data sources: billing may write an opportunity's amount, not its
+#     description (the source rule, nothing written); provenance and
+#     history of contacts/ada and the deal; a hidden record NOT_FOUND; an
+#     illegitimate source kind refused;
 #   - the access review walk-through (`crmctl access ...`, view_audit): why
 #     bob sees Globex and Acme, refusals naming their layer, who can see
 #     Acme, bob's summary and permissions, and bob refused (no view_audit).
@@ -164,6 +168,32 @@ has "the new owner is users/frank" "users/frank" "$out"
 lacks "bob no longer sees Initech" "Initech" "$(as bob accounts list)"
 has "frank sees Initech" "Initech" "$(as frank accounts list)"
 has "erin still sees Initech (frank is on her team)" "Initech" "$(as erin accounts list)"
+
+echo "--- data sources and provenance"
+has "alice lists the demo's data sources" "dataSources/billing" "$(as alice policy list dataSources)"
+billing() { "$crmctl" --cert certs/out/billing.pem --key certs/out/billing.key "$@" 2>&1; }
+rc=0; out=$(billing opportunities update opportunities/acme-widgets amount=130000) || rc=$?
+exit_is "billing writes an opportunity's amount (its accounting source)" 0 "$rc" "$out"
+before=$(as alice --output json opportunities get opportunities/acme-widgets)
+rc=0; out=$(billing opportunities update opportunities/acme-widgets description=paid) || rc=$?
+exit_is "billing may not write the description: no source lists it" 9 "$rc" "$out"
+has "the refusal names the source rule" "no data source of services/billing lists opportunities.description" "$out"
+after=$(as alice --output json opportunities get opportunities/acme-widgets)
+[[ "$before" == "$after" ]] && ok "opportunities/acme-widgets unchanged" \
+  || { fail "opportunities/acme-widgets changed:"; diff <(echo "$before") <(echo "$after") || true; }
+rc=0; out=$(as bob contacts update contacts/ada title=CTO) || rc=$?
+exit_is "bob updates contacts/ada (crmctl: interactions)" 0 "$rc" "$out"
+out=$(as bob provenance contacts/ada)
+has_line "ada's title: source, service and actor" "^title +dataSources/crmctl +services/admin-cli +users/bob " "$out"
+out=$(as alice provenance opportunities/acme-widgets)
+has_line "the deal's amount came from billing" "^amount +dataSources/billing +services/billing +services/billing " "$out"
+out=$(as bob history contacts/ada --field title)
+has "the title's history keeps the value" "CTO" "$out"
+rc=0; out=$(as bob provenance contacts/katherine) || rc=$?
+exit_is "alice's contact is NOT_FOUND for bob" 7 "$rc" "$out"
+rc=0; out=$(as alice policy create dataSources laptops '{"kind": "CUSTOMER_DEVICES", "service": "services/marketing", "writes": [{"object": "contacts"}]}') || rc=$?
+exit_is "an illegitimate kind is refused" 5 "$rc" "$out"
+has "...by name, saying why" "not a legitimate data source" "$out"
 
 echo "--- access review (an auditor)"
 out=$(as audrey access explain bob accounts/globex read)

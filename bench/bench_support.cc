@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -178,11 +179,25 @@ absl::StatusOr<std::unique_ptr<SeededServer>> SeededServer::Start(
   return Start(backend, accounts, options);
 }
 
+SeededServer::~SeededServer() {
+  server_.reset();
+  if (!spool_dir_.empty()) std::filesystem::remove_all(spool_dir_);
+}
+
 absl::StatusOr<std::unique_ptr<SeededServer>> SeededServer::Start(
     testing::Backend backend, int accounts,
     const SeededServerOptions& seeded) {
   testing::TestServerOptions options{.backend = backend};
-  options.customize = [seeded](crm::internal::ServerConfig& config) {
+  std::string spool_dir;
+  if (seeded.audit_spool) {
+    std::string pattern = "/tmp/crm-bench-spool-XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) {
+      return absl::UnavailableError("cannot create a spool directory in /tmp");
+    }
+    spool_dir = pattern;
+  }
+  options.customize = [seeded, spool_dir](crm::internal::ServerConfig& config) {
+    if (!spool_dir.empty()) config.mutable_audit()->set_spool_dir(spool_dir);
     if (seeded.pool_size > 0) config.set_database_pool_size(seeded.pool_size);
     if (seeded.metrics) {
       config.mutable_metrics()->set_listen_address("127.0.0.1:0");
@@ -200,6 +215,7 @@ absl::StatusOr<std::unique_ptr<SeededServer>> SeededServer::Start(
   if (!ts.ok()) return ts.status();
   std::unique_ptr<SeededServer> out(new SeededServer());
   out->server_ = *std::move(ts);
+  out->spool_dir_ = spool_dir;
   const records::Deps deps = out->record_deps();
   const model::ObjectSchema* schema =
       model::SchemaRegistry::Default().Find("accounts");

@@ -43,6 +43,9 @@ struct SeededServerOptions {
   // "none"); empty keeps the default (denied_only: no event for an allowed
   // read).
   std::map<std::string, std::string> audit_reads;
+  // AuditConfig.spool_dir: a fresh directory (removed with the server), so
+  // audited calls are answered once their event is in the spool.
+  bool audit_spool = false;
   // A shadow policy set (admin_service.proto SetShadowPolicy): the live
   // policy with accounts' org-wide default made PUBLIC_READ, so every
   // decision of every call is also made against it and compared (stored as
@@ -76,6 +79,7 @@ class SeededServer {
   static absl::StatusOr<std::unique_ptr<SeededServer>> Start(
       testing::Backend backend, int accounts,
       const SeededServerOptions& options);
+  ~SeededServer();
 
   testing::TestServer& server() const { return *server_; }
   // The server's database, record store, page tokens and clock, for calling
@@ -95,6 +99,7 @@ class SeededServer {
 
  private:
   std::unique_ptr<testing::TestServer> server_;
+  std::string spool_dir_;  // removed with the server
   std::vector<std::string> names_;
   std::vector<std::string> plain_contacts_, encrypted_contacts_;
 };

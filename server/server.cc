@@ -38,6 +38,7 @@
 #include "server/sharing_service.h"
 #include "server/tls.h"
 #include "server/user_admin_service.h"
+#include "store/audit_spool.h"
 #include "store/field_encryption.h"
 #include "store/migrations.h"
 
@@ -173,6 +174,8 @@ absl::Status PrepareDatabase(ServerCore& core, PolicyLoader& policy_loader,
       !s.ok()) {
     return s;
   }
+  // Events a killed or stopped process left in the audit spool.
+  core.audit->ReplaySpool();
   // The data keys (migration 11), before anything reads or writes a record.
   if (core.master_key != nullptr && core.records->encryption() == nullptr) {
     absl::StatusOr<crypto::Keyring> keyring =
@@ -259,11 +262,18 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
   auto signer = LoadAuditSigner(config.audit(),
                                 config.allow_insecure_key_permissions());
   if (!signer.ok()) return signer.status();
+  std::unique_ptr<store::AuditSpool> spool;
+  if (!config.audit().spool_dir().empty()) {
+    auto opened = store::AuditSpool::Open(config.audit().spool_dir());
+    if (!opened.ok()) return opened.status();
+    spool = *std::move(opened);
+  }
   {
     auth::Clock* clock = core->clock;
     core->audit = std::make_unique<store::AuditLog>(
         core->database.get(), *std::move(signer),
-        core->audit_settings.options, [clock] { return clock->Now(); });
+        core->audit_settings.options, [clock] { return clock->Now(); },
+        std::move(spool));
   }
   const bool database_ready = core->database->available();
   if (!database_ready) core->database->SetAdmitting(false);

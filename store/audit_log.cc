@@ -1,23 +1,51 @@
 #include "store/audit_log.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "audit/chain.h"
 #include "base/log.h"
 #include "store/audit_store.h"
 
 namespace crm::store {
+namespace {
+
+// Per spool file in the batch (in order of first appearance), the end of
+// its last event there.
+template <typename Batch>
+std::vector<std::pair<std::string, int64_t>> SpoolEnds(const Batch& batch) {
+  std::vector<std::pair<std::string, int64_t>> ends;
+  for (const auto& p : batch) {
+    const SpoolPosition& at = p->position;
+    if (at.file.empty()) continue;
+    if (ends.empty() || ends.back().first != at.file) {
+      ends.emplace_back(at.file, at.end);
+    } else {
+      ends.back().second = std::max(ends.back().second, at.end);
+    }
+  }
+  return ends;
+}
+
+}  // namespace
 
 AuditLog::AuditLog(Database* db, audit::Signer signer, AuditLogOptions options,
-                   std::function<absl::Time()> now)
+                   std::function<absl::Time()> now,
+                   std::unique_ptr<AuditSpool> spool)
     : db_(db),
       signer_(std::move(signer)),
       options_(options),
       now_(std::move(now)),
-      next_prune_(absl::Now()) {
-  thread_ = std::thread([this] { Run(); });
+      next_prune_(absl::Now()),
+      spool_(std::move(spool)) {
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "audit-writer");  // for top -H, perf
+    Run();
+  });
 }
 
 AuditLog::~AuditLog() {
@@ -27,6 +55,26 @@ AuditLog::~AuditLog() {
     work_.Signal();
   }
   thread_.join();
+}
+
+void AuditLog::ReplaySpool() {
+  if (spool_ == nullptr) return;
+  absl::MutexLock lock(&mu_);
+  replayed_ = true;
+  work_.Signal();
+  std::vector<SpooledEvent> left = spool_->TakeRecovered();
+  if (left.empty()) return;
+  // Before anything queued since: in the earlier process's order (the
+  // queue may go over max_pending: callers then wait for room).
+  for (auto it = left.rbegin(); it != left.rend(); ++it) {
+    auto pending = std::make_shared<Pending>();
+    pending->event = std::move(it->event);
+    pending->position = std::move(it->position);
+    pending->detached = true;
+    pending->recovered = true;
+    queue_.push_front(std::move(pending));
+  }
+  work_.Signal();
 }
 
 size_t AuditLog::pending() const {
@@ -65,8 +113,32 @@ bool AuditLog::WaitForRoom(absl::Time deadline) {
   return true;
 }
 
+absl::Status AuditLog::Spool(crm::v1::AuditEvent event, absl::Time deadline) {
+  *event.mutable_time() = audit::TimeFromMicros(absl::ToUnixMicros(now_()));
+  auto pending = std::make_shared<Pending>();
+  pending->detached = true;
+  absl::MutexLock lock(&mu_);
+  if (!WaitForRoom(deadline)) {
+    return absl::UnavailableError(
+        "the audit trail is behind (too many events waiting to be "
+        "written); retry");
+  }
+  auto position = spool_->Append(event);
+  if (!position.ok()) return position.status();
+  pending->event = std::move(event);
+  pending->position = *std::move(position);
+  queue_.push_back(std::move(pending));
+  // The writer is idle (first event) or lingering for a full batch.
+  if (queue_.size() == 1 ||
+      queue_.size() >= static_cast<size_t>(options_.max_batch)) {
+    work_.Signal();
+  }
+  return absl::OkStatus();
+}
+
 absl::Status AuditLog::Enqueue(crm::v1::AuditEvent event,
                                absl::Time deadline) {
+  if (spool_ != nullptr) return Spool(std::move(event), deadline);
   *event.mutable_time() = audit::TimeFromMicros(absl::ToUnixMicros(now_()));
   auto pending = std::make_shared<Pending>();
   pending->event = std::move(event);
@@ -87,6 +159,7 @@ absl::Status AuditLog::Record(crm::v1::AuditEvent event, absl::Time deadline) {
         "the CRM database is unavailable, so this call cannot be audited; "
         "retry later");
   }
+  if (spool_ != nullptr) return Spool(std::move(event), deadline);
   *event.mutable_time() = audit::TimeFromMicros(absl::ToUnixMicros(now_()));
   auto pending = std::make_shared<Pending>();
   pending->event = std::move(event);
@@ -125,7 +198,8 @@ bool AuditLog::WriteBatch() {
   std::vector<std::shared_ptr<Pending>> batch;
   {
     absl::MutexLock lock(&mu_);
-    while (!queue_.empty() &&
+    // Spooled events wait for ReplaySpool (the database is migrated).
+    while (!queue_.empty() && (spool_ == nullptr || replayed_) &&
            batch.size() < static_cast<size_t>(options_.max_batch)) {
       queue_.front()->taken = true;
       batch.push_back(std::move(queue_.front()));
@@ -135,48 +209,110 @@ bool AuditLog::WriteBatch() {
     progress_.SignalAll();  // room in the queue
   }
   if (batch.empty()) return false;
+  // Moved out once: a retry appends the same events again (AppendAuditEvents
+  // sets every field it derives).
   std::vector<crm::v1::AuditEvent> events;
   events.reserve(batch.size());
+  for (const auto& p : batch) events.push_back(std::move(p->event));
   int64_t last = 0;
   absl::Status s;
   // Until written or the thread is told to stop with the database gone:
   // an event that was taken is never dropped while its caller waits.
   for (int attempt = 0;; ++attempt) {
-    events.clear();
-    for (const auto& p : batch) events.push_back(p->event);
     s = db_->InTransaction([&](Session& session) {
-      std::vector<crm::v1::AuditEvent> copy = events;
-      absl::Status a = AppendAuditEvents(session, &copy);
-      if (a.ok()) last = copy.back().sequence();
-      return a;
+      return Append(session, batch, &events, &last);
     });
     if (s.ok() || !absl::IsUnavailable(s)) break;
     absl::MutexLock lock(&mu_);
     // Through an outage for as long as it lasts; at shutdown a few more
     // attempts, then what is left is logged as lost (the process is going
-    // away with the database unreachable).
+    // away with the database unreachable) - or, with a spool, left there
+    // for the next start.
     if (stop_ && attempt >= 3) break;
     mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::Milliseconds(
                                                       std::min(1000, 50 << std::min(attempt, 4))));
   }
   if (!s.ok()) {
-    base::Log(base::LogLevel::kError, "audit.write_failed",
+    // With a spool, events of a batch the database refused for being
+    // unavailable are still there for the next start.
+    const bool kept = spool_ != nullptr && absl::IsUnavailable(s);
+    base::Log(kept ? base::LogLevel::kWarning : base::LogLevel::kError,
+              kept ? "audit.write_deferred" : "audit.write_failed",
               {{"events", absl::StrCat(batch.size())},
                {"error", std::string(s.message())}});
   }
-  absl::MutexLock lock(&mu_);
+  absl::ReleasableMutexLock lock(&mu_);
   in_flight_ = 0;
   for (const auto& p : batch) {
     p->done = true;
     p->status = s;
   }
+  std::vector<std::string> removed;
   if (s.ok()) {
     last_committed_ = std::max(last_committed_, last);
     if (unsigned_ == 0) first_unsigned_ = absl::Now();
     unsigned_ += static_cast<int64_t>(batch.size());
+    if (spool_ != nullptr) {
+      for (const auto& [file, end] : SpoolEnds(batch)) {
+        for (std::string& f : spool_->Committed(file, end)) {
+          removed.push_back(std::move(f));
+        }
+      }
+    }
   }
   progress_.SignalAll();
+  lock.Release();
+  if (!removed.empty()) {
+    // The files are gone; their rows are garbage either way.
+    absl::Status forgotten = db_->InTransaction([&](Session& session) {
+      for (const std::string& f : removed) {
+        if (absl::Status d = DeleteSpoolProgress(session, f); !d.ok()) {
+          return d;
+        }
+      }
+      return absl::OkStatus();
+    });
+    if (!forgotten.ok()) {
+      base::Log(base::LogLevel::kWarning, "audit.spool_progress_not_removed",
+                {{"error", std::string(forgotten.message())}});
+    }
+  }
   return true;
+}
+
+absl::Status AuditLog::Append(
+    Session& session, const std::vector<std::shared_ptr<Pending>>& batch,
+    std::vector<crm::v1::AuditEvent>* events, int64_t* last) {
+  const auto ends = SpoolEnds(batch);
+  std::vector<crm::v1::AuditEvent> kept;
+  std::vector<crm::v1::AuditEvent>* append = events;
+  if (std::any_of(batch.begin(), batch.end(),
+                  [](const auto& p) { return p->recovered; })) {
+    // A replay: the database may have some of these already (the process
+    // died between a commit and removing the file).
+    absl::flat_hash_map<std::string, int64_t> have;
+    for (const auto& [file, end] : ends) {
+      auto committed = SpoolProgress(session, file);
+      if (!committed.ok()) return committed.status();
+      have[file] = *committed;
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const SpoolPosition& at = batch[i]->position;
+      if (batch[i]->recovered && at.end <= have[at.file]) continue;
+      kept.push_back((*events)[i]);
+    }
+    append = &kept;
+  }
+  if (!append->empty()) {
+    if (absl::Status a = AppendAuditEvents(session, append); !a.ok()) return a;
+    *last = append->back().sequence();
+  }
+  for (const auto& [file, end] : ends) {
+    if (absl::Status a = SetSpoolProgress(session, file, end); !a.ok()) {
+      return a;
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status AuditLog::Checkpoint() {
@@ -269,7 +405,16 @@ void AuditLog::Run() {
         }
         work_.WaitWithTimeout(&mu_, wait);
       }
-      stopping = stop_ && queue_.empty();
+      // Spooled events not yet replayable stay in the spool for the next
+      // start.
+      stopping = stop_ && (queue_.empty() || (spool_ != nullptr && !replayed_));
+      if (spool_ != nullptr && !queue_.empty()) {
+        // Nobody waits for a spooled event's commit: gather a batch.
+        const absl::Time until = absl::Now() + options_.spool_linger;
+        while (queue_.size() < static_cast<size_t>(options_.max_batch) &&
+               !stop_ && !work_.WaitWithDeadline(&mu_, until)) {
+        }
+      }
     }
     while (WriteBatch()) {
     }

@@ -21,8 +21,18 @@
 //   - Enqueue: events of calls refused or failed anyway (refusals, failed
 //     logins): queued without waiting for the commit, and kept by the
 //     writer until written, through a database outage (a refused call does
-//     not wait for the database to come back). Lost only if the process
-//     dies before they are written.
+//     not wait for the database to come back). Without a spool, lost if the
+//     process dies before they are written.
+// With a spool (store/audit_spool.h, AuditConfig.spool_dir), Record and
+// Enqueue both append the event to the spool before returning and do not
+// wait for the commit: the call is answered once its event is on local
+// disk, the writer lingers up to spool_linger to gather large batches, and
+// each batch's transaction also records how far into the spool the
+// database has the events. Events the spool holds from an earlier process
+// (killed, or stopped with the database unreachable) are written first,
+// skipping those its database already has. A full queue behaves as above
+// (kWait waits for room, kRefuse refuses); a spool that cannot be written
+// (disk full, no descriptors) refuses the call with UNAVAILABLE.
 // Background (the same thread): a checkpoint (the head signed with the
 // Ed25519 key) after checkpoint_every events or checkpoint_interval after
 // the first unsigned one; retention removes events older than `retention`
@@ -47,6 +57,7 @@
 #include "absl/time/time.h"
 #include "audit/signing.h"
 #include "crm/v1/audit_service.pb.h"
+#include "store/audit_spool.h"
 #include "store/database.h"
 
 namespace crm::store {
@@ -62,14 +73,18 @@ struct AuditLogOptions {
   absl::Duration prune_interval = absl::Minutes(1);
   // Events appended per transaction, at most.
   int max_batch = 512;
+  // With a spool: how long the writer waits for a batch to fill (nobody
+  // waits for these commits).
+  absl::Duration spool_linger = absl::Milliseconds(10);
 };
 
 class AuditLog {
  public:
-  // `db` (migrated to 7 or later) must outlive the log; `now` gives event
-  // and checkpoint times.
+  // `db` (migrated to 14 or later) must outlive the log; `now` gives event
+  // and checkpoint times; `spool` may be null (see the file comment).
   AuditLog(Database* db, audit::Signer signer, AuditLogOptions options,
-           std::function<absl::Time()> now);
+           std::function<absl::Time()> now,
+           std::unique_ptr<AuditSpool> spool = nullptr);
   ~AuditLog();
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
@@ -80,7 +95,8 @@ class AuditLog {
                                    std::vector<crm::v1::AuditEvent> events);
 
   // Group commit (see the file comment), for a call about to be served:
-  // returns once the event is committed. UNAVAILABLE at once while the
+  // returns once the event is committed (with a spool: once it is in the
+  // spool). UNAVAILABLE at once while the
   // database is unavailable (the call fails fast, as every call needing the
   // database does), when kRefuse finds the queue full, or when `deadline`
   // passed before the event was taken; the database's status if its
@@ -94,6 +110,12 @@ class AuditLog {
   // and then, or at once (kRefuse), fails with UNAVAILABLE: the event is
   // not queued (and logged by the caller).
   absl::Status Enqueue(crm::v1::AuditEvent event, absl::Time deadline);
+
+  // Queues the events the spool holds from an earlier process, ahead of
+  // the rest. Call once the database is migrated (the writer needs
+  // migration 14); until then spooled events are queued, not written. A
+  // no-op without a spool or the second time.
+  void ReplaySpool();
 
   // Signs the current head now if it is newer than the newest checkpoint.
   absl::Status Checkpoint();
@@ -116,7 +138,9 @@ class AuditLog {
  private:
   struct Pending {
     crm::v1::AuditEvent event;
-    bool detached = false;  // Enqueue: nobody waits for it
+    bool detached = false;  // Enqueue, or spooled: nobody waits for it
+    SpoolPosition position;  // spooled: where; else file is empty
+    bool recovered = false;  // left in the spool by an earlier process
     bool taken = false;
     bool done = false;
     absl::Status status;
@@ -126,6 +150,14 @@ class AuditLog {
   // Waits (kWait, up to `deadline`) for room in the queue; false if there
   // is none. mu_ held.
   bool WaitForRoom(absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Record and Enqueue with a spool: appends `event` to it and queues it.
+  absl::Status Spool(crm::v1::AuditEvent event, absl::Time deadline);
+  // Appends `events` (the batch's, in order) in one transaction, with the
+  // spool's progress; recovered events the database has are skipped.
+  absl::Status Append(Session& session,
+                      const std::vector<std::shared_ptr<Pending>>& batch,
+                      std::vector<crm::v1::AuditEvent>* events,
+                      int64_t* last);
   // Appends one batch; true if anything was written.
   bool WriteBatch();
   void MaybeCheckpoint();
@@ -146,6 +178,8 @@ class AuditLog {
   int64_t unsigned_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time first_unsigned_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   absl::Time next_prune_ ABSL_GUARDED_BY(mu_);
+  const std::unique_ptr<AuditSpool> spool_;  // guarded by mu_ when set
+  bool replayed_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

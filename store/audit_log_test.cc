@@ -4,8 +4,12 @@
 // commit or roll back with their transaction; checkpoints and retention
 // keep the remainder verifiable; a caller whose event cannot be written is
 // refused (REFUSE) or withdrawn at its deadline (WAIT), never answered with
-// its event lost.
+// its event lost. With a spool: calls are answered before the commit, every
+// event arrives, and what a killed process left is replayed once.
+#include <stdlib.h>
+
 #include <atomic>
+#include <filesystem>
 #include <thread>
 #include <vector>
 
@@ -68,10 +72,42 @@ class AuditLogTest : public BackendTest {
   }
 
   std::unique_ptr<AuditLog> NewLog(AuditLogOptions options = {},
-                                   Database* db = nullptr) {
+                                   Database* db = nullptr,
+                                   std::unique_ptr<AuditSpool> spool = nullptr) {
     return std::make_unique<AuditLog>(db != nullptr ? db : db_.get(), signer_,
-                                      options, [] { return absl::Now(); });
+                                      options, [] { return absl::Now(); },
+                                      std::move(spool));
   }
+
+  // A fresh spool directory (removed with the test).
+  std::string SpoolDir() {
+    std::string pattern = ::testing::TempDir() + "/audit-spool-XXXXXX";
+    EXPECT_NE(mkdtemp(pattern.data()), nullptr);
+    spool_dirs_.push_back(pattern);
+    return pattern;
+  }
+  std::unique_ptr<AuditSpool> OpenSpool(const std::string& dir) {
+    auto spool = AuditSpool::Open(dir);
+    EXPECT_TRUE(spool.ok()) << spool.status();
+    return spool.ok() ? *std::move(spool) : nullptr;
+  }
+  void TearDown() override {
+    for (const auto& d : spool_dirs_) std::filesystem::remove_all(d);
+    BackendTest::TearDown();
+  }
+
+  // The actions of the stored events, in chain order.
+  std::vector<std::string> Actions() {
+    std::vector<std::string> out;
+    EXPECT_TRUE(db_->WithSession([&](Session& session) -> absl::Status {
+                     auto events = ReadAuditEvents(session, 0, 100000);
+                     if (!events.ok()) return events.status();
+                     for (const auto& e : *events) out.push_back(e.action());
+                     return absl::OkStatus();
+                   }).ok());
+    return out;
+  }
+  std::vector<std::string> spool_dirs_;
 
   // Verifies everything stored, as VerifyAuditLog does.
   crm::v1::AuditVerification VerifyAll() {
@@ -239,6 +275,101 @@ TEST_P(AuditLogTest, AnOutageFailsServedCallsFastAndKeepsRefusalsQueued) {
   while (Count() != 1) absl::SleepFor(absl::Milliseconds(20));
   auto result = VerifyAll();
   EXPECT_TRUE(result.ok()) << result.problem();
+}
+
+TEST_P(AuditLogTest, WithASpoolCallsAreAnsweredBeforeTheCommitAndAllArrive) {
+  const std::string dir = SpoolDir();
+  auto log = NewLog({}, nullptr, OpenSpool(dir));
+  log->ReplaySpool();
+  // Hold the chain head: nothing can be committed, yet calls are answered.
+  std::atomic<bool> holding{false}, release{false};
+  std::thread holder([&] {
+    ASSERT_TRUE(db_->InTransaction([&](Session& session) -> absl::Status {
+                    absl::Status s =
+                        log->AppendInTransaction(session, {Event("held", 0)});
+                    holding = true;
+                    while (!release) absl::SleepFor(absl::Milliseconds(5));
+                    return s;
+                  }).ok());
+  });
+  while (!holding) absl::SleepFor(absl::Milliseconds(5));
+  std::vector<std::thread> callers;
+  std::atomic<int> answered{0};
+  for (int t = 0; t < 4; ++t) {
+    callers.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        absl::Status s = (i % 5 == 0)
+                             ? log->Enqueue(Event("refused", t * 100 + i),
+                                            absl::Now() + absl::Seconds(30))
+                             : log->Record(Event("read", t * 100 + i),
+                                           absl::Now() + absl::Seconds(30));
+        EXPECT_TRUE(s.ok()) << s;
+        ++answered;
+      }
+    });
+  }
+  for (auto& c : callers) c.join();
+  EXPECT_EQ(answered.load(), 200) << "answered while the head was held";
+  EXPECT_EQ(Count(), 0) << "nothing was committed yet";
+  release = true;
+  holder.join();
+  while (Count() != 201) absl::SleepFor(absl::Milliseconds(20));
+  auto result = VerifyAll();
+  EXPECT_TRUE(result.ok()) << result.problem();
+  log.reset();
+  // Everything is in the database: nothing is left for the next start, and
+  // the progress rows of removed files are gone.
+  std::vector<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().filename() != "LOCK") left.push_back(e.path().string());
+  }
+  EXPECT_TRUE(left.empty()) << left.front();
+}
+
+TEST_P(AuditLogTest, WhatAKilledProcessLeftInTheSpoolIsReplayedOnce) {
+  const std::string dir = SpoolDir();
+  {
+    // A process appended five events and was killed after committing the
+    // first three (the commit moved the progress; the file stayed).
+    auto spool = OpenSpool(dir);
+    std::vector<SpoolPosition> at;
+    for (int i = 1; i <= 5; ++i) {
+      at.push_back(*spool->Append(Event(absl::StrCat("e", i), i)));
+    }
+    ASSERT_TRUE(db_->InTransaction([&](Session& session) -> absl::Status {
+                     std::vector<crm::v1::AuditEvent> first;
+                     for (int i = 1; i <= 3; ++i) {
+                       first.push_back(Event(absl::StrCat("e", i), i));
+                     }
+                     absl::Status s = AppendAuditEvents(session, &first);
+                     if (!s.ok()) return s;
+                     return SetSpoolProgress(session, at[2].file, at[2].end);
+                   }).ok());
+  }
+  auto log = NewLog({}, nullptr, OpenSpool(dir));
+  ASSERT_TRUE(log->Record(Event("new", 6), absl::Now() + absl::Seconds(30)).ok());
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(Count(), 3) << "spooled events wait for ReplaySpool (migrations)";
+  log->ReplaySpool();
+  while (Count() != 6) absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_EQ(Actions(), (std::vector<std::string>{"e1", "e2", "e3", "e4", "e5",
+                                                 "new"}))
+      << "e1-e3 once, then the rest in the spool's order";
+  auto result = VerifyAll();
+  EXPECT_TRUE(result.ok()) << result.problem();
+  log.reset();
+  int64_t rows = -1;
+  ASSERT_TRUE(db_->WithSession([&](Session& session) -> absl::Status {
+                   auto n = QueryInt(
+                       session,
+                       {"SELECT COUNT(*) FROM audit_spool_progress", {}},
+                       "counting");
+                   if (!n.ok()) return n.status();
+                   rows = *n;
+                   return absl::OkStatus();
+                 }).ok());
+  EXPECT_EQ(rows, 1) << "the replayed file's row is gone; the last file's "
+                        "row stays until a later batch removes it";
 }
 
 TEST_P(AuditLogTest, RefuseModeRefusesWhenTheQueueIsFull) {

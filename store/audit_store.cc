@@ -38,8 +38,15 @@ std::string Str(const model::SqlValue& v) {
 // Rows per multi-row INSERT when appending: a batch is cut into chunks of
 // kMaxRowsPerInsert rows and the rest into power-of-two chunks, so at most
 // seven texts are ever cached per connection. 15 parameters a row: 960 at
-// most, far below SQLite's 32766 and PostgreSQL's 65535.
+// most, far below SQLite's 32766 and PostgreSQL's 65535. On PostgreSQL each
+// statement is a round trip, so chunks are large. On SQLite a statement
+// costs no round trip, and SOCI binds every parameter by name
+// (sqlite3_bind_parameter_index scans the statement's names), which is
+// quadratic in the parameters of one statement: 64 rows cost about 7,000
+// name comparisons per event, 8 rows about 900 (bench/README.md, "Audit
+// trail").
 constexpr size_t kMaxRowsPerInsert = 64;
+constexpr size_t kMaxRowsPerInsertSqlite = 8;
 
 // "INSERT INTO audit_events (...) VALUES (?, ...), ..., (?, ...)" with
 // `rows` rows (a power of two up to kMaxRowsPerInsert).
@@ -142,8 +149,9 @@ absl::Status AppendAuditEvents(Session& session,
   }
   // One multi-row INSERT per chunk instead of one INSERT per event: on
   // PostgreSQL each statement is a round trip.
+  const size_t max_rows = postgres ? kMaxRowsPerInsert : kMaxRowsPerInsertSqlite;
   for (size_t first = 0; first < events->size();) {
-    size_t rows = kMaxRowsPerInsert;
+    size_t rows = max_rows;
     while (rows > events->size() - first) rows /= 2;
     model::SqlFragment insert{InsertText(rows), {}};
     insert.params.reserve(rows * 15);
@@ -562,6 +570,34 @@ absl::StatusOr<crm::v1::AuditVerification> VerifyStoredAudit(
         " (events removed: truncated)"));
   }
   return result;
+}
+
+absl::StatusOr<int64_t> SpoolProgress(Session& session,
+                                      const std::string& file) {
+  return QueryInt(session,
+                  {"SELECT committed_end FROM audit_spool_progress WHERE "
+                   "spool_file = ?",
+                   {file}},
+                  "reading the audit spool's progress", Reuse::kCached);
+}
+
+absl::Status SetSpoolProgress(Session& session, const std::string& file,
+                              int64_t end) {
+  auto n = Execute(session,
+                   {"INSERT INTO audit_spool_progress (spool_file, "
+                    "committed_end) VALUES (?, ?) ON CONFLICT (spool_file) DO "
+                    "UPDATE SET committed_end = excluded.committed_end",
+                    {file, end}},
+                   "recording the audit spool's progress", Reuse::kCached);
+  return n.ok() ? absl::OkStatus() : n.status();
+}
+
+absl::Status DeleteSpoolProgress(Session& session, const std::string& file) {
+  auto n = Execute(session,
+                   {"DELETE FROM audit_spool_progress WHERE spool_file = ?",
+                    {file}},
+                   "forgetting a removed audit spool file");
+  return n.ok() ? absl::OkStatus() : n.status();
 }
 
 }  // namespace crm::store

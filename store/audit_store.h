@@ -114,6 +114,16 @@ absl::StatusOr<crm::v1::AuditVerification> VerifyStoredAudit(
     Database& db, const std::vector<audit::PublicKey>& keys,
     int chunk = 2000);
 
+// The audit spool's progress (migration 14; store/audit_spool.h): the end
+// offset of the last event of spool file `file` committed to the chain (0
+// when none is). SetSpoolProgress moves it in the caller's transaction (the
+// one that appends the events); DeleteSpoolProgress forgets a removed file.
+absl::StatusOr<int64_t> SpoolProgress(Session& session,
+                                      const std::string& file);
+absl::Status SetSpoolProgress(Session& session, const std::string& file,
+                              int64_t end);
+absl::Status DeleteSpoolProgress(Session& session, const std::string& file);
+
 }  // namespace crm::store
 
 #endif  // CRM_STORE_AUDIT_STORE_H_

@@ -460,6 +460,17 @@ CREATE TABLE field_history (
 )
 )sql";
 
+// Migration 14: the audit spool's progress (store/audit_spool.h): per spool
+// file, the end offset of the last event committed to audit_events, moved
+// in the same transaction as the events, so a replay after a crash writes
+// every event once.
+constexpr char kMigration14[] = R"sql(
+CREATE TABLE audit_spool_progress (
+  spool_file {text} PRIMARY KEY,
+  committed_end BIGINT NOT NULL
+)
+)sql";
+
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -536,6 +547,7 @@ const std::vector<Migration>& AllMigrations() {
        ""},
       {13, "provenance: field_provenance, field_history", kMigration13, "",
        ""},
+      {14, "audit spool: audit_spool_progress", kMigration14, "", ""},
   };
   return *migrations;
 }

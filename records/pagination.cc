@@ -1,6 +1,10 @@
 #include "records/pagination.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "query/keyset.h"
 
 namespace crm::records {
@@ -55,6 +59,26 @@ absl::StatusOr<model::SqlFragment> KeysetFromToken(
     }
   }
   return query::KeysetAfter(order, values, token.last_id());
+}
+
+std::string EncodeKeyToken(int64_t key, absl::string_view text) {
+  return absl::WebSafeBase64Escape(absl::StrCat(key, ":", text));
+}
+
+absl::Status DecodeKeyToken(const std::string& token, absl::string_view method,
+                            int64_t* key, std::string* text) {
+  std::string raw;
+  std::vector<std::string> parts;
+  if (absl::WebSafeBase64Unescape(token, &raw)) {
+    parts = absl::StrSplit(raw, absl::MaxSplits(':', 1));
+  }
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], key)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_token: not a token from ", method,
+                     "; start again without it"));
+  }
+  *text = parts[1];
+  return absl::OkStatus();
 }
 
 }  // namespace crm::records

@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "crm/internal/page_token.pb.h"
 #include "model/object_schema.h"
 #include "model/record.h"
@@ -27,6 +29,16 @@ crm::internal::PageToken TokenAfter(const model::ObjectSchema& schema,
 absl::StatusOr<model::SqlFragment> KeysetFromToken(
     const std::vector<model::OrderTerm>& order,
     const crm::internal::PageToken& token);
+
+// The page tokens of listings ordered by an integer and a text key (a
+// record's shares by create time and id, a field's history by version and
+// field): web-safe base64 of "{key}:{text}" of a page's last row. Not
+// signed: they only position a listing whose rows the caller may see
+// anyway.
+std::string EncodeKeyToken(int64_t key, absl::string_view text);
+// INVALID_ARGUMENT naming `method` when `token` is not one.
+absl::Status DecodeKeyToken(const std::string& token, absl::string_view method,
+                            int64_t* key, std::string* text);
 
 }  // namespace crm::records
 

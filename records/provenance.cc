@@ -1,3 +1,4 @@
+#include "records/pagination.h"
 #include "records/provenance.h"
 
 #include <optional>
@@ -67,27 +68,6 @@ void WriterToProto(const std::string& field, const store::FieldWriter& w,
   model::SetTimestampMicros(w.written_at, out->mutable_write_time());
 }
 
-// Page tokens: web-safe base64 of "{version}:{field}" of the last change.
-std::string EncodeToken(const store::HistoryRow& last) {
-  return absl::WebSafeBase64Escape(absl::StrCat(last.version, ":", last.field));
-}
-
-absl::Status DecodeToken(const std::string& token, int64_t* version,
-                         std::string* field) {
-  std::string raw;
-  std::vector<std::string> parts;
-  if (absl::WebSafeBase64Unescape(token, &raw)) {
-    parts = absl::StrSplit(raw, absl::MaxSplits(':', 1));
-  }
-  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], version)) {
-    return absl::InvalidArgumentError(
-        "page_token: not a token from ListFieldHistory; start again without "
-        "it");
-  }
-  *field = parts[1];
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::Status GetRecordProvenance(
@@ -145,7 +125,8 @@ absl::Status ListFieldHistory(const Deps& deps, const Evaluator& eval,
   std::string after_field;
   if (!request.page_token().empty()) {
     if (absl::Status s =
-            DecodeToken(request.page_token(), &after_version, &after_field);
+            DecodeKeyToken(request.page_token(), "ListFieldHistory",
+                           &after_version, &after_field);
         !s.ok()) {
       return s;
     }
@@ -197,7 +178,7 @@ absl::Status ListFieldHistory(const Deps& deps, const Evaluator& eval,
     change->set_value_recorded(row.value_recorded);
     change->set_operation(row.operation);
   }
-  if (more) response->set_next_page_token(EncodeToken(rows.back()));
+  if (more) response->set_next_page_token(EncodeKeyToken(rows.back().version, rows.back().field));
   return absl::OkStatus();
 }
 

@@ -1,3 +1,4 @@
+#include "records/pagination.h"
 #include "records/sharing.h"
 
 #include <openssl/rand.h>
@@ -119,28 +120,6 @@ absl::Status CheckGranteeExists(store::Session& session,
 }
 
 int64_t Now(const Deps& deps) { return absl::ToUnixMicros(deps.clock->Now()); }
-
-// Page tokens: web-safe base64 of "{create_time}:{id}" of the last share.
-std::string EncodeToken(const store::ShareRow& last) {
-  return absl::WebSafeBase64Escape(
-      absl::StrCat(last.create_time, ":", last.id));
-}
-
-absl::Status DecodeToken(const std::string& token, int64_t* time,
-                         std::string* id) {
-  std::string raw;
-  std::vector<std::string> parts;
-  if (absl::WebSafeBase64Unescape(token, &raw)) {
-    parts = absl::StrSplit(raw, absl::MaxSplits(':', 1));
-  }
-  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], time)) {
-    return absl::InvalidArgumentError(
-        "page_token: not a token from ListRecordShares; start again without "
-        "it");
-  }
-  *id = parts[1];
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -271,7 +250,8 @@ absl::Status ListRecordShares(const Deps& deps, const Evaluator& eval,
   int64_t after_time = std::numeric_limits<int64_t>::min();
   std::string after_id;
   if (!req.page_token().empty()) {
-    if (absl::Status s = DecodeToken(req.page_token(), &after_time, &after_id);
+    if (absl::Status s = DecodeKeyToken(req.page_token(), "ListRecordShares",
+                                       &after_time, &after_id);
         !s.ok()) {
       return s;
     }
@@ -298,7 +278,7 @@ absl::Status ListRecordShares(const Deps& deps, const Evaluator& eval,
   bool more = static_cast<int>(shares.size()) > page_size;
   if (more) shares.resize(page_size);
   for (const auto& share : shares) ShareToProto(share, response->add_shares());
-  if (more) response->set_next_page_token(EncodeToken(shares.back()));
+  if (more) response->set_next_page_token(EncodeKeyToken(shares.back().create_time, shares.back().id));
   return absl::OkStatus();
 }
 

@@ -14,6 +14,8 @@
 #ifndef CRM_SERVER_RECORD_HANDLER_H_
 #define CRM_SERVER_RECORD_HANDLER_H_
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
@@ -21,9 +23,26 @@
 // Not needed by this header's own declarations beyond ServerCore, but kept
 // so that files which still reach ServerCore through this header build;
 // include server/server_core.h directly instead.
+#include "server/pipeline.h"
 #include "server/server_core.h"
 
 namespace crm::server {
+
+// Runs `fn(deps, evaluator)` (a records/ function) through the request
+// pipeline as "{service}/{method}", its decisions recorded as record
+// decisions: the one way in for the services about one record (sharing,
+// provenance), like RecordHandler for the resource services.
+template <typename Fn>
+grpc::Status RunRecordMethod(grpc::ServerContext* context, ServerCore* core,
+                             absl::string_view service,
+                             absl::string_view method,
+                             const google::protobuf::Message& request, Fn fn) {
+  const records::Deps deps = core->RecordDeps();
+  return core->pipeline->Run(
+      context, absl::StrCat(service, "/", method), request,
+      [&](const Call& call) { return fn(deps, call.evaluator()); },
+      {.decision_kind = "record"});
+}
 
 class RecordHandler {
  public:

@@ -460,6 +460,26 @@ CREATE TABLE field_history (
 )
 )sql";
 
+// Migration 15: subject erasure (store/privacy_store.h,
+// crm.v1.PrivacyService). erasure_receipts holds each signed receipt (the
+// record names and field names erased, never a value); erased_subjects
+// maps the keyed pseudonym of every identifier an erasure covered to its
+// receipt, so that a second erasure of the same person is a no-op. No
+// value of the person is stored: pseudonyms are HMACs under a key derived
+// from the master key. erased_at: Unix microseconds.
+constexpr char kMigration15[] = R"sql(
+CREATE TABLE erasure_receipts (
+  id {text} PRIMARY KEY,
+  subject {text} NOT NULL,
+  erased_at BIGINT NOT NULL,
+  receipt {text} NOT NULL
+);
+CREATE TABLE erased_subjects (
+  pseudonym {text} PRIMARY KEY,
+  receipt_id {text} NOT NULL
+)
+)sql";
+
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -536,6 +556,9 @@ const std::vector<Migration>& AllMigrations() {
        ""},
       {13, "provenance: field_provenance, field_history", kMigration13, "",
        ""},
+      // 14 is consent's (branch consent).
+      {15, "subject erasure: erasure_receipts, erased_subjects", kMigration15,
+       "", ""},
   };
   return *migrations;
 }

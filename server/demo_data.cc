@@ -61,7 +61,7 @@ std::vector<store::ProfileRow> DemoProfiles() {
   admin.name = "System Administrator";
   admin.system_permissions =
       "view_all_data,modify_all_data,manage_users,manage_policy,view_audit,"
-      "export";
+      "export,privacy_operations";
   store::ProfileRow sales;
   sales.id = "sales-rep";
   sales.name = "Sales Rep";
@@ -508,8 +508,20 @@ absl::Status PutOtherRecords(ServerCore& core, store::Session& session) {
       !r.ok()) {
     return r;
   }
+  // A call with Edsger (a subject request's related record).
+  crm::v1::Activity call;
+  call.set_kind(crm::v1::Activity::CALL);
+  call.set_subject("Edsger asked about volume pricing");
+  call.set_regarding("contacts/edsger");
+  call.set_direction(crm::v1::Activity::INBOUND);
+  call.set_duration_seconds(300);
+  if (absl::Status r = Put(core, session, call, "call-2", "users/frank");
+      !r.ok()) {
+    return r;
+  }
   crm::v1::Lead lead;
   lead.set_first_name("Margaret");
+  lead.set_email("margaret@apollo.example");
   lead.set_last_name("Hamilton");
   lead.set_company("Apollo Systems");
   lead.set_status(crm::v1::Lead::NEW);

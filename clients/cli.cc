@@ -254,11 +254,12 @@ const Command kCommands[] = {
     {"privacy",
      "privacy export PERSON [--out FILE] | erase PERSON [--dry-run] "
      "[--receipt-out FILE] | receipt get NAME [--out FILE] | receipt verify "
-     "FILE [--public-key PEM] | rules",
+     "FILE [--public-key PEM] | rules | retention dry-run|run|runs",
      "privacy officers (needs privacy_operations): everything held about a "
      "person (PERSON: e-mail, phone, contacts/ID or leads/ID) as JSON; "
      "erasure by the per-object rules with a signed receipt (--dry-run "
-     "writes nothing); receipt verify checks a receipt offline",
+     "writes nothing); receipt verify checks a receipt offline; retention: "
+     "what the configured rules would do now, a run now, the latest runs",
      RunPrivacy},
     {"help", "help [COLLECTION]",
      "this help, or a collection's verbs and fields", RunHelp},

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "audit/erasure_receipt.h"
@@ -23,7 +24,8 @@ constexpr char kService[] = "crm.v1.PrivacyService/";
 constexpr char kUsage[] =
     "privacy export PERSON [--out FILE] | erase PERSON [--dry-run] "
     "[--receipt-out FILE] | receipt get NAME [--out FILE] | receipt verify "
-    "FILE [--public-key PEM] | rules";
+    "FILE [--public-key PEM] | rules | retention dry-run|run|runs "
+    "[--page-size N]";
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -213,6 +215,96 @@ absl::Status Rules(CliSession& s, const Args& args) {
   return absl::OkStatus();
 }
 
+std::string When(const google::protobuf::Timestamp& t) {
+  return t.seconds() == 0 ? "-" : google::protobuf::util::TimeUtil::ToString(t);
+}
+
+absl::Status RetentionDryRun(CliSession& s, const Args& args) {
+  auto a = ParseCommand(args, {}, "privacy retention dry-run", 0, 0, kUsage);
+  if (!a.ok()) return a.status();
+  crm::v1::RetentionReport reply;
+  if (auto st = s.Call(absl::StrCat(kService, "PreviewRetention"),
+                       crm::v1::PreviewRetentionRequest(), &reply);
+      !st.ok()) {
+    return st;
+  }
+  if (s.globals().output == OutputFormat::kJson) return s.PrintJson(reply);
+  s.out() << "retention dry run as of " << When(reply.as_of())
+          << " (nothing written)\n";
+  if (reply.rules().empty()) {
+    s.out() << "(no retention rule configured)\n";
+    return absl::OkStatus();
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : reply.rules()) {
+    rows.push_back({r.rule(), r.object(), absl::StrCat(r.records()),
+                    absl::StrJoin(r.sample(), ",")});
+  }
+  s.out() << FormatTable({"RULE", "OBJECT", "RECORDS", "E.G."}, rows);
+  return absl::OkStatus();
+}
+
+void PrintRuns(CliSession& s,
+               const google::protobuf::RepeatedPtrField<crm::v1::RetentionRun>&
+                   runs) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& run : runs) {
+    std::vector<std::string> counts;
+    for (const auto& r : run.rules()) {
+      counts.push_back(absl::StrCat(r.rule(), "=", r.records()));
+    }
+    rows.push_back({run.name(), run.trigger(), When(run.start_time()),
+                    When(run.end_time()), run.outcome(),
+                    absl::StrCat(run.batches()), absl::StrJoin(counts, " ")});
+  }
+  s.out() << FormatTable(
+      {"RUN", "TRIGGER", "STARTED", "ENDED", "OUTCOME", "BATCHES", "RECORDS"},
+      rows);
+}
+
+absl::Status RetentionRun(CliSession& s, const Args& args) {
+  auto a = ParseCommand(args, {}, "privacy retention run", 0, 0, kUsage);
+  if (!a.ok()) return a.status();
+  crm::v1::RetentionRun reply;
+  if (auto st = s.Call(absl::StrCat(kService, "RunRetention"),
+                       crm::v1::RunRetentionRequest(), &reply);
+      !st.ok()) {
+    return st;
+  }
+  if (s.globals().output == OutputFormat::kJson) return s.PrintJson(reply);
+  google::protobuf::RepeatedPtrField<crm::v1::RetentionRun> one;
+  *one.Add() = reply;
+  PrintRuns(s, one);
+  return absl::OkStatus();
+}
+
+absl::Status RetentionRuns(CliSession& s, const Args& args) {
+  auto a = ParseCommand(args, {{"page-size", true}}, "privacy retention runs",
+                        0, 0, kUsage);
+  if (!a.ok()) return a.status();
+  crm::v1::ListRetentionRunsRequest request;
+  if (a->Has("page-size")) {
+    int n = 0;
+    if (!absl::SimpleAtoi(a->Get("page-size"), &n)) {
+      return absl::InvalidArgumentError("--page-size: a number, 1-100");
+    }
+    request.set_page_size(n);
+  }
+  crm::v1::ListRetentionRunsResponse reply;
+  if (auto st = s.Call(absl::StrCat(kService, "ListRetentionRuns"), request,
+                       &reply);
+      !st.ok()) {
+    return st;
+  }
+  if (s.globals().output == OutputFormat::kJson) return s.PrintJson(reply);
+  if (reply.runs().empty()) {
+    s.out() << "(no retention run yet)\n";
+    return absl::OkStatus();
+  }
+  PrintRuns(s, reply.runs());
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status RunPrivacy(CliSession& s, const Args& args) {
@@ -223,6 +315,12 @@ absl::Status RunPrivacy(CliSession& s, const Args& args) {
   if (args[0] == "export") return Export(s, rest);
   if (args[0] == "erase") return Erase(s, rest);
   if (args[0] == "rules") return Rules(s, rest);
+  if (args[0] == "retention" && !rest.empty()) {
+    const Args more(rest.begin() + 1, rest.end());
+    if (rest[0] == "dry-run") return RetentionDryRun(s, more);
+    if (rest[0] == "run") return RetentionRun(s, more);
+    if (rest[0] == "runs") return RetentionRuns(s, more);
+  }
   if (args[0] == "receipt" && !rest.empty()) {
     const Args more(rest.begin() + 1, rest.end());
     if (rest[0] == "get") return ReceiptGet(s, more);

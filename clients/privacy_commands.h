@@ -13,6 +13,9 @@
 //                                           pinned key; DATA_LOSS (exit 1)
 //                                           when it does not verify
 //   privacy rules                           the erasure rules
+//   privacy retention dry-run | run | runs [--page-size N]
+//                                           what retention would do now;
+//                                           a run now; the latest runs
 // PERSON: an e-mail address, a phone number, contacts/ID or leads/ID.
 #ifndef CRM_CLIENTS_PRIVACY_COMMANDS_H_
 #define CRM_CLIENTS_PRIVACY_COMMANDS_H_

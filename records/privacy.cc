@@ -8,7 +8,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/random/random.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -629,6 +631,227 @@ absl::Status EraseSubject(const Deps& deps, const PrivacyKeys& keys,
       })
       .IgnoreError();
   return absl::OkStatus();
+}
+
+namespace {
+
+// One retention run at a time in this process (the PostgreSQL lock covers
+// the other servers).
+absl::Mutex& RetentionMutex() {
+  static auto* mu = new absl::Mutex();
+  return *mu;
+}
+
+ErasureRule AsErasureRule(const crm::v1::RetentionRule& rule) {
+  ErasureRule out;
+  out.set_object(rule.object());
+  out.set_action(rule.action());
+  *out.mutable_fields() = rule.fields();
+  return out;
+}
+
+std::vector<std::string> AnonymizedFields(const crm::v1::RetentionRule& r) {
+  if (r.action() != ErasureRule::ANONYMIZE) return {};
+  return {r.fields().begin(), r.fields().end()};
+}
+
+int64_t Cutoff(const Deps& deps, const crm::v1::RetentionRule& rule) {
+  return absl::ToUnixMicros(deps.clock->Now() -
+                            absl::Hours(24) * rule.max_age_days());
+}
+
+void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t micros = absl::ToUnixMicros(t);
+  out->set_seconds(micros / 1000000);
+  out->set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+}
+
+std::string Encode(const google::protobuf::Message& m) {
+  return absl::Base64Escape(m.SerializeAsString());
+}
+
+// One batch of `rule`: up to `batch` candidates processed and audited in
+// one transaction. Sets *candidates and *done.
+absl::Status RetentionBatch(const Deps& deps,
+                            const crm::v1::RetentionRule& rule, int64_t cutoff,
+                            int batch, const std::string& run_name,
+                            int64_t* candidates, int64_t* done) {
+  const ObjectSchema& schema = Schema(rule.object());
+  const ErasureRule erasure = AsErasureRule(rule);
+  const std::vector<std::string> fields = AnonymizedFields(rule);
+  return deps.database->InTransaction([&](store::Session& session) {
+    *candidates = 0;
+    *done = 0;
+    auto ids = store::PrivacyStore::RetentionCandidates(
+        session, schema, cutoff, fields, kErasedText, batch);
+    if (!ids.ok()) return ids.status();
+    *candidates = static_cast<int64_t>(ids->size());
+    for (const std::string& id : *ids) {
+      auto got = deps.records->Get(session, schema, id);
+      if (!got.ok()) return got.status();
+      if (!got->has_value()) continue;
+      SubjectRecord r{&schema, **std::move(got), schema.ResourceName(id)};
+      auto erased = EraseOne(session, deps, erasure, r, /*apply=*/true);
+      if (!erased.ok()) return erased.status();
+      if (erased->has_value()) ++*done;
+    }
+    if (*done == 0) return absl::OkStatus();
+    crm::v1::AuditEvent event;
+    event.set_action("privacy.retention");
+    event.set_resource(run_name);
+    event.set_outcome(crm::v1::ALLOWED);
+    auto& a = *event.mutable_attributes();
+    a["rule"] = rule.name();
+    a["object"] = rule.object();
+    a["action"] = ErasureRule::Action_Name(rule.action());
+    a["records"] = absl::StrCat(*done);
+    return AppendAudit(deps, session, std::move(event));
+  });
+}
+
+}  // namespace
+
+absl::Status ValidateRetentionRules(const RetentionRules& rules) {
+  std::set<std::string> names;
+  for (const crm::v1::RetentionRule& rule : rules) {
+    if (rule.name().empty() || !names.insert(rule.name()).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "retention rule '", rule.name(),
+          "': every rule needs a name of its own"));
+    }
+    if (rule.max_age_days() < 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "retention rule '", rule.name(), "': max_age_days must be >= 1"));
+    }
+    crm::v1::ErasureRules one;
+    *one.add_rules() = AsErasureRule(rule);
+    if (absl::Status s = ValidateErasureRules(one); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "retention rule '", rule.name(), "': ", s.message()));
+    }
+    if (rule.action() == ErasureRule::ANONYMIZE && rule.fields().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "retention rule '", rule.name(), "': ANONYMIZE needs fields"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PreviewRetention(const Deps& deps, const RetentionRules& rules,
+                              crm::v1::RetentionReport* report) {
+  SetTime(deps.clock->Now(), report->mutable_as_of());
+  return deps.database->WithSession([&](store::Session& session) {
+    report->clear_rules();
+    for (const crm::v1::RetentionRule& rule : rules) {
+      const ObjectSchema& schema = Schema(rule.object());
+      const int64_t cutoff = Cutoff(deps, rule);
+      const std::vector<std::string> fields = AnonymizedFields(rule);
+      auto n = store::PrivacyStore::CountRetentionCandidates(
+          session, schema, cutoff, fields, kErasedText);
+      if (!n.ok()) return n.status();
+      auto sample = store::PrivacyStore::RetentionCandidates(
+          session, schema, cutoff, fields, kErasedText, 10);
+      if (!sample.ok()) return sample.status();
+      crm::v1::RetentionRuleResult* out = report->add_rules();
+      out->set_rule(rule.name());
+      out->set_object(rule.object());
+      out->set_records(*n);
+      for (const std::string& id : *sample) {
+        out->add_sample(schema.ResourceName(id));
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status RunRetention(const Deps& deps, const RetentionRules& rules,
+                          const RetentionOptions& options,
+                          crm::v1::RetentionRun* run) {
+  absl::Mutex& mu = RetentionMutex();
+  if (!mu.TryLock()) {
+    return absl::FailedPreconditionError(
+        "a retention run is in progress on this server; see "
+        "ListRetentionRuns");
+  }
+  absl::Cleanup unlock = [&mu] { mu.Unlock(); };
+  const int batch = options.batch_size > 0 ? options.batch_size : 500;
+  return deps.database->WithSession([&](store::Session& lock) -> absl::Status {
+    auto locked = store::PrivacyStore::TryRetentionLock(lock);
+    if (!locked.ok()) return locked.status();
+    if (!*locked) {
+      return absl::FailedPreconditionError(
+          "a retention run is in progress on another server; see "
+          "ListRetentionRuns");
+    }
+    const std::string id = NewReceiptId();
+    run->Clear();
+    run->set_name(absl::StrCat("retentionRuns/", id));
+    run->set_trigger(options.trigger);
+    const absl::Time start = deps.clock->Now();
+    SetTime(start, run->mutable_start_time());
+    run->set_outcome("RUNNING");
+    store::RetentionRunRow row{id, absl::ToUnixMicros(start), 0, Encode(*run)};
+    absl::Status s = store::PrivacyStore::InsertRetentionRun(lock, row);
+    for (const crm::v1::RetentionRule& rule : rules) {
+      if (!s.ok()) break;
+      crm::v1::RetentionRuleResult* result = run->add_rules();
+      result->set_rule(rule.name());
+      result->set_object(rule.object());
+      // One cutoff per rule and run: records that age meanwhile wait for
+      // the next run.
+      const int64_t cutoff = Cutoff(deps, rule);
+      for (;;) {
+        if (options.stop && options.stop()) {
+          s = absl::CancelledError("the retention run was stopped");
+          break;
+        }
+        int64_t candidates = 0, done = 0;
+        s = RetentionBatch(deps, rule, cutoff, batch, run->name(),
+                           &candidates, &done);
+        if (!s.ok() || candidates == 0) break;
+        run->set_batches(run->batches() + 1);
+        result->set_records(result->records() + done);
+        if (done == 0) break;  // nothing left it may change
+      }
+    }
+    const absl::Time end = deps.clock->Now();
+    SetTime(end, run->mutable_end_time());
+    run->set_outcome(s.ok() ? "OK" : absl::StatusCodeToString(s.code()));
+    row.finished_at = std::max<int64_t>(absl::ToUnixMicros(end), 1);
+    row.run = Encode(*run);
+    absl::Status finished = store::PrivacyStore::FinishRetentionRun(lock, row);
+    absl::Status released = store::PrivacyStore::ReleaseRetentionLock(lock);
+    // As after an erasure: the old pages leave SQLite's log (best effort).
+    store::PrivacyStore::CheckpointAfterErasure(lock).status().IgnoreError();
+    if (!s.ok()) return s;
+    if (!finished.ok()) return finished;
+    return released;
+  });
+}
+
+absl::Status ListRetentionRuns(const Deps& deps,
+                               const crm::v1::ListRetentionRunsRequest& request,
+                               crm::v1::ListRetentionRunsResponse* response) {
+  int limit = request.page_size();
+  if (limit < 0 || limit > 100) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_size: ", limit, " is out of range; use 1-100 (0 means 20)"));
+  }
+  if (limit == 0) limit = 20;
+  return deps.database->WithSession([&](store::Session& session) {
+    auto rows = store::PrivacyStore::ListRetentionRuns(session, limit);
+    if (!rows.ok()) return rows.status();
+    for (const store::RetentionRunRow& row : *rows) {
+      std::string bytes;
+      crm::v1::RetentionRun* run = response->add_runs();
+      if (!absl::Base64Unescape(row.run, &bytes) ||
+          !run->ParseFromString(bytes)) {
+        return absl::InternalError(
+            absl::StrCat("retention run ", row.id, " is unreadable"));
+      }
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::Status GetErasureReceipt(const Deps& deps,

@@ -19,6 +19,7 @@
 #ifndef CRM_RECORDS_PRIVACY_H_
 #define CRM_RECORDS_PRIVACY_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -71,6 +72,39 @@ absl::Status EraseSubject(const Deps& deps, const PrivacyKeys& keys,
                           const crm::v1::ErasureRules& rules,
                           const crm::v1::EraseSubjectRequest& request,
                           crm::v1::EraseSubjectResponse* response);
+
+// Retention (crm/v1/privacy_service.proto "Retention").
+using RetentionRules = google::protobuf::RepeatedPtrField<crm::v1::RetentionRule>;
+
+// INVALID_ARGUMENT naming the rule for an unknown object or field, a field
+// that is not writable text, an age under one day, a missing or duplicate
+// name.
+absl::Status ValidateRetentionRules(const RetentionRules& rules);
+
+// What a run would do now (deps.clock), per rule. Writes nothing.
+absl::Status PreviewRetention(const Deps& deps, const RetentionRules& rules,
+                              crm::v1::RetentionReport* report);
+
+struct RetentionOptions {
+  int batch_size = 500;
+  std::string trigger = "manual";  // or "schedule"
+  // Checked between batches: true stops the run (CANCELLED; the batches
+  // done stay committed and audited).
+  std::function<bool()> stop;
+};
+
+// One run: FAILED_PRECONDITION, doing nothing, if a run holds the lock
+// (this process or, on PostgreSQL, any server). Holds one pooled
+// connection for the lock and leases another per batch: the pool needs at
+// least two. *run is the run's record, also when it stopped early.
+absl::Status RunRetention(const Deps& deps, const RetentionRules& rules,
+                          const RetentionOptions& options,
+                          crm::v1::RetentionRun* run);
+
+// The newest runs; page_size 1..100 (0: 20).
+absl::Status ListRetentionRuns(const Deps& deps,
+                               const crm::v1::ListRetentionRunsRequest& request,
+                               crm::v1::ListRetentionRunsResponse* response);
 
 // NOT_FOUND for an unknown receipt name.
 absl::Status GetErasureReceipt(const Deps& deps,

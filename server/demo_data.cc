@@ -387,14 +387,16 @@ absl::Status LoadDemoPolicy(ServerCore& core) {
 
 // --- Records -------------------------------------------------------------
 
-// Inserts `message` as a new record with a fixed id, owned by `owner`.
+// Inserts `message` as a new record with a fixed id, owned by `owner`,
+// created and last updated `age` ago.
 absl::Status Put(ServerCore& core, store::Session& session,
                  google::protobuf::Message& message, const std::string& id,
-                 const std::string& owner) {
+                 const std::string& owner,
+                 absl::Duration age = absl::ZeroDuration()) {
   const model::ObjectSchema* schema =
       model::SchemaRegistry::Default().FindByMessage(message.GetDescriptor());
   model::Record record = model::RecordFromMessage(*schema, message);
-  int64_t now = absl::ToUnixMicros(core.clock->Now());
+  int64_t now = absl::ToUnixMicros(core.clock->Now() - age);
   record.id = id;
   record.version = 1;
   record.values[schema->FieldIndex("create_time")] = now;
@@ -527,7 +529,22 @@ absl::Status PutOtherRecords(ServerCore& core, store::Session& session) {
   lead.set_status(crm::v1::Lead::NEW);
   lead.set_lead_source("web form");
   lead.set_country("US");
-  return Put(core, session, lead, "hamilton", "services/web-frontend");
+  if (absl::Status r =
+          Put(core, session, lead, "hamilton", "services/web-frontend");
+      !r.ok()) {
+    return r;
+  }
+  // A lead nobody has touched for three years: the retention rule
+  // "stale-leads" (dev.textproto) anonymizes it.
+  crm::v1::Lead stale;
+  stale.set_first_name("Charles");
+  stale.set_last_name("Babbage");
+  stale.set_company("Difference Engines Ltd");
+  stale.set_email("charles@engines.example");
+  stale.set_status(crm::v1::Lead::UNQUALIFIED);
+  stale.set_lead_source("trade show");
+  return Put(core, session, stale, "babbage", "services/web-frontend",
+             absl::Hours(24 * 365 * 3));
 }
 
 // The records, only into a database with no accounts.

@@ -78,4 +78,45 @@ grpc::Status PrivacyServiceImpl::GetErasureRules(
              });
 }
 
+grpc::Status PrivacyServiceImpl::PreviewRetention(
+    grpc::ServerContext* context,
+    const crm::v1::PreviewRetentionRequest* request,
+    crm::v1::RetentionReport* response) {
+  return Run(context, core_, "PreviewRetention", *request,
+             [&](const records::Deps& deps, const policy::Evaluator&) {
+               return records::PreviewRetention(
+                   deps, core_->config.privacy().retention_rules(), response);
+             });
+}
+
+grpc::Status PrivacyServiceImpl::RunRetention(
+    grpc::ServerContext* context, const crm::v1::RunRetentionRequest* request,
+    crm::v1::RetentionRun* response) {
+  return Run(context, core_, "RunRetention", *request,
+             [&](const records::Deps& deps, const policy::Evaluator&) {
+               records::RetentionOptions options;
+               options.batch_size = static_cast<int>(
+                   core_->config.privacy().retention_batch_size());
+               options.trigger = "manual";
+               // Stops between batches when the caller goes away.
+               options.stop = [context] {
+                 return context->IsCancelled() ||
+                        context->deadline() <= std::chrono::system_clock::now();
+               };
+               return records::RunRetention(
+                   deps, core_->config.privacy().retention_rules(), options,
+                   response);
+             });
+}
+
+grpc::Status PrivacyServiceImpl::ListRetentionRuns(
+    grpc::ServerContext* context,
+    const crm::v1::ListRetentionRunsRequest* request,
+    crm::v1::ListRetentionRunsResponse* response) {
+  return Run(context, core_, "ListRetentionRuns", *request,
+             [&](const records::Deps& deps, const policy::Evaluator&) {
+               return records::ListRetentionRuns(deps, *request, response);
+             });
+}
+
 }  // namespace crm::server

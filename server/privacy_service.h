@@ -39,6 +39,16 @@ class PrivacyServiceImpl final : public crm::v1::PrivacyService::Service {
   grpc::Status GetErasureRules(grpc::ServerContext* context,
                                const crm::v1::GetErasureRulesRequest* request,
                                crm::v1::ErasureRules* response) override;
+  grpc::Status PreviewRetention(grpc::ServerContext* context,
+                                const crm::v1::PreviewRetentionRequest* request,
+                                crm::v1::RetentionReport* response) override;
+  grpc::Status RunRetention(grpc::ServerContext* context,
+                            const crm::v1::RunRetentionRequest* request,
+                            crm::v1::RetentionRun* response) override;
+  grpc::Status ListRetentionRuns(
+      grpc::ServerContext* context,
+      const crm::v1::ListRetentionRunsRequest* request,
+      crm::v1::ListRetentionRunsResponse* response) override;
 
  private:
   ServerCore* core_;

@@ -35,6 +35,8 @@
 #include "server/resource_services.h"
 #include "server/secret_files.h"
 #include "server/privacy_service.h"
+#include "server/retention_scheduler.h"
+#include "records/privacy.h"
 #include "server/provenance_service.h"
 #include "server/sharing_service.h"
 #include "server/tls.h"
@@ -231,6 +233,13 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
   absl::call_once(grpc_log_once, [] { gpr_set_log_function(GrpcLogToJson); });
   // Secrets readable by other users: refuse before touching anything.
   if (absl::Status s = CheckSecretFiles(config); !s.ok()) return s;
+  // Retention rules that do not fit the schema stop the server.
+  if (absl::Status s =
+          records::ValidateRetentionRules(config.privacy().retention_rules());
+      !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("privacy: ", s.message()));
+  }
   auto master_key = LoadEncryptionKey(config.encryption());
   if (!master_key.ok()) return master_key.status();
   std::unique_ptr<CrmServer> server(new CrmServer());
@@ -426,6 +435,7 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
         " (address in use or not available?)"));
   }
   GuardListeningPort(server->port_);
+  server->retention_ = RetentionScheduler::Start(server->core_.get());
   server->health_names_ = DatabaseBackedServiceNames();
   server->ready_.store(database_ready);
   CrmServer* raw = server.get();
@@ -528,6 +538,7 @@ void CrmServer::Shutdown(absl::Duration grace, absl::Duration drain) {
   // For good: every service NOT_SERVING, and later SetServingStatus calls
   // (UpdateHealth) are ignored.
   server_->GetHealthCheckService()->Shutdown();
+  if (retention_ != nullptr) retention_->Stop();
   if (drain > absl::ZeroDuration()) {
     LogInfo("server.draining", {{"drain", absl::FormatDuration(drain)}});
     absl::SleepFor(drain);

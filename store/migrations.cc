@@ -466,7 +466,9 @@ CREATE TABLE field_history (
 // maps the keyed pseudonym of every identifier an erasure covered to its
 // receipt, so that a second erasure of the same person is a no-op. No
 // value of the person is stored: pseudonyms are HMACs under a key derived
-// from the master key. erased_at: Unix microseconds.
+// from the master key. retention_runs records each retention run (`run`:
+// the caller's encoding of its counts and outcome). Times: Unix
+// microseconds.
 constexpr char kMigration15[] = R"sql(
 CREATE TABLE erasure_receipts (
   id {text} PRIMARY KEY,
@@ -477,7 +479,14 @@ CREATE TABLE erasure_receipts (
 CREATE TABLE erased_subjects (
   pseudonym {text} PRIMARY KEY,
   receipt_id {text} NOT NULL
-)
+);
+CREATE TABLE retention_runs (
+  id {text} PRIMARY KEY,
+  started_at BIGINT NOT NULL,
+  finished_at BIGINT NOT NULL DEFAULT 0,
+  run {text} NOT NULL
+);
+CREATE INDEX retention_runs_started_idx ON retention_runs (started_at)
 )sql";
 
 int64_t NowMicros() {
@@ -557,8 +566,9 @@ const std::vector<Migration>& AllMigrations() {
       {13, "provenance: field_provenance, field_history", kMigration13, "",
        ""},
       // 14 is consent's (branch consent).
-      {15, "subject erasure: erasure_receipts, erased_subjects", kMigration15,
-       "", ""},
+      {15, "subject requests: erasure_receipts, erased_subjects, "
+           "retention_runs",
+       kMigration15, "", ""},
   };
   return *migrations;
 }

@@ -43,7 +43,117 @@ std::string FieldsClause(const std::vector<std::string>& fields,
   return absl::StrCat(" AND field IN (", Placeholders(fields.size()), ")");
 }
 
+// Key of the PostgreSQL advisory lock held by a retention run ("crm retn").
+constexpr int64_t kRetentionLockKey = 0x63726d2072657464;
+
+// The WHERE clause of retention candidates, with its parameters.
+absl::StatusOr<std::string> RetentionWhere(
+    const model::ObjectSchema& schema, int64_t cutoff,
+    const std::vector<std::string>& fields, absl::string_view erased_text,
+    std::vector<model::SqlValue>* params) {
+  std::string where = "update_time < ?";
+  params->push_back(cutoff);
+  std::vector<std::string> terms;
+  for (const std::string& f : fields) {
+    if (schema.FindField(f) == nullptr) {
+      return absl::InternalError(
+          absl::StrCat(schema.collection(), " has no field ", f));
+    }
+    terms.push_back(absl::StrCat("(\"", f, "\" <> '' AND \"", f, "\" <> ?)"));
+    params->push_back(std::string(erased_text));
+  }
+  if (!terms.empty()) {
+    absl::StrAppend(&where, " AND (", absl::StrJoin(terms, " OR "), ")");
+  }
+  return where;
+}
+
 }  // namespace
+
+absl::StatusOr<std::vector<std::string>> PrivacyStore::RetentionCandidates(
+    Session& session, const model::ObjectSchema& schema, int64_t cutoff,
+    const std::vector<std::string>& fields, absl::string_view erased_text,
+    int limit) {
+  std::vector<model::SqlValue> params;
+  auto where = RetentionWhere(schema, cutoff, fields, erased_text, &params);
+  if (!where.ok()) return where.status();
+  params.push_back(int64_t{limit});
+  return Ids(session,
+             {absl::StrCat("SELECT id FROM ", schema.collection(), " WHERE ",
+                           *where, " ORDER BY id LIMIT ?"),
+              std::move(params)},
+             "finding retention candidates");
+}
+
+absl::StatusOr<int64_t> PrivacyStore::CountRetentionCandidates(
+    Session& session, const model::ObjectSchema& schema, int64_t cutoff,
+    const std::vector<std::string>& fields, absl::string_view erased_text) {
+  std::vector<model::SqlValue> params;
+  auto where = RetentionWhere(schema, cutoff, fields, erased_text, &params);
+  if (!where.ok()) return where.status();
+  return QueryInt(session,
+                  {absl::StrCat("SELECT COUNT(*) FROM ", schema.collection(),
+                                " WHERE ", *where),
+                   std::move(params)},
+                  "counting retention candidates");
+}
+
+absl::StatusOr<bool> PrivacyStore::TryRetentionLock(Session& session) {
+  if (DialectOf(session) != Dialect::kPostgres) return true;
+  auto got = QueryInt(
+      session,
+      {absl::StrCat("SELECT CASE WHEN pg_try_advisory_lock(",
+                    kRetentionLockKey, ") THEN 1 ELSE 0 END"),
+       {}},
+      "taking the retention lock");
+  if (!got.ok()) return got.status();
+  return *got == 1;
+}
+
+absl::Status PrivacyStore::ReleaseRetentionLock(Session& session) {
+  if (DialectOf(session) != Dialect::kPostgres) return absl::OkStatus();
+  return QueryInt(session,
+                  {absl::StrCat("SELECT CASE WHEN pg_advisory_unlock(",
+                                kRetentionLockKey, ") THEN 1 ELSE 0 END"),
+                   {}},
+                  "releasing the retention lock")
+      .status();
+}
+
+absl::Status PrivacyStore::InsertRetentionRun(Session& session,
+                                              const RetentionRunRow& row) {
+  return Execute(session,
+                 {"INSERT INTO retention_runs (id, started_at, finished_at, "
+                  "run) VALUES (?, ?, ?, ?)",
+                  {row.id, row.started_at, row.finished_at, row.run}},
+                 "recording a retention run")
+      .status();
+}
+
+absl::Status PrivacyStore::FinishRetentionRun(Session& session,
+                                              const RetentionRunRow& row) {
+  return Execute(session,
+                 {"UPDATE retention_runs SET finished_at = ?, run = ? WHERE "
+                  "id = ?",
+                  {row.finished_at, row.run, row.id}},
+                 "recording the end of a retention run")
+      .status();
+}
+
+absl::StatusOr<std::vector<RetentionRunRow>> PrivacyStore::ListRetentionRuns(
+    Session& session, int limit) {
+  auto rows = Query(session,
+                    {"SELECT id, started_at, finished_at, run FROM "
+                     "retention_runs ORDER BY started_at DESC, id DESC LIMIT ?",
+                     {int64_t{limit}}},
+                    "listing retention runs");
+  if (!rows.ok()) return rows.status();
+  std::vector<RetentionRunRow> out;
+  for (const Row& r : *rows) {
+    out.push_back(RetentionRunRow{Text(r[0]), Int(r[1]), Int(r[2]), Text(r[3])});
+  }
+  return out;
+}
 
 absl::StatusOr<std::vector<std::string>> PrivacyStore::FindByFields(
     Session& session, const model::ObjectSchema& schema,

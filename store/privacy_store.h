@@ -45,8 +45,44 @@ struct AuditActorRow {
   int64_t events = 0;
 };
 
+// A row of retention_runs.
+struct RetentionRunRow {
+  std::string id;
+  int64_t started_at = 0;   // Unix microseconds
+  int64_t finished_at = 0;  // 0 while running
+  std::string run;          // the caller's encoding of the run
+};
+
 class PrivacyStore {
  public:
+  // Retention candidates of `schema`: records with update_time < `cutoff`
+  // (Unix microseconds) and, when `fields` is not empty, at least one of
+  // them neither '' nor `erased_text`. Ids in id order, at most `limit`;
+  // Count counts them all.
+  static absl::StatusOr<std::vector<std::string>> RetentionCandidates(
+      Session& session, const model::ObjectSchema& schema, int64_t cutoff,
+      const std::vector<std::string>& fields, absl::string_view erased_text,
+      int limit);
+  static absl::StatusOr<int64_t> CountRetentionCandidates(
+      Session& session, const model::ObjectSchema& schema, int64_t cutoff,
+      const std::vector<std::string>& fields, absl::string_view erased_text);
+
+  // The retention lock, held by `session` (its connection) until released
+  // or the connection ends. PostgreSQL: pg_try_advisory_lock, so at most
+  // one session over every server holds it; false if another does.
+  // SQLite: always true (one process per database file; the caller holds
+  // its own in-process lock).
+  static absl::StatusOr<bool> TryRetentionLock(Session& session);
+  static absl::Status ReleaseRetentionLock(Session& session);
+
+  // retention_runs: a new run, its final state, the newest `limit`.
+  static absl::Status InsertRetentionRun(Session& session,
+                                         const RetentionRunRow& row);
+  static absl::Status FinishRetentionRun(Session& session,
+                                         const RetentionRunRow& row);
+  static absl::StatusOr<std::vector<RetentionRunRow>> ListRetentionRuns(
+      Session& session, int limit);
+
   // Ids of `schema`'s records where lower(trim(f)) = `normalized` for one of
   // `fields` (text columns of the schema), in id order.
   static absl::StatusOr<std::vector<std::string>> FindByFields(

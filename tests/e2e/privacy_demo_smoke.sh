@@ -12,6 +12,9 @@
 #     that verifies offline (and fails once altered), the audit trail still
 #     verifies, the erasure event names a pseudonym, no value;
 #   - a second erasure (by e-mail or by record name) is a no-op;
+#   - retention: a dry run names the demo's stale lead and changes nothing,
+#     bob is refused, a run anonymizes it (not the fresh one), is listed and
+#     audited, and the audit trail verifies;
 #   - the erased values are in no dump of the database (SQLite: the file's
 #     bytes; PostgreSQL: pg_dump).
 set -euo pipefail
@@ -71,6 +74,24 @@ exit_is "a second erasure" 0 "$rc" "$out"
 has "...is a no-op" "was already erased" "$out"
 has "...also by record name" "was already erased" "$(as alice privacy erase contacts/edsger)"
 
+echo "--- retention"
+rc=0; out=$(as alice privacy retention dry-run) || rc=$?
+exit_is "a retention dry run" 0 "$rc" "$out"
+has_line "...stale-leads would anonymize Babbage's lead" "^stale-leads +leads +1 +leads/babbage" "$out"
+has_line "...old-activities affects nothing" "^old-activities +activities +0" "$out"
+has "nothing changed" "Babbage" "$(as alice leads get leads/babbage)"
+rc=0; out=$(as bob privacy retention dry-run) || rc=$?
+exit_is "bob may not" 9 "$rc" "$out"
+rc=0; out=$(as alice privacy retention run) || rc=$?
+exit_is "a retention run" 0 "$rc" "$out"
+has_line "...manual, OK, one lead" "manual .* OK .*stale-leads=1 old-activities=0" "$out"
+lacks "the stale lead is anonymized" "Babbage" "$(as alice leads get leads/babbage)"
+has "Hamilton's (fresh) lead is not" "Hamilton" "$(as alice leads get leads/hamilton)"
+has "the run is listed" "retentionRuns/" "$(as alice privacy retention runs)"
+has "the run is audited" "privacy.retention" "$(as alice audit list --filter 'action = "privacy.retention"')"
+rc=0; out=$(as alice audit verify) || rc=$?
+exit_is "the audit trail still verifies" 0 "$rc" "$out"
+
 echo "--- no value left in the database"
 if [[ "$backend" == postgresql ]]; then
   dump=$(pg_dump "${pg_args[@]}" --no-owner "$pg_db")
@@ -82,5 +103,6 @@ has "the dump is readable (Lovelace is there)" "Lovelace" "$dump"
 lacks "no Dijkstra in the dump" "Dijkstra" "$dump"
 lacks "no edsger@soylent.example in the dump" "edsger@soylent.example" "$dump"
 lacks "no trace of the call" "volume pricing" "$dump"
+lacks "no trace of the retained lead" "Difference Engines" "$dump"
 
 finish

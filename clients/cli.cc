@@ -15,6 +15,7 @@
 #include "clients/error_details.h"
 #include "clients/key_commands.h"
 #include "clients/policy_commands.h"
+#include "clients/privacy_commands.h"
 #include "clients/provenance_commands.h"
 #include "clients/resource_commands.h"
 #include "clients/resource_requests.h"
@@ -250,6 +251,16 @@ const Command kCommands[] = {
      "fields at rest; rotate makes a new current key and re-encrypts every "
      "value under it online (--resume finishes an interrupted rotation)",
      RunKeys},
+    {"privacy",
+     "privacy export PERSON [--out FILE] | erase PERSON [--dry-run] "
+     "[--receipt-out FILE] | receipt get NAME [--out FILE] | receipt verify "
+     "FILE [--public-key PEM] | rules | retention dry-run|run|runs",
+     "privacy officers (needs privacy_operations): everything held about a "
+     "person (PERSON: e-mail, phone, contacts/ID or leads/ID) as JSON; "
+     "erasure by the per-object rules with a signed receipt (--dry-run "
+     "writes nothing); receipt verify checks a receipt offline; retention: "
+     "what the configured rules would do now, a run now, the latest runs",
+     RunPrivacy},
     {"help", "help [COLLECTION]",
      "this help, or a collection's verbs and fields", RunHelp},
 };

@@ -527,7 +527,13 @@ TEST(IdempotentMethodNames, ReadMethodsOnlyFromEveryService) {
   EXPECT_TRUE(has("crm.v1.PolicyAdminService/GetShadowPolicy"));
   EXPECT_TRUE(has("crm.v1.KeyAdminService/GetKeyStatus"));
   EXPECT_FALSE(has("crm.v1.KeyAdminService/RotateDataKey"));
-  EXPECT_EQ(names.size(), 6u * 2 + 2 + 6 + 4 + 2 + 2 + 1 + 2);
+  // GetErasureReceipt, GetErasureRules, ListRetentionRuns (not
+  // ExportSubject: audited each time; not EraseSubject or RunRetention).
+  EXPECT_TRUE(has("crm.v1.PrivacyService/GetErasureReceipt"));
+  EXPECT_TRUE(has("crm.v1.PrivacyService/ListRetentionRuns"));
+  EXPECT_FALSE(has("crm.v1.PrivacyService/EraseSubject"));
+  EXPECT_FALSE(has("crm.v1.PrivacyService/RunRetention"));
+  EXPECT_EQ(names.size(), 6u * 2 + 2 + 6 + 4 + 2 + 2 + 1 + 2 + 3);
 }
 
 TEST(RetryServiceConfigJson, RetriesUnavailableForGivenMethods) {

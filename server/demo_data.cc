@@ -61,7 +61,7 @@ std::vector<store::ProfileRow> DemoProfiles() {
   admin.name = "System Administrator";
   admin.system_permissions =
       "view_all_data,modify_all_data,manage_users,manage_policy,view_audit,"
-      "export";
+      "export,privacy_operations";
   store::ProfileRow sales;
   sales.id = "sales-rep";
   sales.name = "Sales Rep";
@@ -387,14 +387,16 @@ absl::Status LoadDemoPolicy(ServerCore& core) {
 
 // --- Records -------------------------------------------------------------
 
-// Inserts `message` as a new record with a fixed id, owned by `owner`.
+// Inserts `message` as a new record with a fixed id, owned by `owner`,
+// created and last updated `age` ago.
 absl::Status Put(ServerCore& core, store::Session& session,
                  google::protobuf::Message& message, const std::string& id,
-                 const std::string& owner) {
+                 const std::string& owner,
+                 absl::Duration age = absl::ZeroDuration()) {
   const model::ObjectSchema* schema =
       model::SchemaRegistry::Default().FindByMessage(message.GetDescriptor());
   model::Record record = model::RecordFromMessage(*schema, message);
-  int64_t now = absl::ToUnixMicros(core.clock->Now());
+  int64_t now = absl::ToUnixMicros(core.clock->Now() - age);
   record.id = id;
   record.version = 1;
   record.values[schema->FieldIndex("create_time")] = now;
@@ -508,14 +510,41 @@ absl::Status PutOtherRecords(ServerCore& core, store::Session& session) {
       !r.ok()) {
     return r;
   }
+  // A call with Edsger (a subject request's related record).
+  crm::v1::Activity call;
+  call.set_kind(crm::v1::Activity::CALL);
+  call.set_subject("Edsger asked about volume pricing");
+  call.set_regarding("contacts/edsger");
+  call.set_direction(crm::v1::Activity::INBOUND);
+  call.set_duration_seconds(300);
+  if (absl::Status r = Put(core, session, call, "call-2", "users/frank");
+      !r.ok()) {
+    return r;
+  }
   crm::v1::Lead lead;
   lead.set_first_name("Margaret");
+  lead.set_email("margaret@apollo.example");
   lead.set_last_name("Hamilton");
   lead.set_company("Apollo Systems");
   lead.set_status(crm::v1::Lead::NEW);
   lead.set_lead_source("web form");
   lead.set_country("US");
-  return Put(core, session, lead, "hamilton", "services/web-frontend");
+  if (absl::Status r =
+          Put(core, session, lead, "hamilton", "services/web-frontend");
+      !r.ok()) {
+    return r;
+  }
+  // A lead nobody has touched for three years: the retention rule
+  // "stale-leads" (dev.textproto) anonymizes it.
+  crm::v1::Lead stale;
+  stale.set_first_name("Charles");
+  stale.set_last_name("Babbage");
+  stale.set_company("Difference Engines Ltd");
+  stale.set_email("charles@engines.example");
+  stale.set_status(crm::v1::Lead::UNQUALIFIED);
+  stale.set_lead_source("trade show");
+  return Put(core, session, stale, "babbage", "services/web-frontend",
+             absl::Hours(24 * 365 * 3));
 }
 
 // The records, only into a database with no accounts.

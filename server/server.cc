@@ -34,6 +34,9 @@
 #include "server/request_context.h"
 #include "server/resource_services.h"
 #include "server/secret_files.h"
+#include "server/privacy_service.h"
+#include "server/retention_scheduler.h"
+#include "records/privacy.h"
 #include "server/provenance_service.h"
 #include "server/sharing_service.h"
 #include "server/tls.h"
@@ -210,7 +213,8 @@ std::vector<std::string> DatabaseBackedServiceNames() {
         "crm/v1/sharing_service.proto",
         "crm/v1/access_review_service.proto",
         "crm/v1/key_admin_service.proto",
-        "crm/v1/provenance_service.proto"}) {
+        "crm/v1/provenance_service.proto",
+        "crm/v1/privacy_service.proto"}) {
     const auto* fd =
         google::protobuf::DescriptorPool::generated_pool()->FindFileByName(
             file);
@@ -232,6 +236,13 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
   absl::call_once(grpc_log_once, [] { gpr_set_log_function(GrpcLogToJson); });
   // Secrets readable by other users: refuse before touching anything.
   if (absl::Status s = CheckSecretFiles(config); !s.ok()) return s;
+  // Retention rules that do not fit the schema stop the server.
+  if (absl::Status s =
+          records::ValidateRetentionRules(config.privacy().retention_rules());
+      !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("privacy: ", s.message()));
+  }
   auto master_key = LoadEncryptionKey(config.encryption());
   if (!master_key.ok()) return master_key.status();
   std::unique_ptr<CrmServer> server(new CrmServer());
@@ -420,6 +431,8 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
       std::make_unique<KeyAdminServiceImpl>(server->core_.get()));
   server->services_.push_back(
       std::make_unique<ProvenanceServiceImpl>(server->core_.get()));
+  server->services_.push_back(
+      std::make_unique<PrivacyServiceImpl>(server->core_.get()));
   // Tests and benchmarks only (ExtraService): outside the pipeline.
   for (const ExtraService& make : extra_services) {
     server->services_.push_back(make(*server->core_));
@@ -432,6 +445,7 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
         " (address in use or not available?)"));
   }
   GuardListeningPort(server->port_);
+  server->retention_ = RetentionScheduler::Start(server->core_.get());
   server->health_names_ = DatabaseBackedServiceNames();
   server->ready_.store(database_ready);
   CrmServer* raw = server.get();
@@ -534,6 +548,7 @@ void CrmServer::Shutdown(absl::Duration grace, absl::Duration drain) {
   // For good: every service NOT_SERVING, and later SetServingStatus calls
   // (UpdateHealth) are ignored.
   server_->GetHealthCheckService()->Shutdown();
+  if (retention_ != nullptr) retention_->Stop();
   if (drain > absl::ZeroDuration()) {
     LogInfo("server.draining", {{"drain", absl::FormatDuration(drain)}});
     absl::SleepFor(drain);

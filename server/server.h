@@ -39,6 +39,8 @@
 
 namespace crm::server {
 
+class RetentionScheduler;  // server/retention_scheduler.h
+
 class CallGate;
 class PolicyLoader;
 
@@ -138,6 +140,8 @@ class CrmServer {
   bool stopping_startup_ ABSL_GUARDED_BY(startup_mu_) = false;
   absl::Status startup_status_ ABSL_GUARDED_BY(startup_mu_);
   std::thread startup_;
+  // Last: stopped (joined) before anything it uses is destroyed.
+  std::unique_ptr<RetentionScheduler> retention_;
 };
 
 }  // namespace crm::server

@@ -76,6 +76,10 @@ absl::Status ConfigureSqlite(soci::session& sql) {
   }
   sql << "PRAGMA foreign_keys = ON";
   sql << "PRAGMA synchronous = NORMAL";
+  // Deleted and overwritten content is zeroed, not left in free space: an
+  // erased person's values (records/privacy.h) must not survive in the
+  // file's bytes.
+  sql << "PRAGMA secure_delete = ON";
   return absl::OkStatus();
 }
 

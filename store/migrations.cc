@@ -471,6 +471,35 @@ CREATE TABLE audit_spool_progress (
 )
 )sql";
 
+// Migration 15: subject erasure (store/privacy_store.h,
+// crm.v1.PrivacyService). erasure_receipts holds each signed receipt (the
+// record names and field names erased, never a value); erased_subjects
+// maps the keyed pseudonym of every identifier an erasure covered to its
+// receipt, so that a second erasure of the same person is a no-op. No
+// value of the person is stored: pseudonyms are HMACs under a key derived
+// from the master key. retention_runs records each retention run (`run`:
+// the caller's encoding of its counts and outcome). Times: Unix
+// microseconds.
+constexpr char kMigration15[] = R"sql(
+CREATE TABLE erasure_receipts (
+  id {text} PRIMARY KEY,
+  subject {text} NOT NULL,
+  erased_at BIGINT NOT NULL,
+  receipt {text} NOT NULL
+);
+CREATE TABLE erased_subjects (
+  pseudonym {text} PRIMARY KEY,
+  receipt_id {text} NOT NULL
+);
+CREATE TABLE retention_runs (
+  id {text} PRIMARY KEY,
+  started_at BIGINT NOT NULL,
+  finished_at BIGINT NOT NULL DEFAULT 0,
+  run {text} NOT NULL
+);
+CREATE INDEX retention_runs_started_idx ON retention_runs (started_at)
+)sql";
+
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -548,6 +577,9 @@ const std::vector<Migration>& AllMigrations() {
       {13, "provenance: field_provenance, field_history", kMigration13, "",
        ""},
       {14, "audit spool: audit_spool_progress", kMigration14, "", ""},
+      {15, "subject requests: erasure_receipts, erased_subjects, "
+           "retention_runs",
+       kMigration15, "", ""},
   };
   return *migrations;
 }

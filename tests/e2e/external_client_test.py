@@ -110,6 +110,8 @@ def generate_stubs(src, out):
             ("keys_grpc", "crm.v1.key_admin_service_pb2_grpc"),
             ("prov", "crm.v1.provenance_service_pb2"),
             ("prov_grpc", "crm.v1.provenance_service_pb2_grpc"),
+            ("privacy", "crm.v1.privacy_service_pb2"),
+            ("privacy_grpc", "crm.v1.privacy_service_pb2_grpc"),
             ("health", "ext.health_pb2"),
             ("health_grpc", "ext.health_pb2_grpc"),
             ("refl", "ext.reflection_pb2"),
@@ -181,6 +183,7 @@ services {
   identities: "spiffe://crm.local/svc/admin-cli"
   system_permissions: "view_audit"
   system_permissions: "manage_policy"
+  system_permissions: "privacy_operations"
   grants { object: "*" read: true create: true edit: true delete: true }
 }
 audit {
@@ -1064,6 +1067,74 @@ class DataSourceTest(unittest.TestCase):
                     name="dataSources/py-staff"), timeout=DEADLINE)
 
 
+class PrivacyTest(unittest.TestCase):
+    """Subject requests (issue 13) from a foreign client: the export is one
+    JSON document; a service without privacy_operations is refused; an
+    erasure's receipt verifies with an independent Ed25519 implementation
+    (python3-cryptography) over its statement; a second erasure is a no-op;
+    a retention dry run answers."""
+
+    def test_export_erase_and_receipt(self):
+        import json
+        svc, res, pv = PB["service"], PB["resources"], PB["privacy"]
+        email = "py-subject-%d@example.com" % os.getpid()
+        with ENV.channel() as ch:
+            contacts = PB["service_grpc"].ContactServiceStub(ch)
+            activities = PB["service_grpc"].ActivityServiceStub(ch)
+            privacy = PB["privacy_grpc"].PrivacyServiceStub(ch)
+            c = contacts.CreateContact(svc.CreateContactRequest(
+                contact=res.Contact(last_name="Noether", email=email)),
+                timeout=DEADLINE)
+            activities.CreateActivity(svc.CreateActivityRequest(
+                activity=res.Activity(kind=res.Activity.CALL,
+                                      subject="py call", regarding=c.name)),
+                timeout=DEADLINE)
+            out = privacy.ExportSubject(
+                pv.ExportSubjectRequest(subject=email.upper()),
+                timeout=DEADLINE)
+            doc = json.loads(out.document)
+            self.assertEqual(doc["subject"], out.subject)
+            self.assertEqual([r["name"] for r in doc["records"]["contacts"]],
+                             [c.name])
+            self.assertEqual(len(doc["records"]["activities"]), 1)
+            self.assertIn(c.name, doc["provenance"])
+            self.assertEqual(out.record_counts["activities"], 1)
+            with ENV.channel("billing") as other:
+                code, details = code_of(
+                    PB["privacy_grpc"].PrivacyServiceStub(other).ExportSubject,
+                    pv.ExportSubjectRequest(subject=email))
+                self.assertEqual(code, grpc.StatusCode.PERMISSION_DENIED)
+                self.assertIn("privacy_operations", details)
+            erased = privacy.EraseSubject(
+                pv.EraseSubjectRequest(subject=email), timeout=DEADLINE)
+            r = erased.receipt
+            self.assertFalse(erased.already_erased)
+            self.assertEqual({x.record for x in r.records}, {
+                c.name, doc["records"]["activities"][0]["name"]})
+            from cryptography.hazmat.primitives.serialization import (
+                load_pem_public_key)
+            key = load_pem_public_key(r.public_key_pem.encode())
+            key.verify(bytes.fromhex(r.signature), r.statement.encode())
+            self.assertIn('"subject":"%s"' % r.subject, r.statement)
+            self.assertNotIn(email, r.statement)
+            from cryptography.exceptions import InvalidSignature
+            with self.assertRaises(InvalidSignature):
+                key.verify(bytes.fromhex(r.signature),
+                           r.statement.replace("ANONYMIZED", "DELETED")
+                           .encode())
+            again = privacy.EraseSubject(
+                pv.EraseSubjectRequest(subject=c.name), timeout=DEADLINE)
+            self.assertTrue(again.already_erased)
+            self.assertEqual(again.receipt.name, r.name)
+            got = contacts.GetContact(svc.GetContactRequest(name=c.name),
+                                      timeout=DEADLINE)
+            self.assertEqual(got.email, "")
+            self.assertEqual(got.last_name, "[erased]")
+            report = privacy.PreviewRetention(pv.PreviewRetentionRequest(),
+                                              timeout=DEADLINE)
+            self.assertEqual(len(report.rules), 0)  # none configured here
+
+
 class CountingResult(unittest.TextTestResult):
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
@@ -1088,7 +1159,7 @@ def main():
     suite = unittest.TestSuite()
     for cls in [AccountCrudTest, ListTest, ContactTest, AuditTrailTest,
                 AccessReportTest, PolicyAsCodeTest, KeyAdminTest,
-                TransportTest, DataSourceTest]:
+                TransportTest, DataSourceTest, PrivacyTest]:
         names = loader.getTestCaseNames(cls)
         if rest:  # optional test name filters, e.g. test_paging
             names = [n for n in names if any(r in n for r in rest)]

@@ -1,0 +1,322 @@
+#include "store/privacy_store.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "store/statement.h"
+
+namespace crm::store {
+namespace {
+
+std::string Text(const model::SqlValue& v) {
+  if (const auto* s = std::get_if<std::string>(&v)) return *s;
+  return "";
+}
+
+int64_t Int(const model::SqlValue& v) { return IntOf(v).value_or(0); }
+
+// "?, ?, ?" for n values.
+std::string Placeholders(size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) absl::StrAppend(&out, i == 0 ? "?" : ", ?");
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> Ids(Session& session,
+                                             model::SqlFragment query,
+                                             absl::string_view operation) {
+  auto rows = Query(session, query, operation);
+  if (!rows.ok()) return rows.status();
+  std::vector<std::string> out;
+  out.reserve(rows->size());
+  for (const Row& r : *rows) out.push_back(Text(r[0]));
+  return out;
+}
+
+// " AND field IN (...)" with its parameters, or nothing for every field.
+std::string FieldsClause(const std::vector<std::string>& fields,
+                         std::vector<model::SqlValue>* params) {
+  if (fields.empty()) return "";
+  for (const std::string& f : fields) params->push_back(f);
+  return absl::StrCat(" AND field IN (", Placeholders(fields.size()), ")");
+}
+
+// Key of the PostgreSQL advisory lock held by a retention run ("crm retn").
+constexpr int64_t kRetentionLockKey = 0x63726d2072657464;
+
+// The WHERE clause of retention candidates, with its parameters.
+absl::StatusOr<std::string> RetentionWhere(
+    const model::ObjectSchema& schema, int64_t cutoff,
+    const std::vector<std::string>& fields, absl::string_view erased_text,
+    std::vector<model::SqlValue>* params) {
+  std::string where = "update_time < ?";
+  params->push_back(cutoff);
+  std::vector<std::string> terms;
+  for (const std::string& f : fields) {
+    if (schema.FindField(f) == nullptr) {
+      return absl::InternalError(
+          absl::StrCat(schema.collection(), " has no field ", f));
+    }
+    terms.push_back(absl::StrCat("(\"", f, "\" <> '' AND \"", f, "\" <> ?)"));
+    params->push_back(std::string(erased_text));
+  }
+  if (!terms.empty()) {
+    absl::StrAppend(&where, " AND (", absl::StrJoin(terms, " OR "), ")");
+  }
+  return where;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> PrivacyStore::RetentionCandidates(
+    Session& session, const model::ObjectSchema& schema, int64_t cutoff,
+    const std::vector<std::string>& fields, absl::string_view erased_text,
+    int limit) {
+  std::vector<model::SqlValue> params;
+  auto where = RetentionWhere(schema, cutoff, fields, erased_text, &params);
+  if (!where.ok()) return where.status();
+  params.push_back(int64_t{limit});
+  return Ids(session,
+             {absl::StrCat("SELECT id FROM ", schema.collection(), " WHERE ",
+                           *where, " ORDER BY id LIMIT ?"),
+              std::move(params)},
+             "finding retention candidates");
+}
+
+absl::StatusOr<int64_t> PrivacyStore::CountRetentionCandidates(
+    Session& session, const model::ObjectSchema& schema, int64_t cutoff,
+    const std::vector<std::string>& fields, absl::string_view erased_text) {
+  std::vector<model::SqlValue> params;
+  auto where = RetentionWhere(schema, cutoff, fields, erased_text, &params);
+  if (!where.ok()) return where.status();
+  return QueryInt(session,
+                  {absl::StrCat("SELECT COUNT(*) FROM ", schema.collection(),
+                                " WHERE ", *where),
+                   std::move(params)},
+                  "counting retention candidates");
+}
+
+absl::StatusOr<bool> PrivacyStore::TryRetentionLock(Session& session) {
+  if (DialectOf(session) != Dialect::kPostgres) return true;
+  auto got = QueryInt(
+      session,
+      {absl::StrCat("SELECT CASE WHEN pg_try_advisory_lock(",
+                    kRetentionLockKey, ") THEN 1 ELSE 0 END"),
+       {}},
+      "taking the retention lock");
+  if (!got.ok()) return got.status();
+  return *got == 1;
+}
+
+absl::Status PrivacyStore::ReleaseRetentionLock(Session& session) {
+  if (DialectOf(session) != Dialect::kPostgres) return absl::OkStatus();
+  return QueryInt(session,
+                  {absl::StrCat("SELECT CASE WHEN pg_advisory_unlock(",
+                                kRetentionLockKey, ") THEN 1 ELSE 0 END"),
+                   {}},
+                  "releasing the retention lock")
+      .status();
+}
+
+absl::Status PrivacyStore::InsertRetentionRun(Session& session,
+                                              const RetentionRunRow& row) {
+  return Execute(session,
+                 {"INSERT INTO retention_runs (id, started_at, finished_at, "
+                  "run) VALUES (?, ?, ?, ?)",
+                  {row.id, row.started_at, row.finished_at, row.run}},
+                 "recording a retention run")
+      .status();
+}
+
+absl::Status PrivacyStore::FinishRetentionRun(Session& session,
+                                              const RetentionRunRow& row) {
+  return Execute(session,
+                 {"UPDATE retention_runs SET finished_at = ?, run = ? WHERE "
+                  "id = ?",
+                  {row.finished_at, row.run, row.id}},
+                 "recording the end of a retention run")
+      .status();
+}
+
+absl::StatusOr<std::vector<RetentionRunRow>> PrivacyStore::ListRetentionRuns(
+    Session& session, int limit) {
+  auto rows = Query(session,
+                    {"SELECT id, started_at, finished_at, run FROM "
+                     "retention_runs ORDER BY started_at DESC, id DESC LIMIT ?",
+                     {int64_t{limit}}},
+                    "listing retention runs");
+  if (!rows.ok()) return rows.status();
+  std::vector<RetentionRunRow> out;
+  for (const Row& r : *rows) {
+    out.push_back(RetentionRunRow{Text(r[0]), Int(r[1]), Int(r[2]), Text(r[3])});
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> PrivacyStore::FindByFields(
+    Session& session, const model::ObjectSchema& schema,
+    const std::vector<std::string>& fields, absl::string_view normalized) {
+  std::vector<std::string> terms;
+  std::vector<model::SqlValue> params;
+  for (const std::string& f : fields) {
+    if (schema.FindField(f) == nullptr) {
+      return absl::InternalError(
+          absl::StrCat(schema.collection(), " has no field ", f));
+    }
+    terms.push_back(absl::StrCat("lower(trim(\"", f, "\")) = ?"));
+    params.push_back(std::string(normalized));
+  }
+  if (terms.empty()) return std::vector<std::string>{};
+  return Ids(session,
+             {absl::StrCat("SELECT id FROM ", schema.collection(), " WHERE ",
+                           absl::StrJoin(terms, " OR "), " ORDER BY id"),
+              std::move(params)},
+             "finding a subject's records");
+}
+
+absl::StatusOr<std::vector<std::string>> PrivacyStore::FindByReference(
+    Session& session, const model::ObjectSchema& schema,
+    absl::string_view field, const std::vector<std::string>& values) {
+  if (values.empty()) return std::vector<std::string>{};
+  if (schema.FindField(field) == nullptr) {
+    return absl::InternalError(
+        absl::StrCat(schema.collection(), " has no field ", field));
+  }
+  std::vector<model::SqlValue> params(values.begin(), values.end());
+  return Ids(session,
+             {absl::StrCat("SELECT id FROM ", schema.collection(), " WHERE \"",
+                           field, "\" IN (", Placeholders(values.size()),
+                           ") ORDER BY id"),
+              std::move(params)},
+             "finding a subject's related records");
+}
+
+absl::StatusOr<int64_t> PrivacyStore::CountShares(Session& session,
+                                                  absl::string_view collection,
+                                                  absl::string_view record_id) {
+  return QueryInt(session,
+                  {"SELECT COUNT(*) FROM record_shares WHERE object = ? AND "
+                   "record_id = ?",
+                   {std::string(collection), std::string(record_id)}},
+                  "counting a record's shares");
+}
+
+absl::StatusOr<int64_t> PrivacyStore::RemoveShares(
+    Session& session, absl::string_view collection,
+    absl::string_view record_id) {
+  return Execute(session,
+                 {"DELETE FROM record_shares WHERE object = ? AND record_id = ?",
+                  {std::string(collection), std::string(record_id)}},
+                 "removing a record's shares");
+}
+
+absl::StatusOr<int64_t> PrivacyStore::CountHistoryValues(
+    Session& session, absl::string_view collection,
+    absl::string_view record_id, const std::vector<std::string>& fields) {
+  std::vector<model::SqlValue> params = {std::string(collection),
+                                         std::string(record_id)};
+  std::string clause = FieldsClause(fields, &params);
+  return QueryInt(session,
+                  {absl::StrCat("SELECT COUNT(*) FROM field_history WHERE "
+                                "collection = ? AND record_id = ? AND "
+                                "value_recorded = 1",
+                                clause),
+                   std::move(params)},
+                  "counting a record's history values");
+}
+
+absl::StatusOr<int64_t> PrivacyStore::ScrubHistoryValues(
+    Session& session, absl::string_view collection,
+    absl::string_view record_id, const std::vector<std::string>& fields) {
+  std::vector<model::SqlValue> params = {std::string(collection),
+                                         std::string(record_id)};
+  std::string clause = FieldsClause(fields, &params);
+  return Execute(session,
+                 {absl::StrCat("UPDATE field_history SET value = '', "
+                               "value_recorded = 0 WHERE collection = ? AND "
+                               "record_id = ? AND value_recorded = 1",
+                               clause),
+                  std::move(params)},
+                 "removing values from a record's history");
+}
+
+absl::StatusOr<std::optional<std::string>> PrivacyStore::FindErasure(
+    Session& session, absl::string_view pseudonym) {
+  auto rows = Query(session,
+                    {"SELECT receipt_id FROM erased_subjects WHERE pseudonym = ?",
+                     {std::string(pseudonym)}},
+                    "reading the erasure registry");
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::optional<std::string>();
+  return std::optional<std::string>(Text((*rows)[0][0]));
+}
+
+absl::Status PrivacyStore::StoreErasure(
+    Session& session, const ReceiptRow& receipt,
+    const std::vector<std::string>& pseudonyms) {
+  auto r = Execute(session,
+                   {"INSERT INTO erasure_receipts (id, subject, erased_at, "
+                    "receipt) VALUES (?, ?, ?, ?)",
+                    {receipt.id, receipt.subject, receipt.erased_at,
+                     receipt.receipt}},
+                   "storing an erasure receipt");
+  if (!r.ok()) return r.status();
+  for (const std::string& p : pseudonyms) {
+    auto s = Execute(session,
+                     {"INSERT INTO erased_subjects (pseudonym, receipt_id) "
+                      "VALUES (?, ?) ON CONFLICT (pseudonym) DO NOTHING",
+                      {p, receipt.id}},
+                     "registering an erased subject");
+    if (!s.ok()) return s.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<ReceiptRow>> PrivacyStore::GetReceipt(
+    Session& session, absl::string_view id) {
+  auto rows = Query(session,
+                    {"SELECT id, subject, erased_at, receipt FROM "
+                     "erasure_receipts WHERE id = ?",
+                     {std::string(id)}},
+                    "reading an erasure receipt");
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::optional<ReceiptRow>();
+  const Row& r = (*rows)[0];
+  return std::optional<ReceiptRow>(
+      ReceiptRow{Text(r[0]), Text(r[1]), Int(r[2]), Text(r[3])});
+}
+
+absl::StatusOr<bool> PrivacyStore::CheckpointAfterErasure(Session& session) {
+  if (DialectOf(session) != Dialect::kSqlite) return true;
+  // Returns (busy, log frames, frames checkpointed); busy 1: not complete.
+  auto rows = Query(session, {"PRAGMA wal_checkpoint(TRUNCATE)", {}},
+                    "checkpointing the write-ahead log");
+  if (!rows.ok()) return rows.status();
+  return rows->empty() || Int((*rows)[0][0]) == 0;
+}
+
+absl::StatusOr<std::vector<AuditActorRow>> PrivacyStore::AuditActors(
+    Session& session, const std::vector<std::string>& resources) {
+  std::vector<AuditActorRow> out;
+  if (resources.empty()) return out;
+  std::vector<model::SqlValue> params(resources.begin(), resources.end());
+  auto rows = Query(
+      session,
+      {absl::StrCat("SELECT actor_user, actor_service, action, MIN(time), "
+                    "MAX(time), COUNT(*) FROM audit_events WHERE resource IN (",
+                    Placeholders(resources.size()),
+                    ") GROUP BY actor_user, actor_service, action "
+                    "ORDER BY MIN(time), actor_user, actor_service, action"),
+       std::move(params)},
+      "reading who acted on a subject's records");
+  if (!rows.ok()) return rows.status();
+  for (const Row& r : *rows) {
+    out.push_back(AuditActorRow{Text(r[0]), Text(r[1]), Text(r[2]), Int(r[3]),
+                                Int(r[4]), Int(r[5])});
+  }
+  return out;
+}
+
+}  // namespace crm::store

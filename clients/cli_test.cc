@@ -519,15 +519,19 @@ TEST(IdempotentMethodNames, ReadMethodsOnlyFromEveryService) {
   // GetShadowPolicy, ListRecordShares; GetUser, ListUsers, GetProfile,
   // ListProfiles; ListRecordAccessors, GetAccessReviewReport;
   // ListAuditEvents, GetAuditPublicKey; GetKeyStatus (not RotateDataKey);
-  // GetRecordProvenance, ListFieldHistory.
+  // GetRecordProvenance, ListFieldHistory; GetConsent, ListConsentHistory
+  // (not SetConsent).
   EXPECT_TRUE(has("crm.v1.AccessReviewService/GetAccessReviewReport"));
+  EXPECT_TRUE(has("crm.v1.ConsentService/GetConsent"));
+  EXPECT_TRUE(has("crm.v1.ConsentService/ListConsentHistory"));
+  EXPECT_FALSE(has("crm.v1.ConsentService/SetConsent"));
   EXPECT_TRUE(has("crm.v1.ProvenanceService/GetRecordProvenance"));
   EXPECT_TRUE(has("crm.v1.ProvenanceService/ListFieldHistory"));
   EXPECT_TRUE(has("crm.v1.PolicyAdminService/GetPolicyVersion"));
   EXPECT_TRUE(has("crm.v1.PolicyAdminService/GetShadowPolicy"));
   EXPECT_TRUE(has("crm.v1.KeyAdminService/GetKeyStatus"));
   EXPECT_FALSE(has("crm.v1.KeyAdminService/RotateDataKey"));
-  EXPECT_EQ(names.size(), 6u * 2 + 2 + 6 + 4 + 2 + 2 + 1 + 2);
+  EXPECT_EQ(names.size(), 6u * 2 + 2 + 6 + 4 + 2 + 2 + 1 + 2 + 2);
 }
 
 TEST(RetryServiceConfigJson, RetriesUnavailableForGivenMethods) {

@@ -35,6 +35,7 @@
 #include "server/resource_services.h"
 #include "server/secret_files.h"
 #include "server/provenance_service.h"
+#include "server/consent_service.h"
 #include "server/sharing_service.h"
 #include "server/tls.h"
 #include "server/user_admin_service.h"
@@ -207,7 +208,8 @@ std::vector<std::string> DatabaseBackedServiceNames() {
         "crm/v1/sharing_service.proto",
         "crm/v1/access_review_service.proto",
         "crm/v1/key_admin_service.proto",
-        "crm/v1/provenance_service.proto"}) {
+        "crm/v1/provenance_service.proto",
+        "crm/v1/consent_service.proto"}) {
     const auto* fd =
         google::protobuf::DescriptorPool::generated_pool()->FindFileByName(
             file);
@@ -410,6 +412,8 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
       std::make_unique<KeyAdminServiceImpl>(server->core_.get()));
   server->services_.push_back(
       std::make_unique<ProvenanceServiceImpl>(server->core_.get()));
+  server->services_.push_back(
+      std::make_unique<ConsentServiceImpl>(server->core_.get()));
   // Tests and benchmarks only (ExtraService): outside the pipeline.
   for (const ExtraService& make : extra_services) {
     server->services_.push_back(make(*server->core_));

@@ -82,7 +82,9 @@ TEST_P(ConsentStoreTest, StateVersionAndAppendOnlyHistory) {
     auto rest = ConsentStore::History(session, "contacts", "c1", 2, 10);
     if (!rest.ok()) return rest.status();
     EXPECT_EQ(rest->size(), 1u);
-    if (rest->size() == 1u) EXPECT_EQ((*rest)[0].entry.channel, "post");
+    if (rest->size() == 1u) {
+      EXPECT_EQ((*rest)[0].entry.channel, "post");
+    }
 
     auto out = ConsentStore::OptedOutChannels(session, "contacts",
                                               {"c1", "c2"}, {"marketing"});

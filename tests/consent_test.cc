@@ -96,7 +96,9 @@ class ConsentTest : public ::testing::TestWithParam<Backend> {
       ASSERT_TRUE(AddUser(*server_, user, "pw", "rep").ok());
     }
     CreatePolicy("reps", Parse(R"pb(permission_set {
-      object_permissions { object: "contacts" read: true create: true edit: true }
+      object_permissions {
+        object: "contacts" read: true create: true edit: true delete: true
+      }
       assignees: "profiles/rep"
     })pb"));
     for (const char* user : {"alice", "bob"}) {

@@ -124,7 +124,9 @@ absl::Status CheckSetRequest(const crm::v1::SetConsentRequest& request,
       request.state() != crm::v1::UNKNOWN) {
     bad.Add("state", "use OPTED_IN, OPTED_OUT or UNKNOWN");
   }
-  if (!request.etag().empty()) {
+  if (request.etag() == "v0") {
+    *expected = 0;  // the entry must not exist yet
+  } else if (!request.etag().empty()) {
     auto v = model::ParseEtag(request.etag());
     if (!v.ok()) {
       bad.Add("etag", v.status());

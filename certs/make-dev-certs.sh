@@ -3,7 +3,7 @@
 #
 # Makes a development CA, a server certificate for localhost and one client
 # certificate per service (default: web-frontend billing order-fulfilment
-# marketing admin-cli), plus the CA's (empty) CRL in OUT_DIR/crl/HASH.r0.
+# marketing campaigns admin-cli), plus the CA's (empty) CRL in OUT_DIR/crl/HASH.r0.
 # Existing files are kept; --force regenerates everything but the
 # encryption master key (master.key).
 # shellcheck source=certs/certlib.sh
@@ -16,7 +16,7 @@ out="$1"
 shift
 services=("$@")
 [[ ${#services[@]} -gt 0 ]] || \
-  services=(web-frontend billing order-fulfilment marketing admin-cli)
+  services=(web-frontend billing order-fulfilment marketing campaigns admin-cli)
 for svc in "${services[@]}"; do
   [[ "$svc" =~ ^[a-z][a-z0-9-]{0,62}$ ]] || die "invalid service name '$svc'"
 done

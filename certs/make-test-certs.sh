@@ -3,7 +3,8 @@
 #
 # Everything the tests need, generated fresh (OUT_DIR should be a new temp
 # directory):
-#   the dev set for web-frontend billing gateway admin-cli,
+#   the dev set for web-frontend billing gateway admin-cli campaigns
+#   web-forms (the last two for the consent tests),
 #   unregistered.pem/.key  valid CA, identity spiffe://crm.local/svc/unregistered
 #   other-ca.pem, foreign.pem/.key   a client signed by another CA
 #   expired.pem/.key       validity entirely in the past
@@ -14,6 +15,7 @@ source "$(dirname "$0")/certlib.sh"
 here="$(cd "$(dirname "$0")" && pwd)"
 out="$1"
 "$here/make-dev-certs.sh" --force "$out" web-frontend billing gateway admin-cli \
+  campaigns web-forms \
   >/dev/null
 out="$(cd "$out" && pwd)"
 

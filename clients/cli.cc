@@ -17,6 +17,7 @@
 #include "clients/policy_commands.h"
 #include "clients/privacy_commands.h"
 #include "clients/provenance_commands.h"
+#include "clients/consent_commands.h"
 #include "clients/resource_commands.h"
 #include "clients/resource_requests.h"
 #include "clients/user_commands.h"
@@ -232,6 +233,13 @@ const Command kCommands[] = {
      "the changes of a record's readable fields, oldest first (values of "
      "sensitive fields are never kept)",
      RunHistory},
+    {"consent",
+     "consent set RECORD --channel C --purpose P --state "
+     "opted-in|opted-out|unknown [--etag E] | get RECORD | history RECORD",
+     "a contact's or lead's consent per channel (email, phone, sms, post) "
+     "and purpose; set needs edit access to the record or a data source "
+     "that may record consent",
+     RunConsent},
     {"audit",
      "audit list [--filter F] [--all] | tail | export FILE | verify "
      "[--file FILE --public-key PEM [--expect OLD]] | public-key | "

@@ -519,8 +519,12 @@ TEST(IdempotentMethodNames, ReadMethodsOnlyFromEveryService) {
   // GetShadowPolicy, ListRecordShares; GetUser, ListUsers, GetProfile,
   // ListProfiles; ListRecordAccessors, GetAccessReviewReport;
   // ListAuditEvents, GetAuditPublicKey; GetKeyStatus (not RotateDataKey);
-  // GetRecordProvenance, ListFieldHistory.
+  // GetRecordProvenance, ListFieldHistory; GetConsent, ListConsentHistory
+  // (not SetConsent).
   EXPECT_TRUE(has("crm.v1.AccessReviewService/GetAccessReviewReport"));
+  EXPECT_TRUE(has("crm.v1.ConsentService/GetConsent"));
+  EXPECT_TRUE(has("crm.v1.ConsentService/ListConsentHistory"));
+  EXPECT_FALSE(has("crm.v1.ConsentService/SetConsent"));
   EXPECT_TRUE(has("crm.v1.ProvenanceService/GetRecordProvenance"));
   EXPECT_TRUE(has("crm.v1.ProvenanceService/ListFieldHistory"));
   EXPECT_TRUE(has("crm.v1.PolicyAdminService/GetPolicyVersion"));
@@ -533,7 +537,7 @@ TEST(IdempotentMethodNames, ReadMethodsOnlyFromEveryService) {
   EXPECT_TRUE(has("crm.v1.PrivacyService/ListRetentionRuns"));
   EXPECT_FALSE(has("crm.v1.PrivacyService/EraseSubject"));
   EXPECT_FALSE(has("crm.v1.PrivacyService/RunRetention"));
-  EXPECT_EQ(names.size(), 6u * 2 + 2 + 6 + 4 + 2 + 2 + 1 + 2 + 3);
+  EXPECT_EQ(names.size(), 6u * 2 + 2 + 6 + 4 + 2 + 2 + 1 + 2 + 3 + 2);
 }
 
 TEST(RetryServiceConfigJson, RetriesUnavailableForGivenMethods) {

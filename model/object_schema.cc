@@ -56,6 +56,23 @@ bool IsIdentifier(absl::string_view s) {
 
 }  // namespace
 
+bool IsConsentChannel(absl::string_view channel) {
+  for (const char* c : kConsentChannels) {
+    if (channel == c) return true;
+  }
+  return false;
+}
+
+bool IsConsentPurpose(absl::string_view purpose) {
+  if (purpose.empty() || purpose.size() > 64) return false;
+  for (char c : purpose) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
 absl::StatusOr<std::unique_ptr<ObjectSchema>> ObjectSchema::FromDescriptor(
     const Descriptor* descriptor, Use use) {
   const auto& res = descriptor->options().GetExtension(crm::v1::resource);
@@ -66,6 +83,7 @@ absl::StatusOr<std::unique_ptr<ObjectSchema>> ObjectSchema::FromDescriptor(
   std::unique_ptr<ObjectSchema> schema(new ObjectSchema());
   schema->collection_ = res.collection();
   schema->singular_ = res.singular();
+  schema->consent_subject_ = res.consent_subject();
   schema->descriptor_ = descriptor;
   for (const char* standard :
        {"name", "etag", "create_time", "update_time", "owner", "source"}) {
@@ -94,6 +112,14 @@ absl::StatusOr<std::unique_ptr<ObjectSchema>> ObjectSchema::FromDescriptor(
     fs.immutable = behavior.immutable();
     fs.sensitive = behavior.sensitive();
     fs.blind_index = behavior.blind_index();
+    fs.consent_channel = behavior.consent_channel();
+    if (!fs.consent_channel.empty() &&
+        (!res.consent_subject() || !IsConsentChannel(fs.consent_channel))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          f->full_name(), ": consent_channel '", fs.consent_channel,
+          "' needs a consent_subject resource and one of email, phone, sms, "
+          "post"));
+    }
     if (fs.blind_index && !fs.sensitive) {
       return absl::InvalidArgumentError(absl::StrCat(
           f->full_name(), ": blind_index needs sensitive (an index of a "

@@ -51,7 +51,18 @@ struct FieldSchema {
   size_t max_length = kDefaultMaxStringLength;  // strings only
   // Collections a reference field may name; empty for ordinary fields.
   std::vector<std::string> references;
+  // Consent subjects only: the channel this field reaches the person on
+  // ("email", "phone", "sms", "post"; annotations.proto consent_channel),
+  // masked for a purpose the person opted out of on it; "" for none.
+  std::string consent_channel;
 };
+
+// The consent channels (crm/v1/consent_service.proto).
+inline constexpr const char* kConsentChannels[] = {"email", "phone", "sms",
+                                                   "post"};
+bool IsConsentChannel(absl::string_view channel);
+// A purpose name: 1-64 of [a-z0-9-] ("marketing", "service").
+bool IsConsentPurpose(absl::string_view purpose);
 
 // The column holding `field`'s blind index: "<name>_bidx".
 std::string BlindIndexColumn(const FieldSchema& field);
@@ -79,6 +90,9 @@ class ObjectSchema {
   const std::string& collection() const { return collection_; }  // table
   const std::string& singular() const { return singular_; }
   const google::protobuf::Descriptor* descriptor() const { return descriptor_; }
+  // Its records are people who carry consent (contacts, leads;
+  // annotations.proto consent_subject).
+  bool consent_subject() const { return consent_subject_; }
 
   // Stored fields (every field except name and etag), in field-number order.
   // Record::values is aligned with this vector.
@@ -96,6 +110,7 @@ class ObjectSchema {
 
   std::string collection_;
   std::string singular_;
+  bool consent_subject_ = false;
   const google::protobuf::Descriptor* descriptor_ = nullptr;
   std::vector<FieldSchema> fields_;
   std::map<std::string, int, std::less<>> index_;

@@ -642,6 +642,7 @@ crm::v1::ServiceScope ServiceScopeOf(
   *scope.mutable_allowed_ip_ranges() = service.allowed_ip_ranges();
   *scope.mutable_allowed_countries() = service.allowed_countries();
   scope.set_trusted_gateway(service.trusted_gateway());
+  scope.set_purpose(service.purpose());
   return scope;
 }
 

@@ -152,6 +152,9 @@ struct CompiledUser {
   std::vector<std::vector<int>> sharing_rules;
   // [object] -> indexes of restriction rules that apply to the user.
   std::vector<std::vector<int>> restrictions;
+  // Purposes of the permission sets the user holds (sorted, unique;
+  // policy.proto "Consent and purposes").
+  std::vector<std::string> purposes;
 };
 
 struct CompiledService {
@@ -173,6 +176,14 @@ struct CompiledService {
   // name) that may write the field, -1 if none. Empty when the service has
   // no data source.
   std::vector<std::vector<int>> source_of;
+  // [object] -> index into CompiledPolicy::data_sources of the first data
+  // source (by name) of this service that may record consent of the
+  // object's records, -1 if none. Empty when the service has no data
+  // source.
+  std::vector<int> consent_source_of;
+  // ServiceConfig.purpose and the purposes of the permission sets assigned
+  // to the service (sorted, unique).
+  std::vector<std::string> purposes;
 };
 
 // A registered data source (crm.v1.DataSource), to name it in a decision
@@ -193,6 +204,7 @@ struct CompiledPermissionSet {
   std::vector<ObjectPermissions> objects;       // [object], normalized
   std::vector<std::vector<FieldGrant>> fields;  // [object][field]; may be empty
   std::vector<std::string> assignees;  // "users/..", "profiles/..", "services/.."
+  std::string purpose;  // PermissionSet.purpose, "" for none
 };
 
 // A profile's login restrictions, compiled once per policy version

@@ -111,6 +111,12 @@ absl::Status ToStatus(const Decision& decision, DenialKind kind,
                               crm::v1::SOURCE_NOT_REGISTERED,
                               SourceMetadata(decision.rule)),
           "source", decision.rule);
+    case DenialKind::kConsent:
+      return base::WithDecisionNote(
+          base::WithErrorInfo(absl::PermissionDeniedError(decision.reason),
+                              crm::v1::CONSENT_NOT_WRITABLE,
+                              {{"record", what}, {"rule", decision.rule}}),
+          "consent", decision.rule);
   }
   return absl::PermissionDeniedError(decision.reason);
 }

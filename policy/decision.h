@@ -31,7 +31,10 @@ struct Decision {
 // refusing rule (proto/crm/v1/errors.proto).
 // A source-rule denial (Evaluator::CheckSourceWrite) is PERMISSION_DENIED
 // with ErrorInfo SOURCE_NOT_REGISTERED (service, object, field, rule).
-enum class DenialKind { kObject, kRecord, kField, kSource };
+// A refused SetConsent on a readable record (records/consent.h) is
+// PERMISSION_DENIED with ErrorInfo CONSENT_NOT_WRITABLE (record, rule);
+// `what` names the record.
+enum class DenialKind { kObject, kRecord, kField, kSource, kConsent };
 
 // OK for an allow. `what` names the thing refused for kRecord
 // (e.g. "accounts/123") and is used in the NOT_FOUND message.

@@ -86,6 +86,14 @@ Evaluator::Evaluator(std::shared_ptr<const PolicySnapshot> snapshot,
       user_ = &policy_->users[user_index_];
     }
   }
+  if (service_ != nullptr) purposes_ = service_->purposes;
+  if (user_ != nullptr && !user_->purposes.empty()) {
+    purposes_.insert(purposes_.end(), user_->purposes.begin(),
+                     user_->purposes.end());
+    std::sort(purposes_.begin(), purposes_.end());
+    purposes_.erase(std::unique(purposes_.begin(), purposes_.end()),
+                    purposes_.end());
+  }
 }
 
 ObjectPermissions Evaluator::Permissions(int object) const {
@@ -492,6 +500,77 @@ Decision Evaluator::TraceRecord(const model::ObjectSchema& schema,
 }
 
 Decision Evaluator::RecordDecision(const model::ObjectSchema& schema,
+                                   Operation op, const RecordFacts& facts,
+                                   bool explain, RecordTrace* trace) const {
+  Decision d = AccessDecision(schema, op, facts, explain, trace);
+  if (!d.allowed || op == Operation::kCreate || !ConsentApplies(schema)) {
+    return d;
+  }
+  // Consent narrows whatever granted access (view-all included), as a
+  // restriction rule does: every purpose needs an opt-in on some channel.
+  for (const std::string& purpose : purposes_) {
+    bool opted_in = false;
+    for (const ConsentFact& c : facts.consents) {
+      if (c.opted_in && c.purpose == purpose) {
+        opted_in = true;
+        break;
+      }
+    }
+    if (opted_in) continue;
+    if (!explain) return Decision{};
+    return Decision::Deny(
+        absl::StrCat("consent:", purpose),
+        absl::StrCat(schema.ResourceName(facts.record->id),
+                     " has not opted in to purpose '", purpose,
+                     "' on any channel, and ", principal_.ResourceName(),
+                     " is marked with that purpose"));
+  }
+  return d;
+}
+
+bool Evaluator::NeedsConsent(const model::ObjectSchema& schema) const {
+  return ConsentApplies(schema) ||
+         (shadow_ != nullptr && shadow_->NeedsConsent(schema));
+}
+
+std::vector<std::string> Evaluator::MaskedChannels(
+    const model::ObjectSchema& schema,
+    const std::vector<ConsentFact>& consents) const {
+  std::vector<std::string> out;
+  if (!ConsentApplies(schema)) return out;
+  for (const ConsentFact& c : consents) {
+    if (!c.opted_out) continue;
+    if (!std::binary_search(purposes_.begin(), purposes_.end(), c.purpose)) {
+      continue;
+    }
+    if (std::find(out.begin(), out.end(), c.channel) == out.end()) {
+      out.push_back(c.channel);
+    }
+  }
+  return out;
+}
+
+Decision Evaluator::CheckConsentSource(
+    const model::ObjectSchema& schema) const {
+  const int object = ObjectOf(schema);
+  if (service_ != nullptr && object >= 0 &&
+      !service_->consent_source_of.empty() &&
+      service_->consent_source_of[object] >= 0) {
+    return Decision::Allow(absl::StrCat(
+        "source:",
+        policy_->data_sources[service_->consent_source_of[object]].name));
+  }
+  return Decision::Deny(
+      absl::StrCat("no-consent-source:services/", principal_.service, ":",
+                   schema.collection()),
+      absl::StrCat("services/", principal_.service,
+                   " has no data source that may record consent of ",
+                   schema.collection(),
+                   " (a dataSources/ entry with writes { object: \"",
+                   schema.collection(), "\" consent: true })"));
+}
+
+Decision Evaluator::AccessDecision(const model::ObjectSchema& schema,
                                    Operation op, const RecordFacts& facts,
                                    bool explain, RecordTrace* trace) const {
   const int object = ObjectOf(schema);

@@ -36,6 +36,16 @@ struct ShareFact {
   crm::v1::AccessLevel level = crm::v1::READ;
 };
 
+// One consent entry of a record (a row of consents), for point decisions
+// of a principal marked with a purpose (policy.proto "Consent and
+// purposes").
+struct ConsentFact {
+  std::string channel;  // "email", "phone", "sms", "post"
+  std::string purpose;  // "marketing"
+  bool opted_in = false;
+  bool opted_out = false;
+};
+
 // What a point decision needs to know about a record. Pointers are not
 // owned and must outlive the call.
 struct RecordFacts {
@@ -46,6 +56,9 @@ struct RecordFacts {
   // and the account's manual shares.
   const model::Record* parent = nullptr;
   std::vector<ShareFact> parent_shares;
+  // For consent subjects, when Evaluator::NeedsConsent: the record's
+  // consent entries (none: the person consented to nothing).
+  std::vector<ConsentFact> consents;
 };
 
 // One grant a record decision found, in Evaluator::TraceRecord: every
@@ -140,6 +153,8 @@ struct PlanInfo {
   // Access to the object comes through its parent account (org-wide default
   // "controlled by parent"): `owners` and the rest count the accounts'.
   bool via_parent = false;
+  // Purposes the records must have been opted in to (consent filter).
+  size_t consent_purposes = 0;
   std::string explanation;
 };
 
@@ -247,6 +262,33 @@ class Evaluator {
   // Whether CheckRecord on this object needs RecordFacts::parent (the object
   // is controlled by its account) for this principal, or for its shadow.
   bool NeedsParent(const model::ObjectSchema& schema) const;
+  // Consent and purposes (policy.proto "Consent and purposes", the rule
+  // written once there). The principal's purposes: its service's and,
+  // acting for a user, the user's (sorted, unique; empty for most).
+  const std::vector<std::string>& purposes() const { return purposes_; }
+  // Whether consent limits this principal on `schema` (a consent subject
+  // and at least one purpose): CheckRecord then needs
+  // RecordFacts::consents and refuses a record with no opted-in entry for
+  // one of the purposes (rule "consent:{purpose}"); RecordFilter adds the
+  // same condition in SQL.
+  bool ConsentApplies(const model::ObjectSchema& schema) const {
+    return !purposes_.empty() && schema.consent_subject();
+  }
+  // ConsentApplies for this principal or its shadow (what to load).
+  bool NeedsConsent(const model::ObjectSchema& schema) const;
+  // The channels whose fields are masked for this principal on a record
+  // with these consent entries: those opted out of for one of its
+  // purposes (empty unless ConsentApplies).
+  std::vector<std::string> MaskedChannels(
+      const model::ObjectSchema& schema,
+      const std::vector<ConsentFact>& consents) const;
+  // May the principal record consent of `schema`'s records as a data
+  // source (crm.v1.DataSourceWrite.consent of one of its service's data
+  // sources)? Rule "source:dataSources/{id}" when allowed, else
+  // "no-consent-source:services/{name}:{object}". Edit access to the
+  // record is the other way to record consent (records/consent.h).
+  Decision CheckConsentSource(const model::ObjectSchema& schema) const;
+
   // Whether CheckRecord needs RecordFacts::shares (and parent_shares): only
   // when acting for a user; a service acting as itself is decided by its
   // object permissions alone.
@@ -368,6 +410,14 @@ class Evaluator {
   Decision RecordDecision(const model::ObjectSchema& schema, Operation op,
                           const RecordFacts& facts, bool explain,
                           RecordTrace* trace = nullptr) const;
+  // RecordDecision before consent (the grants and restrictions).
+  Decision AccessDecision(const model::ObjectSchema& schema, Operation op,
+                          const RecordFacts& facts, bool explain,
+                          RecordTrace* trace) const;
+  // The consent condition of RecordFilter (ConsentApplies), ANDed to `f`.
+  model::SqlFragment WithConsentSql(const model::ObjectSchema& schema,
+                                    model::SqlFragment f,
+                                    PlanInfo* plan) const;
   // A service acting as itself: its record access from its scope.
   Decision ServiceRecordDecision(const model::ObjectSchema& schema, int object,
                                  Operation op, bool explain) const;
@@ -431,6 +481,7 @@ class Evaluator {
   const CompiledService* service_ = nullptr;  // nullptr: unregistered
   const CompiledUser* user_ = nullptr;        // acting-for user, if known
   int user_index_ = -1;
+  std::vector<std::string> purposes_;  // see purposes()
 };
 
 }  // namespace crm::policy

@@ -332,9 +332,13 @@ SqlFragment Evaluator::RecordFilter(const model::ObjectSchema& schema,
     plan->shape = "none";
     return Text("1 = 0");
   }
-  if (!principal_.acting_for_user() || op == Operation::kCreate) {
+  if (op == Operation::kCreate) {
     plan->shape = "service-scope";
     return {};
+  }
+  if (!principal_.acting_for_user()) {
+    plan->shape = "service-scope";
+    return WithConsentSql(schema, {}, plan);
   }
   const int object = ObjectOf(schema);
   SqlFragment f =
@@ -349,6 +353,33 @@ SqlFragment Evaluator::RecordFilter(const model::ObjectSchema& schema,
     plan->shape = "drive";
   } else {
     plan->shape = "restricted";  // a public default narrowed by restrictions
+  }
+  if (IsFalse(f)) return f;
+  return WithConsentSql(schema, std::move(f), plan);
+}
+
+// The consent condition (policy.proto "Consent and purposes"): per
+// purpose, a correlated EXISTS on the consents table that
+// consents_subject_idx (migration 16) answers per row from the index, so a
+// walk of the sort index checks only the rows it returns.
+SqlFragment Evaluator::WithConsentSql(const model::ObjectSchema& schema,
+                                      SqlFragment f, PlanInfo* plan) const {
+  if (!ConsentApplies(schema)) return f;
+  const std::string id =
+      absl::StrCat(QuoteIdentifier(schema.collection()), ".\"id\"");
+  for (const std::string& purpose : purposes_) {
+    SqlFragment exists;
+    exists.Append(absl::StrCat(
+                      "EXISTS (SELECT 1 FROM \"consents\" WHERE "
+                      "\"consents\".\"collection\" = ? AND "
+                      "\"consents\".\"record_id\" = ",
+                      id,
+                      " AND \"consents\".\"purpose\" = ? AND "
+                      "\"consents\".\"state\" = ?)"),
+                  {schema.collection(), purpose, std::string("opted-in")});
+    f = model::And(f, exists);
+    absl::StrAppend(&plan->explanation, "consent: ", purpose, "; ");
+    plan->consent_purposes++;
   }
   return f;
 }

@@ -33,6 +33,17 @@ bool HasIdForm(absl::string_view name, absl::string_view prefix) {
   return !id.empty() && !absl::StrContains(id, '/');
 }
 
+void SortUnique(std::vector<std::string>* v) {
+  std::sort(v->begin(), v->end());
+  v->erase(std::unique(v->begin(), v->end()), v->end());
+}
+
+std::string PurposeError(absl::string_view purpose) {
+  return absl::StrCat("purpose '", purpose,
+                      "' must be 1-64 of lower-case letters, digits and '-' "
+                      "(e.g. \"marketing\")");
+}
+
 // Compiles a PolicyState step by step into `p`. Each step validates what it
 // reads; the first failure stops the build.
 class Compiler {
@@ -456,10 +467,13 @@ void Compiler::CompilePermissionSets() {
       }
       g.system |= 1u << sp;
     }
+    if (!set.purpose().empty() && !model::IsConsentPurpose(set.purpose())) {
+      Fail(name, "purpose", Invalid(where, ": ", PurposeError(set.purpose())));
+    }
     int index = static_cast<int>(sets_.size());
     p_.permission_sets.push_back(CompiledPermissionSet{
         set.name(), g.system, g.objects, g.fields,
-        {set.assignees().begin(), set.assignees().end()}});
+        {set.assignees().begin(), set.assignees().end()}, set.purpose()});
     sets_.push_back(std::move(g));
     for (int i = 0; i < set.assignees_size(); ++i) {
       const std::string& a = set.assignees(i);
@@ -552,6 +566,21 @@ void Compiler::CompileServices() {
       cs.permissions = Bundle(sets->second, 0);
     }
     cs.system = cs.config_system | cs.permissions->system;
+    if (!service.purpose().empty()) {
+      if (model::IsConsentPurpose(service.purpose())) {
+        cs.purposes.push_back(service.purpose());
+      } else {
+        Fail(name, "purpose",
+             absl::InvalidArgumentError(absl::StrCat(
+                 "service '", service.name(), "': ",
+                 PurposeError(service.purpose()))));
+      }
+    }
+    for (int set : cs.sets) {
+      const std::string& purpose = p_.permission_sets[set].purpose;
+      if (!purpose.empty()) cs.purposes.push_back(purpose);
+    }
+    SortUnique(&cs.purposes);
     for (size_t o = 0; o < p_.objects.size(); ++o) {
       cs.scope[o].Merge(cs.permissions->objects[o]);
     }
@@ -782,6 +811,7 @@ void Compiler::CompileDataSources() {
     // [object] -> fields (empty: every field), checked before anything is
     // recorded.
     std::vector<std::pair<int, std::vector<int>>> writes;
+    std::vector<int> consent_objects;
     std::vector<bool> seen(p_.objects.size());
     for (int i = 0; i < d->writes_size(); ++i) {
       const crm::v1::DataSourceWrite& w = d->writes(i);
@@ -799,6 +829,13 @@ void Compiler::CompileDataSources() {
       seen[*o] = true;
       std::vector<int> fields;
       const model::ObjectSchema& schema = *p_.objects[*o].schema;
+      if (w.consent() && !schema.consent_subject()) {
+        ok = Fail(name, absl::StrCat("writes[", i, "].consent"),
+                  Invalid(where, ": object '", w.object(),
+                          "' carries no consent (only contacts and leads "
+                          "do)"));
+        continue;
+      }
       for (int j = 0; j < w.fields_size(); ++j) {
         int f = schema.FieldIndex(w.fields(j));
         if (f < 0) {
@@ -809,12 +846,14 @@ void Compiler::CompileDataSources() {
         }
         fields.push_back(f);
       }
-      if (w.fields_size() == 0) {
+      // No fields: every field, unless the entry is for consent alone.
+      if (w.fields_size() == 0 && !w.consent()) {
         for (size_t f = 0; f < schema.fields().size(); ++f) {
           fields.push_back(static_cast<int>(f));
         }
       }
       writes.emplace_back(*o, std::move(fields));
+      if (w.consent()) consent_objects.push_back(*o);
     }
     if (!ok) continue;
     const int index = static_cast<int>(p_.data_sources.size());
@@ -831,6 +870,14 @@ void Compiler::CompileDataSources() {
       for (int f : fields) {
         int& slot = service->source_of[o][f];
         if (slot < 0) slot = index;
+      }
+    }
+    if (service->consent_source_of.empty()) {
+      service->consent_source_of.assign(p_.objects.size(), -1);
+    }
+    for (int o : consent_objects) {
+      if (service->consent_source_of[o] < 0) {
+        service->consent_source_of[o] = index;
       }
     }
   }
@@ -867,6 +914,11 @@ void Compiler::CompileUserViews() {
     std::sort(sets.begin(), sets.end());
     sets.erase(std::unique(sets.begin(), sets.end()), sets.end());
     u.sets = sets;
+    for (int set : sets) {
+      const std::string& purpose = p_.permission_sets[set].purpose;
+      if (!purpose.empty()) u.purposes.push_back(purpose);
+    }
+    SortUnique(&u.purposes);
     u.permissions = Bundle(std::move(sets), system);
 
     u.grantee_keys.push_back(u.resource_name);

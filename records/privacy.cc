@@ -26,6 +26,7 @@
 #include "model/record.h"
 #include "model/resource_name.h"
 #include "records/record_access.h"
+#include "store/consent_store.h"
 #include "store/privacy_store.h"
 #include "store/provenance_store.h"
 
@@ -172,12 +173,47 @@ std::string WriterJson(const store::FieldWriter& w) {
       ",\"writeTime\":", MicrosText(w.written_at));
 }
 
-// The consent held for one of the subject's records, as a JSON array. The
-// CRM records no consent on this branch: always empty.
-absl::StatusOr<std::string> ConsentSection(store::Session& /*session*/,
-                                           const ObjectSchema& /*schema*/,
-                                           const std::string& /*id*/) {
-  return std::string("[]");
+// The consent held for one of the subject's records (contacts and leads),
+// as a JSON array: each entry with its history, oldest change first.
+absl::StatusOr<std::string> ConsentSection(store::Session& session,
+                                           const ObjectSchema& schema,
+                                           const std::string& id) {
+  auto entries = store::ConsentStore::Get(session, schema.collection(), id);
+  if (!entries.ok()) return entries.status();
+  if (entries->empty()) return std::string("[]");
+  auto history = store::ConsentStore::History(session, schema.collection(),
+                                              id, 0, 100000);
+  if (!history.ok()) return history.status();
+  std::string out = "[";
+  for (const store::ConsentRow& e : *entries) {
+    if (out.size() > 1) out += ",";
+    absl::StrAppend(
+        &out, "{\"channel\":", audit::JsonString(e.channel),
+        ",\"purpose\":", audit::JsonString(e.purpose),
+        ",\"state\":", audit::JsonString(e.state),
+        ",\"source\":", audit::JsonString(e.source),
+        ",\"service\":", audit::JsonString(e.service),
+        ",\"actor\":", audit::JsonString(e.actor),
+        ",\"requestId\":", audit::JsonString(e.request_id),
+        ",\"updateTime\":", MicrosText(e.updated_at), ",\"history\":[");
+    bool first = true;
+    for (const store::ConsentChangeRow& c : *history) {
+      if (c.entry.channel != e.channel || c.entry.purpose != e.purpose) {
+        continue;
+      }
+      absl::StrAppend(
+          &out, first ? "" : ",", "{\"sequence\":", c.sequence,
+          ",\"state\":", audit::JsonString(c.entry.state),
+          ",\"previousState\":", audit::JsonString(c.previous_state),
+          ",\"source\":", audit::JsonString(c.entry.source),
+          ",\"actor\":", audit::JsonString(c.entry.actor),
+          ",\"time\":", MicrosText(c.entry.updated_at), "}");
+      first = false;
+    }
+    out += "]}";
+  }
+  out += "]";
+  return out;
 }
 
 absl::Status AppendAudit(const Deps& deps, store::Session& session,

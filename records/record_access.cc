@@ -37,10 +37,22 @@ std::optional<std::string> ParentId(const model::ObjectSchema& schema,
 
 }  // namespace
 
+std::vector<policy::ConsentFact> ConsentFacts(
+    const std::vector<store::ConsentRow>& rows) {
+  std::vector<policy::ConsentFact> out;
+  out.reserve(rows.size());
+  for (const store::ConsentRow& r : rows) {
+    out.push_back({r.channel, r.purpose, r.state == store::kOptedIn,
+                   r.state == store::kOptedOut});
+  }
+  return out;
+}
+
 policy::RecordFacts LoadedRecord::Facts() const {
   policy::RecordFacts facts;
   facts.record = &record;
   facts.shares = ToFacts(shares);
+  facts.consents = ConsentFacts(consents);
   if (parent.has_value()) {
     facts.parent = &*parent;
     facts.parent_shares = ToFacts(parent_shares);
@@ -61,6 +73,12 @@ absl::StatusOr<std::optional<LoadedRecord>> LoadRecord(
     auto shares = policies.SharesFor(session, schema.collection(), id);
     if (!shares.ok()) return shares.status();
     loaded.shares = *std::move(shares);
+  }
+  if (eval.NeedsConsent(schema)) {
+    auto consents =
+        store::ConsentStore::Get(session, schema.collection(), id);
+    if (!consents.ok()) return consents.status();
+    loaded.consents = *std::move(consents);
   }
   if (eval.NeedsParent(schema)) {
     const model::ObjectSchema* accounts =

@@ -24,6 +24,7 @@
 #include "model/record.h"
 #include "policy/evaluator.h"
 #include "records/deps.h"
+#include "store/consent_store.h"
 #include "store/database.h"
 #include "store/policy_store.h"
 
@@ -38,6 +39,9 @@ struct LoadedRecord {
   // account named by the record's "account" field, if it exists.
   std::optional<model::Record> parent;
   std::vector<store::ShareRow> parent_shares;
+  // Only loaded when the evaluator needs them (Evaluator::NeedsConsent: a
+  // principal marked with a purpose, on a consent subject).
+  std::vector<store::ConsentRow> consents;
 
   // The facts for Evaluator::CheckRecord. They point into this object: use
   // them while it lives and is not moved.
@@ -49,6 +53,10 @@ struct LoadedRecord {
 absl::StatusOr<std::optional<LoadedRecord>> LoadRecord(
     store::Session& session, const Deps& deps, const policy::Evaluator& eval,
     const model::ObjectSchema& schema, const std::string& id);
+
+// The consent entries as the Evaluator takes them.
+std::vector<policy::ConsentFact> ConsentFacts(
+    const std::vector<store::ConsentRow>& rows);
 
 // LoadRecord, then: NOT_FOUND unless the record exists and the principal may
 // read it; PERMISSION_DENIED unless the principal may perform `op` on it.

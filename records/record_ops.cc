@@ -3,7 +3,9 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -27,6 +29,7 @@
 #include "records/pagination.h"
 #include "records/record_access.h"
 #include "records/record_audit.h"
+#include "store/consent_store.h"
 #include "store/policy_store.h"
 #include "store/provenance_store.h"
 #include "store/record_store.h"
@@ -160,6 +163,20 @@ void MaskUnreadable(const Evaluator& eval, const ObjectSchema& schema,
   }
 }
 
+// Clears the fields of the consent channels in `channels`.
+void MaskChannels(const ObjectSchema& schema,
+                  const std::vector<std::string>& channels, Message* message) {
+  if (channels.empty()) return;
+  const auto* reflection = message->GetReflection();
+  for (const FieldSchema& field : schema.fields()) {
+    if (field.consent_channel.empty()) continue;
+    if (std::find(channels.begin(), channels.end(), field.consent_channel) !=
+        channels.end()) {
+      reflection->ClearField(message, field.descriptor);
+    }
+  }
+}
+
 class Request {
  public:
   Request(const ObjectSchema& schema, const Deps& deps, const Evaluator& eval)
@@ -231,9 +248,13 @@ class Request {
                                 model::EtagOf(*expected),
                                 model::EtagOf(current));
   }
-  void Respond(const Record& record, Message* response) const {
+  // `masked`: consent channels whose fields are masked for the principal
+  // (Evaluator::MaskedChannels).
+  void Respond(const Record& record, Message* response,
+               const std::vector<std::string>& masked = {}) const {
     model::RecordToMessage(schema_, record, response);
     MaskUnreadable(eval_, schema_, response);
+    MaskChannels(schema_, masked, response);
   }
 
   const ObjectSchema& schema_;
@@ -361,7 +382,8 @@ absl::Status Request::Get(const Message& request, Message* response,
     // The explaining twin, only when asked (reads audited as "all").
     *grant = CheckLoaded(eval_, schema_, Operation::kRead, *loaded).rule;
   }
-  Respond(loaded->record, response);
+  Respond(loaded->record, response,
+          eval_.MaskedChannels(schema_, ConsentFacts(loaded->consents)));
   return absl::OkStatus();
 }
 
@@ -429,7 +451,11 @@ absl::Status Request::List(const Message& request, Message* response) {
   if (page_size == 0) page_size = kDefaultPageSize;
   // Unreadable fields may be neither filtered nor sorted on: either would
   // reveal their values (an unreadable field is reported as unknown).
-  query::FieldAccess readable = [this](const FieldSchema& field) {
+  // Nor, for a principal marked with a purpose, may a consent channel's
+  // field (masked per record where the person opted out of the channel).
+  const bool consent = eval_.ConsentApplies(schema_);
+  query::FieldAccess readable = [this, consent](const FieldSchema& field) {
+    if (consent && !field.consent_channel.empty()) return false;
     return eval_.CanReadField(schema_, field);
   };
   // Equality on a blind-indexed encrypted field compares index columns;
@@ -469,6 +495,9 @@ absl::Status Request::List(const Message& request, Message* response) {
   }
 
   std::vector<Record> records;
+  // Record id -> its channels opted out for one of the principal's
+  // purposes, read for the page's records alone.
+  std::map<std::string, std::vector<std::string>> opted_out;
   absl::Status s = deps_.database->WithSession([&](store::Session& session) {
     auto q = PlanList(session, *deps_.records, eval_, schema_, *filter, *order,
                       after, page_size + 1);
@@ -476,6 +505,16 @@ absl::Status Request::List(const Message& request, Message* response) {
     auto r = deps_.records->List(session, schema_, *q);
     if (!r.ok()) return r.status();
     records = *std::move(r);
+    if (consent && !records.empty()) {
+      std::vector<std::string> ids;
+      for (size_t i = 0; i < records.size() && i < size_t(page_size); ++i) {
+        ids.push_back(records[i].id);
+      }
+      auto out = store::ConsentStore::OptedOutChannels(
+          session, schema_.collection(), ids, eval_.purposes());
+      if (!out.ok()) return out.status();
+      opted_out = *std::move(out);
+    }
     return CompareListWithShadow(session, *filter, *order, after, page_size,
                                  records);
   });
@@ -489,8 +528,11 @@ absl::Status Request::List(const Message& request, Message* response) {
   // filter and the point decision agree is proven by
   // tests/policy_differential_test.cc rather than re-checked per row, which
   // would cost a share lookup per record.
+  static const std::vector<std::string> kNone;
   for (const Record& record : records) {
-    Respond(record, reflection->AddMessage(response, items));
+    auto it = opted_out.find(record.id);
+    Respond(record, reflection->AddMessage(response, items),
+            it == opted_out.end() ? kNone : it->second);
   }
   if (more) {
     auto token = TokenAfter(schema_, *order, records.back(), query_hash);
@@ -653,6 +695,7 @@ absl::Status Request::Update(const Message& request, Message* response) {
   written.push_back(source_field);
 
   Record updated;
+  std::vector<std::string> masked;  // consent channels masked in the answer
   for (int attempt = 0; attempt < kMaxWriteAttempts; ++attempt) {
     bool lost_race = false;
     absl::Status s =
@@ -680,6 +723,7 @@ absl::Status Request::Update(const Message& request, Message* response) {
           // edit (criteria-based access can depend on the new values).
           LoadedRecord after = *current;
           after.record = updated;
+          masked = eval_.MaskedChannels(schema_, ConsentFacts(after.consents));
           policy::Decision d =
               CheckLoaded(eval_, schema_, Operation::kEdit, after);
           if (!d.allowed)
@@ -712,7 +756,7 @@ absl::Status Request::Update(const Message& request, Message* response) {
                                &current->record, &updated, d.rule));
         });
     if (s.ok()) {
-      Respond(updated, response);
+      Respond(updated, response, masked);
       return absl::OkStatus();
     }
     if (!lost_race || expected.has_value()) return s;
@@ -755,6 +799,14 @@ absl::Status Request::Delete(const Message& request) {
                   session, schema_.collection(), *id);
               !p.ok()) {
             return p;
+          }
+          // And its consent and consent history.
+          if (schema_.consent_subject()) {
+            if (absl::Status c = store::ConsentStore::Forget(
+                    session, schema_.collection(), *id);
+                !c.ok()) {
+              return c;
+            }
           }
           if (deps_.before_conditional_write) {
             if (absl::Status h = deps_.before_conditional_write(session);

@@ -15,6 +15,7 @@
 #include "policy/snapshot.h"
 #include "server/log.h"
 #include "server/request_context.h"
+#include "store/consent_store.h"
 #include "store/identity_store.h"
 #include "store/policy_store.h"
 #include "store/statement.h"
@@ -290,6 +291,9 @@ std::vector<store::PolicyObjectRow> DemoPolicyObjects(const ServerCore& core,
           "lead_source", "country", "description"}},
         {"activities", {}}}},
   };
+  // The web forms also record consent (a sign-up's opt-in, an
+  // unsubscribe's opt-out) of contacts and leads.
+  const std::vector<const char*> consent_objects = {"contacts", "leads"};
   for (const SourceSpec& spec : sources) {
     if (!HasService(core, spec.service)) continue;
     crm::v1::DataSource source;
@@ -301,6 +305,17 @@ std::vector<store::PolicyObjectRow> DemoPolicyObjects(const ServerCore& core,
       crm::v1::DataSourceWrite* w = source.add_writes();
       w->set_object(object);
       for (const char* f : fields) w->add_fields(f);
+    }
+    if (std::string(spec.id) == "web-forms") {
+      for (const char* object : consent_objects) {
+        crm::v1::DataSourceWrite* w = nullptr;
+        for (auto& existing : *source.mutable_writes()) {
+          if (existing.object() == object) w = &existing;
+        }
+        if (w == nullptr) w = source.add_writes();
+        w->set_object(object);
+        w->set_consent(true);
+      }
     }
     rows.push_back(Row(store::kDataSourcesKind, spec.id, source, now));
   }
@@ -477,6 +492,30 @@ absl::Status PutOtherRecords(ServerCore& core, store::Session& session) {
         !r.ok()) {
       return r;
     }
+  }
+  // Consent (crm/v1/consent_service.proto): Ada and Grace signed up for
+  // marketing e-mails on the web site, Alan for post; Katherine and Edsger
+  // never said (unknown). Grace does not want marketing calls. The
+  // campaigns service (purpose marketing) sees Ada, Grace and Alan.
+  const char* consents[][4] = {
+      {"ada", "email", "marketing", store::kOptedIn},
+      {"grace", "email", "marketing", store::kOptedIn},
+      {"grace", "phone", "marketing", store::kOptedOut},
+      {"alan", "post", "marketing", store::kOptedIn},
+      {"alan", "email", "service", store::kOptedIn},
+  };
+  for (const auto& c : consents) {
+    store::ConsentRow row;
+    row.channel = c[1];
+    row.purpose = c[2];
+    row.state = c[3];
+    row.source = "dataSources/web-forms";
+    row.service = "services/marketing";
+    row.actor = "services/marketing";
+    row.updated_at = absl::ToUnixMicros(core.clock->Now());
+    auto set = store::ConsentStore::Set(session, "contacts", c[0], 0,
+                                        store::kUnknownConsent, row);
+    if (!set.ok()) return set.status();
   }
   crm::v1::Opportunity o;
   o.set_display_name("Acme: 500 widgets");

@@ -38,6 +38,7 @@
 #include "server/retention_scheduler.h"
 #include "records/privacy.h"
 #include "server/provenance_service.h"
+#include "server/consent_service.h"
 #include "server/sharing_service.h"
 #include "server/tls.h"
 #include "server/user_admin_service.h"
@@ -214,7 +215,8 @@ std::vector<std::string> DatabaseBackedServiceNames() {
         "crm/v1/access_review_service.proto",
         "crm/v1/key_admin_service.proto",
         "crm/v1/provenance_service.proto",
-        "crm/v1/privacy_service.proto"}) {
+        "crm/v1/privacy_service.proto",
+        "crm/v1/consent_service.proto"}) {
     const auto* fd =
         google::protobuf::DescriptorPool::generated_pool()->FindFileByName(
             file);
@@ -433,6 +435,8 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
       std::make_unique<ProvenanceServiceImpl>(server->core_.get()));
   server->services_.push_back(
       std::make_unique<PrivacyServiceImpl>(server->core_.get()));
+  server->services_.push_back(
+      std::make_unique<ConsentServiceImpl>(server->core_.get()));
   // Tests and benchmarks only (ExtraService): outside the pipeline.
   for (const ExtraService& make : extra_services) {
     server->services_.push_back(make(*server->core_));

@@ -500,6 +500,54 @@ CREATE TABLE retention_runs (
 CREATE INDEX retention_runs_started_idx ON retention_runs (started_at)
 )sql";
 
+// Migration 16: consent (store/consent_store.h, crm.v1.ConsentService).
+// `consents` holds the current state of each (record, channel, purpose)
+// of a consent subject (contacts, leads): "opted-in", "opted-out" or
+// "unknown", who recorded it (source: a data source name or the caller),
+// the request and time, and a version (the entry's etag). The record
+// filter of a purpose-marked principal asks, per row,
+//   EXISTS (... WHERE collection = ? AND record_id = <row id>
+//            AND purpose = ? AND state = 'opted-in')
+// which consents_subject_idx answers from the index alone;
+// consents_purpose_idx serves the opposite direction (the opted-in ids of
+// one purpose, when the planner drives from them). `consent_history` is
+// append-only: one row per change, numbered per record. Times: Unix
+// microseconds.
+constexpr char kMigration16[] = R"sql(
+CREATE TABLE consents (
+  collection {text} NOT NULL,
+  record_id {text} NOT NULL,
+  channel {text} NOT NULL,
+  purpose {text} NOT NULL,
+  state {text} NOT NULL,
+  source {text} NOT NULL,
+  service {text} NOT NULL,
+  actor {text} NOT NULL,
+  request_id {text} NOT NULL DEFAULT '',
+  updated_at BIGINT NOT NULL,
+  version BIGINT NOT NULL,
+  PRIMARY KEY (collection, record_id, channel, purpose)
+);
+CREATE INDEX consents_subject_idx ON consents (collection, record_id, purpose, state);
+CREATE INDEX consents_purpose_idx ON consents (collection, purpose, state, record_id);
+CREATE TABLE consent_history (
+  collection {text} NOT NULL,
+  record_id {text} NOT NULL,
+  sequence BIGINT NOT NULL,
+  channel {text} NOT NULL,
+  purpose {text} NOT NULL,
+  state {text} NOT NULL,
+  previous_state {text} NOT NULL,
+  source {text} NOT NULL,
+  service {text} NOT NULL,
+  actor {text} NOT NULL,
+  request_id {text} NOT NULL DEFAULT '',
+  changed_at BIGINT NOT NULL,
+  version BIGINT NOT NULL,
+  PRIMARY KEY (collection, record_id, sequence)
+)
+)sql";
+
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -580,6 +628,7 @@ const std::vector<Migration>& AllMigrations() {
       {15, "subject requests: erasure_receipts, erased_subjects, "
            "retention_runs",
        kMigration15, "", ""},
+      {16, "consent: consents, consent_history", kMigration16, "", ""},
   };
   return *migrations;
 }

@@ -5,6 +5,12 @@
 // no code with policy/) must agree. Plus a canary user granted nothing, who
 // must see nothing. And with a user filter, as List runs it (RecordFilter
 // given the filter as its hint, ANDed with it): the filtered reference.
+// Consent too (policy.proto "Consent and purposes"): a third of the users
+// hold a permission set marked with the purpose "marketing", contacts get
+// random consent entries (channel x purpose x state), and the service
+// "marketing-app" (marked "marketing") and "app" also act as themselves;
+// a marked principal must see exactly the contacts opted in to marketing
+// on some channel, among those it otherwise reaches.
 //
 // CI: a fixed seed and about 15,000 (user, record) pairs per operation and
 // backend. Longer runs: CRM_POLICY_SEED=<n> CRM_POLICY_SIZE=<factor>, e.g.
@@ -12,11 +18,13 @@
 //     --gtest_filter='*PolicyDifferential*'
 #include <cstdlib>
 #include <map>
+#include <random>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -43,12 +51,85 @@ using policy::Operation;
 using testing::Backend;
 using testing::GeneratedOrg;
 
+// One consent entry of a generated contact.
+struct GeneratedConsent {
+  std::string channel;
+  std::string purpose;
+  std::string state;  // "opted-in", "opted-out", "unknown"
+};
+
+constexpr char kPurpose[] = "marketing";
+
+// Adds consent to a generated organisation, from its own random stream (the
+// organisation's draws are unchanged): a permission set with no grant
+// marked with kPurpose, assigned to about a third of the users (never the
+// canary); the service "marketing-app", a copy of "app" marked with
+// kPurpose; and 0-3 random consent entries per contact. Returns contact id
+// -> its entries.
+std::map<std::string, std::vector<GeneratedConsent>> AddConsent(
+    GeneratedOrg* org) {
+  std::mt19937_64 rng(org->seed ^ 0xc0175e47ull);
+  auto* set = org->state.add_permission_sets();
+  set->set_name("permissionSets/marketing-purpose");
+  set->set_purpose(kPurpose);
+  for (const auto& u : org->state.users()) {
+    if (u.id() != org->canary_user && rng() % 3 == 0) {
+      set->add_assignees("users/" + u.id());
+    }
+  }
+  crm::internal::ServiceConfig marketing = org->services.Get(0);
+  marketing.set_name("marketing-app");
+  marketing.clear_identities();
+  marketing.add_identities("spiffe://crm.test/svc/marketing-app");
+  marketing.set_purpose(kPurpose);
+  *org->services.Add() = marketing;
+  const char* channels[] = {"email", "phone", "sms", "post"};
+  const char* purposes[] = {kPurpose, "service"};
+  const char* states[] = {"opted-in", "opted-out", "unknown"};
+  std::map<std::string, std::vector<GeneratedConsent>> out;
+  for (const auto& c : org->contacts) {
+    std::set<std::pair<std::string, std::string>> seen;
+    const int n = static_cast<int>(rng() % 4);
+    for (int i = 0; i < n; ++i) {
+      GeneratedConsent g{channels[rng() % 4], purposes[rng() % 2],
+                         states[rng() % 3]};
+      if (!seen.insert({g.channel, g.purpose}).second) continue;
+      out[c.id].push_back(std::move(g));
+    }
+  }
+  return out;
+}
+
+absl::Status LoadConsent(
+    store::Database& db,
+    const std::map<std::string, std::vector<GeneratedConsent>>& consents) {
+  return db.InTransaction([&](store::Session& s) -> absl::Status {
+    for (const auto& [id, entries] : consents) {
+      for (const GeneratedConsent& c : entries) {
+        auto st = store::Execute(
+            s,
+            {"INSERT INTO consents (collection, record_id, channel, purpose, "
+             "state, source, service, actor, request_id, updated_at, version) "
+             "VALUES ('contacts', ?, ?, ?, ?, 'test', 'services/app', "
+             "'services/app', '', 0, 1)",
+             {id, c.channel, c.purpose, c.state}},
+            "inserting consent");
+        if (!st.ok()) return st.status();
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
 // ---------------------------------------------------------------------------
 // The reference model: the rules of proto/crm/v1/policy.proto, written as
 // directly as possible, with no precomputation.
 class Reference {
  public:
-  explicit Reference(const GeneratedOrg& org) : org_(org) {
+  // `consents`: contact id -> its consent entries.
+  Reference(const GeneratedOrg& org,
+            std::map<std::string, std::vector<GeneratedConsent>> consents)
+      : org_(org), consents_(std::move(consents)) {
     for (const auto& u : org.state.users()) users_[u.id()] = &u;
     for (const auto& r : org.state.roles()) role_parent_[r.name()] = r.parent();
     for (const auto& g : org.state.groups()) groups_[g.name()] = &g;
@@ -70,7 +151,37 @@ class Reference {
                      : op == Operation::kEdit ? p.edit()
                                               : p.delete_();
     if (!object_ok) return false;
-    return AccessOk(*u->second, object, Needed(op), record);
+    if (!AccessOk(*u->second, object, Needed(op), record)) return false;
+    // Consent: a user holding a set marked with a purpose sees only the
+    // contacts opted in to it on some channel.
+    for (const auto& set : org_.state.permission_sets()) {
+      if (set.purpose().empty() || object != "contacts") continue;
+      for (const auto& a : set.assignees()) {
+        if ((a == "users/" + user ||
+             (!u->second->profile().empty() && a == u->second->profile())) &&
+            !OptedIn(record.id, set.purpose())) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  // A service acting as itself, with every object permission ("app" and
+  // "marketing-app" of the test): every record, unless marked with a
+  // purpose the contact did not opt in to.
+  bool AllowedAsService(const std::string& purpose, const std::string& object,
+                        const model::Record& record) const {
+    return purpose.empty() || object != "contacts" || OptedIn(record.id, purpose);
+  }
+
+  bool OptedIn(const std::string& contact, const std::string& purpose) const {
+    auto it = consents_.find(contact);
+    if (it == consents_.end()) return false;
+    for (const GeneratedConsent& c : it->second) {
+      if (c.purpose == purpose && c.state == "opted-in") return true;
+    }
+    return false;
   }
 
  private:
@@ -252,6 +363,7 @@ class Reference {
   std::map<std::string, const crm::v1::Group*> groups_;
   std::map<std::string, const model::Record*> accounts_;
   std::map<std::string, std::vector<const testing::GeneratedShare*>> shares_;
+  std::map<std::string, std::vector<GeneratedConsent>> consents_;
 };
 
 // ---------------------------------------------------------------------------
@@ -376,7 +488,9 @@ class PolicyDifferentialTest : public store::BackendTest {
  protected:
   // The generated organisation's snapshot, and its records, users and
   // shares written to the database.
-  void Build(const GeneratedOrg& org) {
+  void Build(const GeneratedOrg& org,
+             const std::map<std::string, std::vector<GeneratedConsent>>&
+                 consents) {
     auto snapshot = policy::PolicySnapshot::Build(
         org.state, org.services, model::SchemaRegistry::Default());
     ASSERT_TRUE(snapshot.ok()) << snapshot.status();
@@ -386,6 +500,8 @@ class PolicyDifferentialTest : public store::BackendTest {
     ASSERT_TRUE(EnsureShareTable(*db_).ok());
     absl::Status loaded = Load(*db_, org);
     ASSERT_TRUE(loaded.ok()) << loaded;
+    absl::Status consent = LoadConsent(*db_, consents);
+    ASSERT_TRUE(consent.ok()) << consent;
   }
 
   std::shared_ptr<const policy::PolicySnapshot> snapshot_;
@@ -393,14 +509,22 @@ class PolicyDifferentialTest : public store::BackendTest {
 
 TEST_P(PolicyDifferentialTest, PointDecisionSqlFilterAndReferenceAgree) {
   const uint64_t seed = EnvSeed();
-  const GeneratedOrg org = testing::GenerateOrg(seed, testing::ScaledOrgSize(EnvSize()));
+  GeneratedOrg org = testing::GenerateOrg(seed, testing::ScaledOrgSize(EnvSize()));
+  const auto consents = AddConsent(&org);
   const auto& registry = model::SchemaRegistry::Default();
-  Build(org);
+  Build(org, consents);
   if (HasFatalFailure()) return;
   const auto& snapshot = snapshot_;
   store::Database* db = db_.get();
 
-  Reference reference(org);
+  Reference reference(org, consents);
+  std::map<std::string, std::vector<policy::ConsentFact>> consent_facts;
+  for (const auto& [id, entries] : consents) {
+    for (const GeneratedConsent& c : entries) {
+      consent_facts[id].push_back({c.channel, c.purpose, c.state == "opted-in",
+                                   c.state == "opted-out"});
+    }
+  }
   std::map<std::string, std::vector<policy::ShareFact>> shares;
   for (const auto& s : org.shares) {
     shares[s.object + "/" + s.record_id].push_back(
@@ -426,6 +550,7 @@ TEST_P(PolicyDifferentialTest, PointDecisionSqlFilterAndReferenceAgree) {
   ASSERT_FALSE(hint_filters.empty()) << "seed " << seed;
   int64_t pairs = 0, allowed = 0, failures = 0;
   int64_t hinted_pairs = 0, hinted_allowed = 0, pruned = 0;
+  int64_t consent_denied = 0, consent_allowed = 0;
   int rotation = 0;
   std::map<std::string, int> plans;
   for (const auto& user : org.state.users()) {
@@ -504,11 +629,18 @@ TEST_P(PolicyDifferentialTest, PointDecisionSqlFilterAndReferenceAgree) {
               }
             }
           }
+          if (auto it = consent_facts.find(record.id);
+              it != consent_facts.end() && schema.consent_subject()) {
+            facts.consents = it->second;
+          }
           policy::Decision point = eval.CheckRecord(schema, op, facts);
           bool in_sql = visible.count(record.id) > 0;
           bool ref = reference.Allowed(user.id(), object, op, record);
           ++pairs;
           allowed += ref;
+          consent_denied +=
+              !point.allowed && absl::StartsWith(point.rule, "consent:");
+          consent_allowed += ref && eval.ConsentApplies(schema);
           if (user.id() == org.canary_user) {
             EXPECT_FALSE(point.allowed || in_sql || ref)
                 << "the canary sees " << object << "/" << record.id;
@@ -544,7 +676,68 @@ TEST_P(PolicyDifferentialTest, PointDecisionSqlFilterAndReferenceAgree) {
       }
     }
   }
+  // Services acting as themselves ("app" has every object permission):
+  // "marketing-app" is marked with the purpose, "app" is not.
+  for (const char* service : {"app", "marketing-app"}) {
+    const std::string purpose =
+        std::string(service) == "app" ? "" : std::string(kPurpose);
+    policy::Evaluator eval(snapshot, policy::Principal{service, ""});
+    for (const char* object : {"accounts", "contacts"}) {
+      const model::ObjectSchema& schema = *registry.Find(object);
+      const auto& records = std::string(object) == "accounts" ? org.accounts
+                                                              : org.contacts;
+      for (Operation op :
+           {Operation::kRead, Operation::kEdit, Operation::kDelete}) {
+        model::SqlFragment query;
+        query.Append(absl::StrCat("SELECT \"id\" FROM ",
+                                  model::QuoteIdentifier(object)));
+        model::SqlFragment where = eval.RecordFilter(schema, op);
+        if (!where.empty()) {
+          query.Append(" WHERE ");
+          query.Append(where);
+        }
+        std::set<std::string> visible;
+        absl::Status st = db->WithSession([&](store::Session& session) {
+          auto rows = store::Query(session, query, "policy filter");
+          if (!rows.ok()) return rows.status();
+          for (const auto& row : *rows) {
+            visible.insert(std::get<std::string>(row[0]));
+          }
+          return absl::OkStatus();
+        });
+        ASSERT_TRUE(st.ok()) << st << "\n" << query.sql;
+        for (const model::Record& record : records) {
+          policy::RecordFacts facts;
+          facts.record = &record;
+          if (auto it = consent_facts.find(record.id);
+              it != consent_facts.end() && schema.consent_subject()) {
+            facts.consents = it->second;
+          }
+          policy::Decision point = eval.CheckRecord(schema, op, facts);
+          bool in_sql = visible.count(record.id) > 0;
+          bool ref = reference.AllowedAsService(purpose, object, record);
+          ++pairs;
+          allowed += ref;
+          consent_denied +=
+              !point.allowed && absl::StartsWith(point.rule, "consent:");
+          consent_allowed += ref && eval.ConsentApplies(schema);
+          if (point.allowed == in_sql && in_sql == ref) continue;
+          if (++failures > 20) continue;
+          ADD_FAILURE() << "disagreement: seed " << seed << " backend "
+                        << testing::BackendName(GetParam()) << " service "
+                        << service << " " << policy::OperationName(op) << " "
+                        << object << "/" << record.id << ": point "
+                        << point.allowed << " (" << point.rule << "), sql "
+                        << in_sql << ", reference " << ref
+                        << "\nSQL: " << where.sql;
+        }
+      }
+    }
+  }
   EXPECT_EQ(failures, 0) << "seed " << seed;
+  // Consent decided some pairs both ways.
+  EXPECT_GT(consent_denied, 0);
+  EXPECT_GT(consent_allowed, 0);
   int64_t per_op = pairs / 3;
   EXPECT_GE(per_op, 10000);
   // Not a vacuous test: a fair share of pairs is allowed, and not all (at
@@ -567,7 +760,9 @@ TEST_P(PolicyDifferentialTest, PointDecisionSqlFilterAndReferenceAgree) {
             << " (user, record) pairs x read/edit/delete), " << allowed
             << " allowed; plans " << plan_counts << "; with a user filter "
             << hinted_pairs << " checks, " << hinted_allowed << " allowed, "
-            << pruned << " record filters pruned by it\n";
+            << pruned << " record filters pruned by it; consent refused "
+            << consent_denied << ", allowed " << consent_allowed
+            << " to marked principals\n";
 }
 
 // List as the server plans it (records::PlanList) returns exactly the
@@ -581,9 +776,10 @@ TEST_P(PolicyDifferentialTest, PlannedListReturnsThePredicateRecords) {
   // get the `scan` form over their team's owners.
   testing::OrgSize size = testing::ScaledOrgSize(EnvSize());
   size.private_accounts = true;
-  const GeneratedOrg org = testing::GenerateOrg(seed, size);
+  GeneratedOrg org = testing::GenerateOrg(seed, size);
+  const auto consents = AddConsent(&org);
   const auto& registry = model::SchemaRegistry::Default();
-  Build(org);
+  Build(org, consents);
   if (HasFatalFailure()) return;
   const auto& snapshot = snapshot_;
   store::Database* db = db_.get();

@@ -24,6 +24,7 @@
 #include "audit/erasure_receipt.h"
 #include "crm/v1/admin_service.grpc.pb.h"
 #include "crm/v1/audit_service.grpc.pb.h"
+#include "crm/v1/consent_service.grpc.pb.h"
 #include "crm/v1/crm_service.grpc.pb.h"
 #include "crm/v1/privacy_service.grpc.pb.h"
 #include "crm/v1/sharing_service.grpc.pb.h"
@@ -280,6 +281,23 @@ class PrivacyTest : public ::testing::TestWithParam<Backend> {
 
 TEST_P(PrivacyTest, ExportHoldsThePersonsRecordsHistoryAndAccessors) {
   CreateAda();
+  // Ada opted in to marketing by e-mail, then out: the export holds the
+  // entry and both changes.
+  {
+    auto stub = crm::v1::ConsentService::NewStub(admin_->channel());
+    crm::v1::Consent written;
+    for (crm::v1::ConsentState state : {crm::v1::OPTED_IN, crm::v1::OPTED_OUT}) {
+      crm::v1::SetConsentRequest req;
+      req.set_record(contact_.name());
+      req.set_channel("email");
+      req.set_purpose("marketing");
+      req.set_state(state);
+      req.set_etag(written.etag());
+      auto ctx = admin_->NewContext();
+      grpc::Status s = stub->SetConsent(ctx.get(), req, &written);
+      ASSERT_TRUE(s.ok()) << Text(s);
+    }
+  }
   crm::v1::ExportSubjectResponse out;
   // Any case and surrounding spaces.
   grpc::Status s = Export(*admin_, "  ADA.Q7ZX@example.com ", &out);
@@ -299,6 +317,12 @@ TEST_P(PrivacyTest, ExportHoldsThePersonsRecordsHistoryAndAccessors) {
   EXPECT_THAT(doc, HasSubstr("\"fieldHistory\":{"));
   EXPECT_THAT(doc, HasSubstr("\"provenance\":{"));
   EXPECT_THAT(doc, HasSubstr("\"consent\":{"));
+  EXPECT_THAT(doc, HasSubstr(absl::StrCat(
+                       "\"", contact_.name(),
+                       "\":[{\"channel\":\"email\",\"purpose\":\"marketing\","
+                       "\"state\":\"opted-out\"")));
+  EXPECT_THAT(doc, HasSubstr("\"state\":\"opted-out\",\"previousState\":"
+                             "\"opted-in\""));
   EXPECT_THAT(doc, HasSubstr("\"principal\":\"services/admin-cli\""));
   EXPECT_THAT(doc, HasSubstr("records.share"));
   EXPECT_TRUE(absl::StartsWith(out.subject(), "subjects/"));

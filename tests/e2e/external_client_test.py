@@ -112,6 +112,8 @@ def generate_stubs(src, out):
             ("prov_grpc", "crm.v1.provenance_service_pb2_grpc"),
             ("privacy", "crm.v1.privacy_service_pb2"),
             ("privacy_grpc", "crm.v1.privacy_service_pb2_grpc"),
+            ("consent", "crm.v1.consent_service_pb2"),
+            ("consent_grpc", "crm.v1.consent_service_pb2_grpc"),
             ("health", "ext.health_pb2"),
             ("health_grpc", "ext.health_pb2_grpc"),
             ("refl", "ext.reflection_pb2"),
@@ -196,6 +198,12 @@ services {
   name: "billing"
   identities: "spiffe://crm.local/svc/billing"
   grants { object: "accounts" read: true }
+}
+services {
+  name: "campaigns"
+  identities: "spiffe://crm.local/svc/campaigns"
+  purpose: "marketing"
+  grants { object: "contacts" read: true }
 }
 """ % {"db": self.database, "c": c, "grace": GRACE_SECONDS}
 
@@ -1134,6 +1142,76 @@ class PrivacyTest(unittest.TestCase):
                                               timeout=DEADLINE)
             self.assertEqual(len(report.rules), 0)  # none configured here
 
+class ConsentTest(unittest.TestCase):
+    """Consent (issue 13) from a foreign client: the marketing service
+    (campaigns, purpose marketing) sees a contact only while it is opted in
+    to marketing; an opt-out hides it on the next request (NOT_FOUND, as a
+    missing one); the channel opted out of is masked; campaigns may not
+    record consent; history and etags."""
+
+    def test_opt_out_hides_the_contact_from_marketing(self):
+        svc, res, con = PB["service"], PB["resources"], PB["consent"]
+        with ENV.channel() as ch, ENV.channel("campaigns") as mch:
+            contacts = PB["service_grpc"].ContactServiceStub(ch)
+            consent = PB["consent_grpc"].ConsentServiceStub(ch)
+            m_contacts = PB["service_grpc"].ContactServiceStub(mch)
+            m_consent = PB["consent_grpc"].ConsentServiceStub(mch)
+            c = contacts.CreateContact(svc.CreateContactRequest(
+                contact=res.Contact(last_name="Noether", email="e@example.org",
+                                    phone="+49 1")), timeout=DEADLINE)
+            code, _ = code_of(m_contacts.GetContact,
+                              svc.GetContactRequest(name=c.name))
+            self.assertEqual(code, grpc.StatusCode.NOT_FOUND)
+            first = consent.SetConsent(con.SetConsentRequest(
+                record=c.name, channel="email", purpose="marketing",
+                state=con.OPTED_IN), timeout=DEADLINE)
+            self.assertEqual(first.source, "services/admin-cli")
+            self.assertEqual(first.etag, "v1")
+            consent.SetConsent(con.SetConsentRequest(
+                record=c.name, channel="phone", purpose="marketing",
+                state=con.OPTED_OUT), timeout=DEADLINE)
+            got = m_contacts.GetContact(svc.GetContactRequest(name=c.name),
+                                        timeout=DEADLINE)
+            self.assertEqual(got.email, "e@example.org")
+            self.assertEqual(got.phone, "")  # opted out of marketing calls
+            listed = m_contacts.ListContacts(svc.ListContactsRequest(
+                page_size=1000), timeout=DEADLINE)
+            self.assertIn(c.name, [x.name for x in listed.contacts])
+            code, details = code_of(m_consent.SetConsent, con.SetConsentRequest(
+                record=c.name, channel="post", purpose="marketing",
+                state=con.OPTED_IN))
+            self.assertEqual(code, grpc.StatusCode.PERMISSION_DENIED)
+            self.assertIn("no data source", details)
+            code, _ = code_of(consent.SetConsent, con.SetConsentRequest(
+                record=c.name, channel="email", purpose="marketing",
+                state=con.OPTED_OUT, etag="v7"))
+            self.assertEqual(code, grpc.StatusCode.ABORTED)
+            consent.SetConsent(con.SetConsentRequest(
+                record=c.name, channel="email", purpose="marketing",
+                state=con.OPTED_OUT, etag="v1"), timeout=DEADLINE)
+            code, hidden = code_of(m_contacts.GetContact,
+                                   svc.GetContactRequest(name=c.name))
+            self.assertEqual(code, grpc.StatusCode.NOT_FOUND)
+            code, missing = code_of(m_contacts.GetContact,
+                                    svc.GetContactRequest(
+                                        name="contacts/doesnotexist"))
+            self.assertEqual(hidden.replace(c.name, "X"),
+                             missing.replace("contacts/doesnotexist", "X"))
+            listed = m_contacts.ListContacts(svc.ListContactsRequest(
+                page_size=1000), timeout=DEADLINE)
+            self.assertNotIn(c.name, [x.name for x in listed.contacts])
+            h = consent.ListConsentHistory(con.ListConsentHistoryRequest(
+                record=c.name), timeout=DEADLINE)
+            self.assertEqual(
+                [(x.consent.channel, x.previous_state, x.consent.state)
+                 for x in h.changes],
+                [("email", con.UNKNOWN, con.OPTED_IN),
+                 ("phone", con.UNKNOWN, con.OPTED_OUT),
+                 ("email", con.OPTED_IN, con.OPTED_OUT)])
+            all_consent = consent.GetConsent(con.GetConsentRequest(
+                record=c.name), timeout=DEADLINE)
+            self.assertEqual(len(all_consent.consents), 2)
+
 
 class CountingResult(unittest.TextTestResult):
     def __init__(self, *a, **kw):
@@ -1159,7 +1237,7 @@ def main():
     suite = unittest.TestSuite()
     for cls in [AccountCrudTest, ListTest, ContactTest, AuditTrailTest,
                 AccessReportTest, PolicyAsCodeTest, KeyAdminTest,
-                TransportTest, DataSourceTest, PrivacyTest]:
+                TransportTest, DataSourceTest, PrivacyTest, ConsentTest]:
         names = loader.getTestCaseNames(cls)
         if rest:  # optional test name filters, e.g. test_paging
             names = [n for n in names if any(r in n for r in rest)]

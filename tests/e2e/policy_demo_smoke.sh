@@ -36,6 +36,11 @@
 #     description (the source rule, nothing written); provenance and
 #     history of contacts/ada and the deal; a hidden record NOT_FOUND; an
 #     illegitimate source kind refused;
+#   - consent: the campaigns service (purpose marketing) sees only the
+#     contacts opted in to marketing; a web-form opt-out (the marketing
+#     service, data source web-forms) hides Ada from it on the next request
+#     (NOT_FOUND), not from bob; consent get/history; campaigns may not
+#     record consent;
 #   - the access review walk-through (`crmctl access ...`, view_audit): why
 #     bob sees Globex and Acme, refusals naming their layer, who can see
 #     Acme, bob's summary and permissions, and bob refused (no view_audit).
@@ -194,6 +199,29 @@ exit_is "alice's contact is NOT_FOUND for bob" 7 "$rc" "$out"
 rc=0; out=$(as alice policy create dataSources laptops '{"kind": "CUSTOMER_DEVICES", "service": "services/marketing", "writes": [{"object": "contacts"}]}') || rc=$?
 exit_is "an illegitimate kind is refused" 5 "$rc" "$out"
 has "...by name, saying why" "not a legitimate data source" "$out"
+
+echo "--- consent: a web-form opt-out hides a contact from marketing"
+campaigns() { "$crmctl" --cert certs/out/campaigns.pem --key certs/out/campaigns.key "$@" 2>&1; }
+webforms() { "$crmctl" --cert certs/out/marketing.pem --key certs/out/marketing.key "$@" 2>&1; }
+out=$(campaigns --output json contacts list)
+has "campaigns (purpose marketing) sees Ada (opted in to e-mail)" '"contacts/ada"' "$out"
+has "...and Grace" '"contacts/grace"' "$out"
+lacks "...but not Katherine (never consented)" '"contacts/katherine"' "$out"
+rc=0; out=$(campaigns contacts get contacts/katherine) || rc=$?
+exit_is "campaigns: contacts/katherine is NOT_FOUND" 7 "$rc" "$out"
+has "...as a missing record" "contacts/katherine not found" "$out"
+out=$(as bob consent get contacts/ada)
+has_line "bob sees ada's consent, recorded by the web forms" "^email +marketing +opted-in +dataSources/web-forms " "$out"
+rc=0; out=$(webforms consent set contacts/ada --channel email --purpose marketing --state opted-out) || rc=$?
+exit_is "the web forms record ada's opt-out" 0 "$rc" "$out"
+lacks "the next request: campaigns no longer sees Ada" '"contacts/ada"' "$(campaigns --output json contacts list)"
+rc=0; out=$(campaigns contacts get contacts/ada) || rc=$?
+exit_is "campaigns: contacts/ada is now NOT_FOUND" 7 "$rc" "$out"
+has "bob still sees Ada (no purpose)" '"contacts/ada"' "$(as bob --output json contacts list)"
+out=$(as bob consent history contacts/ada)
+has_line "ada's consent history: in, then out" "^2 +email +marketing +opted-in +opted-out +dataSources/web-forms " "$out"
+rc=0; out=$(campaigns consent set contacts/grace --channel email --purpose marketing --state opted-in) || rc=$?
+exit_is "campaigns may not record consent" 9 "$rc" "$out"
 
 echo "--- access review (an auditor)"
 out=$(as audrey access explain bob accounts/globex read)

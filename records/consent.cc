@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "model/record.h"
 #include "model/resource_name.h"
+#include "records/pagination.h"
 #include "records/record_access.h"
 #include "records/record_audit.h"
 #include "store/consent_store.h"
@@ -171,22 +172,6 @@ absl::Status DecideWrite(const Evaluator& eval, const Target& target,
       policy::DenialKind::kConsent, target.name());
 }
 
-std::string EncodeToken(int64_t sequence) {
-  return absl::WebSafeBase64Escape(absl::StrCat("c:", sequence));
-}
-
-absl::StatusOr<int64_t> DecodeToken(const std::string& token) {
-  std::string raw;
-  int64_t sequence = 0;
-  if (absl::WebSafeBase64Unescape(token, &raw) && raw.size() > 2 &&
-      raw.substr(0, 2) == "c:" && absl::SimpleAtoi(raw.substr(2), &sequence)) {
-    return sequence;
-  }
-  return absl::InvalidArgumentError(
-      "page_token: not a token from ListConsentHistory; start again without "
-      "it");
-}
-
 }  // namespace
 
 absl::Status SetConsent(const Deps& deps, const Evaluator& eval,
@@ -312,9 +297,12 @@ absl::Status ListConsentHistory(
   if (page_size == 0) page_size = kDefaultPageSize;
   int64_t after = 0;
   if (!request.page_token().empty()) {
-    auto decoded = DecodeToken(request.page_token());
-    if (!decoded.ok()) return decoded.status();
-    after = *decoded;
+    std::string unused;
+    if (absl::Status s = DecodeKeyToken(request.page_token(),
+                                        "ListConsentHistory", &after, &unused);
+        !s.ok()) {
+      return s;
+    }
   }
   if (absl::Status s = CheckObjectRead(eval, *target->schema); !s.ok()) {
     return s;
@@ -340,7 +328,7 @@ absl::Status ListConsentHistory(
     ToProto(name, row.entry, change->mutable_consent());
     change->set_previous_state(StateOf(row.previous_state));
   }
-  if (more) response->set_next_page_token(EncodeToken(rows.back().sequence));
+  if (more) response->set_next_page_token(EncodeKeyToken(rows.back().sequence, ""));
   return absl::OkStatus();
 }
 

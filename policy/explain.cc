@@ -630,7 +630,8 @@ std::vector<crm::v1::PrivilegeGrant> UserPrivileges(const Evaluator& eval) {
   if (p == nullptr || user == nullptr || !user->active) return out;
   for (crm::v1::SystemPermission sp :
        {crm::v1::VIEW_ALL_DATA, crm::v1::MODIFY_ALL_DATA,
-        crm::v1::MANAGE_POLICY, crm::v1::MANAGE_USERS, crm::v1::VIEW_AUDIT}) {
+        crm::v1::MANAGE_POLICY, crm::v1::MANAGE_USERS, crm::v1::VIEW_AUDIT,
+        crm::v1::PRIVACY_OPERATIONS}) {
     std::string grant = eval.UserSystemGrantOf(sp);
     if (grant.empty()) continue;
     crm::v1::PrivilegeGrant g;

@@ -74,7 +74,8 @@ crm::v1::AccessMatrixRow AccessMatrixRow(const Evaluator& eval);
 
 // The principal's user's privileges (whatever service it acts through):
 // the system permissions VIEW_ALL_DATA, MODIFY_ALL_DATA, MANAGE_POLICY,
-// MANAGE_USERS and VIEW_AUDIT, and view-all / modify-all on any object,
+// MANAGE_USERS, VIEW_AUDIT and PRIVACY_OPERATIONS (export and erase any
+// person's data), and view-all / modify-all on any object,
 // each with the grants that give it. Empty for an inactive user.
 std::vector<crm::v1::PrivilegeGrant> UserPrivileges(const Evaluator& eval);
 

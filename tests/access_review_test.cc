@@ -908,7 +908,7 @@ TEST_P(AccessReviewTest, AccessReviewReportAgreesWithTheApi) {
   EXPECT_THAT(privileged["users/alice"],
               ::testing::IsSupersetOf({"VIEW_ALL_DATA", "MODIFY_ALL_DATA",
                                        "MANAGE_POLICY", "MANAGE_USERS",
-                                       "VIEW_AUDIT"}));
+                                       "VIEW_AUDIT", "PRIVACY_OPERATIONS"}));
   EXPECT_EQ(privileged["users/audrey"], std::set<std::string>{"VIEW_AUDIT"});
   EXPECT_EQ(privileged.count("users/bob"), 0u);
   for (const auto& [user, held] : privileged) {

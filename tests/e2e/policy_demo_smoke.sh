@@ -288,7 +288,15 @@ exit_is "the fixed bundle validates" 0 "$rc" "$out"
 pid2=""
 if [[ "$backend" == postgresql ]]; then
   trap '[[ -n "$pid2" ]] && kill -KILL "$pid2" 2>/dev/null; cleanup' EXIT
-  "$server_bin" --config=server/dev.textproto "${database_flag[@]}" \
+  # Each server process needs its own audit spool directory: the same
+  # config twice in one directory is refused at start-up.
+  rc=0; out=$(timeout 60 "$server_bin" --config=server/dev.textproto "${database_flag[@]}" \
+    --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 2>&1) || rc=$?
+  [[ $rc -ne 0 ]] && ok "a second server on the same audit spool is refused (exit $rc)" \
+    || fail "a second server shared the audit spool"
+  has "...saying why" "is in use by another server process" "$out"
+  sed 's|var/dev/audit-spool|var/dev/audit-spool-2|' server/dev.textproto >server/dev-2.textproto
+  "$server_bin" --config=server/dev-2.textproto "${database_flag[@]}" \
     --listen=127.0.0.1:0 --port_file=port2 --metrics_listen=127.0.0.1:0 >server2.log 2>&1 &
   pid2=$!
   for _ in $(seq 1 300); do [[ -s port2 ]] && break; sleep 0.1; done

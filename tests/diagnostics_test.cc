@@ -49,30 +49,47 @@ class DiagnosticsTest : public ::testing::TestWithParam<Backend> {
     return stub->Echo(&ctx, req, resp);
   }
 
-  // pg_terminate_backend only signals the backends; this waits until they
-  // are gone (a ping sent before could still be answered: seen under ASan).
+  // pg_terminate_backend only signals the backends; this waits until the
+  // ones it signalled are gone (a ping sent before could still be answered:
+  // seen under ASan). Connections the server opens meanwhile (its prober,
+  // a pool refill) are new ones, not survivors: waiting for "no connection
+  // at all" made this flaky.
   absl::Status KillServerConnections() {
     auto admin = store::Database::Open(server_->database(), 1);
     if (!admin.ok()) return admin.status();
     return (*admin)->WithSession([](store::Session& s) -> absl::Status {
+      // The policy listener (store/change_listener.h) reconnects at once
+      // by design; the pool's connections are the ones waited for.
       const char* others =
           "FROM pg_stat_activity WHERE datname = current_database() AND "
           "pid <> pg_backend_pid() AND backend_type = 'client backend'";
+      auto pids = store::Query(
+          s,
+          {absl::StrCat("SELECT pid ", others, " AND application_name <> '",
+                        store::kListenerApplicationName, "'"),
+           {}},
+          "listing the server's connections");
+      if (!pids.ok()) return pids.status();
+      if (pids->empty()) return absl::OkStatus();
+      std::string list;
+      for (const auto& row : *pids) {
+        auto pid = store::IntOf(row[0]);
+        if (!pid.has_value()) continue;
+        absl::StrAppend(&list, list.empty() ? "" : ", ", *pid);
+      }
+      // Every connection, the listener's too (as a database restart would).
       auto killed = store::Query(
           s, {absl::StrCat("SELECT pg_terminate_backend(pid) ", others), {}},
           "terminating the server's connections");
       if (!killed.ok()) return killed.status();
       absl::Time deadline = absl::Now() + absl::Seconds(10);
       while (true) {
-        // The policy listener (store/change_listener.h) reconnects at once
-        // by design; the pool's connections are the ones under test.
         auto left = store::QueryInt(
             s,
-            {absl::StrCat("SELECT COUNT(*) ", others,
-                          " AND application_name <> '",
-                          store::kListenerApplicationName, "'"),
+            {absl::StrCat("SELECT COUNT(*) FROM pg_stat_activity WHERE pid IN (",
+                          list, ")"),
              {}},
-            "counting the server's connections");
+            "counting the terminated connections");
         if (!left.ok()) return left.status();
         if (*left == 0) return absl::OkStatus();
         if (absl::Now() > deadline) {

@@ -1,14 +1,12 @@
 #include "audit/chain.h"
 
-#include <openssl/evp.h>
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "crypto/primitives.h"
 
 namespace crm::audit {
 namespace {
@@ -84,19 +82,8 @@ std::string CanonicalEncoding(const crm::v1::AuditEvent& e) {
 }
 
 std::string Sha256Hex(absl::string_view data) {
-  // OpenSSL 3's one-shot SHA256() fetches the algorithm on every call; the
-  // chain hashes a million events to verify, so fetch it once.
-  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  unsigned int length = 0;
-  if (kSha256 == nullptr ||
-      EVP_Digest(data.data(), data.size(), digest, &length, kSha256,
-                 nullptr) != 1 ||
-      length != sizeof(digest)) {
-    // Only without a working OpenSSL default provider.
-    SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-           digest);
-  }
+  unsigned char digest[crypto::kSha256Size];
+  crypto::Sha256(data, digest);
   return absl::BytesToHexString(absl::string_view(
       reinterpret_cast<const char*>(digest), sizeof(digest)));
 }

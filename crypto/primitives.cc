@@ -191,15 +191,20 @@ absl::Status HkdfSha256(absl::string_view ikm, absl::string_view salt,
   return absl::OkStatus();
 }
 
+void Sha256(absl::string_view data, unsigned char out[kSha256Size]) {
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  unsigned int n = 0;
+  if (kSha256 == nullptr ||
+      EVP_Digest(data.data(), data.size(), out, &n, kSha256, nullptr) != 1 ||
+      n != kSha256Size) {
+    abort();  // only without a working OpenSSL default provider
+  }
+}
+
 std::string Sha256(absl::string_view data) {
   unsigned char digest[kSha256Size];
-  unsigned int n = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &n, EVP_sha256(), nullptr) !=
-          1 ||
-      n != kSha256Size) {
-    abort();
-  }
-  return std::string(reinterpret_cast<char*>(digest), n);
+  Sha256(data, digest);
+  return std::string(reinterpret_cast<char*>(digest), kSha256Size);
 }
 
 absl::Status RandomBytes(unsigned char* out, size_t size) {

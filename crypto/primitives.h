@@ -59,7 +59,12 @@ absl::Status HkdfSha256(absl::string_view ikm, absl::string_view salt,
                         absl::string_view info, unsigned char* out,
                         size_t out_size);
 
-// SHA-256 of `data`, 32 raw bytes.
+// SHA-256 of `data`, 32 raw bytes (into `out`, or returned). OpenSSL 3's
+// one-shot SHA256() and EVP_sha256() look the algorithm up in the provider
+// store on every call, which costs more than hashing a few hundred bytes;
+// this fetches it once (the audit chain hashes every event, the audit spool
+// checks every record).
+void Sha256(absl::string_view data, unsigned char out[kSha256Size]);
 std::string Sha256(absl::string_view data);
 
 // `size` bytes from OpenSSL's CSPRNG. INTERNAL if it fails.

@@ -75,7 +75,7 @@ struct AuditLogOptions {
   int max_batch = 512;
   // With a spool: how long the writer waits for a batch to fill (nobody
   // waits for these commits).
-  absl::Duration spool_linger = absl::Milliseconds(10);
+  absl::Duration spool_linger = absl::Milliseconds(50);
 };
 
 class AuditLog {

@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "base/log.h"
+#include "crypto/primitives.h"
 
 namespace crm::store {
 namespace {
@@ -34,9 +34,8 @@ std::string OsError(absl::string_view what, const std::string& path) {
 }
 
 void Check(const char* data, size_t size, unsigned char out[8]) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(data, size, md, &n, EVP_sha256(), nullptr);
+  unsigned char md[crypto::kSha256Size];
+  crypto::Sha256(absl::string_view(data, size), md);
   std::memcpy(out, md, 8);
 }
 

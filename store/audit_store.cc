@@ -35,18 +35,12 @@ std::string Str(const model::SqlValue& v) {
   return std::string();
 }
 
-// Rows per multi-row INSERT when appending: a batch is cut into chunks of
-// kMaxRowsPerInsert rows and the rest into power-of-two chunks, so at most
-// seven texts are ever cached per connection. 15 parameters a row: 960 at
-// most, far below SQLite's 32766 and PostgreSQL's 65535. On PostgreSQL each
-// statement is a round trip, so chunks are large. On SQLite a statement
-// costs no round trip, and SOCI binds every parameter by name
-// (sqlite3_bind_parameter_index scans the statement's names), which is
-// quadratic in the parameters of one statement: 64 rows cost about 7,000
-// name comparisons per event, 8 rows about 900 (bench/README.md, "Audit
-// trail").
+// Rows per multi-row INSERT when appending on PostgreSQL (each statement is
+// a round trip): a batch is cut into chunks of kMaxRowsPerInsert rows and
+// the rest into power-of-two chunks, so at most seven texts are ever cached
+// per connection. 15 parameters a row: 960 at most, far below PostgreSQL's
+// 65535. SQLite appends one row per execution (InsertSqliteEvents).
 constexpr size_t kMaxRowsPerInsert = 64;
-constexpr size_t kMaxRowsPerInsertSqlite = 8;
 
 // "INSERT INTO audit_events (...) VALUES (?, ...), ..., (?, ...)" with
 // `rows` rows (a power of two up to kMaxRowsPerInsert).
@@ -120,6 +114,92 @@ absl::StatusOr<std::vector<AuditEvent>> QueryEvents(Session& session,
   return out;
 }
 
+// PostgreSQL: one multi-row INSERT per chunk instead of one INSERT per
+// event (each statement is a round trip).
+absl::Status InsertPostgresEvents(Session& session,
+                                  const std::vector<AuditEvent>& events) {
+  for (size_t first = 0; first < events.size();) {
+    size_t rows = kMaxRowsPerInsert;
+    while (rows > events.size() - first) rows /= 2;
+    model::SqlFragment insert{InsertText(rows), {}};
+    insert.params.reserve(rows * 15);
+    for (size_t i = first; i < first + rows; ++i) {
+      const AuditEvent& e = events[i];
+      std::vector<model::SqlValue>& p = insert.params;
+      p.emplace_back(e.sequence());
+      p.emplace_back(audit::TimeMicros(e.time()));
+      p.emplace_back(e.request_id());
+      p.emplace_back(e.actor_user());
+      p.emplace_back(e.actor_service());
+      p.emplace_back(e.action());
+      p.emplace_back(e.resource());
+      p.emplace_back(crm::v1::AuditOutcome_Name(e.outcome()));
+      p.emplace_back(e.reason());
+      p.emplace_back(e.client_address());
+      p.emplace_back(e.country());
+      p.emplace_back(AuditPartJson(e, true));
+      p.emplace_back(AuditPartJson(e, false));
+      p.emplace_back(e.previous_hash());
+      p.emplace_back(e.hash());
+    }
+    auto n = Execute(session, insert, "appending to the audit trail",
+                     Reuse::kCached);
+    if (!n.ok()) return n.status();
+    first += rows;
+  }
+  return absl::OkStatus();
+}
+
+// SQLite: a statement costs no round trip, so each event is one execution
+// of a one-row INSERT prepared once per batch through SQLite's own API,
+// its values bound in place (SQLITE_STATIC: the event's own strings, no
+// copy). Through SOCI every value was copied twice (into a SqlValue, then
+// into SOCI's buffer) and, bound by name, looked up among the statement's
+// names: the writer's INSERT was most of what an audited read cost
+// (bench/README.md, "Audit trail").
+absl::Status InsertSqliteEvents(Session& session,
+                                const std::vector<AuditEvent>& events) {
+  sqlite_api::sqlite3* db =
+      static_cast<soci::sqlite3_session_backend*>(session.sql().get_backend())
+          ->conn_;
+  const std::string& sql = InsertText(1);
+  auto fail = [&](int rc) {
+    return ToStatus(&session, "appending to the audit trail", sql,
+                    soci::sqlite3_soci_error(sqlite_api::sqlite3_errmsg(db),
+                                             rc));
+  };
+  sqlite_api::sqlite3_stmt* raw = nullptr;
+  int rc = sqlite_api::sqlite3_prepare_v2(db, sql.c_str(),
+                                          static_cast<int>(sql.size()), &raw,
+                                          nullptr);
+  if (rc != SQLITE_OK) return fail(rc);
+  std::unique_ptr<sqlite_api::sqlite3_stmt, int (*)(sqlite_api::sqlite3_stmt*)>
+      statement(raw, sqlite_api::sqlite3_finalize);
+  std::string changes, attributes;
+  for (const AuditEvent& e : events) {
+    changes = AuditPartJson(e, true);
+    attributes = AuditPartJson(e, false);
+    const std::string& outcome = crm::v1::AuditOutcome_Name(e.outcome());
+    const std::string* texts[13] = {
+        &e.request_id(), &e.actor_user(),     &e.actor_service(),
+        &e.action(),     &e.resource(),       &outcome,
+        &e.reason(),     &e.client_address(), &e.country(),
+        &changes,        &attributes,         &e.previous_hash(),
+        &e.hash()};
+    sqlite_api::sqlite3_bind_int64(raw, 1, e.sequence());
+    sqlite_api::sqlite3_bind_int64(raw, 2, audit::TimeMicros(e.time()));
+    for (int i = 0; i < 13; ++i) {
+      sqlite_api::sqlite3_bind_text(raw, i + 3, texts[i]->data(),
+                                    static_cast<int>(texts[i]->size()),
+                                    SQLITE_STATIC);
+    }
+    rc = sqlite_api::sqlite3_step(raw);
+    sqlite_api::sqlite3_reset(raw);
+    if (rc != SQLITE_DONE) return fail(rc);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status AppendAuditEvents(Session& session,
@@ -147,38 +227,9 @@ absl::Status AppendAuditEvents(Session& session,
     e.set_hash(audit::EventHash(e));
     previous = e.hash();
   }
-  // One multi-row INSERT per chunk instead of one INSERT per event: on
-  // PostgreSQL each statement is a round trip.
-  const size_t max_rows = postgres ? kMaxRowsPerInsert : kMaxRowsPerInsertSqlite;
-  for (size_t first = 0; first < events->size();) {
-    size_t rows = max_rows;
-    while (rows > events->size() - first) rows /= 2;
-    model::SqlFragment insert{InsertText(rows), {}};
-    insert.params.reserve(rows * 15);
-    for (size_t i = first; i < first + rows; ++i) {
-      const AuditEvent& e = (*events)[i];
-      std::vector<model::SqlValue>& p = insert.params;
-      p.emplace_back(e.sequence());
-      p.emplace_back(audit::TimeMicros(e.time()));
-      p.emplace_back(e.request_id());
-      p.emplace_back(e.actor_user());
-      p.emplace_back(e.actor_service());
-      p.emplace_back(e.action());
-      p.emplace_back(e.resource());
-      p.emplace_back(crm::v1::AuditOutcome_Name(e.outcome()));
-      p.emplace_back(e.reason());
-      p.emplace_back(e.client_address());
-      p.emplace_back(e.country());
-      p.emplace_back(AuditPartJson(e, true));
-      p.emplace_back(AuditPartJson(e, false));
-      p.emplace_back(e.previous_hash());
-      p.emplace_back(e.hash());
-    }
-    auto n = Execute(session, insert, "appending to the audit trail",
-                     Reuse::kCached);
-    if (!n.ok()) return n.status();
-    first += rows;
-  }
+  absl::Status inserted = postgres ? InsertPostgresEvents(session, *events)
+                                   : InsertSqliteEvents(session, *events);
+  if (!inserted.ok()) return inserted;
   auto moved = Execute(
       session,
       {"UPDATE audit_head SET sequence = ?, hash = ? WHERE id = 1",

@@ -116,6 +116,12 @@ TEST(RewritePlaceholders, NumbersQuestionMarksOutsideQuotes) {
                                 &count),
             "a = :p0 AND \"b?\" = '?' OR c IN (:p1, :p2)");
   EXPECT_EQ(count, 3u);
+  // SQLite binds by position: the text is kept, the count is the same.
+  count = 0;
+  EXPECT_EQ(RewritePlaceholders("a = ? AND \"b?\" = '?' OR c IN (?, ?)",
+                                &count, Placeholders::kPositional),
+            "a = ? AND \"b?\" = '?' OR c IN (?, ?)");
+  EXPECT_EQ(count, 3u);
 }
 
 class DatabaseTest : public BackendTest {

@@ -49,6 +49,11 @@ std::vector<std::string> MigrationStatements(const Migration& migration,
 // a newer schema).
 absl::Status Migrate(Database& db);
 
+// Brings the database to `version` (no further), as Migrate does. For tests
+// of a migration that moves data: fill a database at the version before it,
+// then Migrate.
+absl::Status MigrateTo(Database& db, int version);
+
 // The highest applied version; 0 for an empty database. Creates the
 // (empty) schema_migrations table if it is missing.
 absl::StatusOr<int> CurrentSchemaVersion(Database& db);

@@ -3,8 +3,10 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "model/object_schema.h"
+#include "store/audit_store.h"
 #include "store/statement.h"
 #include "store/store_test_fixture.h"
 
@@ -156,6 +158,54 @@ TEST_P(MigrationsTest, AnActorsRecentAuditEventsUseTheActorTimeIndex) {
   }
   EXPECT_NE(text.find("audit_events_actor_time_idx"), std::string::npos)
       << text;
+}
+
+// Migration 17 rebuilds SQLite's audit_events around its rowid: the events
+// written before it are all there afterwards, in order, and still verify;
+// new ones continue the chain.
+TEST_P(MigrationsTest, AuditEventsKeepTheirChainWhenRekeyed) {
+  ASSERT_TRUE(MigrateTo(*db_, 16).ok());
+  auto append = [&](int n) {
+    return db_->InTransaction([&](Session& session) {
+      std::vector<crm::v1::AuditEvent> events(n);
+      for (int i = 0; i < n; ++i) {
+        events[i].set_action("records.read");
+        events[i].set_actor_user(absl::StrCat("users/u", i));
+        events[i].set_resource(absl::StrCat("accounts/a", i));
+        events[i].set_outcome(crm::v1::ALLOWED);
+        (*events[i].mutable_attributes())["fields"] = "name,industry";
+        events[i].mutable_time()->set_seconds(1700000000 + i);
+      }
+      return AppendAuditEvents(session, &events);
+    });
+  };
+  ASSERT_TRUE(append(37).ok());
+  ASSERT_TRUE(Migrate(*db_).ok());
+  ASSERT_TRUE(append(5).ok());
+  auto verified = VerifyStoredAudit(*db_, {});
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_TRUE(verified->ok()) << verified->DebugString();
+  EXPECT_EQ(verified->events_verified(), 42) << verified->DebugString();
+  if (GetParam() != testing::Backend::kSqlite) return;
+  // The sequence is the rowid: no separate key b-tree.
+  absl::StatusOr<int64_t> mismatched = -1, key_indexes = -1;
+  ASSERT_TRUE(db_->WithSession([&](Session& session) {
+                   mismatched = QueryInt(
+                       session,
+                       {"SELECT COUNT(*) FROM audit_events WHERE rowid <> "
+                        "sequence",
+                        {}},
+                       "test query");
+                   key_indexes = QueryInt(
+                       session,
+                       {"SELECT COUNT(*) FROM pragma_index_list("
+                        "'audit_events') WHERE origin = 'pk'",
+                        {}},
+                       "test query");
+                   return mismatched.status();
+                 }).ok());
+  EXPECT_EQ(*mismatched, 0);
+  EXPECT_EQ(*key_indexes, 0);
 }
 
 TEST_P(MigrationsTest, ConcurrentMigrationsAgree) {

@@ -21,7 +21,9 @@
 
 namespace crm::store {
 
-std::string RewritePlaceholders(absl::string_view sql, size_t* count) {
+std::string RewritePlaceholders(absl::string_view sql, size_t* count,
+                                Placeholders style) {
+  const bool named = style == Placeholders::kNamed;
   std::string out;
   out.reserve(sql.size() + 16);
   size_t n = 0;
@@ -34,7 +36,12 @@ std::string RewritePlaceholders(absl::string_view sql, size_t* count) {
       quote = c;
       out.push_back(c);
     } else if (c == '?') {
-      absl::StrAppend(&out, ":p", n++);
+      if (named) {
+        absl::StrAppend(&out, ":p", n);
+      } else {
+        out.push_back(c);
+      }
+      ++n;
     } else {
       out.push_back(c);
     }
@@ -46,7 +53,6 @@ std::string RewritePlaceholders(absl::string_view sql, size_t* count) {
 BoundParams::BoundParams(const std::vector<model::SqlValue>& values)
     : slots_(values.size()) {
   for (size_t i = 0; i < values.size(); ++i) {
-    slots_[i].name = absl::StrCat("p", i);
     slots_[i].kind = static_cast<int>(values[i].index());
     Fill(values[i], slots_[i]);
   }
@@ -102,17 +108,34 @@ CachedStatement* StatementCache::Insert(
   return raw;
 }
 
-void BoundParams::BindTo(soci::details::prepare_temp_type& prep) {
-  for (Slot& slot : slots_) {
+void BoundParams::BindTo(soci::details::prepare_temp_type& prep,
+                         Placeholders style) {
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    Slot& slot = slots_[i];
+    if (style == Placeholders::kNamed) {
+      const std::string name = absl::StrCat("p", i);
+      switch (slot.kind) {
+        case 1:
+          prep, soci::use(slot.integer, slot.indicator, name);
+          break;
+        case 2:
+          prep, soci::use(slot.real, slot.indicator, name);
+          break;
+        default:  // text, or NULL (bound as a NULL string)
+          prep, soci::use(slot.text, slot.indicator, name);
+          break;
+      }
+      continue;
+    }
     switch (slot.kind) {
       case 1:
-        prep, soci::use(slot.integer, slot.indicator, slot.name);
+        prep, soci::use(slot.integer, slot.indicator);
         break;
       case 2:
-        prep, soci::use(slot.real, slot.indicator, slot.name);
+        prep, soci::use(slot.real, slot.indicator);
         break;
-      default:  // text, or NULL (bound as a NULL string)
-        prep, soci::use(slot.text, slot.indicator, slot.name);
+      default:
+        prep, soci::use(slot.text, slot.indicator);
         break;
     }
   }

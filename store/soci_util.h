@@ -59,9 +59,18 @@ class Session {
   bool broken_ = false;
 };
 
-// Rewrites each '?' outside quotes into ":p0", ":p1", ... Returns the number
-// of placeholders in *count.
-std::string RewritePlaceholders(absl::string_view sql, size_t* count);
+// How a statement's parameters are bound. SQLite takes '?' and binds by
+// position; SOCI's PostgreSQL backend needs names (it rewrites ":p0" into
+// "$1"). Binding by name on SQLite costs a scan of the statement's names
+// per parameter and execution (sqlite3_bind_parameter_index), which is
+// quadratic in a multi-row INSERT's parameters.
+enum class Placeholders { kNamed, kPositional };
+
+// kNamed: rewrites each '?' outside quotes into ":p0", ":p1", ...;
+// kPositional: returns the text unchanged. Either way the number of
+// placeholders is returned in *count.
+std::string RewritePlaceholders(absl::string_view sql, size_t* count,
+                                Placeholders style = Placeholders::kNamed);
 
 // Owns copies of a fragment's values for as long as a statement that binds
 // them runs. Never resized after construction, so the references SOCI holds
@@ -72,8 +81,9 @@ class BoundParams {
   BoundParams(const BoundParams&) = delete;
   BoundParams& operator=(const BoundParams&) = delete;
 
-  // Adds soci::use(...) for every value, named p0, p1, ... in order.
-  void BindTo(soci::details::prepare_temp_type& prep);
+  // Adds soci::use(...) for every value in order: named p0, p1, ... or by
+  // position (see Placeholders).
+  void BindTo(soci::details::prepare_temp_type& prep, Placeholders style);
 
   // Replaces the values in place (the bound references stay valid), for
   // executing a prepared statement again. `values` must have the same size
@@ -92,7 +102,6 @@ class BoundParams {
     double real = 0;
     std::string text;
     soci::indicator indicator = soci::i_ok;
-    std::string name;
     int kind = 0;  // index of the SqlValue alternative
   };
   static void Fill(const model::SqlValue& value, Slot& slot);

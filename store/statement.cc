@@ -17,9 +17,10 @@ namespace {
 
 // The fragment's SQL in SOCI placeholder syntax, after checking the count.
 absl::StatusOr<std::string> PrepareText(const model::SqlFragment& fragment,
+                                        Placeholders style,
                                         absl::string_view operation) {
   size_t count = 0;
-  std::string text = RewritePlaceholders(fragment.sql, &count);
+  std::string text = RewritePlaceholders(fragment.sql, &count, style);
   if (count != fragment.params.size()) {
     LogStoreError(absl::StrCat(operation, ": statement has ", count,
                                " placeholders but ", fragment.params.size(),
@@ -57,7 +58,10 @@ class PreparedStatement {
         return out;
       }
     }
-    absl::StatusOr<std::string> text = PrepareText(fragment, operation);
+    const Placeholders style = session.dialect() == Dialect::kSqlite
+                                   ? Placeholders::kPositional
+                                   : Placeholders::kNamed;
+    absl::StatusOr<std::string> text = PrepareText(fragment, style, operation);
     if (!text.ok()) return text.status();
     auto entry = std::make_unique<CachedStatement>(fragment.params);
     try {
@@ -67,7 +71,7 @@ class PreparedStatement {
       } else if (shape == ResultShape::kInteger) {
         prep, soci::into(entry->integer, entry->indicator);
       }
-      entry->params.BindTo(prep);
+      entry->params.BindTo(prep, style);
       entry->statement.emplace(prep);
     } catch (const std::exception& e) {
       return ToStatus(&session, operation, fragment.sql, e);

@@ -62,8 +62,8 @@ std::string RetentionText(const FieldRetention& r) {
     case FieldRetention::KEPT:
       return absl::StrCat(r.rule(), ": kept");
     case FieldRetention::EFFECT_UNSPECIFIED:
-    case FieldRetention::Effect_INT_MIN_SENTINEL_DO_NOT_USE_:
-    case FieldRetention::Effect_INT_MAX_SENTINEL_DO_NOT_USE_:
+    case crm::v1::FieldRetention_Effect_FieldRetention_Effect_INT_MIN_SENTINEL_DO_NOT_USE_:
+    case crm::v1::FieldRetention_Effect_FieldRetention_Effect_INT_MAX_SENTINEL_DO_NOT_USE_:
       break;
   }
   return "";

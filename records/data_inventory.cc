@@ -172,6 +172,48 @@ void AddFlags(bool sources_registered, InventoryField* f) {
   }
 }
 
+// One field: what it is, who writes it and why, what retention and
+// erasure do to it, and its flags.
+void FillField(const model::FieldSchema& field, const SourceMap& m,
+               const std::vector<int>& writers,
+               const std::vector<std::string>& consent_purposes,
+               const std::vector<const crm::v1::RetentionRule*>& rules,
+               const ErasureRule* erasure_rule, bool sources_registered,
+               InventoryField* f) {
+  f->set_name(field.name);
+  f->set_type(KindName(field.kind));
+  f->set_server_set(field.output_only);
+  f->set_sensitive(field.sensitive);
+  f->set_encrypted_at_rest(field.sensitive);
+  f->set_blind_index(field.blind_index);
+  f->set_consent_channel(field.consent_channel);
+  std::vector<std::string> purposes;
+  if (!field.output_only) {  // the CRM sets it, whoever writes the record
+    for (int s : writers) {
+      f->add_sources(m.sources[s].name());
+      if (!m.sources[s].purpose().empty()) {
+        purposes.push_back(m.sources[s].purpose());
+      }
+    }
+  }
+  SortUnique(&purposes);
+  for (std::string& purpose : purposes) f->add_purposes(std::move(purpose));
+  for (const std::string& purpose : consent_purposes) {
+    f->add_consent_purposes(purpose);
+  }
+  bool anonymized_by_retention = false;
+  for (const crm::v1::RetentionRule* rule : rules) {
+    FieldRetention* r = f->add_retention();
+    *r = RetentionOf(*rule, field.name);
+    anonymized_by_retention |= r->effect() == FieldRetention::ANONYMIZED;
+  }
+  f->set_erasure(ErasureOf(erasure_rule, field.name));
+  f->set_personal(field.sensitive || !field.consent_channel.empty() ||
+                  f->erasure() == crm::v1::ERASURE_ANONYMIZES_FIELD ||
+                  anonymized_by_retention);
+  AddFlags(sources_registered, f);
+}
+
 void BuildObject(const policy::CompiledPolicy& p, int o, const SourceMap& m,
                  const std::vector<std::string>& consent_purposes,
                  const crm::v1::ErasureRules& erasure,
@@ -201,46 +243,14 @@ void BuildObject(const policy::CompiledPolicy& p, int o, const SourceMap& m,
   }
   if (erasure_rule != nullptr) *out->mutable_erasure_rule() = *erasure_rule;
 
-  const bool sources_registered = !p.data_sources.empty();
+  static const auto* const kNoPurposes = new std::vector<std::string>();
+  const std::vector<std::string>& governed =
+      schema.consent_subject() ? consent_purposes : *kNoPurposes;
   const auto& fields = schema.fields();
   for (size_t i = 0; i < fields.size(); ++i) {
-    const model::FieldSchema& field = fields[i];
     InventoryField* f = out->add_fields();
-    f->set_name(field.name);
-    f->set_type(KindName(field.kind));
-    f->set_server_set(field.output_only);
-    f->set_sensitive(field.sensitive);
-    f->set_encrypted_at_rest(field.sensitive);
-    f->set_blind_index(field.blind_index);
-    f->set_consent_channel(field.consent_channel);
-    std::vector<std::string> purposes;
-    const std::vector<int>& writers = m.writers[o][i];
-    if (!field.output_only) {
-      for (int s : writers) {
-        f->add_sources(m.sources[s].name());
-        if (!m.sources[s].purpose().empty()) {
-          purposes.push_back(m.sources[s].purpose());
-        }
-      }
-    }
-    SortUnique(&purposes);
-    for (std::string& purpose : purposes) f->add_purposes(std::move(purpose));
-    if (schema.consent_subject()) {
-      for (const std::string& purpose : consent_purposes) {
-        f->add_consent_purposes(purpose);
-      }
-    }
-    bool anonymized_by_retention = false;
-    for (const crm::v1::RetentionRule* rule : rules) {
-      *f->add_retention() = RetentionOf(*rule, field.name);
-      anonymized_by_retention |=
-          f->retention().rbegin()->effect() == FieldRetention::ANONYMIZED;
-    }
-    f->set_erasure(ErasureOf(erasure_rule, field.name));
-    f->set_personal(field.sensitive || !field.consent_channel.empty() ||
-                    f->erasure() == crm::v1::ERASURE_ANONYMIZES_FIELD ||
-                    anonymized_by_retention);
-    AddFlags(sources_registered, f);
+    FillField(fields[i], m, m.writers[o][i], governed, rules, erasure_rule,
+              !p.data_sources.empty(), f);
     if (f->personal()) out->set_personal_fields(out->personal_fields() + 1);
     if (!f->flags().empty()) {
       out->set_flagged_fields(out->flagged_fields() + 1);

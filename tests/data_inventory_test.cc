@@ -180,11 +180,18 @@ TEST_P(DataInventoryTest, ARegisteredOrRemovedSourceShowsInTheNextReport) {
   EXPECT_TRUE(after.sources_registered());
   amount = FindField(after, "opportunities", "amount");
   ASSERT_NE(amount, nullptr);
-  EXPECT_THAT(amount->sources(), ElementsAre("dataSources/billing"));
+  // Billing as itself; the services with write grants and no source of
+  // their own for their users, as their implicit interactions source (no
+  // purpose).
+  EXPECT_THAT(amount->sources(),
+              ElementsAre("dataSources/billing",
+                          "interactions:services/admin-cli",
+                          "interactions:services/expired",
+                          "interactions:services/revoked",
+                          "interactions:services/web-frontend"));
   EXPECT_THAT(amount->purposes(), ElementsAre("invoicing"));
   EXPECT_THAT(Flags(*amount), IsEmpty());
-  // The services with write grants and no source of their own write (for
-  // users) as their implicit interactions source, with no purpose.
+  // A field only implicit sources write: no purpose recorded.
   const auto* desc = FindField(after, "opportunities", "description");
   ASSERT_NE(desc, nullptr);
   EXPECT_THAT(desc->sources(),
@@ -310,7 +317,9 @@ TEST_P(DataInventoryTest, CrmctlMarkdownCsvAndJsonMatchTheApi) {
   EXPECT_EQ(lines.size(), static_cast<size_t>(api.total_fields() + 1));
   EXPECT_THAT(csv.out, HasSubstr("opportunities,amount,double,no,no,no,no,no,,"
                                  "invoicing,,\"dataSources/billing "
-                                 "(accounting, services/billing)\","));
+                                 "(accounting, services/billing); "
+                                 "interactions:services/admin-cli "
+                                 "(interactions, services/admin-cli); "));
 
   CliResult json = Crmctl({"privacy", "inventory", "--format", "json",
                            "--objects", "leads,contacts"});

@@ -208,9 +208,13 @@ void FillField(const model::FieldSchema& field, const SourceMap& m,
     anonymized_by_retention |= r->effect() == FieldRetention::ANONYMIZED;
   }
   f->set_erasure(ErasureOf(erasure_rule, field.name));
-  f->set_personal(field.sensitive || !field.consent_channel.empty() ||
-                  f->erasure() == crm::v1::ERASURE_ANONYMIZES_FIELD ||
-                  anonymized_by_retention);
+  // What the erasure rule deletes with the record (activities regarding
+  // the person) is about the person too; what the CRM stamps is not.
+  f->set_personal(
+      field.sensitive || !field.consent_channel.empty() ||
+      f->erasure() == crm::v1::ERASURE_ANONYMIZES_FIELD ||
+      (f->erasure() == crm::v1::ERASURE_DELETES_RECORD && !field.output_only) ||
+      anonymized_by_retention);
   AddFlags(sources_registered, f);
 }
 

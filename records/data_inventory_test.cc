@@ -20,9 +20,11 @@
 namespace crm::records {
 namespace {
 
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using crm::v1::DataInventory;
 using crm::v1::FieldRetention;
 using crm::v1::InventoryField;
@@ -285,6 +287,11 @@ TEST(DataInventory, RetentionAndErasurePerField) {
   ASSERT_EQ(subject.retention_size(), 1);
   EXPECT_EQ(subject.retention(0).effect(), FieldRetention::DELETED_WITH_RECORD);
   EXPECT_EQ(subject.erasure(), crm::v1::ERASURE_DELETES_RECORD);
+  // About the person (erasure deletes it with the record), and limited by
+  // old-activities: no finding of personal data.
+  EXPECT_TRUE(subject.personal());
+  EXPECT_THAT(Flags(subject), Not(Contains(crm::v1::PERSONAL_NO_RETENTION)));
+  EXPECT_FALSE(Field(inv, "activities", "create_time").personal());
   // contacts: no retention rule; mailing_country is a postal channel the
   // erasure rule keeps: both personal-data findings.
   const InventoryField& country = Field(inv, "contacts", "mailing_country");

@@ -248,7 +248,8 @@ TEST_P(DataInventoryTest, AServiceWithoutPrivacyOperationsIsRefusedAndAudited) {
   EXPECT_THAT(cli.out, Not(HasSubstr("What we hold")));
 
   crm::v1::DataInventory ok = Inventory();
-  auto allowed = AuditEvents("action = \"privacy.inventory\"", 1);
+  auto allowed = AuditEvents(
+      "action = \"privacy.inventory\" AND outcome = \"ALLOWED\"", 1);
   ASSERT_EQ(allowed.size(), 1u);
   EXPECT_EQ(allowed[0].actor_service(), "services/admin-cli");
   EXPECT_EQ(allowed[0].attributes().at("policy_version"),
@@ -257,7 +258,8 @@ TEST_P(DataInventoryTest, AServiceWithoutPrivacyOperationsIsRefusedAndAudited) {
       "outcome = \"DENIED\" AND actor_service = \"services/billing\"", 2);
   ASSERT_EQ(denied.size(), 2u);
   for (const auto& e : denied) {
-    EXPECT_EQ(e.action(), "crm.v1.DataInventoryService/GetDataInventory");
+    EXPECT_EQ(e.action(), "privacy.inventory");
+    EXPECT_THAT(e.reason(), HasSubstr("system:")) << e.DebugString();
   }
   // An unknown object is named.
   s = Get(*admin_, &out, {"widgets"});

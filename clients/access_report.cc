@@ -36,14 +36,6 @@ std::string Grants(const crm::v1::AccessMatrixCell& c) {
   return absl::StrJoin(parts, " ");
 }
 
-std::string Line(const std::vector<std::string>& cells) {
-  std::string out;
-  for (size_t i = 0; i < cells.size(); ++i) {
-    absl::StrAppend(&out, i == 0 ? "" : ",", CsvField(cells[i]));
-  }
-  out += "\r\n";
-  return out;
-}
 
 std::string Time(const google::protobuf::Timestamp& t) {
   return TimeUtil::ToString(t);
@@ -97,6 +89,15 @@ std::string CsvField(absl::string_view value) {
   return out;
 }
 
+std::string CsvLine(const std::vector<std::string>& cells) {
+  std::string out;
+  for (size_t i = 0; i < cells.size(); ++i) {
+    absl::StrAppend(&out, i == 0 ? "" : ",", CsvField(cells[i]));
+  }
+  out += "\r\n";
+  return out;
+}
+
 std::string ScopeName(crm::v1::RecordScope scope) {
   switch (scope) {
     case crm::v1::SCOPE_ALL:
@@ -122,7 +123,7 @@ std::string AccessMatrixCsvHeader(const crm::v1::AccessMatrixRow& first) {
   for (const crm::v1::SensitiveFieldAccess& f : first.sensitive_fields()) {
     cells.push_back(f.field());
   }
-  return Line(cells);
+  return CsvLine(cells);
 }
 
 std::string AccessMatrixCsvRow(const crm::v1::AccessMatrixRow& row) {
@@ -140,7 +141,7 @@ std::string AccessMatrixCsvRow(const crm::v1::AccessMatrixRow& row) {
                     : f.read() ? "read"
                                : "none");
   }
-  return Line(cells);
+  return CsvLine(cells);
 }
 
 std::string HtmlEscape(absl::string_view text) {

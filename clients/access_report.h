@@ -27,6 +27,7 @@
 #define CRM_CLIENTS_ACCESS_REPORT_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "crm/v1/access_review_service.pb.h"
@@ -36,6 +37,8 @@ namespace crm::client {
 // One CSV field: quoted when it holds a comma, quote, CR or LF (quotes
 // doubled), and prefixed with ' when a spreadsheet would read a formula.
 std::string CsvField(absl::string_view value);
+// The cells as CsvFields separated by commas, with the line ending (CRLF).
+std::string CsvLine(const std::vector<std::string>& cells);
 
 // The header row of the matrix, from the first row's objects and sensitive
 // fields (every row has the same columns), with the line ending.

@@ -262,12 +262,15 @@ const Command kCommands[] = {
     {"privacy",
      "privacy export PERSON [--out FILE] | erase PERSON [--dry-run] "
      "[--receipt-out FILE] | receipt get NAME [--out FILE] | receipt verify "
-     "FILE [--public-key PEM] | rules | retention dry-run|run|runs",
+     "FILE [--public-key PEM] | rules | retention dry-run|run|runs | "
+     "inventory [--format markdown|json|csv] [--objects A,B] [--out FILE]",
      "privacy officers (needs privacy_operations): everything held about a "
      "person (PERSON: e-mail, phone, contacts/ID or leads/ID) as JSON; "
      "erasure by the per-object rules with a signed receipt (--dry-run "
      "writes nothing); receipt verify checks a receipt offline; retention: "
-     "what the configured rules would do now, a run now, the latest runs",
+     "what the configured rules would do now, a run now, the latest runs; "
+     "inventory: what we hold and why, per object and field (purposes, "
+     "sources, retention, erasure, findings) for the privacy notice",
      RunPrivacy},
     {"help", "help [COLLECTION]",
      "this help, or a collection's verbs and fields", RunHelp},

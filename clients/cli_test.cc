@@ -537,7 +537,9 @@ TEST(IdempotentMethodNames, ReadMethodsOnlyFromEveryService) {
   EXPECT_TRUE(has("crm.v1.PrivacyService/ListRetentionRuns"));
   EXPECT_FALSE(has("crm.v1.PrivacyService/EraseSubject"));
   EXPECT_FALSE(has("crm.v1.PrivacyService/RunRetention"));
-  EXPECT_EQ(names.size(), 6u * 2 + 2 + 6 + 4 + 2 + 2 + 1 + 2 + 3 + 2);
+  // GetDataInventory (read-only; each attempt audited).
+  EXPECT_TRUE(has("crm.v1.DataInventoryService/GetDataInventory"));
+  EXPECT_EQ(names.size(), 6u * 2 + 2 + 6 + 4 + 2 + 2 + 1 + 2 + 3 + 2 + 1);
 }
 
 TEST(RetryServiceConfigJson, RetriesUnavailableForGivenMethods) {

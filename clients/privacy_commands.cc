@@ -9,8 +9,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "audit/erasure_receipt.h"
+#include "absl/strings/str_split.h"
 #include "clients/cli_args.h"
+#include "clients/data_inventory_report.h"
 #include "clients/output_format.h"
+#include "crm/v1/data_inventory_service.pb.h"
 #include "crm/v1/privacy_service.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
@@ -25,7 +28,8 @@ constexpr char kUsage[] =
     "privacy export PERSON [--out FILE] | erase PERSON [--dry-run] "
     "[--receipt-out FILE] | receipt get NAME [--out FILE] | receipt verify "
     "FILE [--public-key PEM] | rules | retention dry-run|run|runs "
-    "[--page-size N]";
+    "[--page-size N] | inventory [--format markdown|json|csv] "
+    "[--objects A,B] [--out FILE]";
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -305,6 +309,52 @@ absl::Status RetentionRuns(CliSession& s, const Args& args) {
   return absl::OkStatus();
 }
 
+// The data inventory ("what we hold and why"), markdown by default (the
+// global --output json also selects JSON).
+absl::Status Inventory(CliSession& s, const Args& args) {
+  auto a = ParseCommand(args, {{"format", true}, {"objects", true},
+                               {"out", true}},
+                        "privacy inventory", 0, 0, kUsage);
+  if (!a.ok()) return a.status();
+  std::string format = a->Has("format") ? a->Get("format")
+                       : s.globals().output == OutputFormat::kJson
+                           ? "json"
+                           : "markdown";
+  if (format != "markdown" && format != "json" && format != "csv") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "privacy inventory: --format '", format,
+        "' is not one of markdown, json, csv"));
+  }
+  crm::v1::GetDataInventoryRequest request;
+  if (a->Has("objects")) {
+    for (absl::string_view o :
+         absl::StrSplit(a->Get("objects"), ',', absl::SkipEmpty())) {
+      request.add_objects(std::string(o));
+    }
+  }
+  crm::v1::DataInventory reply;
+  if (auto st = s.Call("crm.v1.DataInventoryService/GetDataInventory", request,
+                       &reply);
+      !st.ok()) {
+    return st;
+  }
+  std::string text;
+  if (format == "json") {
+    auto json = FormatJson(reply);
+    if (!json.ok()) return json.status();
+    text = *std::move(json);
+  } else if (format == "csv") {
+    text = DataInventoryCsv(reply);
+  } else {
+    text = DataInventoryMarkdown(reply);
+  }
+  return WriteOutput(s, a->Has("out") ? a->Get("out") : "-",
+                     [&](std::ostream& o) {
+                       o << text;
+                       return absl::OkStatus();
+                     });
+}
+
 }  // namespace
 
 absl::Status RunPrivacy(CliSession& s, const Args& args) {
@@ -315,6 +365,7 @@ absl::Status RunPrivacy(CliSession& s, const Args& args) {
   if (args[0] == "export") return Export(s, rest);
   if (args[0] == "erase") return Erase(s, rest);
   if (args[0] == "rules") return Rules(s, rest);
+  if (args[0] == "inventory") return Inventory(s, rest);
   if (args[0] == "retention" && !rest.empty()) {
     const Args more(rest.begin() + 1, rest.end());
     if (rest[0] == "dry-run") return RetentionDryRun(s, more);

@@ -16,6 +16,10 @@
 //   privacy retention dry-run | run | runs [--page-size N]
 //                                           what retention would do now;
 //                                           a run now; the latest runs
+//   privacy inventory [--format markdown|json|csv] [--objects A,B]
+//                     [--out FILE]           what we hold and why
+//                                           (DataInventoryService): the
+//                                           data map for a privacy notice
 // PERSON: an e-mail address, a phone number, contacts/ID or leads/ID.
 #ifndef CRM_CLIENTS_PRIVACY_COMMANDS_H_
 #define CRM_CLIENTS_PRIVACY_COMMANDS_H_

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -192,6 +193,15 @@ struct CompiledDataSource {
   std::string name;  // "dataSources/{id}"
   crm::v1::DataSourceKind kind = crm::v1::DATA_SOURCE_KIND_UNSPECIFIED;
   std::string service;  // "services/{name}"
+  // What the data inventory reports (records/data_inventory.h); decisions
+  // use CompiledService::source_of.
+  std::string display_name;
+  std::string purpose;  // DataSource.purpose, "" when none is recorded
+  // (object index, field indexes) per DataSourceWrite, in the order given;
+  // an entry for every field of the object when it lists none (and is not
+  // for consent alone).
+  std::vector<std::pair<int, std::vector<int>>> writes;
+  std::vector<int> consent_objects;  // objects whose consent it may record
 };
 
 // A permission set's name and the system permissions it grants (to name

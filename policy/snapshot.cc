@@ -857,8 +857,9 @@ void Compiler::CompileDataSources() {
     }
     if (!ok) continue;
     const int index = static_cast<int>(p_.data_sources.size());
-    p_.data_sources.push_back(
-        CompiledDataSource{name, d->kind(), d->service()});
+    p_.data_sources.push_back(CompiledDataSource{
+        name, d->kind(), d->service(), d->display_name(), d->purpose(),
+        writes, consent_objects});
     if (service->source_of.empty()) {
       service->source_of.resize(p_.objects.size());
       for (size_t o = 0; o < p_.objects.size(); ++o) {

@@ -39,6 +39,7 @@
 #include "records/privacy.h"
 #include "server/provenance_service.h"
 #include "server/consent_service.h"
+#include "server/data_inventory_service.h"
 #include "server/sharing_service.h"
 #include "server/tls.h"
 #include "server/user_admin_service.h"
@@ -437,6 +438,8 @@ absl::StatusOr<std::unique_ptr<CrmServer>> CrmServer::Start(
       std::make_unique<PrivacyServiceImpl>(server->core_.get()));
   server->services_.push_back(
       std::make_unique<ConsentServiceImpl>(server->core_.get()));
+  server->services_.push_back(
+      std::make_unique<DataInventoryServiceImpl>(server->core_.get()));
   // Tests and benchmarks only (ExtraService): outside the pipeline.
   for (const ExtraService& make : extra_services) {
     server->services_.push_back(make(*server->core_));

@@ -15,6 +15,7 @@
 #include "crm/v1/access_review_service.grpc.pb.h"
 #include "crm/v1/admin_service.grpc.pb.h"
 #include "crm/v1/auth_service.grpc.pb.h"
+#include "crm/v1/data_inventory_service.grpc.pb.h"
 #include "crm/v1/key_admin_service.grpc.pb.h"
 #include "crm/v1/user_admin_service.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -32,8 +33,9 @@ namespace {
 using crm::v1::SystemPermission;
 
 // The permission each admin method requires (admin_service.proto,
-// user_admin_service.proto, access_review_service.proto and
-// key_admin_service.proto "Who may call"; auth_service.proto). Every
+// user_admin_service.proto, access_review_service.proto,
+// key_admin_service.proto and data_inventory_service.proto "Who may call";
+// auth_service.proto). Every
 // method of the admin services must be listed: the test fails for a new one
 // until it is.
 const std::map<std::string, SystemPermission>& Required() {
@@ -73,6 +75,8 @@ const std::map<std::string, SystemPermission>& Required() {
        crm::v1::VIEW_AUDIT},
       {"crm.v1.KeyAdminService.GetKeyStatus", crm::v1::MANAGE_POLICY},
       {"crm.v1.KeyAdminService.RotateDataKey", crm::v1::MANAGE_POLICY},
+      {"crm.v1.DataInventoryService.GetDataInventory",
+       crm::v1::PRIVACY_OPERATIONS},
   };
   return *required;
 }
@@ -92,7 +96,7 @@ std::vector<const google::protobuf::MethodDescriptor*> AdminMethods() {
   for (const char* name :
        {"crm.v1.PolicyAdminService", "crm.v1.UserAdminService",
         "crm.v1.AuthService", "crm.v1.AccessReviewService",
-        "crm.v1.KeyAdminService"}) {
+        "crm.v1.KeyAdminService", "crm.v1.DataInventoryService"}) {
     const google::protobuf::ServiceDescriptor* service =
         pool->FindServiceByName(name);
     EXPECT_NE(service, nullptr) << name;

@@ -113,6 +113,8 @@ def generate_stubs(src, out):
             ("privacy", "crm.v1.privacy_service_pb2"),
             ("privacy_grpc", "crm.v1.privacy_service_pb2_grpc"),
             ("consent", "crm.v1.consent_service_pb2"),
+            ("inventory", "crm.v1.data_inventory_service_pb2"),
+            ("inventory_grpc", "crm.v1.data_inventory_service_pb2_grpc"),
             ("consent_grpc", "crm.v1.consent_service_pb2_grpc"),
             ("health", "ext.health_pb2"),
             ("health_grpc", "ext.health_pb2_grpc"),
@@ -1080,7 +1082,8 @@ class PrivacyTest(unittest.TestCase):
     JSON document; a service without privacy_operations is refused; an
     erasure's receipt verifies with an independent Ed25519 implementation
     (python3-cryptography) over its statement; a second erasure is a no-op;
-    a retention dry run answers."""
+    a retention dry run answers; the data inventory answers, and is refused
+    to billing."""
 
     def test_export_erase_and_receipt(self):
         import json
@@ -1141,6 +1144,40 @@ class PrivacyTest(unittest.TestCase):
             report = privacy.PreviewRetention(pv.PreviewRetentionRequest(),
                                               timeout=DEADLINE)
             self.assertEqual(len(report.rules), 0)  # none configured here
+
+    def test_data_inventory(self):
+        """What we hold and why: per object and field, from the server's
+        policy and schema; deny by default (billing is refused)."""
+        inv = PB["inventory"]
+        with ENV.channel() as ch:
+            report = PB["inventory_grpc"].DataInventoryServiceStub(
+                ch).GetDataInventory(inv.GetDataInventoryRequest(),
+                                     timeout=DEADLINE)
+            self.assertGreater(report.policy_version, 0)
+            self.assertGreater(report.generate_time.seconds, 0)
+            objects = {o.object: o for o in report.objects}
+            self.assertIn("contacts", objects)
+            fields = {f.name: f for f in objects["contacts"].fields}
+            pe = fields["personal_email"]
+            self.assertTrue(pe.personal and pe.encrypted_at_rest
+                            and pe.blind_index)
+            self.assertEqual(pe.consent_channel, "email")
+            self.assertTrue(fields["create_time"].server_set)
+            self.assertEqual(report.total_fields,
+                             sum(len(o.fields) for o in report.objects))
+            self.assertEqual(report.flagged_fields,
+                             sum(o.flagged_fields for o in report.objects))
+            only = PB["inventory_grpc"].DataInventoryServiceStub(
+                ch).GetDataInventory(inv.GetDataInventoryRequest(
+                    objects=["leads"]), timeout=DEADLINE)
+            self.assertEqual([o.object for o in only.objects], ["leads"])
+            with ENV.channel("billing") as other:
+                code, details = code_of(
+                    PB["inventory_grpc"].DataInventoryServiceStub(
+                        other).GetDataInventory,
+                    inv.GetDataInventoryRequest())
+                self.assertEqual(code, grpc.StatusCode.PERMISSION_DENIED)
+                self.assertIn("privacy_operations", details)
 
 class ConsentTest(unittest.TestCase):
     """Consent (issue 13) from a foreign client: the marketing service

@@ -4,6 +4,9 @@
 # The README's "Subject requests" walk-through, run as a user runs it:
 # crm_server --demo with the dev config (tests/e2e/demo_server.sh), then,
 # through the built crmctl only:
+#   - alice reads the data inventory (markdown, CSV): the demo's sources
+#     and purposes, encrypted fields, retention and erasure per field; bob
+#     is refused; the call is audited;
 #   - alice (admin profile, privacy_operations) exports Edsger by e-mail:
 #     his contact, the call regarding him, provenance, who acted;
 #   - bob (no privacy_operations) is refused (PERMISSION_DENIED, exit 9);
@@ -29,6 +32,24 @@ for _ in $(seq 1 200); do
   sleep 0.1
 done
 login bob || { fail "bob cannot log in"; finish; }
+
+echo "--- data inventory (what we hold and why)"
+rc=0; out=$(as alice privacy inventory) || rc=$?
+exit_is "alice reads the data inventory" 0 "$rc" "$out"
+has "...as a privacy notice's markdown" "# What we hold and why" "$out"
+has_line "...with the policy version and totals" "^Fields: [0-9]+; personal: [0-9]+; encrypted at rest: 2; flagged: [0-9]+\.$" "$out"
+has "...the billing source, its kind, service and purpose" "| Billing (dataSources/billing) | accounting | services/billing | invoicing: the value and stage of deals |" "$out"
+has_line "...a section per object" "^## contacts$" "$out"
+has_line "...personal_email: personal, encrypted, a blind index" "^\| personal_email \| yes \(sensitive, channel email\) \|.*\| encrypted; lookup by blind index \|" "$out"
+has_line "...a lead's e-mail: emptied by stale-leads and on erasure" "^\| email \|.*\| stale-leads: emptied after 730 days without update \| emptied \|" "$out"
+has_line "...an opportunity's amount: billing's purpose and source" "^\| amount \| no \| invoicing: the value and stage of deals; .* \| dataSources/billing, dataSources/crmctl, dataSources/sales-ui \|" "$out"
+rc=0; out=$(as alice privacy inventory --format csv) || rc=$?
+exit_is "...as CSV" 0 "$rc" "$out"
+has "...one row per field" "contacts,personal_email,string,no,yes,yes,yes,yes,email," "$out"
+rc=0; out=$(as bob privacy inventory) || rc=$?
+exit_is "bob (no privacy_operations) is refused the inventory" 9 "$rc" "$out"
+has "...naming the permission" "privacy_operations" "$out"
+has "the inventory is audited" "privacy.inventory" "$(as alice audit list --filter 'action = "privacy.inventory"')"
 
 echo "--- export"
 rc=0; out=$(as alice privacy export edsger@soylent.example --out edsger.json) || rc=$?

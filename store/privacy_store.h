@@ -15,6 +15,7 @@
 #define CRM_STORE_PRIVACY_STORE_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -94,24 +95,29 @@ class PrivacyStore {
       Session& session, const model::ObjectSchema& schema,
       absl::string_view field, const std::vector<std::string>& values);
 
-  // Manual shares of one record (record_shares): counted, or removed
-  // (returns how many).
-  static absl::StatusOr<int64_t> CountShares(Session& session,
-                                             absl::string_view collection,
-                                             absl::string_view record_id);
-  static absl::StatusOr<int64_t> RemoveShares(Session& session,
-                                              absl::string_view collection,
-                                              absl::string_view record_id);
-
-  // Field history entries of the record holding a value: of `fields` only,
-  // or of every field when `fields` is empty. Counted, or their values
-  // removed (value '' and value_recorded 0; returns how many).
-  static absl::StatusOr<int64_t> CountHistoryValues(
+  // Manual shares (record_shares) of the records `record_ids` of
+  // `collection`, per record id, for the records that have any: counted,
+  // or removed (the counts are those removed). A few statements whatever
+  // the number of ids (ForEachChunk, statement.h).
+  static absl::StatusOr<std::map<std::string, int64_t>> CountShares(
       Session& session, absl::string_view collection,
-      absl::string_view record_id, const std::vector<std::string>& fields);
+      const std::vector<std::string>& record_ids);
+  static absl::StatusOr<std::map<std::string, int64_t>> RemoveShares(
+      Session& session, absl::string_view collection,
+      const std::vector<std::string>& record_ids);
+
+  // Field history entries holding a value of the records `record_ids`: of
+  // `fields` only, or of every field when `fields` is empty. Counted per
+  // record id (records with none are absent), or their values removed
+  // (value '' and value_recorded 0; returns how many in all).
+  static absl::StatusOr<std::map<std::string, int64_t>> CountHistoryValues(
+      Session& session, absl::string_view collection,
+      const std::vector<std::string>& record_ids,
+      const std::vector<std::string>& fields);
   static absl::StatusOr<int64_t> ScrubHistoryValues(
       Session& session, absl::string_view collection,
-      absl::string_view record_id, const std::vector<std::string>& fields);
+      const std::vector<std::string>& record_ids,
+      const std::vector<std::string>& fields);
 
   // The receipt id registered for `pseudonym`, if any.
   static absl::StatusOr<std::optional<std::string>> FindErasure(

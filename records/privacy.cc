@@ -839,12 +839,15 @@ std::string Encode(const google::protobuf::Message& m) {
   return absl::Base64Escape(m.SerializeAsString());
 }
 
-// One batch of `rule`: up to `batch` candidates processed and audited in
-// one transaction. Sets *candidates and *done.
+// One batch of `rule`: up to `batch` candidates after *after_id processed
+// and audited in one transaction. Sets *candidates and *done, and moves
+// *after_id to the batch's last candidate (every candidate is changed by
+// its batch, so none is left behind it).
 absl::Status RetentionBatch(const Deps& deps,
                             const crm::v1::RetentionRule& rule, int64_t cutoff,
                             int batch, const std::string& run_name,
-                            int64_t* candidates, int64_t* done) {
+                            std::string* after_id, int64_t* candidates,
+                            int64_t* done) {
   const ObjectSchema& schema = Schema(rule.object());
   const ErasureRule erasure = AsErasureRule(rule);
   const std::vector<std::string> fields = AnonymizedFields(rule);
@@ -852,9 +855,10 @@ absl::Status RetentionBatch(const Deps& deps,
     *candidates = 0;
     *done = 0;
     auto ids = store::PrivacyStore::RetentionCandidates(
-        session, schema, cutoff, fields, kErasedText, batch);
+        session, schema, cutoff, fields, kErasedText, *after_id, batch);
     if (!ids.ok()) return ids.status();
     *candidates = static_cast<int64_t>(ids->size());
+    if (!ids->empty()) *after_id = ids->back();
     auto got = deps.records->GetAll(session, schema, *ids);
     if (!got.ok()) return got.status();
     auto erased =
@@ -918,7 +922,7 @@ absl::Status PreviewRetention(const Deps& deps, const RetentionRules& rules,
           session, schema, cutoff, fields, kErasedText);
       if (!n.ok()) return n.status();
       auto sample = store::PrivacyStore::RetentionCandidates(
-          session, schema, cutoff, fields, kErasedText, 10);
+          session, schema, cutoff, fields, kErasedText, "", 10);
       if (!sample.ok()) return sample.status();
       crm::v1::RetentionRuleResult* out = report->add_rules();
       out->set_rule(rule.name());
@@ -968,13 +972,14 @@ absl::Status RunRetention(const Deps& deps, const RetentionRules& rules,
       // One cutoff per rule and run: records that age meanwhile wait for
       // the next run.
       const int64_t cutoff = Cutoff(deps, rule);
+      std::string after_id;
       for (;;) {
         if (options.stop && options.stop()) {
           s = absl::CancelledError("the retention run was stopped");
           break;
         }
         int64_t candidates = 0, done = 0;
-        s = RetentionBatch(deps, rule, cutoff, batch, run->name(),
+        s = RetentionBatch(deps, rule, cutoff, batch, run->name(), &after_id,
                            &candidates, &done);
         if (!s.ok() || candidates == 0) break;
         run->set_batches(run->batches() + 1);

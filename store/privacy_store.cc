@@ -96,14 +96,15 @@ absl::StatusOr<std::string> RetentionWhere(
 absl::StatusOr<std::vector<std::string>> PrivacyStore::RetentionCandidates(
     Session& session, const model::ObjectSchema& schema, int64_t cutoff,
     const std::vector<std::string>& fields, absl::string_view erased_text,
-    int limit) {
+    absl::string_view after_id, int limit) {
   std::vector<model::SqlValue> params;
   auto where = RetentionWhere(schema, cutoff, fields, erased_text, &params);
   if (!where.ok()) return where.status();
+  params.push_back(std::string(after_id));
   params.push_back(int64_t{limit});
   return Ids(session,
              {absl::StrCat("SELECT id FROM ", schema.collection(), " WHERE ",
-                           *where, " ORDER BY id LIMIT ?"),
+                           *where, " AND id > ? ORDER BY id LIMIT ?"),
               std::move(params)},
              "finding retention candidates");
 }

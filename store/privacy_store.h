@@ -58,12 +58,14 @@ class PrivacyStore {
  public:
   // Retention candidates of `schema`: records with update_time < `cutoff`
   // (Unix microseconds) and, when `fields` is not empty, at least one of
-  // them neither '' nor `erased_text`. Ids in id order, at most `limit`;
-  // Count counts them all.
+  // them neither '' nor `erased_text`. Ids in id order after `after_id`
+  // ("": from the first), at most `limit` (a run passes the last id of its
+  // previous batch, so that no batch walks again over the records done
+  // before it); Count counts them all.
   static absl::StatusOr<std::vector<std::string>> RetentionCandidates(
       Session& session, const model::ObjectSchema& schema, int64_t cutoff,
       const std::vector<std::string>& fields, absl::string_view erased_text,
-      int limit);
+      absl::string_view after_id, int limit);
   static absl::StatusOr<int64_t> CountRetentionCandidates(
       Session& session, const model::ObjectSchema& schema, int64_t cutoff,
       const std::vector<std::string>& fields, absl::string_view erased_text);

@@ -203,13 +203,17 @@ TEST_P(PrivacyStoreTest, RetentionCandidatesAreOldAndNotYetAnonymized) {
   Tx([&](Session& s) -> absl::Status {
     auto ids = PrivacyStore::RetentionCandidates(s, Contacts(), 500,
                                                  {"email", "phone"},
-                                                 "[erased]", 10);
+                                                 "[erased]", "", 10);
     if (!ids.ok()) return ids.status();
     EXPECT_THAT(*ids, ElementsAre("old"));
     auto every = PrivacyStore::RetentionCandidates(s, Contacts(), 500, {},
-                                                   "[erased]", 10);
+                                                   "[erased]", "", 10);
     if (!every.ok()) return every.status();
     EXPECT_THAT(*every, ElementsAre("old", "old-done"));
+    auto after = PrivacyStore::RetentionCandidates(s, Contacts(), 500, {},
+                                                   "[erased]", "old", 10);
+    if (!after.ok()) return after.status();
+    EXPECT_THAT(*after, ElementsAre("old-done"));
     auto n = PrivacyStore::CountRetentionCandidates(s, Contacts(), 2000, {},
                                                     "[erased]");
     if (!n.ok()) return n.status();

@@ -18,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "audit/call_scope.h"
 #include "audit/diff.h"
@@ -985,6 +986,7 @@ absl::Status RunRetention(const Deps& deps, const RetentionRules& rules,
         run->set_batches(run->batches() + 1);
         result->set_records(result->records() + done);
         if (done == 0) break;  // nothing left it may change
+        if (options.pause > absl::ZeroDuration()) absl::SleepFor(options.pause);
       }
     }
     const absl::Time end = deps.clock->Now();

@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "audit/signing.h"
 #include "crm/v1/privacy_service.pb.h"
 #include "crypto/key_bytes.h"
@@ -91,6 +92,9 @@ struct RetentionOptions {
   // Checked between batches: true stops the run (CANCELLED; the batches
   // done stay committed and audited).
   std::function<bool()> stop;
+  // Slept between two batches, leaving the cores to traffic (on a small
+  // machine a run's batches otherwise take them back to back).
+  absl::Duration pause = absl::ZeroDuration();
 };
 
 // One run: FAILED_PRECONDITION, doing nothing, if a run holds the lock

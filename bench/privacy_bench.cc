@@ -9,12 +9,13 @@
 //            in batches of 500, while a reader thread Gets one account in a
 //            loop: Get p50/p99 idle (before) and during the run
 //            (PRIVACY_BENCH_BATCH, default 500; PRIVACY_BENCH_PAUSE_MS
-//            between batches, default 0);
+//            between batches, default RetentionOptions' 100 ms);
 //   floor    the same reader while PRIVACY_BENCH_BURNERS (default 1)
 //            threads spin on the CPU for 5 s with no database work.
 // Usage: privacy_bench [sqlite|postgresql] (CRM_TEST_PG_DIR for postgresql).
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -198,7 +199,9 @@ int Main(int argc, char** argv) {
   crm::v1::RetentionRun run;
   records::RetentionOptions options;
   options.batch_size = EnvInt("PRIVACY_BENCH_BATCH", 500);
-  options.pause = absl::Milliseconds(EnvInt("PRIVACY_BENCH_PAUSE_MS", 0));
+  if (getenv("PRIVACY_BENCH_PAUSE_MS") != nullptr) {
+    options.pause = absl::Milliseconds(EnvInt("PRIVACY_BENCH_PAUSE_MS", 0));
+  }
   const int64_t t0 = NowNanos();
   absl::Status s = records::RunRetention(deps, rules, options, &run);
   const int64_t ns = NowNanos() - t0;

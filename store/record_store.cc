@@ -123,6 +123,26 @@ bool IsOrderColumn(const ObjectSchema& schema, const std::string& column) {
          schema.FieldIndex(column) >= 0;
 }
 
+// "<each of records[begin, end) at its version>" for a WHERE clause:
+//   "id" IN (?, ...) AND ("id" || ':' || version) IN (?, ...)
+// The key is unambiguous (the version is the digits after the last ':').
+// Not one "(id = ? AND version = ?) OR ..." term per record: SQLite takes
+// ~10 ms to prepare 500 such terms; the IN lists prepare in ~1 ms and
+// execute through the primary key on both backends.
+void AppendVersionMatch(const std::vector<RecordVersion>& records,
+                        size_t begin, size_t end, SqlFragment* stmt) {
+  std::vector<SqlValue> keys;
+  keys.reserve(end - begin);
+  for (size_t i = begin; i < end; ++i) {
+    stmt->params.push_back(records[i].id);
+    keys.push_back(absl::StrCat(records[i].id, ":", records[i].version));
+  }
+  absl::StrAppend(&stmt->sql, "\"id\" IN (", Placeholders(end - begin),
+                  ") AND (\"id\" || ':' || CAST(\"version\" AS TEXT)) IN (",
+                  Placeholders(end - begin), ")");
+  for (SqlValue& k : keys) stmt->params.push_back(std::move(k));
+}
+
 // Runs `fn(session)` on a leased autocommit session and returns its result.
 template <typename T, typename Fn>
 absl::StatusOr<T> Standalone(Database* db, Fn fn) {
@@ -505,11 +525,7 @@ absl::StatusOr<int64_t> RecordStore::UpdateAllIfVersion(
       records.size(), 2, prefix->params.size(),
       [&](size_t begin, size_t end) -> absl::Status {
         SqlFragment stmt = *prefix;
-        for (size_t i = begin; i < end; ++i) {
-          stmt.Append(i == begin ? "(\"id\" = ? AND \"version\" = ?)"
-                                 : " OR (\"id\" = ? AND \"version\" = ?)",
-                      {records[i].id, records[i].version});
-        }
+        AppendVersionMatch(records, begin, end, &stmt);
         absl::StatusOr<int64_t> n = Execute(session, stmt, operation);
         if (!n.ok()) return n.status();
         updated += *n;
@@ -540,11 +556,7 @@ absl::StatusOr<int64_t> RecordStore::DeleteAllIfVersion(
       records.size(), 2, 0, [&](size_t begin, size_t end) -> absl::Status {
         SqlFragment stmt;
         stmt.sql = absl::StrCat("DELETE FROM ", Table(schema), " WHERE ");
-        for (size_t i = begin; i < end; ++i) {
-          stmt.Append(i == begin ? "(\"id\" = ? AND \"version\" = ?)"
-                                 : " OR (\"id\" = ? AND \"version\" = ?)",
-                      {records[i].id, records[i].version});
-        }
+        AppendVersionMatch(records, begin, end, &stmt);
         absl::StatusOr<int64_t> n = Execute(session, stmt, sql.deleting);
         if (!n.ok()) return n.status();
         deleted += *n;

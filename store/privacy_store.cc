@@ -39,6 +39,23 @@ std::string FieldsClause(const std::vector<std::string>& fields,
   return absl::StrCat(" AND field IN (", Placeholders(fields.size()), ")");
 }
 
+// The parameters of one chunk of a statement "... collection = ? ...
+// record_id IN (" over `record_ids` [begin, end), restricted to `fields`
+// when not empty: appends the collection, the ids and the fields to
+// `params`, and returns the text that follows: "?, ..., ?)" and the
+// fields' clause.
+std::string ChunkParams(absl::string_view collection,
+                        const std::vector<std::string>& record_ids,
+                        size_t begin, size_t end,
+                        const std::vector<std::string>& fields,
+                        std::vector<model::SqlValue>* params) {
+  params->push_back(std::string(collection));
+  params->insert(params->end(), record_ids.begin() + begin,
+                 record_ids.begin() + end);
+  return absl::StrCat(Placeholders(end - begin), ")",
+                      FieldsClause(fields, params));
+}
+
 // `select` (ending in "record_id IN (", with one parameter, the
 // collection, and grouping nothing yet) run over `record_ids` in chunks,
 // restricted to `fields` when not empty: record id -> count.
@@ -49,13 +66,11 @@ absl::StatusOr<std::map<std::string, int64_t>> CountPerRecord(
   std::map<std::string, int64_t> out;
   absl::Status s = ForEachChunk(
       record_ids.size(), 1, 1 + fields.size(), [&](size_t begin, size_t end) {
-        std::vector<model::SqlValue> params = {std::string(collection)};
-        params.insert(params.end(), record_ids.begin() + begin,
-                      record_ids.begin() + end);
-        std::string clause = FieldsClause(fields, &params);
+        std::vector<model::SqlValue> params;
+        const std::string ids =
+            ChunkParams(collection, record_ids, begin, end, fields, &params);
         auto rows = Query(session,
-                          {absl::StrCat(select, Placeholders(end - begin), ")",
-                                        clause, " GROUP BY record_id"),
+                          {absl::StrCat(select, ids, " GROUP BY record_id"),
                            std::move(params)},
                           operation);
         if (!rows.ok()) return rows.status();
@@ -235,13 +250,13 @@ absl::StatusOr<std::map<std::string, int64_t>> PrivacyStore::RemoveShares(
   if (!counts.ok()) return counts.status();
   absl::Status s = ForEachChunk(
       record_ids.size(), 1, 1, [&](size_t begin, size_t end) {
-        std::vector<model::SqlValue> params = {std::string(collection)};
-        params.insert(params.end(), record_ids.begin() + begin,
-                      record_ids.begin() + end);
+        std::vector<model::SqlValue> params;
+        const std::string ids =
+            ChunkParams(collection, record_ids, begin, end, {}, &params);
         return Execute(session,
                        {absl::StrCat("DELETE FROM record_shares WHERE object "
                                      "= ? AND record_id IN (",
-                                     Placeholders(end - begin), ")"),
+                                     ids),
                         std::move(params)},
                        "removing records' shares")
             .status();
@@ -270,16 +285,15 @@ absl::StatusOr<int64_t> PrivacyStore::ScrubHistoryValues(
   int64_t total = 0;
   absl::Status s = ForEachChunk(
       record_ids.size(), 1, 1 + fields.size(), [&](size_t begin, size_t end) {
-        std::vector<model::SqlValue> params = {std::string(collection)};
-        params.insert(params.end(), record_ids.begin() + begin,
-                      record_ids.begin() + end);
-        std::string clause = FieldsClause(fields, &params);
+        std::vector<model::SqlValue> params;
+        const std::string ids =
+            ChunkParams(collection, record_ids, begin, end, fields, &params);
         auto n = Execute(
             session,
             {absl::StrCat("UPDATE field_history SET value = '', "
                           "value_recorded = 0 WHERE collection = ? AND "
                           "value_recorded = 1 AND record_id IN (",
-                          Placeholders(end - begin), ")", clause),
+                          ids),
              std::move(params)},
             "removing values from records' history");
         if (!n.ok()) return n.status();

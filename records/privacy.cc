@@ -1,5 +1,7 @@
 #include "records/privacy.h"
 
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -16,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "audit/call_scope.h"
 #include "audit/diff.h"
@@ -145,12 +148,12 @@ absl::StatusOr<Subject> Resolve(store::Session& session, const Deps& deps,
     auto ids =
         store::PrivacyStore::FindByReference(session, schema, field, *names);
     if (!ids.ok()) return ids.status();
-    for (const std::string& id : *ids) {
-      auto got = deps.records->Get(session, schema, id);
-      if (!got.ok()) return got.status();
-      if (!got->has_value()) continue;
+    auto got = deps.records->GetAll(session, schema, *ids);
+    if (!got.ok()) return got.status();
+    for (model::Record& r : *got) {
+      std::string name = schema.ResourceName(r.id);
       out.records.push_back(
-          SubjectRecord{&schema, **std::move(got), schema.ResourceName(id)});
+          SubjectRecord{&schema, std::move(r), std::move(name)});
     }
   }
   return out;
@@ -175,17 +178,16 @@ std::string WriterJson(const store::FieldWriter& w) {
 
 // The consent held for one of the subject's records (contacts and leads),
 // as a JSON array: each entry with its history, oldest change first.
-absl::StatusOr<std::string> ConsentSection(store::Session& session,
-                                           const ObjectSchema& schema,
-                                           const std::string& id) {
-  auto entries = store::ConsentStore::Get(session, schema.collection(), id);
-  if (!entries.ok()) return entries.status();
-  if (entries->empty()) return std::string("[]");
+// `entries`: the record's current entries (ConsentStore::GetAll).
+absl::StatusOr<std::string> ConsentSection(
+    store::Session& session, const ObjectSchema& schema, const std::string& id,
+    const std::vector<store::ConsentRow>& entries) {
+  if (entries.empty()) return std::string("[]");
   auto history = store::ConsentStore::History(session, schema.collection(),
                                               id, 0, 100000);
   if (!history.ok()) return history.status();
   std::string out = "[";
-  for (const store::ConsentRow& e : *entries) {
+  for (const store::ConsentRow& e : entries) {
     if (out.size() > 1) out += ",";
     absl::StrAppend(
         &out, "{\"channel\":", audit::JsonString(e.channel),
@@ -262,85 +264,227 @@ absl::Status LoadReceipt(store::Session& session, const std::string& id,
   return DecodeReceipt(**row, out);
 }
 
-// What erasure does (dry run) or did to one record. With `apply`, does it
-// on `session`.
-absl::StatusOr<std::optional<ErasedRecord>> EraseOne(
+// ABORTED for a conditional write of `records` (the versions they were
+// read at) that matched fewer rows than it named: names the first record
+// found changed (still there after a delete; updated = true: not at the
+// next version after an update), or the object if none can be told.
+absl::Status LostRace(store::Session& session, const Deps& deps,
+                      const ObjectSchema& schema,
+                      const std::vector<store::RecordVersion>& records,
+                      bool updated) {
+  std::string which = absl::StrCat("a record of ", schema.collection());
+  std::vector<std::string> ids;
+  for (const store::RecordVersion& r : records) ids.push_back(r.id);
+  auto now = deps.records->GetAll(session, schema, ids);
+  if (now.ok()) {
+    std::map<std::string, int64_t> versions;
+    for (const model::Record& r : *now) versions[r.id] = r.version;
+    for (const store::RecordVersion& r : records) {
+      auto it = versions.find(r.id);
+      const bool changed = updated ? it == versions.end() ||
+                                         it->second != r.version + 1
+                                   : it != versions.end();
+      if (changed) {
+        which = schema.ResourceName(r.id);
+        break;
+      }
+    }
+  }
+  return absl::AbortedError(absl::StrCat(
+      which, " changed during the erasure; nothing was erased; retry"));
+}
+
+// What erasure does (dry run) or did to `records`, all of `schema`, in
+// their order (nullopt: nothing of the person was left in it). With
+// `apply`, does it on `session`: a few statements per chunk of records
+// (shares, history, provenance, the records themselves), not per record.
+absl::StatusOr<std::vector<std::optional<ErasedRecord>>> EraseRecords(
     store::Session& session, const Deps& deps, const ErasureRule& rule,
-    const SubjectRecord& r, bool apply) {
-  const ObjectSchema& schema = *r.schema;
-  const std::string& id = r.record.id;
-  ErasedRecord out;
-  out.set_record(r.name);
+    const ObjectSchema& schema, const std::vector<model::Record>& records,
+    bool apply) {
+  std::vector<std::optional<ErasedRecord>> out;
+  if (records.empty()) return out;
+  const std::string& collection = schema.collection();
+  std::vector<std::string> ids;
+  std::vector<store::RecordVersion> versions;
+  for (const model::Record& r : records) {
+    ids.push_back(r.id);
+    versions.push_back({r.id, r.version});
+  }
   std::vector<std::string> fields;
   if (rule.action() == ErasureRule::ANONYMIZE) {
     fields.assign(rule.fields().begin(), rule.fields().end());
-    out.set_action(ErasedRecord::ANONYMIZED);
-    for (const std::string& f : fields) out.add_fields(f);
-  } else {
-    out.set_action(ErasedRecord::DELETED);
   }
   auto shares = apply
-                    ? store::PrivacyStore::RemoveShares(session,
-                                                        schema.collection(), id)
-                    : store::PrivacyStore::CountShares(session,
-                                                       schema.collection(), id);
+                    ? store::PrivacyStore::RemoveShares(session, collection, ids)
+                    : store::PrivacyStore::CountShares(session, collection, ids);
   if (!shares.ok()) return shares.status();
-  out.set_shares_removed(*shares);
-  auto history = store::PrivacyStore::CountHistoryValues(
-      session, schema.collection(), id, fields);
+  auto history = store::PrivacyStore::CountHistoryValues(session, collection,
+                                                         ids, fields);
   if (!history.ok()) return history.status();
-  out.set_history_scrubbed(*history);
-  if (!apply) return std::optional<ErasedRecord>(std::move(out));
+  auto count = [](const std::map<std::string, int64_t>& m,
+                  const std::string& id) -> int64_t {
+    auto it = m.find(id);
+    return it == m.end() ? 0 : it->second;
+  };
+  for (const model::Record& r : records) {
+    ErasedRecord e;
+    e.set_record(schema.ResourceName(r.id));
+    if (rule.action() == ErasureRule::ANONYMIZE) {
+      e.set_action(ErasedRecord::ANONYMIZED);
+      for (const std::string& f : fields) e.add_fields(f);
+    } else {
+      e.set_action(ErasedRecord::DELETED);
+    }
+    e.set_shares_removed(count(*shares, r.id));
+    e.set_history_scrubbed(count(*history, r.id));
+    out.push_back(std::move(e));
+  }
+  if (!apply) return out;
 
-  if (out.action() == ErasedRecord::DELETED) {
-    if (absl::Status s = store::ProvenanceStore::Forget(
-            session, schema.collection(), id);
+  if (rule.action() == ErasureRule::DELETE) {
+    if (absl::Status s =
+            store::ProvenanceStore::ForgetAll(session, collection, ids);
         !s.ok()) {
       return s;
     }
-    auto deleted =
-        deps.records->DeleteIfVersion(session, schema, id, r.record.version);
+    auto deleted = deps.records->DeleteAllIfVersion(session, schema, versions);
     if (!deleted.ok()) return deleted.status();
-    if (!*deleted) {
-      return absl::AbortedError(absl::StrCat(
-          r.name, " changed during the erasure; nothing was erased; retry"));
+    if (*deleted != static_cast<int64_t>(versions.size())) {
+      return LostRace(session, deps, schema, versions, /*updated=*/false);
     }
-    return std::optional<ErasedRecord>(std::move(out));
+    return out;
   }
-  auto scrubbed = store::PrivacyStore::ScrubHistoryValues(
-      session, schema.collection(), id, fields);
+  auto scrubbed = store::PrivacyStore::ScrubHistoryValues(session, collection,
+                                                          ids, fields);
   if (!scrubbed.ok()) return scrubbed.status();
-  model::Record next = r.record;
+  // The values every anonymized record gets (the same for all).
+  model::Record erased = records[0];
   std::vector<int> indexes;
-  bool changed = false;
   for (const std::string& f : fields) {
     const int i = schema.FieldIndex(f);
-    const model::FieldSchema& field = schema.fields()[i];
-    model::SqlValue erased =
-        std::string(field.required ? kErasedText : "");
-    if (next.values[i] != erased) changed = true;
-    next.values[i] = std::move(erased);
+    erased.values[i] = std::string(schema.fields()[i].required ? kErasedText
+                                                               : "");
     indexes.push_back(i);
   }
-  if (!changed && *scrubbed == 0 && *shares == 0) {
-    return std::optional<ErasedRecord>();  // nothing of the person left
-  }
-  if (changed) {
-    const int ut = schema.FieldIndex("update_time");
-    if (ut >= 0) {
-      next.values[ut] = absl::ToUnixMicros(deps.clock->Now());
-      indexes.push_back(ut);
-    }
-    auto updated = deps.records->UpdateIfVersion(session, schema, id,
-                                                 r.record.version, indexes,
-                                                 next);
-    if (!updated.ok()) return updated.status();
-    if (!*updated) {
-      return absl::AbortedError(absl::StrCat(
-          r.name, " changed during the erasure; nothing was erased; retry"));
+  std::vector<store::RecordVersion> changed;
+  for (size_t k = 0; k < records.size(); ++k) {
+    bool differs = false;
+    for (int i : indexes) differs |= records[k].values[i] != erased.values[i];
+    if (differs) {
+      changed.push_back(versions[k]);
+    } else if (out[k]->history_scrubbed() == 0 &&
+               out[k]->shares_removed() == 0) {
+      out[k].reset();  // nothing of the person left
     }
   }
-  return std::optional<ErasedRecord>(std::move(out));
+  if (changed.empty()) return out;
+  const int ut = schema.FieldIndex("update_time");
+  if (ut >= 0) {
+    erased.values[ut] = absl::ToUnixMicros(deps.clock->Now());
+    indexes.push_back(ut);
+  }
+  auto updated = deps.records->UpdateAllIfVersion(session, schema, changed,
+                                                  indexes, erased);
+  if (!updated.ok()) return updated.status();
+  if (*updated != static_cast<int64_t>(changed.size())) {
+    return LostRace(session, deps, schema, changed, /*updated=*/true);
+  }
+  return out;
+}
+
+// Consecutive records of one schema in `records` (the subject's are
+// grouped: persons, then activities, then cases): calls fn(schema,
+// begin, end) for each run, stopping at the first error.
+absl::Status ForEachSchemaRun(
+    const std::vector<SubjectRecord>& records,
+    const std::function<absl::Status(const ObjectSchema&, size_t, size_t)>&
+        fn) {
+  for (size_t begin = 0; begin < records.size();) {
+    size_t end = begin + 1;
+    while (end < records.size() && records[end].schema == records[begin].schema) {
+      ++end;
+    }
+    if (absl::Status s = fn(*records[begin].schema, begin, end); !s.ok()) {
+      return s;
+    }
+    begin = end;
+  }
+  return absl::OkStatus();
+}
+
+// Appends one exported record to the document's sections: the record as
+// JSON (fields it may not read cleared) to records[collection], and its
+// provenance, history and consent (from the run's maps) to the others.
+absl::Status RenderRecord(
+    store::Session& session, const ObjectSchema& schema,
+    const policy::FieldAccess& access,
+    const std::vector<std::string>& readable, const model::Record& record,
+    const std::map<std::string, std::vector<store::ProvenanceRow>>& prov,
+    const std::map<std::string, std::vector<store::HistoryRow>>& hist,
+    const std::map<std::string, std::vector<store::ConsentRow>>& held,
+    const google::protobuf::util::JsonPrintOptions& json,
+    std::map<std::string, std::vector<std::string>>* records,
+    std::string* provenance, std::string* history, std::string* consent) {
+  const std::string name = schema.ResourceName(record.id);
+  std::unique_ptr<google::protobuf::Message> message(
+      google::protobuf::MessageFactory::generated_factory()
+          ->GetPrototype(schema.descriptor())
+          ->New());
+  model::RecordToMessage(schema, record, message.get());
+  for (size_t i = 0; i < schema.fields().size(); ++i) {
+    if (!access.CanRead(static_cast<int>(i))) {
+      message->GetReflection()->ClearField(message.get(),
+                                           schema.fields()[i].descriptor);
+    }
+  }
+  std::string text;
+  if (!google::protobuf::util::MessageToJsonString(*message, &text, json)
+           .ok()) {
+    return absl::InternalError(
+        absl::StrCat("could not render ", name, " as JSON"));
+  }
+  (*records)[schema.collection()].push_back(std::move(text));
+
+  std::string entries;
+  if (auto it = prov.find(record.id); it != prov.end()) {
+    for (const store::ProvenanceRow& row : it->second) {
+      if (std::find(readable.begin(), readable.end(), row.field) ==
+          readable.end()) {
+        continue;
+      }
+      absl::StrAppend(&entries, entries.empty() ? "" : ",",
+                      "{\"field\":", audit::JsonString(row.field), ",",
+                      WriterJson(row.writer), "}");
+    }
+  }
+  absl::StrAppend(provenance, provenance->empty() ? "" : ",",
+                  audit::JsonString(name), ":[", entries, "]");
+
+  entries.clear();
+  if (auto it = hist.find(record.id); it != hist.end()) {
+    for (const store::HistoryRow& row : it->second) {
+      absl::StrAppend(&entries, entries.empty() ? "" : ",",
+                      "{\"sequence\":", row.version,
+                      ",\"field\":", audit::JsonString(row.field),
+                      ",\"operation\":", audit::JsonString(row.operation));
+      if (row.value_recorded) {
+        absl::StrAppend(&entries, ",\"value\":", audit::JsonString(row.value));
+      }
+      absl::StrAppend(&entries, ",", WriterJson(row.writer), "}");
+    }
+  }
+  absl::StrAppend(history, history->empty() ? "" : ",",
+                  audit::JsonString(name), ":[", entries, "]");
+
+  static const std::vector<store::ConsentRow> kNone;
+  auto it = held.find(record.id);
+  auto section = ConsentSection(session, schema, record.id,
+                                it == held.end() ? kNone : it->second);
+  if (!section.ok()) return section.status();
+  absl::StrAppend(consent, consent->empty() ? "" : ",",
+                  audit::JsonString(name), ":", *section);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -433,78 +577,56 @@ absl::Status ExportSubject(const Deps& deps, const policy::Evaluator& eval,
     if (!subject.ok()) return subject.status();
     google::protobuf::util::JsonPrintOptions json;
     json.preserve_proto_field_names = true;
-    for (const SubjectRecord& r : subject->records) {
-      const ObjectSchema& schema = *r.schema;
-      if (!eval.AllowsObject(schema, Operation::kRead)) continue;
-      auto loaded = LoadRecord(session, deps, eval, schema, r.record.id);
-      if (!loaded.ok()) return loaded.status();
-      if (!loaded->has_value() ||
-          !eval.AllowsRecord(schema, Operation::kRead, (*loaded)->Facts())) {
-        continue;  // hidden: left out, never named
-      }
-      const policy::FieldAccess access = eval.Fields(schema);
-      std::unique_ptr<google::protobuf::Message> message(
-          google::protobuf::MessageFactory::generated_factory()
-              ->GetPrototype(schema.descriptor())
-              ->New());
-      model::RecordToMessage(schema, (*loaded)->record, message.get());
-      std::vector<std::string> readable;
-      for (size_t i = 0; i < schema.fields().size(); ++i) {
-        if (access.CanRead(static_cast<int>(i))) {
-          readable.push_back(schema.fields()[i].name);
-        } else {
-          message->GetReflection()->ClearField(message.get(),
-                                               schema.fields()[i].descriptor);
-        }
-      }
-      std::string text;
-      if (!google::protobuf::util::MessageToJsonString(*message, &text, json)
-               .ok()) {
-        return absl::InternalError(
-            absl::StrCat("could not render ", r.name, " as JSON"));
-      }
-      records[schema.collection()].push_back(std::move(text));
-      names.push_back(r.name);
-
-      auto prov = store::ProvenanceStore::Provenance(
-          session, schema.collection(), r.record.id);
-      if (!prov.ok()) return prov.status();
-      std::string entries;
-      for (const store::ProvenanceRow& row : *prov) {
-        if (std::find(readable.begin(), readable.end(), row.field) ==
-            readable.end()) {
-          continue;
-        }
-        absl::StrAppend(&entries, entries.empty() ? "" : ",",
-                        "{\"field\":", audit::JsonString(row.field), ",",
-                        WriterJson(row.writer), "}");
-      }
-      absl::StrAppend(&provenance, provenance.empty() ? "" : ",",
-                      audit::JsonString(r.name), ":[", entries, "]");
-
-      auto hist = store::ProvenanceStore::History(
-          session, schema.collection(), r.record.id, readable, 0, "",
-          kHistoryLimit);
-      if (!hist.ok()) return hist.status();
-      entries.clear();
-      for (const store::HistoryRow& row : *hist) {
-        absl::StrAppend(&entries, entries.empty() ? "" : ",",
-                        "{\"sequence\":", row.version,
-                        ",\"field\":", audit::JsonString(row.field),
-                        ",\"operation\":", audit::JsonString(row.operation));
-        if (row.value_recorded) {
-          absl::StrAppend(&entries, ",\"value\":", audit::JsonString(row.value));
-        }
-        absl::StrAppend(&entries, ",", WriterJson(row.writer), "}");
-      }
-      absl::StrAppend(&history, history.empty() ? "" : ",",
-                      audit::JsonString(r.name), ":[", entries, "]");
-
-      auto held = ConsentSection(session, schema, r.record.id);
-      if (!held.ok()) return held.status();
-      absl::StrAppend(&consent, consent.empty() ? "" : ",",
-                      audit::JsonString(r.name), ":", *held);
-    }
+    absl::Status rendered = ForEachSchemaRun(
+        subject->records,
+        [&](const ObjectSchema& schema, size_t begin,
+            size_t end) -> absl::Status {
+          if (!eval.AllowsObject(schema, Operation::kRead)) {
+            return absl::OkStatus();
+          }
+          std::vector<model::Record> run;
+          for (size_t i = begin; i < end; ++i) {
+            run.push_back(subject->records[i].record);
+          }
+          auto loaded = LoadFacts(session, deps, eval, schema, std::move(run));
+          if (!loaded.ok()) return loaded.status();
+          std::vector<const LoadedRecord*> visible;
+          std::vector<std::string> ids;
+          for (const LoadedRecord& l : *loaded) {
+            if (!eval.AllowsRecord(schema, Operation::kRead, l.Facts())) {
+              continue;  // hidden: left out, never named
+            }
+            visible.push_back(&l);
+            ids.push_back(l.record.id);
+          }
+          const policy::FieldAccess access = eval.Fields(schema);
+          std::vector<std::string> readable;
+          for (size_t i = 0; i < schema.fields().size(); ++i) {
+            if (access.CanRead(static_cast<int>(i))) {
+              readable.push_back(schema.fields()[i].name);
+            }
+          }
+          // Provenance, history and consent of the whole run: one
+          // statement each per chunk of records.
+          auto prov = store::ProvenanceStore::ProvenanceOf(
+              session, schema.collection(), ids);
+          if (!prov.ok()) return prov.status();
+          auto hist = store::ProvenanceStore::HistoryOf(
+              session, schema.collection(), ids, readable, kHistoryLimit);
+          if (!hist.ok()) return hist.status();
+          auto held =
+              store::ConsentStore::GetAll(session, schema.collection(), ids);
+          if (!held.ok()) return held.status();
+          for (const LoadedRecord* l : visible) {
+            absl::Status s = RenderRecord(
+                session, schema, access, readable, l->record, *prov, *hist,
+                *held, json, &records, &provenance, &history, &consent);
+            if (!s.ok()) return s;
+            names.push_back(schema.ResourceName(l->record.id));
+          }
+          return absl::OkStatus();
+        });
+    if (!rendered.ok()) return rendered;
     auto actors = store::PrivacyStore::AuditActors(session, names);
     if (!actors.ok()) return actors.status();
     std::map<std::string, std::vector<const store::AuditActorRow*>> by_actor;
@@ -599,15 +721,27 @@ absl::Status EraseSubject(const Deps& deps, const PrivacyKeys& keys,
     auto subject = Resolve(session, deps, request.subject());
     if (!subject.ok()) return subject.status();
     crm::v1::ErasureReceipt receipt;
-    for (const SubjectRecord& r : subject->records) {
-      const ErasureRule* rule = RuleFor(rules, r.schema->collection());
-      if (rule == nullptr) continue;
-      auto erased = EraseOne(session, deps, *rule, r, !request.dry_run());
-      if (!erased.ok()) return erased.status();
-      if (!erased->has_value()) continue;
-      *(request.dry_run() ? response->add_would_erase()
-                          : receipt.add_records()) = **erased;
-    }
+    absl::Status erased_all = ForEachSchemaRun(
+        subject->records,
+        [&](const ObjectSchema& schema, size_t begin,
+            size_t end) -> absl::Status {
+          const ErasureRule* rule = RuleFor(rules, schema.collection());
+          if (rule == nullptr) return absl::OkStatus();
+          std::vector<model::Record> run;
+          for (size_t i = begin; i < end; ++i) {
+            run.push_back(subject->records[i].record);
+          }
+          auto erased = EraseRecords(session, deps, *rule, schema, run,
+                                     !request.dry_run());
+          if (!erased.ok()) return erased.status();
+          for (std::optional<ErasedRecord>& e : *erased) {
+            if (!e.has_value()) continue;
+            *(request.dry_run() ? response->add_would_erase()
+                                : receipt.add_records()) = *std::move(e);
+          }
+          return absl::OkStatus();
+        });
+    if (!erased_all.ok()) return erased_all;
     if (request.dry_run()) return absl::OkStatus();
 
     const std::string id = NewReceiptId();
@@ -706,12 +840,15 @@ std::string Encode(const google::protobuf::Message& m) {
   return absl::Base64Escape(m.SerializeAsString());
 }
 
-// One batch of `rule`: up to `batch` candidates processed and audited in
-// one transaction. Sets *candidates and *done.
+// One batch of `rule`: up to `batch` candidates after *after_id processed
+// and audited in one transaction. Sets *candidates and *done, and moves
+// *after_id to the batch's last candidate (every candidate is changed by
+// its batch, so none is left behind it).
 absl::Status RetentionBatch(const Deps& deps,
                             const crm::v1::RetentionRule& rule, int64_t cutoff,
                             int batch, const std::string& run_name,
-                            int64_t* candidates, int64_t* done) {
+                            std::string* after_id, int64_t* candidates,
+                            int64_t* done) {
   const ObjectSchema& schema = Schema(rule.object());
   const ErasureRule erasure = AsErasureRule(rule);
   const std::vector<std::string> fields = AnonymizedFields(rule);
@@ -719,17 +856,17 @@ absl::Status RetentionBatch(const Deps& deps,
     *candidates = 0;
     *done = 0;
     auto ids = store::PrivacyStore::RetentionCandidates(
-        session, schema, cutoff, fields, kErasedText, batch);
+        session, schema, cutoff, fields, kErasedText, *after_id, batch);
     if (!ids.ok()) return ids.status();
     *candidates = static_cast<int64_t>(ids->size());
-    for (const std::string& id : *ids) {
-      auto got = deps.records->Get(session, schema, id);
-      if (!got.ok()) return got.status();
-      if (!got->has_value()) continue;
-      SubjectRecord r{&schema, **std::move(got), schema.ResourceName(id)};
-      auto erased = EraseOne(session, deps, erasure, r, /*apply=*/true);
-      if (!erased.ok()) return erased.status();
-      if (erased->has_value()) ++*done;
+    if (!ids->empty()) *after_id = ids->back();
+    auto got = deps.records->GetAll(session, schema, *ids);
+    if (!got.ok()) return got.status();
+    auto erased =
+        EraseRecords(session, deps, erasure, schema, *got, /*apply=*/true);
+    if (!erased.ok()) return erased.status();
+    for (const std::optional<ErasedRecord>& e : *erased) {
+      if (e.has_value()) ++*done;
     }
     if (*done == 0) return absl::OkStatus();
     crm::v1::AuditEvent event;
@@ -786,7 +923,7 @@ absl::Status PreviewRetention(const Deps& deps, const RetentionRules& rules,
           session, schema, cutoff, fields, kErasedText);
       if (!n.ok()) return n.status();
       auto sample = store::PrivacyStore::RetentionCandidates(
-          session, schema, cutoff, fields, kErasedText, 10);
+          session, schema, cutoff, fields, kErasedText, "", 10);
       if (!sample.ok()) return sample.status();
       crm::v1::RetentionRuleResult* out = report->add_rules();
       out->set_rule(rule.name());
@@ -836,18 +973,20 @@ absl::Status RunRetention(const Deps& deps, const RetentionRules& rules,
       // One cutoff per rule and run: records that age meanwhile wait for
       // the next run.
       const int64_t cutoff = Cutoff(deps, rule);
+      std::string after_id;
       for (;;) {
         if (options.stop && options.stop()) {
           s = absl::CancelledError("the retention run was stopped");
           break;
         }
         int64_t candidates = 0, done = 0;
-        s = RetentionBatch(deps, rule, cutoff, batch, run->name(),
+        s = RetentionBatch(deps, rule, cutoff, batch, run->name(), &after_id,
                            &candidates, &done);
         if (!s.ok() || candidates == 0) break;
         run->set_batches(run->batches() + 1);
         result->set_records(result->records() + done);
         if (done == 0) break;  // nothing left it may change
+        if (options.pause > absl::ZeroDuration()) absl::SleepFor(options.pause);
       }
     }
     const absl::Time end = deps.clock->Now();

@@ -1,5 +1,6 @@
 #include "records/record_access.h"
 
+#include <map>
 #include <utility>
 
 #include "model/resource_name.h"
@@ -97,6 +98,68 @@ absl::StatusOr<std::optional<LoadedRecord>> LoadRecord(
     }
   }
   return loaded;
+}
+
+absl::StatusOr<std::vector<LoadedRecord>> LoadFacts(
+    store::Session& session, const Deps& deps, const policy::Evaluator& eval,
+    const model::ObjectSchema& schema, std::vector<model::Record> records) {
+  std::vector<LoadedRecord> out(records.size());
+  std::vector<std::string> ids;
+  ids.reserve(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    ids.push_back(records[i].id);
+    out[i].record = std::move(records[i]);
+  }
+  store::PolicyStore policies(deps.database);
+  if (eval.NeedsShares()) {
+    auto shares = policies.SharesForAll(session, schema.collection(), ids);
+    if (!shares.ok()) return shares.status();
+    for (LoadedRecord& l : out) {
+      auto it = shares->find(l.record.id);
+      if (it != shares->end()) l.shares = std::move(it->second);
+    }
+  }
+  if (eval.NeedsConsent(schema)) {
+    auto consents =
+        store::ConsentStore::GetAll(session, schema.collection(), ids);
+    if (!consents.ok()) return consents.status();
+    for (LoadedRecord& l : out) {
+      auto it = consents->find(l.record.id);
+      if (it != consents->end()) l.consents = std::move(it->second);
+    }
+  }
+  const model::ObjectSchema* accounts =
+      model::SchemaRegistry::Default().Find("accounts");
+  if (eval.NeedsParent(schema) && accounts != nullptr) {
+    std::vector<std::string> parent_ids;
+    for (const LoadedRecord& l : out) {
+      if (auto p = ParentId(schema, l.record); p.has_value()) {
+        parent_ids.push_back(*p);
+      }
+    }
+    auto parents = deps.records->GetAll(session, *accounts, parent_ids);
+    if (!parents.ok()) return parents.status();
+    std::vector<std::string> found;
+    for (const model::Record& p : *parents) found.push_back(p.id);
+    std::map<std::string, std::vector<store::ShareRow>> parent_shares;
+    if (!found.empty()) {
+      auto got = policies.SharesForAll(session, accounts->collection(), found);
+      if (!got.ok()) return got.status();
+      parent_shares = *std::move(got);
+    }
+    std::map<std::string, const model::Record*> by_id;
+    for (const model::Record& p : *parents) by_id[p.id] = &p;
+    for (LoadedRecord& l : out) {
+      std::optional<std::string> p = ParentId(schema, l.record);
+      if (!p.has_value()) continue;
+      auto it = by_id.find(*p);
+      if (it == by_id.end()) continue;
+      l.parent = *it->second;
+      auto shares = parent_shares.find(*p);
+      if (shares != parent_shares.end()) l.parent_shares = shares->second;
+    }
+  }
+  return out;
 }
 
 policy::Decision CheckLoaded(const policy::Evaluator& eval,

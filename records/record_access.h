@@ -54,6 +54,13 @@ absl::StatusOr<std::optional<LoadedRecord>> LoadRecord(
     store::Session& session, const Deps& deps, const policy::Evaluator& eval,
     const model::ObjectSchema& schema, const std::string& id);
 
+// LoadRecord for records already read on `session` (in their order), their
+// facts read in a few statements for all of them (shares, consent,
+// parents and their shares, as the evaluator needs), not per record.
+absl::StatusOr<std::vector<LoadedRecord>> LoadFacts(
+    store::Session& session, const Deps& deps, const policy::Evaluator& eval,
+    const model::ObjectSchema& schema, std::vector<model::Record> records);
+
 // The consent entries as the Evaluator takes them.
 std::vector<policy::ConsentFact> ConsentFacts(
     const std::vector<store::ConsentRow>& rows);

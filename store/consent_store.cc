@@ -59,6 +59,32 @@ absl::StatusOr<std::vector<ConsentRow>> ConsentStore::Get(
   return out;
 }
 
+absl::StatusOr<std::map<std::string, std::vector<ConsentRow>>>
+ConsentStore::GetAll(Session& session, absl::string_view collection,
+                     const std::vector<std::string>& record_ids) {
+  std::map<std::string, std::vector<ConsentRow>> out;
+  absl::Status s = ForEachChunk(
+      record_ids.size(), 1, 1, [&](size_t begin, size_t end) -> absl::Status {
+        std::vector<model::SqlValue> params = {std::string(collection)};
+        params.insert(params.end(), record_ids.begin() + begin,
+                      record_ids.begin() + end);
+        auto rows = Query(
+            session,
+            {absl::StrCat("SELECT record_id, ", kColumns,
+                          " FROM consents WHERE collection = ? AND record_id "
+                          "IN (",
+                          Placeholders(end - begin),
+                          ") ORDER BY record_id, channel, purpose"),
+             std::move(params)},
+            "reading the consent of records");
+        if (!rows.ok()) return rows.status();
+        for (const Row& r : *rows) out[Text(r[0])].push_back(FromRow(r, 1));
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
+  return out;
+}
+
 absl::StatusOr<std::optional<ConsentRow>> ConsentStore::GetOne(
     Session& session, absl::string_view collection,
     absl::string_view record_id, absl::string_view channel,

@@ -59,6 +59,12 @@ class ConsentStore {
       Session& session, absl::string_view collection,
       absl::string_view record_id);
 
+  // Get for many records, one statement per chunk (ForEachChunk,
+  // statement.h): record id -> its entries (records with none are absent).
+  static absl::StatusOr<std::map<std::string, std::vector<ConsentRow>>>
+  GetAll(Session& session, absl::string_view collection,
+         const std::vector<std::string>& record_ids);
+
   // The entry, or nullopt if never recorded.
   static absl::StatusOr<std::optional<ConsentRow>> GetOne(
       Session& session, absl::string_view collection,

@@ -121,6 +121,34 @@ TEST_P(ConsentStoreTest, ForgetRemovesOneRecordsConsentAndHistory) {
   ASSERT_TRUE(s.ok()) << s;
 }
 
+TEST_P(ConsentStoreTest, GetAllReadsManyRecordsAsGetDoes) {
+  ASSERT_TRUE(Set("c1", "email", "marketing", kOptedIn, 0, kUnknownConsent, 1).ok());
+  ASSERT_TRUE(Set("c1", "sms", "service", kOptedOut, 0, kUnknownConsent, 2).ok());
+  ASSERT_TRUE(Set("c3", "email", "marketing", kOptedOut, 0, kUnknownConsent, 3).ok());
+  absl::Status s = db_->WithSession([&](Session& session) -> absl::Status {
+    auto all = ConsentStore::GetAll(session, "contacts", {"c1", "c2", "c3"});
+    if (!all.ok()) return all.status();
+    EXPECT_EQ(all->size(), 2u);  // c2 has none
+    for (const char* id : {"c1", "c3"}) {
+      auto one = ConsentStore::Get(session, "contacts", id);
+      if (!one.ok()) return one.status();
+      const std::vector<ConsentRow>& many = (*all)[id];
+      EXPECT_EQ(many.size(), one->size()) << id;
+      for (size_t i = 0; i < many.size() && i < one->size(); ++i) {
+        EXPECT_EQ(many[i].channel, (*one)[i].channel);
+        EXPECT_EQ(many[i].purpose, (*one)[i].purpose);
+        EXPECT_EQ(many[i].state, (*one)[i].state);
+        EXPECT_EQ(many[i].version, (*one)[i].version);
+      }
+    }
+    auto none = ConsentStore::GetAll(session, "leads", {"c1"});
+    if (!none.ok()) return none.status();
+    EXPECT_TRUE(none->empty());
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ConsentStoreTest,
                          ::testing::ValuesIn(testing::AllBackends()),
                          BackendParamName);

@@ -646,6 +646,35 @@ absl::StatusOr<std::vector<ShareRow>> PolicyStore::SharesFor(
                      "reading the shares of a record", Reuse::kCached);
 }
 
+absl::StatusOr<std::map<std::string, std::vector<ShareRow>>>
+PolicyStore::SharesForAll(Session& session, absl::string_view object,
+                          const std::vector<std::string>& record_ids) {
+  std::map<std::string, std::vector<ShareRow>> out;
+  absl::Status s = ForEachChunk(
+      record_ids.size(), 1, 1, [&](size_t begin, size_t end) -> absl::Status {
+        std::vector<model::SqlValue> params = {std::string(object)};
+        params.insert(params.end(), record_ids.begin() + begin,
+                      record_ids.begin() + end);
+        auto shares = QueryShares(
+            session,
+            {absl::StrCat("SELECT ", kShareColumns,
+                          " FROM record_shares WHERE object = ? AND "
+                          "record_id IN (",
+                          Placeholders(end - begin),
+                          ") ORDER BY record_id, create_time, id"),
+             std::move(params)},
+            "reading the shares of records");
+        if (!shares.ok()) return shares.status();
+        for (ShareRow& row : *shares) {
+          std::string id = row.record_id;
+          out[id].push_back(std::move(row));
+        }
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
+  return out;
+}
+
 absl::StatusOr<std::vector<ShareRow>> PolicyStore::ListShares(
     Session& session, absl::string_view object, absl::string_view record_id,
     int64_t after_time, absl::string_view after_id, int limit) {

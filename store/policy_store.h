@@ -24,6 +24,7 @@
 #define CRM_STORE_POLICY_STORE_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -237,6 +238,13 @@ class PolicyStore {
   absl::StatusOr<std::vector<ShareRow>> SharesFor(Session& session,
                                                   absl::string_view object,
                                                   absl::string_view record_id);
+
+  // SharesFor many records of `object`, one statement per chunk
+  // (ForEachChunk, statement.h): record id -> its shares in SharesFor's
+  // order (records with none are absent).
+  absl::StatusOr<std::map<std::string, std::vector<ShareRow>>> SharesForAll(
+      Session& session, absl::string_view object,
+      const std::vector<std::string>& record_ids);
 
   // A page of the record's shares after (after_time, after_id) in the order
   // of SharesFor, at most `limit`.

@@ -186,6 +186,14 @@ TEST_P(PolicyStoreTest, SharesCrud) {
     auto all = store_->SharesFor(s, "accounts", "a1");
     if (!all.ok()) return all.status();
     EXPECT_EQ(all->size(), 3u);
+    // Many records at once: the same shares in the same order, per record.
+    auto many = store_->SharesForAll(s, "accounts", {"a1", "a9"});
+    if (!many.ok()) return many.status();
+    EXPECT_EQ(many->size(), 1u);  // a9 has none
+    EXPECT_EQ((*many)["a1"].size(), all->size());
+    for (size_t i = 0; i < all->size() && i < (*many)["a1"].size(); ++i) {
+      EXPECT_EQ((*many)["a1"][i].id, (*all)[i].id);
+    }
     auto page = store_->ListShares(s, "accounts", "a1",
                                    std::numeric_limits<int64_t>::min(), "", 2);
     EXPECT_TRUE(page.ok() && page->size() == 2);

@@ -1,6 +1,9 @@
 #include "store/privacy_store.h"
 
+#include <algorithm>
+#include <map>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -16,13 +19,6 @@ std::string Text(const model::SqlValue& v) {
 }
 
 int64_t Int(const model::SqlValue& v) { return IntOf(v).value_or(0); }
-
-// "?, ?, ?" for n values.
-std::string Placeholders(size_t n) {
-  std::string out;
-  for (size_t i = 0; i < n; ++i) absl::StrAppend(&out, i == 0 ? "?" : ", ?");
-  return out;
-}
 
 absl::StatusOr<std::vector<std::string>> Ids(Session& session,
                                              model::SqlFragment query,
@@ -41,6 +37,48 @@ std::string FieldsClause(const std::vector<std::string>& fields,
   if (fields.empty()) return "";
   for (const std::string& f : fields) params->push_back(f);
   return absl::StrCat(" AND field IN (", Placeholders(fields.size()), ")");
+}
+
+// The parameters of one chunk of a statement "... collection = ? ...
+// record_id IN (" over `record_ids` [begin, end), restricted to `fields`
+// when not empty: appends the collection, the ids and the fields to
+// `params`, and returns the text that follows: "?, ..., ?)" and the
+// fields' clause.
+std::string ChunkParams(absl::string_view collection,
+                        const std::vector<std::string>& record_ids,
+                        size_t begin, size_t end,
+                        const std::vector<std::string>& fields,
+                        std::vector<model::SqlValue>* params) {
+  params->push_back(std::string(collection));
+  params->insert(params->end(), record_ids.begin() + begin,
+                 record_ids.begin() + end);
+  return absl::StrCat(Placeholders(end - begin), ")",
+                      FieldsClause(fields, params));
+}
+
+// `select` (ending in "record_id IN (", with one parameter, the
+// collection, and grouping nothing yet) run over `record_ids` in chunks,
+// restricted to `fields` when not empty: record id -> count.
+absl::StatusOr<std::map<std::string, int64_t>> CountPerRecord(
+    Session& session, absl::string_view select, absl::string_view collection,
+    const std::vector<std::string>& record_ids,
+    const std::vector<std::string>& fields, absl::string_view operation) {
+  std::map<std::string, int64_t> out;
+  absl::Status s = ForEachChunk(
+      record_ids.size(), 1, 1 + fields.size(), [&](size_t begin, size_t end) {
+        std::vector<model::SqlValue> params;
+        const std::string ids =
+            ChunkParams(collection, record_ids, begin, end, fields, &params);
+        auto rows = Query(session,
+                          {absl::StrCat(select, ids, " GROUP BY record_id"),
+                           std::move(params)},
+                          operation);
+        if (!rows.ok()) return rows.status();
+        for (const Row& r : *rows) out[Text(r[0])] += Int(r[1]);
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
+  return out;
 }
 
 // Key of the PostgreSQL advisory lock held by a retention run ("crm retn").
@@ -73,14 +111,15 @@ absl::StatusOr<std::string> RetentionWhere(
 absl::StatusOr<std::vector<std::string>> PrivacyStore::RetentionCandidates(
     Session& session, const model::ObjectSchema& schema, int64_t cutoff,
     const std::vector<std::string>& fields, absl::string_view erased_text,
-    int limit) {
+    absl::string_view after_id, int limit) {
   std::vector<model::SqlValue> params;
   auto where = RetentionWhere(schema, cutoff, fields, erased_text, &params);
   if (!where.ok()) return where.status();
+  params.push_back(std::string(after_id));
   params.push_back(int64_t{limit});
   return Ids(session,
              {absl::StrCat("SELECT id FROM ", schema.collection(), " WHERE ",
-                           *where, " ORDER BY id LIMIT ?"),
+                           *where, " AND id > ? ORDER BY id LIMIT ?"),
               std::move(params)},
              "finding retention candidates");
 }
@@ -193,53 +232,76 @@ absl::StatusOr<std::vector<std::string>> PrivacyStore::FindByReference(
              "finding a subject's related records");
 }
 
-absl::StatusOr<int64_t> PrivacyStore::CountShares(Session& session,
-                                                  absl::string_view collection,
-                                                  absl::string_view record_id) {
-  return QueryInt(session,
-                  {"SELECT COUNT(*) FROM record_shares WHERE object = ? AND "
-                   "record_id = ?",
-                   {std::string(collection), std::string(record_id)}},
-                  "counting a record's shares");
+absl::StatusOr<std::map<std::string, int64_t>> PrivacyStore::CountShares(
+    Session& session, absl::string_view collection,
+    const std::vector<std::string>& record_ids) {
+  return CountPerRecord(session,
+                        "SELECT record_id, COUNT(*) FROM record_shares WHERE "
+                        "object = ? AND record_id IN (",
+                        collection, record_ids, {}, "counting records' shares");
 }
 
-absl::StatusOr<int64_t> PrivacyStore::RemoveShares(
+absl::StatusOr<std::map<std::string, int64_t>> PrivacyStore::RemoveShares(
     Session& session, absl::string_view collection,
-    absl::string_view record_id) {
-  return Execute(session,
-                 {"DELETE FROM record_shares WHERE object = ? AND record_id = ?",
-                  {std::string(collection), std::string(record_id)}},
-                 "removing a record's shares");
+    const std::vector<std::string>& record_ids) {
+  // Counted first, in the caller's transaction: the receipt says how many
+  // each record lost.
+  auto counts = CountShares(session, collection, record_ids);
+  if (!counts.ok()) return counts.status();
+  absl::Status s = ForEachChunk(
+      record_ids.size(), 1, 1, [&](size_t begin, size_t end) {
+        std::vector<model::SqlValue> params;
+        const std::string ids =
+            ChunkParams(collection, record_ids, begin, end, {}, &params);
+        return Execute(session,
+                       {absl::StrCat("DELETE FROM record_shares WHERE object "
+                                     "= ? AND record_id IN (",
+                                     ids),
+                        std::move(params)},
+                       "removing records' shares")
+            .status();
+      });
+  if (!s.ok()) return s;
+  return counts;
 }
 
-absl::StatusOr<int64_t> PrivacyStore::CountHistoryValues(
-    Session& session, absl::string_view collection,
-    absl::string_view record_id, const std::vector<std::string>& fields) {
-  std::vector<model::SqlValue> params = {std::string(collection),
-                                         std::string(record_id)};
-  std::string clause = FieldsClause(fields, &params);
-  return QueryInt(session,
-                  {absl::StrCat("SELECT COUNT(*) FROM field_history WHERE "
-                                "collection = ? AND record_id = ? AND "
-                                "value_recorded = 1",
-                                clause),
-                   std::move(params)},
-                  "counting a record's history values");
+absl::StatusOr<std::map<std::string, int64_t>>
+PrivacyStore::CountHistoryValues(Session& session,
+                                 absl::string_view collection,
+                                 const std::vector<std::string>& record_ids,
+                                 const std::vector<std::string>& fields) {
+  return CountPerRecord(session,
+                        "SELECT record_id, COUNT(*) FROM field_history WHERE "
+                        "collection = ? AND value_recorded = 1 AND "
+                        "record_id IN (",
+                        collection, record_ids, fields,
+                        "counting records' history values");
 }
 
 absl::StatusOr<int64_t> PrivacyStore::ScrubHistoryValues(
     Session& session, absl::string_view collection,
-    absl::string_view record_id, const std::vector<std::string>& fields) {
-  std::vector<model::SqlValue> params = {std::string(collection),
-                                         std::string(record_id)};
-  std::string clause = FieldsClause(fields, &params);
-  return Execute(session,
-                 {absl::StrCat("UPDATE field_history SET value = '', "
-                               "value_recorded = 0 WHERE collection = ? AND "
-                               "record_id = ? AND value_recorded = 1",
-                               clause),
-                  std::move(params)},
-                 "removing values from a record's history");
+    const std::vector<std::string>& record_ids,
+    const std::vector<std::string>& fields) {
+  int64_t total = 0;
+  absl::Status s = ForEachChunk(
+      record_ids.size(), 1, 1 + fields.size(), [&](size_t begin, size_t end) {
+        std::vector<model::SqlValue> params;
+        const std::string ids =
+            ChunkParams(collection, record_ids, begin, end, fields, &params);
+        auto n = Execute(
+            session,
+            {absl::StrCat("UPDATE field_history SET value = '', "
+                          "value_recorded = 0 WHERE collection = ? AND "
+                          "value_recorded = 1 AND record_id IN (",
+                          ids),
+             std::move(params)},
+            "removing values from records' history");
+        if (!n.ok()) return n.status();
+        total += *n;
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
+  return total;
 }
 
 absl::StatusOr<std::optional<std::string>> PrivacyStore::FindErasure(
@@ -299,23 +361,45 @@ absl::StatusOr<bool> PrivacyStore::CheckpointAfterErasure(Session& session) {
 
 absl::StatusOr<std::vector<AuditActorRow>> PrivacyStore::AuditActors(
     Session& session, const std::vector<std::string>& resources) {
+  // Per chunk of resources, then merged per (actor, action).
+  std::map<std::tuple<std::string, std::string, std::string>, AuditActorRow>
+      merged;
+  absl::Status s = ForEachChunk(
+      resources.size(), 1, 0, [&](size_t begin, size_t end) -> absl::Status {
+        std::vector<model::SqlValue> params(resources.begin() + begin,
+                                            resources.begin() + end);
+        auto rows = Query(
+            session,
+            {absl::StrCat("SELECT actor_user, actor_service, action, "
+                          "MIN(time), MAX(time), COUNT(*) FROM audit_events "
+                          "WHERE resource IN (",
+                          Placeholders(end - begin),
+                          ") GROUP BY actor_user, actor_service, action"),
+             std::move(params)},
+            "reading who acted on a subject's records");
+        if (!rows.ok()) return rows.status();
+        for (const Row& r : *rows) {
+          AuditActorRow row{Text(r[0]), Text(r[1]), Text(r[2]),
+                            Int(r[3]),  Int(r[4]),  Int(r[5])};
+          auto [it, fresh] = merged.try_emplace(
+              std::make_tuple(row.actor_user, row.actor_service, row.action),
+              row);
+          if (fresh) continue;
+          it->second.first_time = std::min(it->second.first_time, row.first_time);
+          it->second.last_time = std::max(it->second.last_time, row.last_time);
+          it->second.events += row.events;
+        }
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
   std::vector<AuditActorRow> out;
-  if (resources.empty()) return out;
-  std::vector<model::SqlValue> params(resources.begin(), resources.end());
-  auto rows = Query(
-      session,
-      {absl::StrCat("SELECT actor_user, actor_service, action, MIN(time), "
-                    "MAX(time), COUNT(*) FROM audit_events WHERE resource IN (",
-                    Placeholders(resources.size()),
-                    ") GROUP BY actor_user, actor_service, action "
-                    "ORDER BY MIN(time), actor_user, actor_service, action"),
-       std::move(params)},
-      "reading who acted on a subject's records");
-  if (!rows.ok()) return rows.status();
-  for (const Row& r : *rows) {
-    out.push_back(AuditActorRow{Text(r[0]), Text(r[1]), Text(r[2]), Int(r[3]),
-                                Int(r[4]), Int(r[5])});
-  }
+  out.reserve(merged.size());
+  for (auto& [key, row] : merged) out.push_back(std::move(row));
+  // Oldest first, then by actor and action (the map's order breaks ties).
+  std::stable_sort(out.begin(), out.end(),
+                   [](const AuditActorRow& a, const AuditActorRow& b) {
+                     return a.first_time < b.first_time;
+                   });
   return out;
 }
 

@@ -15,6 +15,7 @@
 #define CRM_STORE_PRIVACY_STORE_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,12 +58,14 @@ class PrivacyStore {
  public:
   // Retention candidates of `schema`: records with update_time < `cutoff`
   // (Unix microseconds) and, when `fields` is not empty, at least one of
-  // them neither '' nor `erased_text`. Ids in id order, at most `limit`;
-  // Count counts them all.
+  // them neither '' nor `erased_text`. Ids in id order after `after_id`
+  // ("": from the first), at most `limit` (a run passes the last id of its
+  // previous batch, so that no batch walks again over the records done
+  // before it); Count counts them all.
   static absl::StatusOr<std::vector<std::string>> RetentionCandidates(
       Session& session, const model::ObjectSchema& schema, int64_t cutoff,
       const std::vector<std::string>& fields, absl::string_view erased_text,
-      int limit);
+      absl::string_view after_id, int limit);
   static absl::StatusOr<int64_t> CountRetentionCandidates(
       Session& session, const model::ObjectSchema& schema, int64_t cutoff,
       const std::vector<std::string>& fields, absl::string_view erased_text);
@@ -94,24 +97,29 @@ class PrivacyStore {
       Session& session, const model::ObjectSchema& schema,
       absl::string_view field, const std::vector<std::string>& values);
 
-  // Manual shares of one record (record_shares): counted, or removed
-  // (returns how many).
-  static absl::StatusOr<int64_t> CountShares(Session& session,
-                                             absl::string_view collection,
-                                             absl::string_view record_id);
-  static absl::StatusOr<int64_t> RemoveShares(Session& session,
-                                              absl::string_view collection,
-                                              absl::string_view record_id);
-
-  // Field history entries of the record holding a value: of `fields` only,
-  // or of every field when `fields` is empty. Counted, or their values
-  // removed (value '' and value_recorded 0; returns how many).
-  static absl::StatusOr<int64_t> CountHistoryValues(
+  // Manual shares (record_shares) of the records `record_ids` of
+  // `collection`, per record id, for the records that have any: counted,
+  // or removed (the counts are those removed). A few statements whatever
+  // the number of ids (ForEachChunk, statement.h).
+  static absl::StatusOr<std::map<std::string, int64_t>> CountShares(
       Session& session, absl::string_view collection,
-      absl::string_view record_id, const std::vector<std::string>& fields);
+      const std::vector<std::string>& record_ids);
+  static absl::StatusOr<std::map<std::string, int64_t>> RemoveShares(
+      Session& session, absl::string_view collection,
+      const std::vector<std::string>& record_ids);
+
+  // Field history entries holding a value of the records `record_ids`: of
+  // `fields` only, or of every field when `fields` is empty. Counted per
+  // record id (records with none are absent), or their values removed
+  // (value '' and value_recorded 0; returns how many in all).
+  static absl::StatusOr<std::map<std::string, int64_t>> CountHistoryValues(
+      Session& session, absl::string_view collection,
+      const std::vector<std::string>& record_ids,
+      const std::vector<std::string>& fields);
   static absl::StatusOr<int64_t> ScrubHistoryValues(
       Session& session, absl::string_view collection,
-      absl::string_view record_id, const std::vector<std::string>& fields);
+      const std::vector<std::string>& record_ids,
+      const std::vector<std::string>& fields);
 
   // The receipt id registered for `pseudonym`, if any.
   static absl::StatusOr<std::optional<std::string>> FindErasure(

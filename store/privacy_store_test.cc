@@ -15,6 +15,7 @@ namespace crm::store {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::Pair;
 
 class PrivacyStoreTest : public BackendTest {
  protected:
@@ -74,14 +75,14 @@ TEST_P(PrivacyStoreTest, ScrubsOnlyTheNamedFieldsHistoryValues) {
          {"title", "x", "CTO", true}});
   });
   Tx([&](Session& s) -> absl::Status {
-    auto n = PrivacyStore::CountHistoryValues(s, "contacts", "c1", {"email"});
+    auto n = PrivacyStore::CountHistoryValues(s, "contacts", {"c1"}, {"email"});
     if (!n.ok()) return n.status();
-    EXPECT_EQ(*n, 1);
-    auto all = PrivacyStore::CountHistoryValues(s, "contacts", "c1", {});
+    EXPECT_THAT(*n, ElementsAre(Pair("c1", 1)));
+    auto all = PrivacyStore::CountHistoryValues(s, "contacts", {"c1"}, {});
     if (!all.ok()) return all.status();
-    EXPECT_EQ(*all, 2);
+    EXPECT_THAT(*all, ElementsAre(Pair("c1", 2)));
     auto scrubbed =
-        PrivacyStore::ScrubHistoryValues(s, "contacts", "c1", {"email"});
+        PrivacyStore::ScrubHistoryValues(s, "contacts", {"c1"}, {"email"});
     if (!scrubbed.ok()) return scrubbed.status();
     EXPECT_EQ(*scrubbed, 1);
     auto h = ProvenanceStore::History(s, "contacts", "c1", {"email", "title"},
@@ -96,6 +97,71 @@ TEST_P(PrivacyStoreTest, ScrubsOnlyTheNamedFieldsHistoryValues) {
         EXPECT_EQ(r.value, "CTO");
       }
     }
+    return absl::OkStatus();
+  });
+}
+
+// A batch of an erasure or a retention run: records with shares and
+// history next to records with none, more ids than one statement binds
+// (kMaxParams), another object's rows untouched.
+TEST_P(PrivacyStoreTest, SharesAndHistoryOfABatchAcrossChunks) {
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < kMaxParams + 10; ++i) {
+    ids.push_back(absl::StrCat("c", i));
+  }
+  const std::string last = ids.back();
+  Tx([&](Session& s) -> absl::Status {
+    for (const std::string& id : {std::string("c1"), last}) {
+      if (absl::Status r = ProvenanceStore::Record(
+              s, "contacts", id, 1, "create",
+              {"", "services/s", "users/u", "", 1},
+              {{"email", "x", "a@example.com", true},
+               {"title", "x", "CTO", true}});
+          !r.ok()) {
+        return r;
+      }
+    }
+    int n = 0;
+    for (const auto& [object, id] :
+         std::vector<std::pair<std::string, std::string>>{
+             {"contacts", "c1"}, {"contacts", "c1"}, {"contacts", last},
+             {"leads", "c1"}}) {
+      auto r = Execute(s,
+                       {"INSERT INTO record_shares (id, object, record_id, "
+                        "grantee, access) VALUES (?, ?, ?, 'users/u', 1)",
+                        {absl::StrCat("s", n++), object, id}},
+                       "test");
+      if (!r.ok()) return r.status();
+    }
+    return absl::OkStatus();
+  });
+  Tx([&](Session& s) -> absl::Status {
+    auto counted = PrivacyStore::CountShares(s, "contacts", ids);
+    if (!counted.ok()) return counted.status();
+    EXPECT_THAT(*counted, ElementsAre(Pair("c1", 2), Pair(last, 1)));
+    auto history =
+        PrivacyStore::CountHistoryValues(s, "contacts", ids, {"email"});
+    if (!history.ok()) return history.status();
+    EXPECT_THAT(*history, ElementsAre(Pair("c1", 1), Pair(last, 1)));
+    auto removed = PrivacyStore::RemoveShares(s, "contacts", ids);
+    if (!removed.ok()) return removed.status();
+    EXPECT_THAT(*removed, ElementsAre(Pair("c1", 2), Pair(last, 1)));
+    auto scrubbed = PrivacyStore::ScrubHistoryValues(s, "contacts", ids, {});
+    if (!scrubbed.ok()) return scrubbed.status();
+    EXPECT_EQ(*scrubbed, 4);
+    // Done: nothing left to count; the lead's share stays.
+    auto again = PrivacyStore::RemoveShares(s, "contacts", ids);
+    if (!again.ok()) return again.status();
+    EXPECT_TRUE(again->empty());
+    auto none = PrivacyStore::CountHistoryValues(s, "contacts", ids, {});
+    if (!none.ok()) return none.status();
+    EXPECT_TRUE(none->empty());
+    auto lead = PrivacyStore::CountShares(s, "leads", {"c1"});
+    if (!lead.ok()) return lead.status();
+    EXPECT_THAT(*lead, ElementsAre(Pair("c1", 1)));
+    auto empty = PrivacyStore::CountShares(s, "contacts", {});
+    if (!empty.ok()) return empty.status();
+    EXPECT_TRUE(empty->empty());
     return absl::OkStatus();
   });
 }
@@ -137,13 +203,17 @@ TEST_P(PrivacyStoreTest, RetentionCandidatesAreOldAndNotYetAnonymized) {
   Tx([&](Session& s) -> absl::Status {
     auto ids = PrivacyStore::RetentionCandidates(s, Contacts(), 500,
                                                  {"email", "phone"},
-                                                 "[erased]", 10);
+                                                 "[erased]", "", 10);
     if (!ids.ok()) return ids.status();
     EXPECT_THAT(*ids, ElementsAre("old"));
     auto every = PrivacyStore::RetentionCandidates(s, Contacts(), 500, {},
-                                                   "[erased]", 10);
+                                                   "[erased]", "", 10);
     if (!every.ok()) return every.status();
     EXPECT_THAT(*every, ElementsAre("old", "old-done"));
+    auto after = PrivacyStore::RetentionCandidates(s, Contacts(), 500, {},
+                                                   "[erased]", "old", 10);
+    if (!after.ok()) return after.status();
+    EXPECT_THAT(*after, ElementsAre("old-done"));
     auto n = PrivacyStore::CountRetentionCandidates(s, Contacts(), 2000, {},
                                                     "[erased]");
     if (!n.ok()) return n.status();

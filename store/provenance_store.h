@@ -15,6 +15,7 @@
 #define CRM_STORE_PROVENANCE_STORE_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -75,11 +76,29 @@ class ProvenanceStore {
   // Removes a record's provenance and history (with the record).
   static absl::Status Forget(Session& session, absl::string_view collection,
                              absl::string_view record_id);
+  // The same for many records, in a few statements (ForEachChunk,
+  // statement.h).
+  static absl::Status ForgetAll(Session& session, absl::string_view collection,
+                                const std::vector<std::string>& record_ids);
 
   // The record's provenance, in field name order.
   static absl::StatusOr<std::vector<ProvenanceRow>> Provenance(
       Session& session, absl::string_view collection,
       absl::string_view record_id);
+
+  // Provenance of many records in one statement per chunk: record id ->
+  // its rows in field name order (records with none are absent).
+  static absl::StatusOr<std::map<std::string, std::vector<ProvenanceRow>>>
+  ProvenanceOf(Session& session, absl::string_view collection,
+               const std::vector<std::string>& record_ids);
+
+  // History of many records, of the named `fields` only (none: no row), in
+  // one statement per chunk: record id -> its first `limit_per_record`
+  // rows in (version, field) order (records with none are absent).
+  static absl::StatusOr<std::map<std::string, std::vector<HistoryRow>>>
+  HistoryOf(Session& session, absl::string_view collection,
+            const std::vector<std::string>& record_ids,
+            const std::vector<std::string>& fields, int limit_per_record);
 
   // History rows of the named `fields` only (none: no row), after
   // (after_version, after_field) in (version, field) order, at most

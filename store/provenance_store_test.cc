@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "gmock/gmock.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "store/statement.h"
 #include "store/store_test_fixture.h"
@@ -133,6 +134,70 @@ TEST_P(ProvenanceStoreTest, ForgetRemovesOneRecordOnly) {
     auto n = Count(s, "field_history");
     if (!n.ok()) return n.status();
     EXPECT_EQ(*n, 1);
+    return absl::OkStatus();
+  });
+}
+
+// The export's and erasure's forms for many records: per record, in the
+// single-record forms' order, the history limited per record; across more
+// ids than one statement binds (kMaxParams).
+TEST_P(ProvenanceStoreTest, ManyRecordsAtOnceAcrossChunks) {
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < kMaxParams + 5; ++i) {
+    ids.push_back(absl::StrCat("a", i));
+  }
+  const std::string last = ids.back();
+  Tx([&](Session& s) -> absl::Status {
+    for (const std::string& id : {std::string("a1"), last}) {
+      for (int64_t v = 1; v <= 3; ++v) {
+        absl::Status r = ProvenanceStore::Record(
+            s, "accounts", id, v, v == 1 ? "create" : "update",
+            Writer("services/web", v),
+            {{"display_name", "web", absl::StrCat(id, "-", v), true},
+             {"website", "web", "w", true}});
+        if (!r.ok()) return r;
+      }
+    }
+    return absl::OkStatus();
+  });
+  Tx([&](Session& s) -> absl::Status {
+    auto prov = ProvenanceStore::ProvenanceOf(s, "accounts", ids);
+    if (!prov.ok()) return prov.status();
+    EXPECT_EQ(prov->size(), 2u);
+    for (const std::string& id : {std::string("a1"), last}) {
+      auto one = ProvenanceStore::Provenance(s, "accounts", id);
+      if (!one.ok()) return one.status();
+      EXPECT_EQ((*prov)[id].size(), one->size()) << id;
+      if ((*prov)[id].size() != one->size()) continue;
+      for (size_t i = 0; i < one->size(); ++i) {
+        EXPECT_EQ((*prov)[id][i].field, (*one)[i].field);
+        EXPECT_EQ((*prov)[id][i].version, (*one)[i].version);
+      }
+    }
+    auto hist = ProvenanceStore::HistoryOf(s, "accounts", ids,
+                                           {"display_name"}, 2);
+    if (!hist.ok()) return hist.status();
+    EXPECT_EQ(hist->size(), 2u);
+    for (const std::string& id : {std::string("a1"), last}) {
+      const std::vector<HistoryRow>& rows = (*hist)[id];
+      EXPECT_EQ(rows.size(), 2u) << id;  // the first 2 of 3
+      if (rows.size() != 2u) continue;
+      EXPECT_EQ(rows[0].version, 1);
+      EXPECT_EQ(rows[0].value, absl::StrCat(id, "-1"));
+      EXPECT_EQ(rows[1].version, 2);
+      EXPECT_EQ(rows[1].field, "display_name");
+    }
+    auto none = ProvenanceStore::HistoryOf(s, "accounts", ids, {}, 10);
+    if (!none.ok()) return none.status();
+    EXPECT_TRUE(none->empty());
+    return ProvenanceStore::ForgetAll(s, "accounts", ids);
+  });
+  Tx([&](Session& s) -> absl::Status {
+    for (const char* table : {"field_provenance", "field_history"}) {
+      auto n = Count(s, table);
+      if (!n.ok()) return n.status();
+      EXPECT_EQ(*n, 0) << table;
+    }
     return absl::OkStatus();
   });
 }

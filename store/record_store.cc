@@ -123,6 +123,26 @@ bool IsOrderColumn(const ObjectSchema& schema, const std::string& column) {
          schema.FieldIndex(column) >= 0;
 }
 
+// "<each of records[begin, end) at its version>" for a WHERE clause:
+//   "id" IN (?, ...) AND ("id" || ':' || version) IN (?, ...)
+// The key is unambiguous (the version is the digits after the last ':').
+// Not one "(id = ? AND version = ?) OR ..." term per record: SQLite takes
+// ~10 ms to prepare 500 such terms; the IN lists prepare in ~1 ms and
+// execute through the primary key on both backends.
+void AppendVersionMatch(const std::vector<RecordVersion>& records,
+                        size_t begin, size_t end, SqlFragment* stmt) {
+  std::vector<SqlValue> keys;
+  keys.reserve(end - begin);
+  for (size_t i = begin; i < end; ++i) {
+    stmt->params.push_back(records[i].id);
+    keys.push_back(absl::StrCat(records[i].id, ":", records[i].version));
+  }
+  absl::StrAppend(&stmt->sql, "\"id\" IN (", Placeholders(end - begin),
+                  ") AND (\"id\" || ':' || CAST(\"version\" AS TEXT)) IN (",
+                  Placeholders(end - begin), ")");
+  for (SqlValue& k : keys) stmt->params.push_back(std::move(k));
+}
+
 // Runs `fn(session)` on a leased autocommit session and returns its result.
 template <typename T, typename Fn>
 absl::StatusOr<T> Standalone(Database* db, Fn fn) {
@@ -319,6 +339,45 @@ absl::StatusOr<std::optional<Record>> RecordStore::Get(
   return std::optional<Record>(*std::move(record));
 }
 
+absl::StatusOr<std::vector<Record>> RecordStore::GetAll(
+    Session& session, const ObjectSchema& schema,
+    const std::vector<std::string>& ids) {
+  const SchemaSql& sql = SqlFor(schema);
+  std::unordered_map<std::string, Record> found;
+  found.reserve(ids.size());
+  absl::Status s = ForEachChunk(
+      ids.size(), 1, 0, [&](size_t begin, size_t end) -> absl::Status {
+        SqlFragment q;
+        q.sql = absl::StrCat("SELECT ", SelectColumns(schema), " FROM ",
+                             Table(schema), " WHERE \"id\" IN (",
+                             Placeholders(end - begin), ")");
+        q.params.assign(ids.begin() + begin, ids.begin() + end);
+        absl::StatusOr<std::vector<Row>> rows = Query(session, q, sql.reading);
+        if (!rows.ok()) return rows.status();
+        for (Row& row : *rows) {
+          absl::StatusOr<Record> record = RecordFromRow(schema, std::move(row));
+          if (!record.ok()) return record.status();
+          if (absl::Status d = DecryptFields(session, schema, sql, *record);
+              !d.ok()) {
+            return d;
+          }
+          std::string id = record->id;
+          found.emplace(std::move(id), *std::move(record));
+        }
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
+  std::vector<Record> out;
+  out.reserve(found.size());
+  for (const std::string& id : ids) {
+    auto it = found.find(id);
+    if (it == found.end()) continue;
+    out.push_back(std::move(it->second));
+    found.erase(it);  // an id named twice is returned once
+  }
+  return out;
+}
+
 absl::StatusOr<bool> RecordStore::Exists(Session& session,
                                          const ObjectSchema& schema,
                                          const std::string& id) {
@@ -378,10 +437,9 @@ absl::Status RecordStore::Insert(Session& session, const ObjectSchema& schema,
   return n.status();
 }
 
-absl::StatusOr<bool> RecordStore::UpdateIfVersion(
-    Session& session, const ObjectSchema& schema, const std::string& id,
-    int64_t expected_version, const std::vector<int>& field_indexes,
-    const Record& new_values) {
+absl::StatusOr<SqlFragment> RecordStore::UpdatePrefix(
+    const ObjectSchema& schema, const std::string& id,
+    const std::vector<int>& field_indexes, const Record& new_values) const {
   const auto& fields = schema.fields();
   SqlFragment stmt;
   stmt.sql = absl::StrCat("UPDATE ", Table(schema), " SET ");
@@ -415,13 +473,66 @@ absl::StatusOr<bool> RecordStore::UpdateIfVersion(
                     " = ?, ");
     stmt.params.push_back(*std::move(v));
   }
-  stmt.Append("\"version\" = \"version\" + 1 WHERE \"id\" = ? AND "
-              "\"version\" = ?",
-              {id, expected_version});
+  stmt.sql += "\"version\" = \"version\" + 1 WHERE ";
+  return stmt;
+}
+
+absl::StatusOr<bool> RecordStore::UpdateIfVersion(
+    Session& session, const ObjectSchema& schema, const std::string& id,
+    int64_t expected_version, const std::vector<int>& field_indexes,
+    const Record& new_values) {
+  absl::StatusOr<SqlFragment> stmt =
+      UpdatePrefix(schema, id, field_indexes, new_values);
+  if (!stmt.ok()) return stmt.status();
+  stmt->Append("\"id\" = ? AND \"version\" = ?", {id, expected_version});
   absl::StatusOr<int64_t> n =
-      Execute(session, stmt, absl::StrCat("updating ", schema.singular()));
+      Execute(session, *stmt, absl::StrCat("updating ", schema.singular()));
   if (!n.ok()) return n.status();
   return *n > 0;
+}
+
+absl::StatusOr<int64_t> RecordStore::UpdateAllIfVersion(
+    Session& session, const ObjectSchema& schema,
+    const std::vector<RecordVersion>& records,
+    const std::vector<int>& field_indexes, const Record& new_values) {
+  if (records.empty()) return 0;
+  bool per_record = false;
+  for (int index : field_indexes) {
+    if (index >= 0 && static_cast<size_t>(index) < schema.fields().size() &&
+        static_cast<size_t>(index) < new_values.values.size() &&
+        schema.fields()[index].sensitive) {
+      const auto* text = std::get_if<std::string>(&new_values.values[index]);
+      // Encrypted under an associated datum naming the record.
+      if (text != nullptr && !text->empty()) per_record = true;
+    }
+  }
+  int64_t updated = 0;
+  if (per_record) {
+    for (const RecordVersion& r : records) {
+      absl::StatusOr<bool> one = UpdateIfVersion(
+          session, schema, r.id, r.version, field_indexes, new_values);
+      if (!one.ok()) return one.status();
+      updated += *one ? 1 : 0;
+    }
+    return updated;
+  }
+  // The values do not depend on the record: one SET for every chunk.
+  absl::StatusOr<SqlFragment> prefix =
+      UpdatePrefix(schema, records[0].id, field_indexes, new_values);
+  if (!prefix.ok()) return prefix.status();
+  const std::string operation = absl::StrCat("updating ", schema.collection());
+  absl::Status s = ForEachChunk(
+      records.size(), 2, prefix->params.size(),
+      [&](size_t begin, size_t end) -> absl::Status {
+        SqlFragment stmt = *prefix;
+        AppendVersionMatch(records, begin, end, &stmt);
+        absl::StatusOr<int64_t> n = Execute(session, stmt, operation);
+        if (!n.ok()) return n.status();
+        updated += *n;
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
+  return updated;
 }
 
 absl::StatusOr<bool> RecordStore::DeleteIfVersion(Session& session,
@@ -434,6 +545,25 @@ absl::StatusOr<bool> RecordStore::DeleteIfVersion(Session& session,
               Reuse::kCached);
   if (!n.ok()) return n.status();
   return *n > 0;
+}
+
+absl::StatusOr<int64_t> RecordStore::DeleteAllIfVersion(
+    Session& session, const ObjectSchema& schema,
+    const std::vector<RecordVersion>& records) {
+  const SchemaSql& sql = SqlFor(schema);
+  int64_t deleted = 0;
+  absl::Status s = ForEachChunk(
+      records.size(), 2, 0, [&](size_t begin, size_t end) -> absl::Status {
+        SqlFragment stmt;
+        stmt.sql = absl::StrCat("DELETE FROM ", Table(schema), " WHERE ");
+        AppendVersionMatch(records, begin, end, &stmt);
+        absl::StatusOr<int64_t> n = Execute(session, stmt, sql.deleting);
+        if (!n.ok()) return n.status();
+        deleted += *n;
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
+  return deleted;
 }
 
 absl::StatusOr<std::vector<Record>> RecordStore::List(

@@ -123,6 +123,12 @@ struct CreateRequestClaim {
   CreateRequestRow existing;
 };
 
+// A record and the version a conditional write of it expects.
+struct RecordVersion {
+  std::string id;
+  int64_t version = 0;
+};
+
 class RecordStore {
  public:
   // How long a request id is remembered after the create that used it.
@@ -150,6 +156,13 @@ class RecordStore {
       Session& session, const model::ObjectSchema& schema,
       const std::string& id);
 
+  // The records among `ids` that exist, in the order of `ids` (an id named
+  // twice comes once); one statement per chunk of ids (ForEachChunk,
+  // store/statement.h).
+  absl::StatusOr<std::vector<model::Record>> GetAll(
+      Session& session, const model::ObjectSchema& schema,
+      const std::vector<std::string>& ids);
+
   // Whether a record with `id` exists (for reference checks).
   absl::StatusOr<bool> Exists(Session& session,
                               const model::ObjectSchema& schema,
@@ -173,11 +186,27 @@ class RecordStore {
                                        const std::vector<int>& field_indexes,
                                        const model::Record& new_values);
 
+  // UpdateIfVersion of each of `records` with the same values (those of
+  // `field_indexes` in `new_values`), one statement per chunk of records
+  // (a sensitive field's non-empty value is encrypted per record: then one
+  // statement per record). Returns how many matched their id and version
+  // and were updated; the others are left as they are.
+  absl::StatusOr<int64_t> UpdateAllIfVersion(
+      Session& session, const model::ObjectSchema& schema,
+      const std::vector<RecordVersion>& records,
+      const std::vector<int>& field_indexes, const model::Record& new_values);
+
   // DELETE ... WHERE id = ? AND version = ?; false if nothing matched.
   absl::StatusOr<bool> DeleteIfVersion(Session& session,
                                        const model::ObjectSchema& schema,
                                        const std::string& id,
                                        int64_t expected_version);
+
+  // DeleteIfVersion of each of `records`, one statement per chunk; returns
+  // how many matched and were deleted.
+  absl::StatusOr<int64_t> DeleteAllIfVersion(
+      Session& session, const model::ObjectSchema& schema,
+      const std::vector<RecordVersion>& records);
 
   // SELECT id, version, <columns> FROM t WHERE <where> ORDER BY ... LIMIT ?
   // (see ListQuery for the order). INVALID_ARGUMENT for an unknown order
@@ -301,6 +330,12 @@ class RecordStore {
   absl::StatusOr<model::SqlValue> BlindIndexValue(
       const model::ObjectSchema& schema, const model::FieldSchema& field,
       const model::SqlValue& plaintext) const;
+  // "UPDATE t SET <columns of field_indexes> = ?, ..., version = version +
+  // 1 WHERE " with its parameters, the values encrypted for record `id`.
+  absl::StatusOr<model::SqlFragment> UpdatePrefix(
+      const model::ObjectSchema& schema, const std::string& id,
+      const std::vector<int>& field_indexes,
+      const model::Record& new_values) const;
   // Decrypts the sensitive fields (`sql.sensitive`) of `record` in place.
   // A value under a key the keyring lacks reloads it on `session`
   // (FieldEncryption::KeyringWithKey).

@@ -232,6 +232,111 @@ TEST_P(RecordStoreTest, DeleteIfVersion) {
   EXPECT_EQ(store_->DeleteIfVersion(accounts, "a1", 1).value_or(true), false);
 }
 
+// The multi-record forms (erasure and retention batches) across a chunk
+// boundary: more ids than one statement may bind (kMaxParams).
+TEST_P(RecordStoreTest, GetAllUpdateAllAndDeleteAllSpanChunks) {
+  const ObjectSchema& accounts = Schema("accounts");
+  const int n = static_cast<int>(kMaxParams) + 30;
+  ASSERT_TRUE(db_->InTransaction([&](Session& s) -> absl::Status {
+                   for (int i = 0; i < n; ++i) {
+                     absl::Status r = store_->Insert(
+                         s, accounts,
+                         Account(absl::StrCat("a", i), "Name", i, 1));
+                     if (!r.ok()) return r;
+                   }
+                   return absl::OkStatus();
+                 }).ok());
+  // Order of the ids asked for; a missing id is skipped, a repeated one
+  // returned once.
+  std::vector<std::string> ids;
+  for (int i = n - 1; i >= 0; --i) ids.push_back(absl::StrCat("a", i));
+  std::vector<std::string> asked = ids;
+  asked.insert(asked.begin() + 5, "missing");
+  asked.push_back("a0");
+  ASSERT_TRUE(db_->WithSession([&](Session& s) -> absl::Status {
+                   auto got = store_->GetAll(s, accounts, asked);
+                   if (!got.ok()) return got.status();
+                   EXPECT_EQ(Ids(*got), ids);
+                   auto none = store_->GetAll(s, accounts, {});
+                   if (!none.ok()) return none.status();
+                   EXPECT_TRUE(none->empty());
+                   return absl::OkStatus();
+                 }).ok());
+
+  // Every record at version 1 except a5 (moved to 2 first): one stale.
+  Record change = Account("x", "Erased", 0, 0);
+  const int name = accounts.FieldIndex("display_name");
+  ASSERT_TRUE(store_->UpdateIfVersion(accounts, "a5", 1, {name}, change)
+                  .value_or(false));
+  std::vector<RecordVersion> versions;
+  for (int i = 0; i < n; ++i) versions.push_back({absl::StrCat("a", i), 1});
+  ASSERT_TRUE(db_->InTransaction([&](Session& s) -> absl::Status {
+                   auto updated = store_->UpdateAllIfVersion(
+                       s, accounts, versions, {name}, change);
+                   if (!updated.ok()) return updated.status();
+                   EXPECT_EQ(*updated, n - 1);
+                   return absl::OkStatus();
+                 }).ok());
+  for (int i : {0, 5, n - 30, n - 1}) {
+    const std::string id = absl::StrCat("a", i);
+    auto got = store_->Get(accounts, id);
+    ASSERT_TRUE(got.ok() && got->has_value()) << id;
+    EXPECT_EQ((*got)->version, 2) << id;
+    EXPECT_EQ((*got)->values[name], SqlValue(std::string("Erased"))) << id;
+    EXPECT_EQ((*got)->values[accounts.FieldIndex("employee_count")],
+              SqlValue(int64_t{i}))
+        << id;
+  }
+
+  // Delete at version 2, with one stale version and one missing id.
+  for (RecordVersion& v : versions) v.version = 2;
+  versions[7].version = 1;
+  versions.push_back({"missing", 1});
+  ASSERT_TRUE(db_->InTransaction([&](Session& s) -> absl::Status {
+                   auto deleted =
+                       store_->DeleteAllIfVersion(s, accounts, versions);
+                   if (!deleted.ok()) return deleted.status();
+                   EXPECT_EQ(*deleted, n - 1);
+                   return absl::OkStatus();
+                 }).ok());
+  EXPECT_TRUE(store_->Exists(accounts, "a7").value_or(false));
+  EXPECT_FALSE(
+      store_->Exists(accounts, absl::StrCat("a", n - 1)).value_or(true));
+  EXPECT_EQ(store_->Count(accounts, {}).value_or(-1), 1);
+}
+
+// A sensitive field's non-empty value is encrypted per record (its
+// associated data names the record): each record reads back its value.
+TEST_P(RecordStoreTest, UpdateAllEncryptsASensitiveValuePerRecord) {
+  const ObjectSchema& contacts = Schema("contacts");
+  auto message = FilledMessage(contacts, 1);
+  Record base = model::RecordFromMessage(contacts, *message);
+  base.version = 1;
+  std::vector<RecordVersion> versions;
+  for (const char* id : {"c1", "c2"}) {
+    Record r = base;
+    r.id = id;
+    ASSERT_TRUE(store_->Insert(contacts, r).ok()) << id;
+    versions.push_back({id, 1});
+  }
+  const int phone = contacts.FieldIndex("personal_phone");
+  ASSERT_TRUE(contacts.fields()[phone].sensitive);
+  Record change = base;
+  change.values[phone] = std::string("+1 555");
+  ASSERT_TRUE(db_->InTransaction([&](Session& s) -> absl::Status {
+                   auto updated = store_->UpdateAllIfVersion(
+                       s, contacts, versions, {phone}, change);
+                   if (!updated.ok()) return updated.status();
+                   EXPECT_EQ(*updated, 2);
+                   return absl::OkStatus();
+                 }).ok());
+  for (const char* id : {"c1", "c2"}) {
+    auto got = store_->Get(contacts, id);
+    ASSERT_TRUE(got.ok() && got->has_value()) << got.status();
+    EXPECT_EQ((*got)->values[phone], SqlValue(std::string("+1 555"))) << id;
+  }
+}
+
 TEST_P(RecordStoreTest, ListFiltersOrdersAndLimits) {
   const ObjectSchema& accounts = Schema("accounts");
   // a0..a9: employee_count i % 3, create_time 10 * (i % 5).

@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 
+#include <algorithm>
 #include <exception>
 #include <memory>
 #include <string>
@@ -227,6 +228,27 @@ absl::StatusOr<int64_t> QueryInt(Session& session,
                         }
                         return static_cast<int64_t>(st.integer);
                       });
+}
+
+std::string Placeholders(size_t n) {
+  std::string out;
+  out.reserve(n * 3);
+  for (size_t i = 0; i < n; ++i) out += i == 0 ? "?" : ", ?";
+  return out;
+}
+
+absl::Status ForEachChunk(
+    size_t n, size_t params_per_item, size_t fixed_params,
+    const std::function<absl::Status(size_t, size_t)>& fn) {
+  const size_t room = kMaxParams > fixed_params ? kMaxParams - fixed_params : 0;
+  const size_t step =
+      std::max<size_t>(1, params_per_item == 0 ? n : room / params_per_item);
+  for (size_t begin = 0; begin < n; begin += step) {
+    if (absl::Status s = fn(begin, std::min(n, begin + step)); !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace crm::store

@@ -484,6 +484,20 @@ TEST_P(PrivacyTest, ErasureLeavesNoValueAndTheAuditTrailVerifies) {
   const crm::v1::ErasureReceipt& receipt = out.receipt();
   ASSERT_EQ(receipt.records_size(), 7);
   EXPECT_TRUE(audit::VerifyErasureReceipt(receipt, "").ok());
+  // Erased in batches per object: each record keeps its own counts (the
+  // shared contact next to the lead with no share), persons first.
+  EXPECT_EQ(receipt.records(0).record(), contact_.name());
+  EXPECT_EQ(receipt.records(0).shares_removed(), 1);
+  EXPECT_GT(receipt.records(0).history_scrubbed(), 0);
+  bool saw_lead = false;
+  for (const crm::v1::ErasedRecord& r : receipt.records()) {
+    if (r.record() != lead_.name()) continue;
+    saw_lead = true;
+    EXPECT_EQ(r.shares_removed(), 0);
+    EXPECT_GT(r.history_scrubbed(), 0);
+    EXPECT_EQ(r.action(), crm::v1::ErasedRecord::ANONYMIZED);
+  }
+  EXPECT_TRUE(saw_lead);
   EXPECT_FALSE(absl::StrContains(absl::AsciiStrToLower(receipt.DebugString()),
                                  "q7zx"));
 

@@ -119,7 +119,7 @@ TEST(RewritePlaceholders, NumbersQuestionMarksOutsideQuotes) {
   // SQLite binds by position: the text is kept, the count is the same.
   count = 0;
   EXPECT_EQ(RewritePlaceholders("a = ? AND \"b?\" = '?' OR c IN (?, ?)",
-                                &count, Placeholders::kPositional),
+                                &count, BindStyle::kPositional),
             "a = ? AND \"b?\" = '?' OR c IN (?, ?)");
   EXPECT_EQ(count, 3u);
 }

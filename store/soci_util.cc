@@ -22,8 +22,8 @@
 namespace crm::store {
 
 std::string RewritePlaceholders(absl::string_view sql, size_t* count,
-                                Placeholders style) {
-  const bool named = style == Placeholders::kNamed;
+                                BindStyle style) {
+  const bool named = style == BindStyle::kNamed;
   std::string out;
   out.reserve(sql.size() + 16);
   size_t n = 0;
@@ -109,10 +109,10 @@ CachedStatement* StatementCache::Insert(
 }
 
 void BoundParams::BindTo(soci::details::prepare_temp_type& prep,
-                         Placeholders style) {
+                         BindStyle style) {
   for (size_t i = 0; i < slots_.size(); ++i) {
     Slot& slot = slots_[i];
-    if (style == Placeholders::kNamed) {
+    if (style == BindStyle::kNamed) {
       const std::string name = absl::StrCat("p", i);
       switch (slot.kind) {
         case 1:

@@ -64,13 +64,13 @@ class Session {
 // "$1"). Binding by name on SQLite costs a scan of the statement's names
 // per parameter and execution (sqlite3_bind_parameter_index), which is
 // quadratic in a multi-row INSERT's parameters.
-enum class Placeholders { kNamed, kPositional };
+enum class BindStyle { kNamed, kPositional };
 
 // kNamed: rewrites each '?' outside quotes into ":p0", ":p1", ...;
 // kPositional: returns the text unchanged. Either way the number of
 // placeholders is returned in *count.
 std::string RewritePlaceholders(absl::string_view sql, size_t* count,
-                                Placeholders style = Placeholders::kNamed);
+                                BindStyle style = BindStyle::kNamed);
 
 // Owns copies of a fragment's values for as long as a statement that binds
 // them runs. Never resized after construction, so the references SOCI holds
@@ -82,8 +82,8 @@ class BoundParams {
   BoundParams& operator=(const BoundParams&) = delete;
 
   // Adds soci::use(...) for every value in order: named p0, p1, ... or by
-  // position (see Placeholders).
-  void BindTo(soci::details::prepare_temp_type& prep, Placeholders style);
+  // position (see BindStyle).
+  void BindTo(soci::details::prepare_temp_type& prep, BindStyle style);
 
   // Replaces the values in place (the bound references stay valid), for
   // executing a prepared statement again. `values` must have the same size

@@ -18,7 +18,7 @@ namespace {
 
 // The fragment's SQL in SOCI placeholder syntax, after checking the count.
 absl::StatusOr<std::string> PrepareText(const model::SqlFragment& fragment,
-                                        Placeholders style,
+                                        BindStyle style,
                                         absl::string_view operation) {
   size_t count = 0;
   std::string text = RewritePlaceholders(fragment.sql, &count, style);
@@ -59,9 +59,9 @@ class PreparedStatement {
         return out;
       }
     }
-    const Placeholders style = session.dialect() == Dialect::kSqlite
-                                   ? Placeholders::kPositional
-                                   : Placeholders::kNamed;
+    const BindStyle style = session.dialect() == Dialect::kSqlite
+                                   ? BindStyle::kPositional
+                                   : BindStyle::kNamed;
     absl::StatusOr<std::string> text = PrepareText(fragment, style, operation);
     if (!text.ok()) return text.status();
     auto entry = std::make_unique<CachedStatement>(fragment.params);

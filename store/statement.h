@@ -70,9 +70,10 @@ absl::StatusOr<int64_t> QueryInt(Session& session,
 // parameters of one statement stay within kMaxParams, well under the
 // smallest limit of the backends (SQLite before 3.32: 999; later SQLite
 // 32766, PostgreSQL 65535), so a statement never fails for its size. Not
-// more: parameters are bound by name (soci_util.h) and SQLite finds each
-// name by a linear search, so binding n parameters costs O(n^2): ~10 ms for
-// 1,000 on this project's machine, ~1 ms for 3 x 300.
+// more: a statement with many parameters is slow to prepare and bind (SQLite
+// bound them by name until 2026-12-08, O(n^2): ~10 ms for 1,000 on this
+// project's machine; it now binds by position, see BindStyle in
+// soci_util.h; PostgreSQL still binds by name).
 inline constexpr size_t kMaxParams = 300;
 
 // "?, ?, ?" for n values.

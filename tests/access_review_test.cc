@@ -184,11 +184,7 @@ class AccessReviewTest : public ::testing::TestWithParam<Backend> {
     auto server = TestServer::Start(
         {.backend = GetParam(),
          .customize = [](crm::internal::ServerConfig& config) {
-           for (auto& service : *config.mutable_services()) {
-             if (service.name() == "admin-cli") {
-               service.add_system_permissions("view_audit");
-             }
-           }
+           testing::GrantSystemPermissions(config, "admin-cli", {"view_audit"});
          }});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -824,11 +820,8 @@ TEST_P(AccessReviewTest, AccessReviewReportAgreesWithTheApi) {
       {.backend = GetParam(),
        .customize =
            [](crm::internal::ServerConfig& config) {
-             for (auto& service : *config.mutable_services()) {
-               if (service.name() == "admin-cli") {
-                 service.add_system_permissions("view_audit");
-               }
-             }
+             testing::GrantSystemPermissions(
+                 config, "admin-cli", {"view_audit"});
            },
        .clock = &clock});
   ASSERT_TRUE(started.ok()) << started.status();

@@ -38,13 +38,9 @@ class AuditTest : public ::testing::TestWithParam<Backend> {
     auto server = TestServer::Start(
         {.backend = GetParam(),
          .customize = [](crm::internal::ServerConfig& config) {
-           for (auto& service : *config.mutable_services()) {
-             if (service.name() == "admin-cli") {
-               service.add_system_permissions("view_audit");
-               service.add_system_permissions("manage_policy");
-               service.add_system_permissions("manage_users");
-             }
-           }
+           testing::GrantSystemPermissions(
+               config, "admin-cli",
+               {"view_audit", "manage_policy", "manage_users"});
            auto* audit = config.mutable_audit();
            (*audit->mutable_reads())["accounts"] = "all";
            audit->add_tracked_fields("accounts.industry");

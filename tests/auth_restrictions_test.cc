@@ -206,11 +206,7 @@ TEST_P(AuthRestrictionsTest, ServiceRestrictionsApplyToEveryCall) {
 // another server made (this one picks the new version up by polling).
 TEST_P(AuthRestrictionsTest, RestrictionChangeAppliesToOpenSessions) {
   Start(store::ProfileRow(), [](crm::internal::ServerConfig& c) {
-    for (auto& service : *c.mutable_services()) {
-      if (service.name() == "admin-cli") {
-        service.add_system_permissions("manage_policy");
-      }
-    }
+    testing::GrantSystemPermissions(c, "admin-cli", {"manage_policy"});
   });
   auto dave = From("127.1.0.5");
   crm::v1::LoginResponse login;

@@ -58,12 +58,8 @@ class ConsentTest : public ::testing::TestWithParam<Backend> {
     auto server = TestServer::Start(
         {.backend = GetParam(),
          .customize = [](crm::internal::ServerConfig& config) {
-           for (auto& service : *config.mutable_services()) {
-             if (service.name() == "admin-cli") {
-               service.add_system_permissions("manage_policy");
-               service.add_system_permissions("view_audit");
-             }
-           }
+           testing::GrantSystemPermissions(
+               config, "admin-cli", {"manage_policy", "view_audit"});
            // The marketing tool: reads contacts, marked "marketing".
            auto* campaigns = config.add_services();
            campaigns->set_name("campaigns");

@@ -65,13 +65,9 @@ class DataInventoryTest : public ::testing::TestWithParam<Backend> {
     auto server = TestServer::Start(
         {.backend = GetParam(),
          .customize = [](crm::internal::ServerConfig& config) {
-           for (auto& service : *config.mutable_services()) {
-             if (service.name() == "admin-cli") {
-               service.add_system_permissions("manage_policy");
-               service.add_system_permissions("privacy_operations");
-               service.add_system_permissions("view_audit");
-             }
-           }
+           testing::GrantSystemPermissions(
+               config, "admin-cli",
+               {"manage_policy", "privacy_operations", "view_audit"});
            auto* rule = config.mutable_privacy()->add_retention_rules();
            EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(
                R"pb(name: "stale-leads" object: "leads" max_age_days: 730

@@ -311,11 +311,7 @@ class PolicyCliE2eTest : public CliE2eTest {
  protected:
   void SetUp() override {
     StartServer([](crm::internal::ServerConfig& config) {
-      for (auto& service : *config.mutable_services()) {
-        if (service.name() == "admin-cli") {
-          service.add_system_permissions("manage_policy");
-        }
-      }
+      testing::GrantSystemPermissions(config, "admin-cli", {"manage_policy"});
     });
     if (HasFatalFailure()) return;
     store::ProfileRow rep;

@@ -61,16 +61,11 @@ class PrivacyTest : public ::testing::TestWithParam<Backend> {
     auto server = TestServer::Start(
         {.backend = GetParam(),
          .customize = [](crm::internal::ServerConfig& config) {
-           for (auto& service : *config.mutable_services()) {
-             if (service.name() == "admin-cli") {
-               service.add_system_permissions("manage_policy");
-               service.add_system_permissions("privacy_operations");
-               service.add_system_permissions("view_audit");
-             }
-             if (service.name() == "web-frontend") {
-               service.add_system_permissions("privacy_operations");
-             }
-           }
+           testing::GrantSystemPermissions(
+               config, "admin-cli",
+               {"manage_policy", "privacy_operations", "view_audit"});
+           testing::GrantSystemPermissions(config, "web-frontend",
+                                           {"privacy_operations"});
          }});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);

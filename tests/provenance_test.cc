@@ -47,11 +47,8 @@ class ProvenanceTest : public ::testing::TestWithParam<Backend> {
     auto server = TestServer::Start(
         {.backend = GetParam(),
          .customize = [](crm::internal::ServerConfig& config) {
-           for (auto& service : *config.mutable_services()) {
-             if (service.name() == "admin-cli") {
-               service.add_system_permissions("manage_policy");
-             }
-           }
+           testing::GrantSystemPermissions(
+               config, "admin-cli", {"manage_policy"});
          }});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);

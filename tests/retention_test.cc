@@ -41,12 +41,8 @@ std::string Text(const grpc::Status& s) {
 }
 
 void Configure(crm::internal::ServerConfig& config) {
-  for (auto& service : *config.mutable_services()) {
-    if (service.name() == "admin-cli") {
-      service.add_system_permissions("privacy_operations");
-      service.add_system_permissions("view_audit");
-    }
-  }
+  testing::GrantSystemPermissions(
+      config, "admin-cli", {"privacy_operations", "view_audit"});
   auto* privacy = config.mutable_privacy();
   privacy->set_retention_batch_size(50);
   auto* leads = privacy->add_retention_rules();

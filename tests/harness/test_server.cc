@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
 #include "crypto/master_key.h"
 #include "server/config.h"
 
@@ -111,12 +112,22 @@ std::string TestServer::target() const {
   return absl::StrCat("localhost:", server_->port());
 }
 
-void GrantManagePolicy(crm::internal::ServerConfig& config) {
-  for (auto& service : *config.mutable_services()) {
-    if (service.name() == "admin-cli") {
-      service.add_system_permissions("manage_policy");
+void GrantSystemPermissions(
+    crm::internal::ServerConfig& config, absl::string_view service,
+    std::initializer_list<absl::string_view> permissions) {
+  for (auto& s : *config.mutable_services()) {
+    if (s.name() != service) continue;
+    for (absl::string_view p : permissions) {
+      s.add_system_permissions(std::string(p));
     }
+    return;
   }
+  ADD_FAILURE() << "the test configuration has no service '" << service
+                << "'";
+}
+
+void GrantManagePolicy(crm::internal::ServerConfig& config) {
+  GrantSystemPermissions(config, "admin-cli", {"manage_policy"});
 }
 
 std::unique_ptr<client::CrmClient> TestServer::Client(

@@ -18,6 +18,7 @@
 #define CRM_TESTS_HARNESS_TEST_SERVER_H_
 
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,8 +34,15 @@
 
 namespace crm::testing {
 
-// A TestServerOptions::customize that gives admin-cli manage_policy (the
-// base test configuration gives it manage_users only).
+// Adds the system permissions `permissions` ("view_audit", ...) to the
+// service named `service` in `config`, for a TestServerOptions::customize
+// (the base test configuration gives admin-cli manage_users only). Adds a
+// test failure if `config` has no such service.
+void GrantSystemPermissions(
+    crm::internal::ServerConfig& config, absl::string_view service,
+    std::initializer_list<absl::string_view> permissions);
+
+// A TestServerOptions::customize that gives admin-cli manage_policy.
 void GrantManagePolicy(crm::internal::ServerConfig& config);
 
 struct TestServerOptions {

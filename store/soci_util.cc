@@ -112,30 +112,18 @@ void BoundParams::BindTo(soci::details::prepare_temp_type& prep,
                          BindStyle style) {
   for (size_t i = 0; i < slots_.size(); ++i) {
     Slot& slot = slots_[i];
-    if (style == BindStyle::kNamed) {
-      const std::string name = absl::StrCat("p", i);
-      switch (slot.kind) {
-        case 1:
-          prep, soci::use(slot.integer, slot.indicator, name);
-          break;
-        case 2:
-          prep, soci::use(slot.real, slot.indicator, name);
-          break;
-        default:  // text, or NULL (bound as a NULL string)
-          prep, soci::use(slot.text, slot.indicator, name);
-          break;
-      }
-      continue;
-    }
+    // SOCI binds a use element with an empty name by position.
+    const std::string name =
+        style == BindStyle::kNamed ? absl::StrCat("p", i) : std::string();
     switch (slot.kind) {
       case 1:
-        prep, soci::use(slot.integer, slot.indicator);
+        prep, soci::use(slot.integer, slot.indicator, name);
         break;
       case 2:
-        prep, soci::use(slot.real, slot.indicator);
+        prep, soci::use(slot.real, slot.indicator, name);
         break;
-      default:
-        prep, soci::use(slot.text, slot.indicator);
+      default:  // text, or NULL (bound as a NULL string)
+        prep, soci::use(slot.text, slot.indicator, name);
         break;
     }
   }
